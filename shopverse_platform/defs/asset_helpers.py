@@ -1,0 +1,35 @@
+"""Helpers shared by asset definitions: partition windows and materialization metadata."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+import duckdb
+
+from shopverse_platform.lib.warehouse import table_schema
+
+
+def window_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:
+    """The [start, end) UTC days of the run: one partition, or a whole range in a single-run backfill."""
+    window = context.partition_time_window
+    return window.start.date(), window.end.date()
+
+
+def table_metadata(con: duckdb.DuckDBPyConnection, table: str, where: str = "", params: list | None = None) -> dict:
+    """Standard metadata for a warehouse table: row count (of the run's window when ``where`` is
+    given), total rows, and its column schema (shown in the Dagster UI and used by lineage)."""
+    total = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    metadata: dict[str, object] = {
+        "table": dg.MetadataValue.text(f"main.{table}"),
+        "total_rows": dg.MetadataValue.int(int(total)),
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(name, dtype) for name, dtype in table_schema(con, table)]
+        ),
+    }
+    if where:
+        rows = con.execute(f"SELECT count(*) FROM {table} WHERE {where}", params or []).fetchone()[0]
+        metadata["dagster/row_count"] = dg.MetadataValue.int(int(rows))
+    else:
+        metadata["dagster/row_count"] = dg.MetadataValue.int(int(total))
+    return metadata

@@ -1,0 +1,155 @@
+"""Cleaning: typed, UTC, deduplicated, sessionised tables, a quarantine, and the dimensions."""
+
+
+import dagster as dg
+from pydantic import Field
+
+from shopverse_platform.defs.asset_helpers import table_metadata, window_dates
+from shopverse_platform.defs.partitions import daily_partitions
+from shopverse_platform.defs.resources import LandingZone, Warehouse
+from shopverse_platform.lib import cleaning, dimensions
+
+WINDOW = "partition_date >= ? AND partition_date < ?"
+
+
+class CleanEventsConfig(dg.Config):
+    future_tolerance_hours: int = Field(default=24, description="Hours after the landing day an event may be stamped.")
+    max_lateness_days: int = Field(default=30, description="Days before the landing day an event may be stamped.")
+
+
+def _reconciliation_check(asset_name: str, source: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        name=f"{asset_name}_reconciles_with_raw",
+        asset=asset_name,
+        blocking=True,
+        description=f"For the run's days: raw = clean + quarantined + duplicates ({source}). Nothing dropped silently.",
+    )
+
+
+def _reconciliation_result(con, asset_name: str, source: str, start, end) -> dg.AssetCheckResult:
+    counts = cleaning.reconcile(con, source, start, end)
+    accounted = counts["clean"] + counts["quarantined"] + counts["duplicates"]
+    return dg.AssetCheckResult(
+        check_name=f"{asset_name}_reconciles_with_raw",
+        asset_key=asset_name,
+        passed=counts["raw"] == accounted,
+        metadata={**counts, "unaccounted": counts["raw"] - accounted},
+    )
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=["raw_events"],
+    kinds={"duckdb", "sql"},
+    owners=["team:data-platform"],
+    group_name="cleaning",
+    metadata={"partition_expr": "partition_date"},
+    check_specs=[
+        _reconciliation_check("clean_events", "events"),
+        dg.AssetCheckSpec(
+            name="clean_events_event_id_unique",
+            asset="clean_events",
+            blocking=True,
+            description="No event_id appears twice anywhere in clean_events (across files and days).",
+        ),
+    ],
+)
+def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, warehouse: Warehouse):
+    """Typed shop events: UTC timestamps, legacy names mapped, deduplicated by event_id, sessionised.
+
+    Rejected lines go to `quarantine` (source `events`) verbatim with a reason code; re-deliveries
+    of an event already seen (same file, another file, an earlier day) are quarantined as
+    `duplicate_event`. Events without a tracker session_id get one after 30 minutes of inactivity
+    per device, stable across reruns.
+    """
+    start, end = window_dates(context)
+    rules = cleaning.EventRules(config.future_tolerance_hours, config.max_lateness_days)
+    with warehouse.connect() as con:
+        cleaning.parse_events(con, start, end, rules)
+        outcome = cleaning.write_clean_events(con, start, end)
+        metadata = table_metadata(con, "clean_events", WINDOW, [start, end])
+        yield dg.MaterializeResult(
+            metadata={**metadata, "outcome_by_reason": dg.MetadataValue.json(outcome)}
+        )
+        yield _reconciliation_result(con, "clean_events", "events", start, end)
+        repeated = con.execute(
+            "SELECT count(*) FROM (SELECT event_id FROM clean_events GROUP BY event_id HAVING count(*) > 1)"
+        ).fetchone()[0]
+        yield dg.AssetCheckResult(
+            check_name="clean_events_event_id_unique", passed=repeated == 0, metadata={"repeated_event_ids": repeated}
+        )
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=["raw_orders"],
+    kinds={"duckdb", "sql"},
+    owners=["team:data-platform"],
+    group_name="cleaning",
+    metadata={"partition_expr": "partition_date"},
+    check_specs=[_reconciliation_check("clean_order_lines", "orders")],
+)
+def clean_order_lines(context: dg.AssetExecutionContext, warehouse: Warehouse):
+    """Typed order-export lines: cancellations linked to their invoice, guests kept, fees classified.
+
+    Cancellations (InvoiceNo `C...`) stay as negative lines; `original_invoice_no` names the latest
+    earlier invoice of the same customer with the same stock code. Lines without CustomerID are
+    guest orders (`is_guest`) and still count for revenue. Postage, fees and manual adjustments get
+    their own `line_type`. Exact repeats are quarantined as `duplicate_line`.
+    """
+    start, end = window_dates(context)
+    with warehouse.connect() as con:
+        outcome = cleaning.write_clean_order_lines(con, start, end)
+        metadata = table_metadata(con, "clean_order_lines", WINDOW, [start, end])
+        yield dg.MaterializeResult(metadata={**metadata, "outcome_by_reason": dg.MetadataValue.json(outcome)})
+        yield _reconciliation_result(con, "clean_order_lines", "orders", start, end)
+
+
+@dg.asset(
+    deps=["clean_events"],
+    kinds={"duckdb", "sql"},
+    owners=["team:data-platform"],
+    group_name="cleaning",
+    automation_condition=dg.AutomationCondition.eager(),
+)
+def sessions(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    """One row per session over the whole history: device, start/end, counts, funnel steps reached.
+
+    Rebuilt from `clean_events` as a whole so a session crossing midnight is one session, counted
+    on the UTC day it started.
+    """
+    with warehouse.connect() as con:
+        dimensions.build_sessions(con)
+        return dg.MaterializeResult(metadata=table_metadata(con, "sessions"))
+
+
+@dg.asset(
+    deps=["clean_events", "clean_order_lines"],
+    kinds={"duckdb", "sql"},
+    owners=["team:data-platform"],
+    group_name="cleaning",
+    automation_condition=dg.AutomationCondition.eager(),
+)
+def dim_products(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_zone: LandingZone) -> dg.MaterializeResult:
+    """Products: the shop catalogue, products seen in events, and stock codes from order exports
+    (the most frequent description; fee and adjustment codes flagged, not counted as products)."""
+    with warehouse.connect() as con:
+        dimensions.build_dim_products(con, landing_zone.catalogue_file())
+        return dg.MaterializeResult(metadata=table_metadata(con, "dim_products"))
+
+
+@dg.asset(
+    deps=["clean_events", "clean_order_lines"],
+    kinds={"duckdb", "sql"},
+    owners=["team:data-platform"],
+    group_name="cleaning",
+    automation_condition=dg.AutomationCondition.eager(),
+)
+def dim_customers(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_zone: LandingZone) -> dg.MaterializeResult:
+    """Customers: profiles (age group, country, signup date, acquisition channel) joined with the
+    identified users seen in events and the CustomerIDs of order exports. Guests are not customers."""
+    with warehouse.connect() as con:
+        dimensions.build_dim_customers(con, landing_zone.customers_file())
+        return dg.MaterializeResult(metadata=table_metadata(con, "dim_customers"))

@@ -1,0 +1,98 @@
+"""Resources: the warehouse and the landing zone, with embedded defaults.
+
+Every setting is a resource field; when a field is left unset the resource falls back to an
+environment variable read at run time (never at import time), then to a local default under
+``data/``. So `dagster dev` on a laptop needs no configuration at all, and a deployment changes
+behaviour by environment only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from pydantic import Field
+
+from shopverse_platform.lib import paths
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The DuckDB warehouse: one file, one writing process at a time."""
+
+    path: str | None = Field(
+        default=None,
+        description="DuckDB file. Unset: $SHOPVERSE_WAREHOUSE, else data/warehouse/shopverse.duckdb.",
+    )
+    memory_limit: str | None = Field(
+        default=None, description="DuckDB memory_limit, e.g. '2GB'. Unset: $SHOPVERSE_DUCKDB_MEMORY or DuckDB's default."
+    )
+    threads: int | None = Field(default=None, description="DuckDB worker threads. Unset: all cores.")
+
+    def resolved_path(self) -> Path:
+        configured = self.path or os.environ.get("SHOPVERSE_WAREHOUSE")
+        return Path(configured).resolve() if configured else paths.default_warehouse_path()
+
+    @property
+    def uri(self) -> str:
+        """The dataset namespace other systems (lineage) use for tables in this warehouse."""
+        return f"duckdb://{self.resolved_path()}"
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        path = self.resolved_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        config: dict[str, object] = {}
+        memory = self.memory_limit or os.environ.get("SHOPVERSE_DUCKDB_MEMORY")
+        if memory:
+            config["memory_limit"] = memory
+        if self.threads:
+            config["threads"] = self.threads
+        con = duckdb.connect(str(path), read_only=read_only, config=config)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+class LandingZone(dg.ConfigurableResource):
+    """Where shop events and order exports land as files."""
+
+    path: str | None = Field(
+        default=None, description="Landing directory. Unset: $SHOPVERSE_LANDING_DIR, else data/landing."
+    )
+    order_exports: str | None = Field(
+        default=None,
+        description=(
+            "Directory (or single file) of order-line CSV exports in the UCI Online Retail layout. "
+            "Unset: $SHOPVERSE_ORDER_EXPORTS, else <landing>/orders."
+        ),
+    )
+
+    def root(self) -> Path:
+        configured = self.path or os.environ.get("SHOPVERSE_LANDING_DIR")
+        return Path(configured).resolve() if configured else paths.default_landing_dir()
+
+    def events_dir(self) -> Path:
+        return self.root() / "events"
+
+    def logs_dir(self) -> Path:
+        return self.root() / "logs"
+
+    def order_exports_path(self) -> Path:
+        configured = self.order_exports or os.environ.get("SHOPVERSE_ORDER_EXPORTS")
+        return Path(configured).resolve() if configured else self.root() / "orders"
+
+    def catalogue_file(self) -> Path:
+        return self.root() / "catalogue" / "products.csv"
+
+    def customers_file(self) -> Path:
+        return self.root() / "customers" / "customers.csv"
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources={"warehouse": Warehouse(), "landing_zone": LandingZone()})

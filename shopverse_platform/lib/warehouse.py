@@ -1,0 +1,74 @@
+"""Small helpers for writing DuckDB tables safely: partition replacement in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+import duckdb
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
+            [table],
+        ).fetchone()[0]
+    )
+
+
+def replace_date_range(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    table: str,
+    date_column: str,
+    start: date,
+    end: date,
+    select_sql: str,
+    params: Iterable[object] = (),
+    extra_filter: str = "",
+) -> int:
+    """Replace the rows of ``table`` whose ``date_column`` lies in [start, end) by ``select_sql``.
+
+    All or nothing: the delete and the insert run in one transaction, so a failed run leaves the
+    previous partition in place and a rerun never duplicates rows. The table is created from the
+    query's shape on first use. Returns the number of rows inserted.
+    """
+    params = list(params)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if not table_exists(con, table):
+            con.execute(f"CREATE TABLE {table} AS SELECT * FROM ({select_sql}) WHERE false", params)
+        where = f"{date_column} >= ? AND {date_column} < ?" + (f" AND {extra_filter}" if extra_filter else "")
+        con.execute(f"DELETE FROM {table} WHERE {where}", [start, end])
+        inserted = con.execute(f"INSERT INTO {table} BY NAME {select_sql}", params).fetchone()[0]
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return int(inserted)
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, *, table: str, select_sql: str, params: Iterable[object] = ()) -> int:
+    """Atomically rebuild a whole (unpartitioned) table from a query."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {select_sql}", list(params))
+        rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return int(rows)
+
+
+def table_schema(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    """(column, type) pairs of a warehouse table, in column order."""
+    return [
+        (name, dtype)
+        for name, dtype in con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+    ]
