@@ -58,3 +58,20 @@ rss_mib() {
   kb="$(awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || true)"
   [[ -n "$kb" ]] && printf '%d\n' $(( kb / 1024 ))
 }
+
+# True while PID $1 exists and is not a zombie.
+pid_alive() {
+  local state
+  kill -0 "$1" 2>/dev/null || return 1
+  state="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || true)"
+  [[ -n "$state" && "$state" != Z ]]
+}
+
+# Wait up to $2 seconds (default 30) for PID $1 to exit. Returns 1 on timeout.
+wait_pid_gone() {
+  local pid="$1" deadline=$(( SECONDS + ${2:-30} ))
+  while pid_alive "$pid"; do
+    (( SECONDS < deadline )) || return 1
+    sleep 0.2
+  done
+}
