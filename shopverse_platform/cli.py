@@ -1,0 +1,172 @@
+"""The `shopverse` command: simulate traffic, run the platform, open the UI.
+
+    shopverse simulate --users 4000 --days 30 --start 2026-10-22 --seed 7
+    shopverse run                      # simulate a month (if the landing zone is empty) and build everything
+    shopverse ui                       # the Dagster UI on the same data (dagster dev)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from shopverse_platform.lib import paths
+
+DEFAULT_USERS = 4_000
+DEFAULT_DAYS = 30
+DEFAULT_SEED = 7
+
+
+def _dagster_home() -> Path:
+    """The local Dagster instance: $DAGSTER_HOME, else data/dagster_home (created on first use)."""
+    home = Path(os.environ.get("DAGSTER_HOME") or paths.data_dir() / "dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    instance_settings = home / "dagster.yaml"
+    if not instance_settings.exists():
+        instance_settings.write_text((paths.PROJECT_ROOT / "dagster.yaml").read_text())
+    nux = home / ".nux" / "nux.yaml"  # skips the UI's first-visit pop-up
+    nux.parent.mkdir(exist_ok=True)
+    nux.write_text("seen: 1\n")
+    return home
+
+
+def _yesterday() -> date:
+    return datetime.now(timezone.utc).date() - timedelta(days=1)
+
+
+def _parse_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value}") from error
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from shopverse_platform.lib.simulator import simulate
+
+    landing = Path(args.landing_dir) if args.landing_dir else paths.default_landing_dir()
+    started = time.perf_counter()
+    summary = simulate(
+        landing, users=args.users, days=args.days, start=args.start, seed=args.seed, gzip=args.gzip,
+        layout=args.layout, faults=args.faults, progress=not args.quiet,
+    )
+    seconds = time.perf_counter() - started
+    print(
+        f"simulated {summary.events:,} events ({summary.orders:,} orders, revenue {summary.revenue:,.2f}) "
+        f"for {args.users:,} users over {args.days} days from {args.start} in {seconds:.1f}s "
+        f"({summary.events / max(seconds, 1e-9):,.0f} events/s)\n"
+        f"  landing zone: {landing}\n  injected faults: {summary.faulty_lines:,} bad lines, "
+        f"{summary.duplicate_lines:,} re-deliveries\n  ground truth: {summary.ground_truth_path}"
+    )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    home = _dagster_home()
+    landing = paths.default_landing_dir()
+    last_day = args.end or _yesterday()
+    first_day = last_day - timedelta(days=args.days - 1)
+    if args.simulate == "always" or (args.simulate == "if-empty" and not any((landing / "events").glob("*/*"))):
+        sim = argparse.Namespace(
+            landing_dir=str(landing), users=args.users, days=args.days, start=first_day, seed=args.seed,
+            gzip=False, layout="ndjson", faults=0.002, quiet=False,
+        )
+        cmd_simulate(sim)
+
+    import dagster as dg
+
+    from shopverse_platform.definitions import defs
+    from shopverse_platform.lib.runner import materialize_all
+
+    definitions = defs()
+    started = time.perf_counter()
+    with dg.DagsterInstance.get() as instance:
+        stages = materialize_all(definitions, instance, first_day, last_day, raise_on_error=False)
+    seconds = time.perf_counter() - started
+    ok = all(s.success for s in stages)
+    print(f"\n{'built' if ok else 'FAILED'}: {first_day}..{last_day} in {seconds:.1f}s")
+    for stage in stages:
+        window = f" [{stage.partition_range[0]}..{stage.partition_range[1]}]" if stage.partition_range else ""
+        print(f"  {stage.name}{window}: {'ok' if stage.success else 'FAILED'}  run {stage.run_id}")
+        print(f"    {', '.join(stage.assets)}")
+    _print_tables()
+    print(
+        f"\nwhere to look:\n  warehouse:   {paths.default_warehouse_path()}  (duckdb -readonly, or any DuckDB client)\n"
+        f"  landing:     {landing}\n  Dagster UI:  shopverse ui   then open http://127.0.0.1:3000 (runs are in {home})"
+    )
+    return 0 if ok else 1
+
+
+def _print_tables() -> None:
+    import duckdb
+
+    path = paths.default_warehouse_path()
+    if not path.exists():
+        return
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = con.execute(
+            "SELECT table_name, estimated_size FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY table_name"
+        ).fetchall()
+        print("\ntables:")
+        for name, _ in tables:
+            rows = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+            print(f"  {name:<28} {rows:>12,} rows")
+    finally:
+        con.close()
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    _dagster_home()
+    command = ["dagster", "dev", "-w", str(paths.PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
+    print(f"Dagster UI on http://{args.host}:{args.port}  (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
+    return subprocess.call(command, cwd=paths.PROJECT_ROOT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shopverse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sim = sub.add_parser("simulate", help="write simulated shop traffic to the landing zone")
+    sim.add_argument("--users", type=int, default=DEFAULT_USERS)
+    sim.add_argument("--days", type=int, default=DEFAULT_DAYS)
+    sim.add_argument("--start", type=_parse_date, default=None, help="first day (default: DAYS days before yesterday)")
+    sim.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    sim.add_argument("--gzip", action="store_true", help="write .ndjson.gz batches")
+    sim.add_argument("--layout", choices=["ndjson", "logs", "both"], default="ndjson",
+                     help="'logs' writes the classic logs/YYYYMMDD/<event>.json one-file-per-event folders")
+    sim.add_argument("--faults", type=float, default=0.002, help="share of deliberately bad lines (0 disables)")
+    sim.add_argument("--landing-dir", default=None, help="default: data/landing")
+    sim.add_argument("--quiet", action="store_true", help="no progress bar")
+    sim.set_defaults(func=cmd_simulate)
+
+    run = sub.add_parser("run", help="simulate a month if needed, then materialize the whole asset graph")
+    run.add_argument("--days", type=int, default=DEFAULT_DAYS)
+    run.add_argument("--end", type=_parse_date, default=None, help="last day (default: yesterday, UTC)")
+    run.add_argument("--users", type=int, default=DEFAULT_USERS)
+    run.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    run.add_argument("--simulate", choices=["if-empty", "always", "never"], default="if-empty")
+    run.set_defaults(func=cmd_run)
+
+    ui = sub.add_parser("ui", help="start the Dagster UI and daemon on the local instance (dagster dev)")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=cmd_ui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "start", "unset") is None:
+        args.start = _yesterday() - timedelta(days=args.days - 1)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
