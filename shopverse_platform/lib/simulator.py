@@ -26,12 +26,13 @@ import shutil
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import quote_plus
 
 import numpy as np
 import orjson
 from tqdm import tqdm
 
-from shopverse_platform.lib.events import EVENT_TYPES, LEGACY_EVENT_NAMES
+from shopverse_platform.lib.events import DEVICES, LEGACY_EVENT_NAMES
 
 CURRENCY = "GBP"
 SITE = "https://shop.shopverse.example"
@@ -65,7 +66,6 @@ COUNTRIES = (("GB", 0, .40), ("IE", 0, .04), ("DE", 60, .12), ("FR", 60, .10), (
              ("ES", 60, .06), ("IT", 60, .05), ("US", -300, .11), ("CA", -300, .02), ("AU", 600, .03))
 AGE_GROUPS = (("18-24", .14), ("25-34", .28), ("35-44", .23), ("45-54", .17), ("55-64", .11),
               ("65+", .07))
-DEVICES = ("desktop", "mobile", "tablet")
 # Traffic sources: (channel, utm_source, utm_medium, utm_campaign, external referrer, weight of a
 # session coming from it).  The last one only feeds the injected traffic spike.
 SOURCES = (
@@ -85,7 +85,7 @@ HOURS_WEEKDAY = np.array([2, 1, .6, .4, .4, .6, 1.2, 2.2, 3, 3.4, 3.6, 3.8, 4.4,
 HOURS_WEEKEND = np.array([2.6, 1.6, 1, .6, .5, .5, .8, 1.4, 2.4, 3.6, 4.6, 5.2, 5.4, 5.2, 5, 4.8,
                           4.8, 5, 5.6, 6.4, 6.8, 6.4, 5, 3.6])
 WEEKDAY_FACTOR = np.array([1.0, .98, .97, .98, .92, 1.05, 1.18])  # Monday .. Sunday
-DAILY_GROWTH = 1.004  # mild upward trend, ~12 % a month
+DAILY_GROWTH = .008  # mild upward trend: +0.8 % of the first day's traffic per day
 PAGES = ("/", "/sale", "/new-in", "/about", "/delivery", "/gift-ideas")
 OFFSET_TEXT = {m: f"{'+' if m >= 0 else '-'}{abs(m) // 60:02d}:{abs(m) % 60:02d}" for _, m, _ in COUNTRIES}
 SESSION_COLUMNS = ("start", "user", "dev", "src", "login", "kind", "n_pv", "search", "lst", "n_view",
@@ -118,8 +118,17 @@ def _uuid_from_hex(h: str) -> str:
 
 def _uuid_like(rng: np.random.Generator, n: int) -> list[str]:
     """``n`` UUID-like strings drawn from ``rng`` (deterministic, unlike ``uuid.uuid4``)."""
-    h = rng.bytes(16 * n).hex()
-    return [_uuid_from_hex(h[i:i + 32]) for i in range(0, 32 * n, 32)]
+    h = rng.bytes(16 * n).hex()  # same format as _uuid_from_hex, inlined: this runs per event
+    return [f"{h[i:i + 8]}-{h[i + 8:i + 12]}-4{h[i + 13:i + 16]}-a{h[i + 17:i + 20]}-{h[i + 20:i + 32]}"
+            for i in range(0, 32 * n, 32)]
+
+
+def _gap_stream(rng: np.random.Generator, chunk: int = 65_536):
+    """Endless human think-times in ms: lognormal seconds (median ~30 s, capped at 20 minutes so
+    that sessions without session_id survive the platform's 30-minute sessionisation), drawn
+    in numpy chunks because one scalar draw per event would dominate the run time."""
+    while True:
+        yield from ((1 + np.minimum(rng.lognormal(3.4, 1.0, chunk), 1200).astype(np.int64)) * 1000).tolist()
 
 
 def simulate(landing_dir: Path, *, users: int, days: int, start: date, seed: int,
@@ -145,7 +154,7 @@ class _Simulator:
                  layout: str, faults: float, batch_size: int) -> None:
         self.root, self.users, self.days, self.start, self.seed = root, users, days, start, seed
         self.gzip, self.layout, self.fault_rate, self.batch_size = gzip, layout, faults, batch_size
-        streams = np.random.SeedSequence(seed).spawn(4)
+        streams = np.random.SeedSequence(seed).spawn(5)
         self.rng, self.rng_ids, self.rng_faults = (np.random.default_rng(s) for s in streams[:3])
         self.py = random.Random(int(np.random.default_rng(streams[3]).integers(2**63)))
         self.t0 = int(datetime(start.year, start.month, start.day, tzinfo=timezone.utc).timestamp()) * 1000
@@ -158,6 +167,7 @@ class _Simulator:
         self.revenue = 0.0
         self.large_orders: list[dict] = []
         self.files: list[Path] = []
+        self.gaps = _gap_stream(np.random.default_rng(streams[4]))
 
     # ----------------------------------------------------------------- catalogue and population
     def _make_catalogue(self) -> None:
@@ -215,11 +225,12 @@ class _Simulator:
 
     # ---------------------------------------------------------------------------- sessions
     def _funnel(self, n: int, propensity: np.ndarray) -> dict[str, np.ndarray]:
-        """How deep each of ``n`` sessions goes.  Targets: ~65 % view an item, ~30 % of those add
-        to cart (scaled by the visitor's propensity), ~72 % abandon the cart."""
+        """How deep each of ``n`` sessions goes.  Measured at 1M events: 65 % view an item, 26 % of
+        those add to cart (scaled by the visitor's propensity), 74 % of carts are abandoned, so
+        ~4 % of sessions convert."""
         rng = self.rng
         view = rng.random(n) < .65
-        cart = view & (rng.random(n) < np.minimum(.3 * propensity, .85))
+        cart = view & (rng.random(n) < np.minimum(.27 * propensity, .85))
         checkout = cart & (rng.random(n) < .45)
         payment = checkout & (rng.random(n) < .8)
         return {"n_pv": 1 + rng.poisson(1.4, n), "search": rng.random(n) < .35,
@@ -231,12 +242,14 @@ class _Simulator:
 
     def _make_sessions(self) -> None:
         rng, days = self.rng, self.days
-        weekday = (np.arange(days) + self.start.weekday()) % 7
-        day_w = WEEKDAY_FACTOR[weekday] * DAILY_GROWTH ** np.arange(days)
+        # local days -1 .. days: a US evening before the window is already inside it in UTC
+        local_days = np.arange(-1, days + 1)
+        weekday = (local_days + self.start.weekday()) % 7
+        day_w = WEEKDAY_FACTOR[weekday] * (1 + DAILY_GROWTH * local_days.clip(0))
         user = np.repeat(np.arange(self.users), rng.poisson(self.rate * day_w.sum()))
         n = len(user)
-        local_day = rng.choice(days, n, p=day_w / day_w.sum())
-        weekend = weekday[local_day] >= 5
+        pick = rng.choice(len(local_days), n, p=day_w / day_w.sum())
+        local_day, weekend = local_days[pick], weekday[pick] >= 5
         hour = np.where(weekend, rng.choice(24, n, p=HOURS_WEEKEND / HOURS_WEEKEND.sum()),
                         rng.choice(24, n, p=HOURS_WEEKDAY / HOURS_WEEKDAY.sum()))
         offset = np.array([c[1] for c in COUNTRIES])[self.country[user]]
@@ -315,15 +328,14 @@ class _Simulator:
         order = np.argsort(cols["start"], kind="stable")
         cols = {k: v[order] for k, v in cols.items()}
         n = len(order)
-        # ~20 % of sessions arrive without session_id (the platform sessionises those); bots and
-        # nothing else always carry one so that ground truth can name their sessions.
+        # ~20 % of sessions arrive without session_id (the platform sessionises them by
+        # inactivity); bots always carry one so that the ground truth can name their sessions.
         has_sid = (self.rng.random(n) < .8) | (cols["kind"] == 1)
         ids = _uuid_like(self.rng_ids, n)
         cols["sid"] = np.array([s if h else None for s, h in zip(ids, has_sid.tolist())], object)
         bot = cols["kind"] == 1
         self.bots = {"anonymous_ids": sorted({self.dev_anon[d] for d in cols["dev"][bot].tolist()}),
                      "session_ids": cols["sid"][bot].tolist()}
-        return {k: v.tolist() for k, v in cols.items()}
         self.dev_type, self.dev_country = self.dev_type.tolist(), self.dev_country.tolist()
         self.dev_legacy = self.dev_legacy.tolist()
         return {k: v.tolist() for k, v in cols.items()}
@@ -384,8 +396,7 @@ class _Simulator:
 
         def step(name: str, page: str, lines=(), gap: int | None = None, **extra) -> dict:
             nonlocal t, ref
-            # seconds to minutes between hits (lognormal, median ~16 s), whole seconds
-            t += gap if gap is not None else (1 + int(min(py.lognormvariate(2.8, 1.0), 1200))) * 1000
+            t += gap if gap is not None else next(self.gaps)
             event = self._event(base, legacy, name, page, ref, lines, **extra)
             self._push(t, offset, event)
             ref = SITE + page
@@ -400,7 +411,7 @@ class _Simulator:
         p = py.choices(range(len(self.products)), cum_weights=self.popularity)[0]
         if search:
             term = self.products[p][1].split(" ", 1)[1].lower() if py.random() < .7 else self.products[p][2].lower()
-            step("search", "/search?q=" + term.replace(" ", "+"), search_term=term)
+            step("search", "/search?q=" + quote_plus(term), search_term=term)
         if lst:
             step("view_item_list", "/c/" + self.slug[self.products[p][2]])
         viewed = (self.most_expensive if large else
@@ -435,7 +446,7 @@ class _Simulator:
             if large:
                 self.large_orders.append({"transaction_id": tid, "value": event["value"],
                                           "user_id": base["user_id"]})
-        if py.random() < .04:
+        if py.random() < .05:  # some refunds fall after the window: ~4 % are delivered
             self._refund(t, base["user_id"], dev, offset, tid, cart)
 
     def _refund(self, t_purchase: int, user_id: str | None, dev: int, offset: int, tid: str,
@@ -444,7 +455,8 @@ class _Simulator:
         py = self.py
         sid = _uuid_from_hex(f"{py.getrandbits(128):032x}") if py.random() < .8 else None
         base = self._base(False, user_id, dev, sid, 0)
-        t = t_purchase + py.randint(86_400, 10 * 86_400) * 1000
+        # 1-10 days later, at about the same time of day (people have routines)
+        t = t_purchase + (py.randint(1, 10) * 86_400 + py.randint(-7200, 7200)) * 1000
         lines = [py.choice(cart)] if len(cart) > 1 and py.random() < .3 else cart  # partial refund
         page = f"/account/orders/{tid}"
         self._push(t, offset, self._event(base, False, "session_start", page, None))
@@ -478,7 +490,7 @@ class _Simulator:
         counts = rng.binomial(n, self.fault_rate / len(FAULT_KINDS), len(FAULT_KINDS)).tolist()
         bad = [line for kind, count in zip(FAULT_KINDS, counts[:-1])
                for line in self._faulty_lines(kind, count, events)]
-        positions = rng.integers(0, n + 1, len(bad))
+        positions = rng.integers(0, n + 1, len(bad)).tolist()  # bad lines land anywhere in the day
         regular, previous = [], 0
         for k in np.argsort(positions, kind="stable").tolist():
             regular.extend(lines[previous:positions[k]])
@@ -495,14 +507,12 @@ class _Simulator:
 
     def _faulty_lines(self, kind: str, count: int, events: list[dict]) -> list[bytes]:
         """``count`` copies of the day's events, each with a fresh event_id and exactly one defect."""
-        rng = self.rng_faults
-        if kind == "unknown_event_type":
+        rng, pool = self.rng_faults, range(len(events))
+        if count and kind == "unknown_event_type":  # only new-tracker events: one defect, not two
             pool = [i for i, e in enumerate(events) if "event_name" in e]
-        elif kind == "invalid_price":  # a purchase, or an item event turned into one
+        elif count and kind == "invalid_price":  # a purchase, or an item event turned into one
             pool = ([i for i, e in enumerate(events) if e.get("event_name") == "purchase"]
                     or [i for i, e in enumerate(events) if "items" in e])
-        else:
-            pool = range(len(events))
         if not count or not pool:
             return []
         out = []
@@ -612,6 +622,7 @@ class _Simulator:
         path.parent.mkdir(parents=True, exist_ok=True)
         truth = {
             "seed": self.seed, "start": self.start.isoformat(), "days": self.days, "users": self.users,
+            "layout": self.layout, "gzip": self.gzip,
             "traffic_spike": self.spike, "large_orders": self.large_orders, "bots": self.bots,
             "faults": self.fault_counts,
             "totals": {"events": self.events, "sessions": len(self.sessions["start"]),
