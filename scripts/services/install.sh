@@ -91,7 +91,17 @@ install_marquez_tools() {
   log "Java $(java_major), $(mvn -v 2>/dev/null | head -1 | sed 's/\x1b\[[0-9;]*m//g'), $(curl --version | head -1 | cut -d' ' -f1-2)"
 }
 
-# Resolve one marquez-api version into a fresh directory; prints mvn output to $2 on failure.
+# 0.51.x versions listed in the repositories' maven-metadata.xml, newest first (may be none:
+# some Central mirrors serve no metadata for marquez-api).
+published_051_versions() {
+  local repo
+  for repo in ${MARQUEZ_MAVEN_REPO:+"$MARQUEZ_MAVEN_REPO"} https://repo.maven.apache.org/maven2; do
+    curl -fsS --max-time 20 "${repo%/}/io/github/marquezproject/marquez-api/maven-metadata.xml" 2>/dev/null \
+      | grep -o '<version>0\.51\.[0-9]*</version>' | sed 's/<[^>]*>//g' || true
+  done | sort -Vru
+}
+
+# Resolve one marquez-api version into directory $2; mvn output goes to $3.
 resolve_version() {
   local version="$1" out_dir="$2" mvn_log="$3"
   local args=(-B -q -U -f "$POM" "-Dmaven.repo.local=$SHOPVERSE_M2_REPO" "-Dmarquez.version=$version")
@@ -126,11 +136,20 @@ install_marquez() {
   fi
 
   local candidates
-  if [[ -n "${MARQUEZ_VERSION:-}" ]]; then candidates="$MARQUEZ_VERSION"; else candidates="$MARQUEZ_VERSION_CANDIDATES"; fi
+  if [[ -n "${MARQUEZ_VERSION:-}" ]]; then
+    candidates="$MARQUEZ_VERSION"
+  else
+    local v list=()
+    # shellcheck disable=SC2046  # word-splitting into versions is intended
+    for v in $(published_051_versions) $MARQUEZ_VERSION_CANDIDATES; do
+      [[ " ${list[*]} " == *" $v "* ]] || list+=("$v")
+    done
+    candidates="${list[*]}"
+  fi
 
-  mkdir -p "$MARQUEZ_HOME" "$SHOPVERSE_M2_REPO"
+  mkdir -p "$MARQUEZ_HOME" "$SHOPVERSE_M2_REPO" "$(dirname "$MARQUEZ_LIB_DIR")"
   local staging mvn_log version resolved="" t0=$SECONDS
-  staging="$(mktemp -d "$MARQUEZ_HOME/lib.tmp.XXXXXX")"
+  staging="$(mktemp -d "$(dirname "$MARQUEZ_LIB_DIR")/.lib.tmp.XXXXXX")"
   mvn_log="$MARQUEZ_HOME/install-mvn.log"
   : >"$MARQUEZ_HOME/install-errors.log"
   # shellcheck disable=SC2064
@@ -163,7 +182,9 @@ install_marquez() {
   rm -rf -- "${MARQUEZ_LIB_DIR:?}"
   mkdir -p "$(dirname "$MARQUEZ_LIB_DIR")"
   mv -- "$staging" "$MARQUEZ_LIB_DIR"
+  chmod 755 -- "$MARQUEZ_LIB_DIR"            # mktemp -d made it 700
   trap - EXIT
+  rm -f -- "$MARQUEZ_HOME/install-errors.log"
   log "Marquez $resolved resolved: $(find "$MARQUEZ_LIB_DIR" -name '*.jar' | wc -l) jars, $(du -sh "$MARQUEZ_LIB_DIR" | cut -f1) in $MARQUEZ_LIB_DIR ($(( SECONDS - t0 )) s)"
 }
 

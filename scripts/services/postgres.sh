@@ -145,7 +145,9 @@ cmd_start() {
   ensure_services_home
   resolve_pg_home create
   if [[ -d "$PG_DATA" ]] && ! pg_user_can_use "$PG_DATA"; then
-    die "$PG_DATA exists but the server's OS user ($(is_root && echo "$PG_OS_USER" || id -un)) cannot use it; fix its owner or remove it"
+    local who="$PG_OS_USER"
+    is_root || who="$(id -un)"
+    die "$PG_DATA exists but the server's OS user ($who) cannot use it; fix its owner or remove it"
   fi
   if is_running; then
     local actual
