@@ -74,14 +74,15 @@ def parse_events(con: duckdb.DuckDBPyConnection, start: date, end: date, rules: 
         f"""
         CREATE OR REPLACE TEMP TABLE _parsed_events AS
         WITH src AS (
-            SELECT *,
-                   CASE WHEN NOT encoding_error AND json_valid(raw_line) AND json_type(raw_line) = 'OBJECT'
-                        THEN json_transform(raw_line, '{structure}') END AS j
+            SELECT partition_date, source_file, line_number, encoding_error,
+                   -- one parse per line: TRY turns unparseable JSON into NULL; only objects qualify
+                   CASE WHEN NOT encoding_error AND ltrim(raw_line) LIKE '{{%'
+                        THEN try(json_transform(raw_line, '{structure}')) END AS j
             FROM raw_events
             WHERE partition_date >= $start AND partition_date < $end
         ),
         normalised AS (
-            SELECT partition_date, source_file, line_number, raw_line, encoding_error, j,
+            SELECT partition_date, source_file, line_number, encoding_error, j,
                    coalesce(j.event_name, j.event_type) AS raw_event_name,
                    coalesce({_legacy_map_sql()}[coalesce(j.event_name, j.event_type)],
                             coalesce(j.event_name, j.event_type)) AS event_name,
@@ -125,9 +126,15 @@ def parse_events(con: duckdb.DuckDBPyConnection, start: date, end: date, rules: 
                         ORDER BY partition_date, source_file, line_number) END AS delivery_rank
             FROM judged
         )
-        SELECT r.* REPLACE (
-                   CASE WHEN r.reason_code IS NULL AND (r.delivery_rank > 1 OR h.event_id IS NOT NULL)
-                        THEN 'duplicate_event' ELSE r.reason_code END AS reason_code)
+        SELECT r.partition_date, r.source_file, r.line_number, r.event_id, r.event_name, r.raw_event_name,
+               r.is_legacy, r.event_ts, r.anonymous_id, r.items, r.j.event_time AS event_time_text,
+               r.j.user_id AS user_id, r.j.session_id AS tracker_session_id, r.j.page AS page,
+               r.j.referrer AS referrer, r.j.utm_source AS utm_source, r.j.utm_medium AS utm_medium,
+               r.j.utm_campaign AS utm_campaign, r.j.search_term AS search_term, r.j.device AS device,
+               r.j.country AS country, r.j.value AS value, r.j.currency AS currency,
+               r.j.transaction_id AS transaction_id,
+               CASE WHEN r.reason_code IS NULL AND (r.delivery_rank > 1 OR h.event_id IS NOT NULL)
+                    THEN 'duplicate_event' ELSE r.reason_code END AS reason_code
         FROM ranked r
         LEFT JOIN (SELECT DISTINCT event_id FROM ({history})) h
                ON r.reason_code IS NULL AND r.event_id = h.event_id
@@ -143,12 +150,12 @@ def _reason_detail_sql() -> str:
         WHEN 'schema_violation' THEN 'missing: ' || concat_ws(', ',
              CASE WHEN event_id IS NULL OR trim(event_id) = '' THEN 'event_id' END,
              CASE WHEN raw_event_name IS NULL THEN 'event_name' END,
-             CASE WHEN j.event_time IS NULL THEN 'event_time' END,
+             CASE WHEN event_time_text IS NULL THEN 'event_time' END,
              CASE WHEN anonymous_id IS NULL THEN 'anonymous_id' END)
         WHEN 'unknown_event_type' THEN 'event_name=' || raw_event_name
-        WHEN 'bad_timestamp' THEN 'event_time=' || j.event_time
-        WHEN 'future_timestamp' THEN 'event_time=' || j.event_time || ' landing day=' || partition_date
-        WHEN 'ancient_timestamp' THEN 'event_time=' || j.event_time || ' landing day=' || partition_date
+        WHEN 'bad_timestamp' THEN 'event_time=' || event_time_text
+        WHEN 'future_timestamp' THEN 'event_time=' || event_time_text || ' landing day=' || partition_date
+        WHEN 'ancient_timestamp' THEN 'event_time=' || event_time_text || ' landing day=' || partition_date
         WHEN 'missing_items' THEN event_name || ' without items'
         WHEN 'invalid_price' THEN 'prices=' || CAST([i.price FOR i IN items] AS VARCHAR)
         WHEN 'duplicate_event' THEN 'event_id ' || event_id || ' already delivered'
@@ -174,7 +181,7 @@ def write_clean_events(con: duckdb.DuckDBPyConnection, start: date, end: date) -
         CREATE OR REPLACE TEMP TABLE _sessionised AS
         WITH needs AS (
             SELECT event_id, anonymous_id, event_ts, NULL::VARCHAR AS context_session_id
-            FROM _parsed_events WHERE reason_code IS NULL AND j.session_id IS NULL
+            FROM _parsed_events WHERE reason_code IS NULL AND tracker_session_id IS NULL
             UNION ALL ({context})
         ),
         gaps AS (
@@ -202,22 +209,22 @@ def write_clean_events(con: duckdb.DuckDBPyConnection, start: date, end: date) -
     )
     clean_sql = """
         SELECT p.event_id, p.event_name, p.event_ts, CAST(p.event_ts AS DATE) AS event_date,
-               p.j.user_id AS user_id, p.anonymous_id,
-               coalesce(p.j.session_id, s.session_id) AS session_id,
-               CASE WHEN p.j.session_id IS NULL THEN 'platform' ELSE 'tracker' END AS session_source,
-               p.j.page AS page, p.j.referrer AS referrer, p.j.utm_source AS utm_source,
-               p.j.utm_medium AS utm_medium, p.j.utm_campaign AS utm_campaign,
-               p.j.search_term AS search_term, lower(p.j.device) AS device, upper(p.j.country) AS country,
-               p.items, p.j.value AS value, coalesce(p.j.currency, 'GBP') AS currency,
-               p.j.transaction_id AS transaction_id, p.is_legacy,
+               p.user_id, p.anonymous_id,
+               coalesce(p.tracker_session_id, s.session_id) AS session_id,
+               CASE WHEN p.tracker_session_id IS NULL THEN 'platform' ELSE 'tracker' END AS session_source,
+               p.page, p.referrer, p.utm_source, p.utm_medium, p.utm_campaign,
+               p.search_term, lower(p.device) AS device, upper(p.country) AS country,
+               p.items, p.value, coalesce(p.currency, 'GBP') AS currency,
+               p.transaction_id, p.is_legacy,
                p.partition_date, p.source_file, p.line_number
         FROM _parsed_events p LEFT JOIN _sessionised s USING (event_id)
         WHERE p.reason_code IS NULL
     """
     quarantine_sql = f"""
         SELECT 'events' AS source, partition_date, source_file, line_number, reason_code,
-               {_reason_detail_sql()} AS reason_detail, event_id AS record_key, raw_line
-        FROM _parsed_events WHERE reason_code IS NOT NULL
+               {_reason_detail_sql()} AS reason_detail, event_id AS record_key, r.raw_line
+        FROM (SELECT * FROM _parsed_events WHERE reason_code IS NOT NULL)
+        JOIN raw_events r USING (partition_date, source_file, line_number)
     """
     # One transaction for both tables: a partition is never half clean, half quarantined.
     con.execute("BEGIN TRANSACTION")
