@@ -1,0 +1,32 @@
+"""The daily and the weekly job."""
+
+import dagster as dg
+
+from shopverse_platform.defs.automation.selections import DAILY_SCOPE, WEEKLY_SCOPE
+
+TRIGGER_TAG = "shopverse/trigger"
+WAREHOUSE_TAG = "shopverse/warehouse"
+
+daily_job = dg.define_asset_job(
+    name="daily_job",
+    selection=DAILY_SCOPE,
+    description=(
+        "One UTC day (or a range of days in one run) through every layer: raw and clean tables, "
+        "facts, daily metrics and the daily report, then the unpartitioned tables built from them "
+        "(sessions, dimensions, customer metrics, seasonality, anomalies). Launched by the daily "
+        "schedule for yesterday and by the landing-zone sensor for days whose files changed."
+    ),
+    tags={WAREHOUSE_TAG: "write"},
+)
+
+weekly_job = dg.define_asset_job(
+    name="weekly_job",
+    selection=WEEKLY_SCOPE,
+    description=(
+        "One Monday-to-Sunday UTC week: weekly KPIs, the weekly report, and the weekly snapshots "
+        "built on them (segments, model training and scores). Launched by the weekly schedule on "
+        "Monday morning for the week that has just ended, and for old weeks when late files "
+        "change their days."
+    ),
+    tags={WAREHOUSE_TAG: "write"},
+)

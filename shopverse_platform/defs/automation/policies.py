@@ -1,0 +1,64 @@
+"""Global automation policies, applied once over the whole code location in ``definitions.py``.
+
+- Freshness: every asset of the daily job must have been materialized after midnight by the daily
+  deadline (default 03:00 UTC: "yesterday's sales fresh by 03:00"); every asset of the weekly job
+  after Monday midnight by the weekly deadline. The UI marks late assets stale. Policies an asset
+  declares itself win.
+- Automation: ``AutomationCondition.eager()`` never fires for an unpartitioned asset built from
+  daily partitions here, because it waits while *any* parent partition is missing, and the
+  partitions reach back to 2010 with most days empty. Such assets get ``after_partitions_updated``
+  instead: eager without that wait.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from shopverse_platform.defs.automation.schedules import SETTINGS
+from shopverse_platform.defs.automation.selections import DAILY_SCOPE, WEEKLY_SCOPE
+from shopverse_platform.lib.automation.settings import AutomationSettings
+
+
+def after_partitions_updated() -> dg.AutomationCondition:
+    """Eager, except that missing historical partitions of a parent do not block the update."""
+    AC = dg.AutomationCondition
+    return AC.eager().without(~AC.any_deps_missing()).with_label("after_partitions_updated")
+
+
+def freshness_policies(settings: AutomationSettings) -> tuple[dg.FreshnessPolicy, dg.FreshnessPolicy]:
+    daily = dg.FreshnessPolicy.cron(
+        deadline_cron=settings.daily_fresh_cron,
+        lower_bound_delta=settings.since_midnight(settings.daily_fresh_by),
+        timezone=settings.timezone,
+    )
+    weekly = dg.FreshnessPolicy.cron(
+        deadline_cron=settings.weekly_fresh_cron,
+        lower_bound_delta=settings.since_midnight(settings.weekly_fresh_by),
+        timezone=settings.timezone,
+    )
+    return daily, weekly
+
+
+def apply_automation_policies(defs: dg.Definitions, settings: AutomationSettings = SETTINGS) -> dg.Definitions:
+    """``defs`` with freshness policies and the automation-condition fix applied (see the module)."""
+    graph = defs.resolve_asset_graph()
+    daily_keys = DAILY_SCOPE.resolve(graph)
+    weekly_keys = WEEKLY_SCOPE.resolve(graph)
+    daily_policy, weekly_policy = freshness_policies(settings)
+    built_from_time_partitions = {
+        key
+        for key in graph.materializable_asset_keys
+        if graph.get(key).partitions_def is None
+        and any(isinstance(graph.get(p).partitions_def, dg.TimeWindowPartitionsDefinition) for p in graph.get(key).parent_keys)
+    }
+
+    def apply(spec: dg.AssetSpec) -> dg.AssetSpec:
+        policy = daily_policy if spec.key in daily_keys else weekly_policy if spec.key in weekly_keys else None
+        if policy is not None:
+            spec = dg.apply_freshness_policy(spec, policy, overwrite_existing=False)
+        condition = spec.automation_condition
+        if spec.key in built_from_time_partitions and condition is not None and condition.get_label() == "eager":
+            spec = spec.replace_attributes(automation_condition=after_partitions_updated())
+        return spec
+
+    return defs.map_asset_specs(func=apply)

@@ -1,0 +1,66 @@
+"""Alerting, and how runs execute: one process per run, steps one after another.
+
+DuckDB admits one writing process. The run queue (``dagster.yaml``) keeps runs apart; inside a run
+the in-process executor keeps steps apart: with the default multiprocess executor two independent
+steps (``raw_events`` and ``raw_orders``) would open the warehouse from two processes at once and
+one would fail on the file lock. Steps here are SQL inside DuckDB, which already uses every core.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from shopverse_platform.defs.resources import Warehouse
+from shopverse_platform.lib import paths
+from shopverse_platform.lib.automation import alerts
+
+DEFAULT_UI_URL = "http://127.0.0.1:3000"
+
+
+class Alerting(dg.ConfigurableResource):
+    """Where alerts go: a log file, the `alerts` table and, when configured, a chat webhook."""
+
+    webhook_url: str | None = Field(
+        default=None,
+        description="Slack-compatible incoming webhook. Unset: $SHOPVERSE_ALERT_WEBHOOK_URL; unset too: no webhook.",
+    )
+    ui_url: str | None = Field(
+        default=None, description=f"Base URL of the Dagster UI for run links. Unset: $SHOPVERSE_UI_URL, else {DEFAULT_UI_URL}."
+    )
+    log_path: str | None = Field(default=None, description="Alert log. Unset: <data>/alerts/alerts.log.")
+    timeout_seconds: float = Field(default=5.0, description="Webhook timeout.")
+    lock_wait_seconds: float = Field(
+        default=15.0, description="How long to wait for the warehouse lock before spooling the alert row."
+    )
+
+    def resolved_webhook_url(self) -> str | None:
+        return self.webhook_url or os.environ.get("SHOPVERSE_ALERT_WEBHOOK_URL") or None
+
+    def resolved_ui_url(self) -> str:
+        return self.ui_url or os.environ.get("SHOPVERSE_UI_URL") or DEFAULT_UI_URL
+
+    def resolved_log_path(self) -> Path:
+        return Path(self.log_path).resolve() if self.log_path else paths.data_dir() / "alerts" / "alerts.log"
+
+    def run_url(self, run_id: str) -> str:
+        return alerts.run_url(self.resolved_ui_url(), run_id)
+
+    def dispatch(self, alert: alerts.Alert, warehouse: Warehouse) -> tuple[alerts.Alert, str]:
+        """Log, post, store. Returns the alert with what the webhook answered, and where the row went."""
+        log_path = self.resolved_log_path()
+        alerts.write_log(alert, log_path)
+        alert = dataclasses.replace(
+            alert, webhook_status=alerts.post_webhook(alert, self.resolved_webhook_url(), self.timeout_seconds)
+        )
+        stored = alerts.write_table(alert, warehouse.connect, log_path.with_name("alerts.pending.ndjson"), self.lock_wait_seconds)
+        return alert, stored
+
+
+@dg.definitions
+def automation_resources() -> dg.Definitions:
+    return dg.Definitions(resources={"alerting": Alerting()}, executor=dg.in_process_executor)

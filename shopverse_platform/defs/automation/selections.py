@@ -1,0 +1,47 @@
+"""Which assets the daily and the weekly job own, decided from the asset graph, not from names.
+
+A job can hold assets of one partitions definition plus unpartitioned ones, so the split follows
+the partitions: every daily-partitioned asset is daily work, every weekly-partitioned one weekly
+work (weekly KPIs, segment snapshots and movements, the weekly report). Unpartitioned assets go
+with the daily job when they sit downstream of daily assets (sessions, dimensions, whole-history
+metrics, the current segments), except those downstream of weekly assets and the model group:
+model retraining is weekly by design. New assets from any layer land in the right job without
+touching this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Set
+
+import dagster as dg
+
+from shopverse_platform.defs.partitions import daily_partitions, weekly_partitions
+
+# Groups whose unpartitioned assets are rebuilt weekly: model training and the scores it produces.
+WEEKLY_GROUPS = ("ml", "models")
+
+
+class PartitionedLike(dg.AssetSelection):
+    """Materializable assets partitioned exactly like ``partitions_def`` (``None``: unpartitioned)."""
+
+    def __init__(self, partitions_def: dg.PartitionsDefinition | None, label: str) -> None:
+        self.partitions_def = partitions_def
+        self.label = label
+
+    def resolve_inner(self, asset_graph, allow_missing: bool) -> Set[dg.AssetKey]:
+        return {
+            node.key
+            for node in asset_graph.asset_nodes
+            if node.is_materializable and node.partitions_def == self.partitions_def
+        }
+
+    def __repr__(self) -> str:
+        return f"PartitionedLike({self.label})"
+
+
+DAILY = PartitionedLike(daily_partitions, "daily")
+WEEKLY = PartitionedLike(weekly_partitions, "weekly")
+UNPARTITIONED = PartitionedLike(None, "unpartitioned")
+
+WEEKLY_SCOPE = WEEKLY | (UNPARTITIONED & (WEEKLY | dg.AssetSelection.groups(*WEEKLY_GROUPS)).downstream())
+DAILY_SCOPE = DAILY | ((UNPARTITIONED & DAILY.downstream()) - WEEKLY_SCOPE)

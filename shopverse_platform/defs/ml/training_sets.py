@@ -1,0 +1,85 @@
+"""Training sets of the three models, built from a cutoff: features strictly before it, labels
+from a fixed window after it, validation on a later cutoff (lib/ml/features.py)."""
+
+from datetime import date
+
+import dagster as dg
+from pydantic import Field
+
+from shopverse_platform.defs.asset_helpers import table_metadata
+from shopverse_platform.defs.ml.common import CODE_VERSION, GROUP, OWNERS, check_result, training_set_check_specs
+from shopverse_platform.defs.resources import Warehouse
+from shopverse_platform.lib.ml import checks, features
+from shopverse_platform.lib.ml.specs import CHURN, CLV, PROPENSITY, ModelSpec
+
+
+class _TrainingSetConfig(dg.Config):
+    training_cutoff: str | None = Field(default=None, description="YYYY-MM-DD. Unset: validation cutoff minus the window.")
+    validation_cutoff: str | None = Field(
+        default=None, description="YYYY-MM-DD. Unset: last day of data + 1 - window (the latest fully observed label window).")
+    min_rows: int = Field(default=checks.MIN_ROWS, description="Fewest rows per split for the set to pass its checks.")
+
+
+class CustomerTrainingSetConfig(_TrainingSetConfig):
+    window_days: int = Field(default=90, description="Label window after the cutoff, in days.")
+    order_source: str | None = Field(default=None, description="Only orders of this source ('events' or 'order_export'). Unset: all.")
+
+
+class PropensityTrainingSetConfig(_TrainingSetConfig):
+    window_days: int = Field(default=7, description="Label window after the cutoff, in days.")
+    lookback_days: int = Field(default=28, description="Visitors seen in this many days before the cutoff form the population.")
+
+
+def _build(context: dg.AssetExecutionContext, spec: ModelSpec, config, warehouse: Warehouse):
+    order_source = getattr(config, "order_source", None)
+    lookback = getattr(config, "lookback_days", 28)
+    with warehouse.connect() as con:
+        cutoffs = features.resolve_cutoffs(
+            features.last_day(con, spec, order_source), config.window_days,
+            date.fromisoformat(config.training_cutoff) if config.training_cutoff else None,
+            date.fromisoformat(config.validation_cutoff) if config.validation_cutoff else None,
+        )
+        if cutoffs is None:
+            raise dg.Failure(f"{spec.training_set}: no data to derive a cutoff from; materialize the upstream facts first")
+        features.build_training_set(con, spec, cutoffs, order_source, lookback)
+        splits = {split: {"rows": n, "label_mean": round(float(mean or 0), 4)} for split, n, mean in con.execute(
+            f"SELECT split, count(*), avg(label) FROM {spec.training_set} GROUP BY 1").fetchall()}
+        yield dg.MaterializeResult(metadata={
+            **table_metadata(con, spec.training_set),
+            "training_cutoff": str(cutoffs.training), "validation_cutoff": str(cutoffs.validation),
+            "window_days": cutoffs.window_days, "splits": dg.MetadataValue.json(splits),
+        })
+        for name, outcome in checks.run_checks(con, spec, config.min_rows).items():
+            yield check_result(spec.training_set, name, outcome)
+
+
+def _asset_args(spec: ModelSpec, deps: list[str]) -> dict:
+    return {"name": spec.training_set, "deps": deps, "kinds": {"duckdb", "sql"}, "owners": OWNERS, "group_name": GROUP,
+            "code_version": CODE_VERSION, "check_specs": training_set_check_specs(spec.training_set)}
+
+
+@dg.asset(**_asset_args(CHURN, ["orders"]))
+def churn_training_set(context: dg.AssetExecutionContext, config: CustomerTrainingSetConfig, warehouse: Warehouse):
+    """Churn training set: customers with an order before the cutoff, their order-history features
+    as of the day before it (recency, frequency, revenue, order size, cancellations, last 30/90
+    days), and label 1 when they place no order within the next `window_days` (90 by default, the
+    Online Retail setting). Two splits: training at an earlier cutoff, validation at a later one."""
+    yield from _build(context, CHURN, config, warehouse)
+
+
+@dg.asset(**_asset_args(CLV, ["orders"]))
+def clv_training_set(context: dg.AssetExecutionContext, config: CustomerTrainingSetConfig, warehouse: Warehouse):
+    """Lifetime-value training set: customers with an order before the cutoff, the same
+    order-history features as churn, and as label their net revenue within the next `window_days`
+    (90 by default), floored at 0. Two splits: training at an earlier cutoff, validation at a later one."""
+    yield from _build(context, CLV, config, warehouse)
+
+
+@dg.asset(**_asset_args(PROPENSITY, ["clean_events"]))
+def propensity_training_set(context: dg.AssetExecutionContext, config: PropensityTrainingSetConfig, warehouse: Warehouse):
+    """Purchase-propensity training set: visitors (logged-in users and anonymous devices, bots
+    excluded) seen in the 28 days before the cutoff, their site activity as of the day before it
+    (sessions, item views, carts, checkouts, past purchases, days since each), and label 1 when
+    they purchase within the next `window_days` (7 by default). Two splits: training at an earlier
+    cutoff, validation at a later one."""
+    yield from _build(context, PROPENSITY, config, warehouse)

@@ -1,0 +1,184 @@
+"""Segmentation rebuilt every day as of the latest data: value tiers, RFM segments, behaviour
+clusters and intent segments (weekly snapshots and movements live in ``snapshots.py``)."""
+
+
+from datetime import timedelta
+
+import dagster as dg
+from pydantic import Field
+
+from shopverse_platform.defs.asset_helpers import table_metadata
+from shopverse_platform.defs.resources import Warehouse
+from shopverse_platform.defs.segmentation.common import (
+    GROUP,
+    OWNERS,
+    CustomerSegmentationConfig,
+    resolve_as_of,
+    result,
+    spec,
+)
+from shopverse_platform.lib.metrics.sources import relation
+from shopverse_platform.lib.segmentation import checks
+from shopverse_platform.lib.segmentation.customers import as_of_params, customer_state_sql
+from shopverse_platform.lib.segmentation.intent import intent_segments_sql
+from shopverse_platform.lib.segmentation.rfm import rfm_segments_sql, value_tiers_sql
+from shopverse_platform.lib.segmentation.tables import build_table, markdown_table, write_frame
+from shopverse_platform.lib.segmentation.visitors import visitor_state_sql
+
+DAILY = dg.AutomationCondition.eager()
+
+
+@dg.asset(
+    deps=["orders", "customer_metrics"],
+    kinds={"duckdb", "sql"}, owners=OWNERS, group_name=GROUP, automation_condition=DAILY,
+    check_specs=[
+        spec("value_tiers", "customer_unique", "One row per customer."),
+        spec("value_tiers", "ordered_by_revenue", "No customer of a higher tier has less net revenue than one of a lower tier."),
+        spec("value_tiers", "matches_customer_metrics",
+             "At customer_metrics' as-of day, the population and every net revenue equal customer_metrics'."),
+    ],
+)
+def value_tiers(context: dg.AssetExecutionContext, config: CustomerSegmentationConfig, warehouse: Warehouse):
+    """Customers by net revenue to date (as of the last day with orders): VIP = top 5 %
+    (95th percentile and up), High = 67th-95th, Medium = 33rd-67th, Low = bottom 33 %. The
+    percentile is the percent rank of the customer's net revenue; equal revenue, equal tier.
+    Customers with credits only (a cancellation of an order from before the data) are included."""
+    with warehouse.connect() as con:
+        as_of = resolve_as_of(con, config.as_of_date, config.order_source)
+        params = as_of_params(as_of) if as_of else {"before": None}
+        build_table(con, "value_tiers", value_tiers_sql(con, config.order_source), params)
+        by_tier = dict(con.execute("SELECT value_tier, count(*) FROM value_tiers GROUP BY 1").fetchall())
+        yield dg.MaterializeResult(metadata={**table_metadata(con, "value_tiers"), "as_of_date": str(as_of),
+                                             "customers_by_tier": dg.MetadataValue.json(by_tier)})
+        yield result("value_tiers", "customer_unique", checks.unique_key(con, "value_tiers", "customer_id"))
+        yield result("value_tiers", "ordered_by_revenue", checks.tiers_ordered_by_revenue(con))
+        yield result("value_tiers", "matches_customer_metrics",
+                     checks.tiers_match_customer_metrics(con, filtered=config.order_source is not None))
+
+
+@dg.asset(
+    deps=["orders"],
+    kinds={"duckdb", "sql"}, owners=OWNERS, group_name=GROUP, automation_condition=DAILY,
+    check_specs=[
+        spec("rfm_segments", "customer_unique", "One row per customer."),
+        spec("rfm_segments", "scores_valid", "R, F and M scores lie in 1..5 and every customer has one of the ten named segments."),
+    ],
+)
+def rfm_segments(context: dg.AssetExecutionContext, config: CustomerSegmentationConfig, warehouse: Warehouse):
+    """Customers with at least one order, scored 1-5 on recency, frequency (orders) and monetary
+    (net revenue) by percent rank (ties share a score; the most recent buyers get R = 5), and
+    named from the grid of R against FM = ceil((F + M) / 2): Champions, Loyal Customers,
+    Potential Loyalists, New Customers, Promising, Need Attention, At Risk, Can't Lose Them,
+    Hibernating, Lost. The grid is in docs/models.md."""
+    with warehouse.connect() as con:
+        as_of = resolve_as_of(con, config.as_of_date, config.order_source)
+        params = as_of_params(as_of) if as_of else {"before": None}
+        build_table(con, "rfm_segments", rfm_segments_sql(con, config.order_source), params)
+        by_segment = dict(con.execute("SELECT rfm_segment, count(*) FROM rfm_segments GROUP BY 1 ORDER BY 2 DESC").fetchall())
+        yield dg.MaterializeResult(metadata={**table_metadata(con, "rfm_segments"), "as_of_date": str(as_of),
+                                             "customers_by_segment": dg.MetadataValue.json(by_segment)})
+        yield result("rfm_segments", "customer_unique", checks.unique_key(con, "rfm_segments", "customer_id"))
+        yield result("rfm_segments", "scores_valid", checks.rfm_scores_valid(con))
+
+
+class ClusterConfig(CustomerSegmentationConfig):
+    k_min: int = Field(default=3, description="Smallest number of clusters tried.")
+    k_max: int = Field(default=8, description="Largest number of clusters tried.")
+    seed: int = Field(default=0, description="Random seed of KMeans and of the silhouette sample.")
+    event_lookback_days: int = Field(default=90, description="Days of site activity behind the behaviour features (when events exist).")
+
+
+def _customer_frame(con, config: ClusterConfig, as_of):
+    """Customers with an order, their RFM and behaviour features, and recent site activity when known."""
+    params = as_of_params(as_of)
+    customers = con.execute(f"SELECT * FROM ({customer_state_sql(con, config.order_source)}) WHERE orders > 0 ORDER BY customer_id",
+                            params).df()
+    visits = con.execute(
+        f"SELECT visitor_id AS customer_id, recent_sessions, recent_item_views, recent_cart_adds "
+        f"FROM ({visitor_state_sql(con, config.event_lookback_days)})", params).df()
+    frame = customers.merge(visits, on="customer_id", how="left")
+    for column in ("recent_sessions", "recent_item_views", "recent_cart_adds"):
+        frame[column] = frame[column].fillna(0)
+    return frame
+
+
+@dg.asset(
+    deps=["orders", "clean_events"],
+    kinds={"duckdb", "scikit-learn"}, owners=OWNERS, group_name=GROUP, automation_condition=DAILY,
+    check_specs=[
+        spec("behaviour_clusters", "customer_unique", "One row per customer."),
+        spec("behaviour_clusters", "k_in_range_and_labelled", "k lies in the configured range and every cluster has its own readable label."),
+    ],
+)
+def behaviour_clusters(context: dg.AssetExecutionContext, config: ClusterConfig, warehouse: Warehouse):
+    """Customers grouped by KMeans on scaled RFM and behaviour features (recency, orders, net
+    revenue, average order value, units and products per order, cancellation rate, days between
+    orders, and sessions, item views and cart adds of the last 90 days when events exist). k is
+    the one with the best silhouette in [k_min, k_max]. Each cluster is profiled (medians, size)
+    in `behaviour_cluster_profiles` and named from its value, frequency and recency, e.g.
+    "High-value frequent buyers, active"."""
+    import pandas as pd
+
+    from shopverse_platform.lib.segmentation.clusters import EVENT_FEATURES, ORDER_FEATURES, cluster_customers
+
+    with warehouse.connect() as con:
+        as_of = resolve_as_of(con, config.as_of_date, config.order_source)
+        frame = _customer_frame(con, config, as_of) if as_of else pd.DataFrame(columns=["customer_id", *ORDER_FEATURES, *EVENT_FEATURES])
+        metadata: dict[str, object] = {"as_of_date": str(as_of)}
+        if len(frame) > config.k_max:
+            clustering = cluster_customers(frame, config.k_min, config.k_max, config.seed)
+            labels = dict(zip(clustering.profiles.cluster, clustering.profiles.cluster_label))
+            out = frame[["customer_id", *ORDER_FEATURES, *EVENT_FEATURES]].copy()
+            out.insert(1, "as_of_date", as_of)
+            out.insert(2, "cluster", clustering.labels.astype("int32"))
+            out.insert(3, "cluster_label", [labels[c] for c in clustering.labels])
+            profiles = clustering.profiles.assign(as_of_date=as_of, k=clustering.k)
+            metadata.update({
+                "k": clustering.k,
+                "silhouette_by_k": dg.MetadataValue.json({str(k): round(v, 4) for k, v in clustering.silhouette_by_k.items()}),
+                "features": dg.MetadataValue.json(clustering.features),
+                "profiles": dg.MetadataValue.md(markdown_table(profiles[["cluster", "cluster_label", "customers", "share"]])),
+            })
+        else:
+            out = frame.head(0).assign(as_of_date=None, cluster=0, cluster_label="")
+            profiles = pd.DataFrame({"cluster": pd.Series(dtype="int64"), "cluster_label": pd.Series(dtype="str"),
+                                     "customers": pd.Series(dtype="int64"), "share": pd.Series(dtype="float64")})
+            metadata["skipped"] = f"{len(frame)} customers: too few to cluster"
+        write_frame(con, "behaviour_clusters", out)
+        write_frame(con, "behaviour_cluster_profiles", profiles)
+        yield dg.MaterializeResult(metadata={**table_metadata(con, "behaviour_clusters"), **metadata})
+        yield result("behaviour_clusters", "customer_unique", checks.unique_key(con, "behaviour_clusters", "customer_id"))
+        yield result("behaviour_clusters", "k_in_range_and_labelled", checks.clusters_labelled(con, config.k_min, config.k_max))
+
+
+class IntentConfig(dg.Config):
+    as_of_date: str | None = Field(default=None, description="Day (YYYY-MM-DD) the segments describe. Unset: the last day with events.")
+    lookback_days: int = Field(default=28, description="A recent visitor was seen in this many days up to the as-of day.")
+
+
+@dg.asset(
+    deps=["clean_events"],
+    kinds={"duckdb", "sql"}, owners=OWNERS, group_name=GROUP, automation_condition=DAILY,
+    check_specs=[
+        spec("intent_segments", "visitor_unique", "One row per visitor."),
+        spec("intent_segments", "levels_valid", "Every visitor has one of: converted, high, medium, low."),
+    ],
+)
+def intent_segments(context: dg.AssetExecutionContext, config: IntentConfig, warehouse: Warehouse):
+    """Visitors seen in the last 28 days (bots excluded; a device is the user it last logged in
+    as) by purchase intent: converted (purchased in the window), high (added to cart and came back
+    for two or more sessions), medium (viewed items, or a cart in a single visit), low (browsing
+    only: pages, lists, search)."""
+    from datetime import date
+
+    with warehouse.connect() as con:
+        events = relation(con, "clean_events")
+        as_of = date.fromisoformat(config.as_of_date) if config.as_of_date else con.execute(
+            f"SELECT max(event_date) FROM {events}").fetchone()[0]
+        before = as_of + timedelta(days=1) if as_of else None
+        build_table(con, "intent_segments", intent_segments_sql(con, config.lookback_days), {"before": before})
+        by_level = dict(con.execute("SELECT intent_segment, count(*) FROM intent_segments GROUP BY 1").fetchall())
+        yield dg.MaterializeResult(metadata={**table_metadata(con, "intent_segments"), "as_of_date": str(as_of),
+                                             "visitors_by_level": dg.MetadataValue.json(by_level)})
+        yield result("intent_segments", "visitor_unique", checks.unique_key(con, "intent_segments", "visitor_id"))
+        yield result("intent_segments", "levels_valid", checks.intent_levels_valid(con))

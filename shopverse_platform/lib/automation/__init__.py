@@ -1,0 +1,2 @@
+"""Automation helpers without Dagster definitions: settings, the landing-zone scan and its cursor,
+alerts, and range backfills."""

@@ -1,0 +1,92 @@
+"""A range of days as one command: the daily job over the whole range in one run (the SQL of every
+daily asset runs once over the range), then the weekly job over the complete weeks in it.
+
+Runs execute in this process on the instance in ``$DAGSTER_HOME`` (they show in the UI). The run
+queue cannot see a process it did not launch, so before starting, the backfill waits until no run
+of the instance is starting or running: one writer at a time, whoever launched it. While the
+backfill's own run is in progress the queue counts it and holds its runs back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import dagster as dg
+
+from shopverse_platform.lib.automation.alerts import RANGE_END_TAG, RANGE_START_TAG
+
+BUSY = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+
+
+@dataclass(frozen=True)
+class BackfillStage:
+    job_name: str
+    first: str
+    last: str
+    run_id: str
+    success: bool
+    seconds: float
+
+
+def complete_weeks(first_day: date, last_day: date) -> tuple[date, date] | None:
+    """First and last Monday of the Monday-to-Sunday weeks lying wholly inside [first_day, last_day]."""
+    first = first_day + timedelta(days=(7 - first_day.weekday()) % 7)
+    last = last_day - timedelta(days=6)
+    last -= timedelta(days=last.weekday())
+    return (first, last) if first <= last else None
+
+
+def wait_until_idle(instance: dg.DagsterInstance, timeout: float, echo: Callable[[str], None] = print, poll: float = 2.0) -> None:
+    """Block while any run of the instance is starting, running or cancelling."""
+    deadline = time.monotonic() + timeout
+    announced = False
+    while True:
+        busy = instance.get_runs(filters=dg.RunsFilter(statuses=BUSY), limit=5)
+        if not busy:
+            return
+        if not announced:
+            echo(f"waiting for {len(busy)} run(s) in progress to finish first (one warehouse writer at a time): "
+                 + ", ".join(f"{r.job_name} {r.run_id[:8]}" for r in busy))
+            announced = True
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"runs still in progress after {timeout:.0f}s: {[r.run_id for r in busy]}")
+        time.sleep(poll)
+
+
+def run_range(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str, first: date, last: date,
+              trigger: str) -> tuple[BackfillStage, dg.ExecuteInProcessResult]:
+    started = time.perf_counter()
+    result = defs.resolve_job_def(job_name).execute_in_process(
+        instance=instance, raise_on_error=False,
+        tags={RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat(), "shopverse/trigger": trigger},
+    )
+    stage = BackfillStage(job_name, first.isoformat(), last.isoformat(), result.run_id, result.success,
+                          time.perf_counter() - started)
+    return stage, result
+
+
+def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date, last_day: date, *,
+             weekly: bool = True, wait_timeout: float = 3600, echo: Callable[[str], None] = print,
+             on_failure: Callable[[dg.ExecuteInProcessResult], None] | None = None) -> list[BackfillStage]:
+    """Daily job over [first_day, last_day] in one run, then the weekly job over its complete weeks."""
+    if last_day < first_day:
+        raise ValueError(f"the range ends ({last_day}) before it starts ({first_day})")
+    stages = []
+    plan = [("daily_job", first_day, last_day)]
+    weeks = complete_weeks(first_day, last_day) if weekly else None
+    if weeks:
+        plan.append(("weekly_job", *weeks))
+    for job_name, first, last in plan:
+        wait_until_idle(instance, wait_timeout, echo)
+        echo(f"{job_name} {first}..{last}: running")
+        stage, result = run_range(defs, instance, job_name, first, last, "cli_backfill")
+        stages.append(stage)
+        echo(f"{job_name} {first}..{last}: {'ok' if stage.success else 'FAILED'} in {stage.seconds:.1f}s (run {stage.run_id})")
+        if not stage.success:
+            if on_failure is not None:
+                on_failure(result)
+            break
+    return stages

@@ -1,0 +1,260 @@
+"""What changed in the landing zone since the last look, as UTC days to (re)process.
+
+The landing-zone sensor calls ``scan`` and then ``plan``; both are plain functions so the rules
+can be tested without Dagster.
+
+- A day's state is one token: a digest of every file's name, size and modification time, the file
+  count and the newest modification time. The cursor keeps one token per day (not one entry per
+  file: the classic ``logs/YYYYMMDD/*.json`` layout holds one file per event), so it stays small.
+- A day runs when its token is new or has changed: a new file, a changed file, a re-delivery
+  copied over an old one. A pure deletion (fewer files, nothing newer) does not run: archiving a
+  landing folder must not empty the warehouse.
+- A file modified less than ``settle_seconds`` ago is still being written: its day waits for a
+  later tick and its cursor entry is left alone, so nothing is recorded before it was complete.
+- A day that has not ended yet (today, UTC) is not a partition yet: it is neither run nor recorded,
+  so it is seen as new once it has ended.
+- Order exports (CSV files spanning many days) have one fingerprint each; a new or changed export
+  runs the invoice days it contains.
+- First look (no cursor): a day runs unless the raw asset already holds a materialization of it
+  made after its newest file; either way it is recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from shopverse_platform.lib import landing
+from shopverse_platform.lib.automation.settings import contiguous_blocks, week_start
+
+CURSOR_VERSION = 1
+
+
+@dataclass(frozen=True)
+class DayState:
+    digest: str
+    count: int
+    newest_mtime_ns: int
+
+    @property
+    def token(self) -> str:
+        return f"{self.digest}:{self.count}:{self.newest_mtime_ns}"
+
+    @classmethod
+    def from_token(cls, token: str) -> DayState:
+        digest, count, newest = token.split(":")
+        return cls(digest, int(count), int(newest))
+
+    def only_lost_files_since(self, before: DayState) -> bool:
+        """True when the day only lost files: fewer of them and none newer than before."""
+        return self.count < before.count and self.newest_mtime_ns <= before.newest_mtime_ns
+
+
+@dataclass(frozen=True)
+class ExportState:
+    fingerprint: str  # "size:mtime_ns"
+    mtime_ns: int
+
+
+@dataclass
+class Snapshot:
+    days: dict[date, DayState] = field(default_factory=dict)
+    unsettled_days: set[date] = field(default_factory=set)
+    exports: dict[str, ExportState] = field(default_factory=dict)
+    unsettled_exports: set[str] = field(default_factory=set)
+
+
+@dataclass
+class LandingCursor:
+    days: dict[str, str] = field(default_factory=dict)  # ISO day -> DayState token
+    exports: dict[str, str] = field(default_factory=dict)  # export path -> fingerprint
+
+    def to_json(self) -> str:
+        return json.dumps({"v": CURSOR_VERSION, "days": self.days, "exports": self.exports}, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | None) -> LandingCursor | None:
+        if not text:
+            return None
+        raw = json.loads(text)
+        if raw.get("v") != CURSOR_VERSION:
+            return None  # an unknown cursor shape is treated as a first look
+        return cls(days=dict(raw.get("days", {})), exports=dict(raw.get("exports", {})))
+
+
+@dataclass
+class LandingPlan:
+    days_to_run: dict[date, str]  # day -> why ("new", "changed", "order export ...", "first look")
+    cursor: LandingCursor
+    waiting: set[date] = field(default_factory=set)  # still being written, or not ended yet
+    deletions_ignored: set[date] = field(default_factory=set)
+
+    def blocks(self) -> list[tuple[date, date]]:
+        return contiguous_blocks(set(self.days_to_run))
+
+    def weeks(self) -> set[date]:
+        return {week_start(day) for day in self.days_to_run}
+
+
+# ----------------------------------------------------------------------------------- scanning
+def _parse_day(name: str, layout: str) -> date | None:
+    try:
+        if layout == "events":
+            return date.fromisoformat(name) if len(name) == 10 else None
+        return datetime.strptime(name, "%Y%m%d").date() if len(name) == 8 and name.isdigit() else None
+    except ValueError:
+        return None
+
+
+def _event_file(name: str, layout: str) -> bool:
+    return name.endswith(landing.EVENT_FILE_SUFFIXES) if layout == "events" else name.endswith(".json")
+
+
+def scan(root: Path, order_exports: Path | None, now: float, settle_seconds: float) -> Snapshot:
+    """Fingerprint the landing zone: event days under ``events/`` and ``logs/``, and order exports.
+
+    ``now`` is a POSIX timestamp; files modified after ``now - settle_seconds`` are unsettled.
+    """
+    snapshot = Snapshot()
+    settled_before_ns = int((now - settle_seconds) * 1e9)
+    entries: dict[date, list[tuple[str, int, int]]] = {}
+    for layout in ("events", "logs"):
+        base = root / layout
+        if not base.is_dir():
+            continue
+        with os.scandir(base) as day_dirs:
+            for day_dir in day_dirs:
+                day = _parse_day(day_dir.name, layout) if day_dir.is_dir() else None
+                if day is None:
+                    continue
+                with os.scandir(day_dir.path) as files:
+                    for entry in files:
+                        if not entry.is_file() or not _event_file(entry.name, layout):
+                            continue
+                        stat = entry.stat()
+                        entries.setdefault(day, []).append((f"{layout}/{day_dir.name}/{entry.name}", stat.st_size, stat.st_mtime_ns))
+    for day, files in entries.items():
+        files.sort()
+        newest = max(m for _, _, m in files)
+        if newest > settled_before_ns:
+            snapshot.unsettled_days.add(day)
+            continue
+        digest = hashlib.sha1("\n".join(f"{n}|{s}|{m}" for n, s, m in files).encode()).hexdigest()[:16]
+        snapshot.days[day] = DayState(digest, len(files), newest)
+    if order_exports is not None:
+        for path in landing.order_export_files(order_exports):
+            stat = path.stat()
+            key = str(path)
+            if stat.st_mtime_ns > settled_before_ns:
+                snapshot.unsettled_exports.add(key)
+            else:
+                snapshot.exports[key] = ExportState(f"{stat.st_size}:{stat.st_mtime_ns}", stat.st_mtime_ns)
+    return snapshot
+
+
+def export_days(path: Path) -> set[date]:
+    """The invoice days of an order export (the same date formats the raw layer accepts)."""
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    table = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(block_size=1 << 24),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(include_columns=["InvoiceDate"], column_types={"InvoiceDate": pa.string()}),
+    )
+    con = duckdb.connect()
+    try:
+        con.register("_export_dates", table)
+        rows = con.execute(
+            """SELECT DISTINCT CAST(coalesce(try_strptime(InvoiceDate, '%Y-%m-%d %H:%M:%S'),
+                                            try_strptime(InvoiceDate, '%Y-%m-%d %H:%M'),
+                                            try_strptime(InvoiceDate, '%m/%d/%Y %H:%M')) AS DATE) AS day
+               FROM _export_dates WHERE day IS NOT NULL"""
+        ).fetchall()
+    finally:
+        con.close()
+    return {row[0] for row in rows}
+
+
+# ----------------------------------------------------------------------------------- planning
+ProcessedAt = Callable[[str, Iterable[date]], dict[date, float]]
+"""(raw asset name, days) -> {day: timestamp of the latest materialization of that day}."""
+
+
+def plan(
+    snapshot: Snapshot,
+    cursor: LandingCursor | None,
+    *,
+    last_complete: date,
+    first_day: date,
+    processed_at: ProcessedAt,
+    days_of_export: Callable[[str], set[date]],
+) -> LandingPlan:
+    """Decide which complete UTC days to run and the cursor to store (see the module docstring)."""
+    first_look = cursor is None
+    previous = cursor or LandingCursor()
+    new = LandingCursor(days={}, exports={})
+    to_run: dict[date, str] = {}
+    waiting = {d for d in snapshot.unsettled_days if first_day <= d}
+    deletions: set[date] = set()
+
+    def valid(day: date) -> bool:
+        return first_day <= day <= last_complete
+
+    # Unsettled or not-yet-ended days keep whatever the cursor said about them.
+    for day in snapshot.unsettled_days:
+        if day.isoformat() in previous.days:
+            new.days[day.isoformat()] = previous.days[day.isoformat()]
+
+    complete = {day: state for day, state in snapshot.days.items() if valid(day)}
+    waiting |= {day for day in snapshot.days if day > last_complete}
+    if first_look:
+        done = processed_at("raw_events", complete.keys())
+        for day, state in complete.items():
+            if done.get(day, -1.0) * 1e9 < state.newest_mtime_ns:
+                to_run[day] = "first look: not processed since its files landed"
+    else:
+        for day, state in complete.items():
+            before = previous.days.get(day.isoformat())
+            if before is None:
+                to_run[day] = "new files"
+            elif before != state.token:
+                if state.only_lost_files_since(DayState.from_token(before)):
+                    deletions.add(day)
+                else:
+                    to_run[day] = "changed files"
+    for day, state in complete.items():
+        new.days[day.isoformat()] = state.token
+
+    for key in snapshot.unsettled_exports:
+        if key in previous.exports:
+            new.exports[key] = previous.exports[key]
+    for key, export in snapshot.exports.items():
+        new.exports[key] = export.fingerprint
+        if not first_look and previous.exports.get(key) == export.fingerprint:
+            continue
+        days = {d for d in days_of_export(key) if valid(d)}
+        if first_look:
+            done = processed_at("raw_orders", days)
+            days = {d for d in days if done.get(d, -1.0) * 1e9 < export.mtime_ns}
+        name = Path(key).name
+        for day in days:
+            to_run.setdefault(day, f"order export {name}")
+    return LandingPlan(days_to_run=to_run, cursor=new, waiting=waiting - set(to_run), deletions_ignored=deletions)
+
+
+def run_key(prefix: str, first: date, last: date, plan_: LandingPlan) -> str:
+    """A run key unique to the landing state of the days it covers, so the same state is never
+    requested twice (Dagster drops a run request whose key a sensor already used)."""
+    tokens = [plan_.cursor.days.get((first + timedelta(days=i)).isoformat(), "") for i in range((last - first).days + 1)]
+    tokens += sorted(plan_.cursor.exports.values())
+    digest = hashlib.sha1("|".join(tokens).encode()).hexdigest()[:12]
+    span = first.isoformat() if first == last else f"{first.isoformat()}..{last.isoformat()}"
+    return f"{prefix}:{span}:{digest}"

@@ -1,0 +1,118 @@
+"""Automation settings (schedule times, freshness deadlines, sensor pace) and the UTC calendar.
+
+The settings come from ``defs/automation/automation.toml``, read when the code location loads.
+Why a file and not an environment variable: a schedule's cron string is part of its definition,
+and the webserver, the daemon and the run workers each load the definitions. A file shipped with
+the code gives every process the same value; an environment variable set in one shell but not in
+another would make the UI show one time while the daemon fires at another.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+SETTINGS_FILE = Path(__file__).resolve().parents[2] / "defs" / "automation" / "automation.toml"
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _clock(value: str, name: str) -> time:
+    try:
+        hours, minutes = value.split(":")
+        return time(int(hours), int(minutes))
+    except (ValueError, AttributeError) as error:
+        raise ValueError(f"{name} must be HH:MM, got {value!r}") from error
+
+
+@dataclass(frozen=True)
+class AutomationSettings:
+    timezone: str = "UTC"
+    daily_at: time = time(2, 0)
+    daily_fresh_by: time = time(3, 0)
+    weekly_day: str = "monday"
+    weekly_at: time = time(4, 0)
+    weekly_fresh_by: time = time(6, 0)
+    landing_interval_seconds: int = 30
+    landing_settle_seconds: int = 10
+
+    def __post_init__(self) -> None:
+        ZoneInfo(self.timezone)  # raises on an unknown zone
+        if self.weekly_day not in WEEKDAYS:
+            raise ValueError(f"weekly_day must be one of {WEEKDAYS}, got {self.weekly_day!r}")
+
+    @classmethod
+    def load(cls, path: Path = SETTINGS_FILE) -> AutomationSettings:
+        raw = tomllib.loads(path.read_text()) if path.exists() else {}
+        unknown = set(raw) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
+        values: dict[str, object] = {}
+        for name, value in raw.items():
+            values[name] = _clock(value, name) if name.endswith(("_at", "_fresh_by")) else value
+        return cls(**values)
+
+    @staticmethod
+    def _cron(at: time, day_of_week: str = "*") -> str:
+        return f"{at.minute} {at.hour} * * {day_of_week}"
+
+    @property
+    def daily_cron(self) -> str:
+        return self._cron(self.daily_at)
+
+    @property
+    def weekly_cron(self) -> str:
+        # cron counts Sunday as 0, Monday as 1
+        return self._cron(self.weekly_at, str((WEEKDAYS.index(self.weekly_day) + 1) % 7))
+
+    @property
+    def daily_fresh_cron(self) -> str:
+        return self._cron(self.daily_fresh_by)
+
+    @property
+    def weekly_fresh_cron(self) -> str:
+        return self._cron(self.weekly_fresh_by, str((WEEKDAYS.index(self.weekly_day) + 1) % 7))
+
+    @staticmethod
+    def since_midnight(at: time) -> timedelta:
+        """How far back a freshness deadline looks: a materialization after midnight (in the
+        settings' time zone) can hold the day that has just ended."""
+        return max(timedelta(hours=at.hour, minutes=at.minute), timedelta(minutes=1))
+
+
+# ----------------------------------------------------------------------------- UTC calendar
+def as_utc(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def last_complete_day(moment: datetime) -> date:
+    """The last UTC day that has completely ended at ``moment``."""
+    return as_utc(moment).date() - timedelta(days=1)
+
+
+def week_start(day: date) -> date:
+    """The Monday of the (Monday-to-Sunday) week holding ``day``."""
+    return day - timedelta(days=day.weekday())
+
+
+def last_complete_week(moment: datetime) -> date:
+    """Start (Monday) of the last Monday-to-Sunday UTC week that has completely ended at ``moment``."""
+    return week_start(as_utc(moment).date()) - timedelta(days=7)
+
+
+def day_end(day: date) -> datetime:
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=timezone.utc)
+
+
+def contiguous_blocks(days: list[date] | set[date]) -> list[tuple[date, date]]:
+    """Sorted days grouped into runs of consecutive days: [(first, last), ...]."""
+    blocks: list[tuple[date, date]] = []
+    for day in sorted(days):
+        if blocks and day == blocks[-1][1] + timedelta(days=1):
+            blocks[-1] = (blocks[-1][0], day)
+        else:
+            blocks.append((day, day))
+    return blocks

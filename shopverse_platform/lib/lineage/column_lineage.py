@@ -1,0 +1,341 @@
+"""Column lineage derived from the SELECT that builds a table, parsed by DuckDB itself.
+
+DuckDB's ``json_serialize_sql`` returns the parsed statement as JSON, so no SQL parser is added to
+the project and the dialect is exactly the warehouse's. The walk below resolves every output column
+of the SELECT to the base-table columns it is computed from, through aliases, joins, CTEs and
+subqueries in FROM, UNION branches and ``*``:
+
+- DIRECT / IDENTITY     the column is copied (``SELECT c`` or ``SELECT t.c AS d``)
+- DIRECT / TRANSFORMATION   computed from columns (``a * b``, ``CASE ...``, ``date_trunc(...)``)
+- DIRECT / AGGREGATION  an aggregate over columns (``sum(amount)``, ``count(DISTINCT customer_id)``)
+- INDIRECT / FILTER, JOIN, GROUP_BY  columns that shape the whole result (WHERE, ON, GROUP BY):
+  reported once for the dataset, as OpenLineage's ColumnLineage facet allows.
+
+A script is accepted too: each ``CREATE [TEMP] TABLE|VIEW name AS SELECT`` defines ``name`` for the
+statements after it (like a CTE), and the last statement is the one that builds the table. So a
+metric computed from a temp table of the run's events is still traced back to ``clean_events``.
+
+What cannot be resolved (a table function, a column nobody declares) is left out rather than
+guessed. ``columns_of(table)`` supplies the warehouse schema for ``*`` and unqualified columns.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import duckdb
+
+IDENTITY, TRANSFORMATION, AGGREGATION = "IDENTITY", "TRANSFORMATION", "AGGREGATION"
+_RANK = {IDENTITY: 0, TRANSFORMATION: 1, AGGREGATION: 2}
+
+AGGREGATES = frozenset(
+    """sum count count_star avg mean min max median mode quantile quantile_cont quantile_disc
+    approx_count_distinct approx_quantile string_agg group_concat list array_agg first last any_value
+    arg_max arg_min argmax argmin max_by min_by stddev stddev_pop stddev_samp variance var_pop var_samp
+    bool_and bool_or bit_and bit_or bit_xor product fsum sumkahan kahan_sum histogram entropy kurtosis
+    skewness corr covar_pop covar_samp regr_slope regr_intercept favg bitstring_agg""".split()
+)
+
+# CREATE TABLE x AS / INSERT INTO x [BY NAME] in front of the SELECT: only the SELECT is analysed.
+_DDL_PREFIX = re.compile(
+    r"^\s*(?:create\s+(?:or\s+replace\s+)?(?:temp\w*\s+)?(?:table|view)\s+(?P<created>\S+)\s+as"
+    r"|insert\s+(?:or\s+replace\s+)?into\s+\S+(?:\s+by\s+(?:name|position))?(?:\s*\([^)]*\))?)\s+",
+    re.IGNORECASE,
+)
+
+ColumnsOf = Callable[[str], "list[str] | None"]
+
+
+@dataclass(frozen=True, order=True)
+class SourceColumn:
+    table: str  # "main.clean_order_lines"
+    column: str
+    subtype: str = IDENTITY  # for DIRECT: IDENTITY | TRANSFORMATION | AGGREGATION; INDIRECT: FILTER | JOIN | GROUP_BY
+
+
+@dataclass
+class SqlLineage:
+    columns: dict[str, list[SourceColumn]] = field(default_factory=dict)  # output column -> DIRECT sources
+    indirect: list[SourceColumn] = field(default_factory=list)  # dataset-wide INDIRECT sources
+
+    @property
+    def tables(self) -> set[str]:
+        return {s.table for sources in self.columns.values() for s in sources} | {s.table for s in self.indirect}
+
+    def restricted_to(self, tables: set[str]) -> SqlLineage:
+        """Only sources in ``tables`` (e.g. those the warehouse really has, not a dropped temp table)."""
+        keep = {t.lower() for t in tables}
+        columns = {c: [s for s in srcs if s.table.lower() in keep] for c, srcs in self.columns.items()}
+        return SqlLineage(
+            columns={c: srcs for c, srcs in columns.items() if srcs},
+            indirect=[s for s in self.indirect if s.table.lower() in keep],
+        )
+
+
+class ColumnLineageError(ValueError):
+    """The SQL could not be parsed (DuckDB's message is kept)."""
+
+
+def parse(sql: str) -> dict:
+    """DuckDB's parse tree of one SELECT (a CREATE TABLE AS / INSERT prefix is stripped first)."""
+    select_sql = _DDL_PREFIX.sub("", sql.strip().rstrip(";"), count=1)
+    con = duckdb.connect()
+    try:
+        tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [select_sql]).fetchone()[0])
+    finally:
+        con.close()
+    if tree.get("error"):
+        raise ColumnLineageError(tree.get("error_message") or "DuckDB could not parse the SQL")
+    return tree["statements"][0]["node"]
+
+
+def statements(sql: str) -> list[tuple[str | None, str]]:
+    """(name the statement creates or None, its text), in order."""
+    try:
+        texts = [statement.query for statement in duckdb.extract_statements(sql)]
+    except duckdb.Error as error:
+        raise ColumnLineageError(str(error)) from error
+    result = []
+    for text in texts:
+        match = _DDL_PREFIX.match(text)
+        created = match.group("created") if match and match.group("created") else None
+        result.append((created.split(".")[-1].strip('"').lower() if created else None, text))
+    return result
+
+
+def column_lineage(sql: str, columns_of: ColumnsOf = lambda table: None) -> SqlLineage:
+    """Output column -> the base-table columns it is computed from, plus dataset-wide INDIRECT ones."""
+    walker = _Walker(columns_of)
+    defined: dict[str, _Derived] = {}
+    parts = statements(sql)
+    if not parts:
+        raise ColumnLineageError("no SQL statement")
+    derived = _Derived({})
+    for index, (created, text) in enumerate(parts):
+        is_last = index == len(parts) - 1
+        if not is_last and not created:
+            continue  # DROP, SET, ...: no relation for later statements
+        derived = walker.query(parse(text), ctes=defined)
+        if created:
+            defined[created] = derived
+    return SqlLineage(
+        columns={name: sorted(set(sources)) for name, sources in derived.columns.items() if sources},
+        indirect=sorted(set(walker.indirect)),
+    )
+
+
+@dataclass
+class _Derived:
+    """A relation produced inside the query (CTE, subquery, the SELECT itself): ordered columns."""
+
+    columns: dict[str, list[SourceColumn]]
+
+
+@dataclass
+class _Table:
+    name: str  # "main.x"
+
+
+class _Walker:
+    def __init__(self, columns_of: ColumnsOf) -> None:
+        self.columns_of = columns_of
+        self.indirect: list[SourceColumn] = []
+
+    def add_indirect(self, sources: list[SourceColumn]) -> None:
+        self.indirect.extend(sources)
+
+    # ---------------------------------------------------------------- query nodes
+    def query(self, node: dict, ctes: dict[str, _Derived]) -> _Derived:
+        ctes = dict(ctes)
+        for entry in (node.get("cte_map") or {}).get("map", []):
+            ctes[entry["key"].lower()] = self.query(entry["value"]["query_node"], ctes)
+        kind = node.get("type")
+        if kind == "SELECT_NODE":
+            return self.select(node, ctes)
+        if kind == "SET_OPERATION_NODE":
+            return self.set_operation(node, ctes)
+        if kind == "CTE_NODE":  # older DuckDB shape
+            ctes[node["ctename"].lower()] = self.query(node["query"], ctes)
+            return self.query(node["child"], ctes)
+        return _Derived({})
+
+    def set_operation(self, node: dict, ctes: dict[str, _Derived]) -> _Derived:
+        branches = node.get("children") or [node.get("left"), node.get("right")]
+        results = [self.query(child, ctes) for child in branches if child]
+        if not results:
+            return _Derived({})
+        names = list(results[0].columns)
+        merged: dict[str, list[SourceColumn]] = {name: [] for name in names}
+        for result in results:  # UNION matches columns by position
+            for name, sources in zip(names, result.columns.values()):
+                merged[name].extend(sources)
+        return _Derived(merged)
+
+    def select(self, node: dict, ctes: dict[str, _Derived]) -> _Derived:
+        scope: list[tuple[str, _Table | _Derived]] = []
+        self.from_clause(node.get("from_table"), ctes, scope)
+        for clause, subtype in (("where_clause", "FILTER"), ("having", "FILTER"), ("qualify", "FILTER")):
+            self.add_indirect(self.expression_sources(node.get(clause), scope, subtype))
+        for expression in node.get("group_expressions") or []:
+            self.add_indirect(self.expression_sources(expression, scope, "GROUP_BY"))
+        columns: dict[str, list[SourceColumn]] = {}
+        for expression in node.get("select_list") or []:
+            if expression.get("class") == "STAR":
+                columns.update(self.expand_star(expression, scope))
+                continue
+            name = expression.get("alias") or (
+                expression["column_names"][-1] if expression.get("class") == "COLUMN_REF" else None
+            )
+            if not name:
+                continue  # DuckDB names it after the expression text; nothing stable to report
+            columns[name] = self.expression_sources(expression, scope, _subtype(expression))
+        return _Derived(columns)
+
+    # ---------------------------------------------------------------- FROM
+    def from_clause(self, node: dict | None, ctes: dict[str, _Derived], scope: list) -> None:
+        if not node:
+            return
+        kind = node.get("type")
+        if kind == "BASE_TABLE":
+            table = node["table_name"]
+            alias = (node.get("alias") or table).lower()
+            if not node.get("schema_name") and table.lower() in ctes:
+                scope.append((alias, ctes[table.lower()]))
+            else:
+                scope.append((alias, _Table(f"{node.get('schema_name') or 'main'}.{table}")))
+        elif kind == "JOIN":
+            self.from_clause(node.get("left"), ctes, scope)
+            self.from_clause(node.get("right"), ctes, scope)
+            self.add_indirect(self.expression_sources(node.get("condition"), scope, "JOIN"))
+            for column in node.get("using_columns") or []:  # the key of both sides
+                for alias, relation in scope:
+                    if self.has_column(relation, column):
+                        self.add_indirect(self.resolve([alias, column], scope, "JOIN"))
+        elif kind == "SUBQUERY":
+            derived = self.query(node["subquery"]["node"], ctes)
+            scope.append(((node.get("alias") or "").lower(), derived))
+        # TABLE_FUNCTION (read_csv, range, ...) and EMPTY: no warehouse table behind them
+
+    # ---------------------------------------------------------------- expressions
+    def expression_sources(self, node: object, scope: list, subtype: str) -> list[SourceColumn]:
+        sources: list[SourceColumn] = []
+        for ref in _column_refs(node):
+            sources.extend(self.resolve(ref, scope, subtype))
+        return sources
+
+    def resolve(self, names: list[str], scope: list, subtype: str) -> list[SourceColumn]:
+        column = names[-1]
+        if len(names) > 1:
+            qualifier = names[-2].lower()
+            candidates = [rel for alias, rel in scope if alias == qualifier or _table_matches(rel, qualifier)]
+        else:
+            candidates = [rel for _, rel in scope if self.has_column(rel, column)]
+            if not candidates and len(scope) == 1 and self.columns_unknown(scope[0][1]):
+                candidates = [scope[0][1]]  # the only table in FROM, its schema unknown
+        if len(candidates) != 1:
+            return []  # ambiguous or unknown: leave it out rather than guess
+        relation = candidates[0]
+        if isinstance(relation, _Table):
+            return [SourceColumn(relation.name, column, subtype)]
+        derived = _lookup(relation.columns, column)
+        if derived is None:
+            return []
+        # A column computed in a CTE and aggregated again keeps the strongest transformation.
+        return [SourceColumn(s.table, s.column, _stronger(s.subtype, subtype)) for s in derived]
+
+    def has_column(self, relation: _Table | _Derived, column: str) -> bool:
+        if isinstance(relation, _Derived):
+            return _lookup(relation.columns, column) is not None
+        known = self.columns_of(relation.name)
+        return known is not None and column.lower() in {c.lower() for c in known}
+
+    def columns_unknown(self, relation: _Table | _Derived) -> bool:
+        return isinstance(relation, _Table) and self.columns_of(relation.name) is None
+
+    def expand_star(self, node: dict, scope: list) -> dict[str, list[SourceColumn]]:
+        qualifier = (node.get("relation_name") or "").lower()
+        excluded = {_last(e).lower() for e in node.get("exclude_list") or []}
+        columns: dict[str, list[SourceColumn]] = {}
+        for alias, relation in scope:
+            if qualifier and alias != qualifier and not _table_matches(relation, qualifier):
+                continue
+            if isinstance(relation, _Derived):
+                names = list(relation.columns)
+            else:
+                names = self.columns_of(relation.name) or []
+            for name in names:
+                if name.lower() in excluded:
+                    continue
+                sources = (
+                    [SourceColumn(relation.name, name, IDENTITY)]
+                    if isinstance(relation, _Table)
+                    else list(relation.columns[name])
+                )
+                columns[name] = sources
+        return columns
+
+
+def _column_refs(node: object, bound: frozenset[str] = frozenset()) -> Iterator[list[str]]:
+    """Every column reference in an expression tree, not descending into subqueries and skipping
+    lambda parameters (``list_reduce(l, (acc, x) -> acc + x)``: acc and x are not columns)."""
+    if isinstance(node, dict):
+        kind = node.get("class")
+        if kind == "COLUMN_REF":
+            if not (len(node["column_names"]) == 1 and node["column_names"][0].lower() in bound):
+                yield node["column_names"]
+            return
+        if kind == "SUBQUERY":
+            return
+        if kind == "LAMBDA":
+            params = frozenset(ref[-1].lower() for ref in _column_refs(node.get("lhs")))
+            yield from _column_refs(node.get("expr"), bound | params)
+            return
+        for value in node.values():
+            yield from _column_refs(value, bound)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _column_refs(item, bound)
+
+
+def _subtype(expression: dict) -> str:
+    if expression.get("class") == "COLUMN_REF":
+        return IDENTITY
+    return AGGREGATION if _has_aggregate(expression) else TRANSFORMATION
+
+
+def _has_aggregate(node: object) -> bool:
+    if isinstance(node, dict):
+        if node.get("class") in ("FUNCTION", "WINDOW") and str(node.get("function_name", "")).lower() in AGGREGATES:
+            return True
+        if node.get("class") == "SUBQUERY":
+            return False
+        return any(_has_aggregate(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_has_aggregate(v) for v in node)
+    return False
+
+
+def _stronger(a: str, b: str) -> str:
+    if a not in _RANK or b not in _RANK:
+        return b if b not in _RANK else a  # INDIRECT subtypes win over DIRECT ones
+    return a if _RANK[a] >= _RANK[b] else b
+
+
+def _lookup(columns: dict[str, list[SourceColumn]], name: str) -> list[SourceColumn] | None:
+    for key, value in columns.items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+def _table_matches(relation: object, qualifier: str) -> bool:
+    return isinstance(relation, _Table) and relation.name.lower().split(".")[-1] == qualifier
+
+
+def _last(expression: object) -> str:
+    if isinstance(expression, dict):
+        return (expression.get("column_names") or [""])[-1]
+    return str(expression)

@@ -1,0 +1,242 @@
+"""Checks of the metric layer: each returns (passed, metadata) from figures re-derived from the facts.
+
+They are plain functions so tests can call them on a tampered warehouse and see them fail.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import duckdb
+
+from shopverse_platform.lib.metrics.sources import relation
+
+Outcome = tuple[bool, dict[str, object]]
+WINDOW = "{col} >= $start AND {col} < $end"
+
+
+def _plain(value: object) -> object:
+    return float(value) if isinstance(value, Decimal) else value
+
+
+def _window(col: str) -> str:
+    return WINDOW.format(col=col)
+
+
+def every_day_present(con: duckdb.DuckDBPyConnection, table: str, date_col: str, start: date, end: date,
+                      rows_per_day: int | None = 1, period_days: int = 1) -> Outcome:
+    """Every period (day, or week with ``period_days=7``) of [start, end) has its rows: exactly
+    ``rows_per_day`` when given, else at least one."""
+    expected = (end - start).days // period_days
+    counts = con.execute(
+        f"SELECT {date_col}, count(*) FROM {table} WHERE {_window(date_col)} GROUP BY 1", {"start": start, "end": end}
+    ).fetchall()
+    wrong = [str(day) for day, n in counts if rows_per_day is not None and n != rows_per_day]
+    passed = len(counts) == expected and not wrong
+    return passed, {"expected_periods": expected, "periods_present": len(counts), "periods_with_wrong_row_count": wrong[:20]}
+
+
+def no_gaps(con: duckdb.DuckDBPyConnection, table: str, date_col: str) -> Outcome:
+    """Across the whole table, every day between the first and the last has its row(s): a range
+    built piecemeal left no hole (a weekly rollup over a hole would be wrong)."""
+    first, last, days = con.execute(f"SELECT min({date_col}), max({date_col}), count(DISTINCT {date_col}) FROM {table}").fetchone()
+    expected = (last - first).days + 1 if first else 0
+    missing = []
+    if days != expected:
+        missing = [str(r[0]) for r in con.execute(
+            f"""SELECT CAST(d AS DATE) FROM range(CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP) + INTERVAL 1 DAY, INTERVAL 1 DAY) t(d)
+                WHERE CAST(d AS DATE) NOT IN (SELECT {date_col} FROM {table}) ORDER BY 1 LIMIT 20""", [first, last]).fetchall()]
+    return days == expected, {"first_day": str(first), "last_day": str(last), "days_present": days,
+                              "days_expected": expected, "missing_days": missing}
+
+
+def no_negative_counts(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], where: str = "true",
+                       params: dict | None = None) -> Outcome:
+    failing = {
+        col: n
+        for col, n in zip(
+            columns,
+            con.execute(
+                f"SELECT {', '.join(f'count(*) FILTER (WHERE {c} < 0)' for c in columns)} FROM {table} WHERE {where}",
+                params or {},
+            ).fetchone(),
+        )
+        if n
+    }
+    return not failing, {"columns": columns, "rows_with_negative_values": failing}
+
+
+def rates_in_unit_interval(con: duckdb.DuckDBPyConnection, table: str, expressions: list[str], where: str = "true",
+                           params: dict | None = None) -> Outcome:
+    """Each expression (a rate column, or a list expression over nested rates) is NULL or in [0, 1]."""
+    failing = {
+        expr: n
+        for expr, n in zip(
+            expressions,
+            con.execute(
+                f"SELECT {', '.join(f'count(*) FILTER (WHERE NOT coalesce({e} BETWEEN 0 AND 1, true))' for e in expressions)} "
+                f"FROM {table} WHERE {where}",
+                params or {},
+            ).fetchone(),
+        )
+        if n
+    }
+    return not failing, {"rates": expressions, "rows_out_of_range": failing}
+
+
+def nested_rates(column: str, field: str) -> str:
+    """A rate inside a list of structs, as one value for ``rates_in_unit_interval``: the smallest if
+    any is below 0, else the largest (NULL for an empty list)."""
+    values = f"[x.{field} FOR x IN {column} IF x.{field} IS NOT NULL]"
+    return f"CASE WHEN list_min({values}) < 0 THEN list_min({values}) ELSE list_max({values}) END"
+
+
+def order_lines_match_clean(con: duckdb.DuckDBPyConnection, start: date, end: date) -> Outcome:
+    """Export lines in the fact = clean order lines of the window (count and amount); event documents =
+    the window's first purchase events per transaction and its refund events."""
+    exports, events = relation(con, "clean_order_lines"), relation(con, "clean_events")
+    params = {"start": start, "end": end}
+    fact = con.execute(
+        f"""SELECT count(*) FILTER (WHERE source = 'order_export'), sum(line_amount) FILTER (WHERE source = 'order_export'),
+                   count(DISTINCT document_id) FILTER (WHERE source = 'events' AND document_type = 'order'),
+                   count(DISTINCT document_id) FILTER (WHERE source = 'events' AND document_type = 'refund')
+            FROM order_lines WHERE {_window('order_date')}""",
+        params,
+    ).fetchone()
+    clean = con.execute(
+        f"""SELECT (SELECT count(*) FROM {exports} WHERE {_window('invoice_date')}),
+                   (SELECT sum(line_amount) FROM {exports} WHERE {_window('invoice_date')}),
+                   (SELECT count(DISTINCT coalesce(transaction_id, event_id)) FROM {events} p
+                     WHERE event_name = 'purchase' AND {_window('event_date')}
+                       AND coalesce(transaction_id, event_id) NOT IN (
+                           SELECT coalesce(transaction_id, event_id) FROM {events}
+                           WHERE event_name = 'purchase' AND event_date < $start)),
+                   (SELECT count(*) FROM {events} WHERE event_name = 'refund' AND {_window('event_date')})""",
+        params,
+    ).fetchone()
+    names = ["export_lines", "export_amount", "event_orders", "event_refunds"]
+    metadata = {f"fact_{n}": _plain(v or 0) for n, v in zip(names, fact)} | {f"clean_{n}": _plain(v or 0) for n, v in zip(names, clean)}
+    passed = all((f or 0) == (c or 0) for f, c in zip(fact, clean))
+    return passed, metadata
+
+
+def orders_match_lines(con: duckdb.DuckDBPyConnection, start: date, end: date) -> Outcome:
+    """Documents and their gross/credited/net sales amounts in ``orders`` = the lines they are built from."""
+    params = {"start": start, "end": end}
+    docs = con.execute(
+        f"SELECT count(*), sum(gross_amount), sum(credited_amount), sum(net_amount) FROM orders WHERE {_window('order_date')}",
+        params,
+    ).fetchone()
+    lines = con.execute(
+        f"""SELECT count(DISTINCT (source, document_id)), sum(gross_amount) FILTER (WHERE is_sales),
+                   sum(credited_amount) FILTER (WHERE is_sales), sum(net_amount) FILTER (WHERE is_sales)
+            FROM order_lines WHERE {_window('order_date')}""",
+        params,
+    ).fetchone()
+    names = ["documents", "gross", "credited", "net"]
+    passed = all((a or 0) == (b or 0) for a, b in zip(docs, lines))
+    return passed, {f"orders_{n}": _plain(v or 0) for n, v in zip(names, docs)} | {f"lines_{n}": _plain(v or 0) for n, v in zip(names, lines)}
+
+
+def unique_key(con: duckdb.DuckDBPyConnection, table: str, key: str) -> Outcome:
+    repeated = con.execute(f"SELECT count(*) FROM (SELECT {key} FROM {table} GROUP BY ALL HAVING count(*) > 1)").fetchone()[0]
+    return repeated == 0, {"key": key, "repeated_keys": repeated}
+
+
+def daily_sales_reconcile(con: duckdb.DuckDBPyConnection, start: date, end: date) -> Outcome:
+    """Sum of the days' gross, cancelled and net revenue = the order fact's sales lines, to the penny."""
+    params = {"start": start, "end": end}
+    daily = con.execute(
+        f"SELECT sum(gross_revenue), sum(cancelled_revenue), sum(net_revenue) FROM daily_sales WHERE {_window('sales_date')}",
+        params,
+    ).fetchone()
+    fact = con.execute(
+        f"""SELECT sum(gross_amount), sum(credited_amount), sum(net_amount) FROM order_lines
+            WHERE {_window('order_date')} AND is_sales""",
+        params,
+    ).fetchone()
+    daily, fact = [v or Decimal(0) for v in daily], [v or Decimal(0) for v in fact]
+    names = ["gross", "cancelled", "net"]
+    return daily == fact, {f"daily_{n}": float(d) for n, d in zip(names, daily)} | {f"fact_{n}": float(f) for n, f in zip(names, fact)}
+
+
+def daily_orders_match_fact(con: duckdb.DuckDBPyConnection, start: date, end: date) -> Outcome:
+    """Each day's ``orders`` = distinct order documents in the line fact that day."""
+    mismatched = con.execute(
+        f"""SELECT s.sales_date, s.orders, coalesce(f.orders, 0)
+            FROM daily_sales s LEFT JOIN (
+                SELECT order_date, count(DISTINCT (source, document_id)) AS orders FROM order_lines
+                WHERE in_order AND {_window('order_date')} GROUP BY 1) f ON f.order_date = s.sales_date
+            WHERE {_window('s.sales_date')} AND s.orders <> coalesce(f.orders, 0)
+            ORDER BY 1""",
+        {"start": start, "end": end},
+    ).fetchall()
+    return not mismatched, {"days_mismatched": len(mismatched), "examples": [[str(d), a, b] for d, a, b in mismatched[:10]]}
+
+
+def funnel_never_rises(con: duckdb.DuckDBPyConnection, start: date, end: date) -> Outcome:
+    rising = con.execute(
+        f"""SELECT funnel_date, funnel, step FROM (
+                SELECT *, lag(sessions) OVER (PARTITION BY funnel_date, funnel ORDER BY step_number) AS previous
+                FROM funnel_daily WHERE {_window('funnel_date')})
+            WHERE sessions > previous ORDER BY 1, 2""",
+        {"start": start, "end": end},
+    ).fetchall()
+    return not rising, {"rising_steps": len(rising), "examples": [[str(d), f, s] for d, f, s in rising[:10]]}
+
+
+def carts_add_up(con: duckdb.DuckDBPyConnection, start: date, end: date) -> Outcome:
+    wrong = con.execute(
+        f"SELECT count(*) FROM cart_abandonment WHERE {_window('cart_date')} AND carts_created <> carts_converted + carts_abandoned",
+        {"start": start, "end": end},
+    ).fetchone()[0]
+    return wrong == 0, {"days_where_created_is_not_converted_plus_abandoned": wrong}
+
+
+def product_revenue_reconciles(con: duckdb.DuckDBPyConnection, start: date, end: date) -> Outcome:
+    """Product revenue summed over products = product lines of the fact (postage and fees excluded)."""
+    params = {"start": start, "end": end}
+    products = con.execute(
+        f"SELECT sum(gross_revenue), sum(refunds) FROM product_performance WHERE {_window('product_date')}", params
+    ).fetchone()
+    fact = con.execute(
+        f"""SELECT sum(gross_amount) FILTER (WHERE in_order), sum(credited_amount) FROM order_lines
+            WHERE {_window('order_date')} AND is_product""",
+        params,
+    ).fetchone()
+    products, fact = [v or Decimal(0) for v in products], [v or Decimal(0) for v in fact]
+    return products == fact, {"products_gross": float(products[0]), "fact_product_gross": float(fact[0]),
+                              "products_refunds": float(products[1]), "fact_product_credits": float(fact[1])}
+
+
+def whole_history_revenue(con: duckdb.DuckDBPyConnection, table: str, amount: str, where: str = "true") -> Outcome:
+    """A whole-history table's revenue = the order fact's net sales (identified customers or all)."""
+    fact_where = "customer_id IS NOT NULL AND (is_order OR is_credit)" if table == "customer_metrics" else "true"
+    got = con.execute(f"SELECT sum({amount}) FROM {table} WHERE {where}").fetchone()[0] or Decimal(0)
+    expected = con.execute(f"SELECT sum(net_amount) FROM orders WHERE {fact_where}").fetchone()[0] or Decimal(0)
+    return got == expected, {f"{table}_{amount}": float(got), "orders_net_amount": float(expected)}
+
+
+def weekly_matches_daily(con: duckdb.DuckDBPyConnection, start: date, end: date) -> Outcome:
+    """A week's net revenue and orders = the sum of its days in daily_sales, and all 7 days are there."""
+    params = {"start": start, "end": end}
+    weekly = {
+        (w, k): v
+        for w, k, v in con.execute(
+            f"SELECT week_start, kpi, value FROM weekly_kpis WHERE {_window('week_start')} AND kpi IN ('net_revenue', 'orders')",
+            params,
+        ).fetchall()
+    }
+    daily = con.execute(
+        f"""SELECT CAST(date_trunc('week', sales_date) AS DATE), count(*), sum(net_revenue), sum(orders)
+            FROM daily_sales WHERE {_window('sales_date')} GROUP BY 1""",
+        params,
+    ).fetchall()
+    bad = []
+    for week, days, net, orders in daily:
+        got_net, got_orders = weekly.get((week, "net_revenue")), weekly.get((week, "orders"))
+        if days != 7 or got_net is None or abs(got_net - float(net)) > 0.005 or got_orders != orders:
+            bad.append([str(week), days, got_net, float(net), got_orders, orders])
+    passed = not bad and len(daily) == (end - start).days // 7
+    return passed, {"weeks_checked": len(daily), "mismatches": bad[:10]}

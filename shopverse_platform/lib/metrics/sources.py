@@ -1,0 +1,116 @@
+"""Inputs of the metric layer and the rules shared by several metric tables.
+
+Every metric reads the warehouse through these relations, so a warehouse holding only order exports
+(no ``clean_events``) or only events (no ``clean_order_lines``) still builds every table, with zeros.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import duckdb
+
+from shopverse_platform.lib.warehouse import replace_date_range, table_exists
+
+ITEMS_TYPE = "STRUCT(item_id VARCHAR, item_name VARCHAR, item_category VARCHAR, price DOUBLE, quantity INTEGER)[]"
+
+EMPTY_CLEAN_EVENTS = f"""SELECT NULL::VARCHAR AS event_id, NULL::VARCHAR AS event_name, NULL::TIMESTAMP AS event_ts,
+    NULL::DATE AS event_date, NULL::VARCHAR AS user_id, NULL::VARCHAR AS anonymous_id, NULL::VARCHAR AS session_id,
+    NULL::VARCHAR AS device, NULL::VARCHAR AS country, NULL::VARCHAR AS page, NULL::{ITEMS_TYPE} AS items,
+    NULL::DOUBLE AS value, NULL::VARCHAR AS transaction_id WHERE false"""
+
+EMPTY_CLEAN_ORDER_LINES = """SELECT NULL::VARCHAR AS invoice_no, NULL::TIMESTAMP AS invoice_ts, NULL::DATE AS invoice_date,
+    NULL::VARCHAR AS stock_code, NULL::VARCHAR AS description, NULL::INTEGER AS quantity,
+    NULL::DECIMAL(18,3) AS unit_price, NULL::DECIMAL(18,2) AS line_amount, NULL::VARCHAR AS customer_id,
+    NULL::BOOLEAN AS is_guest, NULL::VARCHAR AS country, NULL::VARCHAR AS line_type, NULL::BOOLEAN AS is_cancellation,
+    NULL::VARCHAR AS original_invoice_no, NULL::VARCHAR AS source_file, NULL::INTEGER AS line_number WHERE false"""
+
+# Order-export line types that are money from customers for goods: they make gross sales,
+# cancellations and net revenue. Fees the shop pays (bank charges, Amazon fees), charity commission,
+# bad-debt write-offs, samples and zero-value stock movements are kept in the fact but are not sales.
+SALES_LINE_TYPES: tuple[str, ...] = ("product", "postage", "manual_adjustment", "discount", "gift_voucher")
+
+# A session is a bot (scripted client), not a visitor, when it sends at least BOT_MIN_EVENTS events
+# at BOT_EVENTS_PER_MINUTE or more: one every two seconds, sustained, is beyond human browsing
+# (the busiest human sessions of the simulator stay under 10 a minute).
+BOT_MIN_EVENTS = 30
+BOT_EVENTS_PER_MINUTE = 30.0
+
+# The purchase journey in order (step 0 is the session itself) and the checkout funnel on its own.
+PURCHASE_FUNNEL: tuple[str, ...] = ("session_start", "view_item", "add_to_cart", "begin_checkout", "add_payment_info", "purchase")
+CHECKOUT_FUNNEL: tuple[str, ...] = ("begin_checkout", "add_payment_info", "purchase")
+
+
+def relation(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """The table, or an empty relation of the same shape when it was never built."""
+    empty = {"clean_events": EMPTY_CLEAN_EVENTS, "clean_order_lines": EMPTY_CLEAN_ORDER_LINES}
+    if table_exists(con, table):
+        return table
+    if table in empty:
+        return f"({empty[table]})"
+    raise LookupError(f"table {table} does not exist yet: materialize it first")
+
+
+def sql_list(values: tuple[str, ...] | list[str]) -> str:
+    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+
+
+def days_sql(start_param: str = "$start", end_param: str = "$end", column: str = "day") -> str:
+    """One row per day in [start, end): days without data still get their row (of zeros)."""
+    return (
+        f"SELECT CAST(range AS DATE) AS {column} FROM range(CAST({start_param} AS TIMESTAMP), "
+        f"CAST({end_param} AS TIMESTAMP), INTERVAL 1 DAY)"
+    )
+
+
+def create_window_events(con: duckdb.DuckDBPyConnection, start: date, end: date) -> None:
+    """Temp table ``_window_events``: events of [start - 1 day, end + 1 day) with their session's attributes.
+
+    Session metrics count a session on the UTC day it started and use all its events, also those
+    after midnight; reading one day either side catches sessions crossing midnight in both
+    directions. Event metrics (page views, hourly activity) use ``event_date`` within the window.
+    """
+    events = relation(con, "clean_events")
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _window_events AS
+        WITH ev AS (
+            SELECT event_id, event_name, event_ts, event_date, user_id, anonymous_id, session_id, device, country,
+                   items, value, transaction_id
+            FROM {events}
+            WHERE event_date >= $lo AND event_date < $hi
+        ),
+        s AS (
+            SELECT session_id, min(event_ts) AS session_start, count(*) AS session_events,
+                   date_diff('millisecond', min(event_ts), max(event_ts)) / 1000.0 AS session_seconds,
+                   arg_min(anonymous_id, event_ts) AS visitor_id, max(user_id) AS session_user_id,
+                   arg_min(device, event_ts) AS session_device, arg_min(country, event_ts) AS session_country
+            FROM ev GROUP BY session_id
+        )
+        SELECT ev.*, s.session_start, CAST(s.session_start AS DATE) AS session_date, s.session_events,
+               s.session_seconds, s.visitor_id, s.session_user_id, s.session_device, s.session_country,
+               s.session_events >= {BOT_MIN_EVENTS}
+                   AND s.session_events / greatest(s.session_seconds / 60.0, 1.0) >= {BOT_EVENTS_PER_MINUTE} AS is_bot
+        FROM ev JOIN s USING (session_id)
+        """,
+        {"lo": start - timedelta(days=1), "hi": end + timedelta(days=1)},
+    )
+
+
+def replace_window(
+    con: duckdb.DuckDBPyConnection, table: str, date_column: str, start: date, end: date, select_sql: str, params: dict
+) -> int:
+    """Compute the window's rows into a temp table (named parameters allowed), then swap them into
+    ``table`` atomically: a failed run leaves the previous rows, a rerun never duplicates."""
+    staging = f"_new_{table}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {staging} AS {select_sql}", params)
+    if not table_exists(con, table):
+        # Created empty outside the replacing transaction: with duckdb 2.0.0, a table created and
+        # bulk-filled in one transaction reports stale statistics (count(*) = 0) to the same
+        # connection until it reconnects, which would fail this run's checks.
+        con.execute(f"CREATE TABLE {table} AS SELECT * FROM {staging} WHERE false")
+    rows = replace_date_range(
+        con, table=table, date_column=date_column, start=start, end=end, select_sql=f"SELECT * FROM {staging}"
+    )
+    con.execute(f"DROP TABLE {staging}")
+    return rows

@@ -1,0 +1,121 @@
+"""MLflow plumbing: where to track, how a run is tied to Dagster, experiments and datasets."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from shopverse_platform.lib.paths import PROJECT_ROOT
+
+EXPERIMENT_PREFIX = "shopverse"
+
+
+@dataclass(frozen=True)
+class TrackingTarget:
+    """Where runs and models go. ``artifact_location`` is set for a local store (artifacts under
+    data/), and None for a tracking server, which proxies artifacts to its own destination."""
+
+    tracking_uri: str
+    registry_uri: str
+    artifact_location: str | None = None
+
+
+@dataclass(frozen=True)
+class RunOrigin:
+    """What ties an MLflow run to the Dagster materialization that made it."""
+
+    dagster_run_id: str
+    asset_key: str
+    partition: str | None
+    code_version: str | None
+
+    def tags(self) -> dict[str, str]:
+        return {
+            "dagster.run_id": self.dagster_run_id,
+            "dagster.asset_key": self.asset_key,
+            "dagster.partition": self.partition or "unpartitioned",
+            "dagster.code_version": self.code_version or "unknown",
+            "shopverse.git_commit": git_commit(),
+        }
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def source_digest(*folders: Path) -> str:
+    """A short hash of the Python sources in ``folders``: the code version of the model assets."""
+    digest = hashlib.sha256()
+    for folder in folders:
+        for path in sorted(folder.rglob("*.py")):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def frame_digest(frame: pd.DataFrame) -> str:
+    """A digest of a whole DataFrame's content (row order included), unlike MLflow's default
+    digest of a sample."""
+    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    digest = hashlib.sha256(hashed.tobytes())
+    digest.update(",".join(map(str, frame.columns)).encode())
+    return digest.hexdigest()[:16]
+
+
+@contextmanager
+def using(target: TrackingTarget) -> Iterator[None]:
+    """Point MLflow's fluent API at ``target`` for the block, then restore exactly what was there.
+
+    ``mlflow.set_tracking_uri`` / ``set_registry_uri`` also export ``MLFLOW_TRACKING_URI`` /
+    ``MLFLOW_REGISTRY_URI`` to the environment; restoring through them would leave MLflow's
+    *default* URI (``./mlflow.db``) exported for the rest of the process. So the module state and
+    the two variables are saved and put back as they were.
+    """
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    saved = (tracking_utils._tracking_uri, registry_utils._registry_uri,
+             {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")})
+    mlflow.set_tracking_uri(target.tracking_uri)
+    mlflow.set_registry_uri(target.registry_uri)
+    try:
+        yield
+    finally:
+        tracking_utils._tracking_uri, registry_utils._registry_uri = saved[0], saved[1]
+        for name, value in saved[2].items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def experiment_name(model_name: str) -> str:
+    return f"{EXPERIMENT_PREFIX}/{model_name}"
+
+
+def ensure_experiment(target: TrackingTarget, model_name: str) -> str:
+    """The experiment of a model (one per model), created on first use; returns its id."""
+    import mlflow
+
+    name = experiment_name(model_name)
+    existing = mlflow.get_experiment_by_name(name)
+    if existing is not None:
+        return existing.experiment_id
+    location = None
+    if target.artifact_location:
+        folder = Path(target.artifact_location) / model_name
+        folder.mkdir(parents=True, exist_ok=True)
+        location = folder.resolve().as_uri()
+    return mlflow.create_experiment(name, artifact_location=location, tags={"shopverse.model": model_name})

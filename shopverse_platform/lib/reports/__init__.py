@@ -1,0 +1,1 @@
+"""Daily and weekly reports: data loading, insights (pure functions), figures, HTML and Markdown."""

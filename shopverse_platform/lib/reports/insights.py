@@ -1,0 +1,249 @@
+"""Written insights and KPI cards, as pure functions of small DataFrames and numbers.
+
+Each insight names the figure it belongs to (``section``) and carries the number it is about
+(``value``), so a test can check both the sentence and the arithmetic on a hand-made fixture.
+Amounts are in pounds sterling, the platform's currency (docs/events.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+CURRENCY = "£"
+MINUS = "\u2212"  # a real minus sign: "−12%", not a hyphen
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+STEP_NAMES = {
+    "session_start": "session start", "view_item": "view item", "add_to_cart": "add to cart",
+    "begin_checkout": "begin checkout", "add_payment_info": "payment info", "purchase": "purchase",
+}
+
+
+@dataclass(frozen=True)
+class Insight:
+    section: str
+    text: str
+    value: float | None = None
+
+
+@dataclass(frozen=True)
+class Kpi:
+    key: str
+    label: str
+    kind: str  # "money" | "count" | "rate"
+    value: float | None
+    previous: float | None
+    higher_is_better: bool = True
+
+    @property
+    def change(self) -> float | None:
+        """Relative change for amounts and counts, difference in points (as a fraction) for rates."""
+        if self.value is None or self.previous is None:
+            return None
+        if self.kind == "rate":
+            return self.value - self.previous
+        return None if self.previous == 0 else (self.value - self.previous) / abs(self.previous)
+
+    @property
+    def improved(self) -> bool | None:
+        change = self.change
+        if change is None or change == 0:
+            return None
+        return (change > 0) == self.higher_is_better
+
+    def formatted(self) -> str:
+        return fmt_value(self.value, self.kind)
+
+    def change_text(self) -> str:
+        change = self.change
+        if change is None:
+            return "no comparison"
+        if self.kind == "rate":
+            return f"{signed(change * 100, 1)} pp"
+        return signed_percent(change)
+
+
+KPI_DEFINITIONS: tuple[tuple[str, str, str, bool], ...] = (
+    ("net_revenue", "Net revenue", "money", True),
+    ("orders", "Orders", "count", True),
+    ("average_order_value", "Average order value", "money", True),
+    ("sessions", "Sessions", "count", True),
+    ("conversion_rate", "Conversion rate", "rate", True),
+    ("cart_abandonment_rate", "Cart abandonment", "rate", False),
+    ("new_customers", "New customers", "count", True),
+    ("bounce_rate", "Bounce rate", "rate", False),
+)
+
+
+# ------------------------------------------------------------------------------- formatting
+def signed(number: float, decimals: int = 0) -> str:
+    text = f"{abs(number):,.{decimals}f}"
+    if float(text.replace(",", "")) == 0:
+        return text
+    return f"+{text}" if number > 0 else f"{MINUS}{text}"
+
+
+def signed_percent(fraction: float) -> str:
+    """+12%, −12%, +3.4% (one decimal under 10%)."""
+    return signed(fraction * 100, 0 if abs(fraction) >= 0.1 else 1) + "%"
+
+
+def money(amount: float) -> str:
+    return f"{MINUS if amount < 0 else ''}{CURRENCY}{abs(amount):,.0f}" if abs(amount) >= 1000 else f"{MINUS if amount < 0 else ''}{CURRENCY}{abs(amount):,.2f}"
+
+
+def fmt_value(value: float | None, kind: str) -> str:
+    if value is None:
+        return "–"
+    if kind == "money":
+        return money(value)
+    if kind == "rate":
+        return f"{value:.1%}"
+    return f"{value:,.0f}"
+
+
+def hour_span(hour: int) -> str:
+    return f"{hour:02d}:00–{hour + 1:02d}:00"
+
+
+# ------------------------------------------------------------------------------- KPI cards
+def kpis(totals: dict[str, float | None], previous: dict[str, float | None]) -> list[Kpi]:
+    return [Kpi(key, label, kind, totals.get(key), previous.get(key), better)
+            for key, label, kind, better in KPI_DEFINITIONS if key in totals]
+
+
+# ------------------------------------------------------------------------------- insights
+def revenue_change(current: float | None, previous: float | None, period_kind: str) -> Insight | None:
+    """"Revenue −12% week over week (£9,120 against £10,364)"."""
+    if current is None or previous is None or previous == 0:
+        return None
+    change = (current - previous) / abs(previous)
+    over = "week over week" if period_kind == "weekly" else "day over day"
+    return Insight("trend", f"Revenue {signed_percent(change)} {over} ({money(current)} against {money(previous)})", change)
+
+
+def peak_activity(hourly: pd.DataFrame | None) -> Insight | None:
+    """The busiest (weekday, hour) slot by sessions started, the earliest on a tie, with its share."""
+    if hourly is None or hourly.empty or hourly.sessions.sum() <= 0:
+        return None
+    ordered = hourly.sort_values(["sessions", "weekday", "hour"], ascending=[False, True, True])
+    top = ordered.iloc[0]
+    share = float(top.sessions / hourly.sessions.sum())
+    return Insight(
+        "traffic",
+        f"Peak activity is {WEEKDAYS[int(top.weekday)]} {hour_span(int(top.hour))} ({share:.1%} of sessions)",
+        share,
+    )
+
+
+def funnel_drop(funnel: pd.DataFrame | None) -> Insight | None:
+    """The step where the largest share of sessions does not continue, and the overall conversion."""
+    if funnel is None or len(funnel) < 2:
+        return None
+    steps = funnel.sort_values("step_number").reset_index(drop=True)
+    worst, worst_drop = None, -1.0
+    for i in range(1, len(steps)):
+        before, after = steps.sessions[i - 1], steps.sessions[i]
+        if before > 0 and 1 - after / before > worst_drop:
+            worst, worst_drop = i, 1 - after / before
+    if worst is None:
+        return None
+    first, last = steps.sessions.iloc[0], steps.sessions.iloc[-1]
+    overall = f"; {last / first:.1%} of sessions end in a purchase" if first > 0 else ""
+    frm, to = STEP_NAMES.get(steps.step[worst - 1], steps.step[worst - 1]), STEP_NAMES.get(steps.step[worst], steps.step[worst])
+    return Insight(
+        "funnel",
+        f"The biggest drop-off is {frm} → {to}: {worst_drop:.0%} of sessions do not continue "
+        f"({steps.sessions[worst - 1]:,.0f} → {steps.sessions[worst]:,.0f}){overall}",
+        worst_drop,
+    )
+
+
+def cart_abandonment(carts_created: float | None, carts_abandoned: float | None, products: pd.DataFrame | None,
+                     min_carts: int = 5) -> Insight | None:
+    """"Cart abandonment is 64%, highest for <product> (82% of 11 carts)": the product with the
+    highest abandonment among those added to at least ``min_carts`` carts (all products when none is)."""
+    if not carts_created:
+        return None
+    rate = (carts_abandoned or 0) / carts_created
+    text = f"Cart abandonment is {rate:.0%} ({carts_abandoned:,.0f} of {carts_created:,.0f} carts)"
+    if products is not None and not products.empty:
+        added = products[products.sessions_added > 0]
+        eligible = added[added.sessions_added >= min_carts]
+        pool = eligible if not eligible.empty else added
+        if not pool.empty:
+            top = pool.sort_values(["abandonment_rate", "sessions_added", "product_name"],
+                                   ascending=[False, False, True]).iloc[0]
+            text = (f"Cart abandonment is {rate:.0%}, highest for {top.product_name} "
+                    f"({top.abandonment_rate:.0%} of {top.sessions_added:,.0f} carts)")
+    return Insight("carts", text, rate)
+
+
+def top_product(products: pd.DataFrame | None) -> Insight | None:
+    if products is None or products.empty:
+        return None
+    total = products.net_revenue.clip(lower=0).sum()
+    top = products.sort_values(["net_revenue", "product_name"], ascending=[False, True]).iloc[0]
+    if total <= 0 or top.net_revenue <= 0:
+        return None
+    share = float(top.net_revenue / total)
+    return Insight("products", f"{top.product_name} led product revenue with {money(top.net_revenue)} "
+                               f"({share:.0%} of product revenue)", share)
+
+
+ANOMALY_NAMES = {
+    "traffic_spike": "traffic spike", "traffic_drop": "traffic drop", "unusual_order": "unusual order",
+    "bot": "bot session", "bot_session": "bot session", "hyperactive_session": "hyperactive session", "revenue_drop": "revenue drop",
+}
+
+
+def anomaly_summary(anomalies: pd.DataFrame | None, when: str) -> Insight | None:
+    """How many anomalies fell in the period (``when``: "this week", "on Friday 20 November"),
+    how many are high severity, and the one with the largest |score|."""
+    if anomalies is None:
+        return None
+    if anomalies.empty:
+        return Insight("anomalies", f"No anomalies detected {when}", 0)
+    high = int((anomalies.severity == "high").sum())
+    strongest = anomalies.reindex(anomalies.score.abs().sort_values(ascending=False).index).iloc[0]
+    kind = ANOMALY_NAMES.get(strongest.anomaly_type, str(strongest.anomaly_type).replace("_", " "))
+    count = len(anomalies)
+    if pd.isna(strongest.expected):
+        seen = f"{strongest.observed:,.1f} against a threshold of {strongest.threshold:,.1f}"
+    else:
+        seen = f"{strongest.observed:,.0f} observed against {strongest.expected:,.0f} expected"
+    return Insight(
+        "anomalies",
+        f"{count} anomal{'y' if count == 1 else 'ies'} {when} ({high} high); the strongest: {kind} "
+        f"{strongest.entity_id} ({seen})",
+        count,
+    )
+
+
+def segment_movement(movements: pd.DataFrame | None) -> Insight | None:
+    """The largest flow of customers between two existing segments (arrivals and departures aside)."""
+    if movements is None or movements.empty:
+        return None
+    real = movements[~movements.from_segment.str.startswith("(") & ~movements.to_segment.str.startswith("(")]
+    pool = real if not real.empty else movements
+    top = pool.sort_values(["customers", "segmentation", "from_segment"], ascending=[False, True, True]).iloc[0]
+    label = str(top.segmentation).replace("_", " ")
+    who = "visitors" if str(top.segmentation).startswith("intent") else "customers"  # intent segments are visitors
+    return Insight("segments", f"{top.customers:,.0f} {who} moved from {top.from_segment} to {top.to_segment} ({label})",
+                   float(top.customers))
+
+
+def champion_models(models: pd.DataFrame | None) -> list[Insight]:
+    if models is None or models.empty:
+        return []
+    found = []
+    for model, rows in models.groupby("model", sort=True):
+        champions = rows[rows.is_champion]
+        if champions.empty:
+            continue
+        best = champions.iloc[0]
+        value = "" if pd.isna(best.value) else f" ({best.metric} {best.value:.3f})"
+        found.append(Insight("models", f"Champion {model} model: version {best.version}{value}",
+                             None if pd.isna(best.value) else float(best.value)))
+    return found

@@ -1,0 +1,126 @@
+"""Jobs, executor, freshness policies and declarative automation."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from shopverse_platform.defs.automation.policies import after_partitions_updated, apply_automation_policies
+from shopverse_platform.defs.automation.selections import DAILY_SCOPE, WEEKLY_SCOPE
+from shopverse_platform.defs.partitions import daily_partitions, weekly_partitions
+
+
+def _keys(selection: dg.AssetSelection, defs: dg.Definitions) -> set[str]:
+    return {k.to_user_string() for k in selection.resolve(defs.resolve_asset_graph())}
+
+
+def test_scopes_follow_partitions_not_names():
+    """A made-up graph: every kind of asset lands in the job its partitions allow."""
+
+    @dg.asset(partitions_def=daily_partitions)
+    def landed(): ...
+
+    @dg.asset(partitions_def=daily_partitions, deps=[landed])
+    def daily_metric(): ...
+
+    @dg.asset(deps=[daily_metric])
+    def whole_history(): ...
+
+    @dg.asset(partitions_def=weekly_partitions, deps=[daily_metric])
+    def weekly_rollup(): ...
+
+    @dg.asset(deps=[weekly_rollup])
+    def built_on_weekly(): ...
+
+    @dg.asset(deps=[whole_history], group_name="ml")
+    def model(): ...
+
+    @dg.asset
+    def standalone(): ...
+
+    defs = dg.Definitions(assets=[landed, daily_metric, whole_history, weekly_rollup, built_on_weekly, model, standalone])
+    assert _keys(DAILY_SCOPE, defs) == {"landed", "daily_metric", "whole_history"}
+    assert _keys(WEEKLY_SCOPE, defs) == {"weekly_rollup", "built_on_weekly", "model"}
+
+
+def test_project_jobs_split_the_graph(definitions):
+    graph = definitions.resolve_asset_graph()
+    daily = {k.to_user_string() for k in definitions.resolve_job_def("daily_job").asset_layer.selected_asset_keys}
+    weekly = {k.to_user_string() for k in definitions.resolve_job_def("weekly_job").asset_layer.selected_asset_keys}
+    assert {"raw_events", "clean_events", "sessions", "daily_sales", "anomalies", "daily_report"} <= daily
+    assert {"weekly_kpis", "weekly_report"} <= weekly
+    assert not daily & weekly
+    for key in graph.materializable_asset_keys:
+        partitions = graph.get(key).partitions_def
+        if partitions == daily_partitions:
+            assert key.to_user_string() in daily
+        elif partitions == weekly_partitions:
+            assert key.to_user_string() in weekly
+    assert definitions.resolve_job_def("daily_job").partitions_def == daily_partitions
+    assert definitions.resolve_job_def("weekly_job").partitions_def == weekly_partitions
+    for name in ("daily_job", "weekly_job"):
+        job = definitions.resolve_job_def(name)
+        assert job.description and job.tags["shopverse/warehouse"] == "write"
+
+
+def test_steps_of_a_run_never_open_the_warehouse_from_two_processes(definitions):
+    assert definitions.resolve_implicit_global_asset_job_def().executor_def.name == "in_process"
+    assert definitions.resolve_job_def("daily_job").executor_def.name == "in_process"
+
+
+def test_sensors_are_on_and_documented(definitions):
+    for name in ("landing_zone_sensor", "run_failure_alert_sensor", "automation_sensor"):
+        sensor = definitions.resolve_sensor_def(name)
+        assert sensor.default_status == dg.DefaultSensorStatus.RUNNING, name
+        assert sensor.description, name
+
+
+def test_policies_add_freshness_and_keep_one_valid_graph(definitions):
+    applied = apply_automation_policies(definitions)
+    graph = applied.resolve_asset_graph()
+    sales = graph.get(dg.AssetKey("daily_sales")).freshness_policy
+    assert (sales.deadline_cron, sales.timezone) == ("0 3 * * *", "UTC")
+    assert sales.lower_bound_delta.total_seconds() == 3 * 3600  # materialized after midnight, by 03:00
+    weekly = graph.get(dg.AssetKey("weekly_report")).freshness_policy
+    assert weekly.deadline_cron == "0 6 * * 1"
+    assert graph.get(dg.AssetKey("sessions")).freshness_policy == sales
+    assert graph.get(dg.AssetKey("sessions")).automation_condition.get_label() == "after_partitions_updated"
+    applied.resolve_implicit_global_asset_job_def()  # still one valid global asset job
+    assert {s.name for s in applied.sensors} >= {"landing_zone_sensor", "automation_sensor"}
+
+
+def test_after_partitions_updated_fires_where_eager_never_does():
+    """An unpartitioned child of a daily asset whose history (back to 2010) is mostly missing."""
+
+    @dg.asset(partitions_def=daily_partitions)
+    def parent() -> dg.MaterializeResult:
+        return dg.MaterializeResult()
+
+    @dg.asset(deps=[parent], automation_condition=dg.AutomationCondition.eager())
+    def eager_child() -> None: ...
+
+    @dg.asset(deps=[parent], automation_condition=after_partitions_updated())
+    def fixed_child() -> None: ...
+
+    defs = dg.Definitions(assets=[parent, eager_child, fixed_child])
+    with dg.instance_for_test() as instance:
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        assert first.total_requested == 0
+        dg.materialize([parent], instance=instance, partition_key="2026-11-12")
+        after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+        assert _requested(after) == {"fixed_child"}  # eager waits for 5,800 missing days of history
+        again = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=after.cursor)
+        assert _requested(again) == set()  # once per update
+
+
+def _requested(result) -> set[str]:
+    return {r.key.to_user_string() for r in result.results if r.true_subset.size}
+
+
+@pytest.mark.parametrize("job", ["daily_job", "weekly_job"])
+def test_jobs_accept_a_partition_range_in_one_run(definitions, job):
+    # every asset of the jobs declares a single-run backfill policy (or none: unpartitioned)
+    for key in definitions.resolve_job_def(job).asset_layer.selected_asset_keys:
+        assets_def = definitions.resolve_assets_def(key)
+        if assets_def.partitions_def is not None:
+            assert assets_def.backfill_policy == dg.BackfillPolicy.single_run(), key

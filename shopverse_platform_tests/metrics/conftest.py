@@ -1,0 +1,76 @@
+"""Fixtures of the metric tests: the hand-written week, built once per session through Dagster."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from shopverse_platform.defs.cleaning.assets import clean_events, clean_order_lines, dim_customers, dim_products, sessions
+from shopverse_platform.defs.ingestion.assets import raw_events, raw_orders
+from shopverse_platform.defs.metrics.anomalies import anomalies
+from shopverse_platform.defs.metrics.customers_seasonality import customer_metrics, seasonality
+from shopverse_platform.defs.metrics.facts import order_lines, orders
+from shopverse_platform.defs.metrics.products_cart import cart_abandonment, product_performance
+from shopverse_platform.defs.metrics.sales_traffic import daily_sales, daily_traffic, funnel_daily
+from shopverse_platform.defs.metrics.weekly import weekly_kpis
+from shopverse_platform.defs.resources import LandingZone, Warehouse
+from shopverse_platform_tests.conftest import materialize_range
+from shopverse_platform_tests.metrics import fixture as fx
+
+UPSTREAM = [raw_events, clean_events, raw_orders, clean_order_lines, sessions, dim_customers, dim_products]
+DAILY_METRICS = [order_lines, orders, daily_sales, daily_traffic, funnel_daily, cart_abandonment, product_performance]
+WHOLE_HISTORY_METRICS = [customer_metrics, seasonality, anomalies]
+METRICS = DAILY_METRICS + WHOLE_HISTORY_METRICS
+METRIC_TABLES = [a.key.to_user_string() for a in METRICS] + ["weekly_kpis"]
+
+
+@dataclass
+class Built:
+    warehouse: Warehouse
+    resources: dict
+    daily_run: dg.ExecuteInProcessResult
+    weekly_run: dg.ExecuteInProcessResult
+
+    def query(self, sql: str, params: list | dict | None = None) -> list[tuple]:
+        con = duckdb.connect(str(self.warehouse.resolved_path()), read_only=True)
+        try:
+            return con.execute(sql, params or []).fetchall()
+        finally:
+            con.close()
+
+    def row(self, table: str, where: str, params: list | None = None) -> dict:
+        con = duckdb.connect(str(self.warehouse.resolved_path()), read_only=True)
+        try:
+            cursor = con.execute(f"SELECT * FROM {table} WHERE {where}", params or [])
+            names = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+        finally:
+            con.close()
+        assert len(rows) == 1, f"{table} WHERE {where}: {len(rows)} rows"
+        return dict(zip(names, rows[0]))
+
+
+def build_week(root: Path) -> tuple[Warehouse, dict]:
+    landing = root / "landing"
+    fx.write_landing(landing)
+    warehouse = Warehouse(path=str(root / "warehouse.duckdb"))
+    return warehouse, {"warehouse": warehouse, "landing_zone": LandingZone(path=str(landing))}
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory) -> Built:
+    root = tmp_path_factory.mktemp("metrics_week")
+    with pytest.MonkeyPatch.context() as env:  # session scope: isolate like the autouse fixture does
+        env.setenv("SHOPVERSE_DATA_DIR", str(root / "data"))
+        for name in ("SHOPVERSE_WAREHOUSE", "SHOPVERSE_LANDING_DIR", "SHOPVERSE_ORDER_EXPORTS"):
+            env.delenv(name, raising=False)
+        warehouse, resources = build_week(root)
+        daily = materialize_range(UPSTREAM + METRICS, resources, str(fx.D1), str(fx.WEEK_END))
+        assert daily.success
+        weekly = materialize_range([weekly_kpis], resources, str(fx.D1), str(fx.D1))
+        assert weekly.success
+    return Built(warehouse, resources, daily, weekly)
