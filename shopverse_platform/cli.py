@@ -158,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
+
+    from shopverse_platform.lib.lineage.cli import add_lineage_commands
+
+    add_lineage_commands(sub)
     return parser
 
 

@@ -62,7 +62,7 @@ def materialize_all(
         by_kind.setdefault(_partitions_kind(defs, key), []).append(key)
     graph = defs.resolve_asset_graph()
     weekly = set(by_kind.get("weekly", []))
-    after_weekly = {k for k in by_kind.get("unpartitioned", []) if graph.get(k).ancestor_keys & weekly} if weekly else set()
+    after_weekly = {k for k in by_kind.get("unpartitioned", []) if graph.get_ancestor_asset_keys(k) & weekly} if weekly else set()
     stages: list[tuple[str, list[dg.AssetKey], tuple[str, str] | None]] = [
         ("daily", by_kind.get("daily", []) + [k for k in by_kind.get("unpartitioned", []) if k not in after_weekly],
          (first_day.isoformat(), last_day.isoformat())),

@@ -14,7 +14,6 @@ import socket
 import uuid
 from collections import deque
 from datetime import date
-from pathlib import Path
 from urllib.parse import quote
 
 import dagster as dg
