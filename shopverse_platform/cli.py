@@ -82,19 +82,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from shopverse_platform.definitions import defs
-    from shopverse_platform.lib.runner import materialize_all
+    from shopverse_platform.lib.automation.backfill import backfill
 
-    definitions = defs()
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
-        stages = materialize_all(definitions, instance, first_day, last_day, raise_on_error=False)
+        # The same path as `shopverse backfill`: the daily job over the range in one run, then the
+        # weekly job (rollups, segment snapshots, models, weekly report) over its complete weeks.
+        stages = backfill(defs(), instance, first_day, last_day)
     seconds = time.perf_counter() - started
-    ok = all(s.success for s in stages)
+    ok = bool(stages) and all(s.success for s in stages)
     print(f"\n{'built' if ok else 'FAILED'}: {first_day}..{last_day} in {seconds:.1f}s")
     for stage in stages:
-        window = f" [{stage.partition_range[0]}..{stage.partition_range[1]}]" if stage.partition_range else ""
-        print(f"  {stage.name}{window}: {'ok' if stage.success else 'FAILED'}  run {stage.run_id}")
-        print(f"    {', '.join(stage.assets)}")
+        print(f"  {stage.job_name} [{stage.first}..{stage.last}]: {'ok' if stage.success else 'FAILED'}  run {stage.run_id}")
     _print_tables()
     print(
         f"\nwhere to look:\n  warehouse:   {paths.default_warehouse_path()}  (duckdb -readonly, or any DuckDB client)\n"
@@ -162,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     from shopverse_platform.lib.lineage.cli import add_lineage_commands
 
     add_lineage_commands(sub)
+
+    from shopverse_platform.lib.reports.cli import add_report_commands
+
+    add_report_commands(sub)
     return parser
 
 

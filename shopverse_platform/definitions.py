@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from shopverse_platform.defs.automation.policies import apply_automation_policies
 from shopverse_platform.defs.lineage.policy import with_openlineage
 
 
@@ -12,4 +13,6 @@ def defs() -> dg.Definitions:
     loaded = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
     # Global lineage policy (docs/lineage.md): every asset's compute emits OpenLineage
     # START / COMPLETE / FAIL / ABORT events, whatever launches it; asset authors add nothing.
-    return with_openlineage(loaded)
+    # Global automation policy (docs/operations.md): freshness on the daily/weekly tables and an
+    # eager condition for unpartitioned assets that does not wait for partitions back to 2010.
+    return apply_automation_policies(with_openlineage(loaded))

@@ -85,12 +85,13 @@ def _all_processes() -> dict[int, tuple[str, int, int, str]]:
 def family(pid: int, start: str | None = None) -> dict[int, str]:
     """The process, its descendants and every member of its session: {pid: start time}.
 
-    Members of the session outlive a leader that was killed; ``start`` (the leader's start time)
-    tells them apart from processes of a later session that reuses the number."""
+    Members of the session outlive a leader that was killed. Linux does not hand out a PID while a
+    session still uses it as its id, so if ``pid`` now runs with another start time than ``start``
+    (the leader's), the number was reused and nothing under it is ours."""
     procs = _all_processes()
-    later = (lambda s: True) if start is None or not start.isdigit() else (lambda s: int(s[3]) >= int(start))
-    members = {p: s[3] for p, s in procs.items()
-               if (p == pid and start in (None, s[3])) or (s[2] == pid and later(s))}
+    if start is not None and pid in procs and procs[pid][3] != start:
+        return {}
+    members = {p: s[3] for p, s in procs.items() if p == pid or s[2] == pid}
     frontier = list(members)
     while frontier:
         parent = frontier.pop()
@@ -134,6 +135,8 @@ def terminate(pid: int, start: str, timeout: float = 30.0) -> None:
 
 # ----------------------------------------------------------------------------- supervisor
 
+_CHILDREN: dict[tuple[str, str], subprocess.Popen] = {}  # (state dir, service) -> started by this process
+
 class Supervisor:
     """Starts services as sessions of their own, records them in PID files, stops them by PID."""
 
@@ -173,6 +176,7 @@ class Supervisor:
         while start is None and proc.poll() is None:
             start = (_stat(proc.pid) or (None, 0, 0, None))[3]
         (self.pid_dir / f"{service.name}.pid").write_text(f"{proc.pid} {start}\n")
+        _CHILDREN[(str(self.home), service.name)] = proc
         return proc.pid
 
     def start_all(self, services: list[Service], on_start: Callable[[Service, int], None]) -> None:
@@ -205,6 +209,8 @@ class Supervisor:
         except (OSError, ValueError):
             return
         terminate(int(pid), start, timeout=timeout)
+        if child := _CHILDREN.pop((str(self.home), name), None):
+            child.wait(timeout=5)  # started by this process: reap it
         (self.pid_dir / f"{name}.pid").unlink(missing_ok=True)
 
     def log_tail(self, name: str, lines: int = 30) -> str:

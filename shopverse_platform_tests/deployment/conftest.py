@@ -94,7 +94,21 @@ def _script(args: list[str], env: dict[str, str], timeout: float = 420) -> subpr
     return subprocess.run(args, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.fixture(scope="session")
+# Cheap tests first, the production stack last: it is started once for test_prod_local and test_ui
+# (package scope) and stopped right after them, so it never runs alongside `shopverse up`.
+_FILE_ORDER = ("test_compose.py", "test_stack.py", "test_up.py", "test_prod_local.py", "test_ui.py")
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ARG001
+    here = Path(__file__).parent
+    slots = [i for i, item in enumerate(items) if Path(item.fspath).parent == here]
+    mine = sorted((items[i] for i in slots), key=lambda item: _FILE_ORDER.index(Path(item.fspath).name)
+                  if Path(item.fspath).name in _FILE_ORDER else len(_FILE_ORDER))
+    for slot, item in zip(slots, mine):
+        items[slot] = item
+
+
+@pytest.fixture(scope="package")
 def prod_stack() -> ProdStack:
     """scripts/stack/prod_local.sh start on private ports, a private PostgreSQL cluster and data dir;
     stopped at the end of the session, and checked to leave no process behind."""
@@ -176,6 +190,13 @@ class ProdRuns:
     daily: str
     weekly: str
     seconds: dict[str, float]
+    paused_sensors: list[str]
+
+    def resume_sensors(self, web: str) -> None:
+        """Put the paused sensors back to the status their code declares (running)."""
+        for name in self.paused_sensors:
+            stack.graphql(web, "mutation($s: SensorSelector!) { resetSensor(sensorSelector: $s) { __typename } }",
+                          {"s": {**LOCATION, "sensorName": name}})
 
 
 # Enough shop traffic for the weekly models to find both classes in their training and validation
@@ -183,14 +204,14 @@ class ProdRuns:
 SIM_DAYS, SIM_USERS = 21, 1000
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def prod_runs(prod_stack: ProdStack) -> ProdRuns:
     """The daily job over three simulated weeks, then the weekly job for the last one, both
     launched through the webserver's GraphQL API on the production configuration.
 
     The sensors that launch runs by themselves (new landing-zone files, declarative automation)
-    are paused meanwhile, so that the queue holds exactly these runs; then they are reset to the
-    status the code declares (running)."""
+    are paused, so that the one-run queue holds exactly the runs the tests launch; the UI test of
+    the automation page resets them to the status the code declares (running)."""
     from shopverse_platform.lib.simulator import simulate
 
     web = prod_stack.web
@@ -202,18 +223,13 @@ def prod_runs(prod_stack: ProdStack) -> ProdRuns:
     first_day = last_day - timedelta(days=SIM_DAYS - 1)
     simulate(Path(prod_stack.env["SHOPVERSE_DATA_DIR"]) / "landing", users=SIM_USERS, days=SIM_DAYS, start=first_day, seed=11)
     seconds = {}
-    try:
-        started = time.monotonic()
-        daily = launch_run(web, "daily_job", {"dagster/asset_partition_range_start": first_day.isoformat(),
-                                              "dagster/asset_partition_range_end": last_day.isoformat()})
-        assert wait_for_run(web, daily) == "SUCCESS", f"daily_job run {daily} failed: see {web}/runs/{daily}"
-        seconds["daily_job"] = round(time.monotonic() - started, 1)
-        started = time.monotonic()
-        weekly = launch_run(web, "weekly_job", {"dagster/partition": week.isoformat()})
-        assert wait_for_run(web, weekly) == "SUCCESS", f"weekly_job run {weekly} failed: see {web}/runs/{weekly}"
-        seconds["weekly_job"] = round(time.monotonic() - started, 1)
-    finally:
-        for sensor in paused:
-            stack.graphql(web, """mutation($s: SensorSelector!) { resetSensor(sensorSelector: $s) { __typename } }""",
-                          {"s": {**LOCATION, "sensorName": sensor["name"]}})
-    return ProdRuns(first_day, last_day, week, daily, weekly, seconds)
+    started = time.monotonic()
+    daily = launch_run(web, "daily_job", {"dagster/asset_partition_range_start": first_day.isoformat(),
+                                          "dagster/asset_partition_range_end": last_day.isoformat()})
+    assert wait_for_run(web, daily) == "SUCCESS", f"daily_job run {daily} failed: see {web}/runs/{daily}"
+    seconds["daily_job"] = round(time.monotonic() - started, 1)
+    started = time.monotonic()
+    weekly = launch_run(web, "weekly_job", {"dagster/partition": week.isoformat()})
+    assert wait_for_run(web, weekly) == "SUCCESS", f"weekly_job run {weekly} failed: see {web}/runs/{weekly}"
+    seconds["weekly_job"] = round(time.monotonic() - started, 1)
+    return ProdRuns(first_day, last_day, week, daily, weekly, seconds, [s["name"] for s in paused])

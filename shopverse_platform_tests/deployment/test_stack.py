@@ -166,6 +166,7 @@ def test_foreground_stack_stops_everything_it_started(tmp_path, how):
         stack.stop(tmp_path, log=lambda line: None)  # what `shopverse down` does from another terminal
     else:
         os.kill(sleeper[0], signal.SIGKILL)
-    assert proc.wait(timeout=30) == (1 if how == "service dies" else 0), proc.stdout.read()
+    rest, _ = proc.communicate(timeout=30)
+    assert proc.returncode == (1 if how == "service dies" else 0), rest
     assert not [p for p, start in tree.items() if stack.alive(p, start)]
     assert stack.read_state(tmp_path) is None

@@ -91,6 +91,7 @@ def test_materialize_button_starts_a_run_that_succeeds(prod_stack: ProdStack, pr
 
 
 def test_schedules_and_sensors_show_as_running(prod_stack: ProdStack, prod_runs: ProdRuns, page):
+    prod_runs.resume_sensors(prod_stack.web)  # back to their declared default, as on a fresh deployment
     repo = instigators(prod_stack.web)
     expected = [("schedules", s["name"]) for s in repo["schedules"]] + [("sensors", s["name"]) for s in repo["sensors"]]
     assert any(kind == "schedules" for kind, _ in expected) and any(kind == "sensors" for kind, _ in expected)

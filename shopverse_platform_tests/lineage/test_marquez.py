@@ -26,7 +26,8 @@ from shopverse_platform.defs.lineage.policy import with_openlineage
 from shopverse_platform.defs.lineage.resources import OpenLineageResource
 from shopverse_platform.defs.resources import LandingZone, Warehouse
 from shopverse_platform.lib.lineage.emitter import LineageEmitter, LineageSettings
-from shopverse_platform.lib.runner import RANGE_END_TAG, RANGE_START_TAG, week_range
+from shopverse_platform.lib.automation.alerts import RANGE_END_TAG, RANGE_START_TAG
+from shopverse_platform.lib.automation.backfill import complete_weeks
 from shopverse_platform.lib.simulator import simulate
 from shopverse_platform_tests.lineage import location
 from shopverse_platform_tests.lineage.support import CONTRACT, normalise_edges
@@ -85,11 +86,11 @@ def _stages(definitions: dg.Definitions) -> list[tuple[set[dg.AssetKey], dict[st
     weekly = {k for k in keys if kind[k] == "WeeklyPartitionsDefinition"}
     after_weekly = {k for k in keys if kind[k] == "NoneType" and graph.get_ancestor_asset_keys(k) & weekly}
     first = set(keys) - weekly - after_weekly
-    weeks = week_range(FIRST_DAY, LAST_DAY)
+    weeks = complete_weeks(FIRST_DAY, LAST_DAY)
     assert weeks, "the window must hold a complete week"
     return [
         (first, {RANGE_START_TAG: FIRST_DAY.isoformat(), RANGE_END_TAG: LAST_DAY.isoformat()}),
-        (weekly, {RANGE_START_TAG: weeks[0], RANGE_END_TAG: weeks[1]}),
+        (weekly, {RANGE_START_TAG: weeks[0].isoformat(), RANGE_END_TAG: weeks[1].isoformat()}),
         (after_weekly, {}),
     ]
 

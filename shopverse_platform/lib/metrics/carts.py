@@ -33,7 +33,13 @@ def _breakdown(key: str) -> str:
 
 CART_ABANDONMENT_SQL = f"""
 WITH days AS ({days_sql(column="cart_date")}),
-ev AS (SELECT * FROM _window_events WHERE session_date >= $start AND session_date < $end AND NOT is_bot),
+ev AS (  -- a cart's story: its adds, removes and purchases
+    SELECT session_id, session_date, session_start, session_device, session_country, session_user_id,
+           event_name, event_ts, items
+    FROM _window_events
+    WHERE session_date >= $start AND session_date < $end AND NOT is_bot
+      AND event_name IN ('add_to_cart', 'remove_from_cart', 'purchase')
+),
 firsts AS (
     SELECT customer_id, min(order_date) AS first_order_date FROM orders
     WHERE is_order AND customer_id IS NOT NULL AND order_date < $end GROUP BY customer_id
@@ -111,7 +117,7 @@ PRODUCT_PERFORMANCE_SQL = """
 WITH item_events AS (
     SELECT event_date, session_date, session_id, event_name, item.item_id AS product_id, item.item_name AS product_name,
            item.item_category AS category, coalesce(item.quantity, 1) AS quantity
-    FROM (SELECT *, unnest(items) AS item FROM _window_events
+    FROM (SELECT event_date, session_date, session_id, event_name, unnest(items) AS item FROM _window_events
           WHERE NOT is_bot AND event_name IN ('view_item', 'add_to_cart', 'remove_from_cart', 'purchase'))
 ),
 counts AS (

@@ -64,36 +64,41 @@ def days_sql(start_param: str = "$start", end_param: str = "$end", column: str =
 
 
 def create_window_events(con: duckdb.DuckDBPyConnection, start: date, end: date) -> None:
-    """Temp table ``_window_events``: events of [start - 1 day, end + 1 day) with their session's attributes.
+    """Temp table ``_window_sessions`` and temp view ``_window_events`` for [start - 1 day, end + 1 day).
 
     Session metrics count a session on the UTC day it started and use all its events, also those
     after midnight; reading one day either side catches sessions crossing midnight in both
     directions. Event metrics (page views, hourly activity) use ``event_date`` within the window.
+
+    Only the sessions are materialized (one row each, with the bot flag); ``_window_events`` is a
+    view joining them to ``clean_events``, so each metric reads just the columns it needs.
     """
     events = relation(con, "clean_events")
+    lo, hi = start - timedelta(days=1), end + timedelta(days=1)
+    window = "event_date >= DATE '{lo}' AND event_date < DATE '{hi}'"
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE _window_events AS
-        WITH ev AS (
-            SELECT event_id, event_name, event_ts, event_date, user_id, anonymous_id, session_id, device, country,
-                   items, value, transaction_id
-            FROM {events}
-            WHERE event_date >= $lo AND event_date < $hi
-        ),
-        s AS (
-            SELECT session_id, min(event_ts) AS session_start, count(*) AS session_events,
-                   date_diff('millisecond', min(event_ts), max(event_ts)) / 1000.0 AS session_seconds,
-                   arg_min(anonymous_id, event_ts) AS visitor_id, max(user_id) AS session_user_id,
-                   arg_min(device, event_ts) AS session_device, arg_min(country, event_ts) AS session_country
-            FROM ev GROUP BY session_id
-        )
-        SELECT ev.*, s.session_start, CAST(s.session_start AS DATE) AS session_date, s.session_events,
-               s.session_seconds, s.visitor_id, s.session_user_id, s.session_device, s.session_country,
-               s.session_events >= {BOT_MIN_EVENTS}
-                   AND s.session_events / greatest(s.session_seconds / 60.0, 1.0) >= {BOT_EVENTS_PER_MINUTE} AS is_bot
-        FROM ev JOIN s USING (session_id)
-        """,
-        {"lo": start - timedelta(days=1), "hi": end + timedelta(days=1)},
+        CREATE OR REPLACE TEMP TABLE _window_sessions AS
+        SELECT session_id, min(event_ts) AS session_start, CAST(min(event_ts) AS DATE) AS session_date,
+               count(*) AS session_events, count(*) FILTER (WHERE event_name <> 'session_start') AS session_hits,
+               date_diff('millisecond', min(event_ts), max(event_ts)) / 1000.0 AS session_seconds,
+               arg_min(anonymous_id, event_ts) AS visitor_id, max(user_id) AS session_user_id,
+               arg_min(device, event_ts) AS session_device, arg_min(country, event_ts) AS session_country,
+               count(*) >= {BOT_MIN_EVENTS}
+                   AND count(*) / greatest(date_diff('millisecond', min(event_ts), max(event_ts)) / 60000.0, 1.0)
+                       >= {BOT_EVENTS_PER_MINUTE} AS is_bot
+        FROM {events} WHERE {window.format(lo=lo, hi=hi)}
+        GROUP BY session_id
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP VIEW _window_events AS
+        SELECT e.event_id, e.event_name, e.event_ts, e.event_date, e.user_id, e.anonymous_id, e.session_id,
+               e.device, e.country, e.items, e.value, e.transaction_id, s.* EXCLUDE (session_id)
+        FROM {events} e JOIN _window_sessions s USING (session_id)
+        WHERE {window.format(lo=lo, hi=hi).replace("event_date", "e.event_date")}
+        """
     )
 
 

@@ -22,41 +22,39 @@ from shopverse_platform.lib.metrics.sources import (
 
 DAILY_TRAFFIC_SQL = f"""
 WITH days AS ({days_sql(column="traffic_date")}),
-sessions AS (
-    SELECT session_date, session_id, any_value(visitor_id) AS visitor_id, any_value(is_bot) AS is_bot,
-           count(*) FILTER (WHERE event_name <> 'session_start') <= 1 AS bounced,
-           any_value(session_seconds) AS seconds
-    FROM _window_events WHERE session_date >= $start AND session_date < $end
-    GROUP BY session_date, session_id
-),
 per_session_day AS (
     SELECT session_date,
            count(*) FILTER (WHERE NOT is_bot) AS sessions,
            count(DISTINCT visitor_id) FILTER (WHERE NOT is_bot) AS visitors,
-           count(*) FILTER (WHERE NOT is_bot AND bounced) AS bounced_sessions,
-           avg(seconds) FILTER (WHERE NOT is_bot) AS avg_session_seconds,
+           count(*) FILTER (WHERE NOT is_bot AND session_hits <= 1) AS bounced_sessions,
+           avg(session_seconds) FILTER (WHERE NOT is_bot) AS avg_session_seconds,
            count(*) FILTER (WHERE is_bot) AS bot_sessions
-    FROM sessions GROUP BY session_date
+    FROM _window_sessions WHERE session_date >= $start AND session_date < $end
+    GROUP BY session_date
+),
+per_hour AS (
+    SELECT event_date, CAST(hour(event_ts) AS INTEGER) AS hour, is_bot,
+           count(*) AS events,
+           count(*) FILTER (WHERE event_name = 'page_view') AS page_views,
+           count(*) FILTER (WHERE event_name = 'view_item') AS product_views,
+           count(DISTINCT session_id) FILTER (WHERE event_ts = session_start) AS sessions_started,
+           count(DISTINCT visitor_id) AS active_visitors
+    FROM _window_events WHERE event_date >= $start AND event_date < $end
+    GROUP BY ALL
 ),
 per_event_day AS (
     SELECT event_date,
-           count(*) FILTER (WHERE NOT is_bot) AS events,
-           count(*) FILTER (WHERE NOT is_bot AND event_name = 'page_view') AS page_views,
-           count(*) FILTER (WHERE NOT is_bot AND event_name = 'view_item') AS product_views,
-           count(*) FILTER (WHERE is_bot) AS bot_events
-    FROM _window_events WHERE event_date >= $start AND event_date < $end
-    GROUP BY event_date
+           sum(events) FILTER (WHERE NOT is_bot) AS events,
+           sum(page_views) FILTER (WHERE NOT is_bot) AS page_views,
+           sum(product_views) FILTER (WHERE NOT is_bot) AS product_views,
+           sum(events) FILTER (WHERE is_bot) AS bot_events
+    FROM per_hour GROUP BY event_date
 ),
 hourly AS (
-    SELECT d.traffic_date, h.hour,
-           count(e.event_id) AS events,
-           count(e.event_id) FILTER (WHERE e.event_name = 'page_view') AS page_views,
-           count(DISTINCT e.session_id) FILTER (WHERE e.event_ts = e.session_start) AS sessions_started,
-           count(DISTINCT e.visitor_id) AS active_visitors
+    SELECT d.traffic_date, h.hour, coalesce(p.events, 0) AS events, coalesce(p.page_views, 0) AS page_views,
+           coalesce(p.sessions_started, 0) AS sessions_started, coalesce(p.active_visitors, 0) AS active_visitors
     FROM days d CROSS JOIN (SELECT CAST(range AS INTEGER) AS hour FROM range(24)) h
-    LEFT JOIN _window_events e
-           ON e.event_date = d.traffic_date AND hour(e.event_ts) = h.hour AND NOT e.is_bot
-    GROUP BY ALL
+    LEFT JOIN per_hour p ON p.event_date = d.traffic_date AND p.hour = h.hour AND NOT p.is_bot
 ),
 by_hour AS (
     SELECT traffic_date,
@@ -68,15 +66,15 @@ by_hour AS (
 SELECT days.traffic_date,
        coalesce(visitors, 0) AS visitors,
        coalesce(sessions, 0) AS sessions,
-       coalesce(events, 0) AS events,
-       coalesce(page_views, 0) AS page_views,
-       coalesce(product_views, 0) AS product_views,
+       CAST(coalesce(events, 0) AS BIGINT) AS events,
+       CAST(coalesce(page_views, 0) AS BIGINT) AS page_views,
+       CAST(coalesce(product_views, 0) AS BIGINT) AS product_views,
        coalesce(bounced_sessions, 0) AS bounced_sessions,
        CASE WHEN sessions > 0 THEN bounced_sessions / sessions END AS bounce_rate,
        CASE WHEN visitors > 0 THEN sessions / visitors END AS sessions_per_visitor,
        avg_session_seconds,
        coalesce(bot_sessions, 0) AS bot_sessions,
-       coalesce(bot_events, 0) AS bot_events,
+       CAST(coalesce(bot_events, 0) AS BIGINT) AS bot_events,
        activity_by_hour, peak_hour_by_events
 FROM days
 LEFT JOIN per_session_day s ON s.session_date = days.traffic_date
@@ -121,13 +119,20 @@ def _funnel_rows_sql(funnel: str, steps: tuple[str, ...], reached: str, offset: 
 
 FUNNEL_DAILY_SQL = f"""
 WITH days AS ({days_sql(column="funnel_date")}),
-progress AS (
-    SELECT session_date, session_id,
+paths AS (
+    SELECT session_id,
            {_reached_sql(PURCHASE_FUNNEL[1:])} AS purchase_reached,
            {_reached_sql(CHECKOUT_FUNNEL)} AS checkout_reached
     FROM _window_events
     WHERE session_date >= $start AND session_date < $end AND NOT is_bot
-    GROUP BY session_date, session_id
+      AND event_name IN {tuple(PURCHASE_FUNNEL[1:])}
+    GROUP BY session_id
+),
+progress AS (
+    SELECT s.session_date, s.session_id, coalesce(p.purchase_reached, 0) AS purchase_reached,
+           coalesce(p.checkout_reached, 0) AS checkout_reached
+    FROM _window_sessions s LEFT JOIN paths p USING (session_id)
+    WHERE s.session_date >= $start AND s.session_date < $end AND NOT s.is_bot
 ),
 steps AS (
     {_funnel_rows_sql("purchase", PURCHASE_FUNNEL, "purchase_reached", 1)}

@@ -40,7 +40,7 @@ traffic AS (
 ),
 visitors AS (
     SELECT CAST(date_trunc('week', session_date) AS DATE) AS week_start, count(DISTINCT visitor_id) AS visitors
-    FROM _window_events WHERE NOT is_bot AND session_date >= $lo AND session_date < $end GROUP BY 1
+    FROM _window_sessions WHERE NOT is_bot AND session_date >= $lo AND session_date < $end GROUP BY 1
 ),
 funnel AS (
     SELECT CAST(date_trunc('week', funnel_date) AS DATE) AS week_start,
