@@ -226,16 +226,26 @@ def write_clean_events(con: duckdb.DuckDBPyConnection, start: date, end: date) -
         FROM (SELECT * FROM _parsed_events WHERE reason_code IS NOT NULL)
         JOIN raw_events r USING (partition_date, source_file, line_number)
     """
-    # One transaction for both tables: a partition is never half clean, half quarantined.
+    return _write_clean_and_quarantine(
+        con, clean_table="clean_events", clean_sql=clean_sql, clean_params={}, source="events",
+        quarantine_sql=quarantine_sql, outcome_table="_parsed_events", start=start, end=end,
+    )
+
+
+def _write_clean_and_quarantine(
+    con: duckdb.DuckDBPyConnection, *, clean_table: str, clean_sql: str, clean_params: dict, source: str,
+    quarantine_sql: str, outcome_table: str, start: date, end: date,
+) -> dict[str, int]:
+    """Replace the window's clean rows and quarantined rows in one transaction, so a partition is
+    never half clean, half quarantined; return the outcome counts by reason ('clean' for kept)."""
     con.execute("BEGIN TRANSACTION")
     try:
-        if not table_exists(con, "clean_events"):
-            con.execute(f"CREATE TABLE clean_events AS {clean_sql} LIMIT 0")
-        con.execute("DELETE FROM clean_events WHERE partition_date >= ? AND partition_date < ?", [start, end])
-        con.execute(f"INSERT INTO clean_events BY NAME {clean_sql}")
+        if not table_exists(con, clean_table):
+            con.execute(f"CREATE TABLE {clean_table} AS {clean_sql} LIMIT 0", clean_params)
+        con.execute(f"DELETE FROM {clean_table} WHERE partition_date >= ? AND partition_date < ?", [start, end])
+        con.execute(f"INSERT INTO {clean_table} BY NAME {clean_sql}", clean_params)
         con.execute(
-            "DELETE FROM quarantine WHERE source = 'events' AND partition_date >= ? AND partition_date < ?",
-            [start, end],
+            "DELETE FROM quarantine WHERE source = ? AND partition_date >= ? AND partition_date < ?", [source, start, end]
         )
         con.execute(f"INSERT INTO quarantine BY NAME {quarantine_sql}")
         con.execute("COMMIT")
@@ -243,7 +253,7 @@ def write_clean_events(con: duckdb.DuckDBPyConnection, start: date, end: date) -
         con.execute("ROLLBACK")
         raise
     counts = dict(
-        con.execute("SELECT coalesce(reason_code, 'clean'), count(*) FROM _parsed_events GROUP BY ALL").fetchall()
+        con.execute(f"SELECT coalesce(reason_code, 'clean'), count(*) FROM {outcome_table} GROUP BY ALL").fetchall()
     )
     return {k: int(v) for k, v in counts.items()}
 
@@ -364,25 +374,10 @@ def write_clean_order_lines(con: duckdb.DuckDBPyConnection, start: date, end: da
                invoice_no AS record_key, raw_line
         FROM _typed_orders WHERE reason_code IS NOT NULL
     """
-    con.execute("BEGIN TRANSACTION")
-    try:
-        if not table_exists(con, "clean_order_lines"):
-            con.execute(f"CREATE TABLE clean_order_lines AS {clean_sql} LIMIT 0", {"start": start})
-        con.execute("DELETE FROM clean_order_lines WHERE partition_date >= ? AND partition_date < ?", [start, end])
-        con.execute(f"INSERT INTO clean_order_lines BY NAME {clean_sql}", {"start": start})
-        con.execute(
-            "DELETE FROM quarantine WHERE source = 'orders' AND partition_date >= ? AND partition_date < ?",
-            [start, end],
-        )
-        con.execute(f"INSERT INTO quarantine BY NAME {quarantine_sql}")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    counts = dict(
-        con.execute("SELECT coalesce(reason_code, 'clean'), count(*) FROM _typed_orders GROUP BY ALL").fetchall()
+    return _write_clean_and_quarantine(
+        con, clean_table="clean_order_lines", clean_sql=clean_sql, clean_params={"start": start}, source="orders",
+        quarantine_sql=quarantine_sql, outcome_table="_typed_orders", start=start, end=end,
     )
-    return {k: int(v) for k, v in counts.items()}
 
 
 __all__ = [
