@@ -19,3 +19,5 @@ ui: setup
 
 bench: setup
 	.venv/bin/python bench/ingest.py
+	.venv/bin/python bench/metrics.py
+	.venv/bin/python bench/ml.py

@@ -5,14 +5,15 @@ Not a test: run `python bench/metrics.py [--users N] [--days D] [--seeds K]`; re
 
 Setup, cached under bench/output/ (git-ignored) and reused by later runs:
 - the simulated landing zone (seed 11), written by a child process;
-- an "upstream" warehouse with raw/clean events and dim_customers, built through the platform's own
-  ingestion and cleaning assets a few days per run (their memory grows with the run's size).
+- an "upstream" warehouse with raw/clean events, sessions and dim_customers, built through the
+  platform's own ingestion and cleaning assets a few days per run (their memory grows with the run's size).
 
 Measured, each in its own process so that its peak RSS is its own (interpreter and imports included),
 on a fresh copy of the upstream warehouse:
 - full rebuild: every metric asset over the whole range, through Dagster (daily partitions as one
   single-run backfill, with the whole-history tables), then the complete weeks of weekly_kpis;
-- one day: the seven daily metric assets for the last day (what the daily schedule runs);
+- one day: the daily metric assets (order_lines, orders, daily_sales and the four session metrics)
+  for the last day (what the daily schedule runs);
 - whole-history refresh: customer_metrics, seasonality and anomalies alone (eager after the day).
 Then precision and recall of `anomalies` against the simulator's ground truth, on the benchmark's
 own simulation and on K small simulations with other seeds.
@@ -95,7 +96,7 @@ def _materialize(assets, warehouse: str, landing: str, first: date | None, last:
 
 
 def step_upstream(warehouse: str, landing: str, days: int, memory: str | None) -> dict:
-    from shopverse_platform.defs.cleaning.assets import clean_events, clean_order_lines, dim_customers
+    from shopverse_platform.defs.cleaning.assets import clean_events, clean_order_lines
     from shopverse_platform.defs.ingestion.assets import raw_events, raw_orders
 
     started = time.perf_counter()
@@ -105,19 +106,27 @@ def step_upstream(warehouse: str, landing: str, days: int, memory: str | None) -
         _materialize([raw_events, clean_events, raw_orders, clean_order_lines], warehouse, landing, first, last, memory)
         print(f"upstream {first}..{last} done", file=sys.stderr, flush=True)
         first = last + timedelta(days=1)
-    _materialize([dim_customers], warehouse, landing, None, None, memory)
+    step_upstream_whole(warehouse, landing, days, memory)
     return {"seconds": time.perf_counter() - started}
+
+
+def step_upstream_whole(warehouse: str, landing: str, days: int, memory: str | None) -> dict:
+    """The cleaning layer's whole-history tables the metrics read: sessions and dim_customers."""
+    from shopverse_platform.defs.cleaning.assets import dim_customers, sessions
+
+    seconds, steps = _materialize([sessions, dim_customers], warehouse, landing, None, None, memory)
+    return {"seconds": seconds, "steps": steps}
 
 
 def _metric_assets():
     from shopverse_platform.defs.metrics.anomalies import anomalies
     from shopverse_platform.defs.metrics.customers_seasonality import customer_metrics, seasonality
     from shopverse_platform.defs.metrics.facts import order_lines, orders
-    from shopverse_platform.defs.metrics.products_cart import cart_abandonment, product_performance
-    from shopverse_platform.defs.metrics.sales_traffic import daily_sales, daily_traffic, funnel_daily
+    from shopverse_platform.defs.metrics.sales import daily_sales
+    from shopverse_platform.defs.metrics.session_metrics import session_metrics
     from shopverse_platform.defs.metrics.weekly import weekly_kpis
 
-    daily = [order_lines, orders, daily_sales, daily_traffic, funnel_daily, cart_abandonment, product_performance]
+    daily = [order_lines, orders, daily_sales, session_metrics]
     return daily, [customer_metrics, seasonality, anomalies], weekly_kpis
 
 
@@ -172,13 +181,13 @@ def step_evaluate(warehouse: str, truth: str) -> dict:
 
 def step_seed(workdir: str, seed: int, users: int, days: int) -> dict:
     """A small simulation end to end (landing → clean → metrics), evaluated against its truth."""
-    from shopverse_platform.defs.cleaning.assets import clean_events, clean_order_lines, dim_customers
+    from shopverse_platform.defs.cleaning.assets import clean_events, clean_order_lines, dim_customers, sessions
     from shopverse_platform.defs.ingestion.assets import raw_events, raw_orders
 
     landing, warehouse = f"{workdir}/landing", f"{workdir}/warehouse.duckdb"
     simulated = step_simulate(landing, users, days, seed)
     daily, whole, _ = _metric_assets()
-    upstream = [raw_events, clean_events, raw_orders, clean_order_lines, dim_customers]
+    upstream = [raw_events, clean_events, raw_orders, clean_order_lines, sessions, dim_customers]
     _materialize(upstream + daily + whole, warehouse, landing, START, last_day(days), None)
     return {"seed": seed, "events": simulated["events"], **step_evaluate(warehouse, simulated["ground_truth"])}
 
@@ -208,7 +217,12 @@ def ensure_setup(users: int, days: int, memory: str | None) -> tuple[Path, Path,
     landing, upstream = root / "landing", root / "upstream.duckdb"
     marker = root / "setup.json"
     if marker.exists():
-        return landing, upstream, json.loads(marker.read_text())
+        setup = json.loads(marker.read_text())
+        if "sessions_seconds" not in setup:  # a cache from before the metrics read `sessions`
+            whole = run_child("upstream_whole", warehouse=str(upstream), landing=str(landing), days=days, memory=memory)
+            setup["sessions_seconds"] = whole["seconds"]
+            marker.write_text(json.dumps(setup))
+        return landing, upstream, setup
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     simulated = run_child("simulate", landing=str(landing), users=users, days=days, seed=SEED)
@@ -216,7 +230,7 @@ def ensure_setup(users: int, days: int, memory: str | None) -> tuple[Path, Path,
     built = run_child("upstream", warehouse=str(upstream), landing=str(landing), days=days, memory=memory)
     print(f"upstream (raw + clean) built in {built['seconds']:.0f}s")
     setup = {"events": simulated["events"], "orders": simulated["orders"], "ground_truth": simulated["ground_truth"],
-             "simulate_seconds": simulated["seconds"], "upstream_seconds": built["seconds"]}
+             "simulate_seconds": simulated["seconds"], "upstream_seconds": built["seconds"], "sessions_seconds": None}
     marker.write_text(json.dumps(setup))
     return landing, upstream, setup
 

@@ -386,6 +386,7 @@ def up_stack(dagster_port: int | None = None, mlflow_port: int | None = None, ma
     if choice.url and not os.environ.get("OPENLINEAGE_URL"):
         dagster_env["OPENLINEAGE_URL"] = choice.url
     base = f"http://{HOST}:{dagster_port}"
+    dagster_env.setdefault("SHOPVERSE_UI_URL", base)  # run links in alerts
     dagster = Service(
         "dagster", "Dagster UI",
         [str(BIN / "dagster"), "dev", "-w", str(REPO / "workspace.yaml"), "-h", HOST, "-p", str(dagster_port)],
@@ -435,6 +436,7 @@ def prod_stack(environ: Mapping[str, str] | None = None) -> Stack:
         "DAGSTER_MAX_CONCURRENT_RUNS": src.get("DAGSTER_MAX_CONCURRENT_RUNS", "1"),
         "DAGSTER_GRPC_HOST": HOST, "DAGSTER_GRPC_PORT": str(grpc_port),
         "MLFLOW_TRACKING_URI": f"http://{HOST}:{mlflow_port}",
+        "SHOPVERSE_UI_URL": src.get("SHOPVERSE_UI_URL") or f"http://{HOST}:{web_port}",  # run links in alerts
     }
     if choice.url:
         common["OPENLINEAGE_URL"] = choice.url
@@ -663,6 +665,8 @@ def cmd_prod(args: argparse.Namespace) -> int:
         return 0
     if args.action == "status":
         pids = status(stack.home)
+        if not pids:
+            print(f"not started (no state in {stack.home})")
         for name, pid in pids.items():
             print(f"{name:<10} {'running, pid %d, rss %.0f MiB' % (pid, rss_mib(pid)) if pid else 'stopped'}")
         return 0 if pids and all(pids.values()) else 3

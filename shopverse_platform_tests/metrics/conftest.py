@@ -14,18 +14,18 @@ from shopverse_platform.defs.ingestion.assets import raw_events, raw_orders
 from shopverse_platform.defs.metrics.anomalies import anomalies
 from shopverse_platform.defs.metrics.customers_seasonality import customer_metrics, seasonality
 from shopverse_platform.defs.metrics.facts import order_lines, orders
-from shopverse_platform.defs.metrics.products_cart import cart_abandonment, product_performance
-from shopverse_platform.defs.metrics.sales_traffic import daily_sales, daily_traffic, funnel_daily
+from shopverse_platform.defs.metrics.sales import daily_sales
+from shopverse_platform.defs.metrics.session_metrics import session_metrics
 from shopverse_platform.defs.metrics.weekly import weekly_kpis
 from shopverse_platform.defs.resources import LandingZone, Warehouse
 from shopverse_platform_tests.conftest import materialize_range
 from shopverse_platform_tests.metrics import fixture as fx
 
 UPSTREAM = [raw_events, clean_events, raw_orders, clean_order_lines, sessions, dim_customers, dim_products]
-DAILY_METRICS = [order_lines, orders, daily_sales, daily_traffic, funnel_daily, cart_abandonment, product_performance]
+DAILY_METRICS = [order_lines, orders, daily_sales, session_metrics]
 WHOLE_HISTORY_METRICS = [customer_metrics, seasonality, anomalies]
 METRICS = DAILY_METRICS + WHOLE_HISTORY_METRICS
-METRIC_TABLES = [a.key.to_user_string() for a in METRICS] + ["weekly_kpis"]
+METRIC_TABLES = [k.to_user_string() for a in METRICS for k in a.keys] + ["weekly_kpis"]
 
 
 @dataclass

@@ -16,7 +16,7 @@ from shopverse_platform.defs.ingestion.assets import raw_orders
 from shopverse_platform.defs.metrics.anomalies import anomalies
 from shopverse_platform.defs.metrics.customers_seasonality import customer_metrics
 from shopverse_platform.defs.metrics.facts import order_lines, orders
-from shopverse_platform.defs.metrics.sales_traffic import daily_sales
+from shopverse_platform.defs.metrics.sales import daily_sales
 from shopverse_platform.defs.resources import LandingZone, Warehouse
 from shopverse_platform_tests.conftest import materialize_range
 

@@ -9,7 +9,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from shopverse_platform.defs.metrics.sales_traffic import daily_sales
+from shopverse_platform.defs.metrics.sales import daily_sales
 from shopverse_platform.defs.metrics.weekly import weekly_kpis
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.metrics import checks

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from shopverse_platform.defs.ml.resources import MlflowTracking
-from shopverse_platform_tests.ml.warehouses import Built, hand_orders_warehouse, retail_warehouse, simulated_warehouse
+from shopverse_platform_tests.ml.warehouses import (
+    Built,
+    hand_orders_warehouse,
+    mlflow_store,
+    retail_warehouse,
+    simulated_warehouse,
+)
 
 
 def with_mlflow(warehouse, root) -> Built:
@@ -15,8 +21,7 @@ def with_mlflow(warehouse, root) -> Built:
 
 @pytest.fixture(scope="module")
 def retail(tmp_path_factory, online_retail_file) -> Built:
-    name = "ml_retail"
-    return with_mlflow(retail_warehouse(tmp_path_factory, online_retail_file, name), tmp_path_factory.mktemp(f"{name}_mlflow"))
+    return with_mlflow(retail_warehouse(tmp_path_factory, online_retail_file, "ml_retail"), mlflow_store(tmp_path_factory, "ml_retail_mlflow"))
 
 
 @pytest.fixture(scope="module")
@@ -27,4 +32,4 @@ def hand_orders(tmp_path_factory) -> Built:
 
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory) -> Built:
-    return with_mlflow(simulated_warehouse(tmp_path_factory, "ml_simulated"), tmp_path_factory.mktemp("ml_simulated_mlflow"))
+    return with_mlflow(simulated_warehouse(tmp_path_factory, "ml_simulated"), mlflow_store(tmp_path_factory, "ml_simulated_mlflow"))

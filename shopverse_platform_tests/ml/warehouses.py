@@ -102,3 +102,18 @@ def simulated_warehouse(tmp_path_factory, name: str) -> Warehouse:
                                  str(SIMULATION["start"]), str(last))
 
     return _copy(_build("simulated", tmp_path_factory, make), tmp_path_factory, name)
+
+
+def mlflow_store(tmp_path_factory, name: str) -> Path:
+    """A fresh, empty MLflow SQLite store for one test module: migrated once per session (the
+    migrations take seconds), then copied."""
+    if "mlflow" not in _templates:
+        from mlflow import MlflowClient
+
+        path = tmp_path_factory.mktemp("template_mlflow") / "mlflow.db"
+        MlflowClient(f"sqlite:///{path}").search_experiments()  # creates the schema
+        _templates["mlflow"] = path
+    root = tmp_path_factory.mktemp(name)
+    shutil.copyfile(_templates["mlflow"], root / "mlflow.db")
+    return root
+

@@ -15,6 +15,7 @@ from shopverse_platform.defs.segmentation.snapshots import segment_movements, se
 from shopverse_platform.lib.segmentation import checks
 from shopverse_platform_tests.segmentation import fixture as fx
 
+
 @pytest.fixture(scope="module")
 def hand_segments(hand_orders):
     result = hand_orders.materialize([value_tiers, rfm_segments])
@@ -147,7 +148,7 @@ def test_real_customers_behaviour_clusters_are_chosen_by_silhouette_and_profiled
     assert profiles.customers.sum() == len(table) and profiles.cluster_label.is_unique
     medians = table.groupby("cluster").net_revenue.median()
     assert np.allclose(profiles.median_net_revenue, medians.loc[profiles.cluster])
-    for label, revenue in zip(profiles.cluster_label, profiles.median_net_revenue):
+    for label in profiles.cluster_label:
         assert re.match(r"^(High|Mid|Low)-value (frequent|occasional|one-time) buyers, (active|cooling|lapsed)", label)
     top = profiles.loc[profiles.median_net_revenue.idxmax(), "cluster_label"]
     bottom = profiles.loc[profiles.median_net_revenue.idxmin(), "cluster_label"]

@@ -13,14 +13,15 @@ DEFAULTS = AnomalyThresholds()
 
 class AnomalyConfig(dg.Config):
     traffic_score: float = Field(default=DEFAULTS.traffic_score, description="|robust z| of hourly sessions to flag.")
-    order_shop_score: float = Field(default=DEFAULTS.order_shop_score, description="Robust z of log order value vs the shop.")
-    order_customer_score: float = Field(default=DEFAULTS.order_customer_score, description="... vs the customer's other orders.")
+    order_shop_ratio: float = Field(default=DEFAULTS.order_shop_ratio, description="Order value / the shop's 99th percentile.")
+    order_customer_score: float = Field(default=DEFAULTS.order_customer_score,
+                                        description="Robust z of log order value vs the customer's other orders.")
     hyperactive_score: float = Field(default=DEFAULTS.hyperactive_score, description="Robust z of log events per minute.")
     revenue_drop_score: float = Field(default=DEFAULTS.revenue_drop_score, description="Robust z below which a day's revenue dropped.")
 
 
 @dg.asset(
-    **whole_history_args(["clean_events", "orders", "order_lines"]),
+    **whole_history_args(["sessions", "orders", "order_lines"]),
     check_specs=[
         spec("anomalies", "rows_explained", "Every row names its method, score, threshold and a known severity, "
              "and its score crosses its threshold."),

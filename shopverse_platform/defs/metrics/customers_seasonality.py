@@ -31,7 +31,7 @@ def customer_metrics(context: dg.AssetExecutionContext, warehouse: Warehouse):
 
 
 @dg.asset(
-    **whole_history_args(["clean_events", "orders"]),
+    **whole_history_args(["clean_events", "sessions", "orders"]),
     check_specs=[
         spec("seasonality", "revenue_reconciles", "Net revenue over the hour × weekday slots equals the order fact's net sales."),
         spec("seasonality", "one_peak_per_grain", "At most one peak slot per grain and measure.", blocking=False),

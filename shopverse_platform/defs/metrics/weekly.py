@@ -9,7 +9,7 @@ from shopverse_platform.lib.metrics import checks, weekly
 
 
 @dg.asset(
-    **weekly_asset_args("week_start", ["daily_sales", "daily_traffic", "funnel_daily", "cart_abandonment", "orders", "clean_events"]),
+    **weekly_asset_args("week_start", ["daily_sales", "daily_traffic", "funnel_daily", "cart_abandonment", "orders", "sessions"]),
     check_specs=[
         spec("weekly_kpis", "matches_daily", "A week's net revenue and orders equal the sum of its 7 days in daily_sales."),
         spec("weekly_kpis", "every_kpi_present", f"Every week of the run has all {len(weekly.KPIS)} KPIs."),

@@ -35,15 +35,12 @@ def check_result(training_set: str, name: str, outcome: Outcome) -> dg.AssetChec
 
 
 def recorded_check_status(instance: dg.DagsterInstance, training_set: str) -> dict[str, bool | None]:
-    """The latest recorded outcome of each training-set check in this Dagster instance (None: never run)."""
-    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-
+    """The latest recorded outcome of each training-set check in this Dagster instance (None: never
+    run, or still planned). Statuses are compared by name: the enum is not part of Dagster's public API."""
     status: dict[str, bool | None] = {}
     for name in CHECKS:
         record = instance.get_latest_asset_check_evaluation_record(
             dg.AssetCheckKey(dg.AssetKey(training_set), check_name(training_set, name)))
-        if record is None or record.status == AssetCheckExecutionRecordStatus.PLANNED:
-            status[name] = None
-        else:
-            status[name] = record.status == AssetCheckExecutionRecordStatus.SUCCEEDED
+        state = getattr(getattr(record, "status", None), "value", None)
+        status[name] = None if state in (None, "PLANNED") else state == "SUCCEEDED"
     return status

@@ -125,11 +125,11 @@ def behaviour_clusters(context: dg.AssetExecutionContext, config: ClusterConfig,
         as_of = resolve_as_of(con, config.as_of_date, config.order_source)
         frame = _customer_frame(con, config, as_of) if as_of else pd.DataFrame(columns=["customer_id", *ORDER_FEATURES, *EVENT_FEATURES])
         metadata: dict[str, object] = {"as_of_date": str(as_of)}
+        out = frame[["customer_id", *ORDER_FEATURES, *EVENT_FEATURES]].copy()
+        out.insert(1, "as_of_date", as_of)
         if len(frame) > config.k_max:
             clustering = cluster_customers(frame, config.k_min, config.k_max, config.seed)
             labels = dict(zip(clustering.profiles.cluster, clustering.profiles.cluster_label))
-            out = frame[["customer_id", *ORDER_FEATURES, *EVENT_FEATURES]].copy()
-            out.insert(1, "as_of_date", as_of)
             out.insert(2, "cluster", clustering.labels.astype("int32"))
             out.insert(3, "cluster_label", [labels[c] for c in clustering.labels])
             profiles = clustering.profiles.assign(as_of_date=as_of, k=clustering.k)
@@ -140,7 +140,9 @@ def behaviour_clusters(context: dg.AssetExecutionContext, config: ClusterConfig,
                 "profiles": dg.MetadataValue.md(markdown_table(profiles[["cluster", "cluster_label", "customers", "share"]])),
             })
         else:
-            out = frame.head(0).assign(as_of_date=None, cluster=0, cluster_label="")
+            out = out.head(0)
+            out.insert(2, "cluster", pd.Series(dtype="int32"))
+            out.insert(3, "cluster_label", pd.Series(dtype="str"))
             profiles = pd.DataFrame({"cluster": pd.Series(dtype="int64"), "cluster_label": pd.Series(dtype="str"),
                                      "customers": pd.Series(dtype="int64"), "share": pd.Series(dtype="float64")})
             metadata["skipped"] = f"{len(frame)} customers: too few to cluster"

@@ -8,8 +8,10 @@ Severity: ``high`` when |score| >= 1.4 x threshold, ``medium`` >= 1.2 x, else ``
 - Traffic: sessions started per UTC hour (bots excluded) against the median of the same hour and
   weekday in the three weeks before and after (>= 2 of them); spread = max(1.4826 MAD,
   sqrt(baseline) + 1 (Poisson noise of small counts), 10 % of baseline (trend and weekday drift)).
-- Unusual orders: log order value against the shop's median/MAD (per source) and, when the customer
-  has >= 2 other orders, against the customer's own (spread at least 0.5, i.e. a factor 1.65).
+- Unusual orders: the order's value as a multiple of the shop's 99th percentile (per source, from
+  >= 100 orders: a quantile fence, unmoved by the few giants it must catch; order values are too
+  heavy-tailed for a z-score to keep one threshold across shops) and, when the customer has >= 2
+  other orders, a robust z of its log value against theirs (spread at least 0.5, a factor 1.65).
 - Bots: sessions of >= 30 events at >= 30 events a minute. Hyperactive: other sessions of >= 10
   events whose events per minute lie far above all such sessions (robust z of the log).
 - Revenue drops: log(1 + daily net revenue) against the median of the same weekday in the four weeks
@@ -23,14 +25,14 @@ from dataclasses import asdict, dataclass
 
 import duckdb
 
-from shopverse_platform.lib.metrics.sources import BOT_EVENTS_PER_MINUTE, BOT_MIN_EVENTS, relation
+from shopverse_platform.lib.metrics.sources import BOT_EVENTS_PER_MINUTE, BOT_MIN_EVENTS, session_stats
 from shopverse_platform.lib.warehouse import replace_table
 
 
 @dataclass(frozen=True)
 class AnomalyThresholds:
     traffic_score: float = 5.0
-    order_shop_score: float = 4.5
+    order_shop_ratio: float = 5.0
     order_customer_score: float = 3.0
     hyperactive_score: float = 6.0
     revenue_drop_score: float = 4.0
@@ -51,21 +53,12 @@ def _row(kind, date, ts, source, entity_type, entity_id, method, observed, expec
         {_severity(score, threshold)} AS severity, CAST({detail} AS VARCHAR) AS detail"""
 
 
-def anomalies_sql(events: str, t: AnomalyThresholds) -> str:
+def anomalies_sql(sessions: str, t: AnomalyThresholds) -> str:
     return f"""
-WITH sess AS (
-    SELECT session_id, min(event_ts) AS session_start, count(*) AS events, arg_min(anonymous_id, event_ts) AS visitor_id,
-           max(user_id) AS user_id, date_diff('millisecond', min(event_ts), max(event_ts)) / 1000.0 AS seconds
-    FROM {events} GROUP BY session_id
-),
-sess_rated AS (
-    SELECT *, events / greatest(seconds / 60.0, 1.0) AS epm,
-           events >= {BOT_MIN_EVENTS} AND events / greatest(seconds / 60.0, 1.0) >= {BOT_EVENTS_PER_MINUTE} AS is_bot
-    FROM sess
-),
+WITH sess_rated AS (SELECT * FROM {sessions}),
 -- traffic: sessions started per hour over every hour of the observed days
 hours AS (
-    SELECT range AS hour_ts FROM (SELECT min(session_start) AS lo, max(session_start) AS hi FROM sess),
+    SELECT range AS hour_ts FROM (SELECT min(session_start) AS lo, max(session_start) AS hi FROM sess_rated),
          range(date_trunc('day', lo), date_trunc('day', hi) + INTERVAL 1 DAY, INTERVAL 1 HOUR)
     WHERE lo IS NOT NULL
 ),
@@ -91,7 +84,9 @@ o AS (
            ln(CAST(gross_amount AS DOUBLE)) AS lv
     FROM orders WHERE is_order AND gross_amount > 0
 ),
-shop AS (SELECT source, median(lv) AS med, greatest(mad(lv), 0.05) AS mad FROM o GROUP BY source),
+shop AS (  -- the fence: what 99 % of the source's orders stay below (needs >= 100 orders)
+    SELECT source, quantile_cont(value, 0.99) AS p99 FROM o GROUP BY source HAVING count(*) >= 100
+),
 customer AS (
     SELECT a.source, a.document_id, count(b.lv) AS others, median(b.lv) AS med, mad(b.lv) AS mad
     FROM o a JOIN o b ON a.source = b.source AND a.customer_id = b.customer_id AND a.document_id <> b.document_id
@@ -102,7 +97,7 @@ credited AS (
     FROM order_lines WHERE document_type <> 'order' AND order_id IS NOT NULL AND is_sales GROUP BY ALL
 ),
 orders_scored AS (
-    SELECT o.*, exp(shop.med) AS shop_median, (o.lv - shop.med) / (1.4826 * shop.mad) AS shop_score,
+    SELECT o.*, shop.p99 AS shop_p99, o.value / shop.p99 AS shop_ratio,
            coalesce(c.others, 0) AS customer_orders, exp(c.med) AS customer_median,
            CASE WHEN c.others >= 2 THEN (o.lv - c.med) / greatest(1.4826 * c.mad, 0.5) END AS customer_score,
            coalesce(cr.credited, 0) AS credited, cr.first_credit
@@ -112,7 +107,7 @@ orders_scored AS (
 ),
 unusual_orders AS (
     SELECT * FROM orders_scored
-    WHERE shop_score >= {t.order_shop_score} AND (customer_score IS NULL OR customer_score >= {t.order_customer_score})
+    WHERE shop_ratio >= {t.order_shop_ratio} AND (customer_score IS NULL OR customer_score >= {t.order_customer_score})
 ),
 -- a credit of exactly the order's value by the same customer afterwards cancels it even when the
 -- export did not link it line by line (e.g. a whole invoice reversed by one manual line)
@@ -157,7 +152,7 @@ revenue_scored AS (  -- on the log scale: revenue varies by factors, and a close
 FROM traffic_scored WHERE abs(score) >= {t.traffic_score}
 UNION ALL
 {_row("'unusual_order'", "order_date", "order_ts", "source", "'order'", "document_id",
-      "'log_order_value_vs_shop_and_customer_median'", "value", "shop_median", "shop_score", str(t.order_shop_score),
+      "'order_value_vs_shop_p99_and_customer_median'", "value", "shop_p99", "shop_ratio", str(t.order_shop_ratio),
       "json_object('customer_id', customer_id, 'customer_orders', customer_orders, 'customer_median', customer_median, "
       "'customer_score', customer_score, 'credited_later', credited, 'first_credit', first_credit, "
       "'matching_credit', credit_id, 'matching_credit_date', credit_date, "
@@ -183,7 +178,7 @@ ORDER BY anomaly_date, anomaly_type, entity_id
 
 
 def build_anomalies(con: duckdb.DuckDBPyConnection, thresholds: AnomalyThresholds | None = None) -> int:
-    sql = anomalies_sql(relation(con, "clean_events"), thresholds or AnomalyThresholds())
+    sql = anomalies_sql(session_stats(con), thresholds or AnomalyThresholds())
     return replace_table(con, table="anomalies", select_sql=sql)
 
 

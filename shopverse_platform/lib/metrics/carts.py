@@ -106,8 +106,9 @@ ORDER BY days.cart_date
 """
 
 
-def build_cart_abandonment(con: duckdb.DuckDBPyConnection, start: date, end: date) -> int:
-    create_window_events(con, start, end)
+def build_cart_abandonment(con: duckdb.DuckDBPyConnection, start: date, end: date, window_ready: bool = False) -> int:
+    if not window_ready:  # several session metrics built in one step share one window
+        create_window_events(con, start, end)
     return replace_window(con, "cart_abandonment", "cart_date", start, end, CART_ABANDONMENT_SQL, {"start": start, "end": end})
 
 
@@ -177,8 +178,9 @@ ORDER BY product_date, product_id
 """
 
 
-def build_product_performance(con: duckdb.DuckDBPyConnection, start: date, end: date) -> int:
-    create_window_events(con, start, end)
+def build_product_performance(con: duckdb.DuckDBPyConnection, start: date, end: date, window_ready: bool = False) -> int:
+    if not window_ready:  # several session metrics built in one step share one window
+        create_window_events(con, start, end)
     return replace_window(
         con, "product_performance", "product_date", start, end, PRODUCT_PERFORMANCE_SQL, {"start": start, "end": end}
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import duckdb
 
-from shopverse_platform.lib.metrics.sources import BOT_EVENTS_PER_MINUTE, BOT_MIN_EVENTS, relation
+from shopverse_platform.lib.metrics.sources import relation, session_stats
 from shopverse_platform.lib.warehouse import replace_table, table_exists
 
 EMPTY_DIM_CUSTOMERS = """SELECT NULL::VARCHAR AS customer_id, NULL::VARCHAR AS age_group, NULL::VARCHAR AS country,
@@ -64,11 +64,7 @@ def _label_sql(list_values: tuple[str, ...], index: str) -> str:
 
 
 SEASONALITY_SQL = """
-WITH bots AS (  -- scripted sessions are not shoppers: the rule of sources.BOT_MIN_EVENTS
-    SELECT session_id FROM {events} GROUP BY session_id
-    HAVING count(*) >= {bot_min_events}
-       AND count(*) / greatest(date_diff('millisecond', min(event_ts), max(event_ts)) / 60000.0, 1.0) >= {bot_epm}
-),
+WITH bots AS (SELECT session_id FROM {sessions} WHERE is_bot),  -- scripted sessions are not shoppers
 ev AS (SELECT e.event_ts AS ts FROM {events} e ANTI JOIN bots USING (session_id)),
 sales AS (SELECT order_ts AS ts, gross_amount, net_amount, is_order FROM orders WHERE is_order OR is_credit),
 span AS (
@@ -133,8 +129,7 @@ ORDER BY grain, weekday, hour, month
 def build_seasonality(con: duckdb.DuckDBPyConnection) -> int:
     sql = SEASONALITY_SQL.format(
         events=relation(con, "clean_events"),
-        bot_min_events=BOT_MIN_EVENTS,
-        bot_epm=BOT_EVENTS_PER_MINUTE,
+        sessions=session_stats(con),
         month_label=_label_sql(MONTHS, "month - 1"),
         weekday_label=_label_sql(WEEKDAYS, "weekday"),
     )

@@ -71,7 +71,8 @@ def create_window_events(con: duckdb.DuckDBPyConnection, start: date, end: date)
     directions. Event metrics (page views, hourly activity) use ``event_date`` within the window.
 
     Only the sessions are materialized (one row each, with the bot flag); ``_window_events`` is a
-    view joining them to ``clean_events``, so each metric reads just the columns it needs.
+    view joining them to ``clean_events``, so each metric reads just the columns it needs, and
+    ``_window_events_flagged`` a lighter view with the events' bot flag only.
     """
     events = relation(con, "clean_events")
     lo, hi = start - timedelta(days=1), end + timedelta(days=1)
@@ -91,6 +92,16 @@ def create_window_events(con: duckdb.DuckDBPyConnection, start: date, end: date)
         GROUP BY session_id
         """
     )
+    # Event-level reads that only need the bot flag join the few bot sessions, not all of them.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP VIEW _window_events_flagged AS
+        SELECT e.event_id, e.event_name, e.event_ts, e.event_date, e.anonymous_id, e.session_id,
+               b.session_id IS NOT NULL AS is_bot
+        FROM {events} e LEFT JOIN (SELECT session_id FROM _window_sessions WHERE is_bot) b USING (session_id)
+        WHERE {window.format(lo=lo, hi=hi).replace("event_date", "e.event_date")}
+        """
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP VIEW _window_events AS
@@ -100,6 +111,29 @@ def create_window_events(con: duckdb.DuckDBPyConnection, start: date, end: date)
         WHERE {window.format(lo=lo, hi=hi).replace("event_date", "e.event_date")}
         """
     )
+
+
+def session_stats(con: duckdb.DuckDBPyConnection) -> str:
+    """Whole-history sessions with the bot rule, for the whole-history tables and weekly visitors.
+
+    Read from the cleaning layer's ``sessions`` table when it is built (one row per session, already
+    aggregated), else aggregated here from ``clean_events``; the bot rule is the same as in
+    ``create_window_events`` (millisecond timestamps, a session under a minute counts as one minute).
+    """
+    if table_exists(con, "sessions"):
+        base = """SELECT session_id, session_start, session_end, session_date, events,
+                         anonymous_id AS visitor_id, user_id FROM sessions"""
+    else:
+        base = f"""SELECT session_id, min(event_ts) AS session_start, max(event_ts) AS session_end,
+                          CAST(min(event_ts) AS DATE) AS session_date, count(*) AS events,
+                          arg_min(anonymous_id, event_ts) AS visitor_id, max(user_id) AS user_id
+                   FROM {relation(con, "clean_events")} GROUP BY session_id"""
+    return f"""(SELECT *, events / greatest(date_diff('millisecond', session_start, session_end) / 60000.0, 1.0) AS epm,
+                       date_diff('millisecond', session_start, session_end) / 1000.0 AS seconds,
+                       events >= {BOT_MIN_EVENTS}
+                           AND events / greatest(date_diff('millisecond', session_start, session_end) / 60000.0, 1.0)
+                               >= {BOT_EVENTS_PER_MINUTE} AS is_bot
+                FROM ({base}))"""
 
 
 def replace_window(

@@ -4,6 +4,7 @@ Sessions count on the UTC day they started, with all their events (also those af
 Event counts (page views, product views, activity by hour) count on the event's UTC day. Bot
 sessions (see ``sources.BOT_MIN_EVENTS``) are counted apart and left out of every other figure.
 Visitors are devices (``anonymous_id``); bounced sessions have at most one hit after session_start.
+Hourly activity counts events, page views and active devices by event hour, sessions by start hour.
 """
 
 from __future__ import annotations
@@ -32,14 +33,17 @@ per_session_day AS (
     FROM _window_sessions WHERE session_date >= $start AND session_date < $end
     GROUP BY session_date
 ),
+started AS (
+    SELECT session_date AS event_date, CAST(hour(session_start) AS INTEGER) AS hour, count(*) AS sessions_started
+    FROM _window_sessions WHERE NOT is_bot AND session_date >= $start AND session_date < $end GROUP BY ALL
+),
 per_hour AS (
     SELECT event_date, CAST(hour(event_ts) AS INTEGER) AS hour, is_bot,
            count(*) AS events,
            count(*) FILTER (WHERE event_name = 'page_view') AS page_views,
            count(*) FILTER (WHERE event_name = 'view_item') AS product_views,
-           count(DISTINCT session_id) FILTER (WHERE event_ts = session_start) AS sessions_started,
-           count(DISTINCT visitor_id) AS active_visitors
-    FROM _window_events WHERE event_date >= $start AND event_date < $end
+           count(DISTINCT anonymous_id) AS active_visitors
+    FROM _window_events_flagged WHERE event_date >= $start AND event_date < $end
     GROUP BY ALL
 ),
 per_event_day AS (
@@ -52,9 +56,10 @@ per_event_day AS (
 ),
 hourly AS (
     SELECT d.traffic_date, h.hour, coalesce(p.events, 0) AS events, coalesce(p.page_views, 0) AS page_views,
-           coalesce(p.sessions_started, 0) AS sessions_started, coalesce(p.active_visitors, 0) AS active_visitors
+           coalesce(s.sessions_started, 0) AS sessions_started, coalesce(p.active_visitors, 0) AS active_visitors
     FROM days d CROSS JOIN (SELECT CAST(range AS INTEGER) AS hour FROM range(24)) h
     LEFT JOIN per_hour p ON p.event_date = d.traffic_date AND p.hour = h.hour AND NOT p.is_bot
+    LEFT JOIN started s ON s.event_date = d.traffic_date AND s.hour = h.hour
 ),
 by_hour AS (
     SELECT traffic_date,
@@ -84,8 +89,9 @@ ORDER BY days.traffic_date
 """
 
 
-def build_daily_traffic(con: duckdb.DuckDBPyConnection, start: date, end: date) -> int:
-    create_window_events(con, start, end)
+def build_daily_traffic(con: duckdb.DuckDBPyConnection, start: date, end: date, window_ready: bool = False) -> int:
+    if not window_ready:  # several session metrics built in one step share one window
+        create_window_events(con, start, end)
     return replace_window(con, "daily_traffic", "traffic_date", start, end, DAILY_TRAFFIC_SQL, {"start": start, "end": end})
 
 
@@ -123,9 +129,8 @@ paths AS (
     SELECT session_id,
            {_reached_sql(PURCHASE_FUNNEL[1:])} AS purchase_reached,
            {_reached_sql(CHECKOUT_FUNNEL)} AS checkout_reached
-    FROM _window_events
-    WHERE session_date >= $start AND session_date < $end AND NOT is_bot
-      AND event_name IN {tuple(PURCHASE_FUNNEL[1:])}
+    FROM _window_events_flagged  -- the session's day and bot flag are applied in progress
+    WHERE event_name IN {tuple(PURCHASE_FUNNEL[1:])}
     GROUP BY session_id
 ),
 progress AS (
@@ -154,6 +159,7 @@ ORDER BY funnel_date, funnel DESC, step_number
 """
 
 
-def build_funnel_daily(con: duckdb.DuckDBPyConnection, start: date, end: date) -> int:
-    create_window_events(con, start, end)
+def build_funnel_daily(con: duckdb.DuckDBPyConnection, start: date, end: date, window_ready: bool = False) -> int:
+    if not window_ready:  # several session metrics built in one step share one window
+        create_window_events(con, start, end)
     return replace_window(con, "funnel_daily", "funnel_date", start, end, FUNNEL_DAILY_SQL, {"start": start, "end": end})

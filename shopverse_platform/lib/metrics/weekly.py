@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 import duckdb
 
-from shopverse_platform.lib.metrics.sources import create_window_events, replace_window
+from shopverse_platform.lib.metrics.sources import replace_window, session_stats
 from shopverse_platform.lib.warehouse import table_exists
 
 KPIS: tuple[str, ...] = (
@@ -40,7 +40,7 @@ traffic AS (
 ),
 visitors AS (
     SELECT CAST(date_trunc('week', session_date) AS DATE) AS week_start, count(DISTINCT visitor_id) AS visitors
-    FROM _window_sessions WHERE NOT is_bot AND session_date >= $lo AND session_date < $end GROUP BY 1
+    FROM {{sessions}} WHERE NOT is_bot AND session_date >= $lo AND session_date < $end GROUP BY 1
 ),
 funnel AS (
     SELECT CAST(date_trunc('week', funnel_date) AS DATE) AS week_start,
@@ -94,8 +94,8 @@ def _daily(con: duckdb.DuckDBPyConnection, table: str, empty: str) -> str:
 def build_weekly_kpis(con: duckdb.DuckDBPyConnection, start: date, end: date) -> int:
     """Weeks in [start, end); ``start`` is a Monday (weekly partitions start on Mondays)."""
     lo = start - timedelta(days=7)
-    create_window_events(con, lo, end)
     sql = WEEKLY_KPIS_SQL.format(
+        sessions=session_stats(con),
         daily_traffic=_daily(con, "daily_traffic", "SELECT NULL::DATE AS traffic_date, 0 AS sessions, 0 AS page_views, 0 AS bounced_sessions WHERE false"),
         funnel_daily=_daily(con, "funnel_daily", "SELECT NULL::DATE AS funnel_date, '' AS funnel, '' AS step, 0 AS sessions WHERE false"),
         cart_abandonment=_daily(con, "cart_abandonment", "SELECT NULL::DATE AS cart_date, 0 AS carts_created, 0 AS carts_abandoned WHERE false"),

@@ -165,7 +165,7 @@ def train_and_track(spec: ModelSpec, frame: pd.DataFrame, target: TrackingTarget
                 "candidates": ",".join(estimators), "features": ",".join(spec.features), "n_features": len(spec.features),
                 **{f"rows_{k}": v for k, v in rows.items()}, **(params or {}),
             })
-            mlflow.log_metrics({"label_mean_train": float(pd.concat([fit, tune]).drop_duplicates("entity_id").label.mean()),
+            mlflow.log_metrics({"label_mean_train": float(frame[frame.split == "train"].label.mean()),
                                 "label_mean_validation": float(validation.label.mean())})
             # One OpenMP/BLAS thread: on a busy two-core machine, OpenMP's spinning threads made
             # gradient boosting 10-70x slower (measured); the forest still uses every core via joblib.

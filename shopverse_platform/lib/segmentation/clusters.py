@@ -20,7 +20,7 @@ ORDER_FEATURES: tuple[str, ...] = (
     "products_per_order", "cancellation_rate", "days_between_orders",
 )
 EVENT_FEATURES: tuple[str, ...] = ("recent_sessions", "recent_item_views", "recent_cart_adds")
-SILHOUETTE_SAMPLE = 4000
+SILHOUETTE_SAMPLE = 3000
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,132 @@
+"""Session-based daily metrics: traffic, the purchase funnel, carts and products.
+
+One multi-asset because the four share their most expensive input: every session of the window with
+its bot flag (``_window_sessions``), computed once per run. Each table is still its own asset, and
+any subset of them can be materialized.
+"""
+
+from collections.abc import Callable
+
+import dagster as dg
+
+from shopverse_platform.defs.asset_helpers import table_metadata, window_dates
+from shopverse_platform.defs.metrics.common import KINDS, OWNERS, spec
+from shopverse_platform.defs.metrics.common import result as check_result
+from shopverse_platform.defs.partitions import daily_partitions
+from shopverse_platform.defs.resources import Warehouse
+from shopverse_platform.lib.metrics import carts, checks, traffic
+from shopverse_platform.lib.metrics.checks import nested_rates
+from shopverse_platform.lib.metrics.sources import create_window_events
+
+TRAFFIC_COUNTS = ["visitors", "sessions", "events", "page_views", "product_views", "bounced_sessions",
+                  "bot_sessions", "bot_events"]
+CART_RATES = ["abandonment_rate"] + [
+    nested_rates(column, "abandonment_rate") for column in ("by_hour", "by_device", "by_country", "by_segment")
+]
+PRODUCT_COUNTS = ["views", "add_to_carts", "removes", "purchases", "units", "gross_revenue", "refunds",
+                  "sessions_viewed", "sessions_added"]
+
+DESCRIPTIONS = {
+    "daily_traffic": """Traffic per UTC day: visitors (devices), sessions (on the day they started, also when they
+cross midnight), page and product views, bounce rate, sessions per visitor, and activity by hour.
+Bot sessions are counted apart (`bot_sessions`, `bot_events`) and left out of the rest.""",
+    "funnel_daily": """The purchase journey per day: session start → view item → add to cart → begin checkout →
+add payment info → purchase, counted as sessions (by start day, bots excluded) that reached each step
+in order; conversion from the previous step and from the start, and drop-off. The checkout funnel
+(begin checkout → add payment info → purchase) is reported on its own (`funnel`='checkout').""",
+    "cart_abandonment": """Carts per day (a cart lives in a session, counted on the day the session started): created,
+converted (purchased after the first add to cart), abandoned; abandonment rate; value left in
+abandoned carts (added minus removed); the most abandoned products; and abandonment by hour, device,
+country and customer segment (anonymous / new / returning customer).""",
+    "product_performance": """Per product and day: views, add-to-carts, removes (on the event's day), purchases (orders),
+units, revenue and refunds (from the order fact; goods only, not postage or fees), and the
+view→cart, cart→purchase and abandonment rates of the sessions that started that day.""",
+}
+DATE_COLUMNS = {"daily_traffic": "traffic_date", "funnel_daily": "funnel_date", "cart_abandonment": "cart_date",
+                "product_performance": "product_date"}
+DEPS = {"daily_traffic": ["clean_events"], "funnel_daily": ["clean_events"],
+        "cart_abandonment": ["clean_events", "orders"], "product_performance": ["clean_events", "order_lines"]}
+BUILDERS = {"daily_traffic": traffic.build_daily_traffic, "funnel_daily": traffic.build_funnel_daily,
+            "cart_abandonment": carts.build_cart_abandonment, "product_performance": carts.build_product_performance}
+
+CHECK_SPECS = [
+    spec("daily_traffic", "every_day_present", "Exactly one row for every day of the run, empty days included."),
+    spec("daily_traffic", "no_negative_counts", "No negative visitor, session or event count."),
+    spec("daily_traffic", "rates_in_unit_interval", "Bounce rate lies in [0, 1]."),
+    spec("funnel_daily", "never_rises", "Within a day and funnel, no step has more sessions than the step before."),
+    spec("funnel_daily", "rates_in_unit_interval", "Conversion and drop-off rates lie in [0, 1]."),
+    spec("funnel_daily", "every_day_present", "Every day of the run has all 9 step rows (6 purchase + 3 checkout)."),
+    spec("funnel_daily", "no_negative_counts", "No negative session count."),
+    spec("cart_abandonment", "carts_add_up", "Carts created = converted + abandoned, every day."),
+    spec("cart_abandonment", "rates_in_unit_interval", "Abandonment rates (daily and in every breakdown) lie in [0, 1]."),
+    spec("cart_abandonment", "every_day_present", "Exactly one row for every day of the run."),
+    spec("cart_abandonment", "no_negative_counts", "No negative cart count or value."),
+    spec("product_performance", "revenue_reconciles",
+         "Product revenue and refunds summed over products equal the product lines of the order fact."),
+    spec("product_performance", "rates_in_unit_interval", "View→cart, cart→purchase and abandonment rates lie in [0, 1]."),
+    spec("product_performance", "no_negative_counts", "No negative view, cart, purchase, unit or revenue figure."),
+]
+
+
+def _checks(table: str, con, start, end) -> dict[str, Callable[[], tuple[bool, dict]]]:
+    window = {"start": start, "end": end}
+    where = f"{DATE_COLUMNS[table]} >= $start AND {DATE_COLUMNS[table]} < $end"
+    every_day = lambda rows=1: checks.every_day_present(con, table, DATE_COLUMNS[table], start, end, rows)  # noqa: E731
+    return {
+        "daily_traffic": {
+            "every_day_present": every_day,
+            "no_negative_counts": lambda: checks.no_negative_counts(con, table, TRAFFIC_COUNTS, where, window),
+            "rates_in_unit_interval": lambda: checks.rates_in_unit_interval(con, table, ["bounce_rate"], where, window),
+        },
+        "funnel_daily": {
+            "never_rises": lambda: checks.funnel_never_rises(con, start, end),
+            "rates_in_unit_interval": lambda: checks.rates_in_unit_interval(
+                con, table, ["conversion_from_previous", "drop_off_rate", "conversion_from_start"], where, window),
+            "every_day_present": lambda: every_day(9),
+            "no_negative_counts": lambda: checks.no_negative_counts(con, table, ["sessions"], where, window),
+        },
+        "cart_abandonment": {
+            "carts_add_up": lambda: checks.carts_add_up(con, start, end),
+            "rates_in_unit_interval": lambda: checks.rates_in_unit_interval(con, table, CART_RATES, where, window),
+            "every_day_present": every_day,
+            "no_negative_counts": lambda: checks.no_negative_counts(
+                con, table, ["carts_created", "carts_converted", "carts_abandoned", "abandoned_value"], where, window),
+        },
+        "product_performance": {
+            "revenue_reconciles": lambda: checks.product_revenue_reconciles(con, start, end),
+            "rates_in_unit_interval": lambda: checks.rates_in_unit_interval(
+                con, table, ["view_to_cart_rate", "cart_to_purchase_rate", "abandonment_rate"], where, window),
+            "no_negative_counts": lambda: checks.no_negative_counts(con, table, PRODUCT_COUNTS, where, window),
+        },
+    }[table]
+
+
+@dg.multi_asset(
+    name="session_metrics",
+    specs=[
+        dg.AssetSpec(table, deps=DEPS[table], description=DESCRIPTIONS[table], metadata={"partition_expr": DATE_COLUMNS[table]},
+                     kinds=KINDS, owners=OWNERS, group_name="metrics")
+        for table in BUILDERS
+    ],
+    check_specs=CHECK_SPECS,
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    can_subset=True,
+)
+def session_metrics(context: dg.AssetExecutionContext, warehouse: Warehouse):
+    start, end = window_dates(context)
+    selected = {key.to_user_string() for key in context.selected_asset_keys}
+    selected_checks = {key.name for key in context.selected_asset_check_keys}
+    with warehouse.connect() as con:
+        create_window_events(con, start, end)
+        for table, build in BUILDERS.items():
+            if table not in selected:
+                continue
+            build(con, start, end, window_ready=True)
+            column = DATE_COLUMNS[table]
+            yield dg.MaterializeResult(
+                asset_key=table, metadata=table_metadata(con, table, f"{column} >= ? AND {column} < ?", [start, end])
+            )
+            for name, run in _checks(table, con, start, end).items():
+                if f"{table}_{name}" in selected_checks:
+                    yield check_result(table, name, run())
