@@ -68,9 +68,9 @@ def customer_state_sql(con: duckdb.DuckDBPyConnection, order_source: str | None 
                max(order_date) FILTER (WHERE is_order) AS last_order_date,
                coalesce(sum(gross) FILTER (WHERE is_order), 0) AS gross_revenue,
                coalesce(sum(net), 0) AS net_revenue,
-               count(*) FILTER (WHERE is_order AND order_date >= $before - INTERVAL 30 DAY) AS orders_30d,
-               count(*) FILTER (WHERE is_order AND order_date >= $before - INTERVAL 90 DAY) AS orders_90d,
-               coalesce(sum(net) FILTER (WHERE order_date >= $before - INTERVAL 90 DAY), 0) AS revenue_90d,
+               count(*) FILTER (WHERE is_order AND order_date >= CAST($before AS DATE) - INTERVAL 30 DAY) AS orders_30d,
+               count(*) FILTER (WHERE is_order AND order_date >= CAST($before AS DATE) - INTERVAL 90 DAY) AS orders_90d,
+               coalesce(sum(net) FILTER (WHERE order_date >= CAST($before AS DATE) - INTERVAL 90 DAY), 0) AS revenue_90d,
                coalesce(sum(units) FILTER (WHERE is_order), 0) AS units,
                coalesce(sum(products) FILTER (WHERE is_order), 0) AS product_lines
         FROM docs GROUP BY customer_id

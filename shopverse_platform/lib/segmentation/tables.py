@@ -18,12 +18,17 @@ def build_table(con: duckdb.DuckDBPyConnection, table: str, sql: str, params: di
 
 
 def write_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> int:
-    """Replace ``table`` by a pandas DataFrame, atomically."""
-    con.register(f"_frame_{table}", frame)
-    try:
-        return replace_table(con, table=table, select_sql=f"SELECT * FROM _frame_{table}")
-    finally:
-        con.unregister(f"_frame_{table}")
+    """Replace ``table`` by a pandas DataFrame, atomically.
+
+    Works on a cursor of its own: DuckDB 2.0 refuses ``register`` on a connection whose last
+    ``execute`` result was not read to the end (a ``fetchone`` of an aggregate leaves it open).
+    """
+    with con.cursor() as cursor:
+        cursor.register(f"_frame_{table}", frame)
+        try:
+            return replace_table(cursor, table=table, select_sql=f"SELECT * FROM _frame_{table}")
+        finally:
+            cursor.unregister(f"_frame_{table}")
 
 
 def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
