@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the project on a fresh machine: uv from PyPI, then the locked environment in .venv.
-# Idempotent; about 10 s warm. Pass --services to also install PostgreSQL and the Marquez jars
-# (needed by the integration tests).
+# Idempotent; about 10 s warm. Pass --services to also install PostgreSQL, Chromium and the
+# Marquez jars (needed by the integration tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +14,7 @@ echo "python environment ready: .venv ($(.venv/bin/python --version))"
 
 if [[ "${1:-}" == "--services" ]]; then
     bash scripts/services/install.sh postgres
+    bash scripts/install_browser.sh   # Debian's Chromium for the Playwright UI checks
     # Marquez's published jar (io.github.marquezproject:marquez-api) is absent from the Maven
     # mirror these machines reach (404 for every version, checked 2026-11-21), while all its
     # dependencies resolve. Try it; without it the live Marquez tests skip and say why, and the
