@@ -1,5 +1,5 @@
 # The two Quick start commands. Both set everything up first, so they work on a fresh machine.
-.PHONY: setup demo test test-fast ui bench
+.PHONY: setup demo test test-fast ui up down prod-local prod-local-stop bench
 
 setup:
 	bash scripts/setup.sh
@@ -16,6 +16,19 @@ test-fast: setup       ## the tests that need no outside service
 
 ui: setup
 	.venv/bin/shopverse ui
+
+up: setup              ## Dagster UI + daemon, MLflow UI, Marquez if installed; Ctrl-C stops all
+	.venv/bin/shopverse up
+
+down:
+	.venv/bin/shopverse down
+
+prod-local: setup      ## the docker-compose configuration as local processes (PostgreSQL storage)
+	bash scripts/services/install.sh postgres
+	bash scripts/stack/prod_local.sh start
+
+prod-local-stop:
+	bash scripts/stack/prod_local.sh stop
 
 bench: setup
 	.venv/bin/python bench/ingest.py

@@ -3,6 +3,9 @@
     shopverse simulate --users 4000 --days 30 --start 2026-10-22 --seed 7
     shopverse run                      # simulate a month (if the landing zone is empty) and build everything
     shopverse ui                       # the Dagster UI on the same data (dagster dev)
+    shopverse up / down                # Dagster UI + daemon, MLflow UI, Marquez when configured
+    shopverse backfill / report        # a range of days as one command; where a report is
+    shopverse lineage replay           # send buffered lineage events to Marquez
 """
 
 from __future__ import annotations
@@ -157,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
+
+    from shopverse_platform.lib.stack import add_stack_commands
+
+    add_stack_commands(sub)
 
     from shopverse_platform.lib.lineage.cli import add_lineage_commands
 
