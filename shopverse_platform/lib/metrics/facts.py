@@ -32,12 +32,12 @@ def _event_lines_sql(events: str) -> str:
         SELECT *, coalesce(transaction_id, event_id) AS txn FROM {events}
         WHERE event_name = 'purchase' AND event_date >= $start AND event_date < $end
     ),
-    first_purchases AS (  -- the earliest purchase event of each transaction, wherever it landed
-        SELECT p.* FROM purchases p
-        ANTI JOIN (SELECT coalesce(transaction_id, event_id) AS txn, event_ts, event_id FROM {events}
-                   WHERE event_name = 'purchase' AND event_date < $end) h
-          ON h.txn = p.txn AND (h.event_ts < p.event_ts OR (h.event_ts = p.event_ts AND h.event_id < p.event_id))
+    earliest AS (  -- the earliest purchase event of each transaction, wherever it landed (narrow columns)
+        SELECT event_id FROM {events}
+        WHERE event_name = 'purchase' AND event_date < $end
+        QUALIFY row_number() OVER (PARTITION BY coalesce(transaction_id, event_id) ORDER BY event_ts, event_id) = 1
     ),
+    first_purchases AS (SELECT p.* FROM purchases p SEMI JOIN earliest USING (event_id)),
     documents AS (
         SELECT event_id, event_ts, event_date, user_id, anonymous_id, session_id, device, country, items,
                'order' AS document_type, txn AS document_id, txn AS order_id

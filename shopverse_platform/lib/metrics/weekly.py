@@ -1,7 +1,8 @@
 """``weekly_kpis``: one row per ISO week (Monday start) and KPI, with the previous week and the change.
 
-Sums come from the daily metric tables (so a week adds up to its days); distinct counts (customers,
-visitors) come from the facts, because a customer buying on two days of a week is one customer.
+Sums come from the daily metric tables (so a week adds up to its days); distinct counts come from
+``orders`` (customers) and ``sessions`` (visitors), because a customer buying on two days of a week
+is one customer.
 The previous week is computed in the same query from the same tables; a KPI of a week whose daily
 rows were never materialized is NULL (so is its change), never a misleading zero.
 """
