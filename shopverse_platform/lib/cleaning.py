@@ -238,10 +238,11 @@ def _write_clean_and_quarantine(
 ) -> dict[str, int]:
     """Replace the window's clean rows and quarantined rows in one transaction, so a partition is
     never half clean, half quarantined; return the outcome counts by reason ('clean' for kept)."""
+    # Created outside the transaction: see lib/warehouse.replace_date_range (a DuckDB 2.0.0 bug).
+    if not table_exists(con, clean_table):
+        con.execute(f"CREATE TABLE {clean_table} AS {clean_sql} LIMIT 0", clean_params)
     con.execute("BEGIN TRANSACTION")
     try:
-        if not table_exists(con, clean_table):
-            con.execute(f"CREATE TABLE {clean_table} AS {clean_sql} LIMIT 0", clean_params)
         con.execute(f"DELETE FROM {clean_table} WHERE partition_date >= ? AND partition_date < ?", [start, end])
         con.execute(f"INSERT INTO {clean_table} BY NAME {clean_sql}", clean_params)
         con.execute(

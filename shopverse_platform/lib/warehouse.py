@@ -35,10 +35,12 @@ def replace_date_range(
     query's shape on first use. Returns the number of rows inserted.
     """
     params = list(params)
+    # Create the empty table outside the transaction: DuckDB 2.0.0 reads a table created empty and
+    # filled with >~122k rows inside one transaction as empty on the same connection.
+    if not table_exists(con, table):
+        con.execute(f"CREATE TABLE {table} AS SELECT * FROM ({select_sql}) WHERE false", params)
     con.execute("BEGIN TRANSACTION")
     try:
-        if not table_exists(con, table):
-            con.execute(f"CREATE TABLE {table} AS SELECT * FROM ({select_sql}) WHERE false", params)
         where = f"{date_column} >= ? AND {date_column} < ?" + (f" AND {extra_filter}" if extra_filter else "")
         con.execute(f"DELETE FROM {table} WHERE {where}", [start, end])
         inserted = con.execute(f"INSERT INTO {table} BY NAME {select_sql}", params).fetchone()[0]
