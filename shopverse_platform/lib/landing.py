@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -111,10 +112,10 @@ def _ndjson_lines_fast(path: Path) -> tuple[pa.Array, pa.Array] | None:
             ),
             convert_options=pacsv.ConvertOptions(column_types={"raw_line": pa.binary()}, strings_can_be_null=False),
         )
-        lines = table.column("raw_line").combine_chunks().cast(pa.string())
+        lines = table.column("raw_line").cast(pa.string())  # stays chunked: DuckDB scans chunks in parallel
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
-    return pa.array(range(1, len(lines) + 1), pa.int32()), lines
+    return pa.array(np.arange(1, len(lines) + 1, dtype=np.int32)), lines
 
 
 def _lines_careful(landing_file: LandingFile) -> list[tuple[int, str, bool]]:
@@ -177,23 +178,22 @@ def read_event_lines(files: list[LandingFile]) -> tuple[pa.Table, int]:
             careful.append((landing_file, _lines_careful(landing_file)))
             continue
         numbers, lines = fast
-        lines = pc.utf8_rtrim(lines, characters="\r")
-        keep = pc.not_equal(pc.utf8_trim_whitespace(lines), "")
-        kept_lines = lines.filter(keep)
-        blank += len(lines) - len(kept_lines)
-        n = len(kept_lines)
-        parts.append(
-            pa.table(
-                [
-                    pa.repeat(pa.scalar(landing_file.partition_date, pa.date32()), n),
-                    pa.repeat(pa.scalar(str(landing_file.path), pa.string()), n),
-                    numbers.filter(keep),
-                    kept_lines,
-                    pa.repeat(pa.scalar(False), n),
-                ],
-                schema=RAW_EVENT_SCHEMA,
-            )
+        n = len(lines)
+        table = pa.table(
+            [
+                pa.repeat(pa.scalar(landing_file.partition_date, pa.date32()), n),
+                pa.repeat(pa.scalar(str(landing_file.path), pa.string()), n),
+                numbers,
+                lines,
+                pa.repeat(pa.scalar(False), n),
+            ],
+            schema=RAW_EVENT_SCHEMA,
         )
+        # Only empty lines are skipped; a whitespace-only line is kept verbatim and quarantined.
+        # (A trailing CR of a CRLF file is JSON whitespace: the parser ignores it.)
+        kept = table.filter(pc.greater(pc.binary_length(table.column("raw_line")), 0))
+        blank += n - kept.num_rows
+        parts.append(kept)
     if careful:
         columns: tuple[list, ...] = ([], [], [], [], [])
         for landing_file, file_lines in careful:
