@@ -100,7 +100,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     _print_tables()
     print(
         f"\nwhere to look:\n  warehouse:   {paths.default_warehouse_path()}  (duckdb -readonly, or any DuckDB client)\n"
-        f"  landing:     {landing}\n  Dagster UI:  shopverse ui   then open http://127.0.0.1:3000 (runs are in {home})"
+        f"  landing:     {landing}\n  reports:     {paths.data_dir() / 'reports'}  (shopverse report --date YYYY-MM-DD)\n"
+        f"  quarantine:  table quarantine (every rejected line, with its reason)\n"
+        f"  UIs:         shopverse up  → Dagster http://127.0.0.1:3000, MLflow http://127.0.0.1:5050 (runs are in {home})"
     )
     return 0 if ok else 1
 
