@@ -26,6 +26,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from results import write_section  # bench/results.py (this folder is on sys.path when run as a script)
+
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT = BENCH_DIR.parent
 OUTPUT = BENCH_DIR / "output"
@@ -157,19 +159,6 @@ def run_child(method: str, landing: Path, days: int) -> dict:
     if out.returncode != 0:
         raise RuntimeError(f"{method} failed:\n{out.stderr[-4000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def write_section(section: str, body: str) -> None:
-    results = BENCH_DIR / "RESULTS.md"
-    text = results.read_text() if results.exists() else "# Benchmark results\n\nEach section is written by its own benchmark script.\n"
-    header = f"## {section}"
-    if header in text:
-        before, rest = text.split(header, 1)
-        after = rest.split("\n## ", 1)
-        text = before + body + ("\n## " + after[1] if len(after) > 1 else "")
-    else:
-        text = text.rstrip() + "\n\n" + body
-    results.write_text(text.rstrip() + "\n")
 
 
 def main() -> None:

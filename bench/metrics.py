@@ -34,6 +34,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from results import write_section  # bench/results.py (this folder is on sys.path when run as a script)
+
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT = BENCH_DIR.parent
 OUTPUT = BENCH_DIR / "output"
@@ -239,19 +241,6 @@ def _fmt(value) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
-def write_section(body: str) -> None:
-    results = BENCH_DIR / "RESULTS.md"
-    text = results.read_text() if results.exists() else "# Benchmark results\n\nEach section is written by its own benchmark script.\n"
-    header = "## Metrics"
-    if header in text:
-        before, rest = text.split(header, 1)
-        after = rest.split("\n## ", 1)
-        text = before + body + ("\n## " + after[1] if len(after) > 1 else "")
-    else:
-        text = text.rstrip() + "\n\n" + body
-    results.write_text(text.rstrip() + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=166_000, help="simulated visitors (10M events over 60 days)")
@@ -340,7 +329,7 @@ simulator injects no traffic or revenue drop, so any such row is a false positiv
 {chr(10).join(pr_row(f"seed {s['seed']} (1,500 users, 22 days, {s['events']:,} events)", s) for s in seeds)}
 {f"| **pooled over the {len(seeds)} seeds** | {' | '.join(pooled(k) for k in kinds)} |" if seeds else ""}
 """
-    write_section(body)
+    write_section("Metrics", body)
     print(f"\nwritten to {BENCH_DIR / 'RESULTS.md'}")
 
 

@@ -27,6 +27,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from results import write_section  # bench/results.py (this folder is on sys.path when run as a script)
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -221,21 +223,6 @@ def _candidates_table(result, key: str, metrics: tuple[str, ...]) -> str:
 
 
 # ---------------------------------------------------------------------------------- results
-def write_section(section: str, body: str) -> None:
-    """Replace (or append) only ``## {section}`` in bench/RESULTS.md, up to the next ``## ``."""
-    results = BENCH_DIR / "RESULTS.md"
-    text = results.read_text() if results.exists() else "# Benchmark results\n\nEach section is written by its own benchmark script.\n"
-    lines = text.splitlines()
-    header = f"## {section}"
-    if header in lines:
-        begin = lines.index(header)
-        end = next((i for i in range(begin + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        lines = lines[:begin] + body.rstrip().splitlines() + ([""] if end < len(lines) else []) + lines[end:]
-    else:
-        lines = text.rstrip().splitlines() + [""] + body.rstrip().splitlines()
-    results.write_text("\n".join(lines).rstrip() + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=100_000)
