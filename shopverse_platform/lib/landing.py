@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gzip
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -157,21 +157,20 @@ def _read_one_event_files(files: list[LandingFile]) -> tuple[pa.Table, int]:
     return table, blank
 
 
-def read_event_lines(files: list[LandingFile]) -> tuple[pa.Table, int]:
-    """All non-blank lines of the given files as an Arrow table (see ``RAW_EVENT_SCHEMA``).
+def iter_event_line_tables(files: list[LandingFile], skipped: list[int]) -> Iterator[pa.Table]:
+    """The non-blank lines of the given files as Arrow tables (see ``RAW_EVENT_SCHEMA``), one
+    NDJSON file at a time, so a caller can store each before the next is read (bounded memory).
 
-    Returns the table and the number of blank lines skipped (reported, not stored: a blank line
-    carries no event). NDJSON batches go through Arrow's reader; one-event files and files with
+    Blank lines are not yielded (a blank line carries no event); their count is added to
+    ``skipped[0]``. NDJSON batches go through Arrow's reader; one-event files and files with
     encoding problems are read in Python, so that only the bad lines are flagged.
     """
-    parts: list[pa.Table] = []
-    blank = 0
     careful: list[tuple[LandingFile, list[tuple[int, str, bool]]]] = []
     one_event_files = [f for f in files if f.layout == "logs"]
     if one_event_files:
-        table, skipped = _read_one_event_files(one_event_files)
-        parts.append(table)
-        blank += skipped
+        table, blank = _read_one_event_files(one_event_files)
+        skipped[0] += blank
+        yield table
     for landing_file in (f for f in files if f.layout == "ndjson"):
         fast = _ndjson_lines_fast(landing_file.path)
         if fast is None:
@@ -192,21 +191,18 @@ def read_event_lines(files: list[LandingFile]) -> tuple[pa.Table, int]:
         # Only empty lines are skipped; a whitespace-only line is kept verbatim and quarantined.
         # (A trailing CR of a CRLF file is JSON whitespace: the parser ignores it.)
         kept = table.filter(pc.greater(pc.binary_length(table.column("raw_line")), 0))
-        blank += n - kept.num_rows
-        parts.append(kept)
+        skipped[0] += n - kept.num_rows
+        yield kept
     if careful:
         columns: tuple[list, ...] = ([], [], [], [], [])
         for landing_file, file_lines in careful:
             for number, line, bad in file_lines:
                 if not line.strip():
-                    blank += 1
+                    skipped[0] += 1
                     continue
                 for column, value in zip(columns, (landing_file.partition_date, str(landing_file.path), number, line, bad)):
                     column.append(value)
-        parts.append(pa.table([pa.array(c, t.type) for c, t in zip(columns, RAW_EVENT_SCHEMA)], schema=RAW_EVENT_SCHEMA))
-    if not parts:
-        return RAW_EVENT_SCHEMA.empty_table(), blank
-    return pa.concat_tables(parts), blank
+        yield pa.table([pa.array(c, t.type) for c, t in zip(columns, RAW_EVENT_SCHEMA)], schema=RAW_EVENT_SCHEMA)
 
 
 def order_export_files(path: Path) -> list[Path]:

@@ -7,7 +7,6 @@ from shopverse_platform.defs.asset_helpers import table_metadata, window_dates
 from shopverse_platform.defs.partitions import daily_partitions
 from shopverse_platform.defs.resources import LandingZone, Warehouse
 from shopverse_platform.lib import landing
-from shopverse_platform.lib.warehouse import replace_date_range
 
 RAW_EVENTS_DDL = """
 CREATE TABLE IF NOT EXISTS raw_events (
@@ -34,18 +33,27 @@ def raw_events(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_
     """
     start, end = window_dates(context)
     files = landing.event_files(landing_zone.events_dir(), landing_zone.logs_dir(), start, end)
-    lines, blank_lines = landing.read_event_lines(files)
+    skipped = [0]
     with warehouse.connect() as con:
         con.execute(RAW_EVENTS_DDL)
-        con.register("_landed_lines", lines)
         # Raw lines carry their own file and line number; letting DuckDB write them in any order
         # halves the write of a 1M-line day (measured 4.0 s -> 2.2 s).
         con.execute("SET preserve_insertion_order = false")
-        rows = replace_date_range(
-            con, table="raw_events", date_column="partition_date", start=start, end=end,
-            select_sql="SELECT * FROM _landed_lines",
-        )
-        con.unregister("_landed_lines")
+        # One transaction for the whole window (all or nothing), filled one file at a time so
+        # that only one file's lines are ever held in memory.
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("DELETE FROM raw_events WHERE partition_date >= ? AND partition_date < ?", [start, end])
+            rows = 0
+            for part in landing.iter_event_line_tables(files, skipped):
+                con.register("_landed_lines", part)
+                rows += con.execute("INSERT INTO raw_events BY NAME SELECT * FROM _landed_lines").fetchall()[0][0]
+                con.unregister("_landed_lines")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        blank_lines = skipped[0]
         metadata = table_metadata(con, "raw_events", "partition_date >= ? AND partition_date < ?", [start, end])
     context.log.info(f"raw_events {start}..{end}: {rows} lines from {len(files)} files")
     return dg.MaterializeResult(
