@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import socket
 from pathlib import Path
 
 import dagster as dg
@@ -70,3 +70,20 @@ def online_retail_file() -> Path:
     if not path.is_file():
         pytest.fail(f"the real dataset is missing: {path} (../shared/data must sit beside the project)")
     return path
+
+
+def free_ports(count: int) -> list[int]:
+    """Loopback ports nobody listens on, held open together so that they differ. A port from here
+    is also a "closed" address: nothing answers on it."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def free_port() -> int:
+    return free_ports(1)[0]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -17,23 +16,12 @@ import pytest
 
 from shopverse_platform.lib import stack
 from shopverse_platform.lib.paths import PROJECT_ROOT
+from shopverse_platform_tests.conftest import free_ports
 
 ARTIFACTS = PROJECT_ROOT / "shopverse_platform_tests" / "artifacts"
 # Variables of the developer's shell that would point the stack at other services.
 FOREIGN = ("DAGSTER_HOME", "MLFLOW_TRACKING_URI", "OPENLINEAGE_URL", "SHOPVERSE_WAREHOUSE", "SHOPVERSE_LANDING_DIR",
            "SHOPVERSE_ORDER_EXPORTS", "SHOPVERSE_SERVICES_HOME", "SHOPVERSE_PG_HOME")
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports nobody listens on (held open together so that they differ)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def processes_mentioning(text: str) -> list[str]:

@@ -20,7 +20,8 @@ import requests
 
 from shopverse_platform.lib import stack
 from shopverse_platform.lib.paths import PROJECT_ROOT
-from shopverse_platform_tests.deployment.conftest import clean_env, free_ports, processes_mentioning, shared_temp_dir
+from shopverse_platform_tests.conftest import free_ports
+from shopverse_platform_tests.deployment.conftest import clean_env, processes_mentioning, shared_temp_dir
 
 pytestmark = pytest.mark.services
 

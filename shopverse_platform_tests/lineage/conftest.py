@@ -10,7 +10,6 @@ the session; the cluster is deleted.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from shopverse_platform.lib.paths import PROJECT_ROOT
+from shopverse_platform_tests.conftest import free_ports
 
 SERVICES = PROJECT_ROOT / "scripts" / "services"
 
@@ -27,17 +27,6 @@ def marquez_lib_dir() -> Path:
         return Path(os.environ["MARQUEZ_LIB_DIR"])
     home = Path(os.environ.get("SHOPVERSE_SERVICES_HOME") or PROJECT_ROOT / ".services")
     return home / "marquez" / "lib"
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def _script(env: dict[str, str], name: str, *args: str, timeout: int = 240) -> None:
@@ -62,7 +51,7 @@ def marquez_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "MARQUEZ_MAVEN_REPO at a repository that has it (scripts/services/README.md)."
         )
     home = tmp_path_factory.mktemp("services")
-    pg_port, api_port, admin_port = _free_ports(3)
+    pg_port, api_port, admin_port = free_ports(3)
     env = {
         **os.environ,
         "SHOPVERSE_SERVICES_HOME": str(home), "MARQUEZ_LIB_DIR": str(lib),

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import requests
 
 from shopverse_platform.lib import paths
 from shopverse_platform_tests.lineage.support import by_job, read_events, validate_event
+from shopverse_platform_tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -61,9 +61,7 @@ def dagster_dev():
     """`dagster dev` (webserver + daemon + code server) on a free port, stopped by its process group."""
     home = Path(os.environ["DAGSTER_HOME"])
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")  # runs queue: the daemon launches them
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     log = open(home / "dagster_dev.log", "w")
     process = subprocess.Popen(
         [str(BIN / "dagster"), "dev", "-m", LOCATION, "-h", "127.0.0.1", "-p", str(port)],

@@ -31,6 +31,7 @@ from shopverse_platform.lib.automation.backfill import complete_weeks
 from shopverse_platform.lib.simulator import simulate
 from shopverse_platform_tests.lineage import location
 from shopverse_platform_tests.lineage.support import CONTRACT, normalise_edges
+from shopverse_platform_tests.conftest import free_port
 
 pytestmark = pytest.mark.services
 
@@ -127,9 +128,7 @@ def built(marquez_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
         failing = with_openlineage(dg.Definitions(assets=[deliberately_failing], resources=resources))
         failed = dg.materialize(failing.assets, resources=failing.resources, instance=instance, raise_on_error=False)
         # Marquez "down" (a closed port): the events wait in the buffer; `replay` sends them later.
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        closed = f"http://127.0.0.1:{free_port()}"
         env.setenv("SHOPVERSE_DATA_DIR", str(root / "location_data"))
         offline = OpenLineageResource(url=closed, namespace=namespace, directory=str(root / "offline"))
         selected = [a for a in location.defs.assets

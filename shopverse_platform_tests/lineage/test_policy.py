@@ -18,6 +18,7 @@ from shopverse_platform.lib import paths
 from shopverse_platform.lib.lineage.emitter import LineageEmitter, LineageSettings
 from shopverse_platform_tests.lineage import location
 from shopverse_platform_tests.lineage.support import FakeBackend, by_job, read_events, validate_event
+from shopverse_platform_tests.conftest import free_port
 
 
 def _events() -> list[dict]:
@@ -203,9 +204,7 @@ def test_an_interrupted_step_is_an_abort():
 
 
 def test_lineage_never_breaks_a_pipeline_and_nothing_is_lost(tmp_path):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    closed = f"http://127.0.0.1:{free_port()}"
     lineage = OpenLineageResource(url=closed, directory=str(tmp_path / "lineage"))
     result = _materialize("lineage_orders", "lineage_revenue", resources={"lineage": lineage})
     assert result.success

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from shopverse_platform.lib.lineage.cli import add_lineage_commands
 from shopverse_platform.lib.lineage.emitter import LineageEmitter, LineageSettings
 from shopverse_platform.lib.lineage.transport import LineageBuffer, event_key
 from shopverse_platform_tests.lineage.support import FakeBackend, read_events
+from shopverse_platform_tests.conftest import free_port
 
 
 def _event(state: RunState = RunState.START, run_id: str | None = None, minute: int = 0) -> RunEvent:
@@ -23,12 +23,6 @@ def _event(state: RunState = RunState.START, run_id: str | None = None, minute: 
         run=Run(runId=run_id or str(uuid.uuid4())), job=Job(namespace="shopverse", name="clean_events"),
         producer="urn:test",
     )
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_without_a_url_events_go_to_the_local_file(tmp_path):
@@ -52,7 +46,7 @@ def test_settings_are_read_from_the_environment_at_call_time(tmp_path, monkeypat
 
 
 def test_a_stray_openlineage_yml_does_not_redirect_or_double_send(tmp_path, monkeypatch):
-    (tmp_path / "openlineage.yml").write_text(f"transport:\n  type: http\n  url: http://127.0.0.1:{_closed_port()}\n")
+    (tmp_path / "openlineage.yml").write_text(f"transport:\n  type: http\n  url: http://127.0.0.1:{free_port()}\n")
     monkeypatch.chdir(tmp_path)
     with FakeBackend() as backend:
         backend.failing = False
@@ -98,7 +92,7 @@ def test_new_events_queue_behind_the_backlog_so_marquez_sees_them_in_order(tmp_p
 
 def test_an_unreachable_backend_costs_milliseconds_and_backs_off(tmp_path):
     emitter = LineageEmitter(LineageSettings.resolve(
-        url=f"http://127.0.0.1:{_closed_port()}", directory=tmp_path, retry_after_seconds=60,
+        url=f"http://127.0.0.1:{free_port()}", directory=tmp_path, retry_after_seconds=60,
     ))
     started = time.perf_counter()
     outcomes = [emitter.emit(_event(minute=m)) for m in range(20)]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,15 +22,10 @@ from shopverse_platform.defs.ml.training_sets import churn_training_set, clv_tra
 from shopverse_platform.lib.ml import features
 from shopverse_platform.lib.ml.specs import CHURN, CLASSIFIER_METRICS
 from shopverse_platform_tests.ml.warehouses import Built, retail_warehouse
+from shopverse_platform_tests.conftest import free_port
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 MLFLOW = str(Path(sys.executable).parent / "mlflow")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start(command: list[str], env: dict, log: Path, ready_url: str, timeout: float = 150) -> subprocess.Popen:
@@ -72,7 +66,7 @@ def _env(**extra: str) -> dict:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("mlflow_server")
-    port = _free_port()
+    port = free_port()
     command = [MLFLOW, "server", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
                "--artifacts-destination", str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     process = _start(command, _env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"), root / "server.log", f"http://127.0.0.1:{port}/health")
@@ -127,7 +121,7 @@ def test_training_assets_log_runs_metrics_artifacts_and_versions_to_a_real_serve
 
 def test_the_champion_served_by_mlflow_answers_like_the_batch_scores(server, trained, tmp_path):
     built, _ = trained
-    port = _free_port()
+    port = free_port()
     command = [MLFLOW, "models", "serve", "-m", "models:/churn@champion", "--env-manager", "local",
                "-h", "127.0.0.1", "-p", str(port), "-w", "1"]
     process = _start(command, _env(MLFLOW_TRACKING_URI=server), tmp_path / "serve.log", f"http://127.0.0.1:{port}/ping")
