@@ -45,7 +45,7 @@ def value_tiers(context: dg.AssetExecutionContext, config: CustomerSegmentationC
     Customers with credits only (a cancellation of an order from before the data) are included."""
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, config.as_of_date, config.order_source)
-        params = as_of_params(as_of) if as_of else {"before": None}
+        params = as_of_params(as_of)
         build_table(con, "value_tiers", value_tiers_sql(con, config.order_source), params)
         by_tier = dict(con.execute("SELECT value_tier, count(*) FROM value_tiers GROUP BY 1").fetchall())
         yield dg.MaterializeResult(metadata={**table_metadata(con, "value_tiers"), "as_of_date": str(as_of),
@@ -72,7 +72,7 @@ def rfm_segments(context: dg.AssetExecutionContext, config: CustomerSegmentation
     Hibernating, Lost. The grid is in docs/models.md."""
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, config.as_of_date, config.order_source)
-        params = as_of_params(as_of) if as_of else {"before": None}
+        params = as_of_params(as_of)
         build_table(con, "rfm_segments", rfm_segments_sql(con, config.order_source), params)
         by_segment = dict(con.execute("SELECT rfm_segment, count(*) FROM rfm_segments GROUP BY 1 ORDER BY 2 DESC").fetchall())
         yield dg.MaterializeResult(metadata={**table_metadata(con, "rfm_segments"), "as_of_date": str(as_of),

@@ -91,6 +91,6 @@ def customer_state_sql(con: duckdb.DuckDBPyConnection, order_source: str | None 
     """
 
 
-def as_of_params(as_of: date) -> dict[str, date]:
-    """Query parameters for a state at the end of ``as_of``."""
-    return {"before": as_of + timedelta(days=1)}
+def as_of_params(as_of: date | None) -> dict[str, date | None]:
+    """Query parameters for a state at the end of ``as_of``; no day (no orders yet) selects nothing."""
+    return {"before": as_of + timedelta(days=1) if as_of else None}
