@@ -74,3 +74,11 @@ def table_schema(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, 
             [table],
         ).fetchall()
     ]
+
+
+def unique_key(con: duckdb.DuckDBPyConnection, table: str, key: str) -> tuple[bool, dict[str, object]]:
+    """Check outcome: does ``key`` (one column or a comma-separated list) identify one row of ``table``?"""
+    repeated = con.execute(
+        f"SELECT count(*) FROM (SELECT {key} FROM {table} GROUP BY ALL HAVING count(*) > 1)"
+    ).fetchall()[0][0]
+    return repeated == 0, {"key": key, "repeated_keys": repeated}

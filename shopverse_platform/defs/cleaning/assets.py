@@ -8,6 +8,7 @@ from shopverse_platform.defs.asset_helpers import table_metadata, window_dates
 from shopverse_platform.defs.partitions import daily_partitions
 from shopverse_platform.defs.resources import LandingZone, Warehouse
 from shopverse_platform.lib import cleaning, dimensions
+from shopverse_platform.lib.warehouse import unique_key
 
 WINDOW = "partition_date >= ? AND partition_date < ?"
 
@@ -73,12 +74,8 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
             metadata={**metadata, "outcome_by_reason": dg.MetadataValue.json(outcome)}
         )
         yield _reconciliation_result(con, "clean_events", "events", start, end)
-        repeated = con.execute(
-            "SELECT count(*) FROM (SELECT event_id FROM clean_events GROUP BY event_id HAVING count(*) > 1)"
-        ).fetchone()[0]
-        yield dg.AssetCheckResult(
-            check_name="clean_events_event_id_unique", passed=repeated == 0, metadata={"repeated_event_ids": repeated}
-        )
+        passed, unique_metadata = unique_key(con, "clean_events", "event_id")
+        yield dg.AssetCheckResult(check_name="clean_events_event_id_unique", passed=passed, metadata=unique_metadata)
 
 
 @dg.asset(

@@ -11,6 +11,7 @@ from decimal import Decimal
 import duckdb
 
 from shopverse_platform.lib.metrics.sources import relation
+from shopverse_platform.lib.warehouse import unique_key  # noqa: F401  (re-exported: checks.unique_key)
 
 Outcome = tuple[bool, dict[str, object]]
 WINDOW = "{col} >= $start AND {col} < $end"
@@ -137,11 +138,6 @@ def orders_match_lines(con: duckdb.DuckDBPyConnection, start: date, end: date) -
     names = ["documents", "gross", "credited", "net"]
     passed = all((a or 0) == (b or 0) for a, b in zip(docs, lines))
     return passed, {f"orders_{n}": _plain(v or 0) for n, v in zip(names, docs)} | {f"lines_{n}": _plain(v or 0) for n, v in zip(names, lines)}
-
-
-def unique_key(con: duckdb.DuckDBPyConnection, table: str, key: str) -> Outcome:
-    repeated = con.execute(f"SELECT count(*) FROM (SELECT {key} FROM {table} GROUP BY ALL HAVING count(*) > 1)").fetchone()[0]
-    return repeated == 0, {"key": key, "repeated_keys": repeated}
 
 
 def daily_sales_reconcile(con: duckdb.DuckDBPyConnection, start: date, end: date) -> Outcome:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import duckdb
 
 from shopverse_platform.lib.ml.specs import ModelSpec
+from shopverse_platform.lib.warehouse import unique_key
 
 Outcome = tuple[bool, dict[str, object]]
 MIN_ROWS = 50
@@ -60,9 +61,7 @@ def enough_rows_and_labels(con, spec: ModelSpec, min_rows: int = MIN_ROWS) -> Ou
 
 
 def entity_unique(con, spec: ModelSpec) -> Outcome:
-    repeated = con.execute(
-        f"SELECT count(*) FROM (SELECT split, entity_id FROM {spec.training_set} GROUP BY ALL HAVING count(*) > 1)").fetchone()[0]
-    return repeated == 0, {"repeated": repeated}
+    return unique_key(con, spec.training_set, "split, entity_id")
 
 
 def features_complete(con, spec: ModelSpec) -> Outcome:

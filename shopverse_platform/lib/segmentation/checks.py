@@ -9,18 +9,13 @@ import duckdb
 
 from shopverse_platform.lib.segmentation.intent import INTENT_LEVELS
 from shopverse_platform.lib.segmentation.rfm import RFM_SEGMENTS, VALUE_TIERS
-from shopverse_platform.lib.warehouse import table_exists
+from shopverse_platform.lib.warehouse import table_exists, unique_key  # noqa: F401  (re-exported: checks.unique_key)
 
 Outcome = tuple[bool, dict[str, object]]
 
 
 def _f(value) -> float | None:
     return float(value) if isinstance(value, Decimal) else value
-
-
-def unique_key(con: duckdb.DuckDBPyConnection, table: str, key: str) -> Outcome:
-    repeated = con.execute(f"SELECT count(*) FROM (SELECT {key} FROM {table} GROUP BY ALL HAVING count(*) > 1)").fetchone()[0]
-    return repeated == 0, {"key": key, "repeated_keys": repeated}
 
 
 def tiers_ordered_by_revenue(con: duckdb.DuckDBPyConnection) -> Outcome:
