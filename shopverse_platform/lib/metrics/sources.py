@@ -36,6 +36,13 @@ SALES_LINE_TYPES: tuple[str, ...] = ("product", "postage", "manual_adjustment", 
 BOT_MIN_EVENTS = 30
 BOT_EVENTS_PER_MINUTE = 30.0
 
+
+def bot_rule_sql(events: str, first_ts: str, last_ts: str) -> str:
+    """The bot rule as a SQL condition over a session's event count and first/last timestamps
+    (millisecond precision; a session shorter than a minute counts as one minute)."""
+    return (f"({events} >= {BOT_MIN_EVENTS} AND {events} / greatest(date_diff('millisecond', {first_ts}, {last_ts}) "
+            f"/ 60000.0, 1.0) >= {BOT_EVENTS_PER_MINUTE})")
+
 # The purchase journey in order (step 0 is the session itself) and the checkout funnel on its own.
 PURCHASE_FUNNEL: tuple[str, ...] = ("session_start", "view_item", "add_to_cart", "begin_checkout", "add_payment_info", "purchase")
 CHECKOUT_FUNNEL: tuple[str, ...] = ("begin_checkout", "add_payment_info", "purchase")
@@ -85,9 +92,7 @@ def create_window_events(con: duckdb.DuckDBPyConnection, start: date, end: date)
                date_diff('millisecond', min(event_ts), max(event_ts)) / 1000.0 AS session_seconds,
                arg_min(anonymous_id, event_ts) AS visitor_id, max(user_id) AS session_user_id,
                arg_min(device, event_ts) AS session_device, arg_min(country, event_ts) AS session_country,
-               count(*) >= {BOT_MIN_EVENTS}
-                   AND count(*) / greatest(date_diff('millisecond', min(event_ts), max(event_ts)) / 60000.0, 1.0)
-                       >= {BOT_EVENTS_PER_MINUTE} AS is_bot
+               {bot_rule_sql("count(*)", "min(event_ts)", "max(event_ts)")} AS is_bot
         FROM {events} WHERE {window.format(lo=lo, hi=hi)}
         GROUP BY session_id
         """
@@ -130,9 +135,7 @@ def session_stats(con: duckdb.DuckDBPyConnection) -> str:
                    FROM {relation(con, "clean_events")} GROUP BY session_id"""
     return f"""(SELECT *, events / greatest(date_diff('millisecond', session_start, session_end) / 60000.0, 1.0) AS epm,
                        date_diff('millisecond', session_start, session_end) / 1000.0 AS seconds,
-                       events >= {BOT_MIN_EVENTS}
-                           AND events / greatest(date_diff('millisecond', session_start, session_end) / 60000.0, 1.0)
-                               >= {BOT_EVENTS_PER_MINUTE} AS is_bot
+                       {bot_rule_sql("events", "session_start", "session_end")} AS is_bot
                 FROM ({base}))"""
 
 

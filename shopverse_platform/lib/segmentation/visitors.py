@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import duckdb
 
-from shopverse_platform.lib.metrics.sources import BOT_EVENTS_PER_MINUTE, BOT_MIN_EVENTS, relation
+from shopverse_platform.lib.metrics.sources import bot_rule_sql, relation
 
 # "Never" for the days-since columns: longer than any lookback the platform uses.
 NEVER_DAYS = 365
@@ -30,9 +30,7 @@ def human_events_sql(con: duckdb.DuckDBPyConnection) -> str:
     ),
     bot_sessions AS (
         SELECT session_id FROM ev GROUP BY session_id
-        HAVING count(*) >= {BOT_MIN_EVENTS}
-           AND count(*) / greatest(date_diff('millisecond', min(event_ts), max(event_ts)) / 60000.0, 1.0)
-               >= {BOT_EVENTS_PER_MINUTE}
+        HAVING {bot_rule_sql("count(*)", "min(event_ts)", "max(event_ts)")}
     ),
     human AS (SELECT * FROM ev ANTI JOIN bot_sessions USING (session_id)),
     devices AS (
