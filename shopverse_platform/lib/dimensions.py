@@ -6,16 +6,8 @@ from pathlib import Path
 
 import duckdb
 
-from shopverse_platform.lib.warehouse import replace_table, table_exists
-
-EMPTY_CLEAN_EVENTS = """SELECT NULL::VARCHAR AS event_id, NULL::VARCHAR AS event_name, NULL::TIMESTAMP AS event_ts,
-    NULL::VARCHAR AS user_id, NULL::VARCHAR AS anonymous_id, NULL::VARCHAR AS session_id, NULL::VARCHAR AS device,
-    NULL::VARCHAR AS country, NULL::VARCHAR AS utm_source, NULL::VARCHAR AS referrer, NULL::VARCHAR AS page,
-    NULL::STRUCT(item_id VARCHAR, item_name VARCHAR, item_category VARCHAR, price DOUBLE, quantity INTEGER)[] AS items,
-    NULL::DOUBLE AS value WHERE false"""
-EMPTY_ORDER_LINES = """SELECT NULL::VARCHAR AS stock_code, NULL::VARCHAR AS description, NULL::VARCHAR AS line_type,
-    NULL::DECIMAL(18,3) AS unit_price, NULL::VARCHAR AS customer_id, NULL::VARCHAR AS country,
-    NULL::TIMESTAMP AS invoice_ts, NULL::BOOLEAN AS is_cancellation WHERE false"""
+from shopverse_platform.lib.cleaning import relation
+from shopverse_platform.lib.warehouse import replace_table
 
 # Funnel steps in order; a session "reached" a step if it has the event (ordering is enforced in
 # the metric layer, which needs it; here the flags describe what happened).
@@ -28,12 +20,8 @@ FUNNEL_FLAGS = {
 }
 
 
-def _source(con: duckdb.DuckDBPyConnection, table: str, empty: str) -> str:
-    return table if table_exists(con, table) else f"({empty})"
-
-
 def build_sessions(con: duckdb.DuckDBPyConnection) -> int:
-    events = _source(con, "clean_events", EMPTY_CLEAN_EVENTS)
+    events = relation(con, "clean_events")
     flags = ",\n".join(f"bool_or(event_name = '{event}') AS {flag}" for flag, event in FUNNEL_FLAGS.items())
     return replace_table(
         con,
@@ -62,8 +50,8 @@ def build_sessions(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def build_dim_products(con: duckdb.DuckDBPyConnection, catalogue_file: Path) -> int:
-    events = _source(con, "clean_events", EMPTY_CLEAN_EVENTS)
-    lines = _source(con, "clean_order_lines", EMPTY_ORDER_LINES)
+    events = relation(con, "clean_events")
+    lines = relation(con, "clean_order_lines")
     catalogue = (
         f"SELECT CAST(product_id AS VARCHAR) AS product_id, product_name, category, CAST(price AS DOUBLE) AS list_price "
         f"FROM read_csv('{catalogue_file}', header = true, all_varchar = true)"
@@ -105,8 +93,8 @@ def build_dim_products(con: duckdb.DuckDBPyConnection, catalogue_file: Path) -> 
 
 
 def build_dim_customers(con: duckdb.DuckDBPyConnection, customers_file: Path) -> int:
-    events = _source(con, "clean_events", EMPTY_CLEAN_EVENTS)
-    lines = _source(con, "clean_order_lines", EMPTY_ORDER_LINES)
+    events = relation(con, "clean_events")
+    lines = relation(con, "clean_order_lines")
     profiles = (
         f"SELECT user_id AS customer_id, age_group, country AS profile_country, TRY_CAST(signup_date AS DATE) AS signup_date, "
         f"acquisition_channel FROM read_csv('{customers_file}', header = true, all_varchar = true)"
