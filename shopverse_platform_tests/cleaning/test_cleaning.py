@@ -10,7 +10,7 @@ import pytest
 
 from shopverse_platform.defs.cleaning.assets import clean_events, clean_order_lines, dim_customers, dim_products, sessions
 from shopverse_platform.defs.ingestion.assets import raw_events, raw_orders
-from shopverse_platform.lib import cleaning
+from shopverse_platform.lib import cleaning, landing
 from shopverse_platform.lib.events import QUARANTINE_REASONS
 from shopverse_platform_tests.cleaning import events_fixture as fx
 from shopverse_platform_tests.conftest import materialize_range
@@ -91,13 +91,31 @@ def test_clean_events_rerun_replaces_partitions_without_duplicates(cleaned, quer
     assert query("SELECT count(*) - count(DISTINCT event_id) FROM clean_events")[0][0] == 0
 
 
-def test_clean_events_failed_write_keeps_previous_partition(cleaned, warehouse, query):
-    before = query("SELECT count(*) FROM clean_events")[0][0]
-    with warehouse.connect() as con, pytest.raises(duckdb.Error):
-        cleaning.parse_events(con, datetime(2024, 3, 5).date(), datetime(2024, 3, 6).date(), cleaning.EventRules())
-        con.execute("CREATE OR REPLACE TEMP TABLE _parsed_events AS SELECT 1 AS broken")  # sabotage the input
-        cleaning.write_clean_events(con, datetime(2024, 3, 5).date(), datetime(2024, 3, 6).date())
-    assert query("SELECT count(*) FROM clean_events")[0][0] == before
+def test_clean_events_failed_write_keeps_previous_partition(cleaned, warehouse, query, landing_dir):
+    before = query("SELECT (SELECT count(*) FROM clean_events), (SELECT count(*) FROM quarantine)")[0]
+    day1, day2, day3 = (datetime(2024, 3, d).date() for d in (5, 6, 7))
+    files = landing.event_files(landing_dir / "events", landing_dir / "logs", day1, day3)
+
+    def chunks_then_failure():
+        yield day1, day2, landing.read_lines([f for f in files if f.partition_date == day1])
+        raise OSError("the landing disk went away")  # after the first day was written
+
+    with warehouse.connect() as con, pytest.raises(OSError):
+        cleaning.clean_event_lines(con, chunks_then_failure(), day1, day3, cleaning.EventRules())
+    assert query("SELECT (SELECT count(*) FROM clean_events), (SELECT count(*) FROM quarantine)")[0] == before
+
+
+def test_clean_events_day_by_day_chunks_equal_one_chunk(cleaned, query, resources):
+    """Cleaning a day at a time (bounded memory) gives exactly the rows of one pass over the window:
+    the fixture has a re-delivery across days and a session across midnight."""
+    columns = "event_id, session_id, event_ts, partition_date, source_file, line_number, items"
+    one_pass = query(f"SELECT {columns} FROM clean_events ORDER BY event_id")
+    quarantined = query("SELECT reason_code, source_file, line_number, raw_line FROM quarantine ORDER BY ALL")
+    config = {"ops": {"clean_events": {"config": {"chunk_megabytes": 0}}}}
+    result = materialize_range(EVENT_ASSETS, resources, "2024-03-05", "2024-03-06", run_config=config)
+    assert result.asset_materializations_for_node("clean_events")[0].metadata["chunks"].value == 2
+    assert query(f"SELECT {columns} FROM clean_events ORDER BY event_id") == one_pass
+    assert query("SELECT reason_code, source_file, line_number, raw_line FROM quarantine ORDER BY ALL") == quarantined
 
 
 ORDERS_CSV = '''"InvoiceNo","StockCode","Description","Quantity","InvoiceDate","UnitPrice","CustomerID","Country"

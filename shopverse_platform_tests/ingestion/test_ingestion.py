@@ -4,41 +4,97 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import date
 
 import pandas as pd
 import pytest
 
-from shopverse_platform.defs.cleaning.assets import clean_order_lines
+from shopverse_platform.defs.cleaning.assets import clean_events, clean_order_lines
 from shopverse_platform.defs.ingestion.assets import raw_events, raw_orders
 from shopverse_platform.defs.resources import LandingZone
+from shopverse_platform.lib import landing
 from shopverse_platform_tests.conftest import materialize_range
 
 
-def test_raw_events_reads_batches_gzip_and_one_file_per_event(landing_dir, resources, query):
+def _write_mixed_landing(landing_dir) -> None:
     day = landing_dir / "events" / "2024-03-05"
     day.mkdir(parents=True)
     (day / "batch-0001.ndjson").write_text('{"a": 1}\n\n{"a": 2}\r\n')  # a blank line, a CRLF line
-    (day / "batch-0002.ndjson.gz").write_bytes(gzip.compress(b'{"a": 3}\nnot json\n'))
+    (day / "batch-0002.ndjson.gz").write_bytes(gzip.compress(b'{"a": 3}\nnot json'))  # no final newline
     (day / "notes.txt").write_text("ignored: not a landing file")
     logs = landing_dir / "logs" / "20240305"
     logs.mkdir(parents=True)
     for n in range(3):
         (logs / f"evt-{n}.json").write_text(json.dumps({"a": 10 + n}, indent=2))
+    (logs / "evt-empty.json").write_text("")
+
+
+def test_raw_events_registers_batches_gzip_and_one_file_per_event(landing_dir, resources, query):
+    _write_mixed_landing(landing_dir)
     result = materialize_range([raw_events], resources, "2024-03-05", "2024-03-05")
     assert result.success
-    rows = query("SELECT source_file, line_number, raw_line FROM raw_events ORDER BY source_file, line_number")
-    assert [(r[0].split("/")[-1], r[1], r[2]) for r in rows] == [
-        ("batch-0001.ndjson", 1, '{"a": 1}'),
-        ("batch-0001.ndjson", 3, '{"a": 2}'),
-        ("batch-0002.ndjson.gz", 1, '{"a": 3}'),
-        ("batch-0002.ndjson.gz", 2, "not json"),
-        ("evt-0.json", 1, json.dumps({"a": 10}, indent=2)),
-        ("evt-1.json", 1, json.dumps({"a": 11}, indent=2)),
-        ("evt-2.json", 1, json.dumps({"a": 12}, indent=2)),
+    rows = query("SELECT source_file, layout, line_count, blank_lines, size_bytes FROM raw_events ORDER BY source_file")
+    assert [(r[0].split("/")[-1], r[1], r[2], r[3]) for r in rows] == [
+        ("batch-0001.ndjson", "ndjson", 2, 1),
+        ("batch-0002.ndjson.gz", "ndjson", 2, 0),
+        ("evt-0.json", "logs", 1, 0),
+        ("evt-1.json", "logs", 1, 0),
+        ("evt-2.json", "logs", 1, 0),
+        ("evt-empty.json", "logs", 0, 1),
     ]
+    assert rows[0][4] == len('{"a": 1}\n\n{"a": 2}\r\n')
     materialization = result.asset_materializations_for_node("raw_events")[0]
-    assert materialization.metadata["blank_lines_skipped"].value == 1
-    assert materialization.metadata["files"].value == 5
+    assert materialization.metadata["lines"].value == 7
+    assert materialization.metadata["blank_lines_skipped"].value == 2
+    assert materialization.metadata["files"].value == 6
+
+
+def test_read_lines_keeps_lines_verbatim_with_their_numbers(landing_dir):
+    _write_mixed_landing(landing_dir)
+    files = landing.event_files(landing_dir / "events", landing_dir / "logs", date(2024, 3, 5), date(2024, 3, 6))
+    (bad := landing_dir / "events" / "2024-03-05" / "batch-0003.ndjson").write_bytes(b'{"a": 4}\n\xff\xfe\n\n{"a":\x1f5}\n')
+    files.append(landing.LandingFile(str(bad), date(2024, 3, 5), "ndjson"))
+    table = landing.read_lines(files)
+    rows = sorted((r["source_file"].split("/")[-1], r["line_number"], r["raw_line"], r["encoding_error"]) for r in table.to_pylist())
+    assert rows == [
+        ("batch-0001.ndjson", 1, '{"a": 1}', False),
+        ("batch-0001.ndjson", 3, '{"a": 2}', False),
+        ("batch-0002.ndjson.gz", 1, '{"a": 3}', False),
+        ("batch-0002.ndjson.gz", 2, "not json", False),
+        # Polars cannot split this file (bad UTF-8, a control byte): read line by line instead
+        ("batch-0003.ndjson", 1, '{"a": 4}', False),
+        ("batch-0003.ndjson", 2, "\ufffd\ufffd", True),
+        ("batch-0003.ndjson", 4, '{"a":\x1f5}', False),
+        ("evt-0.json", 1, json.dumps({"a": 10}, indent=2), False),
+        ("evt-1.json", 1, json.dumps({"a": 11}, indent=2), False),
+        ("evt-2.json", 1, json.dumps({"a": 12}, indent=2), False),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"", (0, 0)), (b"a", (1, 0)), (b"a\n", (1, 0)), (b"\n", (0, 1)), (b"\r\n", (0, 1)),
+        (b"a\n\nb", (2, 1)), (b"a\r\n\r\nb\r\n", (2, 1)), (b"a\n\n\n", (1, 2)), (b"  \n", (1, 0)),
+    ],
+)
+def test_count_lines_counts_lines_and_blank_lines(data, expected):
+    assert landing.count_lines(data) == expected
+    # the same count as splitting the text, the way a person would
+    lines = data.split(b"\n")[:-1] if data.endswith(b"\n") else data.split(b"\n") if data else []
+    assert sum(1 for line in lines if line.rstrip(b"\r")) == expected[0]
+
+
+def test_clean_events_refuses_a_landing_file_changed_after_registration(landing_dir, resources):
+    _write_mixed_landing(landing_dir)
+    assert materialize_range([raw_events], resources, "2024-03-05", "2024-03-05").success
+    batch = landing_dir / "events" / "2024-03-05" / "batch-0001.ndjson"
+    batch.write_text(batch.read_text() + '{"a": 99}\n')  # appended after raw_events counted it
+    result = materialize_range([clean_events], resources, "2024-03-05", "2024-03-05", raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.event_specific_data.error.cause.message  # the asset's own error, under Dagster's
+    assert "batch-0001.ndjson" in message and "Re-materialize raw_events for 2024-03-05" in message
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ from pydantic import Field
 from shopverse_platform.defs.asset_helpers import table_metadata, window_dates
 from shopverse_platform.defs.partitions import daily_partitions
 from shopverse_platform.defs.resources import LandingZone, Warehouse
-from shopverse_platform.lib import cleaning, dimensions
-from shopverse_platform.lib.warehouse import unique_key
+from shopverse_platform.lib import cleaning, dimensions, landing
+from shopverse_platform.lib.warehouse import table_exists, unique_key
 
 WINDOW = "partition_date >= ? AND partition_date < ?"
 
@@ -16,6 +16,10 @@ WINDOW = "partition_date >= ? AND partition_date < ?"
 class CleanEventsConfig(dg.Config):
     future_tolerance_hours: int = Field(default=24, description="Hours after the landing day an event may be stamped.")
     max_lateness_days: int = Field(default=30, description="Days before the landing day an event may be stamped.")
+    chunk_megabytes: int = Field(
+        default=256,
+        description="Landing bytes cleaned at a time (whole days): bounds memory on long backfills.",
+    )
 
 
 def _reconciliation_check(asset_name: str, source: str) -> dg.AssetCheckSpec:
@@ -59,7 +63,9 @@ def _reconciliation_result(con, asset_name: str, source: str, start, end) -> dg.
 def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, warehouse: Warehouse):
     """Typed shop events: UTC timestamps, legacy names mapped, deduplicated by event_id, sessionised.
 
-    Rejected lines go to `quarantine` (source `events`) verbatim with a reason code; re-deliveries
+    Reads the lines of the landing files `raw_events` registered (failing if one changed since),
+    a few days at a time (`chunk_megabytes`) so memory stays bounded on long backfills; the whole
+    window is replaced in one transaction. Rejected lines go to `quarantine` (source `events`) verbatim with a reason code; re-deliveries
     of an event already seen (same file, another file, an earlier day) are quarantined as
     `duplicate_event`. Events without a tracker session_id get one after 30 minutes of inactivity
     per device, stable across reruns.
@@ -67,11 +73,23 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
     start, end = window_dates(context)
     rules = cleaning.EventRules(config.future_tolerance_hours, config.max_lateness_days)
     with warehouse.connect() as con:
-        cleaning.parse_events(con, start, end, rules)
-        outcome = cleaning.write_clean_events(con, start, end)
+        if not table_exists(con, "raw_events"):
+            raise LookupError("raw_events was never materialized: materialize it for these days first")
+        registered = landing.registered_files(
+            con.execute(
+                f"SELECT partition_date, source_file, layout, size_bytes, modified_ns FROM raw_events WHERE {WINDOW} "
+                "ORDER BY partition_date, source_file",
+                [start, end],
+            ).fetchall()
+        )
+        chunks = landing.day_chunks(registered, config.chunk_megabytes << 20)
+        outcome = cleaning.clean_event_lines(
+            con, ((first, last, landing.read_lines(files)) for first, last, files in chunks), start, end, rules
+        )
         metadata = table_metadata(con, "clean_events", WINDOW, [start, end])
         yield dg.MaterializeResult(
-            metadata={**metadata, "outcome_by_reason": dg.MetadataValue.json(outcome)}
+            metadata={**metadata, "outcome_by_reason": dg.MetadataValue.json(outcome),
+                      "chunks": dg.MetadataValue.int(len(chunks))}
         )
         yield _reconciliation_result(con, "clean_events", "events", start, end)
         passed, unique_metadata = unique_key(con, "clean_events", "event_id")
