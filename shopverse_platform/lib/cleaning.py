@@ -97,15 +97,17 @@ CREATE TABLE IF NOT EXISTS clean_events (
 
 
 def clean_event_lines(
-    con: duckdb.DuckDBPyConnection, chunks: Iterable[tuple[date, date, pa.Table]], start: date, end: date, rules: EventRules,
+    con: duckdb.DuckDBPyConnection, chunks: Iterable[tuple[date, date, pa.Table]], rules: EventRules,
 ) -> dict[str, int]:
-    """Replace the clean events and the events quarantine of [start, end) from landing lines.
+    """Replace the clean events and the events quarantine of a window from landing lines.
 
     ``chunks`` yields (first day, day after the last, lines) for consecutive groups of whole days
-    in delivery order, with lines shaped like ``landing.EVENT_LINE_SCHEMA``; each group is cleaned
-    and written before the next is read, so memory is bounded by a group, not by the window. One
-    transaction covers the window: a failure leaves the previous rows in place. Returns the
-    outcome counts by reason ('clean' for kept rows).
+    that tile the window, in delivery order, with lines shaped like ``landing.EVENT_LINE_SCHEMA``.
+    Each group is cleaned and replaced in its own transaction before the next is read: memory is
+    bounded by a group, not by the window (DuckDB keeps a transaction's rows in memory until it
+    commits), and every day is all or nothing. If a group fails, the groups before it stay
+    replaced and the rest keep their previous rows; rerunning the window makes it whole. Returns
+    the outcome counts by reason ('clean' for kept rows).
     """
     con.execute(QUARANTINE_DDL)
     con.execute(CLEAN_EVENTS_DDL)  # outside the transaction: see lib/warehouse.replace_date_range
@@ -113,27 +115,27 @@ def clean_event_lines(
     # any order makes the inserts parallel (measured 4.0 s -> 2.2 s on the old 1M-line raw write).
     con.execute("SET preserve_insertion_order = false")
     outcome: dict[str, int] = {}
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute("DELETE FROM clean_events WHERE partition_date >= ? AND partition_date < ?", [start, end])
-        con.execute("DELETE FROM quarantine WHERE source = 'events' AND partition_date >= ? AND partition_date < ?", [start, end])
-        for chunk_start, chunk_end, lines in chunks:
-            con.register("_landed_lines", lines)
-            try:
-                _parse_events(con, chunk_start, chunk_end, rules)
-                _mark_duplicate_events(con, chunk_start, rules)
-                _sessionise(con, chunk_start)
-                _write_events(con)
-            finally:
-                con.unregister("_landed_lines")
-                del lines  # before the next group is read: one group's lines in memory at a time
-            for reason, count in con.execute("SELECT coalesce(reason_code, 'clean'), count(*) FROM _parsed_events GROUP BY ALL").fetchall():
-                outcome[reason] = outcome.get(reason, 0) + int(count)
-            con.execute("DROP TABLE _parsed_events; DROP TABLE _duplicate_lines; DROP TABLE _sessionised")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    for chunk_start, chunk_end, lines in chunks:
+        con.register("_landed_lines", lines)
+        del lines  # DuckDB holds it until unregistered: one group's lines in memory at a time
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for table, extra in (("clean_events", ""), ("quarantine", "source = 'events' AND ")):
+                con.execute(f"DELETE FROM {table} WHERE {extra}partition_date >= ? AND partition_date < ?", [chunk_start, chunk_end])
+            _parse_events(con, chunk_start, chunk_end, rules)
+            _mark_duplicate_events(con, chunk_start, rules)
+            con.unregister("_landed_lines")  # the last use of the lines: free them before the write
+            _sessionise(con, chunk_start)
+            _write_events(con)
+            counts = con.execute("SELECT coalesce(reason_code, 'clean'), count(*) FROM _parsed_events GROUP BY ALL").fetchall()
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            con.unregister("_landed_lines")
+            raise
+        con.execute("DROP TABLE _parsed_events; DROP TABLE _duplicate_lines; DROP TABLE _sessionised")
+        for reason, count in counts:
+            outcome[reason] = outcome.get(reason, 0) + int(count)
     return outcome
 
 

@@ -70,6 +70,9 @@ class LandingFile:
     path: str  # a string, not a Path: the one-event layout has hundreds of thousands a day
     partition_date: date
     layout: str  # "ndjson" (many events per file) or "logs" (one event per file)
+    # the fingerprint the raw layer registered; reading a registered file checks it still holds
+    size_bytes: int | None = None
+    modified_ns: int | None = None
 
 
 def days(start: date, end: date) -> Iterable[date]:
@@ -183,11 +186,9 @@ def _ndjson_lines_polars(paths: list[str]) -> pl.DataFrame:
 
 
 def _lines_careful(landing_file: LandingFile) -> list[tuple[int, str, bool]]:
-    """(line number, text, invalid encoding) for every line, decoding line by line."""
+    """(line number, text, invalid encoding) for every non-blank line of an NDJSON file, decoding
+    line by line."""
     data = _read_bytes(landing_file.path)
-    if landing_file.layout == "logs":
-        text, bad = _decode(data)
-        return [(1, text, bad)] if data else []
     chunks = data.split(b"\n")
     if chunks and not chunks[-1]:
         chunks.pop()  # the empty string after the final newline is not a line
@@ -200,10 +201,61 @@ def _lines_careful(landing_file: LandingFile) -> list[tuple[int, str, bool]]:
     return result
 
 
-def _read_one_event_file(landing_file: LandingFile) -> tuple[str, bool] | None:
-    with open(landing_file.path, "rb") as handle:
-        data = handle.read()
-    return _decode(data) if data else None
+class LandingFileChanged(RuntimeError):
+    """A landing file differs from what the raw layer registered (or is gone)."""
+
+    def __init__(self, files: list[LandingFile]):
+        days_text = ", ".join(sorted({str(f.partition_date) for f in files}))
+        examples = ", ".join(sorted(f.path for f in files)[:3])
+        super().__init__(
+            f"{len(files)} landing file(s) changed or disappeared since raw_events registered them "
+            f"(e.g. {examples}). Re-materialize raw_events for {days_text}, then clean_events."
+        )
+
+
+def _unchanged(landing_file: LandingFile, stat: os.stat_result) -> bool:
+    return landing_file.size_bytes is None or (stat.st_size, stat.st_mtime_ns) == (
+        landing_file.size_bytes, landing_file.modified_ns)
+
+
+def _check_unchanged(files: list[LandingFile]) -> None:
+    changed = []
+    for landing_file in files:
+        try:
+            if not _unchanged(landing_file, os.stat(landing_file.path)):
+                changed.append(landing_file)
+        except FileNotFoundError:
+            changed.append(landing_file)
+    if changed:
+        raise LandingFileChanged(changed)
+
+
+def _read_one_event_files(files: list[LandingFile]) -> list[tuple]:
+    """Rows of ``EVENT_LINE_SCHEMA`` for one-event files: each file whole, as one line.
+
+    Plain os.open/fstat/read: a Python file object per file costs more than the read itself at
+    this layout's file counts, and fstat checks the fingerprint without a second path lookup.
+    """
+    rows, changed = [], []
+    for landing_file in files:
+        try:
+            fd = os.open(landing_file.path, os.O_RDONLY)
+        except FileNotFoundError:
+            changed.append(landing_file)
+            continue
+        try:
+            stat = os.fstat(fd)
+            data = os.read(fd, stat.st_size + 1)
+        finally:
+            os.close(fd)
+        if not _unchanged(landing_file, stat) or len(data) != stat.st_size:
+            changed.append(landing_file)
+        elif data:  # an empty file is a blank line: the raw layer counted it as one
+            text, bad = _decode(data)
+            rows.append((landing_file.partition_date, landing_file.path, 1, text, bad))
+    if changed:
+        raise LandingFileChanged(changed)
+    return rows
 
 
 def read_lines(files: list[LandingFile]) -> pa.Table:
@@ -211,12 +263,14 @@ def read_lines(files: list[LandingFile]) -> pa.Table:
 
     NDJSON batches go through Polars (about 3M lines/s here); a file Polars cannot split cleanly
     (invalid UTF-8, control bytes) is read line by line in Python so that only its bad lines are
-    flagged. One-event files are read whole: each is one line, possibly pretty-printed JSON.
+    flagged. One-event files are read whole: each is one line, possibly pretty-printed JSON. A
+    registered file (with a fingerprint) that changed since raises ``LandingFileChanged``.
     """
     day_of = {f.path: f.partition_date for f in files}
     parts: list[pa.Table] = []
     ndjson = [f for f in files if f.layout == "ndjson"]
     careful: list[LandingFile] = []
+    _check_unchanged(ndjson)
     if ndjson:
         try:
             frames = [_ndjson_lines_polars([f.path for f in ndjson])]
@@ -238,69 +292,42 @@ def read_lines(files: list[LandingFile]) -> pa.Table:
     for landing_file in careful:
         rows.extend((landing_file.partition_date, landing_file.path, n, line, bad)
                     for n, line, bad in _lines_careful(landing_file))
-    one_event_files = [f for f in files if f.layout == "logs"]
-    for landing_file in one_event_files:  # small reads: one thread beats a pool (GIL hand-offs)
-        content = _read_one_event_file(landing_file)
-        if content is not None:
-            rows.append((landing_file.partition_date, landing_file.path, 1, content[0], content[1]))
+    rows.extend(_read_one_event_files([f for f in files if f.layout == "logs"]))
     if rows:
         columns = list(zip(*rows))
         parts.append(pa.table([pa.array(c, f.type) for c, f in zip(columns, EVENT_LINE_SCHEMA)], schema=EVENT_LINE_SCHEMA))
     return pa.concat_tables(parts) if parts else EVENT_LINE_SCHEMA.empty_table()
 
 
-class LandingFileChanged(RuntimeError):
-    """A landing file differs from what the raw layer registered (or is gone)."""
+def registered_files(rows: Iterable[tuple[date, str, str, int, int]]) -> list[LandingFile]:
+    """Landing files from raw-layer rows (partition_date, source_file, layout, size_bytes,
+    modified_ns), carrying their registered fingerprint.
 
-
-def registered_files(rows: Iterable[tuple[date, str, str, int, int]]) -> list[tuple[LandingFile, int]]:
-    """(landing file, size) for raw-layer rows (partition_date, source_file, layout, size_bytes,
-    modified_ns), after checking that every file is still exactly what was registered.
-
-    Landing files are immutable once registered: cleaning must read the lines that were counted.
-    A file replaced or removed since fails the run with the days to re-ingest.
+    Landing files are immutable once registered: cleaning must read the lines that were counted,
+    so ``read_lines`` fails on a file replaced or removed since, naming the days to re-ingest.
     """
-    found, changed = [], {}
-    for day, source_file, layout, size, modified_ns in rows:
-        try:
-            stat = os.stat(source_file)
-            same = (stat.st_size, stat.st_mtime_ns) == (size, modified_ns)
-        except FileNotFoundError:
-            same = False
-        if not same:
-            changed.setdefault(day, []).append(source_file)
-        found.append((LandingFile(source_file, day, layout), size))
-    if changed:
-        days_text = ", ".join(str(d) for d in sorted(changed))
-        examples = ", ".join(sorted(f for files in changed.values() for f in files)[:3])
-        raise LandingFileChanged(
-            f"{sum(len(f) for f in changed.values())} landing file(s) changed or disappeared since raw_events "
-            f"registered them (e.g. {examples}). Re-materialize raw_events for {days_text}, then clean_events."
-        )
-    return found
+    return [LandingFile(path, day, layout, size, modified_ns) for day, path, layout, size, modified_ns in rows]
 
 
-def day_chunks(files: list[tuple[LandingFile, int]], max_bytes: int) -> list[tuple[date, date, list[LandingFile]]]:
-    """Group files into runs of consecutive whole days of at most ``max_bytes`` (a single day may
-    exceed it), as (first day, day after the last, files), in delivery order."""
-    by_day: dict[date, list[tuple[LandingFile, int]]] = {}
-    for landing_file, size in files:
-        by_day.setdefault(landing_file.partition_date, []).append((landing_file, size))
+def day_chunks(files: list[LandingFile], start: date, end: date, max_bytes: int) -> list[tuple[date, date, list[LandingFile]]]:
+    """Split the days [start, end) into consecutive runs holding at most ``max_bytes`` of
+    registered landing files each (a single day may exceed it), as (first day, day after the last,
+    files) in delivery order. The runs tile the window, days without files included."""
+    by_day: dict[date, list[LandingFile]] = {}
+    for landing_file in files:
+        by_day.setdefault(landing_file.partition_date, []).append(landing_file)
     chunks: list[tuple[date, date, list[LandingFile]]] = []
-    current: list[LandingFile] = []
-    current_bytes = 0
-    first = None
-    for day in sorted(by_day):
-        day_bytes = sum(size for _, size in by_day[day])
+    first, current, current_bytes = start, [], 0
+    for day in days(start, end):
+        day_files = by_day.get(day, [])
+        day_bytes = sum(f.size_bytes or 0 for f in day_files)
         if current and current_bytes + day_bytes > max_bytes:
-            chunks.append((first, current[-1].partition_date + timedelta(days=1), current))
-            current, current_bytes = [], 0
-        if not current:
-            first = day
-        current.extend(f for f, _ in by_day[day])
+            chunks.append((first, day, current))
+            first, current, current_bytes = day, [], 0
+        current.extend(day_files)
         current_bytes += day_bytes
-    if current:
-        chunks.append((first, current[-1].partition_date + timedelta(days=1), current))
+    if first < end:
+        chunks.append((first, end, current))
     return chunks
 
 

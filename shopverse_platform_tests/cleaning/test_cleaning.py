@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from shopverse_platform.defs.cleaning.assets import clean_events, clean_order_lines, dim_customers, dim_products, sessions
@@ -91,18 +92,21 @@ def test_clean_events_rerun_replaces_partitions_without_duplicates(cleaned, quer
     assert query("SELECT count(*) - count(DISTINCT event_id) FROM clean_events")[0][0] == 0
 
 
-def test_clean_events_failed_write_keeps_previous_partition(cleaned, warehouse, query, landing_dir):
-    before = query("SELECT (SELECT count(*) FROM clean_events), (SELECT count(*) FROM quarantine)")[0]
+def test_clean_events_failed_day_keeps_its_previous_rows(cleaned, warehouse, query, landing_dir):
+    """Each group of days is replaced in one transaction: a failure inside day 2's leaves day 2
+    exactly as it was (its delete rolled back), and day 1, already done, complete."""
+    def per_day():
+        return query("SELECT partition_date, count(*) FROM clean_events GROUP BY 1 ORDER BY 1"), query(
+            "SELECT partition_date, count(*) FROM quarantine GROUP BY 1 ORDER BY 1")
+
+    before = per_day()
     day1, day2, day3 = (datetime(2024, 3, d).date() for d in (5, 6, 7))
-    files = landing.event_files(landing_dir / "events", landing_dir / "logs", day1, day3)
+    files = landing.event_files(landing_dir / "events", landing_dir / "logs", day1, day2)
+    broken = pa.table({"not_a_line": [1]})  # the SQL fails on it, after day 2's delete ran
 
-    def chunks_then_failure():
-        yield day1, day2, landing.read_lines([f for f in files if f.partition_date == day1])
-        raise OSError("the landing disk went away")  # after the first day was written
-
-    with warehouse.connect() as con, pytest.raises(OSError):
-        cleaning.clean_event_lines(con, chunks_then_failure(), day1, day3, cleaning.EventRules())
-    assert query("SELECT (SELECT count(*) FROM clean_events), (SELECT count(*) FROM quarantine)")[0] == before
+    with warehouse.connect() as con, pytest.raises(duckdb.Error):
+        cleaning.clean_event_lines(con, iter([(day1, day2, landing.read_lines(files)), (day2, day3, broken)]), cleaning.EventRules())
+    assert per_day() == before
 
 
 def test_clean_events_day_by_day_chunks_equal_one_chunk(cleaned, query, resources):

@@ -126,3 +126,18 @@ def test_real_online_retail_loads_whole_and_reconciles(tmp_path, warehouse, onli
     checks = result.get_asset_check_evaluations()
     assert [c.passed for c in checks] == [True]
     assert checks[0].metadata["raw"].value == 541_909
+
+
+def test_day_chunks_tile_the_window_by_whole_days():
+    def f(day: int, size: int) -> landing.LandingFile:
+        return landing.LandingFile(f"/l/{day}/b.ndjson", date(2024, 3, day), "ndjson", size, 0)
+
+    files = [f(1, 40), f(1, 30), f(2, 50), f(4, 200), f(5, 10)]  # day 3 has no file, day 4 is oversized
+    chunks = landing.day_chunks(files, date(2024, 3, 1), date(2024, 3, 7), max_bytes=100)
+    assert [(a.day, b.day, [x.path for x in fs]) for a, b, fs in chunks] == [
+        (1, 2, ["/l/1/b.ndjson", "/l/1/b.ndjson"]),  # 70 + 50 would pass 100
+        (2, 4, ["/l/2/b.ndjson"]),  # the empty day 3 rides along: its old rows are replaced too
+        (4, 5, ["/l/4/b.ndjson"]),  # a day larger than the limit is never split
+        (5, 7, ["/l/5/b.ndjson"]),
+    ]
+    assert landing.day_chunks([], date(2024, 3, 1), date(2024, 3, 3), 100) == [(date(2024, 3, 1), date(2024, 3, 3), [])]

@@ -64,8 +64,8 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
     """Typed shop events: UTC timestamps, legacy names mapped, deduplicated by event_id, sessionised.
 
     Reads the lines of the landing files `raw_events` registered (failing if one changed since),
-    a few days at a time (`chunk_megabytes`) so memory stays bounded on long backfills; the whole
-    window is replaced in one transaction. Rejected lines go to `quarantine` (source `events`) verbatim with a reason code; re-deliveries
+    a few days at a time (`chunk_megabytes`), each group replaced in its own transaction: memory
+    stays bounded on long backfills and every day is all or nothing. Rejected lines go to `quarantine` (source `events`) verbatim with a reason code; re-deliveries
     of an event already seen (same file, another file, an earlier day) are quarantined as
     `duplicate_event`. Events without a tracker session_id get one after 30 minutes of inactivity
     per device, stable across reruns.
@@ -82,9 +82,9 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
                 [start, end],
             ).fetchall()
         )
-        chunks = landing.day_chunks(registered, config.chunk_megabytes << 20)
+        chunks = landing.day_chunks(registered, start, end, config.chunk_megabytes << 20)
         outcome = cleaning.clean_event_lines(
-            con, ((first, last, landing.read_lines(files)) for first, last, files in chunks), start, end, rules
+            con, ((first, last, landing.read_lines(files)) for first, last, files in chunks), rules
         )
         metadata = table_metadata(con, "clean_events", WINDOW, [start, end])
         yield dg.MaterializeResult(
