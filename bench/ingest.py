@@ -4,8 +4,12 @@ Not a test: run `python bench/ingest.py [--events-users N] [--days D]`; results 
 `## Ingestion` section of bench/RESULTS.md. Each method runs in its own subprocess so that its peak
 memory (max RSS) is its own. Methods, on the same landing files:
 
-- platform:   raw_events + clean_events through Dagster (verbatim lines → typed, UTC, deduplicated,
-              sessionised, quarantined), the real assets on a real DuckDB file
+- platform:   raw_events + clean_events through Dagster, the real assets on a real DuckDB file:
+              every landing file registered with its fingerprint and line counts, every line read,
+              typed, UTC, deduplicated across files and days, sessionised, or quarantined verbatim
+              with a reason, and the reconciliation and uniqueness checks run. Timed after a
+              warm-up run on an empty day, as pandas' import is outside its timing; the warm-up
+              (Dagster's first run in a process) is reported beside it.
 - duckdb:     a bare DuckDB `read_json` typed read of the NDJSON files: the ceiling (no quarantine,
               no dedup, no sessions)
 - pandas:     `pandas.read_json(lines=True)` per file, concatenated (parse only)
@@ -208,6 +212,14 @@ def main() -> None:
     table = "\n".join(
         f"| {label} | {o['rows']:,} | {o['seconds']:.2f} | {rate:,.0f} | {o['peak_rss_mb']:,.0f} |" for label, o, rate in rows
     )
+    platform_run = rows[0][1]
+    steps = " · ".join(f"{step} {sec:.2f} s" for step, sec in platform_run["steps"].items())
+    logs_rate = rows[3][2]
+    peak = platform_run["peak_rss_mb"]
+
+    def verdict(ok: bool) -> str:
+        return "✅" if ok else "❌"
+
     body = f"""## Ingestion
 
 `python bench/ingest.py` — {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores ({cpu}),
@@ -219,12 +231,22 @@ method in its own process; peak = that process's max RSS (includes the Python in
 |---|---:|---:|---:|---:|
 {table}
 
-- Platform vs pandas on the same NDJSON files: **{platform_rate / pandas_rate:.1f}×** (target ≥ 5×).
-- Platform throughput {platform_rate:,.0f} events/s through raw + clean (target ≥ 300k); the platform does
-  strictly more than the ceiling row: it keeps every line verbatim, quarantines with reasons,
-  deduplicates across files and days, and sessionises.
-- One-file-per-event layout: {rows[3][2]:,.0f} events/s (target ≥ 25k), against DuckDB's glob reader at
-  ~1.3k files/s measured in ../shared/STACK.md.
+| target | measured | |
+|---|---|---|
+| ≥ 300k events/s through raw + clean | {platform_rate:,.0f} events/s | {verdict(platform_rate >= 300_000)} |
+| ≥ 5× pandas `read_json(lines=True)` | {platform_rate / pandas_rate:.1f}× | {verdict(platform_rate >= 5 * pandas_rate)} |
+| peak memory < 1.5 GB for 1M events | {peak:,.0f} MB | {verdict(peak < 1536)} |
+| one-file-per-event layout ≥ 25k events/s | {logs_rate:,.0f} events/s | {verdict(logs_rate >= 25_000)} |
+
+- Platform run by step (Dagster's own step timings): {steps}.
+- Dagster's first run in a fresh process costs {platform_run['warm_up_seconds']:.1f} s more, once: the warm-up, not
+  in the table.
+- The platform does strictly more than the ceiling row: it counts every landing line on the bytes,
+  keeps rejected lines verbatim with a reason, deduplicates across files and days, sessionises,
+  persists to a DuckDB file and runs the reconciliation and uniqueness checks. What is left is
+  DuckDB's own work, measured separately on 1M rows: about 1.6 s to parse and judge the JSON and
+  1.3 s to persist the 24 clean columns on these 2 cores.
+- One-file-per-event layout against DuckDB's glob reader at ~1.3k files/s (../shared/STACK.md).
 """
     write_section("Ingestion", body)
     print(f"\nwritten to {BENCH_DIR / 'RESULTS.md'}")
