@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import polars as pl
@@ -124,7 +125,7 @@ def _is_blank(line: bytes) -> bool:
     return line in (b"", b"\r")
 
 
-def count_lines(data: bytes) -> tuple[int, int]:
+def count_lines(data: bytes | memoryview) -> tuple[int, int]:
     """(lines that carry something, blank lines) of an NDJSON document.
 
     Counted on the bytes, independently of the reader the cleaning layer uses, so that the
@@ -146,13 +147,28 @@ def count_lines(data: bytes) -> tuple[int, int]:
     return len(starts) - blank, blank
 
 
+def count_lines_in(handle: BinaryIO, block_size: int = 1 << 24) -> tuple[int, int]:
+    """``count_lines`` over a stream, a block at a time: memory stays flat whatever the file size."""
+    lines = blank = 0
+    carry = b""
+    while block := handle.read(block_size):
+        data = carry + block
+        cut = data.rfind(b"\n") + 1  # count whole lines only; the rest waits for the next block
+        whole_lines, blank_lines = count_lines(memoryview(data)[:cut])
+        lines, blank, carry = lines + whole_lines, blank + blank_lines, data[cut:]
+    whole_lines, blank_lines = count_lines(carry)
+    return lines + whole_lines, blank + blank_lines
+
+
 def _describe(landing_file: LandingFile) -> tuple:
     stat = os.stat(landing_file.path)
     if landing_file.layout == "logs":
         # one event per file, possibly pretty-printed: an empty file is the only blank one
         lines, blank = (1, 0) if stat.st_size else (0, 1)
     else:
-        lines, blank = count_lines(_read_bytes(landing_file.path))
+        opener = gzip.open if landing_file.path.endswith(".gz") else open
+        with opener(landing_file.path, "rb") as handle:
+            lines, blank = count_lines_in(handle)
     return (landing_file.partition_date, landing_file.path, landing_file.layout, stat.st_size,
             stat.st_mtime_ns, lines, blank)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import date, datetime
 from decimal import Decimal
 
 import duckdb
@@ -173,3 +174,18 @@ def test_dimensions_join_catalogue_profiles_and_sources(cleaned, landing_dir, re
     products = {r[0]: r[1:] for r in query("SELECT product_id, category, in_catalogue FROM dim_products")}
     assert products == {"P001": ("Kitchen", True), "P002": ("Home", False), "P003": ("Home", True)}
     assert query("SELECT customer_id, age_group, acquisition_channel, source FROM dim_customers") == [("u1", "25-34", "organic", "events")]
+
+
+def test_clean_events_catches_a_redelivery_weeks_later_in_another_run(landing_dir, resources, query):
+    """Earlier deliveries are looked up as far back as a re-delivery can still pass the lateness
+    rule (``cleaning.history_start``): 29 days later it is a duplicate, 31 days later it is too old."""
+    line = json.dumps(fx.event("late-1", "page_view", "2024-03-05T10:00:00Z", page="/")) + "\n"
+    for day in ("2024-03-05", "2024-04-03", "2024-04-05"):
+        (landing_dir / "events" / day).mkdir(parents=True)
+        (landing_dir / "events" / day / "batch-0001.ndjson").write_text(line)
+        assert materialize_range([raw_events, clean_events], resources, day, day).success  # one run per day
+    assert query("SELECT partition_date FROM clean_events WHERE event_id = 'late-1'") == [(date(2024, 3, 5),)]
+    assert query("SELECT partition_date, reason_code FROM quarantine ORDER BY 1") == [
+        (date(2024, 4, 3), "duplicate_event"), (date(2024, 4, 5), "ancient_timestamp"),
+    ]
+    assert cleaning.history_start(date(2024, 4, 3), cleaning.EventRules()) <= date(2024, 3, 5)

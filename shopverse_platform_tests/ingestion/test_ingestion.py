@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 from datetime import date
 
@@ -80,6 +81,8 @@ def test_read_lines_keeps_lines_verbatim_with_their_numbers(landing_dir):
 )
 def test_count_lines_counts_lines_and_blank_lines(data, expected):
     assert landing.count_lines(data) == expected
+    for block_size in (1, 2, 3):  # a stream read in blocks that cut lines anywhere counts the same
+        assert landing.count_lines_in(io.BytesIO(data), block_size) == expected
     # the same count as splitting the text, the way a person would
     lines = data.split(b"\n")[:-1] if data.endswith(b"\n") else data.split(b"\n") if data else []
     assert sum(1 for line in lines if line.rstrip(b"\r")) == expected[0]
