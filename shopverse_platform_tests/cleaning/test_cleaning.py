@@ -189,3 +189,15 @@ def test_clean_events_catches_a_redelivery_weeks_later_in_another_run(landing_di
         (date(2024, 4, 3), "duplicate_event"), (date(2024, 4, 5), "ancient_timestamp"),
     ]
     assert cleaning.history_start(date(2024, 4, 3), cleaning.EventRules()) <= date(2024, 3, 5)
+
+
+def test_clean_events_reconciliation_catches_a_reader_that_loses_a_line(landing_dir, resources, monkeypatch):
+    """raw_events counts lines on the bytes, not with the reader cleaning uses: a reader that
+    silently drops a line makes the blocking check fail instead of passing unnoticed."""
+    fx.write_landing(landing_dir)
+    read_polars = landing._ndjson_lines_polars
+    monkeypatch.setattr(landing, "_ndjson_lines_polars", lambda paths: read_polars(paths).head(-1))
+    result = materialize_range([raw_events, clean_events], resources, "2024-03-05", "2024-03-05", raise_on_error=False)
+    (check,) = [c for c in result.get_asset_check_evaluations() if c.check_name == "clean_events_reconciles_with_raw"]
+    assert not check.passed
+    assert check.metadata["unaccounted"].value == 1
