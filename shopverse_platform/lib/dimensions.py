@@ -20,6 +20,26 @@ FUNNEL_FLAGS = {
 }
 
 
+# A session is a bot (scripted client), not a visitor, when it sends at least BOT_MIN_EVENTS events
+# at BOT_EVENTS_PER_MINUTE or more: one every two seconds, sustained, is beyond human browsing
+# (the busiest human sessions of the simulator stay under 10 a minute). Defined here, with the
+# sessions, and used by the metric layer and the visitor segments.
+BOT_MIN_EVENTS = 30
+BOT_EVENTS_PER_MINUTE = 30.0
+
+
+def events_per_minute_sql(events: str, first_ts: str, last_ts: str) -> str:
+    """Events per active minute as SQL, from a session's event count and first/last timestamps
+    (millisecond precision; a session shorter than a minute counts as one minute)."""
+    return f"({events} / greatest(date_diff('millisecond', {first_ts}, {last_ts}) / 60000.0, 1.0))"
+
+
+def bot_rule_sql(events: str, first_ts: str, last_ts: str) -> str:
+    """The bot rule as a SQL condition over a session's event count and first/last timestamps."""
+    return (f"({events} >= {BOT_MIN_EVENTS} AND {events_per_minute_sql(events, first_ts, last_ts)} "
+            f">= {BOT_EVENTS_PER_MINUTE})")
+
+
 def build_sessions(con: duckdb.DuckDBPyConnection) -> int:
     events = relation(con, "clean_events")
     flags = ",\n".join(f"bool_or(event_name = '{event}') AS {flag}" for flag, event in FUNNEL_FLAGS.items())
@@ -42,7 +62,8 @@ def build_sessions(con: duckdb.DuckDBPyConnection) -> int:
                {flags},
                sum(value) FILTER (WHERE event_name = 'purchase') AS purchase_value,
                -- events per active minute: humans rarely exceed a few; scripted clients do
-               count(*) / greatest(date_diff('second', min(event_ts), max(event_ts)) / 60.0, 1.0) AS events_per_minute
+               {events_per_minute_sql("count(*)", "min(event_ts)", "max(event_ts)")} AS events_per_minute,
+               {bot_rule_sql("count(*)", "min(event_ts)", "max(event_ts)")} AS is_bot
         FROM {events}
         GROUP BY session_id
         """,

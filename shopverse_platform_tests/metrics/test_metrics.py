@@ -203,6 +203,13 @@ def test_anomalies_flag_the_bot_with_method_score_and_threshold(built):
     assert rows == [("bot", "sBot", "events_per_minute", 40.0, 40.0, 30.0, "medium")]
 
 
+def test_sessions_carry_the_same_bot_rule_as_the_metrics(built):
+    # sBot: 40 events in 39 s; every human session of the week is far below 30 a minute
+    rows = built.query("SELECT session_id, events_per_minute FROM sessions WHERE is_bot")
+    assert rows == [("sBot", 40.0)]
+    assert built.query("SELECT count(*) FROM sessions WHERE NOT is_bot AND events_per_minute >= 30")[0][0] == 0
+
+
 def test_weekly_kpis_hand_computed(built):
     kpis = {k: (v, p) for k, v, p in built.query("SELECT kpi, value, previous_value FROM weekly_kpis WHERE week_start = ?", [fx.D1])}
     expected = {

@@ -25,7 +25,8 @@ from dataclasses import asdict, dataclass
 
 import duckdb
 
-from shopverse_platform.lib.metrics.sources import BOT_EVENTS_PER_MINUTE, BOT_MIN_EVENTS, session_stats
+from shopverse_platform.lib.dimensions import BOT_EVENTS_PER_MINUTE, BOT_MIN_EVENTS
+from shopverse_platform.lib.metrics.sources import session_stats
 from shopverse_platform.lib.warehouse import replace_table
 
 

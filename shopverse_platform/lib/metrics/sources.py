@@ -11,6 +11,7 @@ from datetime import date, timedelta
 import duckdb
 
 from shopverse_platform.lib.cleaning import relation
+from shopverse_platform.lib.dimensions import bot_rule_sql, events_per_minute_sql
 from shopverse_platform.lib.warehouse import replace_date_range, table_exists
 
 # Order-export line types that are money from customers for goods: they make gross sales,
@@ -18,18 +19,7 @@ from shopverse_platform.lib.warehouse import replace_date_range, table_exists
 # bad-debt write-offs, samples and zero-value stock movements are kept in the fact but are not sales.
 SALES_LINE_TYPES: tuple[str, ...] = ("product", "postage", "manual_adjustment", "discount", "gift_voucher")
 
-# A session is a bot (scripted client), not a visitor, when it sends at least BOT_MIN_EVENTS events
-# at BOT_EVENTS_PER_MINUTE or more: one every two seconds, sustained, is beyond human browsing
-# (the busiest human sessions of the simulator stay under 10 a minute).
-BOT_MIN_EVENTS = 30
-BOT_EVENTS_PER_MINUTE = 30.0
 
-
-def bot_rule_sql(events: str, first_ts: str, last_ts: str) -> str:
-    """The bot rule as a SQL condition over a session's event count and first/last timestamps
-    (millisecond precision; a session shorter than a minute counts as one minute)."""
-    return (f"({events} >= {BOT_MIN_EVENTS} AND {events} / greatest(date_diff('millisecond', {first_ts}, {last_ts}) "
-            f"/ 60000.0, 1.0) >= {BOT_EVENTS_PER_MINUTE})")
 
 # The purchase journey in order (step 0 is the session itself) and the checkout funnel on its own.
 PURCHASE_FUNNEL: tuple[str, ...] = ("session_start", "view_item", "add_to_cart", "begin_checkout", "add_payment_info", "purchase")
@@ -111,7 +101,7 @@ def session_stats(con: duckdb.DuckDBPyConnection) -> str:
                           CAST(min(event_ts) AS DATE) AS session_date, count(*) AS events,
                           arg_min(anonymous_id, event_ts) AS visitor_id, max(user_id) AS user_id
                    FROM {relation(con, "clean_events")} GROUP BY session_id"""
-    return f"""(SELECT *, events / greatest(date_diff('millisecond', session_start, session_end) / 60000.0, 1.0) AS epm,
+    return f"""(SELECT *, {events_per_minute_sql("events", "session_start", "session_end")} AS epm,
                        date_diff('millisecond', session_start, session_end) / 1000.0 AS seconds,
                        {bot_rule_sql("events", "session_start", "session_end")} AS is_bot
                 FROM ({base}))"""

@@ -2,7 +2,7 @@
 
 Sessions count on the UTC day they started, with all their events (also those after midnight).
 Event counts (page views, product views, activity by hour) count on the event's UTC day. Bot
-sessions (see ``sources.BOT_MIN_EVENTS``) are counted apart and left out of every other figure.
+sessions (see ``lib.dimensions.BOT_MIN_EVENTS``) are counted apart and left out of every other figure.
 Visitors are devices (``anonymous_id``); bounced sessions have at most one hit after session_start.
 Hourly activity counts events, page views and active devices by event hour, sessions by start hour.
 """
