@@ -13,7 +13,7 @@ def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
         con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
             [table],
-        ).fetchone()[0]
+        ).fetchall()[0][0]  # fetchall, not fetchone: DuckDB 2 keeps a result open until it is drained
     )
 
 

@@ -144,3 +144,35 @@ def test_day_chunks_tile_the_window_by_whole_days():
         (5, 7, ["/l/5/b.ndjson"]),
     ]
     assert landing.day_chunks([], date(2024, 3, 1), date(2024, 3, 3), 100) == [(date(2024, 3, 1), date(2024, 3, 3), [])]
+
+
+HEADER = '"InvoiceNo","StockCode","Description","Quantity","InvoiceDate","UnitPrice","CustomerID","Country"\n'
+
+
+def test_raw_orders_reads_only_the_exports_a_run_needs(landing_dir, resources, query, monkeypatch):
+    orders = landing_dir / "orders"
+    orders.mkdir()
+    (orders / "day1.csv").write_text(HEADER + '"1","A","a","1","2010-12-01 09:00:00","1.5","7","UK"\n')
+    (orders / "day2.csv").write_text(HEADER + '"2","B","b","2","2010-12-02 09:00:00","2.5","8","UK"\n')
+    read = []
+    real_read = landing.read_order_export
+    monkeypatch.setattr(landing, "read_order_export", lambda path: read.append(path.name) or real_read(path))
+
+    assert materialize_range([raw_orders], resources, "2010-12-01", "2010-12-01").success
+    assert sorted(read) == ["day1.csv", "day2.csv"]  # nothing known yet: both read, their days recorded
+    read.clear()
+    result = materialize_range([raw_orders], resources, "2010-12-02", "2010-12-02")
+    assert read == ["day2.csv"]  # day1.csv is unchanged and holds no line of 2010-12-02
+    assert result.asset_materializations_for_node("raw_orders")[0].metadata["exports_skipped"].value == 1
+    # a late correction appended to day1.csv for 2010-12-02: the changed file is read again
+    with open(orders / "day1.csv", "a") as handle:
+        handle.write('"3","C","c","3","2010-12-02 10:00:00","3.5","7","UK"\n')
+    read.clear()
+    assert materialize_range([raw_orders], resources, "2010-12-02", "2010-12-02").success
+    assert sorted(read) == ["day1.csv", "day2.csv"]
+    assert query("SELECT partition_date, invoice_no FROM raw_orders ORDER BY invoice_no") == [
+        (date(2010, 12, 1), "1"), (date(2010, 12, 2), "2"), (date(2010, 12, 2), "3"),
+    ]
+    assert query("SELECT source_file LIKE '%day1.csv', first_day, last_day, line_count FROM order_export_files ORDER BY 1") == [
+        (False, date(2010, 12, 2), date(2010, 12, 2), 1), (True, date(2010, 12, 1), date(2010, 12, 2), 2),
+    ]

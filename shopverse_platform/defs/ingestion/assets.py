@@ -67,17 +67,24 @@ def raw_events(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_
 def raw_orders(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_zone: LandingZone) -> dg.MaterializeResult:
     """Order lines from CSV exports in the UCI Online Retail layout, verbatim as text, by invoice day.
 
-    Every export under the order-exports path is read (the real Online Retail file is one year in
-    one file) and the lines of the run's days are kept. A file with the wrong header fails the run
-    with the expected columns named.
+    Exports live under the order-exports path, one or many (the real Online Retail file is a year
+    in one file). A run reads the new or changed ones and those whose invoice days reach into its
+    window (`order_export_files` records each file's fingerprint and days), and keeps the lines
+    of its days. A file with the wrong header fails the run with the expected columns named.
     """
     start, end = window_dates(context)
     files = landing.order_export_files(landing_zone.order_exports_path())
-    exports = [landing.read_order_export(path) for path in files]
     with warehouse.connect() as con:
-        rows = landing.write_raw_orders(con, exports, start, end)
+        needed = landing.exports_to_read(con, files, start, end)
+        fingerprints = {str(path): landing.fingerprint(path) for path in needed}
+        exports = [landing.read_order_export(path) for path in needed]
+        rows = landing.write_raw_orders(con, exports, start, end, fingerprints)
         metadata = table_metadata(con, "raw_orders", "partition_date >= ? AND partition_date < ?", [start, end])
-    context.log.info(f"raw_orders {start}..{end}: {rows} lines from {len(files)} exports")
+    context.log.info(f"raw_orders {start}..{end}: {rows} lines from {len(needed)} of {len(files)} exports")
     return dg.MaterializeResult(
-        metadata={**metadata, "exports": dg.MetadataValue.json([str(p) for p in files])}
+        metadata={
+            **metadata,
+            "exports": dg.MetadataValue.json([str(p) for p in needed]),
+            "exports_skipped": dg.MetadataValue.int(len(files) - len(needed)),
+        }
     )
