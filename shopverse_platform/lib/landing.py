@@ -1,4 +1,4 @@
-"""The landing zone: finding, fingerprinting and reading its files, without interpreting them.
+"""The landing zone's event files: finding, fingerprinting and reading them, without interpreting them.
 
 The landing files are the raw layer: immutable deliveries, kept where they landed. The raw asset
 records each file (size, modification time, line counts) so that cleaning reads exactly what was
@@ -8,7 +8,7 @@ about as much as all the cleaning). Parsing and typing happen in DuckDB, so a ma
 quarantined with its reason instead of being dropped by a reader. Files are read here rather than
 through DuckDB's readers because (a) its JSON reader skips or fails on malformed lines and reports
 no line numbers, and (b) its per-file overhead makes the one-file-per-event layout crawl (about
-1.3k files/s measured).
+1.3k files/s measured). Order exports have their own module, ``lib/order_exports``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from typing import BinaryIO
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
 EVENT_FILE_SUFFIXES = (".ndjson", ".jsonl", ".ndjson.gz", ".jsonl.gz", ".json.gz")
 
@@ -53,18 +52,6 @@ LANDED_FILE_SCHEMA = pa.schema(
         ("blank_lines", pa.int64()),
     ]
 )
-
-ORDER_EXPORT_COLUMNS = (
-    "InvoiceNo",
-    "StockCode",
-    "Description",
-    "Quantity",
-    "InvoiceDate",
-    "UnitPrice",
-    "CustomerID",
-    "Country",
-)
-
 
 @dataclass(frozen=True)
 class LandingFile:
@@ -345,137 +332,3 @@ def day_chunks(files: list[LandingFile], start: date, end: date, max_bytes: int)
     if first < end:
         chunks.append((first, end, current))
     return chunks
-
-
-def order_export_files(path: Path) -> list[Path]:
-    """Order-line CSV exports: a single file, or every ``*.csv``/``*.csv.gz`` under a directory."""
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        return []
-    return sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith((".csv", ".csv.gz")))
-
-
-def read_order_export(path: Path) -> pa.Table:
-    """One order export, every column as text, with its source file and 1-based line number.
-
-    Raises a clear error when the header does not have the UCI Online Retail columns.
-    """
-    table = pacsv.read_csv(
-        path,
-        read_options=pacsv.ReadOptions(block_size=1 << 24),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True),
-        convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in ORDER_EXPORT_COLUMNS},
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=True,
-            null_values=[""],
-        ),
-    )
-    missing = [c for c in ORDER_EXPORT_COLUMNS if c not in table.column_names]
-    if missing:
-        raise ValueError(
-            f"{path}: not an order export in the Online Retail layout; missing columns {missing}. "
-            f"Expected header: {', '.join(ORDER_EXPORT_COLUMNS)}"
-        )
-    table = table.select(list(ORDER_EXPORT_COLUMNS))
-    # Line 1 is the header; data line numbers assume no embedded newlines (true for the exports).
-    line_numbers = pa.array(range(2, table.num_rows + 2), pa.int32())
-    return table.append_column("line_number", line_numbers).append_column(
-        "source_file", pa.array([str(path)] * table.num_rows, pa.string())
-    )
-
-
-# The invoice day of an order-export line, as SQL over its InvoiceDate text (NULL if unparseable).
-INVOICE_DAY_SQL = """CAST(coalesce(try_strptime(InvoiceDate, '%Y-%m-%d %H:%M:%S'),
-                                  try_strptime(InvoiceDate, '%Y-%m-%d %H:%M'),
-                                  try_strptime(InvoiceDate, '%m/%d/%Y %H:%M')) AS DATE)"""
-
-ORDER_EXPORT_FILES_DDL = """
-CREATE TABLE IF NOT EXISTS order_export_files (
-    source_file VARCHAR NOT NULL, size_bytes BIGINT NOT NULL, modified_ns BIGINT NOT NULL,
-    first_day DATE, last_day DATE, line_count BIGINT NOT NULL
-)
-"""
-
-
-def fingerprint(path: Path) -> tuple[int, int]:
-    stat = path.stat()
-    return stat.st_size, stat.st_mtime_ns
-
-
-def exports_to_read(con, files: list[Path], start: date, end: date) -> list[Path]:
-    """The order exports a run over [start, end) must read: new or changed files, and unchanged
-    files whose invoice days (as recorded in ``order_export_files`` when last read) reach into the
-    window. With one export per day, a daily run reads one file instead of the whole history."""
-    from shopverse_platform.lib.warehouse import table_exists  # local: keeps this module DuckDB-free at import
-
-    if not table_exists(con, "order_export_files"):
-        return list(files)
-    known = {
-        source_file: (size, modified_ns, first_day, last_day)
-        for source_file, size, modified_ns, first_day, last_day in con.execute(
-            "SELECT source_file, size_bytes, modified_ns, first_day, last_day FROM order_export_files"
-        ).fetchall()
-    }
-    needed = []
-    for path in files:
-        record = known.get(str(path))
-        if (record is None or record[:2] != fingerprint(path) or record[2] is None
-                or (record[2] < end and record[3] >= start)):
-            needed.append(path)
-    return needed
-
-
-def write_raw_orders(con, exports: list[pa.Table], start: date, end: date, fingerprints: dict[str, tuple[int, int]]) -> int:
-    """Replace the raw order lines whose invoice day lies in [start, end), verbatim as text, and
-    record each export read (fingerprint, first and last invoice day) in ``order_export_files``.
-
-    The partition of a line is its invoice day. A line whose InvoiceDate cannot be parsed still
-    needs a home so that cleaning can quarantine it: it goes to the earliest invoice day of its file.
-    ``fingerprints`` maps each export's path to its (size, mtime_ns) taken before it was read.
-    """
-    from shopverse_platform.lib.warehouse import replace_date_range  # local: keeps this module DuckDB-free at import
-
-    schema = pa.schema([(c, pa.string()) for c in ORDER_EXPORT_COLUMNS] + [("line_number", pa.int32()), ("source_file", pa.string())])
-    combined = pa.concat_tables([t.cast(schema) for t in exports]) if exports else schema.empty_table()
-    con.register("_order_exports", combined)
-    try:
-        select_sql = f"""
-            WITH dated AS (SELECT *, {INVOICE_DAY_SQL} AS invoice_day FROM _order_exports)
-            SELECT coalesce(invoice_day, min(invoice_day) OVER (PARTITION BY source_file)) AS partition_date,
-                   source_file, line_number,
-                   InvoiceNo AS invoice_no, StockCode AS stock_code, Description AS description,
-                   Quantity AS quantity, InvoiceDate AS invoice_date, UnitPrice AS unit_price,
-                   CustomerID AS customer_id, Country AS country
-            FROM dated
-            QUALIFY partition_date >= ? AND partition_date < ?
-        """
-        rows = replace_date_range(
-            con, table="raw_orders", date_column="partition_date", start=start, end=end,
-            select_sql=select_sql, params=[start, end],
-        )
-        con.register("_export_fingerprints", pa.table({
-            "source_file": list(fingerprints), "size_bytes": [f[0] for f in fingerprints.values()],
-            "modified_ns": [f[1] for f in fingerprints.values()],
-        }))
-        con.execute(ORDER_EXPORT_FILES_DDL)
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute("DELETE FROM order_export_files WHERE source_file IN (SELECT source_file FROM _export_fingerprints)")
-            con.execute(f"""
-                INSERT INTO order_export_files BY NAME
-                SELECT f.source_file, f.size_bytes, f.modified_ns, d.first_day, d.last_day, coalesce(d.line_count, 0) AS line_count
-                FROM _export_fingerprints f LEFT JOIN (
-                    SELECT source_file, min({INVOICE_DAY_SQL}) AS first_day, max({INVOICE_DAY_SQL}) AS last_day,
-                           count(*) AS line_count
-                    FROM _order_exports GROUP BY source_file) d USING (source_file)
-            """)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        return rows
-    finally:
-        con.unregister("_order_exports")
-        con.unregister("_export_fingerprints")

@@ -13,7 +13,7 @@ import pytest
 from shopverse_platform.defs.cleaning.assets import clean_events, clean_order_lines
 from shopverse_platform.defs.ingestion.assets import raw_events, raw_orders
 from shopverse_platform.defs.resources import LandingZone
-from shopverse_platform.lib import landing
+from shopverse_platform.lib import landing, order_exports
 from shopverse_platform_tests.conftest import materialize_range
 
 
@@ -155,8 +155,8 @@ def test_raw_orders_reads_only_the_exports_a_run_needs(landing_dir, resources, q
     (orders / "day1.csv").write_text(HEADER + '"1","A","a","1","2010-12-01 09:00:00","1.5","7","UK"\n')
     (orders / "day2.csv").write_text(HEADER + '"2","B","b","2","2010-12-02 09:00:00","2.5","8","UK"\n')
     read = []
-    real_read = landing.read_order_export
-    monkeypatch.setattr(landing, "read_order_export", lambda path: read.append(path.name) or real_read(path))
+    real_read = order_exports.read_order_export
+    monkeypatch.setattr(order_exports, "read_order_export", lambda path: read.append(path.name) or real_read(path))
 
     assert materialize_range([raw_orders], resources, "2010-12-01", "2010-12-01").success
     assert sorted(read) == ["day1.csv", "day2.csv"]  # nothing known yet: both read, their days recorded

@@ -6,7 +6,7 @@ import dagster as dg
 from shopverse_platform.defs.asset_helpers import table_metadata, window_dates
 from shopverse_platform.defs.partitions import daily_partitions
 from shopverse_platform.defs.resources import LandingZone, Warehouse
-from shopverse_platform.lib import landing
+from shopverse_platform.lib import landing, order_exports
 from shopverse_platform.lib.warehouse import replace_date_range
 
 @dg.asset(
@@ -73,12 +73,12 @@ def raw_orders(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_
     of its days. A file with the wrong header fails the run with the expected columns named.
     """
     start, end = window_dates(context)
-    files = landing.order_export_files(landing_zone.order_exports_path())
+    files = order_exports.order_export_files(landing_zone.order_exports_path())
     with warehouse.connect() as con:
-        needed = landing.exports_to_read(con, files, start, end)
-        fingerprints = {str(path): landing.fingerprint(path) for path in needed}
-        exports = [landing.read_order_export(path) for path in needed]
-        rows = landing.write_raw_orders(con, exports, start, end, fingerprints)
+        needed = order_exports.exports_to_read(con, files, start, end)
+        fingerprints = {str(path): order_exports.fingerprint(path) for path in needed}
+        exports = [order_exports.read_order_export(path) for path in needed]
+        rows = order_exports.write_raw_orders(con, exports, start, end, fingerprints)
         metadata = table_metadata(con, "raw_orders", "partition_date >= ? AND partition_date < ?", [start, end])
     context.log.info(f"raw_orders {start}..{end}: {rows} lines from {len(needed)} of {len(files)} exports")
     return dg.MaterializeResult(

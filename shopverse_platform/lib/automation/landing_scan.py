@@ -31,6 +31,7 @@ from pathlib import Path
 
 from shopverse_platform.lib import landing
 from shopverse_platform.lib.automation.settings import contiguous_blocks, week_start
+from shopverse_platform.lib.order_exports import order_export_files
 
 CURSOR_VERSION = 1
 
@@ -147,7 +148,7 @@ def scan(root: Path, order_exports: Path | None, now: float, settle_seconds: flo
         digest = hashlib.sha1("\n".join(f"{n}|{s}|{m}" for n, s, m in files).encode()).hexdigest()[:16]
         snapshot.days[day] = DayState(digest, len(files), newest)
     if order_exports is not None:
-        for path in landing.order_export_files(order_exports):
+        for path in order_export_files(order_exports):
             stat = path.stat()
             key = str(path)
             if stat.st_mtime_ns > settled_before_ns:
