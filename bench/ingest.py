@@ -244,8 +244,8 @@ method in its own process; peak = that process's max RSS (includes the Python in
 - The platform does strictly more than the ceiling row: it counts every landing line on the bytes,
   keeps rejected lines verbatim with a reason, deduplicates across files and days, sessionises,
   persists to a DuckDB file and runs the reconciliation and uniqueness checks. What is left is
-  DuckDB's own work, measured separately on 1M rows: about 1.6 s to parse and judge the JSON and
-  1.3 s to persist the 24 clean columns on these 2 cores.
+  DuckDB's own work, CPU-bound on both cores. Profiled separately on this machine (2026-11-21) on
+  1M lines: parsing and judging the JSON takes about 1.6 s, persisting the 24 clean columns 1.3 s.
 - One-file-per-event layout against DuckDB's glob reader at ~1.3k files/s (../shared/STACK.md).
 """
     write_section("Ingestion", body)
