@@ -302,6 +302,33 @@ def read_lines(files: list[LandingFile]) -> pa.Table:
     return pa.concat_tables(parts) if parts else EVENT_LINE_SCHEMA.empty_table()
 
 
+def migrate_verbatim_raw_events(con, events_dir: Path, logs_dir: Path) -> int:
+    """Turn a ``raw_events`` table of the earlier layout (one row per line, verbatim) into the file
+    registry, by registering the landing files of every day it held; returns those days' count
+    (0 when there was nothing to migrate). Done once, on the first run after an upgrade, so that
+    cleaning can still re-run every day ingested before."""
+    from shopverse_platform.lib.warehouse import table_exists, table_schema  # local: keeps this module DuckDB-free at import
+
+    if not table_exists(con, "raw_events") or "raw_line" not in dict(table_schema(con, "raw_events")):
+        return 0
+    held = [day for (day,) in con.execute("SELECT DISTINCT partition_date FROM raw_events ORDER BY 1").fetchall()]
+    files = [f for day in held for f in event_files(events_dir, logs_dir, day, day + timedelta(days=1))]
+    con.register("_registry", inventory(files))
+    try:
+        con.execute("CREATE OR REPLACE TABLE _raw_events_registry AS SELECT * FROM _registry")
+    finally:
+        con.unregister("_registry")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DROP TABLE raw_events")
+        con.execute("ALTER TABLE _raw_events_registry RENAME TO raw_events")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return len(held)
+
+
 def registered_files(rows: Iterable[tuple[date, str, str, int, int]]) -> list[LandingFile]:
     """Landing files from raw-layer rows (partition_date, source_file, layout, size_bytes,
     modified_ns), carrying their registered fingerprint.

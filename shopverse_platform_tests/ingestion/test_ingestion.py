@@ -176,3 +176,22 @@ def test_raw_orders_reads_only_the_exports_a_run_needs(landing_dir, resources, q
     assert query("SELECT source_file LIKE '%day1.csv', first_day, last_day, line_count FROM order_export_files ORDER BY 1") == [
         (False, date(2010, 12, 2), date(2010, 12, 2), 1), (True, date(2010, 12, 1), date(2010, 12, 2), 2),
     ]
+
+
+def test_raw_events_migrates_a_warehouse_of_the_verbatim_layout(landing_dir, resources, warehouse, query):
+    """A warehouse from before the file registry held one raw_events row per line: the first run
+    after the upgrade registers the landing files of every day it held, so old days still clean."""
+    _write_mixed_landing(landing_dir)
+    day2 = landing_dir / "events" / "2024-03-06"
+    day2.mkdir(parents=True)
+    (day2 / "batch-0001.ndjson").write_text('{"a": 5}\n')
+    with warehouse.connect() as con:
+        con.execute("CREATE TABLE raw_events (partition_date DATE, source_file VARCHAR, line_number INTEGER, "
+                    "raw_line VARCHAR, encoding_error BOOLEAN)")
+        con.execute("INSERT INTO raw_events VALUES ('2024-03-05', 'x', 1, '{}', false)")
+    result = materialize_range([raw_events], resources, "2024-03-06", "2024-03-06")
+    assert result.success
+    assert query("SELECT partition_date, count(*), sum(line_count) FROM raw_events GROUP BY 1 ORDER BY 1") == [
+        (date(2024, 3, 5), 6, 7), (date(2024, 3, 6), 1, 1),
+    ]
+    assert materialize_range([clean_events], resources, "2024-03-05", "2024-03-06").success

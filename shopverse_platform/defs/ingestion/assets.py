@@ -9,6 +9,7 @@ from shopverse_platform.defs.resources import LandingZone, Warehouse
 from shopverse_platform.lib import landing, order_exports
 from shopverse_platform.lib.warehouse import replace_date_range
 
+
 @dg.asset(
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -32,6 +33,12 @@ def raw_events(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_
     files = landing.event_files(landing_zone.events_dir(), landing_zone.logs_dir(), start, end)
     registered = landing.inventory(files)
     with warehouse.connect() as con:
+        migrated = landing.migrate_verbatim_raw_events(con, landing_zone.events_dir(), landing_zone.logs_dir())
+        if migrated:
+            context.log.warning(
+                f"raw_events held verbatim lines (the layout before the file registry): replaced by the "
+                f"registry of {migrated} days' landing files; the lines remain in the landing zone"
+            )
         con.register("_landed_files", registered)
         try:
             replace_date_range(
