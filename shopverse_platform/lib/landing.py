@@ -183,6 +183,7 @@ def _ndjson_lines_polars(paths: list[str]) -> pl.DataFrame:
     frame = pl.scan_csv(
         paths, has_header=False, separator="\x1f", quote_char=None, new_columns=["raw_line"],
         schema={"raw_line": pl.String}, include_file_paths="source_file", row_index_name="row",
+        glob=False,  # paths are files, not patterns: "batch[1].ndjson" globbed silently reads nothing
     ).collect()
     first_row = pl.col("row").min().over("source_file")
     return frame.select("source_file", "raw_line", line_number=(pl.col("row") - first_row + 1).cast(pl.Int32))

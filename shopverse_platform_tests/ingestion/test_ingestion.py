@@ -21,7 +21,7 @@ def _write_mixed_landing(landing_dir) -> None:
     day = landing_dir / "events" / "2024-03-05"
     day.mkdir(parents=True)
     (day / "batch-0001.ndjson").write_text('{"a": 1}\n\n{"a": 2}\r\n')  # a blank line, a CRLF line
-    (day / "batch-0002.ndjson.gz").write_bytes(gzip.compress(b'{"a": 3}\nnot json'))  # no final newline
+    (day / "batch-0002[b].ndjson.gz").write_bytes(gzip.compress(b'{"a": 3}\nnot json'))  # no final newline; a glob character
     (day / "notes.txt").write_text("ignored: not a landing file")
     logs = landing_dir / "logs" / "20240305"
     logs.mkdir(parents=True)
@@ -37,7 +37,7 @@ def test_raw_events_registers_batches_gzip_and_one_file_per_event(landing_dir, r
     rows = query("SELECT source_file, layout, line_count, blank_lines, size_bytes FROM raw_events ORDER BY source_file")
     assert [(r[0].split("/")[-1], r[1], r[2], r[3]) for r in rows] == [
         ("batch-0001.ndjson", "ndjson", 2, 1),
-        ("batch-0002.ndjson.gz", "ndjson", 2, 0),
+        ("batch-0002[b].ndjson.gz", "ndjson", 2, 0),
         ("evt-0.json", "logs", 1, 0),
         ("evt-1.json", "logs", 1, 0),
         ("evt-2.json", "logs", 1, 0),
@@ -60,8 +60,8 @@ def test_read_lines_keeps_lines_verbatim_with_their_numbers(landing_dir):
     assert rows == [
         ("batch-0001.ndjson", 1, '{"a": 1}', False),
         ("batch-0001.ndjson", 3, '{"a": 2}', False),
-        ("batch-0002.ndjson.gz", 1, '{"a": 3}', False),
-        ("batch-0002.ndjson.gz", 2, "not json", False),
+        ("batch-0002[b].ndjson.gz", 1, '{"a": 3}', False),
+        ("batch-0002[b].ndjson.gz", 2, "not json", False),
         # Polars cannot split this file (bad UTF-8, a control byte): read line by line instead
         ("batch-0003.ndjson", 1, '{"a": 4}', False),
         ("batch-0003.ndjson", 2, "\ufffd\ufffd", True),
