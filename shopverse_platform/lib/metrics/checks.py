@@ -25,6 +25,17 @@ def _window(col: str) -> str:
     return WINDOW.format(col=col)
 
 
+def _totals_match(con: duckdb.DuckDBPyConnection, params: dict, names: list[str],
+                  sides: dict[str, str]) -> Outcome:
+    """Two one-row totals queries (``sides``: label -> SQL, columns in the order of ``names``) must
+    agree, NULL counting as 0; the metadata holds both sides' values as ``<label>_<name>``."""
+    (left_label, left_sql), (right_label, right_sql) = sides.items()
+    left = [v or 0 for v in con.execute(left_sql, params).fetchall()[0]]
+    right = [v or 0 for v in con.execute(right_sql, params).fetchall()[0]]
+    metadata = {f"{left_label}_{n}": _plain(v) for n, v in zip(names, left)}
+    return left == right, metadata | {f"{right_label}_{n}": _plain(v) for n, v in zip(names, right)}
+
+
 def every_day_present(con: duckdb.DuckDBPyConnection, table: str, date_col: str, start: date, end: date,
                       rows_per_day: int | None = 1, period_days: int = 1) -> Outcome:
     """Every period (day, or week with ``period_days=7``) of [start, end) has its rows: exactly
@@ -97,64 +108,38 @@ def order_lines_match_clean(con: duckdb.DuckDBPyConnection, start: date, end: da
     """Export lines in the fact = clean order lines of the window (count and amount); event documents =
     the window's first purchase events per transaction and its refund events."""
     exports, events = relation(con, "clean_order_lines"), relation(con, "clean_events")
-    params = {"start": start, "end": end}
-    fact = con.execute(
-        f"""SELECT count(*) FILTER (WHERE source = 'order_export'), sum(line_amount) FILTER (WHERE source = 'order_export'),
-                   count(DISTINCT document_id) FILTER (WHERE source = 'events' AND document_type = 'order'),
-                   count(DISTINCT document_id) FILTER (WHERE source = 'events' AND document_type = 'refund')
-            FROM order_lines WHERE {_window('order_date')}""",
-        params,
-    ).fetchone()
-    clean = con.execute(
-        f"""SELECT (SELECT count(*) FROM {exports} WHERE {_window('invoice_date')}),
-                   (SELECT sum(line_amount) FROM {exports} WHERE {_window('invoice_date')}),
-                   (SELECT count(DISTINCT coalesce(transaction_id, event_id)) FROM {events} p
-                     WHERE event_name = 'purchase' AND {_window('event_date')}
-                       AND coalesce(transaction_id, event_id) NOT IN (
-                           SELECT coalesce(transaction_id, event_id) FROM {events}
-                           WHERE event_name = 'purchase' AND event_date < $start)),
-                   (SELECT count(*) FROM {events} WHERE event_name = 'refund' AND {_window('event_date')})""",
-        params,
-    ).fetchone()
-    names = ["export_lines", "export_amount", "event_orders", "event_refunds"]
-    metadata = {f"fact_{n}": _plain(v or 0) for n, v in zip(names, fact)} | {f"clean_{n}": _plain(v or 0) for n, v in zip(names, clean)}
-    passed = all((f or 0) == (c or 0) for f, c in zip(fact, clean))
-    return passed, metadata
+    fact = f"""SELECT count(*) FILTER (WHERE source = 'order_export'), sum(line_amount) FILTER (WHERE source = 'order_export'),
+                      count(DISTINCT document_id) FILTER (WHERE source = 'events' AND document_type = 'order'),
+                      count(DISTINCT document_id) FILTER (WHERE source = 'events' AND document_type = 'refund')
+               FROM order_lines WHERE {_window('order_date')}"""
+    clean = f"""SELECT (SELECT count(*) FROM {exports} WHERE {_window('invoice_date')}),
+                       (SELECT sum(line_amount) FROM {exports} WHERE {_window('invoice_date')}),
+                       (SELECT count(DISTINCT coalesce(transaction_id, event_id)) FROM {events} p
+                         WHERE event_name = 'purchase' AND {_window('event_date')}
+                           AND coalesce(transaction_id, event_id) NOT IN (
+                               SELECT coalesce(transaction_id, event_id) FROM {events}
+                               WHERE event_name = 'purchase' AND event_date < $start)),
+                       (SELECT count(*) FROM {events} WHERE event_name = 'refund' AND {_window('event_date')})"""
+    return _totals_match(con, {"start": start, "end": end}, ["export_lines", "export_amount", "event_orders", "event_refunds"],
+                         {"fact": fact, "clean": clean})
 
 
 def orders_match_lines(con: duckdb.DuckDBPyConnection, start: date, end: date) -> Outcome:
     """Documents and their gross/credited/net sales amounts in ``orders`` = the lines they are built from."""
-    params = {"start": start, "end": end}
-    docs = con.execute(
-        f"SELECT count(*), sum(gross_amount), sum(credited_amount), sum(net_amount) FROM orders WHERE {_window('order_date')}",
-        params,
-    ).fetchone()
-    lines = con.execute(
-        f"""SELECT count(DISTINCT (source, document_id)), sum(gross_amount) FILTER (WHERE is_sales),
-                   sum(credited_amount) FILTER (WHERE is_sales), sum(net_amount) FILTER (WHERE is_sales)
-            FROM order_lines WHERE {_window('order_date')}""",
-        params,
-    ).fetchone()
-    names = ["documents", "gross", "credited", "net"]
-    passed = all((a or 0) == (b or 0) for a, b in zip(docs, lines))
-    return passed, {f"orders_{n}": _plain(v or 0) for n, v in zip(names, docs)} | {f"lines_{n}": _plain(v or 0) for n, v in zip(names, lines)}
+    docs = f"SELECT count(*), sum(gross_amount), sum(credited_amount), sum(net_amount) FROM orders WHERE {_window('order_date')}"
+    lines = f"""SELECT count(DISTINCT (source, document_id)), sum(gross_amount) FILTER (WHERE is_sales),
+                       sum(credited_amount) FILTER (WHERE is_sales), sum(net_amount) FILTER (WHERE is_sales)
+                FROM order_lines WHERE {_window('order_date')}"""
+    return _totals_match(con, {"start": start, "end": end}, ["documents", "gross", "credited", "net"],
+                         {"orders": docs, "lines": lines})
 
 
 def daily_sales_reconcile(con: duckdb.DuckDBPyConnection, start: date, end: date) -> Outcome:
     """Sum of the days' gross, cancelled and net revenue = the order fact's sales lines, to the penny."""
-    params = {"start": start, "end": end}
-    daily = con.execute(
-        f"SELECT sum(gross_revenue), sum(cancelled_revenue), sum(net_revenue) FROM daily_sales WHERE {_window('sales_date')}",
-        params,
-    ).fetchone()
-    fact = con.execute(
-        f"""SELECT sum(gross_amount), sum(credited_amount), sum(net_amount) FROM order_lines
-            WHERE {_window('order_date')} AND is_sales""",
-        params,
-    ).fetchone()
-    daily, fact = [v or Decimal(0) for v in daily], [v or Decimal(0) for v in fact]
-    names = ["gross", "cancelled", "net"]
-    return daily == fact, {f"daily_{n}": float(d) for n, d in zip(names, daily)} | {f"fact_{n}": float(f) for n, f in zip(names, fact)}
+    daily = f"SELECT sum(gross_revenue), sum(cancelled_revenue), sum(net_revenue) FROM daily_sales WHERE {_window('sales_date')}"
+    fact = f"""SELECT sum(gross_amount), sum(credited_amount), sum(net_amount) FROM order_lines
+               WHERE {_window('order_date')} AND is_sales"""
+    return _totals_match(con, {"start": start, "end": end}, ["gross", "cancelled", "net"], {"daily": daily, "fact": fact})
 
 
 def daily_orders_match_fact(con: duckdb.DuckDBPyConnection, start: date, end: date) -> Outcome:
