@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
 from pathlib import Path
 
 import dagster as dg
@@ -87,3 +90,15 @@ def free_ports(count: int) -> list[int]:
 
 def free_port() -> int:
     return free_ports(1)[0]
+
+
+def stop_process_group(process: subprocess.Popen, timeout: float = 30, first_signal: int = signal.SIGTERM) -> None:
+    """Stop a process a test started in its own session, and every worker it forked: ``first_signal``
+    to the group, then SIGKILL if it has not exited within ``timeout`` seconds."""
+    if process.poll() is None:
+        os.killpg(process.pid, first_signal)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from shopverse_platform.lib.automation import landing_scan
 from shopverse_platform.lib.automation.settings import last_complete_day
 from shopverse_platform.lib.paths import PROJECT_ROOT
 from shopverse_platform.lib.simulator import simulate
+from shopverse_platform_tests.conftest import stop_process_group
 
 pytestmark = pytest.mark.services
 TIMEOUT = 240
@@ -49,16 +49,6 @@ def _failures(instance: dg.DagsterInstance, runs) -> str:
             error = entry.dagster_event.step_failure_data.error
             lines.append(f"{record.dagster_run.run_id[:8]} {entry.dagster_event.step_key}: {error.to_string()[-1500:]}")
     return "\n".join(lines)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
 
 
 def test_daemon_runs_landing_files_one_writer_at_a_time(tmp_path, monkeypatch):
@@ -122,7 +112,7 @@ def test_daemon_runs_landing_files_one_writer_at_a_time(tmp_path, monkeypatch):
             failed = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
             assert not failed, [(r.job_name, r.run_id) for r in failed]
     finally:
-        _stop(daemon)
+        stop_process_group(daemon, timeout=30)
         log.close()
 
     con = duckdb.connect(str(data / "warehouse" / "shopverse.duckdb"), read_only=True)

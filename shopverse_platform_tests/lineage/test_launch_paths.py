@@ -17,7 +17,7 @@ import requests
 
 from shopverse_platform.lib import paths
 from shopverse_platform_tests.lineage.support import by_job, read_events, validate_event
-from shopverse_platform_tests.conftest import free_port
+from shopverse_platform_tests.conftest import free_port, stop_process_group
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -80,12 +80,8 @@ def dagster_dev():
 
         yield DagsterGraphQLClient("127.0.0.1", port_number=port, timeout=60)
     finally:
-        os.killpg(process.pid, signal.SIGINT)  # dagster dev shuts its services down on SIGINT
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+        # dagster dev shuts its services down on SIGINT
+        stop_process_group(process, timeout=60, first_signal=signal.SIGINT)
         log.close()
 
 

@@ -5,7 +5,6 @@ proxied artifacts), checked through MLflow's REST API; then the champion served 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from shopverse_platform.defs.ml.training_sets import churn_training_set, clv_tra
 from shopverse_platform.lib.ml import features
 from shopverse_platform.lib.ml.specs import CHURN, CLASSIFIER_METRICS
 from shopverse_platform_tests.ml.warehouses import Built, retail_warehouse
-from shopverse_platform_tests.conftest import free_port
+from shopverse_platform_tests.conftest import free_port, stop_process_group
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 MLFLOW = str(Path(sys.executable).parent / "mlflow")
@@ -40,19 +39,8 @@ def _start(command: list[str], env: dict, log: Path, ready_url: str, timeout: fl
         except requests.RequestException:
             pass
         time.sleep(0.5)
-    _stop(process)
+    stop_process_group(process, timeout=20)
     raise RuntimeError(f"{command[:3]} not ready after {timeout}s:\n{log.read_text()[-3000:]}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Stop the process this test started, and the workers it forked (its own process group)."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
 
 
 def _env(**extra: str) -> dict:
@@ -71,7 +59,7 @@ def server(tmp_path_factory):
                "--artifacts-destination", str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     process = _start(command, _env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"), root / "server.log", f"http://127.0.0.1:{port}/health")
     yield f"http://127.0.0.1:{port}"
-    _stop(process)
+    stop_process_group(process, timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -139,4 +127,4 @@ def test_the_champion_served_by_mlflow_answers_like_the_batch_scores(server, tra
         assert [a["score"] for a in answers] == pytest.approx(expected.churn_probability.tolist(), abs=1e-9)
         assert [a["label"] for a in answers] == expected.predicted_label.tolist()
     finally:
-        _stop(process)
+        stop_process_group(process, timeout=20)
