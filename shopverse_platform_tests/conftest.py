@@ -6,10 +6,10 @@ import os
 import signal
 import socket
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from shopverse_platform.defs.resources import LandingZone, Warehouse
@@ -46,18 +46,39 @@ def resources(warehouse: Warehouse, landing_dir: Path) -> dict[str, object]:
     return {"warehouse": warehouse, "landing_zone": LandingZone(path=str(landing_dir))}
 
 
+@dataclass
+class Built:
+    """A warehouse built by a fixture, with the resources that built it, and ways to read it."""
+
+    warehouse: Warehouse
+    resources: dict
+
+    def query(self, sql: str, params: list | dict | None = None) -> list[tuple]:
+        with self.warehouse.connect(read_only=True) as con:
+            return con.execute(sql, params or []).fetchall()
+
+    def frame(self, sql: str):
+        with self.warehouse.connect(read_only=True) as con:
+            return con.execute(sql).df()
+
+    def row(self, table: str, where: str, params: list | None = None) -> dict:
+        """The one row of ``table`` matching ``where``, as a dict (fails unless exactly one)."""
+        with self.warehouse.connect(read_only=True) as con:
+            cursor = con.execute(f"SELECT * FROM {table} WHERE {where}", params or [])
+            names = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+        assert len(rows) == 1, f"{table} WHERE {where}: {len(rows)} rows"
+        return dict(zip(names, rows[0]))
+
+    def materialize(self, assets, **kwargs) -> dg.ExecuteInProcessResult:
+        kwargs.setdefault("instance", dg.DagsterInstance.ephemeral())
+        return dg.materialize(assets, resources=self.resources, **kwargs)
+
+
 @pytest.fixture
 def query(warehouse: Warehouse):
     """Run a read query against the test warehouse and return all rows."""
-
-    def run(sql: str, params: list | None = None) -> list[tuple]:
-        con = duckdb.connect(str(warehouse.resolved_path()), read_only=True)
-        try:
-            return con.execute(sql, params or []).fetchall()
-        finally:
-            con.close()
-
-    return run
+    return Built(warehouse, {}).query
 
 
 def materialize_range(assets, resources, start: str, end: str, **kwargs) -> dg.ExecuteInProcessResult:

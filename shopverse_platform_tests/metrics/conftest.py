@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from shopverse_platform.defs.cleaning.assets import clean_events, clean_order_lines, dim_customers, dim_products, sessions
@@ -18,6 +17,7 @@ from shopverse_platform.defs.metrics.sales import daily_sales
 from shopverse_platform.defs.metrics.session_metrics import session_metrics
 from shopverse_platform.defs.metrics.weekly import weekly_kpis
 from shopverse_platform.defs.resources import LandingZone, Warehouse
+from shopverse_platform_tests.conftest import Built as BaseBuilt
 from shopverse_platform_tests.conftest import materialize_range
 from shopverse_platform_tests.metrics import fixture as fx
 
@@ -29,29 +29,11 @@ METRIC_TABLES = [k.to_user_string() for a in METRICS for k in a.keys] + ["weekly
 
 
 @dataclass
-class Built:
-    warehouse: Warehouse
-    resources: dict
+class Built(BaseBuilt):
+    """The hand-written week, with the results of its daily and weekly runs."""
+
     daily_run: dg.ExecuteInProcessResult
     weekly_run: dg.ExecuteInProcessResult
-
-    def query(self, sql: str, params: list | dict | None = None) -> list[tuple]:
-        con = duckdb.connect(str(self.warehouse.resolved_path()), read_only=True)
-        try:
-            return con.execute(sql, params or []).fetchall()
-        finally:
-            con.close()
-
-    def row(self, table: str, where: str, params: list | None = None) -> dict:
-        con = duckdb.connect(str(self.warehouse.resolved_path()), read_only=True)
-        try:
-            cursor = con.execute(f"SELECT * FROM {table} WHERE {where}", params or [])
-            names = [d[0] for d in cursor.description]
-            rows = cursor.fetchall()
-        finally:
-            con.close()
-        assert len(rows) == 1, f"{table} WHERE {where}: {len(rows)} rows"
-        return dict(zip(names, rows[0]))
 
 
 def build_week(root: Path) -> tuple[Warehouse, dict]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from shopverse_platform.defs.ml.resources import MlflowTracking
+from shopverse_platform_tests.conftest import Built
 from shopverse_platform_tests.ml.warehouses import (
-    Built,
     hand_orders_warehouse,
     mlflow_store,
     retail_warehouse,

@@ -20,8 +20,8 @@ from shopverse_platform.defs.ml.scores import churn_scores
 from shopverse_platform.defs.ml.training_sets import churn_training_set, clv_training_set
 from shopverse_platform.lib.ml import features
 from shopverse_platform.lib.ml.specs import CHURN, CLASSIFIER_METRICS
-from shopverse_platform_tests.ml.warehouses import Built, retail_warehouse
-from shopverse_platform_tests.conftest import free_port, stop_process_group
+from shopverse_platform_tests.conftest import Built, free_port, stop_process_group
+from shopverse_platform_tests.ml.warehouses import retail_warehouse
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 MLFLOW = str(Path(sys.executable).parent / "mlflow")

@@ -9,12 +9,9 @@ platform's own assets; every test module works on its own copy of the file.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-import dagster as dg
-import duckdb
 import pytest
 
 from shopverse_platform.defs.cleaning.assets import clean_events, clean_order_lines, dim_customers
@@ -31,30 +28,6 @@ RETAIL_DAYS = ("2010-12-01", "2011-12-09")
 HAND_DAYS = ("2010-12-01", "2011-03-31")
 SIMULATION = {"users": 4000, "days": 42, "start": date(2024, 1, 1), "seed": 5, "faults": 0}
 _templates: dict[str, Path] = {}
-
-
-@dataclass
-class Built:
-    warehouse: Warehouse
-    resources: dict
-
-    def query(self, sql: str, params: list | dict | None = None) -> list[tuple]:
-        con = duckdb.connect(str(self.warehouse.resolved_path()), read_only=True)
-        try:
-            return con.execute(sql, params or []).fetchall()
-        finally:
-            con.close()
-
-    def frame(self, sql: str):
-        con = duckdb.connect(str(self.warehouse.resolved_path()), read_only=True)
-        try:
-            return con.execute(sql).df()
-        finally:
-            con.close()
-
-    def materialize(self, assets, **kwargs) -> dg.ExecuteInProcessResult:
-        kwargs.setdefault("instance", dg.DagsterInstance.ephemeral())
-        return dg.materialize(assets, resources=self.resources, **kwargs)
 
 
 def _build(name: str, tmp_path_factory: pytest.TempPathFactory, make) -> Path:
