@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
 from shopverse_platform.lib.reports import insights
 from shopverse_platform.lib.reports.models import load_models, registry_reachable
