@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
 
-    from shopverse_platform.lib.stack import add_stack_commands
+    from shopverse_platform.lib.stack_cli import add_stack_commands
 
     add_stack_commands(sub)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from shopverse_platform.lib import stack
+from shopverse_platform.lib import readiness, stack, supervisor
 from shopverse_platform.lib.paths import PROJECT_ROOT
 from shopverse_platform_tests.conftest import free_ports
 
@@ -34,7 +34,7 @@ def processes_mentioning(text: str) -> list[str]:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if text in cmdline and stack.alive(int(entry.name)):
+        if text in cmdline and supervisor.alive(int(entry.name)):
             found.append(f"{entry.name}: {cmdline[:200]}")
     return found
 
@@ -130,7 +130,7 @@ def prod_stack() -> ProdStack:
         stopped = _script(["bash", "scripts/stack/prod_local.sh", "stop"], env)
         _script(["bash", "scripts/services/postgres.sh", "destroy"], env)
         left = processes_mentioning(str(root))
-        ports_open = [p for p in (pg_port, web, grpc, mlflow, mq, mq_admin) if stack.port_open(p)]
+        ports_open = [p for p in (pg_port, web, grpc, mlflow, mq, mq_admin) if readiness.port_open(p)]
         shutil.rmtree(root, ignore_errors=True)
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
         assert not left, f"processes left behind by prod_local.sh stop: {left}"
@@ -151,7 +151,7 @@ INSTIGATORS = """query($s: RepositorySelector!) { repositoryOrError(repositorySe
 def launch_run(web: str, job: str, tags: dict[str, str]) -> str:
     params = {"selector": {**LOCATION, "jobName": job},
               "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]}}
-    result = stack.graphql(web, LAUNCH, {"p": params})["launchRun"]
+    result = readiness.graphql(web, LAUNCH, {"p": params})["launchRun"]
     assert result["__typename"] == "LaunchRunSuccess", result
     return result["run"]["runId"]
 
@@ -159,7 +159,7 @@ def launch_run(web: str, job: str, tags: dict[str, str]) -> str:
 def wait_for_run(web: str, run_id: str, timeout: float = 400) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        status = stack.graphql(web, RUN_STATUS, {"id": run_id})["runOrError"]["status"]
+        status = readiness.graphql(web, RUN_STATUS, {"id": run_id})["runOrError"]["status"]
         if status in ("SUCCESS", "FAILURE", "CANCELED"):
             return status
         time.sleep(1)
@@ -167,7 +167,7 @@ def wait_for_run(web: str, run_id: str, timeout: float = 400) -> str:
 
 
 def instigators(web: str) -> dict:
-    return stack.graphql(web, INSTIGATORS, {"s": LOCATION})["repositoryOrError"]
+    return readiness.graphql(web, INSTIGATORS, {"s": LOCATION})["repositoryOrError"]
 
 
 @dataclass
@@ -183,7 +183,7 @@ class ProdRuns:
     def resume_sensors(self, web: str) -> None:
         """Put the paused sensors back to the status their code declares (running)."""
         for name in self.paused_sensors:
-            stack.graphql(web, "mutation($s: SensorSelector!) { resetSensor(sensorSelector: $s) { __typename } }",
+            readiness.graphql(web, "mutation($s: SensorSelector!) { resetSensor(sensorSelector: $s) { __typename } }",
                           {"s": {**LOCATION, "sensorName": name}})
 
 
@@ -205,7 +205,7 @@ def prod_runs(prod_stack: ProdStack) -> ProdRuns:
     web = prod_stack.web
     paused = [s for s in instigators(web)["sensors"] if s["sensorState"]["status"] == "RUNNING"]
     for sensor in paused:
-        stack.graphql(web, "mutation($id: String) { stopSensor(id: $id) { __typename } }", {"id": sensor["id"]})
+        readiness.graphql(web, "mutation($id: String) { stopSensor(id: $id) { __typename } }", {"id": sensor["id"]})
     week = prod_stack.week
     last_day = week + timedelta(days=6)
     first_day = last_day - timedelta(days=SIM_DAYS - 1)

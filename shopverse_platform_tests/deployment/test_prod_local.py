@@ -15,7 +15,7 @@ import pytest
 import requests
 import yaml
 
-from shopverse_platform.lib import stack
+from shopverse_platform.lib import readiness, stack, supervisor
 from shopverse_platform.lib.paths import PROJECT_ROOT
 from shopverse_platform_tests.deployment.conftest import ProdRuns, ProdStack
 
@@ -27,7 +27,7 @@ ASSETS = """{ assetNodes { assetKey { path } jobNames groupName kinds isPartitio
 
 @pytest.fixture(scope="module")
 def assets(prod_stack: ProdStack) -> dict[str, dict]:
-    return {"/".join(n["assetKey"]["path"]): n for n in stack.graphql(prod_stack.web, ASSETS)["assetNodes"]}
+    return {"/".join(n["assetKey"]["path"]): n for n in readiness.graphql(prod_stack.web, ASSETS)["assetNodes"]}
 
 
 def materialized(prod_stack: ProdStack, run_id: str) -> dict[str, set[str | None]]:
@@ -219,7 +219,7 @@ def run_timings(prod_stack: ProdStack, run_id: str) -> dict[str, float]:
 def test_startup_and_memory(prod_stack: ProdStack, prod_runs: ProdRuns):
     """Not a threshold test: records what the production configuration costs on this machine."""
     home = Path(prod_stack.env["SHOPVERSE_PROD_HOME"])
-    rss = {name: round(stack.rss_mib(pid)) for name, pid in stack.status(home).items() if pid}
+    rss = {name: round(supervisor.rss_mib(pid)) for name, pid in stack.status(home).items() if pid}
     assert set(rss) == {"grpc", "webserver", "daemon", "mlflow"}
     timings = {job: run_timings(prod_stack, run_id) for job, run_id in (("daily_job", prod_runs.daily), ("weekly_job", prod_runs.weekly))}
     for timing in timings.values():

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from shopverse_platform.lib import stack
+from shopverse_platform.lib import stack, stack_cli
+from shopverse_platform.lib.supervisor import Service, StackError, Supervisor, alive, family
 from shopverse_platform_tests.deployment.conftest import clean_env
 
 
-def _service(name: str, script: str, ready=lambda: True, after: tuple[str, ...] = ()) -> stack.Service:
-    return stack.Service(name, name, ["bash", "-c", script], clean_env(), ready=ready, after=after, timeout=20)
+def _service(name: str, script: str, ready=lambda: True, after: tuple[str, ...] = ()) -> Service:
+    return Service(name, name, ["bash", "-c", script], clean_env(), ready=ready, after=after, timeout=20)
 
 
 def _wait_for(predicate, timeout: float = 10.0):
@@ -31,14 +32,14 @@ def _wait_for(predicate, timeout: float = 10.0):
 
 
 def test_stop_ends_the_whole_process_tree_even_a_child_that_ignores_sigterm(tmp_path):
-    supervisor = stack.Supervisor(tmp_path)
+    supervisor = Supervisor(tmp_path)
     # A grandchild in the same session and a child that ignores SIGTERM (it needs SIGKILL).
     pid = supervisor.spawn(_service("tree", "bash -c 'sleep 300 & wait' & bash -c 'trap \"\" TERM; sleep 301 & wait' & wait"))
-    tree = _wait_for(lambda: f if len(f := stack.family(pid)) >= 5 else None)  # 3 bash + 2 sleep
-    assert stack.Supervisor(tmp_path).record("tree") == (pid, tree[pid])  # read back from the PID file
+    tree = _wait_for(lambda: f if len(f := family(pid)) >= 5 else None)  # 3 bash + 2 sleep
+    assert Supervisor(tmp_path).record("tree") == (pid, tree[pid])  # read back from the PID file
     started = time.monotonic()
     supervisor.stop("tree", timeout=2)
-    assert not [p for p, start in tree.items() if stack.alive(p, start)]
+    assert not [p for p, start in tree.items() if alive(p, start)]
     assert time.monotonic() - started < 15
     assert not (tmp_path / "pids" / "tree.pid").exists()
 
@@ -49,7 +50,7 @@ def test_a_recycled_pid_is_never_signalled(tmp_path):
         (tmp_path / "pids").mkdir()
         # A PID file whose PID now belongs to another process (the start time differs).
         (tmp_path / "pids" / "old.pid").write_text(f"{stranger.pid} 1\n")
-        supervisor = stack.Supervisor(tmp_path)
+        supervisor = Supervisor(tmp_path)
         assert supervisor.record("old") is None
         supervisor.stop("old")  # finds nothing of its own to stop
         assert stranger.poll() is None, "the unrelated process was signalled"
@@ -64,7 +65,7 @@ def test_services_start_after_their_dependencies_are_ready(tmp_path):
     order: list[str] = []
     first = _service("first", f"sleep 0.5; touch {flag}; exec sleep 300", ready=flag.exists)
     second = _service("second", "exec sleep 300", after=("first",))
-    supervisor = stack.Supervisor(tmp_path / "state")
+    supervisor = Supervisor(tmp_path / "state")
     try:
         supervisor.start_all([second, first], lambda service, pid: order.append(service.name))
         assert order == ["first", "second"]
@@ -77,9 +78,9 @@ def test_a_failed_startup_reports_the_log_and_stops_what_started(tmp_path):
     survivor = _service("survivor", "exec sleep 300")
     broken = _service("broken", "echo 'cannot bind 127.0.0.1:1' >&2; exit 3", ready=lambda: False, after=("survivor",))
     plan = stack.Stack("test", tmp_path, [survivor, broken], clean_env())
-    with pytest.raises(stack.StackError, match="cannot bind 127.0.0.1:1"):
+    with pytest.raises(StackError, match="cannot bind 127.0.0.1:1"):
         stack.start(plan, log=lambda line: None)
-    assert stack.Supervisor(tmp_path).record("survivor") is None
+    assert Supervisor(tmp_path).record("survivor") is None
     assert stack.read_state(tmp_path) is None
 
 
@@ -87,7 +88,7 @@ def test_start_refuses_a_second_stack_on_the_same_state(tmp_path):
     plan = stack.Stack("test", tmp_path, [_service("one", "exec sleep 300")], clean_env())
     stack.start(plan, log=lambda line: None)
     try:
-        with pytest.raises(stack.StackError, match="already running: one"):
+        with pytest.raises(StackError, match="already running: one"):
             stack.start(plan, log=lambda line: None)
         assert stack.status(tmp_path)["one"]
     finally:
@@ -104,7 +105,7 @@ def test_marquez_is_started_only_when_configured(tmp_path):
     assert stack.marquez_choice({"MARQUEZ_LIB_DIR": str(tmp_path)}, 5123, wanted=False).mode == "off"
 
 
-def _ports(service: stack.Service) -> set[int]:
+def _ports(service: Service) -> set[int]:
     argv = service.argv
     return {int(argv[i + 1]) for i, arg in enumerate(argv[:-1]) if arg in ("-p", "--port")}
 
@@ -122,10 +123,10 @@ def test_default_ports(monkeypatch, tmp_path):
 
 def test_add_stack_commands_registers_up_and_down():
     parser = argparse.ArgumentParser(prog="shopverse")
-    stack.add_stack_commands(parser.add_subparsers(dest="command", required=True))
+    stack_cli.add_stack_commands(parser.add_subparsers(dest="command", required=True))
     up = parser.parse_args(["up", "--detach", "--no-marquez", "--dagster-port", "3100", "--mlflow-port", "5100"])
-    assert (up.func, up.detach, up.no_marquez, up.dagster_port, up.mlflow_port) == (stack.cmd_up, True, True, 3100, 5100)
-    assert parser.parse_args(["down"]).func is stack.cmd_down
+    assert (up.func, up.detach, up.no_marquez, up.dagster_port, up.mlflow_port) == (stack_cli.cmd_up, True, True, 3100, 5100)
+    assert parser.parse_args(["down"]).func is stack_cli.cmd_down
 
 
 def test_prod_local_script_documents_itself():
@@ -137,10 +138,11 @@ def test_prod_local_script_documents_itself():
 SERVE = """
 import os, sys
 from pathlib import Path
-from shopverse_platform.lib import stack
-service = stack.Service("sleeper", "Sleeper", ["bash", "-c", "sleep 300 & wait"], dict(os.environ),
-                        ready=lambda: True, url="http://127.0.0.1:9")
-sys.exit(stack.serve(stack.Stack("test", Path(sys.argv[1]), [service], {}), detach=False))
+from shopverse_platform.lib import stack, stack_cli
+from shopverse_platform.lib.supervisor import Service
+service = Service("sleeper", "Sleeper", ["bash", "-c", "sleep 300 & wait"], dict(os.environ),
+                  ready=lambda: True, url="http://127.0.0.1:9")
+sys.exit(stack_cli.serve(stack.Stack("test", Path(sys.argv[1]), [service], {}), detach=False))
 """
 
 
@@ -153,13 +155,13 @@ def _serve_in_foreground(home: Path) -> tuple[subprocess.Popen, dict[int, str]]:
         if line.startswith("Started in"):
             break
     assert any("Sleeper       http://127.0.0.1:9" in line for line in lines), lines
-    return proc, _wait_for(lambda: f if len(f := stack.family(proc.pid)) >= 3 else None)
+    return proc, _wait_for(lambda: f if len(f := family(proc.pid)) >= 3 else None)
 
 
 @pytest.mark.parametrize("how", ["ctrl-c", "down", "service dies"])
 def test_foreground_stack_stops_everything_it_started(tmp_path, how):
     proc, tree = _serve_in_foreground(tmp_path)
-    sleeper = stack.Supervisor(tmp_path).record("sleeper")
+    sleeper = Supervisor(tmp_path).record("sleeper")
     if how == "ctrl-c":
         proc.send_signal(signal.SIGINT)
     elif how == "down":
@@ -168,5 +170,5 @@ def test_foreground_stack_stops_everything_it_started(tmp_path, how):
         os.kill(sleeper[0], signal.SIGKILL)
     rest, _ = proc.communicate(timeout=30)
     assert proc.returncode == (1 if how == "service dies" else 0), rest
-    assert not [p for p, start in tree.items() if stack.alive(p, start)]
+    assert not [p for p, start in tree.items() if alive(p, start)]
     assert stack.read_state(tmp_path) is None

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from shopverse_platform.lib import stack
+from shopverse_platform.lib import readiness
 from shopverse_platform_tests.deployment.conftest import ARTIFACTS, ProdRuns, ProdStack, instigators, wait_for_run
 
 pytestmark = pytest.mark.services
@@ -60,7 +60,7 @@ def shot(page, name: str) -> Path:
 
 
 def test_asset_graph_shows_every_layer(prod_stack: ProdStack, prod_runs: ProdRuns, page):
-    layers = {n["groupName"] for n in stack.graphql(prod_stack.web, ASSET_NODES)["assetNodes"]}
+    layers = {n["groupName"] for n in readiness.graphql(prod_stack.web, ASSET_NODES)["assetNodes"]}
     page.goto(f"{prod_stack.web}/asset-groups")
     # Each layer (asset group) is a node of the global lineage graph, drawn in SVG.
     nodes = page.locator("svg foreignObject.group [data-tooltip]")
@@ -73,7 +73,7 @@ def test_asset_graph_shows_every_layer(prod_stack: ProdStack, prod_runs: ProdRun
 
 
 def test_materialize_button_starts_a_run_that_succeeds(prod_stack: ProdStack, prod_runs: ProdRuns, page):
-    nodes = stack.graphql(prod_stack.web, ASSET_NODES)["assetNodes"]
+    nodes = readiness.graphql(prod_stack.web, ASSET_NODES)["assetNodes"]
     unpartitioned = sorted("/".join(n["assetKey"]["path"]) for n in nodes if "daily_job" in n["jobNames"] and not n["isPartitioned"])
     asset = "dim_products" if "dim_products" in unpartitioned else unpartitioned[0]
     page.goto(f"{prod_stack.web}/assets/{asset}")
@@ -81,7 +81,7 @@ def test_materialize_button_starts_a_run_that_succeeds(prod_stack: ProdStack, pr
     toast = page.get_by_text(re.compile(r"Launched run [0-9a-f]{8}"))
     toast.wait_for()
     prefix = re.search(r"Launched run ([0-9a-f]{8})", toast.inner_text()).group(1)
-    runs = stack.graphql(prod_stack.web, RECENT_RUNS)["runsOrError"]["results"]
+    runs = readiness.graphql(prod_stack.web, RECENT_RUNS)["runsOrError"]["results"]
     run_id = next(r["runId"] for r in runs if r["runId"].startswith(prefix))
     assert wait_for_run(prod_stack.web, run_id, timeout=300) == "SUCCESS"
     page.goto(f"{prod_stack.web}/runs/{run_id}")

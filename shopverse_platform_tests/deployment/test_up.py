@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from shopverse_platform.lib import stack
+from shopverse_platform.lib import readiness, stack, supervisor
 from shopverse_platform.lib.paths import PROJECT_ROOT
 from shopverse_platform_tests.conftest import free_ports
 from shopverse_platform_tests.deployment.conftest import clean_env, processes_mentioning, shared_temp_dir
@@ -29,12 +29,12 @@ READY_LINE = re.compile(r"Started in ([\d.]+)s")
 
 
 class UpProcess:
-    """`python -m shopverse_platform.lib.stack up ...` with its output collected as it comes."""
+    """`python -m shopverse_platform.lib.stack_cli up ...` with its output collected as it comes."""
 
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "shopverse_platform.lib.stack", "up", *args], cwd=PROJECT_ROOT, env=env,
+            [sys.executable, "-m", "shopverse_platform.lib.stack_cli", "up", *args], cwd=PROJECT_ROOT, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         threading.Thread(target=self._read, daemon=True).start()
@@ -82,7 +82,7 @@ def test_up_serves_the_uis_and_down_leaves_nothing_behind():
         assert urls == {"Dagster UI": f"http://127.0.0.1:{dagster}", "MLflow UI": f"http://127.0.0.1:{mlflow}",
                         "Marquez API": f"http://127.0.0.1:{marquez}/api/v1"}, up.output
         # Dagster: the UI answers, the code location loaded, every required daemon is healthy.
-        assert stack.dagster_ready(urls["Dagster UI"]) and stack.daemons_healthy(urls["Dagster UI"])
+        assert readiness.dagster_ready(urls["Dagster UI"]) and readiness.daemons_healthy(urls["Dagster UI"])
         # MLflow: the UI and its REST API on the embedded store under the data directory.
         assert requests.get(f"{urls['MLflow UI']}/health", timeout=10).text == "OK"
         search = requests.get(f"{urls['MLflow UI']}/api/2.0/mlflow/experiments/search?max_results=10", timeout=10)
@@ -90,35 +90,35 @@ def test_up_serves_the_uis_and_down_leaves_nothing_behind():
         backend, _ = stack.embedded_mlflow_store()
         assert (root / "data" / "mlflow").is_dir() and backend.startswith("sqlite:///")
         home = root / "data" / "stack"
-        dagster_pid = stack.Supervisor(home).record("dagster")[0]
+        dagster_pid = supervisor.Supervisor(home).record("dagster")[0]
         environ = _environ(dagster_pid)
         assert environ["OPENLINEAGE_URL"] == f"http://127.0.0.1:{marquez}"
         assert environ["DAGSTER_HOME"] == str(root / "data" / "dagster_home")
         assert (root / "data" / "dagster_home" / ".nux" / "nux.yaml").read_text() == "seen: 1\n"
-        tree = stack.family(up.proc.pid)
+        tree = supervisor.family(up.proc.pid)
         for name in ("dagster", "mlflow"):
-            tree.update(stack.family(stack.Supervisor(home).record(name)[0]))
-        rss = sum(stack.rss_mib(stack.Supervisor(home).record(n)[0]) for n in ("dagster", "mlflow"))
+            tree.update(supervisor.family(supervisor.Supervisor(home).record(name)[0]))
+        rss = sum(supervisor.rss_mib(supervisor.Supervisor(home).record(n)[0]) for n in ("dagster", "mlflow"))
         print(f"\nshopverse up: ready in {startup}s; {len(tree)} processes, RSS {rss:.0f} MiB")
         # It stays healthy in the foreground...
         time.sleep(3)
-        assert up.proc.poll() is None and stack.daemons_healthy(urls["Dagster UI"])
+        assert up.proc.poll() is None and readiness.daemons_healthy(urls["Dagster UI"])
         # ...until `shopverse down`, from another terminal, stops it and everything it started.
-        down = subprocess.run([sys.executable, "-m", "shopverse_platform.lib.stack", "down"], cwd=PROJECT_ROOT, env=env,
+        down = subprocess.run([sys.executable, "-m", "shopverse_platform.lib.stack_cli", "down"], cwd=PROJECT_ROOT, env=env,
                               capture_output=True, text=True, timeout=180)
         assert down.returncode == 0, down.stdout + down.stderr
         assert up.proc.wait(timeout=60) == 0, up.output[-3000:]
         assert "SIGTERM: stopping" in up.output
         deadline = time.monotonic() + 10
-        while (left := [p for p, s in tree.items() if stack.alive(p, s)]) and time.monotonic() < deadline:
+        while (left := [p for p, s in tree.items() if supervisor.alive(p, s)]) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not left, f"processes left behind: {left}"
         assert not processes_mentioning(str(root))
-        assert not stack.port_open(dagster) and not stack.port_open(mlflow)
+        assert not readiness.port_open(dagster) and not readiness.port_open(mlflow)
         assert stack.read_state(home) is None
     finally:
         if up.proc.poll() is None:
             up.proc.kill()
-        subprocess.run([sys.executable, "-m", "shopverse_platform.lib.stack", "down"], cwd=PROJECT_ROOT, env=env,
+        subprocess.run([sys.executable, "-m", "shopverse_platform.lib.stack_cli", "down"], cwd=PROJECT_ROOT, env=env,
                        capture_output=True, timeout=180)
         shutil.rmtree(root, ignore_errors=True)
