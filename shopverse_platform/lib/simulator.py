@@ -13,72 +13,36 @@ Population and sessions are drawn as numpy vectors (rates, funnel depth, start t
 expansion of a session into its events is a Python loop.  Independent random streams are used
 for the population/sessions, event ids, in-session detail and faults, so that changing ``faults``
 changes nothing but the injected lines.
+
+This module generates the traffic: visitors' sessions (when, from where, how deep into the
+funnel) and their expansion into events.  The catalogue, the visitors and their devices come from
+``simulator_population``; stamping, fault injection and all file writing from
+``simulator_landing``.
 """
 
 from __future__ import annotations
 
 import bisect
-import csv
-import gzip as gzip_module
-import hashlib
 import random
-import shutil
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import quote_plus
 
 import numpy as np
-import orjson
 from tqdm import tqdm
 
 from shopverse_platform.lib.events import DEVICES, LEGACY_EVENT_NAMES
+from shopverse_platform.lib.simulator_landing import FAULT_KINDS, LandingWriter
+from shopverse_platform.lib.simulator_population import (
+    COUNTRIES, CURRENCY, SOURCES, SPIKE_SOURCE, _PopulationMixin, uuid_from_hex, uuid_like)
 
-CURRENCY = "GBP"
+__all__ = ["FAULT_KINDS", "LAYOUTS", "SimulationSummary", "simulate"]
+
 SITE = "https://shop.shopverse.example"
 DAY_MS = 86_400_000
 LAYOUTS = ("ndjson", "logs", "both")
-FAULT_KINDS = ("malformed_json", "unknown_event_type", "invalid_price", "future_timestamp",
-               "schema_violation", "duplicate_event")
-UNKNOWN_EVENT_NAMES = ("add_to_wishlist", "video_start", "select_promotion", "page_veiw", "share")
 TO_LEGACY = {modern: legacy for legacy, modern in LEGACY_EVENT_NAMES.items()}
-
-# category -> (product noun, typical price in GBP); prices are jittered per seed.
-CATALOGUE: dict[str, list[tuple[str, float]]] = {
-    "Electronics": [("Headphones", 89), ("Bluetooth Speaker", 59), ("USB-C Charger", 19),
-                    ("Smartwatch", 199), ("Earbuds", 49), ("Mechanical Keyboard", 99)],
-    "Fashion": [("T-Shirt", 15), ("Jeans", 45), ("Rain Jacket", 79), ("Summer Dress", 39),
-                ("Sneakers", 65), ("Wool Scarf", 22)],
-    "Home & Kitchen": [("Mug Set", 18), ("Cookware Set", 129), ("Desk Lamp", 35), ("Cushion", 14),
-                       ("Electric Kettle", 29), ("Knife Set", 55)],
-    "Beauty": [("Moisturiser", 16), ("Eau de Parfum", 62), ("Lipstick", 12), ("Shampoo", 7),
-               ("Face Serum", 28), ("Hair Dryer", 45)],
-    "Sports": [("Yoga Mat", 22), ("Dumbbell Pair", 39), ("Running Shoes", 85), ("Water Bottle", 12),
-               ("Tennis Racket", 110), ("Cycling Gloves", 19)],
-    "Books": [("Crime Novel", 9), ("Cookbook", 20), ("Travel Guide", 15), ("Picture Book", 8),
-              ("Biography", 18), ("Puzzle Book", 7)],
-    "Toys": [("Jigsaw Puzzle", 14), ("Building Set", 49), ("Plush Bear", 16), ("Board Game", 29),
-             ("RC Car", 39), ("Art Kit", 21)],
-}
-ADJECTIVES = ("Classic", "Eco", "Pro", "Urban", "Nordic", "Vintage", "Essential", "Deluxe")
-# (ISO-2, fixed UTC offset in minutes -- no DST on purpose, share of visitors)
-COUNTRIES = (("GB", 0, .40), ("IE", 0, .04), ("DE", 60, .12), ("FR", 60, .10), ("NL", 60, .07),
-             ("ES", 60, .06), ("IT", 60, .05), ("US", -300, .11), ("CA", -300, .02), ("AU", 600, .03))
-AGE_GROUPS = (("18-24", .14), ("25-34", .28), ("35-44", .23), ("45-54", .17), ("55-64", .11),
-              ("65+", .07))
-# Traffic sources: (channel, utm_source, utm_medium, utm_campaign, external referrer, weight of a
-# session coming from it).  The last one only feeds the injected traffic spike.
-SOURCES = (
-    ("direct", None, None, None, None, .35),
-    ("organic_search", None, None, None, "https://www.google.com/", .30),
-    ("paid_search", "google", "cpc", "brand_search", "https://www.google.com/", .12),
-    ("social", "instagram", "social", "spring_lookbook", "https://l.instagram.com/", .10),
-    ("email", "newsletter", "email", "weekly_deals", None, .08),
-    ("referral", None, None, None, "https://www.hotukdeals.com/", .03),
-    ("affiliate", "awin", "affiliate", "partner_programme", "https://www.awin1.com/", .02),
-    ("social", "tiktok", "social", "flash_sale", "https://www.tiktok.com/", 0.0),
-)
-SPIKE_SOURCE = len(SOURCES) - 1
 # Local hour-of-day profiles: evening peak on weekdays, later and flatter mornings at weekends.
 HOURS_WEEKDAY = np.array([2, 1, .6, .4, .4, .6, 1.2, 2.2, 3, 3.4, 3.6, 3.8, 4.4, 4.2, 3.8, 3.8, 4,
                           4.6, 5.6, 6.8, 7.4, 7, 5.4, 3.6])
@@ -86,8 +50,6 @@ HOURS_WEEKEND = np.array([2.6, 1.6, 1, .6, .5, .5, .8, 1.4, 2.4, 3.6, 4.6, 5.2, 
                           4.8, 5, 5.6, 6.4, 6.8, 6.4, 5, 3.6])
 WEEKDAY_FACTOR = np.array([1.0, .98, .97, .98, .92, 1.05, 1.18])  # Monday .. Sunday
 DAILY_GROWTH = .008  # mild upward trend: +0.8 % of the first day's traffic per day
-PAGES = ("/", "/sale", "/new-in", "/about", "/delivery", "/gift-ideas")
-OFFSET_TEXT = {m: f"{'+' if m >= 0 else '-'}{abs(m) // 60:02d}:{abs(m) % 60:02d}" for _, m, _ in COUNTRIES}
 SESSION_COLUMNS = ("start", "user", "dev", "src", "login", "kind", "n_pv", "search", "lst", "n_view",
                    "n_lines", "remove", "vcart", "checkout", "payment", "purchase", "large", "sid")
 
@@ -109,18 +71,6 @@ class SimulationSummary:
     revenue: float
     files: list[Path]
     ground_truth_path: Path
-
-
-def _uuid_from_hex(h: str) -> str:
-    """Format 32 hex digits as a version-4-looking UUID."""
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}"
-
-
-def _uuid_like(rng: np.random.Generator, n: int) -> list[str]:
-    """``n`` UUID-like strings drawn from ``rng`` (deterministic, unlike ``uuid.uuid4``)."""
-    h = rng.bytes(16 * n).hex()  # same format as _uuid_from_hex, inlined: this runs per event
-    return [f"{h[i:i + 8]}-{h[i + 8:i + 12]}-4{h[i + 13:i + 16]}-a{h[i + 17:i + 20]}-{h[i + 20:i + 32]}"
-            for i in range(0, 32 * n, 32)]
 
 
 def _gap_stream(rng: np.random.Generator, chunk: int = 65_536):
@@ -147,81 +97,24 @@ def simulate(landing_dir: Path, *, users: int, days: int, start: date, seed: int
                       batch_size).run(progress)
 
 
-class _Simulator:
+class _Simulator(_PopulationMixin):
     """One run: population -> sessions (vectorised) -> events day by day -> files."""
 
     def __init__(self, root: Path, users: int, days: int, start: date, seed: int, gzip: bool,
                  layout: str, faults: float, batch_size: int) -> None:
         self.root, self.users, self.days, self.start, self.seed = root, users, days, start, seed
-        self.gzip, self.layout, self.fault_rate, self.batch_size = gzip, layout, faults, batch_size
         streams = np.random.SeedSequence(seed).spawn(5)
-        self.rng, self.rng_ids, self.rng_faults = (np.random.default_rng(s) for s in streams[:3])
+        self.rng, self.rng_ids, rng_faults = (np.random.default_rng(s) for s in streams[:3])
         self.py = random.Random(int(np.random.default_rng(streams[3]).integers(2**63)))
         self.t0 = int(datetime(start.year, start.month, start.day, tzinfo=timezone.utc).timestamp()) * 1000
         self.t_end = self.t0 + days * DAY_MS
         self.buckets: dict[int, list] = {}  # UTC day index -> [(t_ms, offset_min, precise, event)]
-        self.redeliveries: dict[int, list[bytes]] = {}  # day index -> duplicates delivered then
-        self.malformed_pretty: dict[bytes, tuple[str, bytes]] = {}  # ndjson line -> logs file
-        self.fault_counts = dict.fromkeys(FAULT_KINDS, 0)
-        self.events = self.orders = self.refunds = self.legacy_events = self.next_order = 0
+        self.orders = self.refunds = self.next_order = 0
         self.revenue = 0.0
         self.large_orders: list[dict] = []
-        self.files: list[Path] = []
+        self.landing = LandingWriter(root, start, days, gzip=gzip, layout=layout, faults=faults,
+                                     batch_size=batch_size, rng_ids=self.rng_ids, rng_faults=rng_faults)
         self.gaps = _gap_stream(np.random.default_rng(streams[4]))
-
-    # ----------------------------------------------------------------- catalogue and population
-    def _make_catalogue(self) -> None:
-        rng, rows = self.rng, []
-        for category, nouns in CATALOGUE.items():
-            for noun, base in nouns:
-                price = max(round(base * rng.uniform(.85, 1.2)) - .01, 2.99)  # x.99 pricing
-                name = f"{ADJECTIVES[rng.integers(len(ADJECTIVES))]} {noun}"
-                rows.append((f"SKU-{10001 + len(rows)}", name, category, round(price, 2)))
-        self.products = rows
-        self.item_of = [{"item_id": p, "item_name": n, "item_category": c, "price": pr}
-                        for p, n, c, pr in rows]
-        self.slug = {c: c.lower().replace(" & ", "-").replace(" ", "-") for c in CATALOGUE}
-        self.category_pages = tuple("/c/" + slug for slug in self.slug.values())
-        self.site_pages = PAGES + self.category_pages
-        # Zipf-like popularity over a seed-dependent ranking, as cumulative weights for choices()
-        ranks = rng.permutation(len(rows)) + 1
-        self.popularity = np.cumsum(1.0 / ranks**1.1).tolist()
-        self.most_expensive = sorted(range(len(rows)), key=lambda i: -rows[i][3])[:4]
-
-    def _make_population(self) -> None:
-        """Per-visitor latent traits.  ~28 % of visitors never register (always anonymous)."""
-        rng, n, days = self.rng, self.users, self.days
-        self.registered = rng.random(n) < .72
-        self.country = rng.choice(len(COUNTRIES), n, p=[c[2] for c in COUNTRIES])
-        self.age = rng.choice(len(AGE_GROUPS), n, p=[a[1] for a in AGE_GROUPS])
-        self.channel = rng.choice(SPIKE_SOURCE, n, p=[.3, .3, .15, .1, .08, .04, .03])
-        # most customers signed up before the window, one in five during it
-        self.signup_day = np.where(rng.random(n) < .8, -np.minimum(rng.exponential(300, n) + 1, 1500)
-                                   .astype(np.int64), rng.integers(0, days, n))
-        self.rate = rng.gamma(.8, 1 / .8, n) * np.where(self.registered, .17, .08)  # sessions/day
-        self.propensity = rng.gamma(1.5, 1 / 1.5, n) * np.where(self.registered, 1.0, .55)
-        # BG/NBD-style churn: after each purchase a customer drops out with probability p, so the
-        # number of orders before dropping out is geometric.  Guests never "churn" this way.
-        self.max_orders = np.where(self.registered, rng.geometric(rng.beta(2, 6, n)), 1 << 30)
-        uid_numbers = np.cumsum(self.registered)
-        self.user_ids = [f"U{k:07d}" if r else None for k, r in zip(uid_numbers.tolist(),
-                                                                   self.registered.tolist())]
-        # two device slots per visitor (anonymous_id stable per user-device); ~40 % use both
-        primary = rng.choice(3, n, p=[.35, .55, .10])
-        self.n_devices = 1 + (rng.random(n) < .4)
-        self.dev_type = np.stack([primary, (primary + rng.integers(1, 3, n)) % 3], 1).ravel()
-        self.dev_anon = _uuid_like(self.rng_ids, 2 * n)
-        self.dev_country = np.repeat(self.country, 2)
-        self.dev_legacy = rng.random(2 * n) < .03  # devices still on the old tracker
-
-    def _add_devices(self, count: int, types: np.ndarray, countries: np.ndarray) -> np.ndarray:
-        """Register fresh devices (spike visitors, bots); returns their device indexes."""
-        first = len(self.dev_anon)
-        self.dev_anon += _uuid_like(self.rng_ids, count)
-        self.dev_type = np.concatenate([self.dev_type, types])
-        self.dev_country = np.concatenate([self.dev_country, countries])
-        self.dev_legacy = np.concatenate([self.dev_legacy, np.zeros(count, bool)])
-        return np.arange(first, first + count)
 
     # ---------------------------------------------------------------------------- sessions
     def _funnel(self, n: int, propensity: np.ndarray) -> dict[str, np.ndarray]:
@@ -331,7 +224,7 @@ class _Simulator:
         # ~20 % of sessions arrive without session_id (the platform sessionises them by
         # inactivity); bots always carry one so that the ground truth can name their sessions.
         has_sid = (self.rng.random(n) < .8) | (cols["kind"] == 1)
-        ids = _uuid_like(self.rng_ids, n)
+        ids = uuid_like(self.rng_ids, n)
         cols["sid"] = np.array([s if h else None for s, h in zip(ids, has_sid.tolist())], object)
         bot = cols["kind"] == 1
         self.bots = {"anonymous_ids": sorted({self.dev_anon[d] for d in cols["dev"][bot].tolist()}),
@@ -453,7 +346,7 @@ class _Simulator:
                 cart: list[tuple[int, int]]) -> None:
         """A customer returns an order 1-10 days later in a short visit of its own (new tracker)."""
         py = self.py
-        sid = _uuid_from_hex(f"{py.getrandbits(128):032x}") if py.random() < .8 else None
+        sid = uuid_from_hex(f"{py.getrandbits(128):032x}") if py.random() < .8 else None
         base = self._base(False, user_id, dev, sid, 0)
         # 1-10 days later, at about the same time of day (people have routines)
         t = t_purchase + (py.randint(1, 10) * 86_400 + py.randint(-7200, 7200)) * 1000
@@ -480,170 +373,13 @@ class _Simulator:
                 event = self._event(base, False, "page_view", py.choice(self.category_pages), SITE + "/")
             self._push(t, offset, event, True)
 
-    # ------------------------------------------------------------------------------ faults
-    def _inject_faults(self, d: int, events: list[dict], lines: list[bytes]) -> tuple[list, list]:
-        """Mix bad lines into the day's lines; return (regular lines, re-delivered duplicates)."""
-        rng, n = self.rng_faults, len(lines)
-        redelivered = self.redeliveries.pop(d, [])
-        if not self.fault_rate or not n:
-            return lines, redelivered
-        counts = rng.binomial(n, self.fault_rate / len(FAULT_KINDS), len(FAULT_KINDS)).tolist()
-        bad = [line for kind, count in zip(FAULT_KINDS, counts[:-1])
-               for line in self._faulty_lines(kind, count, events)]
-        positions = rng.integers(0, n + 1, len(bad)).tolist()  # bad lines land anywhere in the day
-        regular, previous = [], 0
-        for k in np.argsort(positions, kind="stable").tolist():
-            regular.extend(lines[previous:positions[k]])
-            regular.append(bad[k])
-            previous = positions[k]
-        regular.extend(lines[previous:])
-        # duplicates: exact copies in a later batch of the same day, ~30 % in the next day's folder
-        picks = np.sort(rng.choice(n, min(counts[-1], n), replace=False)).tolist()
-        to_next = ((rng.random(len(picks)) < .3) & (d + 1 < self.days)).tolist()
-        redelivered += [lines[i] for i, later in zip(picks, to_next) if not later]
-        self.redeliveries.setdefault(d + 1, []).extend(lines[i] for i, later in zip(picks, to_next) if later)
-        self.fault_counts["duplicate_event"] += len(picks)
-        return regular, redelivered
-
-    def _faulty_lines(self, kind: str, count: int, events: list[dict]) -> list[bytes]:
-        """``count`` copies of the day's events, each with a fresh event_id and exactly one defect."""
-        rng, pool = self.rng_faults, range(len(events))
-        if count and kind == "unknown_event_type":  # only new-tracker events: one defect, not two
-            pool = [i for i, e in enumerate(events) if "event_name" in e]
-        elif count and kind == "invalid_price":  # a purchase, or an item event turned into one
-            pool = ([i for i, e in enumerate(events) if e.get("event_name") == "purchase"]
-                    or [i for i, e in enumerate(events) if "items" in e])
-        if not count or not pool:
-            return []
-        out = []
-        for i, event_id in zip(rng.integers(0, len(pool), count).tolist(), _uuid_like(rng, count)):
-            event = dict(events[pool[i]], event_id=event_id)
-            if kind == "malformed_json":  # a truncated object, as from a crashed writer
-                line, pretty = orjson.dumps(event), orjson.dumps(event, option=orjson.OPT_INDENT_2)
-                cut = rng.uniform(.3, .9)
-                out.append(line[: int(len(line) * cut)])
-                if self.layout != "ndjson":
-                    self.malformed_pretty[out[-1]] = (event_id, pretty[: int(len(pretty) * cut)])
-                continue
-            if kind == "unknown_event_type":
-                event["event_name"] = UNKNOWN_EVENT_NAMES[rng.integers(len(UNKNOWN_EVENT_NAMES))]
-            elif kind == "invalid_price":
-                items = [dict(item) for item in event["items"]]
-                items[rng.integers(len(items))]["price"] *= -1
-                event.update(event_name="purchase", page="/checkout/confirmation", items=items,
-                             value=round(sum(abs(it["price"]) * it["quantity"] for it in items), 2),
-                             currency=CURRENCY, transaction_id=f"ORD-{rng.integers(60_000_000, 99_999_999)}")
-            elif kind == "future_timestamp":  # a device clock years ahead
-                stamp = datetime.fromisoformat(event["event_time"])
-                stamp += timedelta(days=365 * int(rng.integers(2, 6)) + int(rng.integers(0, 365)))
-                event["event_time"] = stamp.isoformat(timespec="milliseconds" if stamp.microsecond else "seconds")
-            else:  # schema_violation
-                del event["event_id"]
-            out.append(orjson.dumps(event))
-        self.fault_counts[kind] += len(out)
-        return out
-
-    # ------------------------------------------------------------------------------ output
-    def _write_day(self, d: int, queued: list[tuple]) -> None:
-        """Stamp ids and local times on the day's events (vectorised), add faults, write files."""
-        queued.sort(key=lambda q: q[0])  # stable: ties keep generation order
-        n, events = len(queued), [q[3] for q in queued]
-        if n:
-            t = np.fromiter((q[0] for q in queued), np.int64, n)
-            offsets = np.fromiter((q[1] for q in queued), np.int64, n)
-            local = (t + offsets * 60_000).astype("datetime64[ms]")
-            stamps = np.datetime_as_string(local, unit="s").tolist()
-            precise = [k for k, q in enumerate(queued) if q[2]]  # bots: millisecond resolution
-            for k, stamp in zip(precise, np.datetime_as_string(local[precise], unit="ms").tolist()):
-                stamps[k] = stamp
-            for event, event_id, stamp, q in zip(events, _uuid_like(self.rng_ids, n), stamps, queued):
-                event["event_id"], event["event_time"] = event_id, stamp + OFFSET_TEXT[q[1]]
-        self.events += n
-        self.legacy_events += sum("event_type" in event for event in events)
-        regular, redelivered = self._inject_faults(d, events, [orjson.dumps(e) for e in events])
-        day = self.start + timedelta(days=d)
-        if self.layout != "logs":
-            self._write_ndjson(self.root / "events" / day.isoformat(), regular, redelivered)
-        if self.layout != "ndjson" and (regular or redelivered):
-            folder = self.root / "logs" / day.strftime("%Y%m%d")
-            self._write_logs(folder, regular + redelivered)
-            self.files.append(folder)
-        self.malformed_pretty.clear()
-
-    def _write_ndjson(self, folder: Path, regular: list[bytes], redelivered: list[bytes]) -> None:
-        size = self.batch_size
-        # re-deliveries always start a new batch file, like a collector retrying an upload
-        batches = [part[i:i + size] for part in (regular, redelivered) for i in range(0, len(part), size)]
-        if batches:
-            folder.mkdir(parents=True, exist_ok=True)
-        for number, batch in enumerate(batches, 1):
-            data, path = b"\n".join(batch) + b"\n", folder / f"batch-{number:04d}.ndjson"
-            if self.gzip:  # mtime=0 and no file name in the header keep the bytes reproducible
-                data, path = gzip_module.compress(data, compresslevel=6, mtime=0), path.with_name(path.name + ".gz")
-            path.write_bytes(data)
-            self.files.append(path)
-
-    def _write_logs(self, folder: Path, lines: list[bytes]) -> None:
-        """The classic layout: one pretty-printed JSON document per line, named by event_id."""
-        folder.mkdir(parents=True, exist_ok=True)
-        seen: dict[str, int] = {}
-        for line in lines:
-            if line in self.malformed_pretty:
-                event_id, body = self.malformed_pretty[line]
-            else:
-                event = orjson.loads(line)
-                body = orjson.dumps(event, option=orjson.OPT_INDENT_2)
-                # no event_id (schema fault): name the file after its content instead
-                event_id = event.get("event_id") or _uuid_from_hex(hashlib.md5(line).hexdigest())
-            copies = seen[event_id] = seen.get(event_id, 0) + 1
-            name = f"{event_id}.json" if copies == 1 else f"{event_id}-redelivery{copies - 1}.json"
-            (folder / name).write_bytes(body)
-
-    def _write_reference_data(self) -> None:
-        self._write_csv(self.root / "catalogue" / "products.csv",
-                        ("product_id", "product_name", "category", "price"), self.products)
-        registered = np.flatnonzero(self.registered).tolist()
-        self._write_csv(self.root / "customers" / "customers.csv",
-                        ("user_id", "age_group", "country", "signup_date", "acquisition_channel"),
-                        ((self.user_ids[u], AGE_GROUPS[self.age[u]][0], COUNTRIES[self.country[u]][0],
-                          (self.start + timedelta(days=int(self.signup_day[u]))).isoformat(),
-                          SOURCES[self.channel[u]][0]) for u in registered))
-
-    def _write_csv(self, path: Path, header: tuple[str, ...], rows) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(header)
-            writer.writerows(rows)
-        self.files.append(path)
-
-    def _write_ground_truth(self) -> Path:
-        path = self.root / "ground_truth" / "anomalies.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        truth = {
-            "seed": self.seed, "start": self.start.isoformat(), "days": self.days, "users": self.users,
-            "layout": self.layout, "gzip": self.gzip,
-            "traffic_spike": self.spike, "large_orders": self.large_orders, "bots": self.bots,
-            "faults": self.fault_counts,
-            "totals": {"events": self.events, "sessions": len(self.sessions["start"]),
-                       "legacy_events": self.legacy_events, "orders": self.orders,
-                       "revenue": round(self.revenue, 2), "refunds": self.refunds},
-            "notes": "future_timestamp lines and next-day duplicate re-deliveries sit in the folder of "
-                     "the day they were delivered; every other line's folder is its UTC event date",
-        }
-        path.write_bytes(orjson.dumps(truth, option=orjson.OPT_INDENT_2) + b"\n")
-        self.files.append(path)
-        return path
-
     def run(self, progress: bool) -> SimulationSummary:
-        for d in range(self.days):  # the run owns its window's day folders: start them empty
-            day = self.start + timedelta(days=d)
-            for folder in (self.root / "events" / day.isoformat(), self.root / "logs" / day.strftime("%Y%m%d")):
-                shutil.rmtree(folder, ignore_errors=True)
+        landing = self.landing
+        landing.clear_days()
         self._make_catalogue()
         self._make_population()
         self._make_sessions()
-        self._write_reference_data()
+        landing.write_reference_data(self)
         sessions, starts = self.sessions, self.sessions["start"]
         rows = list(zip(*(sessions[k] for k in SESSION_COLUMNS)))
         first = 0
@@ -652,9 +388,13 @@ class _Simulator:
             for row in rows[first:last]:
                 self._expand(*row)
             first = last
-            self._write_day(d, self.buckets.pop(d, []))
-        truth = self._write_ground_truth()
-        faulty = sum(self.fault_counts.values()) - self.fault_counts["duplicate_event"]
-        return SimulationSummary(self.root, self.start, self.days, self.users, self.seed, self.events,
-                                 faulty, self.fault_counts["duplicate_event"], self.orders,
-                                 round(self.revenue, 2), self.files, truth)
+            landing.write_day(d, self.buckets.pop(d, []))
+        truth = landing.write_ground_truth(
+            seed=self.seed, users=self.users, spike=self.spike, large_orders=self.large_orders,
+            bots=self.bots, sessions=len(self.sessions["start"]), orders=self.orders,
+            revenue=self.revenue, refunds=self.refunds)
+        counts = landing.fault_counts
+        faulty = sum(counts.values()) - counts["duplicate_event"]
+        return SimulationSummary(self.root, self.start, self.days, self.users, self.seed, landing.events,
+                                 faulty, counts["duplicate_event"], self.orders,
+                                 round(self.revenue, 2), landing.files, truth)
