@@ -7,7 +7,7 @@ from pydantic import Field
 from shopverse_platform.defs.asset_helpers import table_metadata, window_dates
 from shopverse_platform.defs.partitions import daily_partitions
 from shopverse_platform.defs.resources import LandingZone, Warehouse
-from shopverse_platform.lib import cleaning, dimensions, landing
+from shopverse_platform.lib import cleaning, dimensions, landing, order_cleaning
 from shopverse_platform.lib.warehouse import table_exists, unique_key
 
 WINDOW = "partition_date >= ? AND partition_date < ?"
@@ -117,7 +117,7 @@ def clean_order_lines(context: dg.AssetExecutionContext, warehouse: Warehouse):
     """
     start, end = window_dates(context)
     with warehouse.connect() as con:
-        outcome = cleaning.write_clean_order_lines(con, start, end)
+        outcome = order_cleaning.write_clean_order_lines(con, start, end)
         metadata = table_metadata(con, "clean_order_lines", WINDOW, [start, end])
         yield dg.MaterializeResult(metadata={**metadata, "outcome_by_reason": dg.MetadataValue.json(outcome)})
         yield _reconciliation_result(con, "clean_order_lines", "orders", start, end)
