@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 
 import duckdb
@@ -82,3 +82,16 @@ def unique_key(con: duckdb.DuckDBPyConnection, table: str, key: str) -> tuple[bo
         f"SELECT count(*) FROM (SELECT {key} FROM {table} GROUP BY ALL HAVING count(*) > 1)"
     ).fetchall()[0][0]
     return repeated == 0, {"key": key, "repeated_keys": repeated}
+
+
+def rows_failing(
+    con: duckdb.DuckDBPyConnection, table: str, failing: Mapping[str, str], where: str = "true", params: object = None,
+) -> dict[str, int]:
+    """For each named condition that marks a row as failing, how many rows of ``table`` (filtered
+    by ``where``) meet it, in one scan; conditions no row meets are left out."""
+    counts = con.execute(
+        f"SELECT {', '.join(f'count(*) FILTER (WHERE {condition})' for condition in failing.values())} "
+        f"FROM {table} WHERE {where}",
+        params or {},
+    ).fetchall()[0]
+    return {name: int(n) for name, n in zip(failing, counts) if n}

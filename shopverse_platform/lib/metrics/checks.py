@@ -11,7 +11,7 @@ from decimal import Decimal
 import duckdb
 
 from shopverse_platform.lib.metrics.sources import relation
-from shopverse_platform.lib.warehouse import unique_key  # noqa: F401  (re-exported: checks.unique_key)
+from shopverse_platform.lib.warehouse import rows_failing, unique_key  # noqa: F401  (unique_key re-exported: checks.unique_key)
 
 Outcome = tuple[bool, dict[str, object]]
 WINDOW = "{col} >= $start AND {col} < $end"
@@ -65,35 +65,14 @@ def no_gaps(con: duckdb.DuckDBPyConnection, table: str, date_col: str) -> Outcom
 
 def no_negative_counts(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], where: str = "true",
                        params: dict | None = None) -> Outcome:
-    failing = {
-        col: n
-        for col, n in zip(
-            columns,
-            con.execute(
-                f"SELECT {', '.join(f'count(*) FILTER (WHERE {c} < 0)' for c in columns)} FROM {table} WHERE {where}",
-                params or {},
-            ).fetchone(),
-        )
-        if n
-    }
+    failing = rows_failing(con, table, {c: f"{c} < 0" for c in columns}, where, params)
     return not failing, {"columns": columns, "rows_with_negative_values": failing}
 
 
 def rates_in_unit_interval(con: duckdb.DuckDBPyConnection, table: str, expressions: list[str], where: str = "true",
                            params: dict | None = None) -> Outcome:
     """Each expression (a rate column, or a list expression over nested rates) is NULL or in [0, 1]."""
-    failing = {
-        expr: n
-        for expr, n in zip(
-            expressions,
-            con.execute(
-                f"SELECT {', '.join(f'count(*) FILTER (WHERE NOT coalesce({e} BETWEEN 0 AND 1, true))' for e in expressions)} "
-                f"FROM {table} WHERE {where}",
-                params or {},
-            ).fetchone(),
-        )
-        if n
-    }
+    failing = rows_failing(con, table, {e: f"NOT coalesce({e} BETWEEN 0 AND 1, true)" for e in expressions}, where, params)
     return not failing, {"rates": expressions, "rows_out_of_range": failing}
 
 

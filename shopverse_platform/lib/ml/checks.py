@@ -8,7 +8,7 @@ from collections.abc import Callable
 import duckdb
 
 from shopverse_platform.lib.ml.specs import ModelSpec
-from shopverse_platform.lib.warehouse import unique_key
+from shopverse_platform.lib.warehouse import rows_failing, unique_key
 
 Outcome = tuple[bool, dict[str, object]]
 MIN_ROWS = 50
@@ -65,10 +65,7 @@ def entity_unique(con, spec: ModelSpec) -> Outcome:
 
 
 def features_complete(con, spec: ModelSpec) -> Outcome:
-    missing = con.execute(
-        "SELECT " + ", ".join(f"count(*) FILTER (WHERE {f} IS NULL OR isnan({f}) OR isinf({f}))" for f in spec.features)
-        + f" FROM {spec.training_set}").fetchone()
-    bad = {f: n for f, n in zip(spec.features, missing) if n}
+    bad = rows_failing(con, spec.training_set, {f: f"{f} IS NULL OR isnan({f}) OR isinf({f})" for f in spec.features})
     return not bad, {"missing_or_infinite": bad}
 
 
