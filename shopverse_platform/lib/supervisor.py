@@ -175,7 +175,7 @@ class Supervisor:
             )
         start = None
         while start is None and proc.poll() is None:
-            start = (_stat(proc.pid) or (None, 0, 0, None))[3]
+            start = start_time(proc.pid)
         (self.pid_dir / f"{service.name}.pid").write_text(f"{proc.pid} {start}\n")
         _CHILDREN[(str(self.home), service.name)] = proc
         return proc.pid
