@@ -30,7 +30,9 @@ import time
 from datetime import date
 from pathlib import Path
 
-from results import write_section  # bench/results.py (this folder is on sys.path when run as a script)
+from results import (
+    write_section,  # bench/results.py (this folder is on sys.path when run as a script)
+)
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT = BENCH_DIR.parent
@@ -90,7 +92,7 @@ def _ndjson_files(landing: str) -> list[str]:
 def _duckdb_typed_read(landing: str, database: str) -> dict:
     import duckdb
 
-    from shopverse_platform.lib.events import EVENT_STRUCTURE
+    from shopverse_platform.lib.cleaning.event_schema import EVENT_STRUCTURE
 
     files = _ndjson_files(landing)
     con = duckdb.connect(database)
@@ -172,7 +174,7 @@ def ensure_landing(name: str, users: int, days: int, layout: str) -> Path:
     landing = OUTPUT / name
     marker = landing / ".complete"
     if not marker.exists():
-        from shopverse_platform.lib.simulator import simulate
+        from shopverse_platform.lib.simulator.traffic import simulate
 
         started = time.perf_counter()
         summary = simulate(landing, users=users, days=days, start=START, seed=11, layout=layout, faults=0.002, progress=True)

@@ -34,7 +34,9 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from results import write_section  # bench/results.py (this folder is on sys.path when run as a script)
+from results import (
+    write_section,  # bench/results.py (this folder is on sys.path when run as a script)
+)
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT = BENCH_DIR.parent
@@ -55,7 +57,7 @@ def last_day(days: int) -> date:
 
 # ------------------------------------------------------------------ steps (each in a child process)
 def step_simulate(landing: str, users: int, days: int, seed: int) -> dict:
-    from shopverse_platform.lib.simulator import simulate
+    from shopverse_platform.lib.simulator.traffic import simulate
 
     started = time.perf_counter()
     summary = simulate(Path(landing), users=users, days=days, start=START, seed=seed, progress=seed == SEED)
@@ -122,7 +124,10 @@ def step_upstream_whole(warehouse: str, landing: str, days: int, memory: str | N
 
 def _metric_assets():
     from shopverse_platform.defs.metrics.anomalies import anomalies
-    from shopverse_platform.defs.metrics.customers_seasonality import customer_metrics, seasonality
+    from shopverse_platform.defs.metrics.customers_seasonality import (
+        customer_metrics,
+        seasonality,
+    )
     from shopverse_platform.defs.metrics.facts import order_lines, orders
     from shopverse_platform.defs.metrics.sales import daily_sales
     from shopverse_platform.defs.metrics.session_metrics import session_metrics
@@ -183,7 +188,12 @@ def step_evaluate(warehouse: str, truth: str) -> dict:
 
 def step_seed(workdir: str, seed: int, users: int, days: int) -> dict:
     """A small simulation end to end (landing → clean → metrics), evaluated against its truth."""
-    from shopverse_platform.defs.cleaning.assets import clean_events, clean_order_lines, dim_customers, sessions
+    from shopverse_platform.defs.cleaning.assets import (
+        clean_events,
+        clean_order_lines,
+        dim_customers,
+        sessions,
+    )
     from shopverse_platform.defs.ingestion.assets import raw_events, raw_orders
 
     landing, warehouse = f"{workdir}/landing", f"{workdir}/warehouse.duckdb"

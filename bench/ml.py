@@ -27,11 +27,12 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from results import write_section  # bench/results.py (this folder is on sys.path when run as a script)
-
 import duckdb
 import numpy as np
 import pandas as pd
+from results import (
+    write_section,  # bench/results.py (this folder is on sys.path when run as a script)
+)
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent))
@@ -176,16 +177,28 @@ def quality(root: Path) -> dict:
     """Real Online Retail (churn, lifetime value), simulated events (propensity), CDNOW."""
     import dagster as dg
 
-    from shopverse_platform.defs.cleaning.assets import clean_events, clean_order_lines, dim_customers
+    from shopverse_platform.defs.cleaning.assets import (
+        clean_events,
+        clean_order_lines,
+        dim_customers,
+    )
     from shopverse_platform.defs.ingestion.assets import raw_events, raw_orders
     from shopverse_platform.defs.metrics.customers_seasonality import customer_metrics
     from shopverse_platform.defs.metrics.facts import order_lines, orders
-    from shopverse_platform.defs.ml.models import churn, customer_lifetime_value, purchase_propensity
+    from shopverse_platform.defs.ml.models import (
+        churn,
+        customer_lifetime_value,
+        purchase_propensity,
+    )
     from shopverse_platform.defs.ml.resources import MlflowTracking
-    from shopverse_platform.defs.ml.training_sets import churn_training_set, clv_training_set, propensity_training_set
+    from shopverse_platform.defs.ml.training_sets import (
+        churn_training_set,
+        clv_training_set,
+        propensity_training_set,
+    )
     from shopverse_platform.defs.resources import LandingZone, Warehouse
     from shopverse_platform.lib.ml import cdnow
-    from shopverse_platform.lib.simulator import simulate
+    from shopverse_platform.lib.simulator.traffic import simulate
 
     tracking = MlflowTracking(tracking_uri=f"sqlite:///{root / 'quality.db'}", artifact_location=str(root / "quality_artifacts"))
     tags = {"dagster/asset_partition_range_start": "2010-12-01", "dagster/asset_partition_range_end": "2011-12-09"}

@@ -19,10 +19,10 @@
 #   MARQUEZ_URL                        use this Marquez instead of starting one
 #   SHOPVERSE_PG_PORT, SHOPVERSE_PG_USER, SHOPVERSE_PG_PASSWORD, SHOPVERSE_SERVICES_HOME, MARQUEZ_LIB_DIR
 #                                      as for scripts/services/*.sh
-# The implementation is shopverse_platform/lib/stack.py and stack_cli.py (the tests use them directly).
+# The implementation is shopverse_platform/cli/stack.py and stack_commands.py (the tests use them directly).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 case "${1:-}" in
-  start|stop|status) exec .venv/bin/python -m shopverse_platform.lib.stack_cli prod "$1" ;;
+  start|stop|status) exec .venv/bin/python -m shopverse_platform.cli.stack_commands prod "$1" ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 esac

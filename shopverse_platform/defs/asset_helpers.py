@@ -7,7 +7,7 @@ from datetime import date
 import dagster as dg
 import duckdb
 
-from shopverse_platform.lib.warehouse import table_schema
+from shopverse_platform.lib.warehouse.tables import table_schema
 
 
 def window_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:

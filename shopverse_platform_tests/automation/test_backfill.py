@@ -9,9 +9,9 @@ from datetime import date
 import dagster as dg
 import duckdb
 
-from shopverse_platform.lib.automation.backfill import complete_weeks
-from shopverse_platform.lib.reports.cli import add_report_commands
-from shopverse_platform.lib.simulator import simulate
+from shopverse_platform.cli.backfill import complete_weeks
+from shopverse_platform.cli.reports import add_report_commands
+from shopverse_platform.lib.simulator.traffic import simulate
 
 MONDAY, SUNDAY = date(2026, 11, 9), date(2026, 11, 15)
 

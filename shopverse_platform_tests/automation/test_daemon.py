@@ -20,7 +20,7 @@ import pytest
 from shopverse_platform.lib.automation import landing_scan
 from shopverse_platform.lib.automation.settings import last_complete_day
 from shopverse_platform.lib.paths import PROJECT_ROOT
-from shopverse_platform.lib.simulator import simulate
+from shopverse_platform.lib.simulator.traffic import simulate
 from shopverse_platform_tests.conftest import stop_process_group
 
 pytestmark = pytest.mark.services

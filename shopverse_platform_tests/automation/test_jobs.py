@@ -5,7 +5,10 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from shopverse_platform.defs.automation.policies import after_partitions_updated, apply_automation_policies
+from shopverse_platform.defs.automation.policies import (
+    after_partitions_updated,
+    apply_automation_policies,
+)
 from shopverse_platform.defs.automation.selections import DAILY_SCOPE, WEEKLY_SCOPE
 from shopverse_platform.defs.partitions import daily_partitions, weekly_partitions
 

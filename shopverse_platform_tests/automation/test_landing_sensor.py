@@ -18,7 +18,10 @@ import pytest
 
 from shopverse_platform.defs.resources import LandingZone
 from shopverse_platform.lib.automation import landing_scan
-from shopverse_platform.lib.automation.settings import last_complete_day, last_complete_week
+from shopverse_platform.lib.automation.settings import (
+    last_complete_day,
+    last_complete_week,
+)
 from shopverse_platform_tests.automation.conftest import land
 
 FIRST = date(2010, 12, 1)

@@ -9,7 +9,10 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
-from shopverse_platform.defs.automation.schedules import build_daily_schedule, build_weekly_schedule
+from shopverse_platform.defs.automation.schedules import (
+    build_daily_schedule,
+    build_weekly_schedule,
+)
 from shopverse_platform.defs.partitions import daily_partitions, weekly_partitions
 from shopverse_platform.lib.automation.settings import AutomationSettings
 

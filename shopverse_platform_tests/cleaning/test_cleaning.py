@@ -10,10 +10,17 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from shopverse_platform.defs.cleaning.assets import clean_events, clean_order_lines, dim_customers, dim_products, sessions
+from shopverse_platform.defs.cleaning.assets import (
+    clean_events,
+    clean_order_lines,
+    dim_customers,
+    dim_products,
+    sessions,
+)
 from shopverse_platform.defs.ingestion.assets import raw_events, raw_orders
-from shopverse_platform.lib import cleaning, landing
-from shopverse_platform.lib.events import QUARANTINE_REASONS
+from shopverse_platform.lib.cleaning import events as event_cleaning
+from shopverse_platform.lib.cleaning.event_schema import QUARANTINE_REASONS
+from shopverse_platform.lib.ingestion import landing
 from shopverse_platform_tests.cleaning import events_fixture as fx
 from shopverse_platform_tests.conftest import materialize_range
 
@@ -58,7 +65,7 @@ def test_clean_events_reconciliation_checks_pass(cleaned):
 def test_clean_events_reconciliation_detects_a_lost_row(cleaned, warehouse):
     with warehouse.connect() as con:
         con.execute("DELETE FROM clean_events WHERE event_id = 'e4'")
-        counts = cleaning.reconcile(con, "events", datetime(2024, 3, 5).date(), datetime(2024, 3, 6).date())
+        counts = event_cleaning.reconcile(con, "events", datetime(2024, 3, 5).date(), datetime(2024, 3, 6).date())
     assert counts["raw"] == counts["clean"] + counts["quarantined"] + counts["duplicates"] + 1
 
 
@@ -106,7 +113,7 @@ def test_clean_events_failed_day_keeps_its_previous_rows(cleaned, warehouse, que
     broken = pa.table({"not_a_line": [1]})  # the SQL fails on it, after day 2's delete ran
 
     with warehouse.connect() as con, pytest.raises(duckdb.Error):
-        cleaning.clean_event_lines(con, iter([(day1, day2, landing.read_lines(files)), (day2, day3, broken)]), cleaning.EventRules())
+        event_cleaning.clean_event_lines(con, iter([(day1, day2, landing.read_lines(files)), (day2, day3, broken)]), event_cleaning.EventRules())
     assert per_day() == before
 
 
@@ -178,7 +185,7 @@ def test_dimensions_join_catalogue_profiles_and_sources(cleaned, landing_dir, re
 
 def test_clean_events_catches_a_redelivery_weeks_later_in_another_run(landing_dir, resources, query):
     """Earlier deliveries are looked up as far back as a re-delivery can still pass the lateness
-    rule (``cleaning.history_start``): 29 days later it is a duplicate, 31 days later it is too old."""
+    rule (``event_cleaning.history_start``): 29 days later it is a duplicate, 31 days later it is too old."""
     line = json.dumps(fx.event("late-1", "page_view", "2024-03-05T10:00:00Z", page="/")) + "\n"
     for day in ("2024-03-05", "2024-04-03", "2024-04-05"):
         (landing_dir / "events" / day).mkdir(parents=True)
@@ -188,7 +195,7 @@ def test_clean_events_catches_a_redelivery_weeks_later_in_another_run(landing_di
     assert query("SELECT partition_date, reason_code FROM quarantine ORDER BY 1") == [
         (date(2024, 4, 3), "duplicate_event"), (date(2024, 4, 5), "ancient_timestamp"),
     ]
-    assert cleaning.history_start(date(2024, 4, 3), cleaning.EventRules()) <= date(2024, 3, 5)
+    assert event_cleaning.history_start(date(2024, 4, 3), event_cleaning.EventRules()) <= date(2024, 3, 5)
 
 
 def test_clean_events_reconciliation_catches_a_reader_that_loses_a_line(landing_dir, resources, monkeypatch):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from shopverse_platform.lib import readiness, stack, supervisor
+from shopverse_platform.cli import readiness, stack, supervisor
 from shopverse_platform.lib.paths import PROJECT_ROOT
 from shopverse_platform_tests.conftest import free_ports
 
@@ -200,7 +200,7 @@ def prod_runs(prod_stack: ProdStack) -> ProdRuns:
     The sensors that launch runs by themselves (new landing-zone files, declarative automation)
     are paused, so that the one-run queue holds exactly the runs the tests launch; the UI test of
     the automation page resets them to the status the code declares (running)."""
-    from shopverse_platform.lib.simulator import simulate
+    from shopverse_platform.lib.simulator.traffic import simulate
 
     web = prod_stack.web
     paused = [s for s in instigators(web)["sensors"] if s["sensorState"]["status"] == "RUNNING"]

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shopverse_platform.lib import stack
+from shopverse_platform.cli import stack
 from shopverse_platform.lib.paths import PROJECT_ROOT
 
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"

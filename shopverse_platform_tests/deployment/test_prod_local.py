@@ -15,7 +15,7 @@ import pytest
 import requests
 import yaml
 
-from shopverse_platform.lib import readiness, stack, supervisor
+from shopverse_platform.cli import readiness, stack, supervisor
 from shopverse_platform.lib.paths import PROJECT_ROOT
 from shopverse_platform_tests.deployment.conftest import ProdRuns, ProdStack
 

@@ -13,8 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from shopverse_platform.lib import stack, stack_cli
-from shopverse_platform.lib.supervisor import Service, StackError, Supervisor, alive, family
+from shopverse_platform.cli import stack, stack_commands
+from shopverse_platform.cli.supervisor import (
+    Service,
+    StackError,
+    Supervisor,
+    alive,
+    family,
+)
 from shopverse_platform_tests.deployment.conftest import clean_env
 
 
@@ -123,10 +129,10 @@ def test_default_ports(monkeypatch, tmp_path):
 
 def test_add_stack_commands_registers_up_and_down():
     parser = argparse.ArgumentParser(prog="shopverse")
-    stack_cli.add_stack_commands(parser.add_subparsers(dest="command", required=True))
+    stack_commands.add_stack_commands(parser.add_subparsers(dest="command", required=True))
     up = parser.parse_args(["up", "--detach", "--no-marquez", "--dagster-port", "3100", "--mlflow-port", "5100"])
-    assert (up.func, up.detach, up.no_marquez, up.dagster_port, up.mlflow_port) == (stack_cli.cmd_up, True, True, 3100, 5100)
-    assert parser.parse_args(["down"]).func is stack_cli.cmd_down
+    assert (up.func, up.detach, up.no_marquez, up.dagster_port, up.mlflow_port) == (stack_commands.cmd_up, True, True, 3100, 5100)
+    assert parser.parse_args(["down"]).func is stack_commands.cmd_down
 
 
 def test_prod_local_script_documents_itself():
@@ -138,11 +144,12 @@ def test_prod_local_script_documents_itself():
 SERVE = """
 import os, sys
 from pathlib import Path
-from shopverse_platform.lib import stack, stack_cli
-from shopverse_platform.lib.supervisor import Service
+from shopverse_platform.cli import stack
+from shopverse_platform.cli import stack_commands
+from shopverse_platform.cli.supervisor import Service
 service = Service("sleeper", "Sleeper", ["bash", "-c", "sleep 300 & wait"], dict(os.environ),
                   ready=lambda: True, url="http://127.0.0.1:9")
-sys.exit(stack_cli.serve(stack.Stack("test", Path(sys.argv[1]), [service], {}), detach=False))
+sys.exit(stack_commands.serve(stack.Stack("test", Path(sys.argv[1]), [service], {}), detach=False))
 """
 
 

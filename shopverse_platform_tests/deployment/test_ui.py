@@ -11,8 +11,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from shopverse_platform.lib import readiness
-from shopverse_platform_tests.deployment.conftest import ARTIFACTS, ProdRuns, ProdStack, instigators, wait_for_run
+from shopverse_platform.cli import readiness
+from shopverse_platform_tests.deployment.conftest import (
+    ARTIFACTS,
+    ProdRuns,
+    ProdStack,
+    instigators,
+    wait_for_run,
+)
 
 pytestmark = pytest.mark.services
 

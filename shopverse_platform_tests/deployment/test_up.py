@@ -18,10 +18,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from shopverse_platform.lib import readiness, stack, supervisor
+from shopverse_platform.cli import readiness, stack, supervisor
 from shopverse_platform.lib.paths import PROJECT_ROOT
 from shopverse_platform_tests.conftest import free_ports
-from shopverse_platform_tests.deployment.conftest import clean_env, processes_mentioning, shared_temp_dir
+from shopverse_platform_tests.deployment.conftest import (
+    clean_env,
+    processes_mentioning,
+    shared_temp_dir,
+)
 
 pytestmark = pytest.mark.services
 
@@ -29,12 +33,12 @@ READY_LINE = re.compile(r"Started in ([\d.]+)s")
 
 
 class UpProcess:
-    """`python -m shopverse_platform.lib.stack_cli up ...` with its output collected as it comes."""
+    """`python -m shopverse_platform.cli.stack_commands up ...` with its output collected as it comes."""
 
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "shopverse_platform.lib.stack_cli", "up", *args], cwd=PROJECT_ROOT, env=env,
+            [sys.executable, "-m", "shopverse_platform.cli.stack_commands", "up", *args], cwd=PROJECT_ROOT, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         threading.Thread(target=self._read, daemon=True).start()
@@ -104,7 +108,7 @@ def test_up_serves_the_uis_and_down_leaves_nothing_behind():
         time.sleep(3)
         assert up.proc.poll() is None and readiness.daemons_healthy(urls["Dagster UI"])
         # ...until `shopverse down`, from another terminal, stops it and everything it started.
-        down = subprocess.run([sys.executable, "-m", "shopverse_platform.lib.stack_cli", "down"], cwd=PROJECT_ROOT, env=env,
+        down = subprocess.run([sys.executable, "-m", "shopverse_platform.cli.stack_commands", "down"], cwd=PROJECT_ROOT, env=env,
                               capture_output=True, text=True, timeout=180)
         assert down.returncode == 0, down.stdout + down.stderr
         assert up.proc.wait(timeout=60) == 0, up.output[-3000:]
@@ -119,6 +123,6 @@ def test_up_serves_the_uis_and_down_leaves_nothing_behind():
     finally:
         if up.proc.poll() is None:
             up.proc.kill()
-        subprocess.run([sys.executable, "-m", "shopverse_platform.lib.stack_cli", "down"], cwd=PROJECT_ROOT, env=env,
+        subprocess.run([sys.executable, "-m", "shopverse_platform.cli.stack_commands", "down"], cwd=PROJECT_ROOT, env=env,
                        capture_output=True, timeout=180)
         shutil.rmtree(root, ignore_errors=True)

@@ -13,7 +13,7 @@ import pytest
 from shopverse_platform.defs.cleaning.assets import clean_events, clean_order_lines
 from shopverse_platform.defs.ingestion.assets import raw_events, raw_orders
 from shopverse_platform.defs.resources import LandingZone
-from shopverse_platform.lib import landing, order_exports
+from shopverse_platform.lib.ingestion import landing, order_exports
 from shopverse_platform_tests.conftest import materialize_range
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from shopverse_platform.lib.events import (
+from shopverse_platform.lib.cleaning.event_schema import (
     DEVICES,
     EVENT_STRUCTURE,
     EVENT_TYPES,
@@ -23,7 +23,11 @@ from shopverse_platform.lib.events import (
     LEGACY_EVENT_NAMES,
     MONETARY_EVENTS,
 )
-from shopverse_platform.lib.simulator import FAULT_KINDS, SimulationSummary, simulate
+from shopverse_platform.lib.simulator.traffic import (
+    FAULT_KINDS,
+    SimulationSummary,
+    simulate,
+)
 
 START = date(2024, 2, 27)  # the window crosses the leap day
 DAYS = 6

@@ -10,7 +10,7 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-from shopverse_platform.lib.lineage.events import dagster_facet_schema
+from shopverse_platform.lib.lineage.run_events import dagster_facet_schema
 
 SPEC_DIR = Path(__file__).parent / "openlineage_spec"
 # The lineage graph a live Marquez drew for the test location (recorded by test_marquez.py).

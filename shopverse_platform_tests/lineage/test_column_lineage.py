@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from shopverse_platform.lib.lineage.column_lineage import ColumnLineageError, SourceColumn, column_lineage
+from shopverse_platform.lib.lineage.column_lineage import (
+    ColumnLineageError,
+    SourceColumn,
+    column_lineage,
+)
 
 SCHEMA = {
     "main.orders": ["order_id", "customer_id", "order_date", "amount", "status"],

@@ -12,7 +12,7 @@ from openlineage.client.serde import Serde
 
 from shopverse_platform.lib.lineage import naming
 from shopverse_platform.lib.lineage.column_lineage import SourceColumn, SqlLineage
-from shopverse_platform.lib.lineage.events import (
+from shopverse_platform.lib.lineage.run_events import (
     Assertion,
     ErrorInfo,
     JobInfo,

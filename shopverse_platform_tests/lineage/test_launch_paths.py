@@ -16,8 +16,8 @@ import pytest
 import requests
 
 from shopverse_platform.lib import paths
-from shopverse_platform_tests.lineage.support import by_job, read_events, validate_event
 from shopverse_platform_tests.conftest import free_port, stop_process_group
+from shopverse_platform_tests.lineage.support import by_job, read_events, validate_event
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent

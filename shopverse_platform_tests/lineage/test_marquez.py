@@ -21,17 +21,17 @@ import duckdb
 import pytest
 import requests
 
+from shopverse_platform.cli.backfill import complete_weeks
 from shopverse_platform.definitions import defs as platform_defs
 from shopverse_platform.defs.lineage.policy import with_openlineage
 from shopverse_platform.defs.lineage.resources import OpenLineageResource
 from shopverse_platform.defs.resources import LandingZone, Warehouse
-from shopverse_platform.lib.lineage.emitter import LineageEmitter, LineageSettings
 from shopverse_platform.lib.automation.alerts import RANGE_END_TAG, RANGE_START_TAG
-from shopverse_platform.lib.automation.backfill import complete_weeks
-from shopverse_platform.lib.simulator import simulate
+from shopverse_platform.lib.lineage.emitter import LineageEmitter, LineageSettings
+from shopverse_platform.lib.simulator.traffic import simulate
+from shopverse_platform_tests.conftest import free_port
 from shopverse_platform_tests.lineage import location
 from shopverse_platform_tests.lineage.support import CONTRACT, normalise_edges
-from shopverse_platform_tests.conftest import free_port
 
 pytestmark = pytest.mark.services
 

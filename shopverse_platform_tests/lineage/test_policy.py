@@ -12,13 +12,22 @@ import pytest
 
 import shopverse_platform.definitions
 from shopverse_platform.definitions import defs as platform_defs
-from shopverse_platform.defs.lineage.policy import INSTRUMENTED_TAG, is_instrumented, with_openlineage
+from shopverse_platform.defs.lineage.policy import (
+    INSTRUMENTED_TAG,
+    is_instrumented,
+    with_openlineage,
+)
 from shopverse_platform.defs.lineage.resources import OpenLineageResource
 from shopverse_platform.lib import paths
 from shopverse_platform.lib.lineage.emitter import LineageEmitter, LineageSettings
-from shopverse_platform_tests.lineage import location
-from shopverse_platform_tests.lineage.support import FakeBackend, by_job, read_events, validate_event
 from shopverse_platform_tests.conftest import free_port
+from shopverse_platform_tests.lineage import location
+from shopverse_platform_tests.lineage.support import (
+    FakeBackend,
+    by_job,
+    read_events,
+    validate_event,
+)
 
 
 def _events() -> list[dict]:
@@ -232,7 +241,11 @@ def test_even_an_unwritable_lineage_directory_does_not_fail_the_run(tmp_path):
 def test_the_events_draw_the_graph_a_live_marquez_drew():
     """The recorded Marquez contract, checked without Marquez: the edges Marquez draws from these
     events (each job's latest COMPLETE: inputs -> job -> outputs) are the ones it drew live."""
-    from shopverse_platform_tests.lineage.support import CONTRACT, graph_from_events, normalise_edges
+    from shopverse_platform_tests.lineage.support import (
+        CONTRACT,
+        graph_from_events,
+        normalise_edges,
+    )
 
     lineage = OpenLineageResource(namespace="lineage_contract")
     assert _materialize("lineage_orders", "lineage_revenue", "lineage_model", resources={"lineage": lineage}).success

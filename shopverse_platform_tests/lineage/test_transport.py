@@ -10,11 +10,11 @@ import uuid
 
 from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
 
-from shopverse_platform.lib.lineage.cli import add_lineage_commands
+from shopverse_platform.cli.lineage import add_lineage_commands
 from shopverse_platform.lib.lineage.emitter import LineageEmitter, LineageSettings
 from shopverse_platform.lib.lineage.transport import LineageBuffer, event_key
-from shopverse_platform_tests.lineage.support import FakeBackend, read_events
 from shopverse_platform_tests.conftest import free_port
+from shopverse_platform_tests.lineage.support import FakeBackend, read_events
 
 
 def _event(state: RunState = RunState.START, run_id: str | None = None, minute: int = 0) -> RunEvent:

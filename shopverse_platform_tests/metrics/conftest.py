@@ -8,10 +8,19 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from shopverse_platform.defs.cleaning.assets import clean_events, clean_order_lines, dim_customers, dim_products, sessions
+from shopverse_platform.defs.cleaning.assets import (
+    clean_events,
+    clean_order_lines,
+    dim_customers,
+    dim_products,
+    sessions,
+)
 from shopverse_platform.defs.ingestion.assets import raw_events, raw_orders
 from shopverse_platform.defs.metrics.anomalies import anomalies
-from shopverse_platform.defs.metrics.customers_seasonality import customer_metrics, seasonality
+from shopverse_platform.defs.metrics.customers_seasonality import (
+    customer_metrics,
+    seasonality,
+)
 from shopverse_platform.defs.metrics.facts import order_lines, orders
 from shopverse_platform.defs.metrics.sales import daily_sales
 from shopverse_platform.defs.metrics.session_metrics import session_metrics

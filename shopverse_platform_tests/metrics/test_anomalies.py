@@ -10,7 +10,7 @@ import pytest
 
 from shopverse_platform.defs.resources import LandingZone, Warehouse
 from shopverse_platform.lib.metrics.ground_truth import evaluate
-from shopverse_platform.lib.simulator import simulate
+from shopverse_platform.lib.simulator.traffic import simulate
 from shopverse_platform_tests.conftest import materialize_range
 from shopverse_platform_tests.metrics.conftest import METRICS, UPSTREAM
 

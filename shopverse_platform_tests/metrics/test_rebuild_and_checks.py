@@ -15,7 +15,11 @@ from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.metrics import checks
 from shopverse_platform_tests.conftest import materialize_range
 from shopverse_platform_tests.metrics import fixture as fx
-from shopverse_platform_tests.metrics.conftest import DAILY_METRICS, METRIC_TABLES, WHOLE_HISTORY_METRICS
+from shopverse_platform_tests.metrics.conftest import (
+    DAILY_METRICS,
+    METRIC_TABLES,
+    WHOLE_HISTORY_METRICS,
+)
 
 
 def _normalise(value):

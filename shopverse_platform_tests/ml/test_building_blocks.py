@@ -11,7 +11,10 @@ import pytest
 
 from shopverse_platform.defs.ml.resources import MlflowTracking
 from shopverse_platform.lib.ml import evaluation as ev
-from shopverse_platform.lib.ml.candidates import BinnedRateClassifier, NaiveRateRegressor
+from shopverse_platform.lib.ml.candidates import (
+    BinnedRateClassifier,
+    NaiveRateRegressor,
+)
 from shopverse_platform.lib.ml.specs import CHURN, CLV
 from shopverse_platform.lib.ml.tracking import TrackingTarget, using
 

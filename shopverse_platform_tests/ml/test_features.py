@@ -8,7 +8,11 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from shopverse_platform.defs.ml.training_sets import churn_training_set, clv_training_set, propensity_training_set
+from shopverse_platform.defs.ml.training_sets import (
+    churn_training_set,
+    clv_training_set,
+    propensity_training_set,
+)
 from shopverse_platform.lib.ml.features import resolve_cutoffs
 from shopverse_platform.lib.ml.specs import CUSTOMER_FEATURES, VISITOR_FEATURES
 

@@ -8,9 +8,21 @@ import numpy as np
 import pytest
 
 from shopverse_platform.defs.ml.common import CODE_VERSION
-from shopverse_platform.defs.ml.models import churn, customer_lifetime_value, purchase_propensity
-from shopverse_platform.defs.ml.scores import churn_scores, clv_scores, propensity_scores
-from shopverse_platform.defs.ml.training_sets import churn_training_set, clv_training_set, propensity_training_set
+from shopverse_platform.defs.ml.models import (
+    churn,
+    customer_lifetime_value,
+    purchase_propensity,
+)
+from shopverse_platform.defs.ml.scores import (
+    churn_scores,
+    clv_scores,
+    propensity_scores,
+)
+from shopverse_platform.defs.ml.training_sets import (
+    churn_training_set,
+    clv_training_set,
+    propensity_training_set,
+)
 from shopverse_platform.lib.ml.specs import CLASSIFIER_METRICS, REGRESSOR_METRICS
 from shopverse_platform.lib.ml.tracking import using
 

@@ -17,7 +17,10 @@ import requests
 from shopverse_platform.defs.ml.models import churn, customer_lifetime_value
 from shopverse_platform.defs.ml.resources import MlflowTracking
 from shopverse_platform.defs.ml.scores import churn_scores
-from shopverse_platform.defs.ml.training_sets import churn_training_set, clv_training_set
+from shopverse_platform.defs.ml.training_sets import (
+    churn_training_set,
+    clv_training_set,
+)
 from shopverse_platform.lib.ml import features
 from shopverse_platform.lib.ml.specs import CHURN, CLASSIFIER_METRICS
 from shopverse_platform_tests.conftest import Built, free_port, stop_process_group

@@ -14,12 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from shopverse_platform.defs.cleaning.assets import clean_events, clean_order_lines, dim_customers
+from shopverse_platform.defs.cleaning.assets import (
+    clean_events,
+    clean_order_lines,
+    dim_customers,
+)
 from shopverse_platform.defs.ingestion.assets import raw_events, raw_orders
 from shopverse_platform.defs.metrics.customers_seasonality import customer_metrics
 from shopverse_platform.defs.metrics.facts import order_lines, orders
 from shopverse_platform.defs.resources import LandingZone, Warehouse
-from shopverse_platform.lib.simulator import simulate
+from shopverse_platform.lib.simulator.traffic import simulate
 from shopverse_platform_tests.conftest import materialize_range
 from shopverse_platform_tests.segmentation import fixture as fx
 

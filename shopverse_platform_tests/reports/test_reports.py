@@ -12,11 +12,11 @@ import dagster as dg
 import duckdb
 import pytest
 
+from shopverse_platform.cli.reports import add_report_commands
 from shopverse_platform.defs.ml.resources import MlflowTracking
 from shopverse_platform.defs.reports.assets import daily_report, weekly_report
 from shopverse_platform.lib.reports import data as report_data
 from shopverse_platform.lib.reports import render
-from shopverse_platform.lib.reports.cli import add_report_commands
 from shopverse_platform_tests.conftest import materialize_range
 from shopverse_platform_tests.reports import fixtures
 

@@ -8,7 +8,10 @@ from shopverse_platform.defs.cleaning.assets import clean_events
 from shopverse_platform.defs.ingestion.assets import raw_events
 from shopverse_platform.defs.resources import LandingZone, Warehouse
 from shopverse_platform_tests.conftest import Built, materialize_range
-from shopverse_platform_tests.ml.warehouses import hand_orders_warehouse, retail_warehouse
+from shopverse_platform_tests.ml.warehouses import (
+    hand_orders_warehouse,
+    retail_warehouse,
+)
 from shopverse_platform_tests.segmentation import fixture as fx
 
 

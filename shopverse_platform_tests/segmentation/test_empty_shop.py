@@ -11,8 +11,8 @@ from datetime import date
 
 import dagster as dg
 
+from shopverse_platform.cli.backfill import run_range
 from shopverse_platform.definitions import defs
-from shopverse_platform.lib.automation.backfill import run_range
 
 
 def test_daily_job_succeeds_on_a_day_without_orders(tmp_path, monkeypatch):

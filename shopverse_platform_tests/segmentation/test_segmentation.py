@@ -10,8 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shopverse_platform.defs.segmentation.assets import behaviour_clusters, intent_segments, rfm_segments, value_tiers
-from shopverse_platform.defs.segmentation.snapshots import segment_movements, segment_snapshots
+from shopverse_platform.defs.segmentation.assets import (
+    behaviour_clusters,
+    intent_segments,
+    rfm_segments,
+    value_tiers,
+)
+from shopverse_platform.defs.segmentation.snapshots import (
+    segment_movements,
+    segment_snapshots,
+)
 from shopverse_platform.lib.segmentation import checks
 from shopverse_platform_tests.segmentation import fixture as fx
 

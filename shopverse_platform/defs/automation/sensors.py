@@ -7,14 +7,22 @@ from pathlib import Path
 
 import dagster as dg
 
-from shopverse_platform.defs.automation.jobs import TRIGGER_TAG, WAREHOUSE_TAG, daily_job, weekly_job
+from shopverse_platform.defs.automation.jobs import (
+    TRIGGER_TAG,
+    WAREHOUSE_TAG,
+    daily_job,
+    weekly_job,
+)
 from shopverse_platform.defs.automation.resources import Alerting
 from shopverse_platform.defs.automation.schedules import SETTINGS
 from shopverse_platform.defs.automation.selections import WEEKLY
 from shopverse_platform.defs.partitions import FIRST_DAY, weekly_partitions
 from shopverse_platform.defs.resources import LandingZone, Warehouse
 from shopverse_platform.lib.automation import alerts, landing_scan
-from shopverse_platform.lib.automation.settings import last_complete_day, last_complete_week
+from shopverse_platform.lib.automation.settings import (
+    last_complete_day,
+    last_complete_week,
+)
 
 LANDING_DAYS_TAG = "shopverse/landing_days"
 

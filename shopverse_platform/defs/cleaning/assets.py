@@ -7,8 +7,11 @@ from pydantic import Field
 from shopverse_platform.defs.asset_helpers import table_metadata, window_dates
 from shopverse_platform.defs.partitions import daily_partitions
 from shopverse_platform.defs.resources import LandingZone, Warehouse
-from shopverse_platform.lib import cleaning, dimensions, landing, order_cleaning
-from shopverse_platform.lib.warehouse import table_exists, unique_key
+from shopverse_platform.lib.cleaning import dimensions
+from shopverse_platform.lib.cleaning import events as event_cleaning
+from shopverse_platform.lib.cleaning import orders as order_cleaning
+from shopverse_platform.lib.ingestion import landing
+from shopverse_platform.lib.warehouse.tables import table_exists, unique_key
 
 WINDOW = "partition_date >= ? AND partition_date < ?"
 
@@ -32,7 +35,7 @@ def _reconciliation_check(asset_name: str, source: str) -> dg.AssetCheckSpec:
 
 
 def _reconciliation_result(con, asset_name: str, source: str, start, end) -> dg.AssetCheckResult:
-    counts = cleaning.reconcile(con, source, start, end)
+    counts = event_cleaning.reconcile(con, source, start, end)
     accounted = counts["clean"] + counts["quarantined"] + counts["duplicates"]
     return dg.AssetCheckResult(
         check_name=f"{asset_name}_reconciles_with_raw",
@@ -72,7 +75,7 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
     reruns.
     """
     start, end = window_dates(context)
-    rules = cleaning.EventRules(config.future_tolerance_hours, config.max_lateness_days)
+    rules = event_cleaning.EventRules(config.future_tolerance_hours, config.max_lateness_days)
     with warehouse.connect() as con:
         if not table_exists(con, "raw_events"):
             raise LookupError("raw_events was never materialized: materialize it for these days first")
@@ -84,7 +87,7 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
             ).fetchall()
         )
         chunks = landing.day_chunks(registered, start, end, config.chunk_megabytes << 20)
-        outcome = cleaning.clean_event_lines(
+        outcome = event_cleaning.clean_event_lines(
             con, ((first, last, landing.read_lines(files)) for first, last, files in chunks), rules
         )
         metadata = table_metadata(con, "clean_events", WINDOW, [start, end])

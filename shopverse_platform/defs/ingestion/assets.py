@@ -6,8 +6,8 @@ import dagster as dg
 from shopverse_platform.defs.asset_helpers import table_metadata, window_dates
 from shopverse_platform.defs.partitions import daily_partitions
 from shopverse_platform.defs.resources import LandingZone, Warehouse
-from shopverse_platform.lib import landing, order_exports
-from shopverse_platform.lib.warehouse import replace_date_range
+from shopverse_platform.lib.ingestion import landing, order_exports
+from shopverse_platform.lib.warehouse.tables import replace_date_range
 
 
 @dg.asset(

@@ -17,7 +17,7 @@ from openlineage.client.event_v2 import RunState
 
 from shopverse_platform.lib.lineage import naming
 from shopverse_platform.lib.lineage.column_lineage import column_lineage
-from shopverse_platform.lib.lineage.events import (
+from shopverse_platform.lib.lineage.run_events import (
     Assertion,
     ErrorInfo,
     JobInfo,

@@ -6,7 +6,11 @@ from pydantic import Field
 from shopverse_platform.defs.asset_helpers import table_metadata
 from shopverse_platform.defs.metrics.common import result, spec, whole_history_args
 from shopverse_platform.defs.resources import Warehouse
-from shopverse_platform.lib.metrics.anomalies import AnomalyThresholds, build_anomalies, thresholds_metadata
+from shopverse_platform.lib.metrics.anomalies import (
+    AnomalyThresholds,
+    build_anomalies,
+    thresholds_metadata,
+)
 
 DEFAULTS = AnomalyThresholds()
 

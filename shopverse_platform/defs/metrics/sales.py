@@ -3,7 +3,12 @@
 import dagster as dg
 
 from shopverse_platform.defs.asset_helpers import table_metadata, window_dates
-from shopverse_platform.defs.metrics.common import daily_asset_args, result, results, spec
+from shopverse_platform.defs.metrics.common import (
+    daily_asset_args,
+    result,
+    results,
+    spec,
+)
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.metrics import checks, sales
 

@@ -5,11 +5,22 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from shopverse_platform.defs.ml.common import CODE_VERSION, GROUP, OWNERS, recorded_check_status
+from shopverse_platform.defs.ml.common import (
+    CODE_VERSION,
+    GROUP,
+    OWNERS,
+    recorded_check_status,
+)
 from shopverse_platform.defs.ml.resources import MlflowTracking
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.ml import checks, features
-from shopverse_platform.lib.ml.specs import CANDIDATES, CHURN, CLV, PROPENSITY, ModelSpec
+from shopverse_platform.lib.ml.specs import (
+    CANDIDATES,
+    CHURN,
+    CLV,
+    PROPENSITY,
+    ModelSpec,
+)
 from shopverse_platform.lib.segmentation.tables import markdown_table
 
 

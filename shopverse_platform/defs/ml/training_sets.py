@@ -7,7 +7,13 @@ import dagster as dg
 from pydantic import Field
 
 from shopverse_platform.defs.asset_helpers import table_metadata
-from shopverse_platform.defs.ml.common import CODE_VERSION, GROUP, OWNERS, check_result, training_set_check_specs
+from shopverse_platform.defs.ml.common import (
+    CODE_VERSION,
+    GROUP,
+    OWNERS,
+    check_result,
+    training_set_check_specs,
+)
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.ml import checks, features
 from shopverse_platform.lib.ml.specs import CHURN, CLV, PROPENSITY, ModelSpec

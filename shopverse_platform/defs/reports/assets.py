@@ -7,8 +7,8 @@ from pathlib import Path
 import dagster as dg
 
 from shopverse_platform.defs.asset_helpers import window_dates
-from shopverse_platform.defs.partitions import daily_partitions, weekly_partitions
 from shopverse_platform.defs.ml.resources import MlflowTracking
+from shopverse_platform.defs.partitions import daily_partitions, weekly_partitions
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.ml.specs import CHURN, CLV, PROPENSITY
 from shopverse_platform.lib.reports import data as report_data

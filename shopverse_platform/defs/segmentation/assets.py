@@ -17,13 +17,20 @@ from shopverse_platform.defs.segmentation.common import (
     result,
     spec,
 )
-from shopverse_platform.lib.metrics.sources import relation
 from shopverse_platform.lib.segmentation import checks
-from shopverse_platform.lib.segmentation.customers import as_of_params, customer_state_sql
+from shopverse_platform.lib.segmentation.customers import (
+    as_of_params,
+    customer_state_sql,
+)
 from shopverse_platform.lib.segmentation.intent import intent_segments_sql
 from shopverse_platform.lib.segmentation.rfm import rfm_segments_sql, value_tiers_sql
-from shopverse_platform.lib.segmentation.tables import build_table, markdown_table, write_frame
+from shopverse_platform.lib.segmentation.tables import (
+    build_table,
+    markdown_table,
+    write_frame,
+)
 from shopverse_platform.lib.segmentation.visitors import visitor_state_sql
+from shopverse_platform.lib.warehouse.shapes import relation
 
 DAILY = dg.AutomationCondition.eager()
 
@@ -119,7 +126,11 @@ def behaviour_clusters(context: dg.AssetExecutionContext, config: ClusterConfig,
     "High-value frequent buyers, active"."""
     import pandas as pd
 
-    from shopverse_platform.lib.segmentation.clusters import EVENT_FEATURES, ORDER_FEATURES, cluster_customers
+    from shopverse_platform.lib.segmentation.clusters import (
+        EVENT_FEATURES,
+        ORDER_FEATURES,
+        cluster_customers,
+    )
 
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, config.as_of_date, config.order_source)

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from shopverse_platform.lib import landing
 from shopverse_platform.lib.automation.settings import contiguous_blocks, week_start
-from shopverse_platform.lib.order_exports import order_export_files
+from shopverse_platform.lib.ingestion import landing
+from shopverse_platform.lib.ingestion.order_exports import order_export_files
 
 CURSOR_VERSION = 1
 

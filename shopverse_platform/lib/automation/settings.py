@@ -1,6 +1,6 @@
 """Automation settings (schedule times, freshness deadlines, sensor pace) and the UTC calendar.
 
-The settings come from ``defs/automation/automation.toml``, read when the code location loads.
+The settings come from ``lib/automation/automation.toml`` (beside this module), read when the code location loads.
 Why a file and not an environment variable: a schedule's cron string is part of its definition,
 and the webserver, the daemon and the run workers each load the definitions. A file shipped with
 the code gives every process the same value; an environment variable set in one shell but not in
@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-SETTINGS_FILE = Path(__file__).resolve().parents[2] / "defs" / "automation" / "automation.toml"
+SETTINGS_FILE = Path(__file__).resolve().parent / "automation.toml"
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 

@@ -6,7 +6,7 @@ import configparser
 import inspect
 from pathlib import Path
 
-from shopverse_platform.lib.lineage.events import SourceLocation
+from shopverse_platform.lib.lineage.run_events import SourceLocation
 
 
 def source_location(fn: object) -> SourceLocation | None:

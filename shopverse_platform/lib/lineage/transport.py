@@ -28,7 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from openlineage.client.serde import Serde
-from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport, TokenProvider
+from openlineage.client.transport.http import (
+    ApiKeyTokenProvider,
+    HttpConfig,
+    HttpTransport,
+    TokenProvider,
+)
 from openlineage.client.transport.transport import Config, Transport
 
 log = logging.getLogger(__name__)

@@ -25,9 +25,12 @@ from dataclasses import asdict, dataclass
 
 import duckdb
 
-from shopverse_platform.lib.dimensions import BOT_EVENTS_PER_MINUTE, BOT_MIN_EVENTS
+from shopverse_platform.lib.cleaning.dimensions import (
+    BOT_EVENTS_PER_MINUTE,
+    BOT_MIN_EVENTS,
+)
 from shopverse_platform.lib.metrics.sources import session_stats
-from shopverse_platform.lib.warehouse import replace_table
+from shopverse_platform.lib.warehouse.tables import replace_table
 
 
 @dataclass(frozen=True)

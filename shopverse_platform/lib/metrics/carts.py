@@ -15,7 +15,11 @@ from datetime import date
 
 import duckdb
 
-from shopverse_platform.lib.metrics.sources import create_window_events, days_sql, replace_window
+from shopverse_platform.lib.metrics.sources import (
+    create_window_events,
+    days_sql,
+    replace_window,
+)
 
 TOP_PRODUCTS = 10
 

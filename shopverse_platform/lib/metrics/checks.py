@@ -10,8 +10,8 @@ from decimal import Decimal
 
 import duckdb
 
-from shopverse_platform.lib.metrics.sources import relation
-from shopverse_platform.lib.warehouse import rows_failing, unique_key  # noqa: F401  (unique_key re-exported: checks.unique_key)
+from shopverse_platform.lib.warehouse.shapes import relation
+from shopverse_platform.lib.warehouse.tables import rows_failing, unique_key  # noqa: F401  (unique_key re-exported: checks.unique_key)
 
 Outcome = tuple[bool, dict[str, object]]
 WINDOW = "{col} >= $start AND {col} < $end"

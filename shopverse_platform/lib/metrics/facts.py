@@ -21,7 +21,12 @@ from datetime import date
 
 import duckdb
 
-from shopverse_platform.lib.metrics.sources import SALES_LINE_TYPES, relation, replace_window, sql_list
+from shopverse_platform.lib.metrics.sources import (
+    SALES_LINE_TYPES,
+    replace_window,
+    sql_list,
+)
+from shopverse_platform.lib.warehouse.shapes import relation
 
 MONEY = "DECIMAL(18,2)"
 

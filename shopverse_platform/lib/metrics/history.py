@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import duckdb
 
-from shopverse_platform.lib.metrics.sources import relation, session_stats
-from shopverse_platform.lib.warehouse import replace_table, table_exists
+from shopverse_platform.lib.metrics.sources import session_stats
+from shopverse_platform.lib.warehouse.shapes import relation
+from shopverse_platform.lib.warehouse.tables import replace_table, table_exists
 
 EMPTY_DIM_CUSTOMERS = """SELECT NULL::VARCHAR AS customer_id, NULL::VARCHAR AS age_group, NULL::VARCHAR AS country,
     NULL::DATE AS signup_date, NULL::VARCHAR AS acquisition_channel WHERE false"""

@@ -10,9 +10,12 @@ from datetime import date, timedelta
 
 import duckdb
 
-from shopverse_platform.lib.cleaning import relation
-from shopverse_platform.lib.dimensions import bot_rule_sql, events_per_minute_sql
-from shopverse_platform.lib.warehouse import replace_date_range, table_exists
+from shopverse_platform.lib.cleaning.dimensions import (
+    bot_rule_sql,
+    events_per_minute_sql,
+)
+from shopverse_platform.lib.warehouse.shapes import relation
+from shopverse_platform.lib.warehouse.tables import replace_date_range, table_exists
 
 # Order-export line types that are money from customers for goods: they make gross sales,
 # cancellations and net revenue. Fees the shop pays (bank charges, Amazon fees), charity commission,

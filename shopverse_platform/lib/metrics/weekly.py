@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import duckdb
 
 from shopverse_platform.lib.metrics.sources import replace_window, session_stats
-from shopverse_platform.lib.warehouse import table_exists
+from shopverse_platform.lib.warehouse.tables import table_exists
 
 KPIS: tuple[str, ...] = (
     "orders", "items", "gross_revenue", "cancelled_revenue", "net_revenue", "average_order_value",

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import duckdb
 
 from shopverse_platform.lib.ml.specs import ModelSpec
-from shopverse_platform.lib.warehouse import rows_failing, unique_key
+from shopverse_platform.lib.warehouse.tables import rows_failing, unique_key
 
 Outcome = tuple[bool, dict[str, object]]
 MIN_ROWS = 50

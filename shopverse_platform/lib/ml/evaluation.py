@@ -21,7 +21,14 @@ def choose_threshold(y: np.ndarray, scores: np.ndarray) -> float:
 
 
 def classification_metrics(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
-    from sklearn.metrics import average_precision_score, brier_score_loss, f1_score, precision_score, recall_score, roc_auc_score
+    from sklearn.metrics import (
+        average_precision_score,
+        brier_score_loss,
+        f1_score,
+        precision_score,
+        recall_score,
+        roc_auc_score,
+    )
 
     y = np.asarray(y, dtype=int)
     predicted = (scores >= threshold).astype(int)

@@ -22,11 +22,16 @@ from datetime import date, timedelta
 import duckdb
 import pandas as pd
 
-from shopverse_platform.lib.metrics.sources import relation
 from shopverse_platform.lib.ml.specs import ModelSpec
-from shopverse_platform.lib.segmentation.customers import customer_state_sql, last_order_date, orders_relation, source_filter
+from shopverse_platform.lib.segmentation.customers import (
+    customer_state_sql,
+    last_order_date,
+    orders_relation,
+    source_filter,
+)
 from shopverse_platform.lib.segmentation.tables import build_table
 from shopverse_platform.lib.segmentation.visitors import visitor_state_sql
+from shopverse_platform.lib.warehouse.shapes import relation
 
 SPLITS = ("train", "validation")
 

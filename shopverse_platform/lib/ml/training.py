@@ -15,7 +15,13 @@ from shopverse_platform.lib.ml import evaluation as ev
 from shopverse_platform.lib.ml.candidates import CANDIDATES, describe, make_candidates
 from shopverse_platform.lib.ml.registry import GateDecision, register_and_gate
 from shopverse_platform.lib.ml.specs import ModelSpec
-from shopverse_platform.lib.ml.tracking import RunOrigin, TrackingTarget, ensure_experiment, frame_digest, using
+from shopverse_platform.lib.ml.tracking import (
+    RunOrigin,
+    TrackingTarget,
+    ensure_experiment,
+    frame_digest,
+    using,
+)
 
 TUNE_SHARE = 5  # one training row in 5 (by entity hash) picks the threshold; the rest fit
 

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import duckdb
 import pandas as pd
 
-from shopverse_platform.lib.warehouse import table_exists
+from shopverse_platform.lib.warehouse.tables import table_exists
 
 TOP_PRODUCTS = 10
 

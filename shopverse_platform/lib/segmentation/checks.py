@@ -9,7 +9,7 @@ import duckdb
 
 from shopverse_platform.lib.segmentation.intent import INTENT_LEVELS
 from shopverse_platform.lib.segmentation.rfm import RFM_SEGMENTS, VALUE_TIERS
-from shopverse_platform.lib.warehouse import table_exists, unique_key  # noqa: F401  (re-exported: checks.unique_key)
+from shopverse_platform.lib.warehouse.tables import table_exists, unique_key  # noqa: F401  (re-exported: checks.unique_key)
 
 Outcome = tuple[bool, dict[str, object]]
 

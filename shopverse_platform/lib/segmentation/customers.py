@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 import duckdb
 
-from shopverse_platform.lib.warehouse import table_exists
+from shopverse_platform.lib.warehouse.tables import table_exists
 
 EMPTY_ORDERS = """SELECT NULL::DATE AS order_date, NULL::VARCHAR AS source, NULL::VARCHAR AS document_id,
     NULL::VARCHAR AS customer_id, NULL::BIGINT AS units, NULL::BIGINT AS products,

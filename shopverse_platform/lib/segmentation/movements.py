@@ -17,7 +17,7 @@ import duckdb
 
 from shopverse_platform.lib.segmentation.intent import intent_segments_sql
 from shopverse_platform.lib.segmentation.rfm import rfm_segments_sql, value_tiers_sql
-from shopverse_platform.lib.warehouse import replace_date_range, table_exists
+from shopverse_platform.lib.warehouse.tables import replace_date_range, table_exists
 
 SEGMENTATIONS: tuple[str, ...] = ("value_tier", "rfm_segment", "intent_segment")
 ENTERED, LEFT = "(new)", "(left)"

@@ -16,7 +16,10 @@ from datetime import date
 
 import duckdb
 
-from shopverse_platform.lib.segmentation.customers import as_of_params, customer_state_sql
+from shopverse_platform.lib.segmentation.customers import (
+    as_of_params,
+    customer_state_sql,
+)
 
 VALUE_TIERS: tuple[tuple[str, float], ...] = (("VIP", 0.95), ("High", 0.67), ("Medium", 0.33), ("Low", 0.0))
 

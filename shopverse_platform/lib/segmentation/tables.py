@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from shopverse_platform.lib.warehouse import replace_table
+from shopverse_platform.lib.warehouse.tables import replace_table
 
 
 def build_table(con: duckdb.DuckDBPyConnection, table: str, sql: str, params: dict) -> int:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import duckdb
 
-from shopverse_platform.lib.dimensions import bot_rule_sql
-from shopverse_platform.lib.metrics.sources import relation
+from shopverse_platform.lib.cleaning.dimensions import bot_rule_sql
+from shopverse_platform.lib.warehouse.shapes import relation
 
 # "Never" for the days-since columns: longer than any lookback the platform uses.
 NEVER_DAYS = 365

@@ -13,7 +13,12 @@ import argparse
 from datetime import datetime, timezone
 
 from shopverse_platform.lib.lineage.emitter import LineageEmitter, LineageSettings
-from shopverse_platform.lib.lineage.transport import DOWN_MARKER, EVENTS_FILE, LineageBuffer, locked
+from shopverse_platform.lib.lineage.transport import (
+    DOWN_MARKER,
+    EVENTS_FILE,
+    LineageBuffer,
+    locked,
+)
 
 
 def add_lineage_commands(subparsers: argparse._SubParsersAction) -> None:

@@ -32,10 +32,17 @@ from urllib.parse import quote_plus
 import numpy as np
 from tqdm import tqdm
 
-from shopverse_platform.lib.events import DEVICES, LEGACY_EVENT_NAMES
-from shopverse_platform.lib.simulator_landing import FAULT_KINDS, LandingWriter
-from shopverse_platform.lib.simulator_population import (
-    COUNTRIES, CURRENCY, SOURCES, SPIKE_SOURCE, _PopulationMixin, uuid_from_hex, uuid_like)
+from shopverse_platform.lib.cleaning.event_schema import DEVICES, LEGACY_EVENT_NAMES
+from shopverse_platform.lib.simulator.landing import FAULT_KINDS, LandingWriter
+from shopverse_platform.lib.simulator.population import (
+    COUNTRIES,
+    CURRENCY,
+    SOURCES,
+    SPIKE_SOURCE,
+    _PopulationMixin,
+    uuid_from_hex,
+    uuid_like,
+)
 
 __all__ = ["FAULT_KINDS", "LAYOUTS", "SimulationSummary", "simulate"]
 

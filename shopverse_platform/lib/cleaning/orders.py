@@ -11,9 +11,9 @@ from datetime import date
 
 import duckdb
 
-from shopverse_platform.lib.cleaning import QUARANTINE_DDL
-from shopverse_platform.lib.events import NON_PRODUCT_STOCK_CODES
-from shopverse_platform.lib.warehouse import table_exists
+from shopverse_platform.lib.cleaning.event_schema import NON_PRODUCT_STOCK_CODES
+from shopverse_platform.lib.cleaning.events import QUARANTINE_DDL
+from shopverse_platform.lib.warehouse.tables import table_exists
 
 
 def _line_type_sql() -> str:

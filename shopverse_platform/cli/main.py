@@ -18,25 +18,12 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+from shopverse_platform.cli.instance import use_embedded_instance
 from shopverse_platform.lib import paths
 
 DEFAULT_USERS = 4_000
 DEFAULT_DAYS = 30
 DEFAULT_SEED = 7
-
-
-def _dagster_home() -> Path:
-    """The local Dagster instance: $DAGSTER_HOME, else data/dagster_home (created on first use)."""
-    home = Path(os.environ.get("DAGSTER_HOME") or paths.data_dir() / "dagster_home").resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    os.environ["DAGSTER_HOME"] = str(home)
-    instance_settings = home / "dagster.yaml"
-    if not instance_settings.exists():
-        instance_settings.write_text((paths.PROJECT_ROOT / "dagster.yaml").read_text())
-    nux = home / ".nux" / "nux.yaml"  # skips the UI's first-visit pop-up
-    nux.parent.mkdir(exist_ok=True)
-    nux.write_text("seen: 1\n")
-    return home
 
 
 def _yesterday() -> date:
@@ -51,7 +38,7 @@ def _parse_date(value: str) -> date:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from shopverse_platform.lib.simulator import simulate
+    from shopverse_platform.lib.simulator.traffic import simulate
 
     landing = Path(args.landing_dir) if args.landing_dir else paths.default_landing_dir()
     started = time.perf_counter()
@@ -71,7 +58,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    home = _dagster_home()
+    home = use_embedded_instance()
     landing = paths.default_landing_dir()
     last_day = args.end or _yesterday()
     first_day = last_day - timedelta(days=args.days - 1)
@@ -84,8 +71,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     import dagster as dg
 
+    from shopverse_platform.cli.backfill import backfill
     from shopverse_platform.definitions import defs
-    from shopverse_platform.lib.automation.backfill import backfill
 
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
@@ -127,7 +114,7 @@ def _print_tables() -> None:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    _dagster_home()
+    use_embedded_instance()
     command = ["dagster", "dev", "-w", str(paths.PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
     print(f"Dagster UI on http://{args.host}:{args.port}  (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
     return subprocess.call(command, cwd=paths.PROJECT_ROOT)
@@ -163,15 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
 
-    from shopverse_platform.lib.stack_cli import add_stack_commands
+    from shopverse_platform.cli.stack_commands import add_stack_commands
 
     add_stack_commands(sub)
 
-    from shopverse_platform.lib.lineage.cli import add_lineage_commands
+    from shopverse_platform.cli.lineage import add_lineage_commands
 
     add_lineage_commands(sub)
 
-    from shopverse_platform.lib.reports.cli import add_report_commands
+    from shopverse_platform.cli.reports import add_report_commands
 
     add_report_commands(sub)
     return parser

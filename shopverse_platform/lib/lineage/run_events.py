@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import ClassVar
 
 import attr
-from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+from openlineage.client.event_v2 import (
+    InputDataset,
+    Job,
+    OutputDataset,
+    Run,
+    RunEvent,
+    RunState,
+)
 from openlineage.client.facet_v2 import (
     RunFacet,
     column_lineage_dataset,

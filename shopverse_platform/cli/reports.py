@@ -12,6 +12,7 @@ import argparse
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+from shopverse_platform.cli.instance import use_embedded_instance
 from shopverse_platform.lib.automation.settings import week_start
 
 
@@ -51,10 +52,9 @@ def _report_paths(kind: str, key: str) -> tuple[Path, Path]:
 def _build_report(kind: str, key: str) -> bool:
     import dagster as dg
 
-    from shopverse_platform.cli import _dagster_home
     from shopverse_platform.definitions import defs
 
-    _dagster_home()
+    use_embedded_instance()
     job = defs().resolve_implicit_global_asset_job_def()
     with dg.DagsterInstance.get() as instance:
         result = job.get_subset(asset_selection={dg.AssetKey(f"{kind}_report")}).execute_in_process(
@@ -91,14 +91,13 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     import dagster as dg
 
-    from shopverse_platform.cli import _dagster_home
+    from shopverse_platform.cli.backfill import backfill
     from shopverse_platform.definitions import defs
     from shopverse_platform.defs.automation.resources import Alerting
     from shopverse_platform.defs.resources import Warehouse
     from shopverse_platform.lib.automation import alerts
-    from shopverse_platform.lib.automation.backfill import backfill
 
-    _dagster_home()
+    use_embedded_instance()
 
     def alert(result: dg.ExecuteInProcessResult) -> None:
         failure = next((e for e in result.all_events if e.event_type_value == "RUN_FAILURE"), None)

@@ -86,7 +86,9 @@ def exports_to_read(con, files: list[Path], start: date, end: date) -> list[Path
     """The order exports a run over [start, end) must read: new or changed files, and unchanged
     files whose invoice days (as recorded in ``order_export_files`` when last read) reach into the
     window. With one export per day, a daily run reads one file instead of the whole history."""
-    from shopverse_platform.lib.warehouse import table_exists  # local: keeps this module DuckDB-free at import
+    from shopverse_platform.lib.warehouse.tables import (
+        table_exists,  # local: keeps this module DuckDB-free at import
+    )
 
     if not table_exists(con, "order_export_files"):
         return list(files)
@@ -113,7 +115,9 @@ def write_raw_orders(con, exports: list[pa.Table], start: date, end: date, finge
     needs a home so that cleaning can quarantine it: it goes to the earliest invoice day of its file.
     ``fingerprints`` maps each export's path to its (size, mtime_ns) taken before it was read.
     """
-    from shopverse_platform.lib.warehouse import replace_date_range  # local: keeps this module DuckDB-free at import
+    from shopverse_platform.lib.warehouse.tables import (
+        replace_date_range,  # local: keeps this module DuckDB-free at import
+    )
 
     schema = pa.schema([(c, pa.string()) for c in ORDER_EXPORT_COLUMNS] + [("line_number", pa.int32()), ("source_file", pa.string())])
     combined = pa.concat_tables([t.cast(schema) for t in exports]) if exports else schema.empty_table()

@@ -21,8 +21,15 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from shopverse_platform.lib.simulator_population import (
-    AGE_GROUPS, COUNTRIES, CURRENCY, SOURCES, _PopulationMixin, uuid_from_hex, uuid_like)
+from shopverse_platform.lib.simulator.population import (
+    AGE_GROUPS,
+    COUNTRIES,
+    CURRENCY,
+    SOURCES,
+    _PopulationMixin,
+    uuid_from_hex,
+    uuid_like,
+)
 
 FAULT_KINDS = ("malformed_json", "unknown_event_type", "invalid_price", "future_timestamp",
                "schema_violation", "duplicate_event")

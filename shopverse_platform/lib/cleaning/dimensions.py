@@ -6,8 +6,8 @@ from pathlib import Path
 
 import duckdb
 
-from shopverse_platform.lib.cleaning import relation
-from shopverse_platform.lib.warehouse import replace_table
+from shopverse_platform.lib.warehouse.shapes import relation
+from shopverse_platform.lib.warehouse.tables import replace_table
 
 # Funnel steps in order; a session "reached" a step if it has the event (ordering is enforced in
 # the metric layer, which needs it; here the flags describe what happened).

@@ -308,7 +308,10 @@ def migrate_verbatim_raw_events(con, events_dir: Path, logs_dir: Path) -> int:
     registry, by registering the landing files of every day it held; returns those days' count
     (0 when there was nothing to migrate). Done once, on the first run after an upgrade, so that
     cleaning can still re-run every day ingested before."""
-    from shopverse_platform.lib.warehouse import table_exists, table_schema  # local: keeps this module DuckDB-free at import
+    from shopverse_platform.lib.warehouse.tables import (  # local: keeps this module DuckDB-free at import
+        table_exists,
+        table_schema,
+    )
 
     if not table_exists(con, "raw_events") or "raw_line" not in dict(table_schema(con, "raw_events")):
         return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from shopverse_platform.lib.supervisor import StackError
+from shopverse_platform.cli.supervisor import StackError
 
 HOST = "127.0.0.1"
 

@@ -27,9 +27,23 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shopverse_platform.cli.instance import embedded_dagster_home, prepare_embedded_home
+from shopverse_platform.cli.readiness import (
+    HOST,
+    daemons_healthy,
+    dagster_ready,
+    http_ok,
+    port_open,
+)
+from shopverse_platform.cli.supervisor import (
+    Service,
+    StackError,
+    Supervisor,
+    alive,
+    terminate,
+    wait_gone,
+)
 from shopverse_platform.lib import paths
-from shopverse_platform.lib.readiness import HOST, daemons_healthy, dagster_ready, http_ok, port_open
-from shopverse_platform.lib.supervisor import Service, StackError, Supervisor, alive, terminate, wait_gone
 
 REPO = paths.PROJECT_ROOT
 BIN = Path(sys.executable).parent
@@ -119,20 +133,6 @@ def embedded_mlflow_store() -> tuple[str, Path]:
     backend = configured if configured.startswith(("sqlite:", "file:", "postgresql", "mysql")) else f"sqlite:///{root / 'mlflow.db'}"
     artifacts = os.environ.get("SHOPVERSE_MLFLOW_ARTIFACTS")
     return backend, Path(artifacts).resolve() if artifacts else root / "artifacts"
-
-
-def embedded_dagster_home() -> Path:
-    return Path(os.environ.get("DAGSTER_HOME") or paths.data_dir() / "dagster_home").resolve()
-
-
-def prepare_embedded_home(home: Path) -> Path:
-    """$DAGSTER_HOME (else data/dagster_home) with the project's dagster.yaml and no first-visit pop-up."""
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
-    (home / ".nux").mkdir(exist_ok=True)
-    (home / ".nux" / "nux.yaml").write_text("seen: 1\n")
-    return home
 
 
 def up_stack(dagster_port: int | None = None, mlflow_port: int | None = None, marquez: bool = True) -> Stack:

@@ -1,6 +1,6 @@
 """`shopverse up` / `shopverse down` and `prod_local.sh start|stop|status`: the stack's commands.
 
-`python -m shopverse_platform.lib.stack_cli up|down|prod ACTION`; the `shopverse` command
+`python -m shopverse_platform.cli.stack_commands up|down|prod ACTION`; the `shopverse` command
 registers `up` and `down` through ``add_stack_commands``.
 """
 
@@ -12,9 +12,22 @@ import signal
 import sys
 import time
 
+from shopverse_platform.cli.stack import (
+    Stack,
+    prod_stack,
+    start,
+    status,
+    stop,
+    up_stack,
+    write_state,
+)
+from shopverse_platform.cli.supervisor import (
+    StackError,
+    Supervisor,
+    rss_mib,
+    start_time,
+)
 from shopverse_platform.lib import paths
-from shopverse_platform.lib.stack import Stack, prod_stack, start, status, stop, up_stack, write_state
-from shopverse_platform.lib.supervisor import StackError, Supervisor, rss_mib, start_time
 
 
 class _Stop(Exception):
@@ -113,7 +126,7 @@ def cmd_prod(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shopverse_platform.lib.stack_cli", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m shopverse_platform.cli.stack_commands", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     add_stack_commands(sub)
