@@ -23,6 +23,14 @@ from shopverse_platform.lib import paths
 class Warehouse(dg.ConfigurableResource):
     """The DuckDB warehouse: one file, one writing process at a time."""
 
+    # Why not dagster-duckdb's DuckDBResource (checked at 0.29.27, then the dependency was dropped):
+    # its `database` is a required string with no run-time fallback to $SHOPVERSE_WAREHOUSE, it
+    # always opens read-write (reports and `shopverse report` read with read_only=True), it has no
+    # memory limit, and it closes the connection only when the `with` body succeeds (no
+    # try/finally), so a failing asset would keep the file lock until garbage collection. The IO
+    # managers of dagster-duckdb-pandas are not used either: every table is built by SQL inside
+    # DuckDB, and the data never makes a round trip through Python.
+
     path: str | None = Field(
         default=None,
         description="DuckDB file. Unset: $SHOPVERSE_WAREHOUSE, else data/warehouse/shopverse.duckdb.",
