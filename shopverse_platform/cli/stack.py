@@ -243,10 +243,30 @@ def read_state(home: Path) -> dict | None:
         return None
 
 
+# What `stop` needs to find the services the scripts started (ports, data directories, versions),
+# from the environment `start` ran with. Nothing else of that environment is written to disk: it
+# holds API keys and passwords (SHOPVERSE_PG_PASSWORD, OPENLINEAGE_API_KEY, MLFLOW_TRACKING_URI
+# with credentials …), and stopping PostgreSQL or Marquez needs none of them.
+_SCRIPT_SETTING_PREFIXES = ("SHOPVERSE_SERVICES_HOME", "SHOPVERSE_PG_", "SHOPVERSE_M2_", "PG_", "MARQUEZ_")
+_SECRET_MARKERS = ("PASSWORD", "SECRET", "TOKEN", "KEY", "CREDENTIAL")
+
+
+def script_settings(env: Mapping[str, str]) -> dict[str, str]:
+    """The variables of ``env`` that locate the scripts' services, without any secret."""
+    return {
+        name: value for name, value in env.items()
+        if name.startswith(_SCRIPT_SETTING_PREFIXES) and not any(marker in name for marker in _SECRET_MARKERS)
+    }
+
+
 def write_state(home: Path, state: dict) -> None:
+    """Write the stack's state atomically, readable by its owner only (mode 0600)."""
     home.mkdir(parents=True, exist_ok=True)
     tmp = _state_path(home).with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=2))
+    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(json.dumps(state, indent=2))
+    os.chmod(tmp, 0o600)  # an older file of another mode is truncated, not recreated
     tmp.replace(_state_path(home))
 
 
@@ -257,7 +277,8 @@ def start(stack: Stack, log: Callable[[str], None] = print) -> dict:
     if running:
         raise StackError(f"already running: {', '.join(running)} (state in {stack.home}); stop it first")
     state = {"mode": stack.mode, "supervisor": None, "services": [], "started_postgres": False,
-             "started_marquez": False, "script_env": stack.script_env, "urls": stack.urls()}
+             "started_marquez": False, "script_settings": script_settings(stack.script_env),
+             "urls": stack.urls()}
     write_state(stack.home, state)
     t0 = time.monotonic()
     marquez: concurrent.futures.Future | None = None
@@ -319,7 +340,9 @@ def stop(home: Path, log: Callable[[str], None] = print, supervisor_timeout: flo
     # All at once: each takes a few seconds to shut down, and none needs another to do so.
     with concurrent.futures.ThreadPoolExecutor(max(1, len(names))) as pool:
         list(pool.map(supervisor.stop, names))
-    env = state.get("script_env") or dict(os.environ)
+    # The current environment (it has the secrets again, if any were needed) with the locations
+    # the services were started with.
+    env = {**os.environ, **(state.get("script_settings") or {})}
     if state.get("started_marquez"):
         log("stopping Marquez")
         _script("marquez.sh", "stop", env=env, check=False)

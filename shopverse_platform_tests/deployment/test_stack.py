@@ -179,3 +179,20 @@ def test_foreground_stack_stops_everything_it_started(tmp_path, how):
     assert proc.returncode == (1 if how == "service dies" else 0), rest
     assert not [p for p, start in tree.items() if alive(p, start)]
     assert stack.read_state(tmp_path) is None
+
+
+def test_the_state_file_holds_no_secret_and_only_its_owner_reads_it(tmp_path, monkeypatch):
+    """`shopverse up` used to write its whole environment (API keys, passwords) to stack.json, mode 0644."""
+    env = {**clean_env(), "SHOPVERSE_PG_PASSWORD": "pg-secret", "OPENLINEAGE_API_KEY": "ol-secret",
+           "MLFLOW_TRACKING_URI": "postgresql://mlflow:db-secret@127.0.0.1/mlflow", "SHOPVERSE_PG_PORT": "55432",
+           "MARQUEZ_PORT": "5999"}
+    plan = stack.Stack("test", tmp_path, [_service("one", "exec sleep 300")], env)
+    stack.start(plan, log=lambda line: None)
+    try:
+        state_file = tmp_path / "stack.json"
+        text = state_file.read_text()
+        assert "secret" not in text
+        assert state_file.stat().st_mode & 0o777 == 0o600
+        assert stack.read_state(tmp_path)["script_settings"] == {"SHOPVERSE_PG_PORT": "55432", "MARQUEZ_PORT": "5999"}
+    finally:
+        stack.stop(tmp_path, log=lambda line: None)
