@@ -90,3 +90,19 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date
                 on_failure(result)
             break
     return stages
+
+
+def alert_failed_run(result: dg.ExecuteInProcessResult) -> None:
+    """Raise the run-failure alert of a run this process executed (the failure sensor only sees
+    runs of the daemon's queue): the webhook when configured, the ``alerts`` table always."""
+    from shopverse_platform.defs.automation.resources import Alerting
+    from shopverse_platform.defs.resources import Warehouse
+    from shopverse_platform.lib.automation import alerts
+
+    failure = next((e for e in result.all_events if e.event_type_value == "RUN_FAILURE"), None)
+    alerting = Alerting()
+    sent, stored = alerting.dispatch(alerts.run_failure_alert(
+        result.dagster_run, result.get_step_failure_events(), failure.message if failure else None,
+        alerting.resolved_ui_url()), Warehouse())
+    print(f"ALERT {sent.title}\n  {sent.error.splitlines()[0][:300]}\n  {sent.run_url}  (webhook: {sent.webhook_status}; table: {stored})")
+

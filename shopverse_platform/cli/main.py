@@ -40,7 +40,9 @@ def _parse_date(value: str) -> date:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from shopverse_platform.lib.simulator.traffic import simulate
 
-    landing = Path(args.landing_dir) if args.landing_dir else paths.default_landing_dir()
+    from shopverse_platform.defs.resources import LandingZone
+
+    landing = Path(args.landing_dir) if args.landing_dir else LandingZone().root()
     started = time.perf_counter()
     summary = simulate(
         landing, users=args.users, days=args.days, start=args.start, seed=args.seed, gzip=args.gzip,
@@ -58,8 +60,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from shopverse_platform.defs.resources import LandingZone, Warehouse
+
     home = use_embedded_instance()
-    landing = paths.default_landing_dir()
+    # The same resolution as the assets' resources ($SHOPVERSE_LANDING_DIR, $SHOPVERSE_WAREHOUSE),
+    # so "is the landing zone empty?" and the summary look where the run reads and writes.
+    landing = LandingZone().root()
+    warehouse = Warehouse().resolved_path()
     last_day = args.end or _yesterday()
     first_day = last_day - timedelta(days=args.days - 1)
     if args.simulate == "always" or (args.simulate == "if-empty" and not any((landing / "events").glob("*/*"))):
@@ -71,22 +78,22 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     import dagster as dg
 
-    from shopverse_platform.cli.backfill import backfill
+    from shopverse_platform.cli.backfill import alert_failed_run, backfill
     from shopverse_platform.definitions import defs
 
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
         # The same path as `shopverse backfill`: the daily job over the range in one run, then the
         # weekly job (rollups, segment snapshots, models, weekly report) over its complete weeks.
-        stages = backfill(defs(), instance, first_day, last_day)
+        stages = backfill(defs(), instance, first_day, last_day, on_failure=alert_failed_run)
     seconds = time.perf_counter() - started
     ok = bool(stages) and all(s.success for s in stages)
     print(f"\n{'built' if ok else 'FAILED'}: {first_day}..{last_day} in {seconds:.1f}s")
     for stage in stages:
         print(f"  {stage.job_name} [{stage.first}..{stage.last}]: {'ok' if stage.success else 'FAILED'}  run {stage.run_id}")
-    _print_tables()
+    _print_tables(warehouse)
     print(
-        f"\nwhere to look:\n  warehouse:   {paths.default_warehouse_path()}  (duckdb -readonly, or any DuckDB client)\n"
+        f"\nwhere to look:\n  warehouse:   {warehouse}  (duckdb -readonly, or any DuckDB client)\n"
         f"  landing:     {landing}\n  reports:     {paths.data_dir() / 'reports'}  (shopverse report --date YYYY-MM-DD)\n"
         f"  quarantine:  table quarantine (every rejected line, with its reason)\n"
         f"  UIs:         shopverse up  → Dagster http://127.0.0.1:3000, MLflow http://127.0.0.1:5050 (runs are in {home})"
@@ -94,10 +101,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _print_tables() -> None:
+def _print_tables(path: Path) -> None:
     import duckdb
 
-    path = paths.default_warehouse_path()
     if not path.exists():
         return
     con = duckdb.connect(str(path), read_only=True)
@@ -133,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--layout", choices=["ndjson", "logs", "both"], default="ndjson",
                      help="'logs' writes the classic logs/YYYYMMDD/<event>.json one-file-per-event folders")
     sim.add_argument("--faults", type=float, default=0.002, help="share of deliberately bad lines (0 disables)")
-    sim.add_argument("--landing-dir", default=None, help="default: data/landing")
+    sim.add_argument("--landing-dir", default=None, help="default: $SHOPVERSE_LANDING_DIR, else data/landing")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
     sim.set_defaults(func=cmd_simulate)
 

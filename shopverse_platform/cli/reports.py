@@ -91,25 +91,14 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     import dagster as dg
 
-    from shopverse_platform.cli.backfill import backfill
+    from shopverse_platform.cli.backfill import alert_failed_run, backfill
     from shopverse_platform.definitions import defs
-    from shopverse_platform.defs.automation.resources import Alerting
-    from shopverse_platform.defs.resources import Warehouse
-    from shopverse_platform.lib.automation import alerts
 
     use_embedded_instance()
 
-    def alert(result: dg.ExecuteInProcessResult) -> None:
-        failure = next((e for e in result.all_events if e.event_type_value == "RUN_FAILURE"), None)
-        alerting = Alerting()
-        sent, stored = alerting.dispatch(alerts.run_failure_alert(
-            result.dagster_run, result.get_step_failure_events(), failure.message if failure else None,
-            alerting.resolved_ui_url()), Warehouse())
-        print(f"ALERT {sent.title}\n  {sent.error.splitlines()[0][:300]}\n  {sent.run_url}  (webhook: {sent.webhook_status}; table: {stored})")
-
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
-        stages = backfill(defs(), instance, args.start, args.end, weekly=args.weekly, on_failure=alert)
+        stages = backfill(defs(), instance, args.start, args.end, weekly=args.weekly, on_failure=alert_failed_run)
     ok = bool(stages) and all(s.success for s in stages)
     print(f"\n{'backfilled' if ok else 'FAILED'}: {args.start}..{args.end} in {time.perf_counter() - started:.1f}s"
           f"\n  reports:  shopverse report --date {args.end}   (runs in the UI: shopverse ui)")
