@@ -9,6 +9,8 @@ backfill's own run is in progress the queue counts it and holds its runs back.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,9 +18,36 @@ from datetime import date, timedelta
 
 import dagster as dg
 
+from shopverse_platform.cli.supervisor import alive, start_time
 from shopverse_platform.lib.automation.alerts import RANGE_END_TAG, RANGE_START_TAG
 
 BUSY = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+
+# The process that executes a run in-process ("host:pid:start time"). Nothing else watches such a
+# run: the daemon's run monitoring only health-checks runs its launcher started. If the process
+# dies (kill -9, OOM, a closed laptop lid), the run stays STARTED for ever and every later command
+# would wait for it; the next command on the same host sees the process is gone and fails the run.
+RUNNER_TAG = "shopverse/runner"
+
+
+def runner_tag() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{start_time(os.getpid())}"
+
+
+def fail_abandoned_runs(instance: dg.DagsterInstance, echo: Callable[[str], None] = print) -> list[str]:
+    """Mark failed the in-progress runs executed by a process of this host that no longer exists."""
+    failed = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=BUSY)):
+        host, _, rest = run.tags.get(RUNNER_TAG, "").partition(":")
+        pid, _, started = rest.partition(":")
+        if host != socket.gethostname() or not pid.isdigit() or alive(int(pid), started or None):
+            continue
+        message = (f"the process that executed this run (pid {pid} on {host}) is gone: it died or was killed "
+                   f"before the run finished; marked failed by the next shopverse command")
+        instance.report_run_failed(run, message)
+        echo(f"{run.job_name} {run.run_id[:8]}: {message}")
+        failed.append(run.run_id)
+    return failed
 
 
 @dataclass(frozen=True)
@@ -40,10 +69,12 @@ def complete_weeks(first_day: date, last_day: date) -> tuple[date, date] | None:
 
 
 def wait_until_idle(instance: dg.DagsterInstance, timeout: float, echo: Callable[[str], None] = print, poll: float = 2.0) -> None:
-    """Block while any run of the instance is starting, running or cancelling."""
+    """Block while any run of the instance is starting, running or cancelling (runs whose
+    in-process executor died are failed first, so they do not hold everything back)."""
     deadline = time.monotonic() + timeout
     announced = False
     while True:
+        fail_abandoned_runs(instance, echo)
         busy = instance.get_runs(filters=dg.RunsFilter(statuses=BUSY), limit=5)
         if not busy:
             return
@@ -61,7 +92,8 @@ def run_range(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str,
     started = time.perf_counter()
     result = defs.resolve_job_def(job_name).execute_in_process(
         instance=instance, raise_on_error=False,
-        tags={RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat(), "shopverse/trigger": trigger},
+        tags={RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat(), "shopverse/trigger": trigger,
+              RUNNER_TAG: runner_tag()},
     )
     stage = BackfillStage(job_name, first.isoformat(), last.isoformat(), result.run_id, result.success,
                           time.perf_counter() - started)

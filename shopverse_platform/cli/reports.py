@@ -52,13 +52,14 @@ def _report_paths(kind: str, key: str) -> tuple[Path, Path]:
 def _build_report(kind: str, key: str) -> bool:
     import dagster as dg
 
+    from shopverse_platform.cli.backfill import RUNNER_TAG, runner_tag
     from shopverse_platform.definitions import defs
 
     use_embedded_instance()
     job = defs().resolve_implicit_global_asset_job_def()
     with dg.DagsterInstance.get() as instance:
         result = job.get_subset(asset_selection={dg.AssetKey(f"{kind}_report")}).execute_in_process(
-            instance=instance, partition_key=key, raise_on_error=False, tags={"shopverse/trigger": "cli_report"})
+            instance=instance, partition_key=key, raise_on_error=False, tags={"shopverse/trigger": "cli_report", RUNNER_TAG: runner_tag()})
     return result.success
 
 
