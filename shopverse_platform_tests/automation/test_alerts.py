@@ -106,6 +106,36 @@ def test_alert_without_webhook_and_range_partition(tmp_path):
     assert alerts.post_webhook(alert, "http://127.0.0.1:9/nothing-listens", 1.0).startswith("failed: ")
 
 
+def test_a_webhook_that_trickles_its_answer_is_cut_at_the_deadline(tmp_path):
+    """A webhook answering one byte at a time kept a failing run for a minute and was recorded as
+    "sent: HTTP 200": the timeout applied to each read. It is a deadline for the whole exchange."""
+    import socket
+    import threading
+    import time
+
+    server = socket.create_server(("127.0.0.1", 0))
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    served = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = server.accept()
+        with connection:
+            connection.recv(65536)
+            for byte in answer:  # 0.25 s a byte: about 11 s in all, each read well under the timeout
+                connection.sendall(bytes([byte]))
+                time.sleep(0.25)
+        served.set()
+
+    threading.Thread(target=trickle, daemon=True).start()
+    alert = alerts.Alert(
+        alert_id="run_failure:r2", created_at=datetime.now(timezone.utc), kind="run_failure", severity="error",
+        run_id="r2", job_name="daily_job", assets=(), partition_key=None, steps=(), error="boom", run_url="http://x/runs/r2")
+    status = alerts.post_webhook(alert, f"http://127.0.0.1:{server.getsockname()[1]}/hook", 1.0)
+    assert status == "failed: no complete answer within 1 s (deadline)"
+    assert not served.is_set()  # the answer was still trickling when the alert gave up
+    server.close()
+
+
 def test_locked_warehouse_spools_the_row_and_the_next_alert_flushes_it(tmp_path):
     """Another process holding the DuckDB file (a run) blocks writers: the alert waits, then spools."""
     path = tmp_path / "warehouse.duckdb"

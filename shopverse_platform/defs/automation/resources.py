@@ -33,7 +33,7 @@ class Alerting(dg.ConfigurableResource):
         default=None, description=f"Base URL of the Dagster UI for run links. Unset: $SHOPVERSE_UI_URL, else {DEFAULT_UI_URL}."
     )
     log_path: str | None = Field(default=None, description="Alert log. Unset: <data>/alerts/alerts.log.")
-    timeout_seconds: float = Field(default=5.0, description="Webhook timeout.")
+    timeout_seconds: float = Field(default=5.0, description="Deadline for the whole webhook exchange, in seconds.")
     lock_wait_seconds: float = Field(
         default=15.0, description="How long to wait for the warehouse lock before spooling the alert row."
     )

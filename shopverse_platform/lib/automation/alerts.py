@@ -152,16 +152,32 @@ def write_log(alert: Alert, path: Path) -> None:
 
 
 def post_webhook(alert: Alert, url: str | None, timeout: float) -> str:
-    """POST the Slack payload; returns what happened (never raises: an alert must not fail twice)."""
+    """POST the Slack payload; returns what happened (never raises: an alert must not fail twice).
+
+    ``timeout`` is a deadline for the whole exchange, not per socket read: a webhook that answers a
+    byte at a time would otherwise hold the failing run (and the one-run queue) for as long as it
+    likes. The request runs in a daemon thread; past the deadline it is abandoned and reported."""
     if not url:
         return "no webhook configured"
+    import threading
+
     import requests
 
-    try:
-        response = requests.post(url, json=alert.slack_payload(), timeout=timeout)
-    except requests.RequestException as error:
-        return f"failed: {type(error).__name__}: {error}"[:300]
-    return f"sent: HTTP {response.status_code}" if response.ok else f"failed: HTTP {response.status_code} {response.text[:200]}"
+    outcome: list[str] = []
+
+    def post() -> None:
+        try:
+            response = requests.post(url, json=alert.slack_payload(), timeout=timeout)
+        except requests.RequestException as error:
+            outcome.append(f"failed: {type(error).__name__}: {error}"[:300])
+            return
+        outcome.append(f"sent: HTTP {response.status_code}" if response.ok
+                       else f"failed: HTTP {response.status_code} {response.text[:200]}")
+
+    worker = threading.Thread(target=post, name="alert-webhook", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return outcome[0] if outcome else f"failed: no complete answer within {timeout:g} s (deadline)"
 
 
 def _is_lock_error(error: Exception) -> bool:
