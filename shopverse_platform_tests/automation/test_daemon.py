@@ -69,12 +69,15 @@ def test_daemon_runs_landing_files_one_writer_at_a_time(tmp_path, monkeypatch):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPVERSE_", "OPENLINEAGE_", "MLFLOW_"))}
     env.update({"DAGSTER_HOME": str(home), "SHOPVERSE_DATA_DIR": str(data),
                 "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "PYTHONUNBUFFERED": "1"})
+    # Create the instance's SQLite storage before the daemon starts: two processes initialising a
+    # fresh DAGSTER_HOME at once race on CREATE TABLE ("table runs already exists").
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    dg.DagsterInstance.get().dispose()
     log = (tmp_path / "daemon.log").open("w")
     daemon = subprocess.Popen(
         [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(workspace)],
         cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
     try:
         with dg.DagsterInstance.get() as instance:
             deadline = time.monotonic() + TIMEOUT

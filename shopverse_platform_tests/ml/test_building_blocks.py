@@ -88,3 +88,28 @@ def test_tracking_context_restores_mlflow_state_and_environment(tmp_path, monkey
     assert mlflow.get_tracking_uri() == before
     # MLflow exports the URIs to the environment; nothing may stay behind for the next resource
     assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_REGISTRY_URI" not in os.environ
+
+
+def test_an_unreachable_tracking_server_fails_at_once_and_retries_are_bounded(tmp_path, monkeypatch):
+    """With MLflow on a closed port the weekly job spent 752 s in MLflow's own retries; scoring then
+    replaced its table with an empty one. Now the block refuses to start, naming the server."""
+    import socket
+
+    from shopverse_platform.lib.ml.tracking import BOUNDED_HTTP_SETTINGS, TrackingUnavailable
+
+    for name in BOUNDED_HTTP_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    with pytest.raises(TrackingUnavailable, match=closed):
+        with using(TrackingTarget(closed, closed)):
+            raise AssertionError("the block must not run")
+
+    local = TrackingTarget(f"sqlite:///{tmp_path / 'b.db'}", f"sqlite:///{tmp_path / 'b.db'}")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")  # a user's own setting wins
+    with using(local):
+        assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "2"
+        assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "30"
+    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ
+    assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "30"

@@ -73,9 +73,46 @@ def frame_digest(frame: pd.DataFrame) -> str:
     return digest.hexdigest()[:16]
 
 
+# MLflow's HTTP client retries a request 7 times with a backoff factor of 2 and waits up to 120 s
+# for each answer: with the tracking server down, the weekly job spent 752 s in retries before it
+# failed. Inside `using`, unless the user set them, requests retry twice and wait 15 s at most,
+# and a server that does not answer its health check fails the step at once with what to do.
+BOUNDED_HTTP_SETTINGS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
+}
+HEALTH_DEADLINE_SECONDS = 10.0
+
+
+class TrackingUnavailable(RuntimeError):
+    """The MLflow tracking server does not answer: nothing is trained, registered or scored."""
+
+
+def check_reachable(target: TrackingTarget, deadline: float = HEALTH_DEADLINE_SECONDS) -> None:
+    """For a tracking server, one GET of its ``/health`` within ``deadline`` seconds, or raise."""
+    if not target.tracking_uri.startswith(("http://", "https://")):
+        return
+    import requests
+
+    url = target.tracking_uri.rstrip("/") + "/health"
+    try:
+        response = requests.get(url, timeout=deadline)
+        response.raise_for_status()
+    except requests.RequestException as error:
+        raise TrackingUnavailable(
+            f"MLflow tracking server {target.tracking_uri} does not answer ({type(error).__name__}: {error}). "
+            "Start it (shopverse up), or unset MLFLOW_TRACKING_URI to use the local store under data/mlflow; "
+            "previous models, scores and tables are left as they were."
+        ) from error
+
+
 @contextmanager
 def using(target: TrackingTarget) -> Iterator[None]:
     """Point MLflow's fluent API at ``target`` for the block, then restore exactly what was there.
+
+    A tracking server must answer its health check first (:func:`check_reachable`), and MLflow's
+    HTTP retries are bounded for the block (``BOUNDED_HTTP_SETTINGS``, unless set by the user).
 
     ``mlflow.set_tracking_uri`` / ``set_registry_uri`` also export ``MLFLOW_TRACKING_URI`` /
     ``MLFLOW_REGISTRY_URI`` to the environment; restoring through them would leave MLflow's
@@ -86,8 +123,11 @@ def using(target: TrackingTarget) -> Iterator[None]:
     from mlflow.tracking._model_registry import utils as registry_utils
     from mlflow.tracking._tracking_service import utils as tracking_utils
 
+    check_reachable(target)
     saved = (tracking_utils._tracking_uri, registry_utils._registry_uri,
-             {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")})
+             {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", *BOUNDED_HTTP_SETTINGS)})
+    for name, value in BOUNDED_HTTP_SETTINGS.items():
+        os.environ.setdefault(name, value)
     mlflow.set_tracking_uri(target.tracking_uri)
     mlflow.set_registry_uri(target.registry_uri)
     try:
