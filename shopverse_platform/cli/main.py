@@ -102,21 +102,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _print_tables(path: Path) -> None:
-    import duckdb
+    from shopverse_platform.defs.resources import Warehouse
 
     if not path.exists():
         return
-    con = duckdb.connect(str(path), read_only=True)
-    try:
+    with Warehouse(path=str(path)).connect(read_only=True) as con:
         tables = con.execute(
-            "SELECT table_name, estimated_size FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY table_name"
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY table_name"
         ).fetchall()
         print("\ntables:")
-        for name, _ in tables:
-            rows = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+        for (name,) in tables:
+            rows = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]  # a name DuckDB listed
             print(f"  {name:<28} {rows:>12,} rows")
-    finally:
-        con.close()
 
 
 def cmd_ui(args: argparse.Namespace) -> int:

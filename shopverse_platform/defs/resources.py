@@ -18,10 +18,12 @@ import duckdb
 from pydantic import Field
 
 from shopverse_platform.lib import paths
+from shopverse_platform.lib.warehouse.lock import connect_with_retry, warehouse_lock
 
 
 class Warehouse(dg.ConfigurableResource):
-    """The DuckDB warehouse: one file, one writing process at a time."""
+    """The DuckDB warehouse: one file, one process at a time (an OS lock beside the file; a second
+    run or command waits its turn)."""
 
     # Why not dagster-duckdb's DuckDBResource (checked at 0.29.27, then the dependency was dropped):
     # its `database` is a required string with no run-time fallback to $SHOPVERSE_WAREHOUSE, it
@@ -59,11 +61,14 @@ class Warehouse(dg.ConfigurableResource):
             config["memory_limit"] = memory
         if self.threads:
             config["threads"] = self.threads
-        con = duckdb.connect(str(path), read_only=read_only, config=config)
-        try:
-            yield con
-        finally:
-            con.close()
+        # One process at a time, taken atomically (lib/warehouse/lock.py): a second run or command
+        # waits its turn instead of failing on DuckDB's file lock.
+        with warehouse_lock(path):
+            con = connect_with_retry(path, read_only=read_only, config=config)
+            try:
+                yield con
+            finally:
+                con.close()
 
 
 class LandingZone(dg.ConfigurableResource):
