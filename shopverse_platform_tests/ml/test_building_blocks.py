@@ -113,3 +113,30 @@ def test_an_unreachable_tracking_server_fails_at_once_and_retries_are_bounded(tm
         assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "30"
     assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ
     assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "30"
+
+
+def test_the_local_store_is_created_whole_or_reported_with_the_fix(tmp_path):
+    """A kill -9 while MLflow created its SQLite store left it half made ("table mcp_servers already
+    exists" on every later run). The store is now linked into place only once complete, and a
+    half-made one is reported with what to do."""
+    import sqlite3
+
+    import mlflow
+
+    from shopverse_platform.lib.ml.tracking import DamagedStore, ensure_local_store
+
+    store = tmp_path / "mlflow" / "mlflow.db"
+    ensure_local_store(store, tmp_path / "artifacts")
+    assert sorted(p.name for p in store.parent.iterdir()) == ["mlflow.db"]  # no temporary file left
+    client = mlflow.MlflowClient(f"sqlite:///{store}")
+    assert client.create_experiment("e", artifact_location=(tmp_path / "a").as_uri())
+    ensure_local_store(store, tmp_path / "artifacts")  # a complete store is kept as it is
+    assert client.get_experiment_by_name("e") is not None
+
+    half = tmp_path / "half" / "mlflow.db"
+    half.parent.mkdir()
+    con = sqlite3.connect(half)
+    con.execute("CREATE TABLE experiments (experiment_id INTEGER)")  # what an interrupted creation leaves
+    con.close()
+    with pytest.raises(DamagedStore, match="mv .*mlflow.db .*broken"):
+        ensure_local_store(half, tmp_path / "artifacts")

@@ -8,7 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from shopverse_platform.lib import paths
-from shopverse_platform.lib.ml.tracking import TrackingTarget
+from shopverse_platform.lib.ml.tracking import TrackingTarget, ensure_local_store
 
 REMOTE_SCHEMES = ("http://", "https://", "databricks")
 
@@ -44,14 +44,20 @@ class MlflowTracking(dg.ConfigurableResource):
         return self.resolved_tracking_uri().startswith(REMOTE_SCHEMES)
 
     def resolved_artifact_location(self) -> Path | None:
-        if self.is_server():
-            return None
+        return None if self.is_server() else self._local_artifact_root()
+
+    def _local_artifact_root(self) -> Path:
         configured = self.artifact_location or os.environ.get("SHOPVERSE_MLFLOW_ARTIFACTS")
         return Path(configured).resolve() if configured else paths.data_dir() / "mlflow" / "artifacts"
 
     def target(self) -> TrackingTarget:
+        """Where training and scoring track; a local store is created here, whole (readers such as
+        the reports only look, and say "no model trained yet" when there is no store)."""
         location = self.resolved_artifact_location()
-        return TrackingTarget(self.resolved_tracking_uri(), self.resolved_registry_uri(), str(location) if location else None)
+        uri = self.resolved_tracking_uri()
+        if location is not None and uri.startswith("sqlite:///"):
+            ensure_local_store(Path(uri.removeprefix("sqlite:///")), location)
+        return TrackingTarget(uri, self.resolved_registry_uri(), str(location) if location else None)
 
 
 @dg.definitions

@@ -107,6 +107,54 @@ def check_reachable(target: TrackingTarget, deadline: float = HEALTH_DEADLINE_SE
         ) from error
 
 
+# Tables every complete MLflow store has (tracking and registry); a store holding some of them but
+# not all was interrupted while MLflow created it.
+_STORE_TABLES = ("alembic_version", "experiments", "runs", "metrics", "registered_models", "model_versions")
+
+
+class DamagedStore(RuntimeError):
+    """The local MLflow store exists but was never completely created."""
+
+
+def ensure_local_store(store: Path, artifact_root: Path) -> None:
+    """Create MLflow's local SQLite store atomically, or check the existing one is complete.
+
+    MLflow creates its tables one migration at a time on first use; a process killed meanwhile left
+    a store that fails every later run with ``table ... already exists``. Here the store is built
+    under a temporary name and linked into place only when complete (``os.link`` fails if another
+    process got there first, and theirs is kept)."""
+    import sqlite3
+
+    if store.exists():
+        con = sqlite3.connect(store)
+        try:
+            tables = {name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            con.close()
+        missing = [t for t in _STORE_TABLES if t not in tables]
+        if not tables:
+            store.unlink()  # an empty file: nothing was created yet, build it properly below
+        elif missing:
+            raise DamagedStore(
+                f"the local MLflow store {store} is incomplete (no {', '.join(missing)}): its creation was "
+                f"interrupted. Move it away (mv {store} {store}.broken) and run again; it is re-created empty."
+            )
+        else:
+            return
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    store.parent.mkdir(parents=True, exist_ok=True)
+    building = store.with_name(f".{store.name}.{os.getpid()}.creating")
+    building.unlink(missing_ok=True)
+    SqlAlchemyStore(f"sqlite:///{building}", str(artifact_root)).engine.dispose()
+    try:
+        os.link(building, store)
+    except FileExistsError:
+        pass  # another process created it first: theirs is complete too
+    finally:
+        building.unlink(missing_ok=True)
+
+
 @contextmanager
 def using(target: TrackingTarget) -> Iterator[None]:
     """Point MLflow's fluent API at ``target`` for the block, then restore exactly what was there.
