@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from datetime import datetime, timezone
 
+from shopverse_platform.cli.arguments import add_command
 from shopverse_platform.lib.lineage.emitter import LineageEmitter, LineageSettings
 from shopverse_platform.lib.lineage.transport import (
     DOWN_MARKER,
@@ -22,17 +23,18 @@ from shopverse_platform.lib.lineage.transport import (
 
 
 def add_lineage_commands(subparsers: argparse._SubParsersAction) -> None:
-    lineage = subparsers.add_parser(
-        "lineage", help="OpenLineage events: replay the local buffer to Marquez, show status",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    lineage = add_command(
+        subparsers, "lineage", "OpenLineage events: replay the local buffer to Marquez, show status",
+        "Every asset run emits OpenLineage events. When the backend (Marquez) cannot be reached they are kept in a "
+        "local buffer; `replay` sends them, oldest first, each once; `status` says where events go and how many wait.",
     )
     commands = lineage.add_subparsers(dest="lineage_command", required=True)
 
-    replay = commands.add_parser("replay", help="send buffered events to the backend, oldest first, each once")
+    replay = add_command(commands, "replay", "send buffered events to the backend, oldest first, each once")
     _common_arguments(replay)
     replay.set_defaults(func=cmd_replay)
 
-    status = commands.add_parser("status", help="where events go, and how many wait in the buffer")
+    status = add_command(commands, "status", "where events go, and how many wait in the buffer")
     _common_arguments(status)
     status.set_defaults(func=cmd_status)
 

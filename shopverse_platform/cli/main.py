@@ -15,9 +15,22 @@ import os
 import subprocess
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
+from shopverse_platform.cli.arguments import (
+    CommandLine,
+    OverviewFormatter,
+    add_command,
+    check_configured_path,
+    check_data_dir_writable,
+    fraction,
+    iso_date,
+    port,
+    positive_int,
+    run_checked,
+    yesterday,
+)
 from shopverse_platform.cli.instance import use_embedded_instance
 from shopverse_platform.lib import paths
 
@@ -26,21 +39,9 @@ DEFAULT_DAYS = 30
 DEFAULT_SEED = 7
 
 
-def _yesterday() -> date:
-    return datetime.now(timezone.utc).date() - timedelta(days=1)
-
-
-def _parse_date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value}") from error
-
-
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from shopverse_platform.lib.simulator.traffic import simulate
-
     from shopverse_platform.defs.resources import LandingZone
+    from shopverse_platform.lib.simulator.traffic import simulate
 
     landing = Path(args.landing_dir) if args.landing_dir else LandingZone().root()
     started = time.perf_counter()
@@ -67,7 +68,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # so "is the landing zone empty?" and the summary look where the run reads and writes.
     landing = LandingZone().root()
     warehouse = Warehouse().resolved_path()
-    last_day = args.end or _yesterday()
+    last_day = args.end or yesterday()
     first_day = last_day - timedelta(days=args.days - 1)
     if args.simulate == "always" or (args.simulate == "if-empty" and not any((landing / "events").glob("*/*"))):
         sim = argparse.Namespace(
@@ -123,35 +124,51 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return subprocess.call(command, cwd=paths.PROJECT_ROOT)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="shopverse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+def _check_simulate(args: argparse.Namespace) -> None:
+    check_data_dir_writable()
 
-    sim = sub.add_parser("simulate", help="write simulated shop traffic to the landing zone")
-    sim.add_argument("--users", type=int, default=DEFAULT_USERS)
-    sim.add_argument("--days", type=int, default=DEFAULT_DAYS)
-    sim.add_argument("--start", type=_parse_date, default=None, help="first day (default: DAYS days before yesterday)")
-    sim.add_argument("--seed", type=int, default=DEFAULT_SEED)
+
+def _check_run(args: argparse.Namespace) -> None:
+    check_data_dir_writable()
+    check_configured_path("SHOPVERSE_ORDER_EXPORTS", "the order exports")
+    if args.simulate == "never":
+        check_configured_path("SHOPVERSE_LANDING_DIR", "the landing zone")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = CommandLine(prog="shopverse", description=__doc__, formatter_class=OverviewFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sim = add_command(sub, "simulate", "write simulated shop traffic to the landing zone",
+                      "Write a deterministic simulated shop's traffic (NDJSON batches per day, optionally the classic "
+                      "one-file-per-event logs), its catalogue, customers and the ground truth of injected anomalies.")
+    sim.add_argument("--users", type=positive_int, default=DEFAULT_USERS, help="visitors in the population")
+    sim.add_argument("--days", type=positive_int, default=DEFAULT_DAYS, help="days of traffic")
+    sim.add_argument("--start", type=iso_date, default=None, help="first day, YYYY-MM-DD (default: DAYS days up to yesterday, UTC)")
+    sim.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed: the same seed writes the same files")
     sim.add_argument("--gzip", action="store_true", help="write .ndjson.gz batches")
     sim.add_argument("--layout", choices=["ndjson", "logs", "both"], default="ndjson",
                      help="'logs' writes the classic logs/YYYYMMDD/<event>.json one-file-per-event folders")
-    sim.add_argument("--faults", type=float, default=0.002, help="share of deliberately bad lines (0 disables)")
-    sim.add_argument("--landing-dir", default=None, help="default: $SHOPVERSE_LANDING_DIR, else data/landing")
+    sim.add_argument("--faults", type=fraction, default=0.002, help="share of deliberately bad lines, in [0, 1)")
+    sim.add_argument("--landing-dir", default=None, help="where to write (default: $SHOPVERSE_LANDING_DIR, else data/landing)")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
-    sim.set_defaults(func=cmd_simulate)
+    sim.set_defaults(func=cmd_simulate, check=_check_simulate)
 
-    run = sub.add_parser("run", help="simulate a month if needed, then materialize the whole asset graph")
-    run.add_argument("--days", type=int, default=DEFAULT_DAYS)
-    run.add_argument("--end", type=_parse_date, default=None, help="last day (default: yesterday, UTC)")
-    run.add_argument("--users", type=int, default=DEFAULT_USERS)
-    run.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    run.add_argument("--simulate", choices=["if-empty", "always", "never"], default="if-empty")
-    run.set_defaults(func=cmd_run)
+    run = add_command(sub, "run", "simulate a month if needed, then materialize the whole asset graph",
+                      "Build every asset for the last DAYS days up to END: the daily job over the range in one run, "
+                      "then the weekly job over its complete weeks, recorded in the local Dagster instance.")
+    run.add_argument("--days", type=positive_int, default=DEFAULT_DAYS, help="days to build, ending at --end")
+    run.add_argument("--end", type=iso_date, default=None, help="last day, YYYY-MM-DD (default: yesterday, UTC)")
+    run.add_argument("--users", type=positive_int, default=DEFAULT_USERS, help="visitors, when it simulates")
+    run.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed, when it simulates")
+    run.add_argument("--simulate", choices=["if-empty", "always", "never"], default="if-empty",
+                     help="simulate traffic first: when the landing zone has no events, always, or never")
+    run.set_defaults(func=cmd_run, check=_check_run)
 
-    ui = sub.add_parser("ui", help="start the Dagster UI and daemon on the local instance (dagster dev)")
-    ui.add_argument("--host", default="127.0.0.1")
-    ui.add_argument("--port", type=int, default=3000)
-    ui.set_defaults(func=cmd_ui)
+    ui = add_command(sub, "ui", "start the Dagster UI and daemon on the local instance (dagster dev)")
+    ui.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    ui.add_argument("--port", type=port, default=3000, help="port to listen on")
+    ui.set_defaults(func=cmd_ui, check=_check_simulate)
 
     from shopverse_platform.cli.stack_commands import add_stack_commands
 
@@ -170,8 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "start", "unset") is None:
-        args.start = _yesterday() - timedelta(days=args.days - 1)
-    return args.func(args)
+        args.start = yesterday() - timedelta(days=args.days - 1)
+    return run_checked(args.func, args)
 
 
 if __name__ == "__main__":

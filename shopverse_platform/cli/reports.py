@@ -1,4 +1,4 @@
-"""`shopverse report` and `shopverse backfill`, added to the `shopverse` command by ``cli.py``:
+"""`shopverse report` and `shopverse backfill`, added to the `shopverse` command by ``cli/main.py``:
 
     shopverse report --date 2026-11-20            # where the day's report is (and its insights)
     shopverse report --date 2026-11-20 --weekly   # the report of the week holding that day
@@ -9,37 +9,76 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from pathlib import Path
 
+from shopverse_platform.cli.arguments import (
+    UsageError,
+    add_command,
+    check_configured_path,
+    check_data_dir_writable,
+    check_range,
+    iso_date,
+    yesterday,
+)
 from shopverse_platform.cli.instance import use_embedded_instance
 from shopverse_platform.lib.automation.settings import week_start
 
 
-def _date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value}") from error
+def _check_backfill(args: argparse.Namespace) -> None:
+    check_range(args.start, args.end, "--start", "--end")
+    check_data_dir_writable()
+    check_configured_path("SHOPVERSE_ORDER_EXPORTS", "the order exports")
 
 
-def _yesterday() -> date:
-    return datetime.now(timezone.utc).date() - timedelta(days=1)
+def _check_report(args: argparse.Namespace) -> None:
+    if args.build:
+        check_data_dir_writable()
+        day = args.date or yesterday()
+        first, last = (week_start(day), week_start(day) + timedelta(days=6)) if args.weekly else (day, day)
+        _check_data_for(first, last)
+
+
+def _check_data_for(first: date, last: date) -> None:
+    """Building a report for days the warehouse holds no data for wrote a page of NaN: say so instead."""
+    from shopverse_platform.defs.resources import Warehouse
+
+    warehouse = Warehouse()
+    held: tuple = (None, None)
+    if warehouse.resolved_path().exists():
+        with warehouse.connect(read_only=True) as con:
+            sources = [t for (t,) in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+                "AND table_name IN ('raw_events', 'raw_orders')").fetchall()]
+            if sources:
+                union = " UNION ALL ".join(f"SELECT partition_date FROM {t}" for t in sources)  # names from the list above
+                held = con.execute(f"SELECT min(partition_date), max(partition_date) FROM ({union})").fetchone()
+                inside = con.execute(
+                    f"SELECT count(*) FROM ({union}) WHERE partition_date BETWEEN ? AND ?", [first, last]).fetchone()[0]
+                if inside:
+                    return
+    span = f"it holds {held[0]}..{held[1]}" if held[0] else "it holds no data yet"
+    raise UsageError(f"no data for {first}{'' if first == last else '..' + str(last)} in the warehouse ({span}): "
+                     f"load those days first (shopverse backfill --start {first} --end {last})")
 
 
 def add_report_commands(subparsers: argparse._SubParsersAction) -> None:
-    report = subparsers.add_parser("report", help="print where the daily (or weekly) report of a date is")
-    report.add_argument("--date", type=_date, default=None, help="the day (default: yesterday, UTC)")
+    report = add_command(subparsers, "report", "print where the daily (or weekly) report of a date is",
+                         "Print where the report of a day (or of the Monday-to-Sunday week holding it) is, and its "
+                         "insights; --build builds it first if it does not exist.")
+    report.add_argument("--date", type=iso_date, default=None, help="the day, YYYY-MM-DD (default: yesterday, UTC)")
     report.add_argument("--weekly", action="store_true", help="the report of the Monday-to-Sunday week holding --date")
     report.add_argument("--build", action="store_true", help="build the report first if it does not exist yet")
-    report.set_defaults(func=cmd_report)
+    report.set_defaults(func=cmd_report, check=_check_report)
 
-    backfill = subparsers.add_parser(
-        "backfill", help="materialize a range of days (one run) and its complete weeks (one run), in this process")
-    backfill.add_argument("--start", type=_date, required=True, help="first day (YYYY-MM-DD)")
-    backfill.add_argument("--end", type=_date, required=True, help="last day, inclusive (YYYY-MM-DD)")
+    backfill = add_command(
+        subparsers, "backfill", "materialize a range of days (one run) and its complete weeks (one run), in this process",
+        "Build every daily asset over [START, END] in one run, then the weekly job over the complete weeks inside "
+        "it; the runs are recorded in the local Dagster instance and a failure raises the run-failure alert.")
+    backfill.add_argument("--start", type=iso_date, required=True, help="first day, YYYY-MM-DD")
+    backfill.add_argument("--end", type=iso_date, required=True, help="last day, inclusive, YYYY-MM-DD")
     backfill.add_argument("--no-weekly", dest="weekly", action="store_false", help="skip the weekly job")
-    backfill.set_defaults(func=cmd_backfill)
+    backfill.set_defaults(func=cmd_backfill, check=_check_backfill)
 
 
 def _report_paths(kind: str, key: str) -> tuple[Path, Path]:
@@ -64,7 +103,7 @@ def _build_report(kind: str, key: str) -> bool:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    day = args.date or _yesterday()
+    day = args.date or yesterday()
     kind, key = ("weekly", week_start(day).isoformat()) if args.weekly else ("daily", day.isoformat())
     html_path, md_path = _report_paths(kind, key)
     if not html_path.exists() and args.build:

@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 
+from shopverse_platform.cli.arguments import add_command, check_data_dir_writable, port
 from shopverse_platform.cli.stack import (
     Stack,
     prod_stack,
@@ -91,13 +92,16 @@ def cmd_down(args: argparse.Namespace) -> int:  # noqa: ARG001
 
 def add_stack_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register `up` and `down` on the `shopverse` command's sub-parsers."""
-    up = subparsers.add_parser("up", help="start the Dagster UI and daemon, the MLflow UI and Marquez (if configured)")
-    up.add_argument("--dagster-port", type=int, default=None, help="default $SHOPVERSE_DAGSTER_PORT or 3000")
-    up.add_argument("--mlflow-port", type=int, default=None, help="default $SHOPVERSE_MLFLOW_PORT or 5050")
+    up = add_command(subparsers, "up", "start the Dagster UI and daemon, the MLflow UI and Marquez (if configured)",
+                     "Start the Dagster webserver and daemon on the local instance, the MLflow UI on the local store "
+                     "(or use the configured server) and Marquez when configured; Ctrl-C or `shopverse down` stops "
+                     "everything it started, by PID.")
+    up.add_argument("--dagster-port", type=port, default=None, help="default: $SHOPVERSE_DAGSTER_PORT, else 3000")
+    up.add_argument("--mlflow-port", type=port, default=None, help="default: $SHOPVERSE_MLFLOW_PORT, else 5050")
     up.add_argument("--no-marquez", action="store_true", help="do not start Marquez even if it is installed")
     up.add_argument("--detach", action="store_true", help="return once everything is healthy; stop with `shopverse down`")
-    up.set_defaults(func=cmd_up)
-    down = subparsers.add_parser("down", help="stop what `shopverse up` started")
+    up.set_defaults(func=cmd_up, check=lambda args: check_data_dir_writable())
+    down = add_command(subparsers, "down", "stop what `shopverse up` started")
     down.set_defaults(func=cmd_down)
 
 

@@ -1,0 +1,130 @@
+"""What the ``shopverse`` command accepts, checked before any work starts.
+
+Every mistake a user can make on the command line or in the environment it reads gets one line
+on stderr that says what is wrong and what to do, and exit code 2, before anything is simulated,
+built or started: bad or reversed dates, non-positive counts, a fault rate outside [0, 1), a port
+outside 1-65535, an unwritable data directory, a configured source path that does not exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from shopverse_platform.lib import paths
+
+
+class UsageError(Exception):
+    """A mistake found after parsing (a range, the environment); ``main`` prints it in one line, exit 2."""
+
+
+class CommandLine(argparse.ArgumentParser):
+    """argparse with one-line errors: the message and where to look, not the whole usage block."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's default after its help; an option whose default depends on the environment or
+    the date says it in its own words ("default: yesterday, UTC") and gets no "(default: None)"."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False) or "default:" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+class OverviewFormatter(argparse.RawDescriptionHelpFormatter):
+    """The top-level page: its description (the module docstring) as written."""
+
+
+def add_command(subparsers: argparse._SubParsersAction, name: str, summary: str, description: str | None = None,
+                **kwargs) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` has a description and every option's default."""
+    return subparsers.add_parser(name, help=summary, description=description or summary,
+                                 formatter_class=HelpFormatter, **kwargs)
+
+
+def yesterday() -> date:
+    return datetime.now(timezone.utc).date() - timedelta(days=1)
+
+
+def iso_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from error
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from error
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {number}")
+    return number
+
+
+def fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from error
+    if not 0 <= number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1 (a share of lines), got {value}")
+    return number
+
+
+def port(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from error
+    if not 1 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 65535, got {number}")
+    return number
+
+
+def check_range(first: date, last: date, first_option: str, last_option: str) -> None:
+    if last < first:
+        raise UsageError(f"{last_option} {last} is before {first_option} {first}: the range ends before it starts")
+
+
+def check_data_dir_writable() -> Path:
+    """The data directory ($SHOPVERSE_DATA_DIR, else data/) exists or can be made, and takes files."""
+    directory = paths.data_dir()
+    where = "$SHOPVERSE_DATA_DIR" if os.environ.get("SHOPVERSE_DATA_DIR") else "the data directory"
+    probe = directory / f".shopverse-write-test-{os.getpid()}"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise UsageError(f"{where} {directory} is not writable ({error.strerror or error}): "
+                         f"point SHOPVERSE_DATA_DIR at a directory you can write") from None
+    return directory
+
+
+def check_configured_path(variable: str, what: str) -> None:
+    """A path the user configured in ``variable`` must exist (a typo used to read nothing, green)."""
+    configured = os.environ.get(variable)
+    if configured and not Path(configured).exists():
+        raise UsageError(f"${variable} is {configured}, which does not exist: fix the path to {what}, or unset it")
+
+
+def run_checked(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a subcommand's checks (``args.check``), then the command; a UsageError is one line, exit 2."""
+    try:
+        check = getattr(args, "check", None)
+        if check is not None:
+            check(args)
+        return command(args)
+    except UsageError as error:
+        print(f"shopverse {args.command}: {error}", file=sys.stderr)
+        return 2
