@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 from openlineage.client.event_v2 import RunState
 
+from shopverse_platform.defs.lineage import dagster_internals as internals
 from shopverse_platform.lib.lineage import naming
 from shopverse_platform.lib.lineage.column_lineage import column_lineage
 from shopverse_platform.lib.lineage.run_events import (
@@ -114,7 +115,7 @@ class StepLineage:
             run_id=naming.run_id(context.run.run_id, key.path, context.retry_number),
             dagster_run_id=context.run.run_id,
             dagster_job=context.job_name,
-            step_key=_step_key(context),
+            step_key=internals.step_key(context),
             asset_key=key.to_user_string(),
             partition_key=partition_key,
             partition_range=partition_range,
@@ -143,7 +144,7 @@ class StepLineage:
         """Named from the asset graph, so the writer and every reader agree on the name."""
         kinds: frozenset[str] = frozenset()
         metadata: Mapping[str, object] = {}
-        graph = _asset_graph(self.context)
+        graph = internals.asset_graph(self.context)
         if graph is not None and graph.has(key):
             node = graph.get(key)
             kinds, metadata = frozenset(node.kinds), node.metadata
@@ -278,20 +279,6 @@ class StepLineage:
 
 
 # ---------------------------------------------------------------------- helpers
-def _asset_graph(context: dg.OpExecutionContext):
-    try:
-        return context.job_def.asset_layer.asset_graph
-    except Exception:  # noqa: BLE001
-        return None
-
-
-def _step_key(context: dg.OpExecutionContext) -> str | None:
-    try:
-        return context.get_step_execution_context().step.key
-    except Exception:  # noqa: BLE001
-        return None
-
-
 def _partitions(context: dg.OpExecutionContext) -> tuple[str | None, tuple[str, str] | None]:
     if not (context.has_partition_key or context.has_partition_key_range):
         return None, None
