@@ -30,7 +30,8 @@ from shopverse_platform.lib.lineage.run_events import (
 
 # Materialization metadata entries that list files the asset read (ingestion writes these).
 FILE_INPUT_KEYS = ("source_files", "exports", "lineage/input_files")
-# Where an asset may state the SELECT that builds its table, for column lineage.
+# Where an asset may state the SQL that builds its table, for column lineage (sql_lineage.py writes
+# the first).
 SQL_KEYS = ("lineage/sql", "sql")
 INTERRUPTS = (dg.DagsterExecutionInterruptedError, KeyboardInterrupt)
 MLFLOW_RESOURCE_KEY = "mlflow_tracking"
@@ -261,13 +262,13 @@ class StepLineage:
                     output.row_count = int(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
             if sql:
                 output.column_lineage = column_lineage(
-                    sql, lambda name: [c for c, _ in columns[name]] if name in columns else None
+                    sql, lambda name: [c for c, _ in columns[name]] if name in columns else None, target=table,
                 ).restricted_to(set(columns))  # a temp table of the run is no dataset
         except Exception as error:  # noqa: BLE001 - e.g. another process holds the write lock
             self.context.log.debug(f"OpenLineage: warehouse facts for {table} unavailable ({error})")
             if sql and output.column_lineage is None:
                 try:
-                    output.column_lineage = column_lineage(sql)
+                    output.column_lineage = column_lineage(sql, target=table)
                 except Exception:  # noqa: BLE001
                     pass
 
