@@ -27,6 +27,7 @@ from shopverse_platform.lib.lineage.run_events import (
     SourceLocation,
     build_event,
 )
+from shopverse_platform.lib.warehouse.column_docs import column_descriptions
 
 # Materialization metadata entries that list files the asset read (ingestion writes these).
 FILE_INPUT_KEYS = ("source_files", "exports", "lineage/input_files")
@@ -246,8 +247,18 @@ class StepLineage:
         )
         if asset.output.namespace == self.warehouse.uri:
             self._read_warehouse(asset, output, metadata)
-        if output.schema is None and isinstance(metadata.get("dagster/column_schema"), dg.TableSchema):
-            output.schema = [(c.name, c.type) for c in metadata["dagster/column_schema"].columns]
+        schema = metadata.get("dagster/column_schema")
+        if output.schema is None and isinstance(schema, dg.TableSchema):
+            output.schema = [(c.name, c.type) for c in schema.columns]
+        if output.schema:
+            # The one source (lib/warehouse/columns.toml) that table_metadata also puts in the
+            # Dagster column schema; a description the asset gives in its own schema wins.
+            in_warehouse = asset.output.namespace == self.warehouse.uri
+            output.column_descriptions = {
+                **(column_descriptions(asset.output.name) if in_warehouse else {}),
+                **({c.name: c.description for c in schema.columns if c.description}
+                   if isinstance(schema, dg.TableSchema) else {}),
+            }
         return output
 
     def _read_warehouse(self, asset: _AssetState, output: OutputInfo, metadata: dict) -> None:
