@@ -138,3 +138,14 @@ def test_one_call_feeds_the_dagster_ui_and_the_openlineage_complete_event():
     }
     indirect = {(f["name"], f["field"], f["transformations"][0]["subtype"]) for f in facet["dataset"]}
     assert indirect == {("main.lineage_orders", "amount", "FILTER"), ("main.lineage_orders", "customer", "GROUP_BY")}
+
+
+def test_sql_the_parser_rejects_costs_the_column_lineage_not_the_run():
+    con = duckdb.connect()
+    try:
+        metadata = sql_lineage_metadata(con, "t", "SELEC nonsense FROM")
+    finally:
+        con.close()
+    assert "dagster/column_lineage" not in metadata
+    assert metadata["lineage/column_lineage_error"].value.startswith("column lineage unavailable: ")
+    assert metadata["lineage/sql"].value == "```sql\nSELEC nonsense FROM\n```"

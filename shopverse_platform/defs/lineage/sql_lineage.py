@@ -33,10 +33,11 @@ from collections.abc import Sequence
 import dagster as dg
 import duckdb
 
-from shopverse_platform.lib.lineage.column_lineage import SqlLineage, column_lineage
+from shopverse_platform.lib.lineage.column_lineage import ColumnLineageError, SqlLineage, column_lineage
 
 SQL_METADATA_KEY = "lineage/sql"
 COLUMN_LINEAGE_KEY = "dagster/column_lineage"
+LINEAGE_ERROR_KEY = "lineage/column_lineage_error"
 
 
 def sql_lineage_metadata(
@@ -46,11 +47,15 @@ def sql_lineage_metadata(
     that build it, in the order they run (one SELECT, or temp tables then the final statement;
     the last statement that creates or inserts into ``table``, else the last one, builds it)."""
     script = _script(sql)
-    lineage = warehouse_column_lineage(con, table, script)
-    return {
+    metadata: dict[str, dg.MetadataValue | dg.TableColumnLineage] = {
         SQL_METADATA_KEY: dg.MetadataValue.md(f"```sql\n{script}\n```"),
-        COLUMN_LINEAGE_KEY: dagster_column_lineage(lineage),
     }
+    try:
+        metadata[COLUMN_LINEAGE_KEY] = dagster_column_lineage(warehouse_column_lineage(con, table, script))
+    except ColumnLineageError as error:
+        # Lineage never fails a step: the table is written; say why its column lineage is missing.
+        metadata[LINEAGE_ERROR_KEY] = dg.MetadataValue.text(f"column lineage unavailable: {error}")
+    return metadata
 
 
 def warehouse_column_lineage(con: duckdb.DuckDBPyConnection, table: str, script: str) -> SqlLineage:
