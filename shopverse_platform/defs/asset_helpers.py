@@ -7,6 +7,7 @@ from datetime import date
 import dagster as dg
 import duckdb
 
+from shopverse_platform.lib.warehouse.column_docs import column_descriptions
 from shopverse_platform.lib.warehouse.tables import table_schema
 
 
@@ -18,13 +19,18 @@ def window_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:
 
 def table_metadata(con: duckdb.DuckDBPyConnection, table: str, where: str = "", params: list | None = None) -> dict:
     """Standard metadata for a warehouse table: row count (of the run's window when ``where`` is
-    given), total rows, and its column schema (shown in the Dagster UI and used by lineage)."""
+    given), total rows, and its column schema with each column's description from
+    ``lib/warehouse/columns.toml`` (shown in the Dagster UI and used by lineage)."""
     total = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    descriptions = column_descriptions(table)
     metadata: dict[str, object] = {
         "table": dg.MetadataValue.text(f"main.{table}"),
         "total_rows": dg.MetadataValue.int(int(total)),
         "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(name, dtype) for name, dtype in table_schema(con, table)]
+            columns=[
+                dg.TableColumn(name, dtype, description=descriptions.get(name))
+                for name, dtype in table_schema(con, table)
+            ]
         ),
     }
     if where:

@@ -112,3 +112,17 @@ def test_the_real_daily_sales_sql_reads_only_the_order_facts():
 def test_unparsable_sql_raises_a_clear_error():
     with pytest.raises(ColumnLineageError):
         column_lineage("SELEC nonsense FROM")
+
+
+def test_with_a_target_the_statement_writing_it_is_analysed_not_what_follows():
+    script = (
+        "CREATE TEMP TABLE _paid AS SELECT customer_id, amount FROM orders WHERE status = 'paid'; "
+        "DELETE FROM revenue WHERE true; "
+        "INSERT INTO revenue BY NAME SELECT customer_id, sum(amount) AS revenue FROM _paid GROUP BY ALL; "
+        "SELECT count(*) AS n FROM revenue"
+    )
+    result = column_lineage(script, lambda table: SCHEMA.get(table), target="revenue")
+    assert cols(result, "customer_id") == {("main.orders", "customer_id", "IDENTITY")}
+    assert cols(result, "revenue") == {("main.orders", "amount", "AGGREGATION")}
+    assert SourceColumn("main.orders", "status", "FILTER") in result.indirect
+    assert column_lineage(script, lambda table: SCHEMA.get(table)).columns == {}  # no target: the count, no columns

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 from openlineage.client.event_v2 import RunState
 
+from shopverse_platform.defs.lineage import dagster_internals as internals
 from shopverse_platform.lib.lineage import naming
 from shopverse_platform.lib.lineage.column_lineage import column_lineage
 from shopverse_platform.lib.lineage.run_events import (
@@ -26,10 +27,12 @@ from shopverse_platform.lib.lineage.run_events import (
     SourceLocation,
     build_event,
 )
+from shopverse_platform.lib.warehouse.column_docs import column_descriptions
 
 # Materialization metadata entries that list files the asset read (ingestion writes these).
 FILE_INPUT_KEYS = ("source_files", "exports", "lineage/input_files")
-# Where an asset may state the SELECT that builds its table, for column lineage.
+# Where an asset may state the SQL that builds its table, for column lineage (sql_lineage.py writes
+# the first).
 SQL_KEYS = ("lineage/sql", "sql")
 INTERRUPTS = (dg.DagsterExecutionInterruptedError, KeyboardInterrupt)
 MLFLOW_RESOURCE_KEY = "mlflow_tracking"
@@ -114,7 +117,7 @@ class StepLineage:
             run_id=naming.run_id(context.run.run_id, key.path, context.retry_number),
             dagster_run_id=context.run.run_id,
             dagster_job=context.job_name,
-            step_key=_step_key(context),
+            step_key=internals.step_key(context),
             asset_key=key.to_user_string(),
             partition_key=partition_key,
             partition_range=partition_range,
@@ -143,7 +146,7 @@ class StepLineage:
         """Named from the asset graph, so the writer and every reader agree on the name."""
         kinds: frozenset[str] = frozenset()
         metadata: Mapping[str, object] = {}
-        graph = _asset_graph(self.context)
+        graph = internals.asset_graph(self.context)
         if graph is not None and graph.has(key):
             node = graph.get(key)
             kinds, metadata = frozenset(node.kinds), node.metadata
@@ -244,8 +247,18 @@ class StepLineage:
         )
         if asset.output.namespace == self.warehouse.uri:
             self._read_warehouse(asset, output, metadata)
-        if output.schema is None and isinstance(metadata.get("dagster/column_schema"), dg.TableSchema):
-            output.schema = [(c.name, c.type) for c in metadata["dagster/column_schema"].columns]
+        schema = metadata.get("dagster/column_schema")
+        if output.schema is None and isinstance(schema, dg.TableSchema):
+            output.schema = [(c.name, c.type) for c in schema.columns]
+        if output.schema:
+            # The one source (lib/warehouse/columns.toml) that table_metadata also puts in the
+            # Dagster column schema; a description the asset gives in its own schema wins.
+            in_warehouse = asset.output.namespace == self.warehouse.uri
+            output.column_descriptions = {
+                **(column_descriptions(asset.output.name) if in_warehouse else {}),
+                **({c.name: c.description for c in schema.columns if c.description}
+                   if isinstance(schema, dg.TableSchema) else {}),
+            }
         return output
 
     def _read_warehouse(self, asset: _AssetState, output: OutputInfo, metadata: dict) -> None:
@@ -260,13 +273,13 @@ class StepLineage:
                     output.row_count = int(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
             if sql:
                 output.column_lineage = column_lineage(
-                    sql, lambda name: [c for c, _ in columns[name]] if name in columns else None
+                    sql, lambda name: [c for c, _ in columns[name]] if name in columns else None, target=table,
                 ).restricted_to(set(columns))  # a temp table of the run is no dataset
         except Exception as error:  # noqa: BLE001 - e.g. another process holds the write lock
             self.context.log.debug(f"OpenLineage: warehouse facts for {table} unavailable ({error})")
             if sql and output.column_lineage is None:
                 try:
-                    output.column_lineage = column_lineage(sql)
+                    output.column_lineage = column_lineage(sql, target=table)
                 except Exception:  # noqa: BLE001
                     pass
 
@@ -278,20 +291,6 @@ class StepLineage:
 
 
 # ---------------------------------------------------------------------- helpers
-def _asset_graph(context: dg.OpExecutionContext):
-    try:
-        return context.job_def.asset_layer.asset_graph
-    except Exception:  # noqa: BLE001
-        return None
-
-
-def _step_key(context: dg.OpExecutionContext) -> str | None:
-    try:
-        return context.get_step_execution_context().step.key
-    except Exception:  # noqa: BLE001
-        return None
-
-
 def _partitions(context: dg.OpExecutionContext) -> tuple[str | None, tuple[str, str] | None]:
     if not (context.has_partition_key or context.has_partition_key_range):
         return None, None

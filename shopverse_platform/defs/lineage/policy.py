@@ -13,10 +13,10 @@ launch, which all load this code location), at the moment the step runs, with th
 the step's resources at hand. An event-log storage wrapper sees the events too, but not the graph,
 and it lives in instance settings that in-process and ephemeral instances do not read.
 
-The wrapper uses one Dagster-internal helper, `create_op_compute_wrapper`, the function Dagster
-itself uses to turn an `@asset` function into the `(context, inputs) -> iterator` form of a
-compute function, so the original function is called exactly as Dagster would call it (context,
-config, resources, inputs). Dagster is pinned (1.13.27) and test_policy.py pins this behaviour.
+The wrapper needs a few Dagster internals (the function Dagster uses to turn an `@asset` function
+into a compute function, and the rebuild Dagster does when it subsets an asset). They all live in
+`dagster_internals.py`, which pins the Dagster version they were verified with; this module uses
+only Dagster's public API besides that one.
 """
 
 from __future__ import annotations
@@ -25,10 +25,8 @@ import inspect
 from collections.abc import AsyncIterator, Iterator
 
 import dagster as dg
-from dagster._core.definitions.decorators.op_decorator import DecoratedOpFunction
-from dagster._core.execution.plan.compute_generator import create_op_compute_wrapper
-from dagster._record import copy as copy_record
 
+from shopverse_platform.defs.lineage import dagster_internals as internals
 from shopverse_platform.defs.lineage.observer import StepLineage
 from shopverse_platform.defs.lineage.resources import OpenLineageResource
 from shopverse_platform.lib.lineage.source import source_location
@@ -41,7 +39,7 @@ INSTRUMENTED_TAG = "shopverse/lineage"
 def with_openlineage(defs: dg.Definitions) -> dg.Definitions:
     """The code location with every materializable asset instrumented (idempotent)."""
     assets = [instrument(a) if isinstance(a, dg.AssetsDefinition) else a for a in defs.assets or []]
-    instrumented = copy_record(defs, assets=assets)  # what Definitions.map_asset_specs does
+    instrumented = internals.with_assets(defs, assets)
     if LINEAGE_KEY not in (defs.resources or {}):
         instrumented = instrumented.with_resources({LINEAGE_KEY: OpenLineageResource()})
     return instrumented
@@ -61,9 +59,8 @@ def instrument(assets_def: dg.AssetsDefinition) -> dg.AssetsDefinition:
         # Graph-backed assets run several ops per asset; none exists in this project yet.
         # test_policy.py fails if one appears uninstrumented, so it cannot slip through unnoticed.
         return assets_def
-    original = op.compute_fn
-    core = create_op_compute_wrapper(op) if isinstance(original, DecoratedOpFunction) else original
-    source = source_location(original.decorated_fn if isinstance(original, DecoratedOpFunction) else original)
+    core = internals.compute_core(op)
+    source = source_location(internals.user_function(op))
 
     def compute(context, inputs):
         results = core(context, inputs)
@@ -73,7 +70,7 @@ def instrument(assets_def: dg.AssetsDefinition) -> dg.AssetsDefinition:
 
     compute.__signature__ = inspect.Signature([
         inspect.Parameter(
-            "context", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=_context_annotation(original)
+            "context", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=internals.context_annotation(op)
         ),
         inspect.Parameter("inputs", inspect.Parameter.POSITIONAL_OR_KEYWORD),
     ])
@@ -87,28 +84,11 @@ def instrument(assets_def: dg.AssetsDefinition) -> dg.AssetsDefinition:
         config_schema=op.config_schema,
         required_resource_keys=set(op.required_resource_keys) | {LINEAGE_KEY, WAREHOUSE_KEY},
         tags={**op.tags, INSTRUMENTED_TAG: "openlineage"},
-        code_version=op._version,  # noqa: SLF001 - as OpDefinition.with_replaced_properties does
+        code_version=internals.code_version(op),
         retry_policy=op.retry_policy,
         pool=op.pool,
     )
-    # The same rebuild Dagster performs when it subsets an asset: every attribute kept, node swapped.
-    return assets_def.__class__.dagster_internal_init(
-        **{**assets_def.get_attributes_dict(), "node_def": wrapped_op}
-    )
-
-
-def _context_annotation(original: object) -> object:
-    """Dagster picks the context class from the compute function's annotation: keep the original's
-    (resolved, in case its module uses ``from __future__ import annotations``)."""
-    if not isinstance(original, DecoratedOpFunction) or not original.has_context_arg():
-        return inspect.Parameter.empty
-    try:
-        first = next(iter(inspect.signature(original.decorated_fn, eval_str=True).parameters.values()))
-    except Exception:  # noqa: BLE001 - an unresolvable string: let Dagster choose by step type
-        return inspect.Parameter.empty
-    if first.annotation in (dg.AssetExecutionContext, dg.OpExecutionContext):
-        return first.annotation
-    return inspect.Parameter.empty
+    return internals.with_node(assets_def, wrapped_op)
 
 
 def _observe(step: StepLineage, results: Iterator | None) -> Iterator:

@@ -42,7 +42,7 @@ AGGREGATES = frozenset(
 # CREATE TABLE x AS / INSERT INTO x [BY NAME] in front of the SELECT: only the SELECT is analysed.
 _DDL_PREFIX = re.compile(
     r"^\s*(?:create\s+(?:or\s+replace\s+)?(?:temp\w*\s+)?(?:table|view)\s+(?P<created>\S+)\s+as"
-    r"|insert\s+(?:or\s+replace\s+)?into\s+\S+(?:\s+by\s+(?:name|position))?(?:\s*\([^)]*\))?)\s+",
+    r"|insert\s+(?:or\s+replace\s+)?into\s+(?P<inserted>\S+)(?:\s+by\s+(?:name|position))?(?:\s*\([^)]*\))?)\s+",
     re.IGNORECASE,
 )
 
@@ -94,6 +94,11 @@ def parse(sql: str) -> dict:
 
 def statements(sql: str) -> list[tuple[str | None, str]]:
     """(name the statement creates or None, its text), in order."""
+    return [(created, text) for created, _, text in _statements(sql)]
+
+
+def _statements(sql: str) -> list[tuple[str | None, str | None, str]]:
+    """(name the statement creates, name it inserts into, its text), in order; names bare, lowercase."""
     try:
         texts = [statement.query for statement in duckdb.extract_statements(sql)]
     except duckdb.Error as error:
@@ -101,16 +106,30 @@ def statements(sql: str) -> list[tuple[str | None, str]]:
     result = []
     for text in texts:
         match = _DDL_PREFIX.match(text)
-        created = match.group("created") if match and match.group("created") else None
-        result.append((created.split(".")[-1].strip('"').lower() if created else None, text))
+        created = _bare(match.group("created")) if match and match.group("created") else None
+        inserted = _bare(match.group("inserted")) if match and match.group("inserted") else None
+        result.append((created, inserted, text))
     return result
 
 
-def column_lineage(sql: str, columns_of: ColumnsOf = lambda table: None) -> SqlLineage:
-    """Output column -> the base-table columns it is computed from, plus dataset-wide INDIRECT ones."""
+def _bare(name: str) -> str:
+    return name.split(".")[-1].strip('"').lower()
+
+
+def column_lineage(sql: str, columns_of: ColumnsOf = lambda table: None, target: str | None = None) -> SqlLineage:
+    """Output column -> the base-table columns it is computed from, plus dataset-wide INDIRECT ones.
+
+    The statement analysed is the last one, or with ``target`` the last one that creates or inserts
+    into that table (statements after it, such as a check query, are not what builds it); a
+    script without such a statement ends with the bare SELECT that builds it."""
     walker = _Walker(columns_of)
     defined: dict[str, _Derived] = {}
-    parts = statements(sql)
+    parts = _statements(sql)
+    if target is not None:
+        writes = [i for i, (created, inserted, _) in enumerate(parts) if _bare(target) in (created, inserted)]
+        if writes:
+            parts = parts[: writes[-1] + 1]
+    parts = [(created, text) for created, _, text in parts]
     if not parts:
         raise ColumnLineageError("no SQL statement")
     derived = _Derived({})

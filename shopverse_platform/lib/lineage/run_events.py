@@ -122,6 +122,7 @@ class Assertion:
 class OutputInfo:
     dataset: DatasetName
     schema: list[tuple[str, str]] | None = None
+    column_descriptions: dict[str, str] = field(default_factory=dict)  # column -> description, for the schema
     row_count: int | None = None
     size_bytes: int | None = None
     data_version: str | None = None
@@ -234,7 +235,9 @@ def _output_dataset(output: OutputInfo) -> OutputDataset:
     if output.schema:
         facets["schema"] = schema_dataset.SchemaDatasetFacet(
             fields=[
-                schema_dataset.SchemaDatasetFacetFields(name=name, type=dtype, ordinal_position=position)
+                schema_dataset.SchemaDatasetFacetFields(
+                    name=name, type=dtype, description=output.column_descriptions.get(name), ordinal_position=position
+                )
                 for position, (name, dtype) in enumerate(output.schema, start=1)
             ],
             producer=PRODUCER,

@@ -1,0 +1,100 @@
+"""Every Dagster internal the lineage policy relies on, in this one module and nowhere else.
+
+Why internals at all (docs/lineage.md, "Why the compute function, and why Dagster internals"):
+no public Dagster mechanism emits an event *in the step, before the asset body runs*, in every
+launch path (in-process ``materialize`` on an ephemeral instance, the CLI's step subprocesses, the
+run workers the daemon launches) without the daemon running. Run-status and asset sensors run in
+the daemon, after the fact, and never see an in-process run on an ephemeral instance; hooks see
+neither the start nor a cancellation. So the policy wraps each asset's compute function, which
+takes the few internals below.
+
+``test_dagster_internals.py`` pins :data:`VERIFIED_DAGSTER_VERSION` and the shape of each internal
+listed in :data:`INTERNALS`; on a Dagster upgrade it fails with what to re-check. Any other module
+of the package importing ``dagster._`` fails ``test_no_other_module_uses_dagster_internals``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+import dagster as dg
+from dagster._core.definitions.decorators.op_decorator import DecoratedOpFunction
+from dagster._core.execution.plan.compute_generator import create_op_compute_wrapper
+from dagster._record import copy as copy_record
+
+# The Dagster release every function below was read against and the lineage tests pass with.
+VERIFIED_DAGSTER_VERSION = "1.13.27"
+
+# name -> what it is used for; the test checks each still exists with the shape used here.
+INTERNALS = {
+    "dagster._core.definitions.decorators.op_decorator.DecoratedOpFunction":
+        "the @asset function Dagster keeps on the op (.decorated_fn, .has_context_arg())",
+    "dagster._core.execution.plan.compute_generator.create_op_compute_wrapper":
+        "turns that function into the (context, inputs) -> iterator compute Dagster runs",
+    "dagster._record.copy":
+        "Definitions with its assets replaced (what Definitions.map_asset_specs does)",
+    "AssetsDefinition.dagster_internal_init / get_attributes_dict":
+        "the same AssetsDefinition with another op (the rebuild Dagster does when it subsets)",
+    "OpDefinition._version":
+        "the op's code version, kept on the rebuilt op",
+    "OpExecutionContext.get_step_execution_context().step.key":
+        "the step key in the dagster run facet",
+    "OpExecutionContext.job_def.asset_layer.asset_graph":
+        "kinds and metadata of upstream assets, to name input datasets like their writers do",
+}
+
+
+def compute_core(op: dg.OpDefinition) -> Callable:
+    """The op's compute as Dagster calls it: ``(context, inputs) -> results``, the original
+    function called with context, config, resources and inputs exactly as Dagster would."""
+    original = op.compute_fn
+    return create_op_compute_wrapper(op) if isinstance(original, DecoratedOpFunction) else original
+
+
+def user_function(op: dg.OpDefinition) -> object:
+    """The function the asset's author wrote (for its source location)."""
+    original = op.compute_fn
+    return original.decorated_fn if isinstance(original, DecoratedOpFunction) else original
+
+
+def context_annotation(op: dg.OpDefinition) -> object:
+    """Dagster picks the context class from the compute function's annotation: keep the original's
+    (resolved, in case its module uses ``from __future__ import annotations``)."""
+    original = op.compute_fn
+    if not isinstance(original, DecoratedOpFunction) or not original.has_context_arg():
+        return inspect.Parameter.empty
+    try:
+        first = next(iter(inspect.signature(original.decorated_fn, eval_str=True).parameters.values()))
+    except Exception:  # noqa: BLE001 - an unresolvable string: let Dagster choose by step type
+        return inspect.Parameter.empty
+    if first.annotation in (dg.AssetExecutionContext, dg.OpExecutionContext):
+        return first.annotation
+    return inspect.Parameter.empty
+
+
+def code_version(op: dg.OpDefinition) -> str | None:
+    return op._version  # noqa: SLF001 - as OpDefinition.with_replaced_properties does
+
+
+def with_node(assets_def: dg.AssetsDefinition, op: dg.OpDefinition) -> dg.AssetsDefinition:
+    """The same asset(s), every attribute kept, the op swapped."""
+    return assets_def.__class__.dagster_internal_init(**{**assets_def.get_attributes_dict(), "node_def": op})
+
+
+def with_assets(defs: dg.Definitions, assets: list) -> dg.Definitions:
+    return copy_record(defs, assets=assets)
+
+
+def step_key(context: dg.OpExecutionContext) -> str | None:
+    try:
+        return context.get_step_execution_context().step.key
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def asset_graph(context: dg.OpExecutionContext):
+    try:
+        return context.job_def.asset_layer.asset_graph
+    except Exception:  # noqa: BLE001
+        return None

@@ -1,0 +1,92 @@
+"""Column lineage of a warehouse table from the SQL that builds it, for Dagster and OpenLineage at once.
+
+An asset that builds ``table`` with SQL adds one call to its materialization metadata, after the
+write, on the connection that wrote it::
+
+    with warehouse.connect() as con:
+        sales.build_daily_sales(con, start, end)
+        yield dg.MaterializeResult(metadata={
+            **table_metadata(con, "daily_sales", ...),
+            **sql_lineage_metadata(con, "daily_sales", load_sql(sales.__file__, "daily_sales")),
+        })
+
+What it returns:
+
+- ``dagster/column_lineage``: a :class:`dagster.TableColumnLineage` (output column -> the upstream
+  assets' columns), which the Dagster UI shows on the asset's column schema;
+- ``lineage/sql``: the SQL itself, shown in the UI, and read by the lineage observer
+  (``observer.py``), which derives the same lineage with its transformation types (IDENTITY,
+  TRANSFORMATION, AGGREGATION, and the INDIRECT filter/join/group-by columns) into the
+  ``columnLineage`` facet of the OpenLineage ``COMPLETE`` event and states the SQL in the job's
+  ``sql`` facet.
+
+Both come from one parse (``lib/lineage/column_lineage.py``, DuckDB's own parser) with the
+warehouse's schema at hand, so ``*`` and unqualified columns resolve, and temp tables of the run
+are traced through to the warehouse tables they read. A table's asset key is its name: every
+warehouse table of the platform is the asset of the same name (``main.orders`` -> ``orders``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import dagster as dg
+import duckdb
+
+from shopverse_platform.lib.lineage.column_lineage import ColumnLineageError, SqlLineage, column_lineage
+
+SQL_METADATA_KEY = "lineage/sql"
+COLUMN_LINEAGE_KEY = "dagster/column_lineage"
+LINEAGE_ERROR_KEY = "lineage/column_lineage_error"
+
+
+def sql_lineage_metadata(
+    con: duckdb.DuckDBPyConnection, table: str, sql: str | Sequence[str]
+) -> dict[str, dg.MetadataValue | dg.TableColumnLineage]:
+    """Materialization metadata giving ``table``'s column lineage from ``sql``: the statements
+    that build it, in the order they run (one SELECT, or temp tables then the final statement;
+    the last statement that creates or inserts into ``table``, else the last one, builds it)."""
+    script = _script(sql)
+    metadata: dict[str, dg.MetadataValue | dg.TableColumnLineage] = {
+        SQL_METADATA_KEY: dg.MetadataValue.md(f"```sql\n{script}\n```"),
+    }
+    try:
+        metadata[COLUMN_LINEAGE_KEY] = dagster_column_lineage(warehouse_column_lineage(con, table, script))
+    except ColumnLineageError as error:
+        # Lineage never fails a step: the table is written; say why its column lineage is missing.
+        metadata[LINEAGE_ERROR_KEY] = dg.MetadataValue.text(f"column lineage unavailable: {error}")
+    return metadata
+
+
+def warehouse_column_lineage(con: duckdb.DuckDBPyConnection, table: str, script: str) -> SqlLineage:
+    """Column lineage of ``table`` built by ``script``, resolved against the warehouse's schema
+    and restricted to its tables (a temp table of the run is no dataset)."""
+    columns = warehouse_columns(con)
+    return column_lineage(script, columns.get, target=table).restricted_to(set(columns))
+
+
+def dagster_column_lineage(lineage: SqlLineage) -> dg.TableColumnLineage:
+    """Each output column's DIRECT sources as Dagster column dependencies, in column order."""
+    return dg.TableColumnLineage(deps_by_column={
+        column: [
+            dg.TableColumnDep(asset_key=dg.AssetKey(table.split(".", 1)[-1]), column_name=name)
+            for table, name in sorted({(s.table, s.column) for s in sources})
+        ]
+        for column, sources in lineage.columns.items()
+    })
+
+
+def warehouse_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """``main.<table>`` -> its column names, in order: the schema the SQL runs against."""
+    columns: dict[str, list[str]] = {}
+    for table, name in con.execute(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position"
+    ).fetchall():
+        columns.setdefault(f"main.{table}", []).append(name)
+    return columns
+
+
+def _script(sql: str | Sequence[str]) -> str:
+    texts = [sql] if isinstance(sql, str) else list(sql)
+    return ";\n".join(text.strip().rstrip(";").strip() for text in texts if text.strip())

@@ -1,0 +1,94 @@
+"""The Dagster internals the lineage policy uses: pinned, in one module, and still shaped as used.
+
+When one of these fails after a Dagster upgrade, re-check each entry of
+``dagster_internals.INTERNALS`` against the new release (the functions' source, not just their
+names), run shopverse_platform_tests/lineage/ including the slow launch-path tests, then update
+``VERIFIED_DAGSTER_VERSION`` and the recorded shapes below. docs/lineage.md explains why the policy
+needs them at all.
+"""
+
+import ast
+import inspect
+from pathlib import Path
+
+import dagster as dg
+
+import shopverse_platform
+from shopverse_platform.defs.lineage import dagster_internals as internals
+
+RECHECK = (
+    "Dagster changed under the lineage policy: re-check every entry of "
+    "shopverse_platform/defs/lineage/dagster_internals.py INTERNALS against this release, run the lineage "
+    "tests with the slow launch paths, then update VERIFIED_DAGSTER_VERSION and this test."
+)
+# What AssetsDefinition.dagster_internal_init takes and get_attributes_dict returns in 1.13.27: the
+# rebuild passes the one to the other, so both must still be the same complete set.
+ASSETS_DEFINITION_ATTRIBUTES = [
+    "backfill_policy", "can_subset", "check_specs_by_output_name", "execution_type", "hook_defs", "is_subset",
+    "keys_by_input_name", "keys_by_output_name", "node_def", "resource_defs", "selected_asset_check_keys",
+    "selected_asset_keys", "specs",
+]
+# Names a module outside dagster_internals.py must not use: the internals, reached without an import.
+INTERNAL_NAMES = {"dagster_internal_init", "get_attributes_dict", "get_step_execution_context", "asset_layer",
+                  "_version", "create_op_compute_wrapper", "DecoratedOpFunction"}
+
+
+def test_dagster_is_the_version_the_internals_were_verified_with():
+    assert dg.__version__ == internals.VERIFIED_DAGSTER_VERSION, RECHECK
+
+
+def test_the_internals_still_have_the_shape_the_policy_uses():
+    from dagster._core.definitions.decorators.op_decorator import DecoratedOpFunction
+    from dagster._core.execution.plan.compute_generator import create_op_compute_wrapper
+    from dagster._record import copy
+
+    assert list(inspect.signature(create_op_compute_wrapper).parameters) == ["op_def"], RECHECK
+    assert {"decorated_fn"} <= set(DecoratedOpFunction._fields) and callable(DecoratedOpFunction.has_context_arg), RECHECK
+    assert list(inspect.signature(copy).parameters) == ["record", "kwargs"], RECHECK
+    init = list(inspect.signature(dg.AssetsDefinition.dagster_internal_init).parameters)
+    assert sorted(init) == ASSETS_DEFINITION_ATTRIBUTES, RECHECK
+    assert hasattr(dg.OpExecutionContext, "get_step_execution_context"), RECHECK
+    assert isinstance(inspect.getattr_static(dg.JobDefinition, "asset_layer"), property), RECHECK
+
+
+def test_rebuilding_an_asset_keeps_every_attribute_but_the_op():
+    @dg.asset(check_specs=[dg.AssetCheckSpec("c", asset="a")], backfill_policy=dg.BackfillPolicy.single_run(),
+              partitions_def=dg.DailyPartitionsDefinition("2024-01-01"), code_version="7")
+    def a(context: dg.AssetExecutionContext):
+        yield dg.MaterializeResult()
+        yield dg.AssetCheckResult(check_name="c", passed=True)
+
+    old = a.get_attributes_dict()
+    assert sorted(old) == ASSETS_DEFINITION_ATTRIBUTES, RECHECK
+    op = a.node_def
+    assert internals.code_version(op) == "7"
+    other = dg.OpDefinition(compute_fn=internals.compute_core(op), name=op.name,
+                            outs={d.name: dg.Out.from_definition(d) for d in op.output_defs})
+    rebuilt = internals.with_node(a, other)
+    new = rebuilt.get_attributes_dict()
+    assert new["node_def"] is other
+    def kept(attributes: dict) -> dict:  # specs come as dict_values, which never compare equal
+        return {k: list(v) if k == "specs" else v for k, v in attributes.items() if k != "node_def"}
+
+    assert kept(new) == kept(old)
+    assert internals.user_function(op).__name__ == "a"
+    assert internals.context_annotation(op) is dg.AssetExecutionContext
+
+
+def test_no_other_module_uses_dagster_internals():
+    package = Path(shopverse_platform.__file__).parent
+    offenders = []
+    for path in sorted(package.rglob("*.py")):
+        if path == Path(internals.__file__):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            modules = []
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""]
+            if any(m.startswith("dagster._") for m in modules):
+                offenders.append(f"{path.relative_to(package)}:{node.lineno} imports {modules}")
+            if isinstance(node, ast.Attribute) and node.attr in INTERNAL_NAMES:
+                offenders.append(f"{path.relative_to(package)}:{node.lineno} uses .{node.attr}")
+    assert offenders == [], "Dagster internals belong in defs/lineage/dagster_internals.py only"
