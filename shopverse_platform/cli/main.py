@@ -6,6 +6,7 @@
     shopverse up / down                # Dagster UI + daemon, MLflow UI, Marquez when configured
     shopverse backfill / report        # a range of days as one command; where a report is
     shopverse lineage replay           # send buffered lineage events to Marquez
+    shopverse sql "SELECT ..."         # query the warehouse, read-only (a prompt without a query)
 """
 
 from __future__ import annotations
@@ -94,9 +95,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"  {stage.job_name} [{stage.first}..{stage.last}]: {'ok' if stage.success else 'FAILED'}  run {stage.run_id}")
     _print_tables(warehouse)
     print(
-        f"\nwhere to look:\n  warehouse:   {warehouse}  (duckdb -readonly, or any DuckDB client)\n"
+        f"\nwhere to look:\n  warehouse:   {warehouse}  (shopverse sql 'SELECT ...', or shopverse sql for a prompt)\n"
         f"  landing:     {landing}\n  reports:     {paths.data_dir() / 'reports'}  (shopverse report --date YYYY-MM-DD)\n"
-        f"  quarantine:  table quarantine (every rejected line, with its reason)\n"
+        f"  quarantine:  table quarantine (every rejected line, with its reason: shopverse sql 'SELECT * FROM quarantine')\n"
         f"  UIs:         shopverse up  → Dagster http://127.0.0.1:3000, MLflow http://127.0.0.1:5050 (runs are in {home})"
     )
     return 0 if ok else 1
@@ -181,6 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
     from shopverse_platform.cli.reports import add_report_commands
 
     add_report_commands(sub)
+
+    from shopverse_platform.cli.sql import add_sql_commands
+
+    add_sql_commands(sub)
     return parser
 
 
