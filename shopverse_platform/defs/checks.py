@@ -44,8 +44,9 @@ class Check:
     def key(self) -> dg.AssetCheckKey:
         return dg.AssetCheckKey(dg.AssetKey(self.asset), self.check_name)
 
-    def spec(self) -> dg.AssetCheckSpec:
-        return dg.AssetCheckSpec(name=self.check_name, asset=self.asset, blocking=self.blocking, description=self.description)
+    def spec(self, automation_condition: dg.AutomationCondition | None = None) -> dg.AssetCheckSpec:
+        return dg.AssetCheckSpec(name=self.check_name, asset=self.asset, blocking=self.blocking, description=self.description,
+                                 automation_condition=automation_condition)
 
     def result(self, outcome: Outcome, warn: bool | None = None) -> dg.AssetCheckResult:
         """``warn`` overrides the check's severity for this result (a check that could not be evaluated)."""
@@ -73,6 +74,11 @@ def run_checks(
 
 TableCheck = tuple[Check, Callable[[duckdb.DuckDBPyConnection], Outcome]]
 
+# When the automation sensor (declarative automation) requests the asset, its table checks join the
+# same run, as they did when they ran inside the asset; and only then: no extra check-only runs.
+WITH_ITS_ASSET = dg.AutomationCondition.any_deps_match(dg.AutomationCondition.will_be_requested()).with_label(
+    "with_its_asset")
+
 
 def table_checks(asset: str, checks: list[TableCheck]) -> dg.AssetChecksDefinition:
     """The stored-table checks of ``asset`` as one check definition: one warehouse connection, each
@@ -82,7 +88,7 @@ def table_checks(asset: str, checks: list[TableCheck]) -> dg.AssetChecksDefiniti
 
     @dg.multi_asset_check(
         name=f"{asset}_table_checks",
-        specs=[check.spec() for check, _ in checks],
+        specs=[check.spec(WITH_ITS_ASSET) for check, _ in checks],
         can_subset=True,
         description=f"Checks of the stored {asset} table.",
     )

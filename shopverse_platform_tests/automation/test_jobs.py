@@ -116,6 +116,25 @@ def test_after_partitions_updated_fires_where_eager_never_does():
         assert _requested(again) == set()  # once per update
 
 
+def test_table_checks_join_their_asset_when_automation_requests_it():
+    """A stored-table check (defs/checks.py) runs in the automation sensor's run of its asset, as it
+    did inside the asset, and is not requested again on its own after the asset was built."""
+    from shopverse_platform.defs.checks import Check, table_checks
+    from shopverse_platform.defs.resources import Warehouse
+
+    @dg.asset(automation_condition=dg.AutomationCondition.missing())
+    def toy() -> None: ...
+
+    toy_checks = table_checks("toy", [(Check("toy", "rows_ok", "A check of the stored table."), lambda con: (True, {}))])
+    defs = dg.Definitions(assets=[toy], asset_checks=[toy_checks], resources={"warehouse": Warehouse()})
+    with dg.instance_for_test() as instance:
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        assert _requested(first) == {"toy", "toy:toy_rows_ok"}
+        dg.materialize([toy], instance=instance)
+        after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+        assert _requested(after) == set()
+
+
 def _requested(result) -> set[str]:
     return {r.key.to_user_string() for r in result.results if r.true_subset.size}
 
