@@ -7,8 +7,9 @@ Two kinds, as the issue asks ("checks that can run against the stored table run 
 - Table checks look only at the stored table. ``table_checks`` makes them a ``@dg.multi_asset_check``
   definition of their own, loaded from the defs folder like any asset: they can be executed from the
   UI without rebuilding the table, and every job or ``dg.materialize`` that selects the asset runs
-  them (an asset selection includes the checks of its assets). ``blocking=True`` still holds back
-  the downstream assets of the run until the check has passed.
+  them (an asset selection includes the checks of its assets), and so does the automation sensor's
+  run of the asset (``WITH_ITS_ASSET``). ``blocking=True`` still holds back the downstream assets
+  of the run until the check has passed.
 - Run checks need what only the run knows: its partition window, its config, or figures computed
   while building. The asset lists ``check.spec()`` in ``check_specs`` and yields ``check.result(...)``.
 
