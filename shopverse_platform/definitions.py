@@ -6,6 +6,7 @@ import dagster as dg
 
 from shopverse_platform.defs.automation.policies import apply_automation_policies
 from shopverse_platform.defs.lineage.policy import with_openlineage
+from shopverse_platform.lib.automation.settings import automation_settings
 
 
 @dg.definitions
@@ -15,4 +16,5 @@ def defs() -> dg.Definitions:
     # START / COMPLETE / FAIL / ABORT events, whatever launches it; asset authors add nothing.
     # Global automation policy (docs/operations.md): freshness on the daily/weekly tables and an
     # eager condition for unpartitioned assets that does not wait for partitions back to 2010.
-    return apply_automation_policies(with_openlineage(loaded))
+    # automation.toml is read here, once per process, like the schedules and sensors that use it
+    return apply_automation_policies(with_openlineage(loaded), automation_settings())

@@ -64,3 +64,55 @@ def test_dg_check_defs_passes():
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_every_check_runs_in_a_job_and_table_checks_run_on_their_own(definitions):
+    """Stored-table checks are definitions of their own (defs/checks.py); the daily and weekly jobs
+    select assets only, and still run every check of those assets, blocking ones included."""
+    graph = definitions.resolve_asset_graph()
+    repository = definitions.get_repository_def()
+    in_jobs = set()
+    for name in ("daily_job", "weekly_job"):
+        job_graph = repository.get_job(name).asset_layer.asset_graph
+        in_jobs |= job_graph.asset_check_keys
+        # a job runs exactly the checks of the assets it builds
+        assert {key.asset_key for key in job_graph.asset_check_keys} <= set(job_graph.executable_asset_keys)
+    assert in_jobs == graph.asset_check_keys
+    standalone = {key for checks_def in definitions.asset_checks or [] for key in checks_def.check_keys}
+    assert dg.AssetCheckKey(dg.AssetKey("orders"), "orders_document_unique") in standalone
+    assert dg.AssetCheckKey(dg.AssetKey("clean_events"), "clean_events_event_id_unique") in standalone
+    assert graph.get_check_spec(dg.AssetCheckKey(dg.AssetKey("orders"), "orders_document_unique")).blocking
+
+
+IMPORT_ONLY = """
+import importlib, pkgutil, sys
+import shopverse_platform.lib.automation.settings as settings
+import shopverse_platform.lib.ml.tracking as tracking
+
+calls = []
+def record(name, real):
+    def wrapper(*args, **kwargs):
+        calls.append(name)
+        return real(*args, **kwargs)
+    return wrapper
+settings.AutomationSettings.load = staticmethod(record("settings", settings.AutomationSettings.load))
+tracking.source_digest = record("digest", tracking.source_digest)
+
+import shopverse_platform.defs as package
+for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+    importlib.import_module(module.name)
+import shopverse_platform.definitions as definitions
+print("import:", sorted(calls))
+definitions.defs()
+print("load:", sorted(set(calls)))
+"""
+
+
+def test_importing_the_definitions_reads_no_settings_and_hashes_no_sources():
+    """Importing defs/ defines objects only: automation.toml is read and the ML sources hashed when
+    the definitions load (once), not on every import (a fresh interpreter, so nothing is cached)."""
+    result = subprocess.run([sys.executable, "-W", "ignore", "-c", IMPORT_ONLY], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "import: []" in result.stdout
+    assert "load: ['digest', 'settings']" in result.stdout

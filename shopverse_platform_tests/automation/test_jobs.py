@@ -116,6 +116,51 @@ def test_after_partitions_updated_fires_where_eager_never_does():
         assert _requested(again) == set()  # once per update
 
 
+def test_table_checks_join_their_asset_when_automation_requests_it():
+    """A stored-table check (defs/checks.py) runs in the automation sensor's run of its asset, as it
+    did inside the asset, and is not requested again on its own after the asset was built."""
+    from shopverse_platform.defs.checks import Check, table_checks
+    from shopverse_platform.defs.resources import Warehouse
+
+    @dg.asset(automation_condition=dg.AutomationCondition.missing())
+    def toy() -> None: ...
+
+    toy_checks = table_checks("toy", [(Check("toy", "rows_ok", "A check of the stored table."), lambda con: (True, {}))])
+    defs = dg.Definitions(assets=[toy], asset_checks=[toy_checks], resources={"warehouse": Warehouse()})
+    with dg.instance_for_test() as instance:
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        assert _requested(first) == {"toy", "toy:toy_rows_ok"}
+        dg.materialize([toy], instance=instance)
+        after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+        assert _requested(after) == set()
+
+
+def test_a_failing_blocking_table_check_holds_back_the_assets_downstream(tmp_path):
+    """blocking=True still works once a check is a definition of its own: downstream assets of the
+    same run are not built; a non-blocking failure lets them run."""
+    from shopverse_platform.defs.checks import Check, table_checks
+    from shopverse_platform.defs.resources import Warehouse
+
+    def run(blocking: bool) -> dg.ExecuteInProcessResult:
+        @dg.asset
+        def upstream() -> None: ...
+
+        @dg.asset(deps=[upstream])
+        def downstream() -> None: ...
+
+        failing = table_checks("upstream", [(Check("upstream", "fails", "Always fails.", blocking=blocking),
+                                             lambda con: (False, {"why": "test"}))])
+        return dg.materialize([upstream, downstream, failing], resources={"warehouse": Warehouse(path=str(tmp_path / "w.duckdb"))},
+                              instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+    blocked = run(blocking=True)
+    assert [e.passed for e in blocked.get_asset_check_evaluations()] == [False]
+    assert {e.asset_key.to_user_string() for e in blocked.get_asset_materialization_events()} == {"upstream"}
+    assert not blocked.success
+    allowed = run(blocking=False)
+    assert {e.asset_key.to_user_string() for e in allowed.get_asset_materialization_events()} == {"upstream", "downstream"}
+
+
 def _requested(result) -> set[str]:
     return {r.key.to_user_string() for r in result.results if r.true_subset.size}
 

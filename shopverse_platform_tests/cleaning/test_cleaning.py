@@ -12,6 +12,7 @@ import pytest
 
 from shopverse_platform.defs.cleaning.assets import (
     clean_events,
+    clean_events_checks,
     clean_order_lines,
     dim_customers,
     dim_products,
@@ -24,7 +25,7 @@ from shopverse_platform.lib.ingestion import landing
 from shopverse_platform_tests.cleaning import events_fixture as fx
 from shopverse_platform_tests.conftest import materialize_range
 
-EVENT_ASSETS = [raw_events, clean_events, sessions]
+EVENT_ASSETS = [raw_events, clean_events, clean_events_checks, sessions]
 
 
 @pytest.fixture

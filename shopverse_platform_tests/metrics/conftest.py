@@ -16,13 +16,15 @@ from shopverse_platform.defs.cleaning.assets import (
     sessions,
 )
 from shopverse_platform.defs.ingestion.assets import raw_events, raw_orders
-from shopverse_platform.defs.metrics.anomalies import anomalies
+from shopverse_platform.defs.metrics.anomalies import anomalies, anomalies_checks
 from shopverse_platform.defs.metrics.customers_seasonality import (
     customer_metrics,
+    customer_metrics_checks,
     seasonality,
+    seasonality_checks,
 )
-from shopverse_platform.defs.metrics.facts import order_lines, orders
-from shopverse_platform.defs.metrics.sales import daily_sales
+from shopverse_platform.defs.metrics.facts import order_lines, orders, orders_checks
+from shopverse_platform.defs.metrics.sales import daily_sales, daily_sales_checks
 from shopverse_platform.defs.metrics.session_metrics import session_metrics
 from shopverse_platform.defs.metrics.weekly import weekly_kpis
 from shopverse_platform.defs.resources import LandingZone, Warehouse
@@ -31,8 +33,9 @@ from shopverse_platform_tests.conftest import materialize_range
 from shopverse_platform_tests.metrics import fixture as fx
 
 UPSTREAM = [raw_events, clean_events, raw_orders, clean_order_lines, sessions, dim_customers, dim_products]
-DAILY_METRICS = [order_lines, orders, daily_sales, session_metrics]
-WHOLE_HISTORY_METRICS = [customer_metrics, seasonality, anomalies]
+# with the checks of the stored tables, which run on their own (defs/checks.py)
+DAILY_METRICS = [order_lines, orders, daily_sales, session_metrics, orders_checks, daily_sales_checks]
+WHOLE_HISTORY_METRICS = [customer_metrics, seasonality, anomalies, customer_metrics_checks, seasonality_checks, anomalies_checks]
 METRICS = DAILY_METRICS + WHOLE_HISTORY_METRICS
 METRIC_TABLES = [k.to_user_string() for a in METRICS for k in a.keys] + ["weekly_kpis"]
 

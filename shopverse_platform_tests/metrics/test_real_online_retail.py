@@ -13,10 +13,10 @@ import pytest
 
 from shopverse_platform.defs.cleaning.assets import clean_order_lines
 from shopverse_platform.defs.ingestion.assets import raw_orders
-from shopverse_platform.defs.metrics.anomalies import anomalies
-from shopverse_platform.defs.metrics.customers_seasonality import customer_metrics
-from shopverse_platform.defs.metrics.facts import order_lines, orders
-from shopverse_platform.defs.metrics.sales import daily_sales
+from shopverse_platform.defs.metrics.anomalies import anomalies, anomalies_checks
+from shopverse_platform.defs.metrics.customers_seasonality import customer_metrics, customer_metrics_checks
+from shopverse_platform.defs.metrics.facts import order_lines, orders, orders_checks
+from shopverse_platform.defs.metrics.sales import daily_sales, daily_sales_checks
 from shopverse_platform.defs.resources import LandingZone, Warehouse
 from shopverse_platform_tests.conftest import materialize_range
 
@@ -66,7 +66,8 @@ def real_warehouse(tmp_path_factory, online_retail_file) -> Warehouse:
     root = tmp_path_factory.mktemp("real_metrics")
     warehouse = Warehouse(path=str(root / "warehouse.duckdb"))
     resources = {"warehouse": warehouse, "landing_zone": LandingZone(path=str(root / "landing"), order_exports=str(online_retail_file))}
-    assets = [raw_orders, clean_order_lines, order_lines, orders, daily_sales, customer_metrics, anomalies]
+    assets = [raw_orders, clean_order_lines, order_lines, orders, daily_sales, customer_metrics, anomalies,
+              orders_checks, daily_sales_checks, customer_metrics_checks, anomalies_checks]
     with pytest.MonkeyPatch.context() as env:
         env.delenv("SHOPVERSE_WAREHOUSE", raising=False)
         result = materialize_range(assets, resources, "2010-12-01", "2011-12-09")

@@ -9,6 +9,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from shopverse_platform.defs.metrics.facts import DOCUMENT_UNIQUE, orders, orders_checks
 from shopverse_platform.defs.metrics.sales import daily_sales
 from shopverse_platform.defs.metrics.weekly import weekly_kpis
 from shopverse_platform.defs.resources import Warehouse
@@ -139,3 +140,31 @@ def test_a_blocking_check_fails_the_run_on_a_wrong_fact(built, tmp_path):
     failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
     assert [e.check_name for e in failed] == ["daily_sales_reconciles_with_orders"]
     assert failed[0].metadata["fact_gross"].value - failed[0].metadata["daily_gross"].value == pytest.approx(1.0)
+
+
+def test_a_stored_table_check_runs_on_its_own_and_fails_on_a_duplicated_row(built, tmp_path):
+    """orders_document_unique looks at the stored table only: it runs without rebuilding orders
+    (as "Execute checks" in the UI does), and fails once a document is stored twice."""
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(built.warehouse.resolved_path(), copy)
+    resources = {**built.resources, "warehouse": Warehouse(path=str(copy))}
+
+    def run_check_only() -> dg.ExecuteInProcessResult:
+        return dg.materialize([orders, orders_checks], selection=dg.AssetSelection.checks(DOCUMENT_UNIQUE.key),
+                              resources=resources, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+    clean = run_check_only()
+    assert clean.success and clean.get_asset_materialization_events() == []
+    assert [(e.check_name, e.passed) for e in clean.get_asset_check_evaluations()] == [("orders_document_unique", True)]
+
+    with duckdb.connect(str(copy)) as con:
+        rows = con.execute("SELECT count(*) FROM orders").fetchone()[0]
+        con.execute("INSERT INTO orders SELECT * FROM orders WHERE document_id = 'T1'")
+    broken = run_check_only()
+    assert broken.get_asset_materialization_events() == []  # the table was not rebuilt: the duplicate is still there
+    (evaluation,) = broken.get_asset_check_evaluations()
+    assert evaluation.check_name == "orders_document_unique" and not evaluation.passed
+    assert evaluation.metadata["repeated_keys"].value == 1
+    assert evaluation.severity == dg.AssetCheckSeverity.ERROR
+    with duckdb.connect(str(copy), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM orders").fetchone()[0] == rows + 1

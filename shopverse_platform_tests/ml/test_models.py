@@ -7,7 +7,7 @@ import dagster as dg
 import numpy as np
 import pytest
 
-from shopverse_platform.defs.ml.common import CODE_VERSION
+from shopverse_platform.defs.ml.common import code_version
 from shopverse_platform.defs.ml.models import (
     churn,
     customer_lifetime_value,
@@ -63,7 +63,7 @@ def test_each_training_is_a_parent_run_with_a_nested_run_per_candidate(retail, t
             assert run.data.tags["dagster.run_id"] == trained.run_id
             assert run.data.tags["dagster.asset_key"] == model
             assert run.data.tags["dagster.partition"] == "unpartitioned"
-            assert run.data.tags["dagster.code_version"] == CODE_VERSION
+            assert run.data.tags["dagster.code_version"] == code_version()
             assert set(metric_names) <= set(run.data.metrics)
             assert run.inputs.dataset_inputs[0].dataset.digest == parent.data.tags["shopverse.training_set_digest"]
         profile = parent.inputs.dataset_inputs[0].dataset.profile

@@ -12,13 +12,18 @@ import pytest
 
 from shopverse_platform.defs.segmentation.assets import (
     behaviour_clusters,
+    behaviour_clusters_checks,
     intent_segments,
+    intent_segments_checks,
     rfm_segments,
+    rfm_segments_checks,
     value_tiers,
+    value_tiers_checks,
 )
 from shopverse_platform.defs.segmentation.snapshots import (
     segment_movements,
     segment_snapshots,
+    segment_snapshots_checks,
 )
 from shopverse_platform.lib.segmentation import checks
 from shopverse_platform_tests.segmentation import fixture as fx
@@ -26,7 +31,7 @@ from shopverse_platform_tests.segmentation import fixture as fx
 
 @pytest.fixture(scope="module")
 def hand_segments(hand_orders):
-    result = hand_orders.materialize([value_tiers, rfm_segments])
+    result = hand_orders.materialize([value_tiers, rfm_segments, value_tiers_checks, rfm_segments_checks])
     assert result.success
     return result
 
@@ -55,7 +60,7 @@ def test_value_tiers_checks_fail_on_a_tampered_table(hand_orders, hand_segments)
 
 def test_segment_movements_week_over_week_follow_the_hand_worked_moves(hand_orders):
     weeks = {"dagster/asset_partition_range_start": "2011-03-21", "dagster/asset_partition_range_end": "2011-03-28"}
-    result = hand_orders.materialize([segment_snapshots, segment_movements], tags=weeks)
+    result = hand_orders.materialize([segment_snapshots, segment_movements, segment_snapshots_checks], tags=weeks)
     assert result.success and all(c.passed for c in result.get_asset_check_evaluations())
     snapshot = dict(hand_orders.query(
         "SELECT entity_id, segment FROM segment_snapshots WHERE week_start = '2011-03-28' AND segmentation = 'rfm_segment'"))
@@ -81,7 +86,7 @@ def test_segment_movements_week_over_week_follow_the_hand_worked_moves(hand_orde
 
 def test_intent_segments_classify_recent_visitors_by_hand(hand_events):
     config = {"ops": {"intent_segments": {"config": {"as_of_date": str(fx.INTENT_AS_OF)}}}}
-    result = hand_events.materialize([intent_segments], run_config=config)
+    result = hand_events.materialize([intent_segments, intent_segments_checks], run_config=config)
     assert result.success and all(c.passed for c in result.get_asset_check_evaluations())
     assert dict(hand_events.query("SELECT visitor_id, intent_segment FROM intent_segments")) == fx.EXPECTED_INTENT
     # device d-h logged in as u-a: its anonymous visit counts for u-a (3 sessions on 2 devices)
@@ -112,7 +117,7 @@ def _score(values: pd.Series) -> pd.Series:
 
 @pytest.mark.slow
 def test_real_customers_tiers_and_rfm_match_a_pandas_computation(retail):
-    result = retail.materialize([value_tiers, rfm_segments])
+    result = retail.materialize([value_tiers, rfm_segments, value_tiers_checks, rfm_segments_checks])
     assert result.success and all(c.passed for c in result.get_asset_check_evaluations())
     metrics = retail.frame("SELECT customer_id, orders, net_revenue, recency_days FROM customer_metrics")
     metrics["net_revenue"] = metrics.net_revenue.astype(float)
@@ -139,7 +144,7 @@ def test_real_customers_tiers_and_rfm_match_a_pandas_computation(retail):
 def test_real_customers_behaviour_clusters_are_chosen_by_silhouette_and_profiled(retail):
     from sklearn.metrics import silhouette_score
 
-    result = retail.materialize([behaviour_clusters])
+    result = retail.materialize([behaviour_clusters, behaviour_clusters_checks])
     assert result.success and all(c.passed for c in result.get_asset_check_evaluations())
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
     by_k = {int(k): v for k, v in metadata["silhouette_by_k"].value.items()}

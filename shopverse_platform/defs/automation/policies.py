@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from shopverse_platform.defs.automation.schedules import SETTINGS
 from shopverse_platform.defs.automation.selections import DAILY_SCOPE, WEEKLY_SCOPE
-from shopverse_platform.lib.automation.settings import AutomationSettings
+from shopverse_platform.lib.automation.settings import AutomationSettings, automation_settings
 
 
 def after_partitions_updated() -> dg.AutomationCondition:
@@ -39,8 +38,10 @@ def freshness_policies(settings: AutomationSettings) -> tuple[dg.FreshnessPolicy
     return daily, weekly
 
 
-def apply_automation_policies(defs: dg.Definitions, settings: AutomationSettings = SETTINGS) -> dg.Definitions:
-    """``defs`` with freshness policies and the automation-condition fix applied (see the module)."""
+def apply_automation_policies(defs: dg.Definitions, settings: AutomationSettings | None = None) -> dg.Definitions:
+    """``defs`` with freshness policies and the automation-condition fix applied (see the module).
+    ``settings``: unset, those of ``automation.toml``."""
+    settings = settings or automation_settings()
     graph = defs.resolve_asset_graph()
     daily_keys = DAILY_SCOPE.resolve(graph)
     weekly_keys = WEEKLY_SCOPE.resolve(graph)

@@ -1,4 +1,5 @@
-"""Daily and weekly schedules, on by default, at the times of ``automation.toml``."""
+"""Daily and weekly schedules, on by default, at the times of ``automation.toml`` (read when the
+definitions load, through ``automation_settings()``)."""
 
 from datetime import date
 
@@ -8,12 +9,11 @@ from shopverse_platform.defs.automation.jobs import TRIGGER_TAG, daily_job, week
 from shopverse_platform.lib.automation.alerts import RANGE_END_TAG, RANGE_START_TAG
 from shopverse_platform.lib.automation.settings import (
     AutomationSettings,
+    automation_settings,
     day_end,
     last_complete_day,
     last_complete_week,
 )
-
-SETTINGS = AutomationSettings.load()
 
 # A day counts as processed when a daily_job run covering it was created after the day ended and
 # has not failed: the landing-zone sensor usually gets there first, minutes after midnight.
@@ -81,5 +81,7 @@ def build_weekly_schedule(settings: AutomationSettings) -> dg.ScheduleDefinition
     return weekly_schedule
 
 
-daily_schedule = build_daily_schedule(SETTINGS)
-weekly_schedule = build_weekly_schedule(SETTINGS)
+@dg.definitions
+def schedules() -> dg.Definitions:
+    settings = automation_settings()
+    return dg.Definitions(schedules=[build_daily_schedule(settings), build_weekly_schedule(settings)])

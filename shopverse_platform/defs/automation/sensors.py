@@ -14,12 +14,13 @@ from shopverse_platform.defs.automation.jobs import (
     weekly_job,
 )
 from shopverse_platform.defs.automation.resources import Alerting
-from shopverse_platform.defs.automation.schedules import SETTINGS
 from shopverse_platform.defs.automation.selections import WEEKLY
 from shopverse_platform.defs.partitions import FIRST_DAY, weekly_partitions
 from shopverse_platform.defs.resources import LandingZone, Warehouse
 from shopverse_platform.lib.automation import alerts, landing_scan
 from shopverse_platform.lib.automation.settings import (
+    AutomationSettings,
+    automation_settings,
     last_complete_day,
     last_complete_week,
 )
@@ -69,52 +70,55 @@ def _weekly_reruns(context: dg.SensorEvaluationContext, plan: landing_scan.Landi
     return requests
 
 
-@dg.sensor(
-    name="landing_zone_sensor",
-    jobs=[daily_job, weekly_job],
-    minimum_interval_seconds=SETTINGS.landing_interval_seconds,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description=(
-        "Watches the landing zone (events/YYYY-MM-DD, logs/YYYYMMDD, order exports). New or changed "
-        "files start the daily job for exactly the UTC days they touch (consecutive days in one "
-        "run); late files re-run old days and everything downstream, and the weekly rollups of "
-        "weeks already built. The cursor keeps one fingerprint per day, so a file is processed once "
-        "and a file still being written waits. Days that have not ended yet wait until they have."
-    ),
-)
-def landing_zone_sensor(context: dg.SensorEvaluationContext, landing_zone: LandingZone) -> dg.SensorResult:
-    now = datetime.now(timezone.utc)
-    snapshot = landing_scan.scan(
-        landing_zone.root(), landing_zone.order_exports_path(), time.time(), SETTINGS.landing_settle_seconds
+def build_landing_zone_sensor(settings: AutomationSettings) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="landing_zone_sensor",
+        jobs=[daily_job, weekly_job],
+        minimum_interval_seconds=settings.landing_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "Watches the landing zone (events/YYYY-MM-DD, logs/YYYYMMDD, order exports). New or changed "
+            "files start the daily job for exactly the UTC days they touch (consecutive days in one "
+            "run); late files re-run old days and everything downstream, and the weekly rollups of "
+            "weeks already built. The cursor keeps one fingerprint per day, so a file is processed once "
+            "and a file still being written waits. Days that have not ended yet wait until they have."
+        ),
     )
-    plan = landing_scan.plan(
-        snapshot,
-        landing_scan.LandingCursor.from_json(context.cursor),
-        last_complete=last_complete_day(now),
-        first_day=date.fromisoformat(FIRST_DAY),
-        processed_at=partial(processed_at, context.instance),
-        days_of_export=lambda key: landing_scan.export_days(Path(key)),
-    )
-    requests = []
-    for first, last in plan.blocks():
-        span = first.isoformat() if first == last else f"{first.isoformat()}..{last.isoformat()}"
-        tags = {TRIGGER_TAG: "landing_zone_sensor", LANDING_DAYS_TAG: span}
-        if first == last:
-            request = dg.RunRequest(job_name=daily_job.name, partition_key=first.isoformat(),
-                                    run_key=landing_scan.run_key("landing", first, last, plan), tags=tags)
-        else:  # one single-run backfill over consecutive days: the SQL runs once over the range
-            tags.update({alerts.RANGE_START_TAG: first.isoformat(), alerts.RANGE_END_TAG: last.isoformat()})
-            request = dg.RunRequest(job_name=daily_job.name, run_key=landing_scan.run_key("landing", first, last, plan), tags=tags)
-        requests.append(request)
-        reasons = sorted({plan.days_to_run[d] for d in plan.days_to_run if first <= d <= last})
-        context.log.info(f"landing zone: run daily_job for {span} ({'; '.join(reasons)})")
-    requests += _weekly_reruns(context, plan, now)
-    if plan.deletions_ignored:
-        context.log.info(f"files removed (not re-run): {sorted(d.isoformat() for d in plan.deletions_ignored)}")
-    if not requests:
-        waiting = f"; waiting for {len(plan.waiting)} day(s) still being written or not ended" if plan.waiting else ""
-        return dg.SensorResult(skip_reason=f"no new or changed landing files{waiting}", cursor=plan.cursor.to_json())
-    return dg.SensorResult(run_requests=requests, cursor=plan.cursor.to_json())
+    def landing_zone_sensor(context: dg.SensorEvaluationContext, landing_zone: LandingZone) -> dg.SensorResult:
+        now = datetime.now(timezone.utc)
+        snapshot = landing_scan.scan(
+            landing_zone.root(), landing_zone.order_exports_path(), time.time(), settings.landing_settle_seconds
+        )
+        plan = landing_scan.plan(
+            snapshot,
+            landing_scan.LandingCursor.from_json(context.cursor),
+            last_complete=last_complete_day(now),
+            first_day=date.fromisoformat(FIRST_DAY),
+            processed_at=partial(processed_at, context.instance),
+            days_of_export=lambda key: landing_scan.export_days(Path(key)),
+        )
+        requests = []
+        for first, last in plan.blocks():
+            span = first.isoformat() if first == last else f"{first.isoformat()}..{last.isoformat()}"
+            tags = {TRIGGER_TAG: "landing_zone_sensor", LANDING_DAYS_TAG: span}
+            if first == last:
+                request = dg.RunRequest(job_name=daily_job.name, partition_key=first.isoformat(),
+                                        run_key=landing_scan.run_key("landing", first, last, plan), tags=tags)
+            else:  # one single-run backfill over consecutive days: the SQL runs once over the range
+                tags.update({alerts.RANGE_START_TAG: first.isoformat(), alerts.RANGE_END_TAG: last.isoformat()})
+                request = dg.RunRequest(job_name=daily_job.name, run_key=landing_scan.run_key("landing", first, last, plan), tags=tags)
+            requests.append(request)
+            reasons = sorted({plan.days_to_run[d] for d in plan.days_to_run if first <= d <= last})
+            context.log.info(f"landing zone: run daily_job for {span} ({'; '.join(reasons)})")
+        requests += _weekly_reruns(context, plan, now)
+        if plan.deletions_ignored:
+            context.log.info(f"files removed (not re-run): {sorted(d.isoformat() for d in plan.deletions_ignored)}")
+        if not requests:
+            waiting = f"; waiting for {len(plan.waiting)} day(s) still being written or not ended" if plan.waiting else ""
+            return dg.SensorResult(skip_reason=f"no new or changed landing files{waiting}", cursor=plan.cursor.to_json())
+        return dg.SensorResult(run_requests=requests, cursor=plan.cursor.to_json())
+
+    return landing_zone_sensor
 
 
 @dg.run_failure_sensor(
@@ -147,3 +151,10 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
         "partitions is updated outside the daily job, e.g. a single day re-materialized from the UI."
     ),
 )
+
+
+@dg.definitions
+def sensors() -> dg.Definitions:
+    return dg.Definitions(sensors=[
+        build_landing_zone_sensor(automation_settings()), run_failure_alert_sensor, automation_sensor,
+    ])

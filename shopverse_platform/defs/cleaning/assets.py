@@ -4,8 +4,9 @@
 import dagster as dg
 from pydantic import Field
 
-from shopverse_platform.defs.asset_helpers import table_metadata, window_dates
-from shopverse_platform.defs.partitions import daily_partitions
+from shopverse_platform.defs.asset_helpers import table_metadata
+from shopverse_platform.defs.asset_shapes import PLATFORM, window, window_params
+from shopverse_platform.defs.checks import Check, table_checks
 from shopverse_platform.defs.resources import LandingZone, Warehouse
 from shopverse_platform.lib.cleaning import dimensions
 from shopverse_platform.lib.cleaning import events as event_cleaning
@@ -13,7 +14,8 @@ from shopverse_platform.lib.cleaning import orders as order_cleaning
 from shopverse_platform.lib.ingestion import landing
 from shopverse_platform.lib.warehouse.tables import table_exists, unique_key
 
-WINDOW = "partition_date >= ? AND partition_date < ?"
+CLEANING = PLATFORM.with_group("cleaning")
+WINDOW = window("partition_date")
 
 
 class CleanEventsConfig(dg.Config):
@@ -25,44 +27,24 @@ class CleanEventsConfig(dg.Config):
     )
 
 
-def _reconciliation_check(asset_name: str, source: str) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(
-        name=f"{asset_name}_reconciles_with_raw",
-        asset=asset_name,
-        blocking=True,
-        description=f"For the run's days: raw = clean + quarantined + duplicates ({source}). Nothing dropped silently.",
-    )
+def _reconciliation_check(asset_name: str, source: str) -> Check:
+    # Evaluated by the asset: it counts the run's days only.
+    return Check(asset_name, "reconciles_with_raw",
+                 f"For the run's days: raw = clean + quarantined + duplicates ({source}). Nothing dropped silently.",
+                 blocking=True)
 
 
-def _reconciliation_result(con, asset_name: str, source: str, start, end) -> dg.AssetCheckResult:
-    counts = event_cleaning.reconcile(con, source, start, end)
+def _reconciliation(con, source: str, params: dict) -> tuple[bool, dict]:
+    counts = event_cleaning.reconcile(con, source, params["start"], params["end"])
     accounted = counts["clean"] + counts["quarantined"] + counts["duplicates"]
-    return dg.AssetCheckResult(
-        check_name=f"{asset_name}_reconciles_with_raw",
-        asset_key=asset_name,
-        passed=counts["raw"] == accounted,
-        metadata={**counts, "unaccounted": counts["raw"] - accounted},
-    )
+    return counts["raw"] == accounted, {**counts, "unaccounted": counts["raw"] - accounted}
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["raw_events"],
-    kinds={"duckdb", "sql"},
-    owners=["team:data-platform"],
-    group_name="cleaning",
-    metadata={"partition_expr": "partition_date"},
-    check_specs=[
-        _reconciliation_check("clean_events", "events"),
-        dg.AssetCheckSpec(
-            name="clean_events_event_id_unique",
-            asset="clean_events",
-            blocking=True,
-            description="No event_id appears twice anywhere in clean_events (across files and days).",
-        ),
-    ],
-)
+EVENTS_RECONCILE = _reconciliation_check("clean_events", "events")
+ORDER_LINES_RECONCILE = _reconciliation_check("clean_order_lines", "orders")
+
+
+@dg.asset(**CLEANING.daily("partition_date", ["raw_events"]), check_specs=[EVENTS_RECONCILE.spec()])
 def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, warehouse: Warehouse):
     """Typed shop events: UTC timestamps, legacy names mapped, deduplicated by event_id, sessionised.
 
@@ -74,7 +56,8 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
     without a tracker session_id get one after 30 minutes of inactivity per device, stable across
     reruns.
     """
-    start, end = window_dates(context)
+    params = window_params(context)
+    start, end = params["start"], params["end"]
     rules = event_cleaning.EventRules(config.future_tolerance_hours, config.max_lateness_days)
     with warehouse.connect() as con:
         if not table_exists(con, "raw_events"):
@@ -83,33 +66,29 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
             con.execute(
                 f"SELECT partition_date, source_file, layout, size_bytes, modified_ns FROM raw_events WHERE {WINDOW} "
                 "ORDER BY partition_date, source_file",
-                [start, end],
+                params,
             ).fetchall()
         )
         chunks = landing.day_chunks(registered, start, end, config.chunk_megabytes << 20)
         outcome = event_cleaning.clean_event_lines(
             con, ((first, last, landing.read_lines(files)) for first, last, files in chunks), rules
         )
-        metadata = table_metadata(con, "clean_events", WINDOW, [start, end])
+        metadata = table_metadata(con, "clean_events", WINDOW, params)
         yield dg.MaterializeResult(
             metadata={**metadata, "outcome_by_reason": dg.MetadataValue.json(outcome),
                       "chunks": dg.MetadataValue.int(len(chunks))}
         )
-        yield _reconciliation_result(con, "clean_events", "events", start, end)
-        passed, unique_metadata = unique_key(con, "clean_events", "event_id")
-        yield dg.AssetCheckResult(check_name="clean_events_event_id_unique", passed=passed, metadata=unique_metadata)
+        yield EVENTS_RECONCILE.result(_reconciliation(con, "events", params))
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["raw_orders"],
-    kinds={"duckdb", "sql"},
-    owners=["team:data-platform"],
-    group_name="cleaning",
-    metadata={"partition_expr": "partition_date"},
-    check_specs=[_reconciliation_check("clean_order_lines", "orders")],
-)
+clean_events_checks = table_checks("clean_events", [
+    (Check("clean_events", "event_id_unique", "No event_id appears twice anywhere in clean_events (across files and days).",
+           blocking=True),
+     lambda con: unique_key(con, "clean_events", "event_id")),
+])
+
+
+@dg.asset(**CLEANING.daily("partition_date", ["raw_orders"]), check_specs=[ORDER_LINES_RECONCILE.spec()])
 def clean_order_lines(context: dg.AssetExecutionContext, warehouse: Warehouse):
     """Typed order-export lines: cancellations linked to their invoice, guests kept, fees classified.
 
@@ -118,21 +97,15 @@ def clean_order_lines(context: dg.AssetExecutionContext, warehouse: Warehouse):
     guest orders (`is_guest`) and still count for revenue. Postage, fees and manual adjustments get
     their own `line_type`. Exact repeats are quarantined as `duplicate_line`.
     """
-    start, end = window_dates(context)
+    params = window_params(context)
     with warehouse.connect() as con:
-        outcome = order_cleaning.write_clean_order_lines(con, start, end)
-        metadata = table_metadata(con, "clean_order_lines", WINDOW, [start, end])
+        outcome = order_cleaning.write_clean_order_lines(con, params["start"], params["end"])
+        metadata = table_metadata(con, "clean_order_lines", WINDOW, params)
         yield dg.MaterializeResult(metadata={**metadata, "outcome_by_reason": dg.MetadataValue.json(outcome)})
-        yield _reconciliation_result(con, "clean_order_lines", "orders", start, end)
+        yield ORDER_LINES_RECONCILE.result(_reconciliation(con, "orders", params))
 
 
-@dg.asset(
-    deps=["clean_events"],
-    kinds={"duckdb", "sql"},
-    owners=["team:data-platform"],
-    group_name="cleaning",
-    automation_condition=dg.AutomationCondition.eager(),
-)
+@dg.asset(**CLEANING.whole_history(["clean_events"]))
 def sessions(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """One row per session over the whole history: device, start/end, counts, funnel steps reached.
 
@@ -144,13 +117,7 @@ def sessions(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Mate
         return dg.MaterializeResult(metadata=table_metadata(con, "sessions"))
 
 
-@dg.asset(
-    deps=["clean_events", "clean_order_lines"],
-    kinds={"duckdb", "sql"},
-    owners=["team:data-platform"],
-    group_name="cleaning",
-    automation_condition=dg.AutomationCondition.eager(),
-)
+@dg.asset(**CLEANING.whole_history(["clean_events", "clean_order_lines"]))
 def dim_products(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_zone: LandingZone) -> dg.MaterializeResult:
     """Products: the shop catalogue, products seen in events, and stock codes from order exports
     (the most frequent description; fee and adjustment codes flagged, not counted as products)."""
@@ -159,13 +126,7 @@ def dim_products(context: dg.AssetExecutionContext, warehouse: Warehouse, landin
         return dg.MaterializeResult(metadata=table_metadata(con, "dim_products"))
 
 
-@dg.asset(
-    deps=["clean_events", "clean_order_lines"],
-    kinds={"duckdb", "sql"},
-    owners=["team:data-platform"],
-    group_name="cleaning",
-    automation_condition=dg.AutomationCondition.eager(),
-)
+@dg.asset(**CLEANING.whole_history(["clean_events", "clean_order_lines"]))
 def dim_customers(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_zone: LandingZone) -> dg.MaterializeResult:
     """Customers: profiles (age group, country, signup date, acquisition channel) joined with the
     identified users seen in events and the CustomerIDs of order exports. Guests are not customers."""

@@ -3,21 +3,14 @@
 
 import dagster as dg
 
-from shopverse_platform.defs.asset_helpers import table_metadata, window_dates
-from shopverse_platform.defs.partitions import daily_partitions
+from shopverse_platform.defs.asset_helpers import table_metadata
+from shopverse_platform.defs.asset_shapes import PLATFORM, window, window_params
 from shopverse_platform.defs.resources import LandingZone, Warehouse
 from shopverse_platform.lib.ingestion import landing, order_exports
 from shopverse_platform.lib.warehouse.tables import replace_date_range
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    kinds={"duckdb", "json"},
-    owners=["team:data-platform"],
-    group_name="ingestion",
-    metadata={"partition_expr": "partition_date"},
-)
+@dg.asset(**PLATFORM.daily("partition_date", kinds={"duckdb", "json"}))
 def raw_events(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_zone: LandingZone) -> dg.MaterializeResult:
     """The event files delivered to the landing zone for the day: one row per file, with its size
     and modification time (the fingerprint cleaning checks) and its line counts.
@@ -29,7 +22,8 @@ def raw_events(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_
     referred to by (`source_file`, `line_number`) everywhere downstream; rejected lines are copied
     verbatim into `quarantine`. Re-materializing a day replaces its rows.
     """
-    start, end = window_dates(context)
+    params = window_params(context)
+    start, end = params["start"], params["end"]
     files = landing.event_files(landing_zone.events_dir(), landing_zone.logs_dir(), start, end)
     registered = landing.inventory(files)
     with warehouse.connect() as con:
@@ -47,7 +41,7 @@ def raw_events(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_
             )
         finally:
             con.unregister("_landed_files")
-        metadata = table_metadata(con, "raw_events", "partition_date >= ? AND partition_date < ?", [start, end])
+        metadata = table_metadata(con, "raw_events", window("partition_date"), params)
     lines = sum(registered.column("line_count").to_pylist())
     blank = sum(registered.column("blank_lines").to_pylist())
     context.log.info(f"raw_events {start}..{end}: {lines} lines in {len(files)} files")
@@ -63,14 +57,7 @@ def raw_events(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_
     )
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    kinds={"duckdb", "csv"},
-    owners=["team:data-platform"],
-    group_name="ingestion",
-    metadata={"partition_expr": "partition_date"},
-)
+@dg.asset(**PLATFORM.daily("partition_date", kinds={"duckdb", "csv"}))
 def raw_orders(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_zone: LandingZone) -> dg.MaterializeResult:
     """Order lines from CSV exports in the UCI Online Retail layout, verbatim as text, by invoice day.
 
@@ -79,14 +66,15 @@ def raw_orders(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_
     window (`order_export_files` records each file's fingerprint and days), and keeps the lines
     of its days. A file with the wrong header fails the run with the expected columns named.
     """
-    start, end = window_dates(context)
+    params = window_params(context)
+    start, end = params["start"], params["end"]
     files = order_exports.order_export_files(landing_zone.order_exports_path())
     with warehouse.connect() as con:
         needed = order_exports.exports_to_read(con, files, start, end)
         fingerprints = {str(path): order_exports.fingerprint(path) for path in needed}
         exports = [order_exports.read_order_export(path) for path in needed]
         rows = order_exports.write_raw_orders(con, exports, start, end, fingerprints)
-        metadata = table_metadata(con, "raw_orders", "partition_date >= ? AND partition_date < ?", [start, end])
+        metadata = table_metadata(con, "raw_orders", window("partition_date"), params)
     context.log.info(f"raw_orders {start}..{end}: {rows} lines from {len(needed)} of {len(files)} exports")
     return dg.MaterializeResult(
         metadata={

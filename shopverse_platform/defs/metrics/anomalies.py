@@ -4,7 +4,8 @@ import dagster as dg
 from pydantic import Field
 
 from shopverse_platform.defs.asset_helpers import table_metadata
-from shopverse_platform.defs.metrics.common import result, spec, whole_history_args
+from shopverse_platform.defs.asset_shapes import ANALYTICS
+from shopverse_platform.defs.checks import Check, table_checks
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.metrics.anomalies import (
     AnomalyThresholds,
@@ -24,13 +25,7 @@ class AnomalyConfig(dg.Config):
     revenue_drop_score: float = Field(default=DEFAULTS.revenue_drop_score, description="Robust z below which a day's revenue dropped.")
 
 
-@dg.asset(
-    **whole_history_args(["sessions", "orders", "order_lines"]),
-    check_specs=[
-        spec("anomalies", "rows_explained", "Every row names its method, score, threshold and a known severity, "
-             "and its score crosses its threshold."),
-    ],
-)
+@dg.asset(**ANALYTICS.whole_history(["sessions", "orders", "order_lines"]))
 def anomalies(context: dg.AssetExecutionContext, config: AnomalyConfig, warehouse: Warehouse):
     """Traffic spikes and drops (sessions per hour against the same hour and weekday of the
     surrounding weeks), unusual orders (value far outside the shop's and the customer's norm, with
@@ -46,8 +41,17 @@ def anomalies(context: dg.AssetExecutionContext, config: AnomalyConfig, warehous
             "by_type": dg.MetadataValue.json(by_type),
             "thresholds": dg.MetadataValue.json(thresholds_metadata(thresholds)),
         })
-        unexplained = con.execute(
-            "SELECT count(*) FROM anomalies WHERE method IS NULL OR score IS NULL OR threshold IS NULL "
-            "OR severity NOT IN ('low', 'medium', 'high') OR abs(score) < threshold"
-        ).fetchone()[0]
-        yield result("anomalies", "rows_explained", (unexplained == 0, {"unexplained_rows": unexplained}))
+
+
+def _rows_explained(con) -> tuple[bool, dict]:
+    unexplained = con.execute(
+        "SELECT count(*) FROM anomalies WHERE method IS NULL OR score IS NULL OR threshold IS NULL "
+        "OR severity NOT IN ('low', 'medium', 'high') OR abs(score) < threshold"
+    ).fetchone()[0]
+    return unexplained == 0, {"unexplained_rows": unexplained}
+
+
+anomalies_checks = table_checks("anomalies", [
+    (Check("anomalies", "rows_explained", "Every row names its method, score, threshold and a known severity, "
+           "and its score crosses its threshold.", blocking=True), _rows_explained),
+])

@@ -2,21 +2,25 @@
 
 import dagster as dg
 
-from shopverse_platform.defs.asset_helpers import table_metadata, window_dates
-from shopverse_platform.defs.metrics.common import daily_asset_args, results, spec
+from shopverse_platform.defs.asset_helpers import table_metadata
+from shopverse_platform.defs.asset_shapes import ANALYTICS, window, window_params
+from shopverse_platform.defs.checks import Check, table_checks
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.metrics import checks, facts
 
-WINDOW = "order_date >= ? AND order_date < ?"
+FACTS = ANALYTICS.with_group("facts")
+LINES_MATCH_CLEAN = Check(
+    "order_lines", "match_clean_sources",
+    "Export lines and amounts equal clean_order_lines; event orders and refunds equal the clean purchase "
+    "(first per transaction) and refund events of the window.", blocking=True)
+ORDERS_MATCH_LINES = Check("orders", "match_order_lines", "Documents and gross/credited/net sales amounts equal their lines.",
+                           blocking=True)
+DOCUMENT_UNIQUE = Check("orders", "document_unique", "(source, document_id) is unique over the whole table.", blocking=True)
 
 
 @dg.asset(
-    **daily_asset_args("order_date", ["clean_events", "clean_order_lines"], group="facts"),
-    check_specs=[
-        spec("order_lines", "match_clean_sources",
-             "Export lines and amounts equal clean_order_lines; event orders and refunds equal the clean purchase "
-             "(first per transaction) and refund events of the window."),
-    ],
+    **FACTS.daily("order_date", ["clean_events", "clean_order_lines"]),
+    check_specs=[LINES_MATCH_CLEAN.spec()],
 )
 def order_lines(context: dg.AssetExecutionContext, warehouse: Warehouse):
     """One row per line of an order or a credit, from both sources (`source` = 'events' / 'order_export').
@@ -27,20 +31,18 @@ def order_lines(context: dg.AssetExecutionContext, warehouse: Warehouse):
     `is_sales` marks lines that make revenue (not fees, commission, bad debt, samples),
     `is_product` marks goods (not postage or adjustments), `in_order` lines of documents that bill.
     """
-    start, end = window_dates(context)
+    params = window_params(context)
+    start, end = params["start"], params["end"]
     with warehouse.connect() as con:
         rows = facts.build_order_lines(con, start, end)
         context.log.info(f"order_lines {start}..{end}: {rows} lines")
-        yield dg.MaterializeResult(metadata=table_metadata(con, "order_lines", WINDOW, [start, end]))
-        yield from results("order_lines", {"match_clean_sources": lambda: checks.order_lines_match_clean(con, start, end)})
+        yield dg.MaterializeResult(metadata=table_metadata(con, "order_lines", window("order_date"), params))
+        yield LINES_MATCH_CLEAN.result(checks.order_lines_match_clean(con, start, end))
 
 
 @dg.asset(
-    **daily_asset_args("order_date", ["order_lines"], group="facts"),
-    check_specs=[
-        spec("orders", "match_order_lines", "Documents and gross/credited/net sales amounts equal their lines."),
-        spec("orders", "document_unique", "(source, document_id) is unique over the whole table."),
-    ],
+    **FACTS.daily("order_date", ["order_lines"]),
+    check_specs=[ORDERS_MATCH_LINES.spec()],
 )
 def orders(context: dg.AssetExecutionContext, warehouse: Warehouse):
     """One row per sales document (order, cancellation, refund) with its totals.
@@ -49,11 +51,13 @@ def orders(context: dg.AssetExecutionContext, warehouse: Warehouse):
     order). `is_credit`: a cancellation or refund giving money back. `credited_order_ids` lists the
     orders a credit cancels.
     """
-    start, end = window_dates(context)
+    params = window_params(context)
     with warehouse.connect() as con:
-        facts.build_orders(con, start, end)
-        yield dg.MaterializeResult(metadata=table_metadata(con, "orders", WINDOW, [start, end]))
-        yield from results("orders", {
-            "match_order_lines": lambda: checks.orders_match_lines(con, start, end),
-            "document_unique": lambda: checks.unique_key(con, "orders", "source, document_id"),
-        })
+        facts.build_orders(con, params["start"], params["end"])
+        yield dg.MaterializeResult(metadata=table_metadata(con, "orders", window("order_date"), params))
+        yield ORDERS_MATCH_LINES.result(checks.orders_match_lines(con, params["start"], params["end"]))
+
+
+orders_checks = table_checks("orders", [
+    (DOCUMENT_UNIQUE, lambda con: checks.unique_key(con, "orders", "source, document_id")),
+])

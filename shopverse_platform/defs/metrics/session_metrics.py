@@ -9,10 +9,9 @@ from collections.abc import Callable
 
 import dagster as dg
 
-from shopverse_platform.defs.asset_helpers import table_metadata, window_dates
-from shopverse_platform.defs.metrics.common import KINDS, OWNERS, spec
-from shopverse_platform.defs.metrics.common import result as check_result
-from shopverse_platform.defs.partitions import daily_partitions
+from shopverse_platform.defs.asset_helpers import table_metadata
+from shopverse_platform.defs.asset_shapes import ANALYTICS, window, window_params
+from shopverse_platform.defs.checks import Check, run_checks
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.metrics import carts, checks, traffic
 from shopverse_platform.lib.metrics.checks import nested_rates
@@ -49,84 +48,89 @@ DEPS = {"daily_traffic": ["clean_events"], "funnel_daily": ["clean_events"],
 BUILDERS = {"daily_traffic": traffic.build_daily_traffic, "funnel_daily": traffic.build_funnel_daily,
             "cart_abandonment": carts.build_cart_abandonment, "product_performance": carts.build_product_performance}
 
-CHECK_SPECS = [
-    spec("daily_traffic", "every_day_present", "Exactly one row for every day of the run, empty days included."),
-    spec("daily_traffic", "no_negative_counts", "No negative visitor, session or event count."),
-    spec("daily_traffic", "rates_in_unit_interval", "Bounce rate lies in [0, 1]."),
-    spec("funnel_daily", "never_rises", "Within a day and funnel, no step has more sessions than the step before."),
-    spec("funnel_daily", "rates_in_unit_interval", "Conversion and drop-off rates lie in [0, 1]."),
-    spec("funnel_daily", "every_day_present", "Every day of the run has all 9 step rows (6 purchase + 3 checkout)."),
-    spec("funnel_daily", "no_negative_counts", "No negative session count."),
-    spec("cart_abandonment", "carts_add_up", "Carts created = converted + abandoned, every day."),
-    spec("cart_abandonment", "rates_in_unit_interval", "Abandonment rates (daily and in every breakdown) lie in [0, 1]."),
-    spec("cart_abandonment", "every_day_present", "Exactly one row for every day of the run."),
-    spec("cart_abandonment", "no_negative_counts", "No negative cart count or value."),
-    spec("product_performance", "revenue_reconciles",
-         "Product revenue and refunds summed over products equal the product lines of the order fact."),
-    spec("product_performance", "rates_in_unit_interval", "View→cart, cart→purchase and abandonment rates lie in [0, 1]."),
-    spec("product_performance", "no_negative_counts", "No negative view, cart, purchase, unit or revenue figure."),
+# All of them look at the run's days only: they run inside the asset, on its window.
+CHECKS = [
+    Check("daily_traffic", "every_day_present", "Exactly one row for every day of the run, empty days included.", blocking=True),
+    Check("daily_traffic", "no_negative_counts", "No negative visitor, session or event count.", blocking=True),
+    Check("daily_traffic", "rates_in_unit_interval", "Bounce rate lies in [0, 1].", blocking=True),
+    Check("funnel_daily", "never_rises", "Within a day and funnel, no step has more sessions than the step before.", blocking=True),
+    Check("funnel_daily", "rates_in_unit_interval", "Conversion and drop-off rates lie in [0, 1].", blocking=True),
+    Check("funnel_daily", "every_day_present", "Every day of the run has all 9 step rows (6 purchase + 3 checkout).", blocking=True),
+    Check("funnel_daily", "no_negative_counts", "No negative session count.", blocking=True),
+    Check("cart_abandonment", "carts_add_up", "Carts created = converted + abandoned, every day.", blocking=True),
+    Check("cart_abandonment", "rates_in_unit_interval", "Abandonment rates (daily and in every breakdown) lie in [0, 1].", blocking=True),
+    Check("cart_abandonment", "every_day_present", "Exactly one row for every day of the run.", blocking=True),
+    Check("cart_abandonment", "no_negative_counts", "No negative cart count or value.", blocking=True),
+    Check("product_performance", "revenue_reconciles",
+         "Product revenue and refunds summed over products equal the product lines of the order fact.", blocking=True),
+    Check("product_performance", "rates_in_unit_interval", "View→cart, cart→purchase and abandonment rates lie in [0, 1].", blocking=True),
+    Check("product_performance", "no_negative_counts", "No negative view, cart, purchase, unit or revenue figure.", blocking=True),
 ]
 
 
-def _checks(table: str, con, start, end) -> dict[str, Callable[[], tuple[bool, dict]]]:
-    window = {"start": start, "end": end}
-    where = f"{DATE_COLUMNS[table]} >= $start AND {DATE_COLUMNS[table]} < $end"
+def _evaluations(table: str, con, start, end) -> dict[str, Callable[[], tuple[bool, dict]]]:
+    """How each check of ``table`` is evaluated on the run's days, by its name in ``CHECKS``."""
+    params = {"start": start, "end": end}
+    where = window(DATE_COLUMNS[table])
     every_day = lambda rows=1: checks.every_day_present(con, table, DATE_COLUMNS[table], start, end, rows)  # noqa: E731
     return {
         "daily_traffic": {
             "every_day_present": every_day,
-            "no_negative_counts": lambda: checks.no_negative_counts(con, table, TRAFFIC_COUNTS, where, window),
-            "rates_in_unit_interval": lambda: checks.rates_in_unit_interval(con, table, ["bounce_rate"], where, window),
+            "no_negative_counts": lambda: checks.no_negative_counts(con, table, TRAFFIC_COUNTS, where, params),
+            "rates_in_unit_interval": lambda: checks.rates_in_unit_interval(con, table, ["bounce_rate"], where, params),
         },
         "funnel_daily": {
             "never_rises": lambda: checks.funnel_never_rises(con, start, end),
             "rates_in_unit_interval": lambda: checks.rates_in_unit_interval(
-                con, table, ["conversion_from_previous", "drop_off_rate", "conversion_from_start"], where, window),
+                con, table, ["conversion_from_previous", "drop_off_rate", "conversion_from_start"], where, params),
             "every_day_present": lambda: every_day(9),
-            "no_negative_counts": lambda: checks.no_negative_counts(con, table, ["sessions"], where, window),
+            "no_negative_counts": lambda: checks.no_negative_counts(con, table, ["sessions"], where, params),
         },
         "cart_abandonment": {
             "carts_add_up": lambda: checks.carts_add_up(con, start, end),
-            "rates_in_unit_interval": lambda: checks.rates_in_unit_interval(con, table, CART_RATES, where, window),
+            "rates_in_unit_interval": lambda: checks.rates_in_unit_interval(con, table, CART_RATES, where, params),
             "every_day_present": every_day,
             "no_negative_counts": lambda: checks.no_negative_counts(
-                con, table, ["carts_created", "carts_converted", "carts_abandoned", "abandoned_value"], where, window),
+                con, table, ["carts_created", "carts_converted", "carts_abandoned", "abandoned_value"], where, params),
         },
         "product_performance": {
             "revenue_reconciles": lambda: checks.product_revenue_reconciles(con, start, end),
             "rates_in_unit_interval": lambda: checks.rates_in_unit_interval(
-                con, table, ["view_to_cart_rate", "cart_to_purchase_rate", "abandonment_rate"], where, window),
-            "no_negative_counts": lambda: checks.no_negative_counts(con, table, PRODUCT_COUNTS, where, window),
+                con, table, ["view_to_cart_rate", "cart_to_purchase_rate", "abandonment_rate"], where, params),
+            "no_negative_counts": lambda: checks.no_negative_counts(con, table, PRODUCT_COUNTS, where, params),
         },
     }[table]
+
+
+SHAPES = {table: ANALYTICS.daily(DATE_COLUMNS[table], DEPS[table]) for table in BUILDERS}
+OP_LEVEL = ("partitions_def", "backfill_policy")  # arguments of the multi-asset, the same for the four tables
 
 
 @dg.multi_asset(
     name="session_metrics",
     specs=[
-        dg.AssetSpec(table, deps=DEPS[table], description=DESCRIPTIONS[table], metadata={"partition_expr": DATE_COLUMNS[table]},
-                     kinds=KINDS, owners=OWNERS, group_name="metrics")
-        for table in BUILDERS
+        dg.AssetSpec(table, description=DESCRIPTIONS[table], **{k: v for k, v in shape.items() if k not in OP_LEVEL})
+        for table, shape in SHAPES.items()
     ],
-    check_specs=CHECK_SPECS,
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    check_specs=[check.spec() for check in CHECKS],
     can_subset=True,
+    **{k: SHAPES["daily_traffic"][k] for k in OP_LEVEL},
 )
 def session_metrics(context: dg.AssetExecutionContext, warehouse: Warehouse):
-    start, end = window_dates(context)
+    params = window_params(context)
+    start, end = params["start"], params["end"]
     selected = {key.to_user_string() for key in context.selected_asset_keys}
-    selected_checks = {key.name for key in context.selected_asset_check_keys}
     with warehouse.connect() as con:
         create_window_events(con, start, end)
         for table, build in BUILDERS.items():
             if table not in selected:
                 continue
             build(con, start, end, window_ready=True)
-            column = DATE_COLUMNS[table]
             yield dg.MaterializeResult(
-                asset_key=table, metadata=table_metadata(con, table, f"{column} >= ? AND {column} < ?", [start, end])
+                asset_key=table, metadata=table_metadata(con, table, window(DATE_COLUMNS[table]), params)
             )
-            for name, run in _checks(table, con, start, end).items():
-                if f"{table}_{name}" in selected_checks:
-                    yield check_result(table, name, run())
+            evaluations = _evaluations(table, con, start, end)
+            yield from run_checks(
+                [(check, evaluations[check.name]) for check in CHECKS if check.asset == table],
+                context.selected_asset_check_keys,
+            )

@@ -5,11 +5,12 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from shopverse_platform.defs.checks import Check
 from shopverse_platform.defs.ml.common import (
-    CODE_VERSION,
-    GROUP,
-    OWNERS,
+    ML,
+    code_version,
     recorded_check_status,
+    with_code_version,
 )
 from shopverse_platform.defs.ml.resources import MlflowTracking
 from shopverse_platform.defs.resources import Warehouse
@@ -33,6 +34,11 @@ class ModelTrainingConfig(dg.Config):
     seed: int = Field(default=0, description="Random seed of every candidate.")
     candidates: list[str] = Field(default=list(CANDIDATES), description="Candidates to train, from: " + ", ".join(CANDIDATES))
     log_figures: bool = Field(default=True, description="Log the plotly figures of every candidate.")
+
+
+def beats_baseline(spec: ModelSpec) -> Check:
+    return Check(spec.name, "beats_baseline", "The selected candidate beats the naive baseline on the validation split.",
+                 warn=True)
 
 
 def _checks_passed(context: dg.AssetExecutionContext, spec: ModelSpec, con) -> tuple[bool, dict]:
@@ -59,11 +65,12 @@ def _train(context: dg.AssetExecutionContext, spec: ModelSpec, config: ModelTrai
     if len(train) == 0 or frame[frame.split == "validation"].empty or (spec.kind == "classifier" and train.label.nunique() < 2):
         context.log.warning(f"{spec.name}: the training set cannot train a model; nothing logged or registered")
         yield dg.MaterializeResult(metadata={"skipped": "training set has an empty split or a single class"})
-        yield dg.AssetCheckResult(check_name=f"{spec.name}_beats_baseline", passed=False, metadata={"skipped": "no model trained"})
+        # an ERROR, not a warning: there is no model at all
+        yield beats_baseline(spec).result((False, {"skipped": "no model trained"}), warn=False)
         return
     horizon = int((frame.label_end_date.iloc[0] - frame.cutoff_date.iloc[0]).days)
     origin = RunOrigin(context.run_id, context.asset_key.to_user_string(),
-                       context.partition_key if context.has_partition_key else None, CODE_VERSION)
+                       context.partition_key if context.has_partition_key else None, code_version())
     outcome = train_and_track(
         spec, frame, mlflow_tracking.target(), origin,
         dataset_source=str(warehouse.resolved_path()), checks_passed=passed, margin=config.promotion_margin,
@@ -85,25 +92,17 @@ def _train(context: dg.AssetExecutionContext, spec: ModelSpec, config: ModelTrai
     })
     baseline = outcome.candidates.get("baseline")
     if baseline is None:
-        yield dg.AssetCheckResult(check_name=f"{spec.name}_beats_baseline", passed=True, metadata={"skipped": "no baseline trained"})
+        yield beats_baseline(spec).result((True, {"skipped": "no baseline trained"}), warn=False)
         return
     best, naive = outcome.metrics[spec.primary_metric], baseline.metrics[spec.primary_metric]
     better = best > naive if spec.higher_is_better else best < naive
-    yield dg.AssetCheckResult(
-        check_name=f"{spec.name}_beats_baseline", passed=bool(better),
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"selected": outcome.selected, f"selected_{spec.primary_metric}": float(best),
-                  f"baseline_{spec.primary_metric}": float(naive)},
-    )
+    yield beats_baseline(spec).result((better, {"selected": outcome.selected, f"selected_{spec.primary_metric}": float(best),
+                                                f"baseline_{spec.primary_metric}": float(naive)}))
 
 
 def _asset_args(spec: ModelSpec) -> dict:
-    return {
-        "name": spec.name, "deps": [spec.training_set], "kinds": {"mlflow", "scikit-learn"}, "owners": OWNERS,
-        "group_name": GROUP, "code_version": CODE_VERSION,
-        "check_specs": [dg.AssetCheckSpec(name=f"{spec.name}_beats_baseline", asset=spec.name, blocking=False,
-                                          description="The selected candidate beats the naive baseline on the validation split.")],
-    }
+    return {"name": spec.name, **ML.whole_history([spec.training_set], kinds={"mlflow", "scikit-learn"}, eager=False),
+            "check_specs": [beats_baseline(spec).spec()]}
 
 
 @dg.asset(**_asset_args(CHURN))
@@ -137,3 +136,8 @@ def purchase_propensity(context: dg.AssetExecutionContext, config: ModelTraining
     experiment `shopverse/purchase_propensity`; registered as `purchase_propensity` with the
     champion/challenger gate on ROC-AUC."""
     yield from _train(context, PROPENSITY, config, warehouse, mlflow_tracking)
+
+
+@dg.definitions
+def models() -> dg.Definitions:
+    return dg.Definitions(assets=with_code_version([churn, customer_lifetime_value, purchase_propensity]))

@@ -7,7 +7,8 @@ import pandas as pd
 from pydantic import Field
 
 from shopverse_platform.defs.asset_helpers import table_metadata
-from shopverse_platform.defs.ml.common import GROUP, OWNERS
+from shopverse_platform.defs.checks import Check
+from shopverse_platform.defs.ml.common import ML
 from shopverse_platform.defs.ml.resources import MlflowTracking
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.ml import features
@@ -65,19 +66,19 @@ def _score(context: dg.AssetExecutionContext, spec: ModelSpec, config: ScoringCo
             "model_version": str(champion.version) if champion else "none",
             f"mean_{spec.score_column}": float(scores[spec.score_column].mean()) if len(scores) else 0.0,
         })
-        yield dg.AssetCheckResult(
-            check_name=f"{spec.scores}_valid", passed=bool(bad == 0 and repeated == 0),
-            metadata={"invalid_scores": int(bad), "repeated_entities": int(repeated), "rows": len(scores)},
-        )
+        # evaluated by the asset: repeated entities are counted in the frame it has just scored
+        yield scores_valid(spec).result(
+            (bad == 0 and repeated == 0, {"invalid_scores": int(bad), "repeated_entities": int(repeated), "rows": len(scores)}))
+
+
+def scores_valid(spec: ModelSpec) -> Check:
+    valid = "in [0, 1]" if spec.kind == "classifier" else "non-negative"
+    return Check(spec.scores, "valid", f"One score per {spec.entity}, every score {valid}.")
 
 
 def _asset_args(spec: ModelSpec, data: str) -> dict:
-    valid = "in [0, 1]" if spec.kind == "classifier" else "non-negative"
-    return {
-        "name": spec.scores, "deps": [spec.name, data], "kinds": {"duckdb", "mlflow"}, "owners": OWNERS, "group_name": GROUP,
-        "check_specs": [dg.AssetCheckSpec(name=f"{spec.scores}_valid", asset=spec.scores, blocking=False,
-                                          description=f"One score per {spec.entity}, every score {valid}.")],
-    }
+    return {"name": spec.scores, **ML.whole_history([spec.name, data], kinds={"duckdb", "mlflow"}, eager=False),
+            "check_specs": [scores_valid(spec).spec()]}
 
 
 @dg.asset(**_asset_args(CHURN, "orders"))

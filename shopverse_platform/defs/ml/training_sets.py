@@ -7,13 +7,8 @@ import dagster as dg
 from pydantic import Field
 
 from shopverse_platform.defs.asset_helpers import table_metadata
-from shopverse_platform.defs.ml.common import (
-    CODE_VERSION,
-    GROUP,
-    OWNERS,
-    check_result,
-    training_set_check_specs,
-)
+from shopverse_platform.defs.checks import run_checks
+from shopverse_platform.defs.ml.common import ML, training_set_checks, with_code_version
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.ml import checks, features
 from shopverse_platform.lib.ml.specs import CHURN, CLV, PROPENSITY, ModelSpec
@@ -56,13 +51,13 @@ def _build(context: dg.AssetExecutionContext, spec: ModelSpec, config, warehouse
             "training_cutoff": str(cutoffs.training), "validation_cutoff": str(cutoffs.validation),
             "window_days": cutoffs.window_days, "splits": dg.MetadataValue.json(splits),
         })
-        for name, outcome in checks.run_checks(con, spec, config.min_rows).items():
-            yield check_result(spec.training_set, name, outcome)
+        outcomes = checks.run_checks(con, spec, config.min_rows)
+        yield from run_checks((check, lambda name=check.name: outcomes[name]) for check in training_set_checks(spec.training_set))
 
 
 def _asset_args(spec: ModelSpec, deps: list[str]) -> dict:
-    return {"name": spec.training_set, "deps": deps, "kinds": {"duckdb", "sql"}, "owners": OWNERS, "group_name": GROUP,
-            "code_version": CODE_VERSION, "check_specs": training_set_check_specs(spec.training_set)}
+    return {"name": spec.training_set, **ML.whole_history(deps, eager=False),
+            "check_specs": [check.spec() for check in training_set_checks(spec.training_set)]}
 
 
 @dg.asset(**_asset_args(CHURN, ["orders"]))
@@ -90,3 +85,8 @@ def propensity_training_set(context: dg.AssetExecutionContext, config: Propensit
     they purchase within the next `window_days` (7 by default). Two splits: training at an earlier
     cutoff, validation at a later one."""
     yield from _build(context, PROPENSITY, config, warehouse)
+
+
+@dg.definitions
+def training_sets() -> dg.Definitions:
+    return dg.Definitions(assets=with_code_version([churn_training_set, clv_training_set, propensity_training_set]))

@@ -8,14 +8,12 @@ import dagster as dg
 from pydantic import Field
 
 from shopverse_platform.defs.asset_helpers import table_metadata
+from shopverse_platform.defs.checks import Check, table_checks
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.defs.segmentation.common import (
-    GROUP,
-    OWNERS,
+    SEGMENTATION,
     CustomerSegmentationConfig,
     resolve_as_of,
-    result,
-    spec,
 )
 from shopverse_platform.lib.segmentation import checks
 from shopverse_platform.lib.segmentation.customers import (
@@ -32,19 +30,16 @@ from shopverse_platform.lib.segmentation.tables import (
 from shopverse_platform.lib.segmentation.visitors import visitor_state_sql
 from shopverse_platform.lib.warehouse.shapes import relation
 
-DAILY = dg.AutomationCondition.eager()
+# Depends on the asset's config (order_source): evaluated by the asset, with the config of its run.
+MATCHES_CUSTOMER_METRICS = Check(
+    "value_tiers", "matches_customer_metrics",
+    "At customer_metrics' as-of day, the population and every net revenue equal customer_metrics'.")
+# Depends on the asset's config (k_min, k_max).
+K_IN_RANGE = Check("behaviour_clusters", "k_in_range_and_labelled",
+                   "k lies in the configured range and every cluster has its own readable label.")
 
 
-@dg.asset(
-    deps=["orders", "customer_metrics"],
-    kinds={"duckdb", "sql"}, owners=OWNERS, group_name=GROUP, automation_condition=DAILY,
-    check_specs=[
-        spec("value_tiers", "customer_unique", "One row per customer."),
-        spec("value_tiers", "ordered_by_revenue", "No customer of a higher tier has less net revenue than one of a lower tier."),
-        spec("value_tiers", "matches_customer_metrics",
-             "At customer_metrics' as-of day, the population and every net revenue equal customer_metrics'."),
-    ],
-)
+@dg.asset(**SEGMENTATION.whole_history(["orders", "customer_metrics"]), check_specs=[MATCHES_CUSTOMER_METRICS.spec()])
 def value_tiers(context: dg.AssetExecutionContext, config: CustomerSegmentationConfig, warehouse: Warehouse):
     """Customers by net revenue to date (as of the last day with orders): VIP = top 5 %
     (95th percentile and up), High = 67th-95th, Medium = 33rd-67th, Low = bottom 33 %. The
@@ -57,20 +52,19 @@ def value_tiers(context: dg.AssetExecutionContext, config: CustomerSegmentationC
         by_tier = dict(con.execute("SELECT value_tier, count(*) FROM value_tiers GROUP BY 1").fetchall())
         yield dg.MaterializeResult(metadata={**table_metadata(con, "value_tiers"), "as_of_date": str(as_of),
                                              "customers_by_tier": dg.MetadataValue.json(by_tier)})
-        yield result("value_tiers", "customer_unique", checks.unique_key(con, "value_tiers", "customer_id"))
-        yield result("value_tiers", "ordered_by_revenue", checks.tiers_ordered_by_revenue(con))
-        yield result("value_tiers", "matches_customer_metrics",
-                     checks.tiers_match_customer_metrics(con, filtered=config.order_source is not None))
+        yield MATCHES_CUSTOMER_METRICS.result(
+            checks.tiers_match_customer_metrics(con, filtered=config.order_source is not None))
 
 
-@dg.asset(
-    deps=["orders"],
-    kinds={"duckdb", "sql"}, owners=OWNERS, group_name=GROUP, automation_condition=DAILY,
-    check_specs=[
-        spec("rfm_segments", "customer_unique", "One row per customer."),
-        spec("rfm_segments", "scores_valid", "R, F and M scores lie in 1..5 and every customer has one of the ten named segments."),
-    ],
-)
+value_tiers_checks = table_checks("value_tiers", [
+    (Check("value_tiers", "customer_unique", "One row per customer."),
+     lambda con: checks.unique_key(con, "value_tiers", "customer_id")),
+    (Check("value_tiers", "ordered_by_revenue", "No customer of a higher tier has less net revenue than one of a lower tier."),
+     checks.tiers_ordered_by_revenue),
+])
+
+
+@dg.asset(**SEGMENTATION.whole_history(["orders"]))
 def rfm_segments(context: dg.AssetExecutionContext, config: CustomerSegmentationConfig, warehouse: Warehouse):
     """Customers with at least one order, scored 1-5 on recency, frequency (orders) and monetary
     (net revenue) by percent rank (ties share a score; the most recent buyers get R = 5), and
@@ -84,8 +78,14 @@ def rfm_segments(context: dg.AssetExecutionContext, config: CustomerSegmentation
         by_segment = dict(con.execute("SELECT rfm_segment, count(*) FROM rfm_segments GROUP BY 1 ORDER BY 2 DESC").fetchall())
         yield dg.MaterializeResult(metadata={**table_metadata(con, "rfm_segments"), "as_of_date": str(as_of),
                                              "customers_by_segment": dg.MetadataValue.json(by_segment)})
-        yield result("rfm_segments", "customer_unique", checks.unique_key(con, "rfm_segments", "customer_id"))
-        yield result("rfm_segments", "scores_valid", checks.rfm_scores_valid(con))
+
+
+rfm_segments_checks = table_checks("rfm_segments", [
+    (Check("rfm_segments", "customer_unique", "One row per customer."),
+     lambda con: checks.unique_key(con, "rfm_segments", "customer_id")),
+    (Check("rfm_segments", "scores_valid", "R, F and M scores lie in 1..5 and every customer has one of the ten named segments."),
+     checks.rfm_scores_valid),
+])
 
 
 class ClusterConfig(CustomerSegmentationConfig):
@@ -109,14 +109,8 @@ def _customer_frame(con, config: ClusterConfig, as_of):
     return frame
 
 
-@dg.asset(
-    deps=["orders", "clean_events"],
-    kinds={"duckdb", "scikit-learn"}, owners=OWNERS, group_name=GROUP, automation_condition=DAILY,
-    check_specs=[
-        spec("behaviour_clusters", "customer_unique", "One row per customer."),
-        spec("behaviour_clusters", "k_in_range_and_labelled", "k lies in the configured range and every cluster has its own readable label."),
-    ],
-)
+@dg.asset(**SEGMENTATION.whole_history(["orders", "clean_events"], kinds={"duckdb", "scikit-learn"}),
+          check_specs=[K_IN_RANGE.spec()])
 def behaviour_clusters(context: dg.AssetExecutionContext, config: ClusterConfig, warehouse: Warehouse):
     """Customers grouped by KMeans on scaled RFM and behaviour features (recency, orders, net
     revenue, average order value, units and products per order, cancellation rate, days between
@@ -160,8 +154,13 @@ def behaviour_clusters(context: dg.AssetExecutionContext, config: ClusterConfig,
         write_frame(con, "behaviour_clusters", out)
         write_frame(con, "behaviour_cluster_profiles", profiles)
         yield dg.MaterializeResult(metadata={**table_metadata(con, "behaviour_clusters"), **metadata})
-        yield result("behaviour_clusters", "customer_unique", checks.unique_key(con, "behaviour_clusters", "customer_id"))
-        yield result("behaviour_clusters", "k_in_range_and_labelled", checks.clusters_labelled(con, config.k_min, config.k_max))
+        yield K_IN_RANGE.result(checks.clusters_labelled(con, config.k_min, config.k_max))
+
+
+behaviour_clusters_checks = table_checks("behaviour_clusters", [
+    (Check("behaviour_clusters", "customer_unique", "One row per customer."),
+     lambda con: checks.unique_key(con, "behaviour_clusters", "customer_id")),
+])
 
 
 class IntentConfig(dg.Config):
@@ -169,14 +168,7 @@ class IntentConfig(dg.Config):
     lookback_days: int = Field(default=28, description="A recent visitor was seen in this many days up to the as-of day.")
 
 
-@dg.asset(
-    deps=["clean_events"],
-    kinds={"duckdb", "sql"}, owners=OWNERS, group_name=GROUP, automation_condition=DAILY,
-    check_specs=[
-        spec("intent_segments", "visitor_unique", "One row per visitor."),
-        spec("intent_segments", "levels_valid", "Every visitor has one of: converted, high, medium, low."),
-    ],
-)
+@dg.asset(**SEGMENTATION.whole_history(["clean_events"]))
 def intent_segments(context: dg.AssetExecutionContext, config: IntentConfig, warehouse: Warehouse):
     """Visitors seen in the last 28 days (bots excluded; a device is the user it last logged in
     as) by purchase intent: converted (purchased in the window), high (added to cart and came back
@@ -193,5 +185,10 @@ def intent_segments(context: dg.AssetExecutionContext, config: IntentConfig, war
         by_level = dict(con.execute("SELECT intent_segment, count(*) FROM intent_segments GROUP BY 1").fetchall())
         yield dg.MaterializeResult(metadata={**table_metadata(con, "intent_segments"), "as_of_date": str(as_of),
                                              "visitors_by_level": dg.MetadataValue.json(by_level)})
-        yield result("intent_segments", "visitor_unique", checks.unique_key(con, "intent_segments", "visitor_id"))
-        yield result("intent_segments", "levels_valid", checks.intent_levels_valid(con))
+
+
+intent_segments_checks = table_checks("intent_segments", [
+    (Check("intent_segments", "visitor_unique", "One row per visitor."),
+     lambda con: checks.unique_key(con, "intent_segments", "visitor_id")),
+    (Check("intent_segments", "levels_valid", "Every visitor has one of: converted, high, medium, low."), checks.intent_levels_valid),
+])

@@ -1,4 +1,4 @@
-"""What the segmentation assets share: ownership, configuration, the as-of day and check helpers."""
+"""What the segmentation assets share: their layer, configuration and the as-of day."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import dagster as dg
 import duckdb
 from pydantic import Field
 
+from shopverse_platform.defs.asset_shapes import DATA_SCIENCE
 from shopverse_platform.lib.segmentation.customers import last_order_date
 
-OWNERS = ["team:data-science"]
-GROUP = "segmentation"
+SEGMENTATION = DATA_SCIENCE.with_group("segmentation")
 
 
 class CustomerSegmentationConfig(dg.Config):
@@ -24,14 +24,3 @@ def resolve_as_of(con: duckdb.DuckDBPyConnection, configured: str | None, order_
         return date.fromisoformat(configured)
     return last_order_date(con, order_source)
 
-
-def spec(asset: str, name: str, description: str, blocking: bool = False) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(name=f"{asset}_{name}", asset=asset, blocking=blocking, description=description)
-
-
-def result(asset: str, name: str, outcome: tuple[bool, dict]) -> dg.AssetCheckResult:
-    passed, metadata = outcome
-    return dg.AssetCheckResult(
-        check_name=f"{asset}_{name}", asset_key=asset, passed=bool(passed),
-        metadata={k: dg.MetadataValue.json(v) if isinstance(v, (list, dict)) else v for k, v in metadata.items()},
-    )

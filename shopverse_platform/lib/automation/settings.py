@@ -1,6 +1,7 @@
 """Automation settings (schedule times, freshness deadlines, sensor pace) and the UTC calendar.
 
-The settings come from ``lib/automation/automation.toml`` (beside this module), read when the code location loads.
+The settings come from ``lib/automation/automation.toml`` (beside this module), read when the code location loads
+(``automation_settings()``: the one path every definition takes, read once per process, never at import).
 Why a file and not an environment variable: a schedule's cron string is part of its definition,
 and the webserver, the daemon and the run workers each load the definitions. A file shipped with
 the code gives every process the same value; an environment variable set in one shell but not in
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from functools import cache
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -81,6 +83,12 @@ class AutomationSettings:
         """How far back a freshness deadline looks: a materialization after midnight (in the
         settings' time zone) can hold the day that has just ended."""
         return max(timedelta(hours=at.hour, minutes=at.minute), timedelta(minutes=1))
+
+
+@cache
+def automation_settings(path: Path = SETTINGS_FILE) -> AutomationSettings:
+    """The settings of this code location, read from ``path`` on first use and kept for the process."""
+    return AutomationSettings.load(path)
 
 
 # ----------------------------------------------------------------------------- UTC calendar
