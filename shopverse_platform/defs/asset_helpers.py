@@ -17,7 +17,7 @@ def window_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:
     return window.start.date(), window.end.date()
 
 
-def table_metadata(con: duckdb.DuckDBPyConnection, table: str, where: str = "", params: list | None = None) -> dict:
+def table_metadata(con: duckdb.DuckDBPyConnection, table: str, where: str = "", params: list | dict | None = None) -> dict:
     """Standard metadata for a warehouse table: row count (of the run's window when ``where`` is
     given), total rows, and its column schema with each column's description from
     ``lib/warehouse/columns.toml`` (shown in the Dagster UI and used by lineage)."""
