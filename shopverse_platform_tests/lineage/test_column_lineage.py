@@ -96,14 +96,17 @@ def test_unknown_and_ambiguous_columns_are_left_out_not_guessed():
 
 
 def test_the_real_daily_sales_sql_reads_only_the_order_facts():
-    from shopverse_platform.lib.metrics.sales import DAILY_SALES_SQL
+    from shopverse_platform.lib.metrics import sales
+    from shopverse_platform.lib.warehouse.sql import load_sql
+
+    daily_sales_sql = load_sql(sales.__file__, "daily_sales")
 
     schema = {
         "main.orders": ["order_date", "order_ts", "customer_id", "is_order", "is_credit", "is_guest", "units",
                         "gross_amount", "credited_amount", "net_amount", "anonymous_id", "document_id", "country"],
         "main.order_lines": ["order_date", "product_id", "in_order", "is_product"],
     }
-    result = column_lineage(DAILY_SALES_SQL, lambda table: schema.get(table))
+    result = column_lineage(daily_sales_sql, lambda table: schema.get(table))
     assert result.tables == {"main.orders", "main.order_lines"}
     assert cols(result, "gross_revenue") == {("main.orders", "gross_amount", "AGGREGATION")}
     assert cols(result, "unique_products") == {("main.order_lines", "product_id", "AGGREGATION")}

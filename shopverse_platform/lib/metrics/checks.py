@@ -10,25 +10,22 @@ from decimal import Decimal
 
 import duckdb
 
-from shopverse_platform.lib.warehouse.shapes import relation
+from shopverse_platform.lib.metrics.sources import source
+from shopverse_platform.lib.warehouse.sql import SqlText, load_sql
+from shopverse_platform.lib.warehouse.sql import table as warehouse_table
 from shopverse_platform.lib.warehouse.tables import rows_failing, unique_key  # noqa: F401  (unique_key re-exported: checks.unique_key)
 
 Outcome = tuple[bool, dict[str, object]]
-WINDOW = "{col} >= $start AND {col} < $end"
 
 
 def _plain(value: object) -> object:
     return float(value) if isinstance(value, Decimal) else value
 
 
-def _window(col: str) -> str:
-    return WINDOW.format(col=col)
-
-
 def _totals_match(con: duckdb.DuckDBPyConnection, params: dict, names: list[str],
-                  sides: dict[str, str]) -> Outcome:
-    """Two one-row totals queries (``sides``: label -> SQL, columns in the order of ``names``) must
-    agree, NULL counting as 0; the metadata holds both sides' values as ``<label>_<name>``."""
+                  sides: dict[str, SqlText]) -> Outcome:
+    """Two one-row totals queries (``sides``: label -> loaded SQL, columns in the order of ``names``)
+    must agree, NULL counting as 0; the metadata holds both sides' values as ``<label>_<name>``."""
     (left_label, left_sql), (right_label, right_sql) = sides.items()
     left = [v or 0 for v in con.execute(left_sql, params).fetchall()[0]]
     right = [v or 0 for v in con.execute(right_sql, params).fetchall()[0]]
@@ -42,7 +39,7 @@ def every_day_present(con: duckdb.DuckDBPyConnection, table: str, date_col: str,
     ``rows_per_day`` when given, else at least one."""
     expected = (end - start).days // period_days
     counts = con.execute(
-        f"SELECT {date_col}, count(*) FROM {table} WHERE {_window(date_col)} GROUP BY 1", {"start": start, "end": end}
+        load_sql(__file__, "rows_per_period", checked=warehouse_table(table)), {"date_column": date_col, "start": start, "end": end}
     ).fetchall()
     wrong = [str(day) for day, n in counts if rows_per_day is not None and n != rows_per_day]
     passed = len(counts) == expected and not wrong
@@ -52,13 +49,14 @@ def every_day_present(con: duckdb.DuckDBPyConnection, table: str, date_col: str,
 def no_gaps(con: duckdb.DuckDBPyConnection, table: str, date_col: str) -> Outcome:
     """Across the whole table, every day between the first and the last has its row(s): a range
     built piecemeal left no hole (a weekly rollup over a hole would be wrong)."""
-    first, last, days = con.execute(f"SELECT min({date_col}), max({date_col}), count(DISTINCT {date_col}) FROM {table}").fetchone()
+    checked = warehouse_table(table)
+    first, last, days = con.execute(load_sql(__file__, "period_span", checked=checked), {"date_column": date_col}).fetchone()
     expected = (last - first).days + 1 if first else 0
     missing = []
     if days != expected:
         missing = [str(r[0]) for r in con.execute(
-            f"""SELECT CAST(d AS DATE) FROM range(CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP) + INTERVAL 1 DAY, INTERVAL 1 DAY) t(d)
-                WHERE CAST(d AS DATE) NOT IN (SELECT {date_col} FROM {table}) ORDER BY 1 LIMIT 20""", [first, last]).fetchall()]
+            load_sql(__file__, "missing_days", checked=checked), {"date_column": date_col, "first": first, "last": last}
+        ).fetchall()]
     return days == expected, {"first_day": str(first), "last_day": str(last), "days_present": days,
                               "days_expected": expected, "missing_days": missing}
 
@@ -86,113 +84,72 @@ def nested_rates(column: str, field: str) -> str:
 def order_lines_match_clean(con: duckdb.DuckDBPyConnection, start: date, end: date) -> Outcome:
     """Export lines in the fact = clean order lines of the window (count and amount); event documents =
     the window's first purchase events per transaction and its refund events."""
-    exports, events = relation(con, "clean_order_lines"), relation(con, "clean_events")
-    fact = f"""SELECT count(*) FILTER (WHERE source = 'order_export'), sum(line_amount) FILTER (WHERE source = 'order_export'),
-                      count(DISTINCT document_id) FILTER (WHERE source = 'events' AND document_type = 'order'),
-                      count(DISTINCT document_id) FILTER (WHERE source = 'events' AND document_type = 'refund')
-               FROM order_lines WHERE {_window('order_date')}"""
-    clean = f"""SELECT (SELECT count(*) FROM {exports} WHERE {_window('invoice_date')}),
-                       (SELECT sum(line_amount) FROM {exports} WHERE {_window('invoice_date')}),
-                       (SELECT count(DISTINCT coalesce(transaction_id, event_id)) FROM {events} p
-                         WHERE event_name = 'purchase' AND {_window('event_date')}
-                           AND coalesce(transaction_id, event_id) NOT IN (
-                               SELECT coalesce(transaction_id, event_id) FROM {events}
-                               WHERE event_name = 'purchase' AND event_date < $start)),
-                       (SELECT count(*) FROM {events} WHERE event_name = 'refund' AND {_window('event_date')})"""
+    fact = load_sql(__file__, "order_lines_source_totals")
+    clean = load_sql(__file__, "clean_source_totals",
+                     exports=source(con, "clean_order_lines"), events=source(con, "clean_events"))
     return _totals_match(con, {"start": start, "end": end}, ["export_lines", "export_amount", "event_orders", "event_refunds"],
                          {"fact": fact, "clean": clean})
 
 
 def orders_match_lines(con: duckdb.DuckDBPyConnection, start: date, end: date) -> Outcome:
     """Documents and their gross/credited/net sales amounts in ``orders`` = the lines they are built from."""
-    docs = f"SELECT count(*), sum(gross_amount), sum(credited_amount), sum(net_amount) FROM orders WHERE {_window('order_date')}"
-    lines = f"""SELECT count(DISTINCT (source, document_id)), sum(gross_amount) FILTER (WHERE is_sales),
-                       sum(credited_amount) FILTER (WHERE is_sales), sum(net_amount) FILTER (WHERE is_sales)
-                FROM order_lines WHERE {_window('order_date')}"""
     return _totals_match(con, {"start": start, "end": end}, ["documents", "gross", "credited", "net"],
-                         {"orders": docs, "lines": lines})
+                         {"orders": load_sql(__file__, "orders_totals"),
+                          "lines": load_sql(__file__, "order_lines_document_totals")})
 
 
 def daily_sales_reconcile(con: duckdb.DuckDBPyConnection, start: date, end: date) -> Outcome:
     """Sum of the days' gross, cancelled and net revenue = the order fact's sales lines, to the penny."""
-    daily = f"SELECT sum(gross_revenue), sum(cancelled_revenue), sum(net_revenue) FROM daily_sales WHERE {_window('sales_date')}"
-    fact = f"""SELECT sum(gross_amount), sum(credited_amount), sum(net_amount) FROM order_lines
-               WHERE {_window('order_date')} AND is_sales"""
-    return _totals_match(con, {"start": start, "end": end}, ["gross", "cancelled", "net"], {"daily": daily, "fact": fact})
+    return _totals_match(con, {"start": start, "end": end}, ["gross", "cancelled", "net"],
+                         {"daily": load_sql(__file__, "daily_sales_revenue_totals"),
+                          "fact": load_sql(__file__, "order_lines_sales_totals")})
 
 
 def daily_orders_match_fact(con: duckdb.DuckDBPyConnection, start: date, end: date) -> Outcome:
     """Each day's ``orders`` = distinct order documents in the line fact that day."""
-    mismatched = con.execute(
-        f"""SELECT s.sales_date, s.orders, coalesce(f.orders, 0)
-            FROM daily_sales s LEFT JOIN (
-                SELECT order_date, count(DISTINCT (source, document_id)) AS orders FROM order_lines
-                WHERE in_order AND {_window('order_date')} GROUP BY 1) f ON f.order_date = s.sales_date
-            WHERE {_window('s.sales_date')} AND s.orders <> coalesce(f.orders, 0)
-            ORDER BY 1""",
-        {"start": start, "end": end},
-    ).fetchall()
+    mismatched = con.execute(load_sql(__file__, "daily_orders_mismatches"), {"start": start, "end": end}).fetchall()
     return not mismatched, {"days_mismatched": len(mismatched), "examples": [[str(d), a, b] for d, a, b in mismatched[:10]]}
 
 
 def funnel_never_rises(con: duckdb.DuckDBPyConnection, start: date, end: date) -> Outcome:
-    rising = con.execute(
-        f"""SELECT funnel_date, funnel, step FROM (
-                SELECT *, lag(sessions) OVER (PARTITION BY funnel_date, funnel ORDER BY step_number) AS previous
-                FROM funnel_daily WHERE {_window('funnel_date')})
-            WHERE sessions > previous ORDER BY 1, 2""",
-        {"start": start, "end": end},
-    ).fetchall()
+    rising = con.execute(load_sql(__file__, "funnel_rising_steps"), {"start": start, "end": end}).fetchall()
     return not rising, {"rising_steps": len(rising), "examples": [[str(d), f, s] for d, f, s in rising[:10]]}
 
 
 def carts_add_up(con: duckdb.DuckDBPyConnection, start: date, end: date) -> Outcome:
-    wrong = con.execute(
-        f"SELECT count(*) FROM cart_abandonment WHERE {_window('cart_date')} AND carts_created <> carts_converted + carts_abandoned",
-        {"start": start, "end": end},
-    ).fetchone()[0]
+    wrong = con.execute(load_sql(__file__, "carts_not_adding_up"), {"start": start, "end": end}).fetchone()[0]
     return wrong == 0, {"days_where_created_is_not_converted_plus_abandoned": wrong}
 
 
 def product_revenue_reconciles(con: duckdb.DuckDBPyConnection, start: date, end: date) -> Outcome:
     """Product revenue summed over products = product lines of the fact (postage and fees excluded)."""
     params = {"start": start, "end": end}
-    products = con.execute(
-        f"SELECT sum(gross_revenue), sum(refunds) FROM product_performance WHERE {_window('product_date')}", params
-    ).fetchone()
-    fact = con.execute(
-        f"""SELECT sum(gross_amount) FILTER (WHERE in_order), sum(credited_amount) FROM order_lines
-            WHERE {_window('order_date')} AND is_product""",
-        params,
-    ).fetchone()
+    products = con.execute(load_sql(__file__, "product_performance_revenue_totals"), params).fetchone()
+    fact = con.execute(load_sql(__file__, "order_lines_product_totals"), params).fetchone()
     products, fact = [v or Decimal(0) for v in products], [v or Decimal(0) for v in fact]
     return products == fact, {"products_gross": float(products[0]), "fact_product_gross": float(fact[0]),
                               "products_refunds": float(products[1]), "fact_product_credits": float(fact[1])}
 
 
 def whole_history_revenue(con: duckdb.DuckDBPyConnection, table: str, amount: str, where: str = "true") -> Outcome:
-    """A whole-history table's revenue = the order fact's net sales (identified customers or all)."""
-    fact_where = "customer_id IS NOT NULL AND (is_order OR is_credit)" if table == "customer_metrics" else "true"
-    got = con.execute(f"SELECT sum({amount}) FROM {table} WHERE {where}").fetchone()[0] or Decimal(0)
-    expected = con.execute(f"SELECT sum(net_amount) FROM orders WHERE {fact_where}").fetchone()[0] or Decimal(0)
+    """A whole-history table's revenue = the order fact's net sales (identified customers or all).
+
+    ``where`` is a condition the calling code writes as a literal (``grain = 'hour_of_week'``), never
+    a value from outside; that is why it may be spliced as ``SqlText``."""
+    got = con.execute(
+        load_sql(__file__, "table_amount_total", checked=warehouse_table(table), condition=SqlText(where)), {"amount": amount}
+    ).fetchone()[0] or Decimal(0)
+    expected = con.execute(
+        load_sql(__file__, "orders_net_sales"), {"identified_only": table == "customer_metrics"}
+    ).fetchone()[0] or Decimal(0)
     return got == expected, {f"{table}_{amount}": float(got), "orders_net_amount": float(expected)}
 
 
 def weekly_matches_daily(con: duckdb.DuckDBPyConnection, start: date, end: date) -> Outcome:
     """A week's net revenue and orders = the sum of its days in daily_sales, and all 7 days are there."""
     params = {"start": start, "end": end}
-    weekly = {
-        (w, k): v
-        for w, k, v in con.execute(
-            f"SELECT week_start, kpi, value FROM weekly_kpis WHERE {_window('week_start')} AND kpi IN ('net_revenue', 'orders')",
-            params,
-        ).fetchall()
-    }
-    daily = con.execute(
-        f"""SELECT CAST(date_trunc('week', sales_date) AS DATE), count(*), sum(net_revenue), sum(orders)
-            FROM daily_sales WHERE {_window('sales_date')} GROUP BY 1""",
-        params,
-    ).fetchall()
+    weekly = {(w, k): v for w, k, v in con.execute(load_sql(__file__, "weekly_revenue_orders"), params).fetchall()}
+    daily = con.execute(load_sql(__file__, "daily_sales_weeks"), params).fetchall()
     bad = []
     for week, days, net, orders in daily:
         got_net, got_orders = weekly.get((week, "net_revenue")), weekly.get((week, "orders"))

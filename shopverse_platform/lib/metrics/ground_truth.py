@@ -14,6 +14,8 @@ from pathlib import Path
 
 import duckdb
 
+from shopverse_platform.lib.warehouse.sql import load_sql
+
 KINDS = {
     "traffic": ("traffic_spike", "traffic_drop"),
     "orders": ("unusual_order",),
@@ -40,10 +42,7 @@ def truth_sets(truth: dict) -> dict[str, set[str]]:
 def detected_sets(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     for kind, types in KINDS.items():
-        rows = con.execute(
-            "SELECT entity_id FROM anomalies WHERE anomaly_type IN (SELECT unnest(?)) AND (source IS NULL OR source = 'events')",
-            [list(types)],
-        ).fetchall()
+        rows = con.execute(load_sql(__file__, "detected_anomalies"), {"anomaly_types": list(types)}).fetchall()
         found[kind] = {r[0] for r in rows}
     return found
 

@@ -2,6 +2,7 @@
 
 Every metric reads the warehouse through these relations, so a warehouse holding only order exports
 (no ``clean_events``) or only events (no ``clean_order_lines``) still builds every table, with zeros.
+The SQL lives in ``.sql`` files beside each module; values are bound as DuckDB parameters.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from shopverse_platform.lib.cleaning.dimensions import (
     events_per_minute_sql,
 )
 from shopverse_platform.lib.warehouse.shapes import relation
-from shopverse_platform.lib.warehouse.tables import replace_date_range, table_exists
+from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql, table
+from shopverse_platform.lib.warehouse.tables import replace_date_range, replace_table, table_exists
 
 # Order-export line types that are money from customers for goods: they make gross sales,
 # cancellations and net revenue. Fees the shop pays (bank charges, Amazon fees), charity commission,
@@ -29,16 +31,23 @@ PURCHASE_FUNNEL: tuple[str, ...] = ("session_start", "view_item", "add_to_cart",
 CHECKOUT_FUNNEL: tuple[str, ...] = ("begin_checkout", "add_payment_info", "purchase")
 
 
-def sql_list(values: tuple[str, ...] | list[str]) -> str:
-    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+def source(con: duckdb.DuckDBPyConnection, name: str) -> TableName | SqlText:
+    """A clean table as a part for :func:`load_sql`: the table, or, when it was never built, the empty
+    relation of its shape. That relation is fixed text written in ``lib/warehouse/shapes.py`` (no
+    value in it), which is why it may be wrapped as ``SqlText``."""
+    found = relation(con, name)
+    return table(name) if found == name else SqlText(found)
 
 
-def days_sql(start_param: str = "$start", end_param: str = "$end", column: str = "day") -> str:
-    """One row per day in [start, end): days without data still get their row (of zeros)."""
-    return (
-        f"SELECT CAST(range AS DATE) AS {column} FROM range(CAST({start_param} AS TIMESTAMP), "
-        f"CAST({end_param} AS TIMESTAMP), INTERVAL 1 DAY)"
-    )
+def table_or_empty(con: duckdb.DuckDBPyConnection, name: str, empty: SqlText) -> TableName | SqlText:
+    """``name`` if built, else ``empty`` (a loaded ``SELECT ... WHERE false`` of its shape) as a subquery."""
+    return table(name) if table_exists(con, name) else SqlText(f"({empty})")
+
+
+def _bot_rule(events: str, first_ts: str, last_ts: str) -> SqlText:
+    # bot_rule_sql builds the rule from the column expressions given here and the constants of
+    # lib/cleaning/dimensions.py: code-made text without any value from outside, so it may be spliced.
+    return SqlText(bot_rule_sql(events, first_ts, last_ts))
 
 
 def create_window_events(con: duckdb.DuckDBPyConnection, start: date, end: date) -> None:
@@ -50,64 +59,40 @@ def create_window_events(con: duckdb.DuckDBPyConnection, start: date, end: date)
 
     Only the sessions are materialized (one row each, with the bot flag); ``_window_events`` is a
     view joining them to ``clean_events``, so each metric reads just the columns it needs, and
-    ``_window_events_flagged`` a lighter view with the events' bot flag only.
+    ``_window_events_flagged`` a lighter view with the events' bot flag only. The views read the
+    window from the connection's variable ``metrics_window`` (a view cannot take parameters).
     """
-    events = relation(con, "clean_events")
-    lo, hi = start - timedelta(days=1), end + timedelta(days=1)
-    window = "event_date >= DATE '{lo}' AND event_date < DATE '{hi}'"
+    events = source(con, "clean_events")
+    window = {"lo": start - timedelta(days=1), "hi": end + timedelta(days=1)}
+    con.execute(load_sql(__file__, "window_bounds"), window)
     con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _window_sessions AS
-        SELECT session_id, min(event_ts) AS session_start, CAST(min(event_ts) AS DATE) AS session_date,
-               count(*) AS session_events, count(*) FILTER (WHERE event_name <> 'session_start') AS session_hits,
-               date_diff('millisecond', min(event_ts), max(event_ts)) / 1000.0 AS session_seconds,
-               arg_min(anonymous_id, event_ts) AS visitor_id, max(user_id) AS session_user_id,
-               arg_min(device, event_ts) AS session_device, arg_min(country, event_ts) AS session_country,
-               {bot_rule_sql("count(*)", "min(event_ts)", "max(event_ts)")} AS is_bot
-        FROM {events} WHERE {window.format(lo=lo, hi=hi)}
-        GROUP BY session_id
-        """
+        load_sql(__file__, "window_sessions", events=events,
+                 bot_rule=_bot_rule("count(*)", "min(event_ts)", "max(event_ts)")),
+        window,
     )
-    # Event-level reads that only need the bot flag join the few bot sessions, not all of them.
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP VIEW _window_events_flagged AS
-        SELECT e.event_id, e.event_name, e.event_ts, e.event_date, e.anonymous_id, e.session_id,
-               b.session_id IS NOT NULL AS is_bot
-        FROM {events} e LEFT JOIN (SELECT session_id FROM _window_sessions WHERE is_bot) b USING (session_id)
-        WHERE {window.format(lo=lo, hi=hi).replace("event_date", "e.event_date")}
-        """
-    )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP VIEW _window_events AS
-        SELECT e.event_id, e.event_name, e.event_ts, e.event_date, e.user_id, e.anonymous_id, e.session_id,
-               e.device, e.country, e.items, e.value, e.transaction_id, s.* EXCLUDE (session_id)
-        FROM {events} e JOIN _window_sessions s USING (session_id)
-        WHERE {window.format(lo=lo, hi=hi).replace("event_date", "e.event_date")}
-        """
-    )
+    con.execute(load_sql(__file__, "window_events_flagged", events=events))
+    con.execute(load_sql(__file__, "window_events", events=events))
 
 
-def session_stats(con: duckdb.DuckDBPyConnection) -> str:
-    """Whole-history sessions with the bot rule, for the whole-history tables and weekly visitors.
+def session_stats(con: duckdb.DuckDBPyConnection) -> SqlText:
+    """Whole-history sessions with the bot rule, for the whole-history tables and weekly visitors,
+    as a parenthesized subquery.
 
     Read from the cleaning layer's ``sessions`` table when it is built (one row per session, already
     aggregated), else aggregated here from ``clean_events``; the bot rule is the same as in
     ``create_window_events`` (millisecond timestamps, a session under a minute counts as one minute).
     """
     if table_exists(con, "sessions"):
-        base = """SELECT session_id, session_start, session_end, session_date, events,
-                         anonymous_id AS visitor_id, user_id FROM sessions"""
+        base = load_sql(__file__, "sessions_from_table", sessions=table("sessions"))
     else:
-        base = f"""SELECT session_id, min(event_ts) AS session_start, max(event_ts) AS session_end,
-                          CAST(min(event_ts) AS DATE) AS session_date, count(*) AS events,
-                          arg_min(anonymous_id, event_ts) AS visitor_id, max(user_id) AS user_id
-                   FROM {relation(con, "clean_events")} GROUP BY session_id"""
-    return f"""(SELECT *, {events_per_minute_sql("events", "session_start", "session_end")} AS epm,
-                       date_diff('millisecond', session_start, session_end) / 1000.0 AS seconds,
-                       {bot_rule_sql("events", "session_start", "session_end")} AS is_bot
-                FROM ({base}))"""
+        base = load_sql(__file__, "sessions_from_events", events=source(con, "clean_events"))
+    stats = load_sql(
+        __file__, "session_stats", sessions=base,
+        # events_per_minute_sql: like the bot rule, code-made from these column names (no value).
+        events_per_minute=SqlText(events_per_minute_sql("events", "session_start", "session_end")),
+        bot_rule=_bot_rule("events", "session_start", "session_end"),
+    )
+    return SqlText(f"({stats})")
 
 
 def replace_window(
@@ -115,15 +100,32 @@ def replace_window(
 ) -> int:
     """Compute the window's rows into a temp table (named parameters allowed), then swap them into
     ``table`` atomically: a failed run leaves the previous rows, a rerun never duplicates."""
-    staging = f"_new_{table}"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {staging} AS {select_sql}", params)
-    if not table_exists(con, table):
+    target, staging = _stage(con, table, select_sql, params)
+    if not table_exists(con, target):
         # Created empty outside the replacing transaction: with duckdb 2.0.0, a table created and
         # bulk-filled in one transaction reports stale statistics (count(*) = 0) to the same
         # connection until it reconnects, which would fail this run's checks.
-        con.execute(f"CREATE TABLE {table} AS SELECT * FROM {staging} WHERE false")
+        con.execute(load_sql(__file__, "empty_table_from_staging", target=target, staging=staging))
     rows = replace_date_range(
-        con, table=table, date_column=date_column, start=start, end=end, select_sql=f"SELECT * FROM {staging}"
+        con, table=target, date_column=date_column, start=start, end=end,
+        select_sql=load_sql(__file__, "staging_rows", staging=staging),
     )
-    con.execute(f"DROP TABLE {staging}")
+    con.execute(load_sql(__file__, "drop_staging_table", staging=staging))
     return rows
+
+
+def replace_whole(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, params: dict) -> int:
+    """Rebuild a whole-history table from a query with named parameters: computed into a temp table
+    first (``replace_table`` binds positional parameters only), then swapped in atomically."""
+    target, staging = _stage(con, table, select_sql, params)
+    rows = replace_table(con, table=target, select_sql=load_sql(__file__, "staging_rows", staging=staging))
+    con.execute(load_sql(__file__, "drop_staging_table", staging=staging))
+    return rows
+
+
+def _stage(con: duckdb.DuckDBPyConnection, name: str, select_sql: str, params: dict) -> tuple[TableName, TableName]:
+    target, staging = table(name), table(f"_new_{name}")
+    if not isinstance(select_sql, SqlText):
+        raise TypeError(f"{name}: the query must be a loaded SqlText, not {type(select_sql).__name__}")
+    con.execute(load_sql(__file__, "staging_table", staging=staging, query=select_sql), params)
+    return target, staging

@@ -1,0 +1,142 @@
+-- Every anomaly of the whole history, with how it was found (see anomalies.py for the methods).
+-- The sessions spliced in are session_stats.sql: whole-history sessions with epm, seconds and the bot flag.
+WITH sess_rated AS (SELECT * FROM {{sessions}}),
+-- traffic: sessions started per hour over every hour of the observed days
+hours AS (
+    SELECT range AS hour_ts FROM (SELECT min(session_start) AS lo, max(session_start) AS hi FROM sess_rated),
+         range(date_trunc('day', lo), date_trunc('day', hi) + INTERVAL 1 DAY, INTERVAL 1 HOUR)
+    WHERE lo IS NOT NULL
+),
+hourly AS (
+    SELECT h.hour_ts, count(s.session_id) AS sessions
+    FROM hours h LEFT JOIN sess_rated s ON date_trunc('hour', s.session_start) = h.hour_ts AND NOT s.is_bot
+    GROUP BY h.hour_ts
+),
+traffic AS (
+    SELECT h.hour_ts, any_value(h.sessions) AS observed, median(r.sessions) AS baseline, mad(r.sessions) AS mad,
+           count(r.sessions) AS reference_count
+    FROM hourly h
+    CROSS JOIN (VALUES (-21), (-14), (-7), (7), (14), (21)) o(days)
+    JOIN hourly r ON r.hour_ts = h.hour_ts + to_days(o.days)
+    GROUP BY h.hour_ts HAVING count(r.sessions) >= 2
+),
+traffic_scored AS (
+    SELECT *, (observed - baseline) / greatest(1.4826 * mad, sqrt(baseline) + 1, 0.1 * baseline) AS score FROM traffic
+),
+-- orders: log value against the shop (per source) and the customer's other orders
+o AS (
+    SELECT source, document_id, order_date, order_ts, customer_id, gross_amount, CAST(gross_amount AS DOUBLE) AS value,
+           ln(CAST(gross_amount AS DOUBLE)) AS lv
+    FROM orders WHERE is_order AND gross_amount > 0
+),
+shop AS (  -- the fence: what 99 % of the source's orders stay below (needs >= 100 orders)
+    SELECT source, quantile_cont(value, 0.99) AS p99 FROM o GROUP BY source HAVING count(*) >= 100
+),
+customer AS (
+    SELECT a.source, a.document_id, count(b.lv) AS others, median(b.lv) AS med, mad(b.lv) AS mad
+    FROM o a JOIN o b ON a.source = b.source AND a.customer_id = b.customer_id AND a.document_id <> b.document_id
+    GROUP BY a.source, a.document_id
+),
+credited AS (
+    SELECT source, order_id, sum(credited_amount) AS credited, min(order_date) AS first_credit
+    FROM order_lines WHERE document_type <> 'order' AND order_id IS NOT NULL AND is_sales GROUP BY ALL
+),
+orders_scored AS (
+    SELECT o.*, shop.p99 AS shop_p99, o.value / shop.p99 AS shop_ratio,
+           coalesce(c.others, 0) AS customer_orders, exp(c.med) AS customer_median,
+           CASE WHEN c.others >= 2 THEN (o.lv - c.med) / greatest(1.4826 * c.mad, 0.5) END AS customer_score,
+           coalesce(cr.credited, 0) AS credited, cr.first_credit
+    FROM o JOIN shop USING (source)
+    LEFT JOIN customer c USING (source, document_id)
+    LEFT JOIN credited cr ON cr.source = o.source AND cr.order_id = o.document_id
+),
+unusual_orders AS (
+    SELECT * FROM orders_scored
+    WHERE shop_ratio >= $order_shop_ratio AND (customer_score IS NULL OR customer_score >= $order_customer_score)
+),
+-- a credit of exactly the order's value by the same customer afterwards cancels it even when the
+-- export did not link it line by line (e.g. a whole invoice reversed by one manual line)
+matching_credit AS (
+    SELECT u.source, u.document_id, arg_min(c.document_id, c.order_ts) AS credit_id, min(c.order_date) AS credit_date
+    FROM unusual_orders u JOIN orders c
+      ON c.source = u.source AND c.customer_id = u.customer_id AND c.is_credit
+     AND c.credited_amount = u.gross_amount AND c.order_ts >= u.order_ts
+    GROUP BY ALL
+),
+-- sessions: events per minute
+busy AS (SELECT * FROM sess_rated WHERE events >= 10 AND NOT is_bot),
+busy_norm AS (  -- a norm needs a population: fewer than 30 busy sessions judge nothing
+    SELECT median(ln(epm)) AS med, greatest(mad(ln(epm)), 0.05) AS mad FROM busy HAVING count(*) >= 30
+),
+-- revenue: net revenue per day over every day of the observed span
+days AS (
+    SELECT CAST(range AS DATE) AS day FROM (SELECT min(order_date) AS lo, max(order_date) AS hi FROM orders),
+         range(CAST(lo AS TIMESTAMP), CAST(hi AS TIMESTAMP) + INTERVAL 1 DAY, INTERVAL 1 DAY)
+    WHERE lo IS NOT NULL
+),
+daily AS (
+    SELECT d.day, CAST(coalesce(sum(x.net_amount), 0) AS DOUBLE) AS net
+    FROM days d LEFT JOIN orders x ON x.order_date = d.day GROUP BY d.day
+),
+revenue AS (
+    SELECT d.day, any_value(d.net) AS observed, median(r.net) AS baseline,
+           median(ln(1 + greatest(r.net, 0))) AS log_baseline, mad(ln(1 + greatest(r.net, 0))) AS log_mad,
+           count(r.net) AS reference_count
+    FROM daily d
+    CROSS JOIN (VALUES (-28), (-21), (-14), (-7), (7), (14), (21), (28)) o(days)
+    JOIN daily r ON r.day = d.day + o.days
+    GROUP BY d.day HAVING count(r.net) >= 3
+),
+revenue_scored AS (  -- on the log scale: revenue varies by factors, and a closed day (0) must stand out
+    SELECT *, (ln(1 + greatest(observed, 0)) - log_baseline) / greatest(1.4826 * log_mad, 0.25) AS score
+    FROM revenue WHERE baseline > 0
+),
+-- every finding in one shape; the id and severity are added once below
+found AS (
+    SELECT CASE WHEN score > 0 THEN 'traffic_spike' ELSE 'traffic_drop' END AS anomaly_type,
+           CAST(hour_ts AS DATE) AS anomaly_date, CAST(hour_ts AS TIMESTAMP) AS anomaly_ts,
+           CAST('events' AS VARCHAR) AS source, 'hour' AS entity_type,
+           CAST(strftime(hour_ts, '%Y-%m-%d %H:00') AS VARCHAR) AS entity_id,
+           'sessions_per_hour_vs_same_hour_weekday_median' AS method, CAST(observed AS DOUBLE) AS observed,
+           CAST(baseline AS DOUBLE) AS expected, CAST(score AS DOUBLE) AS score,
+           CAST($traffic_score AS DOUBLE) AS threshold,
+           CAST(json_object('references', reference_count, 'mad', mad) AS VARCHAR) AS detail
+    FROM traffic_scored WHERE abs(score) >= $traffic_score
+    UNION ALL
+    SELECT 'unusual_order', CAST(order_date AS DATE), CAST(order_ts AS TIMESTAMP), CAST(source AS VARCHAR), 'order',
+           CAST(document_id AS VARCHAR), 'order_value_vs_shop_p99_and_customer_median', CAST(value AS DOUBLE),
+           CAST(shop_p99 AS DOUBLE), CAST(shop_ratio AS DOUBLE), CAST($order_shop_ratio AS DOUBLE),
+           CAST(json_object('customer_id', customer_id, 'customer_orders', customer_orders, 'customer_median', customer_median,
+                            'customer_score', customer_score, 'credited_later', credited, 'first_credit', first_credit,
+                            'matching_credit', credit_id, 'matching_credit_date', credit_date,
+                            'cancelled_share', CASE WHEN credit_id IS NOT NULL THEN 1.0 ELSE least(credited / value, 1.0) END)
+                AS VARCHAR)
+    FROM unusual_orders LEFT JOIN matching_credit USING (source, document_id)
+    UNION ALL
+    SELECT 'bot', CAST(session_start AS DATE), CAST(session_start AS TIMESTAMP), CAST('events' AS VARCHAR), 'session',
+           CAST(session_id AS VARCHAR), 'events_per_minute', CAST(epm AS DOUBLE), CAST(NULL AS DOUBLE),
+           CAST(epm AS DOUBLE), CAST($bot_events_per_minute AS DOUBLE),
+           CAST(json_object('events', events, 'seconds', seconds, 'anonymous_id', visitor_id, 'user_id', user_id) AS VARCHAR)
+    FROM sess_rated WHERE is_bot
+    UNION ALL
+    SELECT 'hyperactive_session', CAST(session_start AS DATE), CAST(session_start AS TIMESTAMP), CAST('events' AS VARCHAR),
+           'session', CAST(session_id AS VARCHAR), 'log_events_per_minute_robust_z', CAST(epm AS DOUBLE),
+           CAST(exp(n.med) AS DOUBLE), CAST((ln(epm) - n.med) / (1.4826 * n.mad) AS DOUBLE),
+           CAST($hyperactive_score AS DOUBLE),
+           CAST(json_object('events', events, 'seconds', seconds, 'anonymous_id', visitor_id, 'user_id', user_id) AS VARCHAR)
+    FROM busy CROSS JOIN busy_norm n WHERE (ln(epm) - n.med) / (1.4826 * n.mad) >= $hyperactive_score
+    UNION ALL
+    SELECT 'revenue_drop', CAST(day AS DATE), CAST(day AS TIMESTAMP), CAST(NULL AS VARCHAR), 'day', CAST(day AS VARCHAR),
+           'log_daily_net_revenue_vs_same_weekday_median', CAST(observed AS DOUBLE), CAST(baseline AS DOUBLE),
+           CAST(score AS DOUBLE), CAST($revenue_drop_score AS DOUBLE),
+           CAST(json_object('references', reference_count, 'log_mad', log_mad) AS VARCHAR)
+    FROM revenue_scored WHERE score <= -$revenue_drop_score
+)
+SELECT md5(anomaly_type || '|' || entity_id) AS anomaly_id, anomaly_type, anomaly_date, anomaly_ts, source, entity_type,
+       entity_id, method, observed, expected, score, threshold,
+       -- the bounds in DECIMAL, as 1.4 x a threshold written as a literal was: 1.4 x 3.0 is 4.2, not 4.199999999999999
+       CASE WHEN abs(score) >= 1.4 * CAST(threshold AS DECIMAL(18,9)) THEN 'high'
+            WHEN abs(score) >= 1.2 * CAST(threshold AS DECIMAL(18,9)) THEN 'medium' ELSE 'low' END AS severity,
+       detail
+FROM found
+ORDER BY anomaly_date, anomaly_type, entity_id

@@ -1,0 +1,64 @@
+-- One row per line of a sales document from both sources (see facts.py for the rules).
+WITH purchases AS (
+    SELECT *, coalesce(transaction_id, event_id) AS txn FROM {{events}}
+    WHERE event_name = 'purchase' AND event_date >= $start AND event_date < $end
+),
+earliest AS (  -- the earliest purchase event of each transaction, wherever it landed (narrow columns)
+    SELECT event_id FROM {{events}}
+    WHERE event_name = 'purchase' AND event_date < $end
+    QUALIFY row_number() OVER (PARTITION BY coalesce(transaction_id, event_id) ORDER BY event_ts, event_id) = 1
+),
+first_purchases AS (SELECT p.* FROM purchases p SEMI JOIN earliest USING (event_id)),
+documents AS (
+    SELECT event_id, event_ts, event_date, user_id, anonymous_id, session_id, device, country, items,
+           'order' AS document_type, txn AS document_id, txn AS order_id
+    FROM first_purchases
+    UNION ALL
+    SELECT event_id, event_ts, event_date, user_id, anonymous_id, session_id, device, country, items,
+           'refund', event_id, transaction_id
+    FROM {{events}} WHERE event_name = 'refund' AND event_date >= $start AND event_date < $end
+),
+lines AS (
+    SELECT *, unnest(items) AS item, generate_subscripts(items, 1) AS line_no FROM documents
+),
+event_lines AS (
+    SELECT event_date AS order_date, event_ts AS order_ts, 'events' AS source, document_id, document_type, order_id,
+           CAST(line_no AS INTEGER) AS line_no, user_id AS customer_id, user_id IS NULL AS is_guest,
+           anonymous_id, session_id, device, country,
+           item.item_id AS product_id, item.item_name AS product_name, item.item_category AS category,
+           'product' AS line_type, true AS is_product, true AS is_sales,
+           CAST(CASE WHEN document_type = 'order' THEN 1 ELSE -1 END * coalesce(item.quantity, 1) AS INTEGER) AS quantity,
+           CAST(item.price AS DECIMAL(18,3)) AS unit_price,
+           CAST(round(CASE WHEN document_type = 'order' THEN 1 ELSE -1 END * item.price * coalesce(item.quantity, 1), 2)
+                AS DECIMAL(18,2)) AS line_amount,
+           event_id AS source_record
+    FROM lines
+),
+export_lines AS (
+    SELECT invoice_date AS order_date, invoice_ts AS order_ts, 'order_export' AS source, invoice_no AS document_id,
+           CASE WHEN is_cancellation THEN 'cancellation' ELSE 'order' END AS document_type,
+           CASE WHEN is_cancellation THEN original_invoice_no ELSE invoice_no END AS order_id,
+           CAST(row_number() OVER (PARTITION BY invoice_no ORDER BY source_file, line_number) AS INTEGER) AS line_no,
+           customer_id, is_guest, NULL::VARCHAR AS anonymous_id, NULL::VARCHAR AS session_id, NULL::VARCHAR AS device,
+           country, stock_code AS product_id, description AS product_name, NULL::VARCHAR AS category,
+           line_type, line_type = 'product' AS is_product,
+           line_type IN (SELECT unnest($sales_line_types)) AS is_sales,
+           quantity, unit_price, CAST(line_amount AS DECIMAL(18,2)) AS line_amount,
+           source_file || ':' || line_number AS source_record
+    FROM {{exports}}
+    WHERE invoice_date >= $start AND invoice_date < $end
+),
+unioned AS ((SELECT * FROM event_lines) UNION ALL BY NAME (SELECT * FROM export_lines)),
+amounts AS (
+    SELECT *,
+           CAST(CASE WHEN document_type = 'order' THEN line_amount ELSE 0 END AS DECIMAL(18,2)) AS gross_amount,
+           CAST(CASE WHEN document_type = 'order' THEN 0 ELSE -line_amount END AS DECIMAL(18,2)) AS credited_amount,
+           line_amount AS net_amount
+    FROM unioned
+)
+SELECT *,
+       -- the document bills something: invoices of zero-priced stock movements are not orders
+       document_type = 'order'
+           AND sum(CASE WHEN is_sales THEN gross_amount ELSE 0 END) OVER (PARTITION BY source, document_id) > 0
+           AS in_order
+FROM amounts
