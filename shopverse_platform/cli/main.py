@@ -48,7 +48,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     summary = simulate(
         landing, users=args.users, days=args.days, start=args.start, seed=args.seed, gzip=args.gzip,
-        layout=args.layout, faults=args.faults, progress=not args.quiet,
+        layout=args.layout, faults=args.faults, progress=not args.quiet and sys.stderr.isatty(),  # no carriage-return frames in logs
     )
     seconds = time.perf_counter() - started
     print(
@@ -87,7 +87,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     with dg.DagsterInstance.get() as instance:
         # The same path as `shopverse backfill`: the daily job over the range in one run, then the
         # weekly job (rollups, segment snapshots, models, weekly report) over its complete weeks.
-        stages = backfill(defs(), instance, first_day, last_day, on_failure=alert_failed_run)
+        stages = backfill(defs(), instance, first_day, last_day, on_failure=alert_failed_run,
+                          log_level="DEBUG" if args.verbose else "INFO")
     seconds = time.perf_counter() - started
     ok = bool(stages) and all(s.success for s in stages)
     print(f"\n{'built' if ok else 'FAILED'}: {first_day}..{last_day} in {seconds:.1f}s")
@@ -152,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="'logs' writes the classic logs/YYYYMMDD/<event>.json one-file-per-event folders")
     sim.add_argument("--faults", type=fraction, default=0.002, help="share of deliberately bad lines, in [0, 1)")
     sim.add_argument("--landing-dir", default=None, help="where to write (default: $SHOPVERSE_LANDING_DIR, else data/landing)")
-    sim.add_argument("--quiet", action="store_true", help="no progress bar")
+    sim.add_argument("--quiet", action="store_true", help="no progress bar (there is none when stderr is not a terminal)")
     sim.set_defaults(func=cmd_simulate, check=_check_simulate)
 
     run = add_command(sub, "run", "simulate a month if needed, then materialize the whole asset graph",
@@ -164,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed, when it simulates")
     run.add_argument("--simulate", choices=["if-empty", "always", "never"], default="if-empty",
                      help="simulate traffic first: when the landing zone has no events, always, or never")
+    run.add_argument("-v", "--verbose", action="store_true", help="show Dagster's DEBUG events too (always in the UI's run page)")
     run.set_defaults(func=cmd_run, check=_check_run)
 
     ui = add_command(sub, "ui", "start the Dagster UI and daemon on the local instance (dagster dev)")
