@@ -1,6 +1,8 @@
 """Launch paths other than in-process: the Dagster CLI with step subprocesses, and a run launched
 through the webserver, dequeued by the daemon and cancelled from the API (`dagster dev`, the same
-processes `shopverse ui` starts). Slow (each starts several Python processes), hence marked."""
+processes `shopverse ui` starts). Slow (each starts several Python processes), hence marked. The
+webserver test starts `dagster dev`, whose daemon and webserver are outside service processes, so it
+is also marked ``services``: it runs in `make test`, not in `make test-fast`."""
 
 from __future__ import annotations
 
@@ -85,6 +87,7 @@ def dagster_dev():
         log.close()
 
 
+@pytest.mark.services
 def test_a_run_launched_from_the_webserver_emits_and_its_cancellation_is_an_abort(dagster_dev):
     client = dagster_dev
     run_id = client.submit_job_execution("__ASSET_JOB", asset_selection=[["lineage_orders"]])
