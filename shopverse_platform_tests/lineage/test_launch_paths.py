@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from shopverse_platform.lib import paths
-from shopverse_platform_tests.conftest import free_port, stop_process_group
+from shopverse_platform_tests.conftest import Command, Finished, free_port, stop_process_group
 from shopverse_platform_tests.lineage.support import by_job, read_events, validate_event
 
 pytestmark = pytest.mark.slow
@@ -41,11 +41,13 @@ def _wait(condition, timeout: float, what: str, interval: float = 0.5):
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def test_dagster_cli_run_with_step_subprocesses_emits_from_each_step():
-    result = subprocess.run(
-        [str(BIN / "dagster"), "asset", "materialize", "-m", LOCATION, "--select", "lineage_orders,lineage_revenue"],
-        env=os.environ.copy(), capture_output=True, text=True, timeout=600,
-    )
+@pytest.mark.background_command(
+    Command([str(BIN / "dagster"), "asset", "materialize", "-m", LOCATION, "--select", "lineage_orders,lineage_revenue"],
+            timeout=600))
+def test_dagster_cli_run_with_step_subprocesses_emits_from_each_step(background_command: Finished):
+    # the command ran in the background with this test's isolated environment, which now points at
+    # the data directory and Dagster home it wrote
+    result = background_command.result
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Executing step \"lineage_orders\" in subprocess" in result.stderr + result.stdout
     events = _events()
