@@ -1,4 +1,5 @@
-"""Shared fixtures: a temporary warehouse, landing zone and Dagster instance per test."""
+"""Shared fixtures: a temporary warehouse, landing zone and Dagster instance per test; commands of
+subprocess tests started in the background when the session starts."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import os
 import signal
 import socket
 import subprocess
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
@@ -19,13 +22,16 @@ RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 
 
+ISOLATED_UNSET = ("SHOPVERSE_WAREHOUSE", "SHOPVERSE_LANDING_DIR", "SHOPVERSE_ORDER_EXPORTS", "OPENLINEAGE_URL", "MLFLOW_TRACKING_URI")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may touch the developer's data/ or Dagster home."""
     monkeypatch.setenv("SHOPVERSE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     (tmp_path / "dagster_home").mkdir()
-    for name in ("SHOPVERSE_WAREHOUSE", "SHOPVERSE_LANDING_DIR", "SHOPVERSE_ORDER_EXPORTS", "OPENLINEAGE_URL", "MLFLOW_TRACKING_URI"):
+    for name in ISOLATED_UNSET:
         monkeypatch.delenv(name, raising=False)
 
 
@@ -123,3 +129,117 @@ def stop_process_group(process: subprocess.Popen, timeout: float = 30, first_sig
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+
+
+# Commands of subprocess tests, run in the background. A test that only starts a command and waits
+# for it (the Dagster CLI, dg) leaves pytest's process idle for seconds; started when the session
+# starts, one after the other on a thread, the commands run beside the in-process tests (which keep
+# mostly one core busy) and are usually done when their test comes. The command, its environment and
+# every assertion on its result stay the test's own; only the moment it starts moves.
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command for ``@pytest.mark.background_command(Command(...))``. It runs with the environment
+    a test gets from ``_isolated_environment`` (its own ``data`` and empty ``dagster_home``) in
+    ``cwd``, else in the directory pytest started in."""
+
+    args: list[str]
+    cwd: Path | None = None
+    timeout: float = 300
+
+
+@dataclass
+class Finished:
+    """A background command once it has ended: its result and the directory it ran in."""
+
+    result: subprocess.CompletedProcess
+    workdir: Path
+
+
+@dataclass
+class _Job:
+    command: Command
+    workdir: Path
+    cwd: Path
+    env: dict[str, str]
+    done: threading.Event = field(default_factory=threading.Event)
+    process: subprocess.Popen | None = None
+    finished: Finished | None = None
+    error: BaseException | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "background_command(command): the test's Command starts in the background when the session "
+        "starts; the test reads its result through the background_command fixture")
+
+
+def _run(job: _Job) -> None:
+    command = job.command
+    try:
+        job.process = subprocess.Popen(
+            command.args, cwd=command.cwd or job.cwd, env=job.env, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        )
+        try:
+            stdout, stderr = job.process.communicate(timeout=command.timeout)
+        except subprocess.TimeoutExpired:
+            stop_process_group(job.process, timeout=10)
+            raise
+        job.finished = Finished(subprocess.CompletedProcess(command.args, job.process.returncode, stdout, stderr), job.workdir)
+    except BaseException as error:  # noqa: BLE001 - handed to the test, which raises it
+        job.error = error
+    finally:
+        job.done.set()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _background_commands(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, _Job]]:
+    """Start the commands of the selected tests marked ``background_command``, one at a time, in
+    test order; stop any still running (by process group) when the session ends."""
+    jobs: dict[str, _Job] = {}
+    # read now: a test running while a command starts may have changed both for itself
+    cwd, environment = Path.cwd(), {k: v for k, v in os.environ.items() if k not in ISOLATED_UNSET}
+    for item in request.session.items:
+        marker = item.get_closest_marker("background_command")
+        if marker is None:
+            continue
+        workdir = tmp_path_factory.mktemp("background")
+        (workdir / "dagster_home").mkdir()
+        env = {**environment, "SHOPVERSE_DATA_DIR": str(workdir / "data"), "DAGSTER_HOME": str(workdir / "dagster_home")}
+        jobs[item.nodeid] = _Job(marker.args[0], workdir, cwd, env)
+    stopping = threading.Event()
+
+    def run_all() -> None:
+        for job in jobs.values():
+            if stopping.is_set():
+                job.error = RuntimeError("the session ended before this command started")
+                job.done.set()
+                continue
+            _run(job)
+
+    runner = threading.Thread(target=run_all, name="background-commands", daemon=True)
+    if jobs:
+        runner.start()
+    yield jobs
+    stopping.set()
+    while runner.is_alive():  # only when the session ends early: stop what still runs
+        for job in jobs.values():
+            if job.process is not None and job.process.poll() is None:
+                stop_process_group(job.process, timeout=10)
+        runner.join(timeout=1)
+
+
+@pytest.fixture
+def background_command(request: pytest.FixtureRequest, _background_commands: dict[str, _Job],
+                       monkeypatch: pytest.MonkeyPatch) -> Finished:
+    """The finished command of this test (waits for it). The test's environment then points where the
+    command's did (``SHOPVERSE_DATA_DIR``, ``DAGSTER_HOME``), so it reads what the command wrote."""
+    job = _background_commands[request.node.nodeid]
+    job.done.wait()
+    if job.error is not None:
+        raise job.error
+    monkeypatch.setenv("SHOPVERSE_DATA_DIR", str(job.workdir / "data"))
+    monkeypatch.setenv("DAGSTER_HOME", str(job.workdir / "dagster_home"))
+    return job.finished

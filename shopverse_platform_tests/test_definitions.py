@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from shopverse_platform.definitions import defs
 from shopverse_platform.defs.resources import LandingZone, Warehouse
 from shopverse_platform.lib.paths import PROJECT_ROOT
+from shopverse_platform_tests.conftest import Command, Finished
 
 FOUNDATION_ASSETS = {"raw_events", "raw_orders", "clean_events", "clean_order_lines", "sessions", "dim_products", "dim_customers"}
 
@@ -49,20 +49,20 @@ def test_resources_read_environment_at_run_time(tmp_path, monkeypatch):
     assert LandingZone().order_exports_path() == tmp_path / "landing" / "orders"
 
 
-def test_dagster_cli_validates_the_workspace():
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
-    )
+BIN = Path(sys.executable).parent
+
+
+@pytest.mark.background_command(
+    Command([str(BIN / "dagster"), "definitions", "validate", "-w", "workspace.yaml"], cwd=PROJECT_ROOT, timeout=300))
+def test_dagster_cli_validates_the_workspace(background_command: Finished):
+    result = background_command.result
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Validation successful" in result.stdout + result.stderr
 
 
-def test_dg_check_defs_passes():
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "dg"), "check", "defs"],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
-    )
+@pytest.mark.background_command(Command([str(BIN / "dg"), "check", "defs"], cwd=PROJECT_ROOT, timeout=300))
+def test_dg_check_defs_passes(background_command: Finished):
+    result = background_command.result
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 

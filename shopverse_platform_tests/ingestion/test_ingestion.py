@@ -10,11 +10,11 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from shopverse_platform.defs.cleaning.assets import clean_events, clean_order_lines
+from shopverse_platform.defs.cleaning.assets import clean_events
 from shopverse_platform.defs.ingestion.assets import raw_events, raw_orders
-from shopverse_platform.defs.resources import LandingZone
 from shopverse_platform.lib.ingestion import landing, order_exports
-from shopverse_platform_tests.conftest import materialize_range
+from shopverse_platform_tests.conftest import Built, materialize_range
+from shopverse_platform_tests.ml.warehouses import retail_orders
 
 
 def _write_mixed_landing(landing_dir) -> None:
@@ -106,9 +106,11 @@ def online_retail_independent(online_retail_file) -> pd.DataFrame:
     return pd.read_csv(online_retail_file, dtype=str, keep_default_na=False)
 
 
-def test_real_online_retail_loads_whole_and_reconciles(tmp_path, warehouse, online_retail_file, online_retail_independent, query):
-    resources = {"warehouse": warehouse, "landing_zone": LandingZone(path=str(tmp_path / "landing"), order_exports=str(online_retail_file))}
-    result = materialize_range([raw_orders, clean_order_lines], resources, "2010-12-01", "2011-12-09")
+def test_real_online_retail_loads_whole_and_reconciles(tmp_path_factory, online_retail_file, online_retail_independent):
+    # raw_orders and clean_order_lines over the whole range in one run: the session's retail
+    # template (ml/warehouses.py), which the metric and model tests then build on, read only here
+    built = retail_orders(tmp_path_factory, online_retail_file)
+    result, query = built.result, Built(built.warehouse(), {}).query
     assert result.success
     df = online_retail_independent
     assert query("SELECT count(*) FROM raw_orders")[0][0] == len(df) == 541_909

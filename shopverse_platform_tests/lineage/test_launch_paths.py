@@ -1,6 +1,8 @@
 """Launch paths other than in-process: the Dagster CLI with step subprocesses, and a run launched
 through the webserver, dequeued by the daemon and cancelled from the API (`dagster dev`, the same
-processes `shopverse ui` starts). Slow (each starts several Python processes), hence marked."""
+processes `shopverse ui` starts). Slow (each starts several Python processes), hence marked. The
+webserver test starts `dagster dev`, whose daemon and webserver are outside service processes, so it
+is also marked ``services``: it runs in `make test`, not in `make test-fast`."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import pytest
 import requests
 
 from shopverse_platform.lib import paths
-from shopverse_platform_tests.conftest import free_port, stop_process_group
+from shopverse_platform_tests.conftest import Command, Finished, free_port, stop_process_group
 from shopverse_platform_tests.lineage.support import by_job, read_events, validate_event
 
 pytestmark = pytest.mark.slow
@@ -39,11 +41,13 @@ def _wait(condition, timeout: float, what: str, interval: float = 0.5):
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def test_dagster_cli_run_with_step_subprocesses_emits_from_each_step():
-    result = subprocess.run(
-        [str(BIN / "dagster"), "asset", "materialize", "-m", LOCATION, "--select", "lineage_orders,lineage_revenue"],
-        env=os.environ.copy(), capture_output=True, text=True, timeout=600,
-    )
+@pytest.mark.background_command(
+    Command([str(BIN / "dagster"), "asset", "materialize", "-m", LOCATION, "--select", "lineage_orders,lineage_revenue"],
+            timeout=600))
+def test_dagster_cli_run_with_step_subprocesses_emits_from_each_step(background_command: Finished):
+    # the command ran in the background with this test's isolated environment, which now points at
+    # the data directory and Dagster home it wrote
+    result = background_command.result
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Executing step \"lineage_orders\" in subprocess" in result.stderr + result.stdout
     events = _events()
@@ -85,6 +89,7 @@ def dagster_dev():
         log.close()
 
 
+@pytest.mark.services
 def test_a_run_launched_from_the_webserver_emits_and_its_cancellation_is_an_abort(dagster_dev):
     client = dagster_dev
     run_id = client.submit_job_execution("__ASSET_JOB", asset_selection=[["lineage_orders"]])

@@ -11,14 +11,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from shopverse_platform.defs.cleaning.assets import clean_order_lines
-from shopverse_platform.defs.ingestion.assets import raw_orders
-from shopverse_platform.defs.metrics.anomalies import anomalies, anomalies_checks
-from shopverse_platform.defs.metrics.customers_seasonality import customer_metrics, customer_metrics_checks
-from shopverse_platform.defs.metrics.facts import order_lines, orders, orders_checks
-from shopverse_platform.defs.metrics.sales import daily_sales, daily_sales_checks
-from shopverse_platform.defs.resources import LandingZone, Warehouse
-from shopverse_platform_tests.conftest import materialize_range
+from shopverse_platform.defs.resources import Warehouse
+from shopverse_platform_tests.ml.warehouses import retail_orders, retail_template
 
 pytestmark = pytest.mark.slow
 
@@ -63,17 +57,17 @@ def expected_days(online_retail_file) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def real_warehouse(tmp_path_factory, online_retail_file) -> Warehouse:
-    root = tmp_path_factory.mktemp("real_metrics")
-    warehouse = Warehouse(path=str(root / "warehouse.duckdb"))
-    resources = {"warehouse": warehouse, "landing_zone": LandingZone(path=str(root / "landing"), order_exports=str(online_retail_file))}
-    assets = [raw_orders, clean_order_lines, order_lines, orders, daily_sales, customer_metrics, anomalies,
-              orders_checks, daily_sales_checks, customer_metrics_checks, anomalies_checks]
-    with pytest.MonkeyPatch.context() as env:
-        env.delenv("SHOPVERSE_WAREHOUSE", raising=False)
-        result = materialize_range(assets, resources, "2010-12-01", "2011-12-09")
-    assert result.success
-    assert all(e.passed for e in result.get_asset_check_evaluations())
-    return warehouse
+    """raw_orders, clean_order_lines, order_lines, orders, daily_sales, customer_metrics and anomalies
+    over the whole export: the session's retail template (ml/warehouses.py), read only here. It is
+    built in two runs; every check of both passes."""
+    orders = retail_orders(tmp_path_factory, online_retail_file)
+    template = retail_template(tmp_path_factory, online_retail_file)
+    built = {e.asset_key.to_user_string() for run in (orders, template) for e in run.result.get_asset_materialization_events()}
+    assert {"raw_orders", "clean_order_lines", "order_lines", "orders", "daily_sales", "customer_metrics", "anomalies"} <= built
+    for run in (orders, template):
+        assert run.result.success
+        assert all(e.passed for e in run.result.get_asset_check_evaluations())
+    return template.warehouse()
 
 
 def test_daily_sales_equal_an_independent_pandas_computation_every_day(real_warehouse, expected_days):
