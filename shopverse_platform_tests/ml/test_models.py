@@ -149,3 +149,22 @@ def test_propensity_on_simulated_events(simulated):
     joined = scores.merge(features, on="visitor_id")
     assert joined[joined.cart_adds_7d > 0].purchase_probability.mean() > joined[joined.cart_adds_7d == 0].purchase_probability.mean()
     assert np.isfinite(scores.purchase_probability).all()
+
+
+def test_scores_are_kept_when_the_registry_has_no_champion(retail, trained, tmp_path):
+    """A registry without a champion (reset, moved, a wrong MLFLOW_TRACKING_URI) used to replace the
+    scores with an empty table and report success: 18,813 rows -> 0. The last good scores stay."""
+    from shopverse_platform.defs.ml.resources import MlflowTracking
+
+    before = retail.frame("SELECT * FROM churn_scores ORDER BY customer_id")
+    assert len(before) > 0
+    empty_registry = MlflowTracking(tracking_uri=f"sqlite:///{tmp_path / 'empty.db'}", artifact_location=str(tmp_path / "a"))
+    result = dg.materialize([churn_scores], resources={**retail.resources, "mlflow_tracking": empty_registry},
+                            instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    metadata = result.asset_materializations_for_node("churn_scores")[0].metadata
+    assert metadata["kept_previous_scores"].value is True
+    (check,) = result.get_asset_check_evaluations()
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    after = retail.frame("SELECT * FROM churn_scores ORDER BY customer_id")
+    assert after.equals(before)

@@ -48,12 +48,27 @@ def _score(context: dg.AssetExecutionContext, spec: ModelSpec, config: ScoringCo
         with using(mlflow_tracking.target()):
             champion = current_version(MlflowClient(), spec.name)
             if champion is None:
-                context.log.warning(f"{spec.name}: no champion registered yet; {spec.scores} is empty")
                 model = None
             else:
                 import mlflow.pyfunc
 
                 model = mlflow.pyfunc.load_model(champion_uri(spec.name))
+        if model is None and _stored_rows(con, spec.scores):
+            # The registry has no champion although scores exist (a registry reset or moved, a
+            # wrong MLFLOW_TRACKING_URI): keep the last good scores rather than replace them by an
+            # empty table and report success.
+            kept = _stored_rows(con, spec.scores)
+            context.log.warning(f"{spec.name}: no champion in the registry at {mlflow_tracking.resolved_registry_uri()}; "
+                                f"kept the previous {kept:,} rows of {spec.scores}")
+            yield dg.MaterializeResult(metadata={
+                **table_metadata(con, spec.scores), "kept_previous_scores": True,
+                "model_uri": champion_uri(spec.name), "model_version": "none"})
+            # a warning, not an error: the kept scores are valid, they are only not new
+            yield scores_valid(spec).result((False, {"kept_previous_scores": kept, "reason": "no champion in the registry"}),
+                                            warn=True)
+            return
+        if model is None:
+            context.log.warning(f"{spec.name}: no champion registered yet; {spec.scores} is empty")
         scores = (score_frame(spec, frame, model, champion.version, as_of) if model is not None
                   else score_frame(spec, frame.head(0), None, None, as_of))
         write_frame(con, spec.scores, scores)
@@ -69,6 +84,13 @@ def _score(context: dg.AssetExecutionContext, spec: ModelSpec, config: ScoringCo
         # evaluated by the asset: repeated entities are counted in the frame it has just scored
         yield scores_valid(spec).result(
             (bad == 0 and repeated == 0, {"invalid_scores": int(bad), "repeated_entities": int(repeated), "rows": len(scores)}))
+
+
+def _stored_rows(con, table: str) -> int:
+    """Rows of a scores table already in the warehouse (0 when it was never built)."""
+    from shopverse_platform.lib.warehouse.tables import table_exists
+
+    return int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]) if table_exists(con, table) else 0
 
 
 def scores_valid(spec: ModelSpec) -> Check:
