@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from shopverse_platform.lib.metrics.facts import build_order_lines, build_orders
+from shopverse_platform.lib.metrics.history import build_seasonality
 from shopverse_platform.lib.metrics.sales import build_daily_sales
 from shopverse_platform.lib.reports import data as report_data
 from shopverse_platform.lib.warehouse.shapes import EMPTY_CLEAN_ORDER_LINES
@@ -70,6 +71,15 @@ def test_the_report_shows_net_and_gross_average_order_value(con):
     totals = report_data.load(con, report_data.Period.day(DAY)).totals
     assert totals["average_order_value"] == pytest.approx(28.75)
     assert totals["gross_average_order_value"] == pytest.approx(1828.0)
+
+
+def test_the_seasonal_peak_by_revenue_is_what_orders_kept(con):
+    build_seasonality(con)
+    peaks = con.execute("SELECT slot, CAST(gross_revenue AS DOUBLE) FROM seasonality "
+                        "WHERE grain = 'hour_of_week' AND is_peak_revenue").fetchall()
+    # kept after every credit, in the order's slot: 09h 20, 10h 30, 11h 0 (104 cancelled the next
+    # day), 14h 0 (the 9,000 order), 15h 25; gross would make Monday 14:00 the peak
+    assert peaks == [("Mon 10:00-11:00 UTC", 30.0)]
 
 
 def test_a_day_of_only_cancelled_orders_has_no_average_and_no_revenue_peak():
