@@ -30,8 +30,13 @@ DAILY_SALES_DEPS = {
     "cancellations": {("orders", "is_credit")},
     "cancelled_revenue": {("orders", "credited_amount")},
     "net_revenue": {("orders", "net_amount")},
+    # net: aov_net_revenue / aov_orders, both from kept_amount = gross_amount - the same day's
+    # credited_amount of order_lines (orders are picked by the WHERE is_order of `kept`: no column dep)
+    "average_order_value": {("orders", "gross_amount"), ("order_lines", "credited_amount")},
     # CASE WHEN orders > 0 THEN gross_revenue / orders
-    "average_order_value": {("orders", "gross_amount"), ("orders", "is_order")},
+    "gross_average_order_value": {("orders", "gross_amount"), ("orders", "is_order")},
+    "aov_orders": {("orders", "gross_amount"), ("order_lines", "credited_amount")},  # count(*) FILTER (WHERE kept_amount > 0)
+    "aov_net_revenue": {("orders", "gross_amount"), ("order_lines", "credited_amount")},
     "unique_customers": {("orders", "customer_id"), ("orders", "is_order")},
     # count(DISTINCT coalesce(anonymous_id, document_id)) FILTER (WHERE is_order AND is_guest)
     "guest_customers": {("orders", "anonymous_id"), ("orders", "document_id"), ("orders", "is_order"),
@@ -44,8 +49,8 @@ DAILY_SALES_DEPS = {
     "unique_products": {("order_lines", "product_id")},  # count(DISTINCT product_id) FROM order_lines
     # list({country, orders: count(*) FILTER (WHERE is_order), gross: sum(gross_amount), net: sum(net_amount)})
     "by_country": {("orders", "country"), ("orders", "is_order"), ("orders", "gross_amount"), ("orders", "net_amount")},
-    # arg_max(hour, (gross, -hour)) FILTER (WHERE orders > 0): hour(order_ts), sum(gross_amount), count(*)
-    "peak_hour_by_revenue": {("orders", "order_ts"), ("orders", "gross_amount")},
+    # arg_max(hour, (net, -hour)) FILTER (WHERE net > 0): hour(order_ts), sum(greatest(kept_amount, 0))
+    "peak_hour_by_revenue": {("orders", "order_ts"), ("orders", "gross_amount"), ("order_lines", "credited_amount")},
     "peak_hour_by_orders": {("orders", "order_ts")},  # arg_max(hour, (orders, -hour)), orders a count(*)
 }
 

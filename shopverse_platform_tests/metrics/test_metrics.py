@@ -162,7 +162,8 @@ def test_product_performance_hand_computed(built):
     assert rows == {
         "P1": (1, 1, 0, 1, 2, D("20.00"), D("0.00"), 1.0, 1.0, 0.0),  # the bot's 19 views left out
         "P2": (2, 2, 0, 1, 1, D("30.00"), D("0.00"), 1.0, 0.5, 0.5),
-        "P3": (1, 2, 1, 0, 0, D("0.00"), D("0.00"), 1.0, 0.0, 1.0),
+        # sC added and removed P3, then bought (a converted cart); sD left it in an abandoned cart: 1 of 2
+        "P3": (1, 2, 1, 0, 0, D("0.00"), D("0.00"), 1.0, 0.0, 0.5),
         "85123A": (0, 0, 0, 1, 6, D("15.30"), D("0.00"), None, None, None),
         "71053": (0, 0, 0, 1, 6, D("20.34"), D("0.00"), None, None, None),
         "22633": (0, 0, 0, 1, 6, D("11.10"), D("0.00"), None, None, None),

@@ -3,7 +3,9 @@
 Week under test: Monday 2026-11-09 to Sunday 2026-11-15; the week before: 2026-11-02 to 11-08.
 Only the columns the reports read are created.
 
-- Net revenue: 1,000 the week before, 880 this week (−12 %); orders 20 and 22; gross 990 -> AOV 45.
+- Net revenue: 1,000 the week before, 880 this week (−12 %); orders 20 and 22; gross 990 -> gross AOV 45.
+  Sunday's 4 orders include one of 60 cancelled the same day: AOV (net, orders not fully cancelled)
+  = (6 × 140 + 90) / (18 + 3) = 930 / 21.
 - Wednesday 11 November: 130 against 120 on Tuesday (+8.3 % day over day).
 - Sessions started this week: 168 hourly slots, 5 each, except Wednesday 14:00 (91) and
   Friday 09:00 (79): 1,000 in all, the peak holds 9.1 %.
@@ -34,11 +36,14 @@ def _day(offset: int) -> date:
 
 def build_sales(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE TABLE daily_sales (sales_date DATE, orders BIGINT, gross_revenue DECIMAL(18,2), "
-                "net_revenue DECIMAL(18,2), new_customers BIGINT)")
+                "net_revenue DECIMAL(18,2), new_customers BIGINT, aov_orders BIGINT, aov_net_revenue DECIMAL(18,2))")
     for i, net in enumerate(PREVIOUS_WEEK_NET):
-        con.execute("INSERT INTO daily_sales VALUES (?, ?, ?, ?, ?)", [_day(i - 7), 3 if i < 6 else 2, net + 10, net, 1])
+        orders = 3 if i < 6 else 2
+        con.execute("INSERT INTO daily_sales VALUES (?, ?, ?, ?, ?, ?, ?)", [_day(i - 7), orders, net + 10, net, 1, orders, net + 10])
     for i, net in enumerate(WEEK_NET):
-        con.execute("INSERT INTO daily_sales VALUES (?, ?, ?, ?, ?)", [_day(i), WEEK_ORDERS[i], WEEK_GROSS[i], net, 1])
+        kept_orders, kept = (WEEK_ORDERS[i], WEEK_GROSS[i]) if i < 6 else (WEEK_ORDERS[i] - 1, WEEK_GROSS[i] - 60)
+        con.execute("INSERT INTO daily_sales VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [_day(i), WEEK_ORDERS[i], WEEK_GROSS[i], net, 1, kept_orders, kept])
 
 
 def build_all(con: duckdb.DuckDBPyConnection) -> None:
@@ -56,11 +61,13 @@ def build_all(con: duckdb.DuckDBPyConnection) -> None:
             hours.append({"hour": hour, "sessions_started": started})
         con.execute("INSERT INTO daily_traffic VALUES (?, 140, 14, ?)", [_day(i), hours])
 
-    con.execute("CREATE TABLE funnel_daily (funnel_date DATE, funnel VARCHAR, step_number INTEGER, step VARCHAR, sessions BIGINT)")
+    con.execute("CREATE TABLE funnel_daily (funnel_date DATE, funnel VARCHAR, step_number INTEGER, step VARCHAR, "
+                "sessions BIGINT, open_sessions BIGINT)")
     steps = ["session_start", "view_item", "add_to_cart", "begin_checkout", "add_payment_info", "purchase"]
     for number, (step, sessions) in enumerate(zip(steps, [1000, 600, 150, 100, 90, 80]), start=1):
-        con.execute("INSERT INTO funnel_daily VALUES (?, 'purchase', ?, ?, ?)", [_day(1), number, step, sessions])
-    con.execute("INSERT INTO funnel_daily VALUES (?, 'checkout', 1, 'begin_checkout', 100)", [_day(1)])
+        # every session went in order here: the open funnel equals the closed one
+        con.execute("INSERT INTO funnel_daily VALUES (?, 'purchase', ?, ?, ?, ?)", [_day(1), number, step, sessions, sessions])
+    con.execute("INSERT INTO funnel_daily VALUES (?, 'checkout', 1, 'begin_checkout', 100, 100)", [_day(1)])
 
     con.execute("CREATE TABLE cart_abandonment (cart_date DATE, carts_created BIGINT, carts_abandoned BIGINT, "
                 "abandoned_value DECIMAL(18,2), by_device STRUCT(key VARCHAR, carts BIGINT, abandoned BIGINT)[])")

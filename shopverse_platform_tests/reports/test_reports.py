@@ -49,7 +49,8 @@ def test_weekly_report_totals_and_insights(full_warehouse):
     data = _load(full_warehouse, report_data.Period.week(fixtures.WEEK))
     assert data.totals["net_revenue"] == pytest.approx(880)
     assert data.previous_totals["net_revenue"] == pytest.approx(1000)
-    assert data.totals["orders"] == 22 and data.totals["average_order_value"] == pytest.approx(45.0)
+    assert data.totals["orders"] == 22 and data.totals["gross_average_order_value"] == pytest.approx(45.0)
+    assert data.totals["average_order_value"] == pytest.approx(930 / 21)  # net, Sunday's cancelled order left out
     assert data.totals["conversion_rate"] == pytest.approx(0.08)  # 80 purchases / 1000 sessions
     assert data.totals["cart_abandonment_rate"] == pytest.approx(0.64)
     texts = [i.text for i in render.build(data).insights]

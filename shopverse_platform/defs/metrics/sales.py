@@ -29,9 +29,10 @@ NO_GAPS = Check("daily_sales", "no_gaps", "Across the whole table, no day is mis
 )
 def daily_sales(context: dg.AssetExecutionContext, warehouse: Warehouse):
     """Sales per UTC day: orders (documents, never lines), items, gross revenue, cancellations and
-    refunds (on the day they happened), net revenue, average order value, identified and guest
+    refunds (on the day they happened), net revenue, average order value (net: orders not fully
+    cancelled that day, net of that day's credits; the gross one apart), identified and guest
     customers, new and returning customers, unique products, revenue and orders by country, and the
-    peak hours by revenue and by orders. Postage and adjustments are not products or items; guest
+    peak hours by net revenue and by orders. Postage and adjustments are not products or items; guest
     orders count for revenue but not as customers."""
     params = window_params(context)
     start, end = params["start"], params["end"]

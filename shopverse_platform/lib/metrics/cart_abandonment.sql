@@ -1,4 +1,5 @@
--- One row per UTC day of the window: carts created, converted and abandoned (see carts.py for the rules).
+-- One row per UTC day of the window: carts created, converted and abandoned. carts.sql and
+-- cart_contents.sql hold the abandonment rule, shared with product_performance (see carts.py).
 WITH days AS (  -- every day of the window gets its row, of zeros when nothing happened
     SELECT CAST(range AS DATE) AS cart_date FROM range(CAST($start AS TIMESTAMP), CAST($end AS TIMESTAMP), INTERVAL 1 DAY)
 ),
@@ -9,19 +10,12 @@ ev AS (  -- a cart's story: its adds, removes and purchases
     WHERE session_date >= $start AND session_date < $end AND NOT is_bot
       AND event_name IN ('add_to_cart', 'remove_from_cart', 'purchase')
 ),
+rule AS ({{carts}}),
 firsts AS (
     SELECT customer_id, min(order_date) AS first_order_date FROM orders
     WHERE is_order AND customer_id IS NOT NULL AND order_date < $end GROUP BY customer_id
 ),
-adds AS (SELECT session_id, min(event_ts) AS first_add FROM ev WHERE event_name = 'add_to_cart' GROUP BY session_id),
-contents AS (
-    SELECT session_id, item.item_id AS product_id, max(item.item_name) AS product_name,
-           sum(CASE WHEN event_name = 'add_to_cart' THEN 1 ELSE -1 END * coalesce(item.quantity, 1)) AS units,
-           arg_max(item.price, event_ts) AS price
-    FROM (SELECT session_id, event_name, event_ts, unnest(items) AS item FROM ev
-          WHERE event_name IN ('add_to_cart', 'remove_from_cart') AND session_id IN (SELECT session_id FROM adds))
-    GROUP BY ALL
-),
+contents AS ({{cart_contents}}),
 left_in_cart AS (
     SELECT session_id, sum(greatest(units, 0) * price) AS left_value FROM contents GROUP BY session_id
 ),
@@ -31,9 +25,9 @@ carts AS (
            coalesce(any_value(e.session_country), 'unknown') AS country,
            CASE WHEN any_value(e.session_user_id) IS NULL THEN 'anonymous'
                 WHEN any_value(f.first_order_date) < e.session_date THEN 'returning' ELSE 'new' END AS segment,
-           bool_or(e.event_name = 'purchase' AND e.event_ts >= a.first_add) AS converted,
+           any_value(a.converted) AS converted,
            coalesce(any_value(l.left_value), 0) AS left_value
-    FROM ev e JOIN adds a USING (session_id)
+    FROM ev e JOIN rule a USING (session_id)
     LEFT JOIN left_in_cart l USING (session_id)
     LEFT JOIN firsts f ON f.customer_id = e.session_user_id
     GROUP BY e.session_date, e.session_id

@@ -23,6 +23,23 @@ per_day AS (
     FROM docs d LEFT JOIN firsts f USING (customer_id)
     GROUP BY d.order_date
 ),
+same_day_credits AS (  -- what cancellations and refunds gave back on an order the day it was placed
+    SELECT source, order_id, order_date, sum(credited_amount) AS credited FROM order_lines
+    WHERE order_date >= $start AND order_date < $end AND is_sales AND document_type <> 'order' AND order_id IS NOT NULL
+    GROUP BY ALL
+),
+kept AS (  -- each order with its revenue net of those credits (0 or less: fully cancelled)
+    SELECT o.order_date, CAST(hour(o.order_ts) AS INTEGER) AS hour, o.gross_amount,
+           o.gross_amount - coalesce(c.credited, 0) AS kept_amount
+    FROM docs o LEFT JOIN same_day_credits c
+      ON c.source = o.source AND c.order_id = o.document_id AND c.order_date = o.order_date
+    WHERE o.is_order
+),
+aov AS (
+    SELECT order_date, count(*) FILTER (WHERE kept_amount > 0) AS aov_orders,
+           sum(kept_amount) FILTER (WHERE kept_amount > 0) AS aov_net_revenue
+    FROM kept GROUP BY order_date
+),
 products AS (
     SELECT order_date, count(DISTINCT product_id) AS unique_products FROM order_lines
     WHERE order_date >= $start AND order_date < $end AND in_order AND is_product GROUP BY order_date
@@ -35,12 +52,11 @@ countries AS (
           FROM docs WHERE is_order OR is_credit GROUP BY ALL)
     GROUP BY order_date
 ),
-hours AS (
+hours AS (  -- revenue by net of the same day's credits: an order cancelled that day sets no peak
     SELECT order_date,
-           arg_max(hour, (gross, -hour)) FILTER (WHERE orders > 0) AS peak_hour_by_revenue,
+           arg_max(hour, (net, -hour)) FILTER (WHERE net > 0) AS peak_hour_by_revenue,
            arg_max(hour, (orders, -hour)) FILTER (WHERE orders > 0) AS peak_hour_by_orders
-    FROM (SELECT order_date, CAST(hour(order_ts) AS INTEGER) AS hour, count(*) AS orders, sum(gross_amount) AS gross
-          FROM docs WHERE is_order GROUP BY ALL)
+    FROM (SELECT order_date, hour, count(*) AS orders, sum(greatest(kept_amount, 0)) AS net FROM kept GROUP BY ALL)
     GROUP BY order_date
 )
 SELECT days.sales_date,
@@ -50,7 +66,10 @@ SELECT days.sales_date,
        coalesce(cancellations, 0) AS cancellations,
        CAST(coalesce(cancelled_revenue, 0) AS DECIMAL(18,2)) AS cancelled_revenue,
        CAST(coalesce(net_revenue, 0) AS DECIMAL(18,2)) AS net_revenue,
-       CASE WHEN orders > 0 THEN CAST(gross_revenue AS DOUBLE) / orders END AS average_order_value,
+       CASE WHEN aov_orders > 0 THEN CAST(aov_net_revenue AS DOUBLE) / aov_orders END AS average_order_value,
+       CASE WHEN orders > 0 THEN CAST(gross_revenue AS DOUBLE) / orders END AS gross_average_order_value,
+       coalesce(aov_orders, 0) AS aov_orders,
+       CAST(coalesce(aov_net_revenue, 0) AS DECIMAL(18,2)) AS aov_net_revenue,
        coalesce(unique_customers, 0) AS unique_customers,
        coalesce(guest_customers, 0) AS guest_customers,
        coalesce(guest_orders, 0) AS guest_orders,
@@ -65,4 +84,5 @@ LEFT JOIN per_day ON per_day.order_date = days.sales_date
 LEFT JOIN products ON products.order_date = days.sales_date
 LEFT JOIN countries ON countries.order_date = days.sales_date
 LEFT JOIN hours ON hours.order_date = days.sales_date
+LEFT JOIN aov ON aov.order_date = days.sales_date
 ORDER BY days.sales_date

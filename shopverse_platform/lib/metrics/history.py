@@ -2,7 +2,8 @@
 
 Customers are identified customers only: guest orders have no one to attach history to.
 Seasonality slots are UTC and leave bot sessions out; revenue there is what orders billed (gross: when customers buy), the net
-revenue column nets credits in the slot they happened. Recency is measured at ``as_of_date`` = the last day with any order document in the warehouse, so
+revenue column nets credits in the slot they happened. The peak slot by revenue ranks what the slot's orders kept after
+every cancellation and refund of them (in the order's slot), so a huge order cancelled minutes later sets no peak. Recency is measured at ``as_of_date`` = the last day with any order document in the warehouse, so
 a rebuild on the same data gives the same figures whatever day it runs.
 """
 

@@ -8,7 +8,14 @@
 - Customers are identified customers; guest orders count for revenue and in ``guest_orders`` /
   ``guest_customers`` (a guest is its device for events; every guest invoice is its own guest).
 - New customers place their first order ever (in the warehouse's history) that day.
-- Hours are UTC; a peak hour is the one with the most revenue (orders), the earliest on a tie.
+- ``average_order_value`` is net: the revenue of the day's orders that were not fully cancelled,
+  less what cancellations and refunds of the same UTC day gave back on them, ÷ those orders
+  (``aov_net_revenue`` ÷ ``aov_orders``, stored so a week or a report divides sums, not averages).
+  Credits of a later day stay in that day's ``cancelled_revenue`` and leave this day's figures as
+  they were: a day's row does not change when it is rebuilt later. ``gross_average_order_value`` is
+  ``gross_revenue`` ÷ ``orders``, labelled as gross.
+- Hours are UTC; a peak hour is the one with the most revenue (net of the same day's credits, as the
+  average order value; hours of only cancelled orders are no peak) or orders, the earliest on a tie.
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ SALES_LINE_TYPES: tuple[str, ...] = ("product", "postage", "manual_adjustment", 
 
 
 
-# The purchase journey in order (step 0 is the session itself) and the checkout funnel on its own.
+# The full purchase journey in order (step 1 is the session itself) and the checkout funnel on its own.
+# A shop's funnels keep only the steps it emits (traffic.funnel_steps); a step keeps its number here.
 PURCHASE_FUNNEL: tuple[str, ...] = ("session_start", "view_item", "add_to_cart", "begin_checkout", "add_payment_info", "purchase")
 CHECKOUT_FUNNEL: tuple[str, ...] = ("begin_checkout", "add_payment_info", "purchase")
 

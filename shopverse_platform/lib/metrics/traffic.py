@@ -5,6 +5,16 @@ Event counts (page views, product views, activity by hour) count on the event's 
 sessions (see ``lib.dimensions.BOT_MIN_EVENTS``) are counted apart and left out of every other figure.
 Visitors are devices (``anonymous_id``); bounced sessions have at most one hit after session_start.
 Hourly activity counts events, page views and active devices by event hour, sessions by start hour.
+
+Funnels follow the events the shop emits: a step of ``PURCHASE_FUNNEL`` is part of the funnel when
+``clean_events`` holds at least one event of that name (whole history), so a shop without checkout
+events gets session start → view item → add to cart → purchase. ``session_start`` (every session)
+and ``purchase`` (the goal) are always steps; the checkout funnel exists when the shop emits
+``begin_checkout`` or ``add_payment_info``. A step keeps its number in the full journey (purchase is
+step 6 in every shop), so the days of a period add up step by step even across a tracker change.
+The closed funnel (``sessions``) counts steps reached in order, the open funnel (``open_sessions``)
+every step a session reached in any order (GA4 exploration semantics); ``open_sessions`` at the
+purchase step is the sessions with a purchase, the numerator of every conversion rate.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from shopverse_platform.lib.metrics.sources import (
     PURCHASE_FUNNEL,
     create_window_events,
     replace_window,
+    source,
 )
 from shopverse_platform.lib.warehouse.sql import load_sql
 
@@ -30,8 +41,30 @@ def build_daily_traffic(con: duckdb.DuckDBPyConnection, start: date, end: date, 
     )
 
 
+def funnel_steps(con: duckdb.DuckDBPyConnection) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The purchase and checkout funnels of this shop: the steps it emits, in journey order."""
+    candidates = [step for step in PURCHASE_FUNNEL if step not in ("session_start", "purchase")]
+    emitted = set(con.execute(
+        load_sql(__file__, "emitted_funnel_steps", events=source(con, "clean_events")), {"candidates": candidates}
+    ).fetchone()[0] or [])
+    purchase = tuple(step for step in PURCHASE_FUNNEL if step in emitted or step in ("session_start", "purchase"))
+    checkout = tuple(step for step in CHECKOUT_FUNNEL if step in emitted)
+    return purchase, (checkout + ("purchase",) if checkout else ())
+
+
+def funnel_rows_per_day(con: duckdb.DuckDBPyConnection) -> int:
+    """How many rows each day of ``funnel_daily`` holds for this shop (9 with every step emitted)."""
+    purchase, checkout = funnel_steps(con)
+    return len(purchase) + len(checkout)
+
+
 def build_funnel_daily(con: duckdb.DuckDBPyConnection, start: date, end: date, window_ready: bool = False) -> int:
     if not window_ready:  # several session metrics built in one step share one window
         create_window_events(con, start, end)
-    params = {"start": start, "end": end, "purchase_funnel": list(PURCHASE_FUNNEL), "checkout_funnel": list(CHECKOUT_FUNNEL)}
+    purchase, checkout = funnel_steps(con)
+    params = {
+        "start": start, "end": end,
+        "purchase_funnel": list(purchase), "purchase_numbers": [PURCHASE_FUNNEL.index(s) + 1 for s in purchase],
+        "checkout_funnel": list(checkout), "checkout_numbers": [CHECKOUT_FUNNEL.index(s) + 1 for s in checkout],
+    }
     return replace_window(con, "funnel_daily", "funnel_date", start, end, load_sql(__file__, "funnel_daily"), params)

@@ -4,7 +4,8 @@ WITH weeks AS (SELECT CAST(range AS DATE) AS week_start FROM range(CAST($lo AS T
 sales AS (
     SELECT CAST(date_trunc('week', sales_date) AS DATE) AS week_start, sum(orders) AS orders, sum(items) AS items,
            sum(gross_revenue) AS gross_revenue, sum(cancelled_revenue) AS cancelled_revenue,
-           sum(net_revenue) AS net_revenue, sum(new_customers) AS new_customers, sum(guest_orders) AS guest_orders
+           sum(net_revenue) AS net_revenue, sum(new_customers) AS new_customers, sum(guest_orders) AS guest_orders,
+           sum(aov_orders) AS aov_orders, sum(aov_net_revenue) AS aov_net_revenue
     FROM daily_sales WHERE sales_date >= $lo AND sales_date < $end GROUP BY 1
 ),
 customers AS (
@@ -23,7 +24,8 @@ visitors AS (
 funnel AS (
     SELECT CAST(date_trunc('week', funnel_date) AS DATE) AS week_start,
            sum(sessions) FILTER (WHERE funnel = 'purchase' AND step = 'session_start') AS funnel_sessions,
-           sum(sessions) FILTER (WHERE funnel = 'purchase' AND step = 'purchase') AS funnel_purchases
+           -- sessions with a purchase in any order (the open funnel): the one conversion rate
+           sum(open_sessions) FILTER (WHERE funnel = 'purchase' AND step = 'purchase') AS funnel_purchases
     FROM {{funnel_daily}} WHERE funnel_date >= $lo AND funnel_date < $end GROUP BY 1
 ),
 carts AS (
@@ -36,7 +38,7 @@ wide AS (
            CAST(s.orders AS DOUBLE) AS orders, CAST(s.items AS DOUBLE) AS items,
            CAST(s.gross_revenue AS DOUBLE) AS gross_revenue, CAST(s.cancelled_revenue AS DOUBLE) AS cancelled_revenue,
            CAST(s.net_revenue AS DOUBLE) AS net_revenue,
-           CAST(s.gross_revenue AS DOUBLE) / nullif(s.orders, 0) AS average_order_value,
+           CAST(s.aov_net_revenue AS DOUBLE) / nullif(s.aov_orders, 0) AS average_order_value,  -- net (sales.py)
            CASE WHEN s.week_start IS NOT NULL THEN CAST(coalesce(c.unique_customers, 0) AS DOUBLE) END AS unique_customers,
            CAST(s.new_customers AS DOUBLE) AS new_customers, CAST(s.guest_orders AS DOUBLE) AS guest_orders,
            CASE WHEN t.week_start IS NOT NULL THEN CAST(coalesce(v.visitors, 0) AS DOUBLE) END AS visitors,

@@ -65,7 +65,7 @@ class ReportData:
     previous_totals: dict[str, float | None] = field(default_factory=dict)
     trend: pd.DataFrame | None = None  # bucket (date), net_revenue, orders
     hourly: pd.DataFrame | None = None  # weekday (0 = Monday), hour, sessions
-    funnel: pd.DataFrame | None = None  # step_number, step, sessions
+    funnel: pd.DataFrame | None = None  # step_number, step, sessions (closed funnel), open_sessions
     products: pd.DataFrame | None = None  # product_name, net_revenue, units, purchases, sessions_added, abandoned_carts, abandonment_rate
     carts: pd.DataFrame | None = None  # one row: carts_created, carts_abandoned, abandoned_value
     carts_by_device: pd.DataFrame | None = None  # device, carts, abandoned, abandonment_rate
@@ -93,8 +93,10 @@ TOTALS_SQL = """
 SELECT
   (SELECT sum(net_revenue)::DOUBLE FROM daily_sales WHERE sales_date >= $start AND sales_date < $end) AS net_revenue,
   (SELECT sum(orders)::DOUBLE FROM daily_sales WHERE sales_date >= $start AND sales_date < $end) AS orders,
-  (SELECT sum(gross_revenue)::DOUBLE / nullif(sum(orders), 0) FROM daily_sales
+  (SELECT sum(aov_net_revenue)::DOUBLE / nullif(sum(aov_orders), 0) FROM daily_sales
      WHERE sales_date >= $start AND sales_date < $end) AS average_order_value,
+  (SELECT sum(gross_revenue)::DOUBLE / nullif(sum(orders), 0) FROM daily_sales
+     WHERE sales_date >= $start AND sales_date < $end) AS gross_average_order_value,
   (SELECT sum(new_customers)::DOUBLE FROM daily_sales WHERE sales_date >= $start AND sales_date < $end) AS new_customers
 """
 
@@ -111,7 +113,9 @@ def _totals(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, float |
         totals.update({"sessions": row[0], "bounce_rate": row[1]})
     if table_exists(con, "funnel_daily"):
         row = con.execute(
-            "SELECT sum(sessions) FILTER (WHERE step = 'purchase')::DOUBLE / nullif(sum(sessions) FILTER (WHERE step_number = 1), 0) "
+            # sessions with a purchase (open funnel) ÷ sessions, the one conversion rate of the platform
+            "SELECT sum(open_sessions) FILTER (WHERE step = 'purchase')::DOUBLE "
+            "/ nullif(sum(sessions) FILTER (WHERE step = 'session_start'), 0) "
             "FROM funnel_daily WHERE funnel = 'purchase' AND funnel_date >= $start AND funnel_date < $end", params).fetchone()
         totals["conversion_rate"] = row[0]
     if table_exists(con, "cart_abandonment"):
@@ -146,7 +150,8 @@ def _hourly(con: duckdb.DuckDBPyConnection, period: Period) -> pd.DataFrame:
 
 def _funnel(con: duckdb.DuckDBPyConnection, period: Period) -> pd.DataFrame:
     return _df(con, """
-        SELECT step_number, step, sum(sessions)::DOUBLE AS sessions FROM funnel_daily
+        SELECT step_number, step, sum(sessions)::DOUBLE AS sessions, sum(open_sessions)::DOUBLE AS open_sessions
+        FROM funnel_daily
         WHERE funnel = 'purchase' AND funnel_date >= $start AND funnel_date < $end
         GROUP BY ALL ORDER BY step_number""", {"start": period.start, "end": period.end})
 

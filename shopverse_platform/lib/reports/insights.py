@@ -67,7 +67,8 @@ class Kpi:
 KPI_DEFINITIONS: tuple[tuple[str, str, str, bool], ...] = (
     ("net_revenue", "Net revenue", "money", True),
     ("orders", "Orders", "count", True),
-    ("average_order_value", "Average order value", "money", True),
+    ("average_order_value", "Average order value", "money", True),  # net, orders not fully cancelled
+    ("gross_average_order_value", "Average order value (gross)", "money", True),
     ("sessions", "Sessions", "count", True),
     ("conversion_rate", "Conversion rate", "rate", True),
     ("cart_abandonment_rate", "Cart abandonment", "rate", False),
@@ -138,7 +139,12 @@ def peak_activity(hourly: pd.DataFrame | None) -> Insight | None:
 
 
 def funnel_drop(funnel: pd.DataFrame | None) -> Insight | None:
-    """The step where the largest share of sessions does not continue, and the overall conversion."""
+    """The step where the largest share of sessions does not continue, and the overall conversion.
+
+    The steps are the rows of ``funnel`` (the closed funnel of the steps the shop emits, so the
+    sentence never names an event the shop does not send). The conversion is sessions with a purchase
+    ÷ sessions: ``open_sessions`` of the purchase step when the frame has it (a purchase reached out
+    of order still counts), else the last step's sessions."""
     if funnel is None or len(funnel) < 2:
         return None
     steps = funnel.sort_values("step_number").reset_index(drop=True)
@@ -150,6 +156,8 @@ def funnel_drop(funnel: pd.DataFrame | None) -> Insight | None:
     if worst is None:
         return None
     first, last = steps.sessions.iloc[0], steps.sessions.iloc[-1]
+    if "open_sessions" in steps and (steps.step == "purchase").any():
+        last = steps.open_sessions[steps.step == "purchase"].iloc[0]
     overall = f"; {last / first:.1%} of sessions end in a purchase" if first > 0 else ""
     frm, to = STEP_NAMES.get(steps.step[worst - 1], steps.step[worst - 1]), STEP_NAMES.get(steps.step[worst], steps.step[worst])
     return Insight(
