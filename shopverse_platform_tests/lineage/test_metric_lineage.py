@@ -12,7 +12,7 @@ import dagster as dg
 import pytest
 
 from shopverse_platform.defs.lineage.policy import with_openlineage
-from shopverse_platform.defs.metrics.customers_seasonality import customer_metrics
+from shopverse_platform.defs.metrics.customers_seasonality import customer_metrics, seasonality
 from shopverse_platform.defs.metrics.facts import order_lines, orders
 from shopverse_platform.defs.metrics.sales import daily_sales
 from shopverse_platform.defs.metrics.session_metrics import session_metrics
@@ -64,6 +64,21 @@ EXPECTED = {
     "daily_traffic": {
         "visitors": {("clean_events", "anonymous_id"), ("clean_events", "event_ts")},
         "page_views": {("clean_events", "event_name"), ("clean_events", "session_id")},
+    },
+    # seasonality.sql: facts = events (constants for the order columns) UNION ALL the sales, by position;
+    # orders = sum(CASE WHEN is_order THEN 1 ELSE 0 END), revenue = sums of the order amounts
+    "seasonality": {
+        "orders": {("orders", "is_order")},
+        "gross_revenue": {("orders", "gross_amount")},
+        "net_revenue": {("orders", "net_amount")},
+    },
+    # product_performance.sql: counts, session products and sales UNION ALL BY NAME; the money from
+    # the order fact's product lines
+    "product_performance": {
+        "product_id": {("order_lines", "product_id")},
+        "gross_revenue": {("order_lines", "gross_amount")},
+        "refunds": {("order_lines", "credited_amount")},
+        "net_revenue": {("order_lines", "net_amount")},
     },
     # customer_metrics.sql: per-customer sums over orders, profile columns from dim_customers.
     "customer_metrics": {
@@ -128,7 +143,7 @@ def test_the_complete_events_carry_the_column_lineage(built, tmp_path):  # noqa:
     daily = with_openlineage(dg.Definitions(assets=[order_lines, orders, daily_sales, session_metrics], resources=resources))
     assert dg.materialize(daily.assets, resources=daily.resources, partition_key=str(fx.D1),
                           instance=dg.DagsterInstance.ephemeral()).success
-    whole = with_openlineage(dg.Definitions(assets=[customer_metrics], resources=resources))
+    whole = with_openlineage(dg.Definitions(assets=[customer_metrics, seasonality], resources=resources))
     assert dg.materialize(whole.assets, resources=whole.resources, instance=dg.DagsterInstance.ephemeral()).success
 
     facets: dict[str, dict] = {}
