@@ -7,7 +7,7 @@ from datetime import date
 import dagster as dg
 import duckdb
 
-from shopverse_platform.lib.warehouse.column_docs import column_descriptions
+from shopverse_platform.lib.warehouse.column_docs import column_descriptions, comment_columns
 from shopverse_platform.lib.warehouse.tables import table_schema
 
 
@@ -20,7 +20,9 @@ def window_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:
 def table_metadata(con: duckdb.DuckDBPyConnection, table: str, where: str = "", params: list | dict | None = None) -> dict:
     """Standard metadata for a warehouse table: row count (of the run's window when ``where`` is
     given), total rows, and its column schema with each column's description from
-    ``lib/warehouse/columns.toml`` (shown in the Dagster UI and used by lineage)."""
+    ``lib/warehouse/columns.toml`` (shown in the Dagster UI and used by lineage). Called after the
+    table is written, it also writes those descriptions into the warehouse as column comments."""
+    comment_columns(con, table)
     total = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     descriptions = column_descriptions(table)
     metadata: dict[str, object] = {

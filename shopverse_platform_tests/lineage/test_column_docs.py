@@ -67,9 +67,11 @@ def test_every_column_of_the_required_tables_is_documented_and_nothing_else(buil
     for table in sorted(REQUIRED):
         undocumented = [c for c in built_columns[table] if not (docs.get(table, {}).get(c) or "").strip()]
         assert undocumented == [], f"{table}: columns without a description in lib/warehouse/columns.toml"
-    for table, documented in docs.items():
-        stale = sorted(set(documented) - set(built_columns.get(table, [])))
+    for table in sorted(REQUIRED):
+        stale = sorted(set(docs.get(table, {})) - set(built_columns[table]))
         assert stale == [], f"{table}: documented columns the table no longer has"
+    # every other documented table (all of them are now) is checked against the table as built in
+    # test_every_column_documented.py, which builds the segment and model tables too
 
 
 def test_the_descriptions_reach_the_dagster_column_schema(built):  # noqa: F811

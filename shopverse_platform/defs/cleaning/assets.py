@@ -12,6 +12,7 @@ from shopverse_platform.lib.cleaning import dimensions
 from shopverse_platform.lib.cleaning import events as event_cleaning
 from shopverse_platform.lib.cleaning import orders as order_cleaning
 from shopverse_platform.lib.ingestion import landing
+from shopverse_platform.lib.warehouse.column_docs import comment_columns
 from shopverse_platform.lib.warehouse.tables import table_exists, unique_key
 
 CLEANING = PLATFORM.with_group("cleaning")
@@ -74,6 +75,7 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
             con, ((first, last, landing.read_lines(files)) for first, last, files in chunks), rules
         )
         metadata = table_metadata(con, "clean_events", WINDOW, params)
+        comment_columns(con, "quarantine")  # written beside clean_events, rejected lines
         yield dg.MaterializeResult(
             metadata={**metadata, "outcome_by_reason": dg.MetadataValue.json(outcome),
                       "chunks": dg.MetadataValue.int(len(chunks))}
@@ -101,6 +103,7 @@ def clean_order_lines(context: dg.AssetExecutionContext, warehouse: Warehouse):
     with warehouse.connect() as con:
         outcome = order_cleaning.write_clean_order_lines(con, params["start"], params["end"])
         metadata = table_metadata(con, "clean_order_lines", WINDOW, params)
+        comment_columns(con, "quarantine")  # written beside clean_order_lines, rejected lines
         yield dg.MaterializeResult(metadata={**metadata, "outcome_by_reason": dg.MetadataValue.json(outcome)})
         yield ORDER_LINES_RECONCILE.result(_reconciliation(con, "orders", params))
 

@@ -7,6 +7,7 @@ from shopverse_platform.defs.asset_helpers import table_metadata
 from shopverse_platform.defs.asset_shapes import PLATFORM, window, window_params
 from shopverse_platform.defs.resources import LandingZone, Warehouse
 from shopverse_platform.lib.ingestion import landing, order_exports
+from shopverse_platform.lib.warehouse.column_docs import comment_columns
 from shopverse_platform.lib.warehouse.tables import replace_date_range
 
 
@@ -75,6 +76,7 @@ def raw_orders(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_
         exports = [order_exports.read_order_export(path) for path in needed]
         rows = order_exports.write_raw_orders(con, exports, start, end, fingerprints)
         metadata = table_metadata(con, "raw_orders", window("partition_date"), params)
+        comment_columns(con, "order_export_files")  # the exports' register, written beside raw_orders
     context.log.info(f"raw_orders {start}..{end}: {rows} lines from {len(needed)} of {len(files)} exports")
     return dg.MaterializeResult(
         metadata={

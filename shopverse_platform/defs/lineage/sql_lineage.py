@@ -24,6 +24,15 @@ Both come from one parse (``lib/lineage/column_lineage.py``, DuckDB's own parser
 warehouse's schema at hand, so ``*`` and unqualified columns resolve, and temp tables of the run
 are traced through to the warehouse tables they read. A table's asset key is its name: every
 warehouse table of the platform is the asset of the same name (``main.orders`` -> ``orders``).
+
+The SQL handed over must be what really ran. :class:`StatementLog` makes that true by construction:
+the asset runs its builder on the log instead of the connection, and hands the statements the log
+kept (the loaded ``.sql`` texts with their parts, the staging table, the swap) to this module::
+
+    with warehouse.connect() as con:
+        log = StatementLog(con)
+        sales.build_daily_sales(log, start, end)
+        yield dg.MaterializeResult(metadata={..., **sql_lineage_metadata(con, "daily_sales", log.take())})
 """
 
 from __future__ import annotations
@@ -56,6 +65,31 @@ def sql_lineage_metadata(
         # Lineage never fails a step: the table is written; say why its column lineage is missing.
         metadata[LINEAGE_ERROR_KEY] = dg.MetadataValue.text(f"column lineage unavailable: {error}")
     return metadata
+
+
+class StatementLog:
+    """A DuckDB connection that keeps the text of every statement executed through it, in order.
+
+    Builders of ``lib/`` take a connection and run loaded SQL through ``execute``; handing them this
+    instead records exactly what ran, so the lineage never describes a copy of the SQL that could
+    drift from it (a part chosen at run time, such as an empty shape for a table never built, is in
+    the text as it ran). Everything else is the connection's own."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.statements: list[str] = []
+
+    def execute(self, sql: str, *args, **kwargs):
+        self.statements.append(str(sql))
+        return self.con.execute(sql, *args, **kwargs)
+
+    def take(self) -> list[str]:
+        """The statements recorded since the last ``take``, and forget them."""
+        taken, self.statements = self.statements, []
+        return taken
+
+    def __getattr__(self, name: str):
+        return getattr(self.con, name)
 
 
 def warehouse_column_lineage(con: duckdb.DuckDBPyConnection, table: str, script: str) -> SqlLineage:

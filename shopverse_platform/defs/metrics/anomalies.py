@@ -6,6 +6,7 @@ from pydantic import Field
 from shopverse_platform.defs.asset_helpers import table_metadata
 from shopverse_platform.defs.asset_shapes import ANALYTICS
 from shopverse_platform.defs.checks import Check, table_checks
+from shopverse_platform.defs.lineage.sql_lineage import StatementLog, sql_lineage_metadata
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.metrics.anomalies import (
     AnomalyThresholds,
@@ -34,10 +35,12 @@ def anomalies(context: dg.AssetExecutionContext, config: AnomalyConfig, warehous
     method, observed and expected values, score, threshold and severity."""
     thresholds = AnomalyThresholds(**config.model_dump())
     with warehouse.connect() as con:
-        build_anomalies(con, thresholds)
+        log = StatementLog(con)  # the SQL that really ran, for column lineage
+        build_anomalies(log, thresholds)
         by_type = dict(con.execute("SELECT anomaly_type, count(*) FROM anomalies GROUP BY 1 ORDER BY 1").fetchall())
         yield dg.MaterializeResult(metadata={
             **table_metadata(con, "anomalies"),
+            **sql_lineage_metadata(con, "anomalies", log.take()),
             "by_type": dg.MetadataValue.json(by_type),
             "thresholds": dg.MetadataValue.json(thresholds_metadata(thresholds)),
         })

@@ -5,6 +5,7 @@ import dagster as dg
 from shopverse_platform.defs.asset_helpers import table_metadata
 from shopverse_platform.defs.asset_shapes import ANALYTICS
 from shopverse_platform.defs.checks import Check, table_checks
+from shopverse_platform.defs.lineage.sql_lineage import StatementLog, sql_lineage_metadata
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.metrics import checks, history
 
@@ -16,8 +17,12 @@ def customer_metrics(context: dg.AssetExecutionContext, warehouse: Warehouse):
     day with orders), historical lifetime value (net revenue to date) and profile attributes.
     Guests are not customers."""
     with warehouse.connect() as con:
-        history.build_customer_metrics(con)
-        yield dg.MaterializeResult(metadata=table_metadata(con, "customer_metrics"))
+        log = StatementLog(con)  # the SQL that really ran, for column lineage
+        history.build_customer_metrics(log)
+        yield dg.MaterializeResult(metadata={
+            **table_metadata(con, "customer_metrics"),
+            **sql_lineage_metadata(con, "customer_metrics", log.take()),
+        })
 
 
 customer_metrics_checks = table_checks("customer_metrics", [
@@ -37,9 +42,14 @@ def seasonality(context: dg.AssetExecutionContext, warehouse: Warehouse):
     """Events and revenue by UTC hour × weekday and by month of the year, as totals, per observed
     day and as shares, with the peak slot of each named (`is_peak_events`, `is_peak_revenue`)."""
     with warehouse.connect() as con:
-        history.build_seasonality(con)
+        log = StatementLog(con)  # the SQL that really ran, for column lineage
+        history.build_seasonality(log)
         peaks = history.peak_slots(con)
-        yield dg.MaterializeResult(metadata={**table_metadata(con, "seasonality"), **{f"peak_{k}": v or "none" for k, v in peaks.items()}})
+        yield dg.MaterializeResult(metadata={
+            **table_metadata(con, "seasonality"),
+            **sql_lineage_metadata(con, "seasonality", log.take()),
+            **{f"peak_{k}": v or "none" for k, v in peaks.items()},
+        })
 
 
 def _one_peak_per_grain(con) -> tuple[bool, dict]:

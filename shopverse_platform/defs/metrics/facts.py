@@ -5,6 +5,7 @@ import dagster as dg
 from shopverse_platform.defs.asset_helpers import table_metadata
 from shopverse_platform.defs.asset_shapes import ANALYTICS, window, window_params
 from shopverse_platform.defs.checks import Check, table_checks
+from shopverse_platform.defs.lineage.sql_lineage import StatementLog, sql_lineage_metadata
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.metrics import checks, facts
 
@@ -34,9 +35,13 @@ def order_lines(context: dg.AssetExecutionContext, warehouse: Warehouse):
     params = window_params(context)
     start, end = params["start"], params["end"]
     with warehouse.connect() as con:
-        rows = facts.build_order_lines(con, start, end)
+        log = StatementLog(con)  # the SQL that really ran, for column lineage
+        rows = facts.build_order_lines(log, start, end)
         context.log.info(f"order_lines {start}..{end}: {rows} lines")
-        yield dg.MaterializeResult(metadata=table_metadata(con, "order_lines", window("order_date"), params))
+        yield dg.MaterializeResult(metadata={
+            **table_metadata(con, "order_lines", window("order_date"), params),
+            **sql_lineage_metadata(con, "order_lines", log.take()),
+        })
         yield LINES_MATCH_CLEAN.result(checks.order_lines_match_clean(con, start, end))
 
 
@@ -53,8 +58,12 @@ def orders(context: dg.AssetExecutionContext, warehouse: Warehouse):
     """
     params = window_params(context)
     with warehouse.connect() as con:
-        facts.build_orders(con, params["start"], params["end"])
-        yield dg.MaterializeResult(metadata=table_metadata(con, "orders", window("order_date"), params))
+        log = StatementLog(con)  # the SQL that really ran, for column lineage
+        facts.build_orders(log, params["start"], params["end"])
+        yield dg.MaterializeResult(metadata={
+            **table_metadata(con, "orders", window("order_date"), params),
+            **sql_lineage_metadata(con, "orders", log.take()),
+        })
         yield ORDERS_MATCH_LINES.result(checks.orders_match_lines(con, params["start"], params["end"]))
 
 

@@ -5,6 +5,7 @@ import dagster as dg
 from shopverse_platform.defs.asset_helpers import table_metadata
 from shopverse_platform.defs.asset_shapes import ANALYTICS, window, window_params
 from shopverse_platform.defs.checks import Check, run_checks, table_checks
+from shopverse_platform.defs.lineage.sql_lineage import StatementLog, sql_lineage_metadata
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.metrics import checks, sales
 
@@ -37,8 +38,12 @@ def daily_sales(context: dg.AssetExecutionContext, warehouse: Warehouse):
     params = window_params(context)
     start, end = params["start"], params["end"]
     with warehouse.connect() as con:
-        sales.build_daily_sales(con, start, end)
-        yield dg.MaterializeResult(metadata=table_metadata(con, "daily_sales", window("sales_date"), params))
+        log = StatementLog(con)  # the SQL that really ran, for column lineage
+        sales.build_daily_sales(log, start, end)
+        yield dg.MaterializeResult(metadata={
+            **table_metadata(con, "daily_sales", window("sales_date"), params),
+            **sql_lineage_metadata(con, "daily_sales", log.take()),
+        })
         yield from run_checks(zip(RUN_CHECKS, [
             lambda: checks.daily_sales_reconcile(con, start, end),
             lambda: checks.daily_orders_match_fact(con, start, end),

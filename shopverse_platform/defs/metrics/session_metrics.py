@@ -12,6 +12,7 @@ import dagster as dg
 from shopverse_platform.defs.asset_helpers import table_metadata
 from shopverse_platform.defs.asset_shapes import ANALYTICS, window, window_params
 from shopverse_platform.defs.checks import Check, run_checks
+from shopverse_platform.defs.lineage.sql_lineage import StatementLog, sql_lineage_metadata
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.metrics import carts, checks, traffic
 from shopverse_platform.lib.metrics.checks import nested_rates
@@ -127,14 +128,17 @@ def session_metrics(context: dg.AssetExecutionContext, warehouse: Warehouse):
     start, end = params["start"], params["end"]
     selected = {key.to_user_string() for key in context.selected_asset_keys}
     with warehouse.connect() as con:
-        create_window_events(con, start, end)
+        log = StatementLog(con)  # the SQL that really ran, for column lineage
+        create_window_events(log, start, end)
+        shared = log.take()  # the window's sessions and events, which every table reads
         for table, build in BUILDERS.items():
             if table not in selected:
                 continue
-            build(con, start, end, window_ready=True)
-            yield dg.MaterializeResult(
-                asset_key=table, metadata=table_metadata(con, table, window(DATE_COLUMNS[table]), params)
-            )
+            build(log, start, end, window_ready=True)
+            yield dg.MaterializeResult(asset_key=table, metadata={
+                **table_metadata(con, table, window(DATE_COLUMNS[table]), params),
+                **sql_lineage_metadata(con, table, [*shared, *log.take()]),
+            })
             evaluations = _evaluations(table, con, start, end)
             yield from run_checks(
                 [(check, evaluations[check.name]) for check in CHECKS if check.asset == table],

@@ -5,6 +5,7 @@ import dagster as dg
 from shopverse_platform.defs.asset_helpers import table_metadata
 from shopverse_platform.defs.asset_shapes import ANALYTICS, window, window_params
 from shopverse_platform.defs.checks import Check, run_checks
+from shopverse_platform.defs.lineage.sql_lineage import StatementLog, sql_lineage_metadata
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.metrics import checks, weekly
 
@@ -30,8 +31,12 @@ def weekly_kpis(context: dg.AssetExecutionContext, warehouse: Warehouse):
     start, end = params["start"], params["end"]
     rates = f"{window('week_start')} AND kpi IN ('bounce_rate', 'conversion_rate', 'cart_abandonment_rate')"
     with warehouse.connect() as con:
-        weekly.build_weekly_kpis(con, start, end)
-        yield dg.MaterializeResult(metadata=table_metadata(con, "weekly_kpis", window("week_start"), params))
+        log = StatementLog(con)  # the SQL that really ran, for column lineage
+        weekly.build_weekly_kpis(log, start, end)
+        yield dg.MaterializeResult(metadata={
+            **table_metadata(con, "weekly_kpis", window("week_start"), params),
+            **sql_lineage_metadata(con, "weekly_kpis", log.take()),
+        })
         yield from run_checks(zip(RUN_CHECKS, [
             lambda: checks.weekly_matches_daily(con, start, end),
             lambda: checks.every_day_present(

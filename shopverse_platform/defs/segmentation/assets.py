@@ -28,6 +28,7 @@ from shopverse_platform.lib.segmentation.tables import (
     write_frame,
 )
 from shopverse_platform.lib.segmentation.visitors import visitor_state_sql
+from shopverse_platform.lib.warehouse.column_docs import comment_columns
 from shopverse_platform.lib.warehouse.shapes import relation
 
 # Depends on the asset's config (order_source): evaluated by the asset, with the config of its run.
@@ -153,6 +154,7 @@ def behaviour_clusters(context: dg.AssetExecutionContext, config: ClusterConfig,
             metadata["skipped"] = f"{len(frame)} customers: too few to cluster"
         write_frame(con, "behaviour_clusters", out)
         write_frame(con, "behaviour_cluster_profiles", profiles)
+        comment_columns(con, "behaviour_cluster_profiles")  # written beside behaviour_clusters
         yield dg.MaterializeResult(metadata={**table_metadata(con, "behaviour_clusters"), **metadata})
         yield K_IN_RANGE.result(checks.clusters_labelled(con, config.k_min, config.k_max))
 

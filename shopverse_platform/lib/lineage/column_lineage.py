@@ -48,6 +48,10 @@ _DDL_PREFIX = re.compile(
 
 ColumnsOf = Callable[[str], "list[str] | None"]
 
+# Key of a SELECT column DuckDB names after its expression text (``SELECT 0``): nothing stable to
+# report, but it holds its place, so the branches of a UNION still line up by position.
+_UNNAMED = "\x00"
+
 
 @dataclass(frozen=True, order=True)
 class SourceColumn:
@@ -141,7 +145,8 @@ def column_lineage(sql: str, columns_of: ColumnsOf = lambda table: None, target:
         if created:
             defined[created] = derived
     return SqlLineage(
-        columns={name: sorted(set(sources)) for name, sources in derived.columns.items() if sources},
+        columns={name: sorted(set(sources)) for name, sources in derived.columns.items()
+                 if sources and not name.startswith(_UNNAMED)},
         indirect=sorted(set(walker.indirect)),
     )
 
@@ -186,6 +191,13 @@ class _Walker:
         results = [self.query(child, ctes) for child in branches if child]
         if not results:
             return _Derived({})
+        if node.get("setop_type") == "UNION_BY_NAME":  # matches columns by name, in order of appearance
+            by_name: dict[str, list[SourceColumn]] = {}
+            for result in results:
+                for name, sources in result.columns.items():
+                    key = next((k for k in by_name if k.lower() == name.lower()), name)
+                    by_name.setdefault(key, []).extend(sources)
+            return _Derived(by_name)
         names = list(results[0].columns)
         merged: dict[str, list[SourceColumn]] = {name: [] for name in names}
         for result in results:  # UNION matches columns by position
@@ -201,15 +213,15 @@ class _Walker:
         for expression in node.get("group_expressions") or []:
             self.add_indirect(self.expression_sources(expression, scope, "GROUP_BY"))
         columns: dict[str, list[SourceColumn]] = {}
-        for expression in node.get("select_list") or []:
+        for position, expression in enumerate(node.get("select_list") or []):
             if expression.get("class") == "STAR":
                 columns.update(self.expand_star(expression, scope))
                 continue
             name = expression.get("alias") or (
                 expression["column_names"][-1] if expression.get("class") == "COLUMN_REF" else None
             )
-            if not name:
-                continue  # DuckDB names it after the expression text; nothing stable to report
+            if not name:  # DuckDB names it after the expression text; kept for its position only
+                name = f"{_UNNAMED}{position}"
             columns[name] = self.expression_sources(expression, scope, _subtype(expression))
         return _Derived(columns)
 

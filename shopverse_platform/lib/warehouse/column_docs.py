@@ -1,8 +1,10 @@
 """Column descriptions of the warehouse tables, from their one source: ``columns.toml`` beside this file.
 
-The Dagster UI (``dagster/column_schema``, filled by ``defs/asset_helpers.table_metadata``) and
-OpenLineage (the schema facet's field descriptions, ``defs/lineage/observer.py``) both read them
-here, so a description is written once and the two never disagree. TOML (stdlib ``tomllib``), so
+The Dagster UI (``dagster/column_schema``, filled by ``defs/asset_helpers.table_metadata``),
+OpenLineage (the schema facet's field descriptions, ``defs/lineage/observer.py``) and the warehouse
+itself (each column's ``COMMENT``, written by :func:`comment_columns`, so an analyst querying
+``duckdb_columns()`` reads the same text) all read them here: a description is written once and
+they never disagree. TOML (stdlib ``tomllib``), so
 prose needs no escaping rules beyond quotes and nothing is read as a date or a boolean.
 """
 
@@ -11,6 +13,8 @@ from __future__ import annotations
 import tomllib
 from functools import cache
 from pathlib import Path
+
+import duckdb
 
 COLUMNS_FILE = Path(__file__).with_name("columns.toml")
 
@@ -29,3 +33,31 @@ def column_descriptions(table: str) -> dict[str, str]:
 
 def column_description(table: str, column: str) -> str | None:
     return column_descriptions(table).get(column)
+
+
+def comment_columns(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    """Write the description of every documented column of ``table`` into the warehouse as the
+    column's ``COMMENT``; call it after the table is written (a ``CREATE OR REPLACE`` drops the
+    comments). Returns how many columns got one."""
+    name = table.split(".")[-1]
+    descriptions = column_descriptions(name)
+    columns = [column for (column,) in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ? "
+        "ORDER BY ordinal_position", [name]).fetchall()]
+    # COMMENT ON takes its text as a literal only: DuckDB's parser accepts no parameter there
+    # ("syntax error at or near ?"), so the description is quoted here as a SQL string literal.
+    statements = [f"COMMENT ON COLUMN {_identifier(name)}.{_identifier(column)} IS {_literal(descriptions[column])}"
+                  for column in columns if column in descriptions]
+    if statements:
+        con.execute(";\n".join(statements))
+    return len(statements)
+
+
+def _literal(text: str) -> str:
+    """``text`` as a standard SQL string literal: single quotes doubled (DuckDB reads no backslash
+    escapes in a plain '...' literal), so no description can end the literal early."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
