@@ -34,3 +34,20 @@ def test_rejects_what_could_carry_a_value(tmp_path):
         load_sql(module, "query", source=table("orders"), extra=SqlText("1"))  # part without a placeholder
     assert load_sql(module, "query", source=table("orders")) == "SELECT * FROM orders"
     assert sql.WAREHOUSE_TABLES >= {"clean_events", "orders", "quarantine"}
+
+
+def test_a_partitioned_table_gains_the_columns_its_query_gained(tmp_path):
+    """An upgrade that adds a column to a daily table (daily_sales.aov_orders) made the next run on
+    an existing warehouse fail its INSERT BY NAME; the column is added, old days hold NULL."""
+    from datetime import date
+
+    from shopverse_platform.lib.warehouse.tables import replace_date_range
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("CREATE TABLE daily_sales AS SELECT DATE '2026-11-01' AS sales_date, 10.0 AS net_revenue")
+    rows = replace_date_range(
+        con, table="daily_sales", date_column="sales_date", start=date(2026, 11, 2), end=date(2026, 11, 3),
+        select_sql="SELECT DATE '2026-11-02' AS sales_date, 12.0 AS net_revenue, 3 AS aov_orders, 'x' AS \"odd name\"")
+    assert rows == 1
+    assert con.execute("SELECT * FROM daily_sales ORDER BY sales_date").fetchall() == [
+        (date(2026, 11, 1), 10.0, None, None), (date(2026, 11, 2), 12.0, 3, "x")]

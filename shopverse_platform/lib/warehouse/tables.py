@@ -39,6 +39,8 @@ def replace_date_range(
     # filled with >~122k rows inside one transaction as empty on the same connection.
     if not table_exists(con, table):
         con.execute(f"CREATE TABLE {table} AS SELECT * FROM ({select_sql}) WHERE false", params)
+    else:
+        add_new_columns(con, table, select_sql, params)
     con.execute("BEGIN TRANSACTION")
     try:
         where = f"{date_column} >= ? AND {date_column} < ?" + (f" AND {extra_filter}" if extra_filter else "")
@@ -49,6 +51,27 @@ def replace_date_range(
         con.execute("ROLLBACK")
         raise
     return int(inserted)
+
+
+def add_new_columns(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, params: list) -> list[str]:
+    """Add to a partitioned ``table`` the columns its query has gained since the table was created.
+
+    A new version of the platform may add a column (``daily_sales.aov_orders``); the next run on a
+    warehouse built before would otherwise fail its ``INSERT BY NAME``. Rows of days not rebuilt
+    since hold NULL there until a backfill rebuilds them. The names and types come from DuckDB's
+    catalog (the query's own result shape), never from input, and are quoted as identifiers."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _new_shape AS SELECT * FROM ({select_sql}) WHERE false", params)
+    missing = con.execute(
+        "SELECT n.column_name, n.data_type FROM information_schema.columns n "
+        "WHERE n.table_name = '_new_shape' AND n.table_catalog = 'temp' AND n.column_name NOT IN "
+        "(SELECT column_name FROM information_schema.columns WHERE table_catalog <> 'temp' AND table_schema = 'main' "
+        "AND table_name = ?) "
+        "ORDER BY n.ordinal_position", [table]).fetchall()
+    con.execute("DROP TABLE _new_shape")
+    for name, dtype in missing:
+        quoted = '"' + name.replace('"', '""') + '"'
+        con.execute(f"ALTER TABLE {table} ADD COLUMN {quoted} {dtype}")  # a type DuckDB itself reported
+    return [name for name, _ in missing]
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, *, table: str, select_sql: str, params: Iterable[object] = ()) -> int:
