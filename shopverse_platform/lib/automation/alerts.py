@@ -21,14 +21,10 @@ from pathlib import Path
 
 import duckdb
 
-ALERTS_DDL = """
-CREATE TABLE IF NOT EXISTS alerts (
-    alert_id VARCHAR PRIMARY KEY, created_at TIMESTAMP NOT NULL, kind VARCHAR NOT NULL,
-    severity VARCHAR NOT NULL, title VARCHAR NOT NULL, run_id VARCHAR, job_name VARCHAR,
-    assets VARCHAR[], partition_key VARCHAR, steps VARCHAR[], error VARCHAR, run_url VARCHAR,
-    webhook_status VARCHAR
-)
-"""
+from shopverse_platform.lib.warehouse.sql import load_sql
+
+# The columns of the ``alerts`` table (alerts_ddl.sql), in order: an alert's row and what
+# ``read_alerts`` returns.
 ALERT_COLUMNS = ("alert_id", "created_at", "kind", "severity", "title", "run_id", "job_name", "assets",
                  "partition_key", "steps", "error", "run_url", "webhook_status")
 MAX_ERROR_CHARS = 2000
@@ -185,11 +181,9 @@ def _is_lock_error(error: Exception) -> bool:
 
 
 def _insert(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> None:
-    con.execute(ALERTS_DDL)
-    placeholders = ", ".join("?" for _ in ALERT_COLUMNS)
+    con.execute(load_sql(__file__, "alerts_ddl"))
     for row in rows:
-        con.execute(f"INSERT OR IGNORE INTO alerts ({', '.join(ALERT_COLUMNS)}) VALUES ({placeholders})",
-                    [row[c] for c in ALERT_COLUMNS])
+        con.execute(load_sql(__file__, "insert_alert"), {c: row[c] for c in ALERT_COLUMNS})
 
 
 def write_table(
@@ -235,6 +229,6 @@ def _append_spool(spool: Path, row: dict) -> None:
 
 def read_alerts(con: duckdb.DuckDBPyConnection) -> Iterator[dict]:
     """Every stored alert, newest first (for reports and tests)."""
-    cursor = con.execute(f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts ORDER BY created_at DESC")
+    cursor = con.execute(load_sql(__file__, "stored_alerts"))
     for values in cursor.fetchall():
         yield dict(zip(ALERT_COLUMNS, values))

@@ -26,6 +26,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from shopverse_platform.lib.warehouse.sql import load_sql  # no DuckDB import: this module stays free of it
+
 EVENT_FILE_SUFFIXES = (".ndjson", ".jsonl", ".ndjson.gz", ".jsonl.gz", ".json.gz")
 
 # The lines of landing files, as the cleaning layer reads them (blank lines left out). String
@@ -315,17 +317,17 @@ def migrate_verbatim_raw_events(con, events_dir: Path, logs_dir: Path) -> int:
 
     if not table_exists(con, "raw_events") or "raw_line" not in dict(table_schema(con, "raw_events")):
         return 0
-    held = [day for (day,) in con.execute("SELECT DISTINCT partition_date FROM raw_events ORDER BY 1").fetchall()]
+    held = [day for (day,) in con.execute(load_sql(__file__, "raw_events_days")).fetchall()]
     files = [f for day in held for f in event_files(events_dir, logs_dir, day, day + timedelta(days=1))]
     con.register("_registry", inventory(files))
     try:
-        con.execute("CREATE OR REPLACE TABLE _raw_events_registry AS SELECT * FROM _registry")
+        con.execute(load_sql(__file__, "raw_events_registry"))
     finally:
         con.unregister("_registry")
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute("DROP TABLE raw_events")
-        con.execute("ALTER TABLE _raw_events_registry RENAME TO raw_events")
+        con.execute(load_sql(__file__, "drop_verbatim_raw_events"))
+        con.execute(load_sql(__file__, "rename_raw_events_registry"))
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -13,6 +13,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from shopverse_platform.lib.warehouse.sql import load_sql  # no DuckDB import: this module stays free of it
+
 ORDER_EXPORT_COLUMNS = (
     "InvoiceNo",
     "StockCode",
@@ -64,19 +66,6 @@ def read_order_export(path: Path) -> pa.Table:
     )
 
 
-# The invoice day of an order-export line, as SQL over its InvoiceDate text (NULL if unparseable).
-INVOICE_DAY_SQL = """CAST(coalesce(try_strptime(InvoiceDate, '%Y-%m-%d %H:%M:%S'),
-                                  try_strptime(InvoiceDate, '%Y-%m-%d %H:%M'),
-                                  try_strptime(InvoiceDate, '%m/%d/%Y %H:%M')) AS DATE)"""
-
-ORDER_EXPORT_FILES_DDL = """
-CREATE TABLE IF NOT EXISTS order_export_files (
-    source_file VARCHAR NOT NULL, size_bytes BIGINT NOT NULL, modified_ns BIGINT NOT NULL,
-    first_day DATE, last_day DATE, line_count BIGINT NOT NULL
-)
-"""
-
-
 def fingerprint(path: Path) -> tuple[int, int]:
     stat = path.stat()
     return stat.st_size, stat.st_mtime_ns
@@ -95,7 +84,7 @@ def exports_to_read(con, files: list[Path], start: date, end: date) -> list[Path
     known = {
         source_file: (size, modified_ns, first_day, last_day)
         for source_file, size, modified_ns, first_day, last_day in con.execute(
-            "SELECT source_file, size_bytes, modified_ns, first_day, last_day FROM order_export_files"
+            load_sql(__file__, "known_order_exports")
         ).fetchall()
     }
     needed = []
@@ -123,36 +112,21 @@ def write_raw_orders(con, exports: list[pa.Table], start: date, end: date, finge
     combined = pa.concat_tables([t.cast(schema) for t in exports]) if exports else schema.empty_table()
     con.register("_order_exports", combined)
     try:
-        select_sql = f"""
-            WITH dated AS (SELECT *, {INVOICE_DAY_SQL} AS invoice_day FROM _order_exports)
-            SELECT coalesce(invoice_day, min(invoice_day) OVER (PARTITION BY source_file)) AS partition_date,
-                   source_file, line_number,
-                   InvoiceNo AS invoice_no, StockCode AS stock_code, Description AS description,
-                   Quantity AS quantity, InvoiceDate AS invoice_date, UnitPrice AS unit_price,
-                   CustomerID AS customer_id, Country AS country
-            FROM dated
-            QUALIFY partition_date >= ? AND partition_date < ?
-        """
+        invoice_day = load_sql(__file__, "invoice_day")
         rows = replace_date_range(
             con, table="raw_orders", date_column="partition_date", start=start, end=end,
-            select_sql=select_sql, params=[start, end],
+            select_sql=load_sql(__file__, "raw_orders_rows", invoice_day=invoice_day),
+            params={"start": start, "end": end},
         )
         con.register("_export_fingerprints", pa.table({
             "source_file": list(fingerprints), "size_bytes": [f[0] for f in fingerprints.values()],
             "modified_ns": [f[1] for f in fingerprints.values()],
         }))
-        con.execute(ORDER_EXPORT_FILES_DDL)
+        con.execute(load_sql(__file__, "order_export_files_ddl"))
         con.execute("BEGIN TRANSACTION")
         try:
-            con.execute("DELETE FROM order_export_files WHERE source_file IN (SELECT source_file FROM _export_fingerprints)")
-            con.execute(f"""
-                INSERT INTO order_export_files BY NAME
-                SELECT f.source_file, f.size_bytes, f.modified_ns, d.first_day, d.last_day, coalesce(d.line_count, 0) AS line_count
-                FROM _export_fingerprints f LEFT JOIN (
-                    SELECT source_file, min({INVOICE_DAY_SQL}) AS first_day, max({INVOICE_DAY_SQL}) AS last_day,
-                           count(*) AS line_count
-                    FROM _order_exports GROUP BY source_file) d USING (source_file)
-            """)
+            con.execute(load_sql(__file__, "delete_order_export_files"))
+            con.execute(load_sql(__file__, "insert_order_export_files", invoice_day=invoice_day))
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

@@ -17,6 +17,11 @@ def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     )
 
 
+def _bound(params: Iterable[object] | Mapping[str, object]) -> list[object] | dict[str, object]:
+    """Parameters for ``execute``: a mapping binds ``$name`` parameters, anything else ``?`` in order."""
+    return dict(params) if isinstance(params, Mapping) else list(params)
+
+
 def replace_date_range(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -25,16 +30,17 @@ def replace_date_range(
     start: date,
     end: date,
     select_sql: str,
-    params: Iterable[object] = (),
+    params: Iterable[object] | Mapping[str, object] = (),
     extra_filter: str = "",
 ) -> int:
     """Replace the rows of ``table`` whose ``date_column`` lies in [start, end) by ``select_sql``.
 
     All or nothing: the delete and the insert run in one transaction, so a failed run leaves the
     previous partition in place and a rerun never duplicates rows. The table is created from the
-    query's shape on first use. Returns the number of rows inserted.
+    query's shape on first use. ``params``: positional values, or a mapping for ``$name``
+    parameters. Returns the number of rows inserted.
     """
-    params = list(params)
+    params = _bound(params)
     # Create the empty table outside the transaction: DuckDB 2.0.0 reads a table created empty and
     # filled with >~122k rows inside one transaction as empty on the same connection.
     if not table_exists(con, table):
@@ -53,7 +59,7 @@ def replace_date_range(
     return int(inserted)
 
 
-def add_new_columns(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, params: list) -> list[str]:
+def add_new_columns(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, params: list | dict) -> list[str]:
     """Add to a partitioned ``table`` the columns its query has gained since the table was created.
 
     A new version of the platform may add a column (``daily_sales.aov_orders``); the next run on a
@@ -74,11 +80,13 @@ def add_new_columns(con: duckdb.DuckDBPyConnection, table: str, select_sql: str,
     return [name for name, _ in missing]
 
 
-def replace_table(con: duckdb.DuckDBPyConnection, *, table: str, select_sql: str, params: Iterable[object] = ()) -> int:
-    """Atomically rebuild a whole (unpartitioned) table from a query."""
+def replace_table(
+    con: duckdb.DuckDBPyConnection, *, table: str, select_sql: str, params: Iterable[object] | Mapping[str, object] = (),
+) -> int:
+    """Atomically rebuild a whole (unpartitioned) table from a query (``params`` as in ``replace_date_range``)."""
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS {select_sql}", list(params))
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {select_sql}", _bound(params))
         rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         con.execute("COMMIT")
     except BaseException:

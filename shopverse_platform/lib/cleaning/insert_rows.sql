@@ -1,0 +1,1 @@
+INSERT INTO {{target}} BY NAME {{rows}}
