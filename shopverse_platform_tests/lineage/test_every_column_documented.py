@@ -20,7 +20,6 @@ from shopverse_platform.defs.segmentation.snapshots import segment_movements, se
 from shopverse_platform.lib.segmentation.clusters import EVENT_FEATURES, ORDER_FEATURES
 from shopverse_platform.lib.warehouse.column_docs import column_docs
 from shopverse_platform.lib.warehouse.sql import WAREHOUSE_TABLES
-from shopverse_platform_tests.conftest import Built
 from shopverse_platform_tests.metrics.conftest import built  # noqa: F401 - the metrics week's warehouse
 from shopverse_platform_tests.ml.conftest import with_mlflow
 from shopverse_platform_tests.ml.warehouses import mlflow_store
