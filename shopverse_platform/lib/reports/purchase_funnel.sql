@@ -1,0 +1,4 @@
+-- Sessions per step of the purchase funnel over [$start, $end).
+SELECT step_number, step, sum(sessions)::DOUBLE AS sessions FROM funnel_daily
+WHERE funnel = 'purchase' AND funnel_date >= $start AND funnel_date < $end
+GROUP BY ALL ORDER BY step_number

@@ -1,0 +1,7 @@
+-- The period's sales KPIs from daily_sales, [$start, $end).
+SELECT
+  (SELECT sum(net_revenue)::DOUBLE FROM daily_sales WHERE sales_date >= $start AND sales_date < $end) AS net_revenue,
+  (SELECT sum(orders)::DOUBLE FROM daily_sales WHERE sales_date >= $start AND sales_date < $end) AS orders,
+  (SELECT sum(gross_revenue)::DOUBLE / nullif(sum(orders), 0) FROM daily_sales
+     WHERE sales_date >= $start AND sales_date < $end) AS average_order_value,
+  (SELECT sum(new_customers)::DOUBLE FROM daily_sales WHERE sales_date >= $start AND sales_date < $end) AS new_customers
