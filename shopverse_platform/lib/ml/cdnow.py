@@ -28,6 +28,7 @@ from shopverse_platform.lib.ml import btyd
 from shopverse_platform.lib.ml.evaluation import regression_metrics
 from shopverse_platform.lib.ml.features import labelled_frame
 from shopverse_platform.lib.ml.specs import CLV
+from shopverse_platform.lib.warehouse.sql import load_sql
 
 START = date(1997, 1, 1)
 CALIBRATION_END = date(1997, 10, 1)  # exclusive: 39 weeks after START
@@ -80,13 +81,7 @@ def _orders_connection(daily: pd.DataFrame) -> duckdb.DuckDBPyConnection:
     platform's own feature SQL runs on them unchanged."""
     con = duckdb.connect()
     con.register("_daily", daily)
-    con.execute("""
-        CREATE TABLE orders AS
-        SELECT CAST(date AS DATE) AS order_date, 'order_export' AS source, customer_id || '-' || CAST(date AS VARCHAR) AS document_id,
-               customer_id, CAST(cds AS BIGINT) AS units, CAST(1 AS BIGINT) AS products,
-               CAST(value AS DECIMAL(18,2)) AS gross_amount, CAST(0 AS DECIMAL(18,2)) AS credited_amount,
-               CAST(value AS DECIMAL(18,2)) AS net_amount, true AS is_order, false AS is_credit
-        FROM _daily""")
+    con.execute(load_sql(__file__, "cdnow_orders"))
     con.unregister("_daily")
     return con
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import duckdb
 
 from shopverse_platform.lib.ml.specs import ModelSpec
+from shopverse_platform.lib.warehouse.sql import load_sql, table
 from shopverse_platform.lib.warehouse.tables import rows_failing, unique_key
 
 Outcome = tuple[bool, dict[str, object]]
@@ -26,17 +27,13 @@ CHECKS: dict[str, str] = {
 
 
 def point_in_time(con, spec: ModelSpec) -> Outcome:
-    late = con.execute(
-        f"SELECT count(*) FILTER (WHERE last_seen_date >= cutoff_date), count(*) FILTER (WHERE first_seen_date >= cutoff_date), "
-        f"count(*) FILTER (WHERE first_seen_date IS NULL OR last_seen_date IS NULL) FROM {spec.training_set}"
-    ).fetchone()
+    late = con.execute(load_sql(__file__, "check_point_in_time", training_set=table(spec.training_set))).fetchone()
     return late == (0, 0, 0), {"seen_on_or_after_cutoff": late[0], "first_seen_in_label_window": late[1], "unknown_dates": late[2]}
 
 
 def splits_ordered(con, spec: ModelSpec) -> Outcome:
     rows = {split: (cutoffs, first, last_end) for split, cutoffs, first, last_end in con.execute(
-        f"SELECT split, count(DISTINCT cutoff_date), min(cutoff_date), max(label_end_date) FROM {spec.training_set} GROUP BY 1"
-    ).fetchall()}
+        load_sql(__file__, "check_splits", training_set=table(spec.training_set))).fetchall()}
     if set(rows) != {"train", "validation"}:
         return False, {"splits_present": sorted(rows)}
     ordered = rows["validation"][1] >= rows["train"][2]
@@ -48,8 +45,7 @@ def splits_ordered(con, spec: ModelSpec) -> Outcome:
 def enough_rows_and_labels(con, spec: ModelSpec, min_rows: int = MIN_ROWS) -> Outcome:
     stats = {split: {"rows": n, "positives": int(pos or 0), "label_sum": float(total or 0), "negative_labels": neg}
              for split, n, pos, total, neg in con.execute(
-                 f"SELECT split, count(*), count(*) FILTER (WHERE label > 0), sum(label), count(*) FILTER (WHERE label < 0) "
-                 f"FROM {spec.training_set} GROUP BY 1").fetchall()}
+                 load_sql(__file__, "check_labels", training_set=table(spec.training_set))).fetchall()}
     passed = set(stats) == {"train", "validation"}
     for s in stats.values():
         passed &= s["rows"] >= min_rows and s["negative_labels"] == 0

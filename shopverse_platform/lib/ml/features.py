@@ -24,14 +24,15 @@ import pandas as pd
 
 from shopverse_platform.lib.ml.specs import ModelSpec
 from shopverse_platform.lib.segmentation.customers import (
+    checked_source,
     customer_state_sql,
     last_order_date,
     orders_relation,
-    source_filter,
 )
 from shopverse_platform.lib.segmentation.tables import build_table
 from shopverse_platform.lib.segmentation.visitors import visitor_state_sql
 from shopverse_platform.lib.warehouse.shapes import relation
+from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql, table
 
 SPLITS = ("train", "validation")
 
@@ -71,75 +72,60 @@ def resolve_cutoffs(last_day: date | None, window_days: int, training: date | No
     return Cutoffs(training, validation, window_days)
 
 
+def _events(con: duckdb.DuckDBPyConnection) -> TableName | SqlText:
+    """``clean_events``, or the empty relation of its shape (fixed text of lib/warehouse/shapes.py)."""
+    found = relation(con, "clean_events")
+    return table("clean_events") if found == "clean_events" else SqlText(found)
+
+
 def last_day(con: duckdb.DuckDBPyConnection, spec: ModelSpec, order_source: str | None = None) -> date | None:
     if spec.entity == "customer":
         return last_order_date(con, order_source)
-    return con.execute(f"SELECT max(event_date) FROM {relation(con, 'clean_events')}").fetchone()[0]
+    return con.execute(load_sql(__file__, "last_event_date", events=_events(con))).fetchone()[0]
 
 
 def features_sql(con: duckdb.DuckDBPyConnection, spec: ModelSpec, order_source: str | None = None,
-                 lookback_days: int = 28) -> str:
-    """entity_id, first/last seen date and the spec's features (DOUBLE) as of the day before ``$before``."""
-    features = ", ".join(f"CAST({f} AS DOUBLE) AS {f}" for f in spec.features)
+                 lookback_days: int = 28) -> SqlText:
+    """entity_id, first/last seen date and the spec's features (DOUBLE) as of the day before ``$before``.
+
+    Parameters: ``$before`` and ``$features`` (see :func:`features_params`); the order source and the
+    lookback are bound into connection variables now (see ``lib/segmentation/customers.py``)."""
     if spec.entity == "customer":
-        return f"""SELECT customer_id AS entity_id, first_order_date AS first_seen_date, last_order_date AS last_seen_date,
-                          {features}
-                   FROM ({customer_state_sql(con, order_source)}) WHERE orders > 0"""
-    return f"""SELECT visitor_id AS entity_id, first_seen_date, last_seen_date, {features}
-               FROM ({visitor_state_sql(con, lookback_days)})"""
+        return load_sql(__file__, "customer_features", customer_state=customer_state_sql(con, order_source))
+    return load_sql(__file__, "visitor_features", visitor_state=visitor_state_sql(con, lookback_days))
 
 
-def labels_sql(con: duckdb.DuckDBPyConnection, spec: ModelSpec, order_source: str | None = None) -> str:
-    """entity_id and what happened in [``$before``, ``$label_end``) for the entities it concerns."""
+def features_params(spec: ModelSpec, before: date) -> dict[str, object]:
+    return {"before": before, "features": list(spec.features)}
+
+
+def labels_sql(con: duckdb.DuckDBPyConnection, spec: ModelSpec) -> SqlText:
+    """entity_id and what happened in [``$before``, ``$label_end``) for the entities it concerns
+    (customers: also ``$order_source``, see :func:`split_params`)."""
     if spec.entity == "customer":
-        return f"""SELECT customer_id AS entity_id, count(*) FILTER (WHERE is_order) AS future_orders,
-                          greatest(coalesce(sum(CAST(net_amount AS DOUBLE)), 0), 0) AS future_revenue
-                   FROM {orders_relation(con)}
-                   WHERE customer_id IS NOT NULL AND (is_order OR is_credit) AND {source_filter(order_source)}
-                     AND order_date >= $before AND order_date < $label_end
-                   GROUP BY customer_id"""
-    events = relation(con, "clean_events")
-    # A purchase counts for every visitor of the population it can be traced to with what was known
-    # at the cutoff: its user, the user its device was mapped to before the cutoff, or the device
-    # itself when it was still anonymous then (a device that logs in only after the cutoff and
-    # buys is the same person as the anonymous visitor of the features).
-    return f"""WITH devices AS (
-                   SELECT anonymous_id, arg_max(user_id, event_ts) AS device_user FROM {events}
-                   WHERE event_date < $before AND user_id IS NOT NULL AND anonymous_id IS NOT NULL GROUP BY anonymous_id
-               ),
-               bought AS (
-                   SELECT e.user_id, d.device_user, e.anonymous_id, e.value
-                   FROM {events} e LEFT JOIN devices d USING (anonymous_id)
-                   WHERE e.event_name = 'purchase' AND e.event_date >= $before AND e.event_date < $label_end
-               ),
-               credited AS (
-                   SELECT user_id AS entity_id, value FROM bought WHERE user_id IS NOT NULL
-                   UNION ALL
-                   SELECT device_user, value FROM bought WHERE device_user IS NOT NULL AND device_user IS DISTINCT FROM user_id
-                   UNION ALL
-                   SELECT anonymous_id, value FROM bought WHERE device_user IS NULL AND anonymous_id IS NOT NULL
-               )
-               SELECT entity_id, count(*) AS future_orders, coalesce(sum(value), 0) AS future_revenue
-               FROM credited GROUP BY entity_id"""
+        return load_sql(__file__, "customer_labels", orders=orders_relation(con))
+    return load_sql(__file__, "visitor_labels", events=_events(con))
 
 
-def _label_expression(spec: ModelSpec) -> str:
+def _label_expression(spec: ModelSpec) -> SqlText:
     if spec.name == "churn":
-        return "CASE WHEN coalesce(l.future_orders, 0) = 0 THEN 1.0 ELSE 0.0 END"
+        return load_sql(__file__, "label_churned")
     if spec.kind == "classifier":
-        return "CASE WHEN coalesce(l.future_orders, 0) > 0 THEN 1.0 ELSE 0.0 END"
-    return "coalesce(l.future_revenue, 0.0)"
+        return load_sql(__file__, "label_bought")
+    return load_sql(__file__, "label_revenue")
 
 
-def split_sql(con: duckdb.DuckDBPyConnection, spec: ModelSpec, split: str, order_source: str | None,
-              lookback_days: int) -> str:
-    columns = ", ".join(f"f.{c}" for c in spec.features)
-    return f"""
-    SELECT '{split}' AS split, CAST($before AS DATE) AS cutoff_date, CAST($label_end AS DATE) AS label_end_date,
-           f.entity_id, f.first_seen_date, f.last_seen_date, {columns}, {_label_expression(spec)} AS label
-    FROM ({features_sql(con, spec, order_source, lookback_days)}) f
-    LEFT JOIN ({labels_sql(con, spec, order_source)}) l USING (entity_id)
-    """
+def split_sql(con: duckdb.DuckDBPyConnection, spec: ModelSpec, order_source: str | None, lookback_days: int) -> SqlText:
+    """One split of the training set; parameters from :func:`split_params`."""
+    return load_sql(__file__, "training_split", label=_label_expression(spec),
+                    features=features_sql(con, spec, order_source, lookback_days), labels=labels_sql(con, spec))
+
+
+def split_params(spec: ModelSpec, split: str, before: date, label_end: date, order_source: str | None) -> dict[str, object]:
+    params = {**features_params(spec, before), "split": split, "label_end": label_end}
+    if spec.entity == "customer":
+        params["order_source"] = checked_source(order_source)
+    return params
 
 
 def build_training_set(con: duckdb.DuckDBPyConnection, spec: ModelSpec, cutoffs: Cutoffs,
@@ -147,29 +133,28 @@ def build_training_set(con: duckdb.DuckDBPyConnection, spec: ModelSpec, cutoffs:
     """Write ``spec.training_set``: both splits, one row per entity each, ordered for stable digests."""
     for split in SPLITS:
         before, label_end = cutoffs.of(split)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _split_{split} AS {split_sql(con, spec, split, order_source, lookback_days)}",
-                    {"before": before, "label_end": label_end})
-    rows = build_table(con, spec.training_set,
-                       "SELECT * FROM (SELECT * FROM _split_train UNION ALL BY NAME SELECT * FROM _split_validation) "
-                       "ORDER BY split DESC, entity_id", {})
+        con.execute(load_sql(__file__, "split_table", split_table=table(f"_split_{split}"),
+                             query=split_sql(con, spec, order_source, lookback_days)),
+                    split_params(spec, split, before, label_end, order_source))
+    rows = build_table(con, spec.training_set, load_sql(__file__, "training_set"), {})
     for split in SPLITS:
-        con.execute(f"DROP TABLE _split_{split}")
+        con.execute(load_sql(__file__, "drop_split_table", split_table=table(f"_split_{split}")))
     return rows
 
 
 def scoring_frame(con: duckdb.DuckDBPyConnection, spec: ModelSpec, before: date, order_source: str | None = None,
                   lookback_days: int = 28) -> pd.DataFrame:
     """The features of every entity as of the day before ``before``, for batch scoring."""
-    return con.execute(f"SELECT * FROM ({features_sql(con, spec, order_source, lookback_days)}) ORDER BY entity_id",
-                       {"before": before}).df()
+    return con.execute(load_sql(__file__, "rows_by_entity", query=features_sql(con, spec, order_source, lookback_days)),
+                       features_params(spec, before)).df()
 
 
 def load_training_set(con: duckdb.DuckDBPyConnection, spec: ModelSpec) -> pd.DataFrame:
-    return con.execute(f"SELECT * FROM {spec.training_set} ORDER BY split DESC, entity_id").df()
+    return con.execute(load_sql(__file__, "training_set_rows", training_set=table(spec.training_set))).df()
 
 
 def labelled_frame(con: duckdb.DuckDBPyConnection, spec: ModelSpec, before: date, label_end: date, split: str = "train",
                    order_source: str | None = None, lookback_days: int = 28) -> pd.DataFrame:
     """One split computed on the fly (features before ``before``, label in [before, label_end))."""
-    return con.execute(f"SELECT * FROM ({split_sql(con, spec, split, order_source, lookback_days)}) ORDER BY entity_id",
-                       {"before": before, "label_end": label_end}).df()
+    return con.execute(load_sql(__file__, "rows_by_entity", query=split_sql(con, spec, order_source, lookback_days)),
+                       split_params(spec, split, before, label_end, order_source)).df()

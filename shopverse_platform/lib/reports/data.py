@@ -15,6 +15,7 @@ from datetime import date, timedelta
 import duckdb
 import pandas as pd
 
+from shopverse_platform.lib.warehouse.sql import load_sql
 from shopverse_platform.lib.warehouse.tables import table_exists
 
 TOP_PRODUCTS = 10
@@ -89,105 +90,55 @@ def _need(con: duckdb.DuckDBPyConnection, data: ReportData, section: str, *table
     return True
 
 
-TOTALS_SQL = """
-SELECT
-  (SELECT sum(net_revenue)::DOUBLE FROM daily_sales WHERE sales_date >= $start AND sales_date < $end) AS net_revenue,
-  (SELECT sum(orders)::DOUBLE FROM daily_sales WHERE sales_date >= $start AND sales_date < $end) AS orders,
-  (SELECT sum(aov_net_revenue)::DOUBLE / nullif(sum(aov_orders), 0) FROM daily_sales
-     WHERE sales_date >= $start AND sales_date < $end) AS average_order_value,
-  (SELECT sum(gross_revenue)::DOUBLE / nullif(sum(orders), 0) FROM daily_sales
-     WHERE sales_date >= $start AND sales_date < $end) AS gross_average_order_value,
-  (SELECT sum(new_customers)::DOUBLE FROM daily_sales WHERE sales_date >= $start AND sales_date < $end) AS new_customers
-"""
-
-
 def _totals(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, float | None]:
     params = {"start": period.start, "end": period.end}
     totals: dict[str, float | None] = {}
     if table_exists(con, "daily_sales"):
-        totals.update(_df(con, TOTALS_SQL, params).iloc[0].to_dict())
+        totals.update(_df(con, load_sql(__file__, "sales_totals"), params).iloc[0].to_dict())
     if table_exists(con, "daily_traffic"):
-        row = con.execute(
-            "SELECT sum(sessions)::DOUBLE, sum(bounced_sessions)::DOUBLE / nullif(sum(sessions), 0) FROM daily_traffic "
-            "WHERE traffic_date >= $start AND traffic_date < $end", params).fetchone()
+        row = con.execute(load_sql(__file__, "traffic_totals"), params).fetchone()
         totals.update({"sessions": row[0], "bounce_rate": row[1]})
     if table_exists(con, "funnel_daily"):
-        row = con.execute(
-            # sessions with a purchase (open funnel) ÷ sessions, the one conversion rate of the platform
-            "SELECT sum(open_sessions) FILTER (WHERE step = 'purchase')::DOUBLE "
-            "/ nullif(sum(sessions) FILTER (WHERE step = 'session_start'), 0) "
-            "FROM funnel_daily WHERE funnel = 'purchase' AND funnel_date >= $start AND funnel_date < $end", params).fetchone()
+        row = con.execute(load_sql(__file__, "conversion_rate"), params).fetchone()
         totals["conversion_rate"] = row[0]
     if table_exists(con, "cart_abandonment"):
-        row = con.execute(
-            "SELECT sum(carts_abandoned)::DOUBLE / nullif(sum(carts_created), 0) FROM cart_abandonment "
-            "WHERE cart_date >= $start AND cart_date < $end", params).fetchone()
+        row = con.execute(load_sql(__file__, "cart_abandonment_rate"), params).fetchone()
         totals["cart_abandonment_rate"] = row[0]
     return {k: (None if pd.isna(v) else float(v)) for k, v in totals.items()}
 
 
 def _trend(con: duckdb.DuckDBPyConnection, period: Period) -> pd.DataFrame:
     if period.kind == "daily":
-        return _df(con, """
-            SELECT sales_date AS bucket, net_revenue::DOUBLE AS net_revenue, orders::DOUBLE AS orders
-            FROM daily_sales WHERE sales_date >= $lo AND sales_date < $end ORDER BY 1""",
+        return _df(con, load_sql(__file__, "daily_trend"),
                    {"lo": period.end - timedelta(days=28), "end": period.end})
-    return _df(con, """
-        SELECT CAST(date_trunc('week', sales_date) AS DATE) AS bucket, sum(net_revenue)::DOUBLE AS net_revenue,
-               sum(orders)::DOUBLE AS orders
-        FROM daily_sales WHERE sales_date >= $lo AND sales_date < $end GROUP BY 1 ORDER BY 1""",
+    return _df(con, load_sql(__file__, "weekly_trend"),
                {"lo": period.end - timedelta(weeks=12), "end": period.end})
 
 
 def _hourly(con: duckdb.DuckDBPyConnection, period: Period) -> pd.DataFrame:
-    return _df(con, """
-        SELECT CAST(isodow(traffic_date) - 1 AS INTEGER) AS weekday, h.hour AS hour,
-               sum(h.sessions_started)::DOUBLE AS sessions
-        FROM (SELECT traffic_date, unnest(activity_by_hour) AS h FROM daily_traffic
-              WHERE traffic_date >= $start AND traffic_date < $end)
-        GROUP BY ALL ORDER BY weekday, hour""", {"start": period.start, "end": period.end})
+    return _df(con, load_sql(__file__, "hourly_sessions"), {"start": period.start, "end": period.end})
 
 
 def _funnel(con: duckdb.DuckDBPyConnection, period: Period) -> pd.DataFrame:
-    return _df(con, """
-        SELECT step_number, step, sum(sessions)::DOUBLE AS sessions, sum(open_sessions)::DOUBLE AS open_sessions
-        FROM funnel_daily
-        WHERE funnel = 'purchase' AND funnel_date >= $start AND funnel_date < $end
-        GROUP BY ALL ORDER BY step_number""", {"start": period.start, "end": period.end})
+    return _df(con, load_sql(__file__, "purchase_funnel"), {"start": period.start, "end": period.end})
 
 
 def _products(con: duckdb.DuckDBPyConnection, period: Period) -> pd.DataFrame:
     # Abandoned carts per product = sessions that added it without buying it; summed over days.
-    return _df(con, """
-        SELECT coalesce(max(product_name), product_id) AS product_name, product_id,
-               sum(net_revenue)::DOUBLE AS net_revenue, sum(units)::DOUBLE AS units,
-               sum(purchases)::DOUBLE AS purchases, sum(sessions_added)::DOUBLE AS sessions_added,
-               round(sum(coalesce(abandonment_rate, 0) * sessions_added))::DOUBLE AS abandoned_carts
-        FROM product_performance WHERE product_date >= $start AND product_date < $end
-        GROUP BY product_id""", {"start": period.start, "end": period.end}).assign(
+    return _df(con, load_sql(__file__, "product_totals"), {"start": period.start, "end": period.end}).assign(
         abandonment_rate=lambda f: (f.abandoned_carts / f.sessions_added).where(f.sessions_added > 0))
 
 
 def _carts(con: duckdb.DuckDBPyConnection, period: Period) -> tuple[pd.DataFrame, pd.DataFrame]:
     params = {"start": period.start, "end": period.end}
-    totals = _df(con, """
-        SELECT sum(carts_created)::DOUBLE AS carts_created, sum(carts_abandoned)::DOUBLE AS carts_abandoned,
-               sum(abandoned_value)::DOUBLE AS abandoned_value
-        FROM cart_abandonment WHERE cart_date >= $start AND cart_date < $end""", params)
-    by_device = _df(con, """
-        SELECT d.key AS device, sum(d.carts)::DOUBLE AS carts, sum(d.abandoned)::DOUBLE AS abandoned
-        FROM (SELECT unnest(by_device) AS d FROM cart_abandonment WHERE cart_date >= $start AND cart_date < $end)
-        GROUP BY ALL ORDER BY carts DESC""", params)
+    totals = _df(con, load_sql(__file__, "cart_totals"), params)
+    by_device = _df(con, load_sql(__file__, "carts_by_device"), params)
     by_device["abandonment_rate"] = by_device.abandoned / by_device.carts.where(by_device.carts > 0)
     return totals, by_device
 
 
 def _anomalies(con: duckdb.DuckDBPyConnection, period: Period) -> pd.DataFrame:
-    return _df(con, """
-        SELECT anomaly_type, anomaly_date, anomaly_ts, entity_type, entity_id, observed, expected, score, threshold,
-               severity, method
-        FROM anomalies WHERE anomaly_date >= $start AND anomaly_date < $end
-        ORDER BY abs(score) DESC""", {"start": period.start, "end": period.end})
+    return _df(con, load_sql(__file__, "period_anomalies"), {"start": period.start, "end": period.end})
 
 
 def _segments(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
@@ -195,20 +146,14 @@ def _segments(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
     period = data.period
     if not _need(con, data, "segments", "segment_snapshots"):
         return
-    week = con.execute("SELECT max(week_start) FROM segment_snapshots WHERE week_start + 6 < $end",
-                       {"end": period.end}).fetchone()[0]
+    week = con.execute(load_sql(__file__, "latest_snapshot_week"), {"end": period.end}).fetchone()[0]
     if week is None:
         data.missing["segments"] = "no weekly segment snapshot has ended by this period yet"
         return
     data.segments_week = week
-    data.segments = _df(con, """
-        SELECT segmentation, segment, count(*)::DOUBLE AS customers FROM segment_snapshots
-        WHERE week_start = $week GROUP BY ALL ORDER BY segmentation, customers DESC""", {"week": week})
+    data.segments = _df(con, load_sql(__file__, "segment_sizes"), {"week": week})
     if table_exists(con, "segment_movements"):
-        data.movements = _df(con, """
-            SELECT segmentation, from_segment, to_segment, sum(entities)::DOUBLE AS customers
-            FROM segment_movements WHERE week_start = $week AND moved
-            GROUP BY ALL ORDER BY customers DESC""", {"week": week})
+        data.movements = _df(con, load_sql(__file__, "segment_moves"), {"week": week})
     else:
         data.missing["movements"] = "not available yet: segment_movements has not been built"
 

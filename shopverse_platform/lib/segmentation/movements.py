@@ -17,26 +17,21 @@ import duckdb
 
 from shopverse_platform.lib.segmentation.intent import intent_segments_sql
 from shopverse_platform.lib.segmentation.rfm import rfm_segments_sql, value_tiers_sql
+from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql, table
 from shopverse_platform.lib.warehouse.tables import replace_date_range, table_exists
 
 SEGMENTATIONS: tuple[str, ...] = ("value_tier", "rfm_segment", "intent_segment")
 ENTERED, LEFT = "(new)", "(left)"
 
 
-def snapshot_sql(con: duckdb.DuckDBPyConnection, order_source: str | None, lookback_days: int) -> str:
+def snapshot_sql(con: duckdb.DuckDBPyConnection, order_source: str | None, lookback_days: int) -> SqlText:
     """The snapshot rows of the week starting ``$week_start`` (parameter ``$before`` = the Monday after)."""
-    head = "CAST($week_start AS DATE) AS week_start, CAST($before AS DATE) - 1 AS as_of_date"
-    return f"""
-    SELECT {head}, 'value_tier' AS segmentation, customer_id AS entity_id, value_tier AS segment,
-           CAST(net_revenue AS DECIMAL(18,2)) AS value
-    FROM ({value_tiers_sql(con, order_source)})
-    UNION ALL
-    SELECT {head}, 'rfm_segment', customer_id, rfm_segment, CAST(monetary AS DECIMAL(18,2))
-    FROM ({rfm_segments_sql(con, order_source)})
-    UNION ALL
-    SELECT {head}, 'intent_segment', visitor_id, intent_segment, CAST(revenue_total AS DECIMAL(18,2))
-    FROM ({intent_segments_sql(con, lookback_days)})
-    """
+    return load_sql(
+        __file__, "segment_snapshots",
+        value_tiers=value_tiers_sql(con, order_source),
+        rfm_segments=rfm_segments_sql(con, order_source),
+        intent_segments=intent_segments_sql(con, lookback_days),
+    )
 
 
 def week_params(week_start: date) -> dict[str, date]:
@@ -52,57 +47,42 @@ def write_snapshots(con: duckdb.DuckDBPyConnection, start: date, end: date, orde
                     lookback_days: int) -> int:
     """Replace the snapshots of every week in [start, end), one week at a time, each atomically."""
     sql = snapshot_sql(con, order_source, lookback_days)
+    staging = table("_new_snapshot")
     rows = 0
     for week in weeks_in(start, end):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _new_snapshot AS {sql}", week_params(week))
+        con.execute(load_sql(__file__, "staging_table", staging=staging, query=sql), week_params(week))
         rows += replace_date_range(con, table="segment_snapshots", date_column="week_start", start=week,
-                                   end=week + timedelta(days=7), select_sql="SELECT * FROM _new_snapshot")
-    con.execute("DROP TABLE IF EXISTS _new_snapshot")
+                                   end=week + timedelta(days=7), select_sql=load_sql(__file__, "staging_rows", staging=staging))
+    con.execute(load_sql(__file__, "drop_staging_table", staging=staging))
     return rows
 
 
-def _stored_or_computed(con: duckdb.DuckDBPyConnection, week: date, order_source: str | None, lookback_days: int) -> str:
+def _stored_or_computed(con: duckdb.DuckDBPyConnection, week: date, order_source: str | None, lookback_days: int) -> TableName:
     """A temp table with the week's snapshot: the stored one, else computed now (same code)."""
     stored = table_exists(con, "segment_snapshots") and con.execute(
-        "SELECT count(*) FROM segment_snapshots WHERE week_start = ?", [week]).fetchone()[0] > 0
-    name = f"_snapshot_{week:%Y%m%d}"
+        load_sql(__file__, "stored_snapshot_rows"), {"week": week}).fetchone()[0] > 0
+    name = table(f"_snapshot_{week:%Y%m%d}")
     if stored:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM segment_snapshots WHERE week_start = $w", {"w": week})
+        con.execute(load_sql(__file__, "stored_snapshot", snapshot=name), {"week": week})
     else:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {snapshot_sql(con, order_source, lookback_days)}", week_params(week))
+        con.execute(load_sql(__file__, "staging_table", staging=name, query=snapshot_sql(con, order_source, lookback_days)),
+                    week_params(week))
     return name
-
-
-MOVEMENTS_SQL = f"""
-WITH joined AS (
-    SELECT coalesce(c.segmentation, p.segmentation) AS segmentation,
-           coalesce(c.entity_id, p.entity_id) AS entity_id,
-           coalesce(p.segment, '{ENTERED}') AS from_segment, coalesce(c.segment, '{LEFT}') AS to_segment,
-           coalesce(c.value, p.value) AS value,
-           coalesce(c.value, p.value) - coalesce(p.value, 0) AS value_change
-    FROM {{current}} c FULL OUTER JOIN {{previous}} p ON c.segmentation = p.segmentation AND c.entity_id = p.entity_id
-)
-SELECT CAST($week AS DATE) AS week_start, segmentation, from_segment, to_segment,
-       from_segment <> to_segment AS moved, count(*) AS entities,
-       CAST(coalesce(sum(value), 0) AS DECIMAL(18,2)) AS value,
-       CAST(coalesce(sum(value_change), 0) AS DECIMAL(18,2)) AS value_change,
-       list(entity_id ORDER BY entity_id) AS entity_ids
-FROM joined
-GROUP BY segmentation, from_segment, to_segment
-"""
 
 
 def write_movements(con: duckdb.DuckDBPyConnection, start: date, end: date, order_source: str | None,
                     lookback_days: int) -> int:
     rows = 0
+    staging = table("_new_movements")
     for week in weeks_in(start, end):
         current = _stored_or_computed(con, week, order_source, lookback_days)
         previous = _stored_or_computed(con, week - timedelta(days=7), order_source, lookback_days)
-        sql = MOVEMENTS_SQL.format(current=current, previous=previous)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _new_movements AS {sql}", {"week": week})
+        sql = load_sql(__file__, "segment_movements", current=current, previous=previous)
+        con.execute(load_sql(__file__, "staging_table", staging=staging, query=sql),
+                    {"week": week, "entered": ENTERED, "left": LEFT})
         rows += replace_date_range(con, table="segment_movements", date_column="week_start", start=week,
-                                   end=week + timedelta(days=7), select_sql="SELECT * FROM _new_movements")
+                                   end=week + timedelta(days=7), select_sql=load_sql(__file__, "staging_rows", staging=staging))
         for name in {current, previous}:
-            con.execute(f"DROP TABLE IF EXISTS {name}")
-    con.execute("DROP TABLE IF EXISTS _new_movements")
+            con.execute(load_sql(__file__, "drop_staging_table", staging=name))
+    con.execute(load_sql(__file__, "drop_staging_table", staging=staging))
     return rows

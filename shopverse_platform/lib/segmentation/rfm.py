@@ -20,6 +20,7 @@ from shopverse_platform.lib.segmentation.customers import (
     as_of_params,
     customer_state_sql,
 )
+from shopverse_platform.lib.warehouse.sql import SqlText, load_sql
 
 VALUE_TIERS: tuple[tuple[str, float], ...] = (("VIP", 0.95), ("High", 0.67), ("Medium", 0.33), ("Low", 0.0))
 
@@ -39,47 +40,27 @@ _GRID_ROWS = {
 RFM_GRID: dict[tuple[int, int], str] = {(r, fm + 1): name for r, row in _GRID_ROWS.items() for fm, name in enumerate(row)}
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def value_tiers_sql(con: duckdb.DuckDBPyConnection, order_source: str | None = None) -> SqlText:
+    """Customers with any order or credit before ``$before``, with their tier by net revenue.
+
+    The query's only parameter is ``$before``; the tiers and the order source are bound now, into
+    connection variables the query reads, so run the text on ``con`` before making another one."""
+    state = customer_state_sql(con, order_source)
+    con.execute(load_sql(__file__, "value_tiers_settings"),
+                {"names": [name for name, _ in VALUE_TIERS], "thresholds": [threshold for _, threshold in VALUE_TIERS]})
+    return load_sql(__file__, "value_tiers", customer_state=state)
 
 
-def value_tiers_sql(con: duckdb.DuckDBPyConnection, order_source: str | None = None) -> str:
-    """Customers with any order or credit before ``$before``, with their tier by net revenue."""
-    tier = "CASE " + " ".join(
-        f"WHEN revenue_percentile >= {threshold} THEN {_quote(name)}" for name, threshold in VALUE_TIERS[:-1]
-    ) + f" ELSE {_quote(VALUE_TIERS[-1][0])} END"
-    rank = "CASE " + " ".join(f"WHEN value_tier = {_quote(name)} THEN {i + 1}" for i, (name, _) in enumerate(VALUE_TIERS)) + " END"
-    return f"""
-    WITH state AS ({customer_state_sql(con, order_source)}),
-    ranked AS (SELECT *, percent_rank() OVER (ORDER BY net_revenue) AS revenue_percentile FROM state),
-    tiered AS (SELECT *, {tier} AS value_tier FROM ranked)
-    SELECT customer_id, CAST($before AS DATE) - 1 AS as_of_date, value_tier, {rank} AS tier_rank,
-           revenue_percentile, CAST(net_revenue AS DECIMAL(18,2)) AS net_revenue, orders, last_order_date
-    FROM tiered
-    """
-
-
-def rfm_segments_sql(con: duckdb.DuckDBPyConnection, order_source: str | None = None) -> str:
+def rfm_segments_sql(con: duckdb.DuckDBPyConnection, order_source: str | None = None) -> SqlText:
     """Customers with at least one order before ``$before``: recency, frequency, monetary, their
-    1-5 scores, the FM score and the named segment."""
-    grid = ", ".join(f"({r}, {fm}, {_quote(name)})" for (r, fm), name in sorted(RFM_GRID.items()))
-    return f"""
-    WITH state AS (SELECT * FROM ({customer_state_sql(con, order_source)}) WHERE orders > 0),
-    scored AS (
-        SELECT *,
-               CAST(least(5, 1 + floor(5 * percent_rank() OVER (ORDER BY recency_days DESC))) AS INTEGER) AS r_score,
-               CAST(least(5, 1 + floor(5 * percent_rank() OVER (ORDER BY orders))) AS INTEGER) AS f_score,
-               CAST(least(5, 1 + floor(5 * percent_rank() OVER (ORDER BY net_revenue))) AS INTEGER) AS m_score
-        FROM state
-    ),
-    grid(r_score, fm_score, rfm_segment) AS (VALUES {grid})
-    SELECT s.customer_id, CAST($before AS DATE) - 1 AS as_of_date,
-           s.recency_days, s.orders AS frequency, CAST(s.net_revenue AS DECIMAL(18,2)) AS monetary,
-           s.r_score, s.f_score, s.m_score, CAST(ceil((s.f_score + s.m_score) / 2) AS INTEGER) AS fm_score,
-           CAST(s.r_score AS VARCHAR) || CAST(s.f_score AS VARCHAR) || CAST(s.m_score AS VARCHAR) AS rfm_code,
-           g.rfm_segment, s.last_order_date
-    FROM scored s JOIN grid g ON g.r_score = s.r_score AND g.fm_score = CAST(ceil((s.f_score + s.m_score) / 2) AS INTEGER)
-    """
+    1-5 scores, the FM score and the named segment.
+
+    The query's only parameter is ``$before``; the grid and the order source are bound now, into
+    connection variables the query reads, so run the text on ``con`` before making another one."""
+    state = customer_state_sql(con, order_source)
+    grid = [{"r_score": r, "fm_score": fm, "rfm_segment": name} for (r, fm), name in sorted(RFM_GRID.items())]
+    con.execute(load_sql(__file__, "rfm_grid_settings"), {"grid": grid})
+    return load_sql(__file__, "rfm_segments", customer_state=state)
 
 
 def as_of(con: duckdb.DuckDBPyConnection, sql: str, day: date) -> list[tuple]:

@@ -5,15 +5,20 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from shopverse_platform.lib.warehouse.sql import SqlText, load_sql
+from shopverse_platform.lib.warehouse.sql import table as table_name
 from shopverse_platform.lib.warehouse.tables import replace_table
 
 
-def build_table(con: duckdb.DuckDBPyConnection, table: str, sql: str, params: dict) -> int:
-    """Compute ``sql`` (named parameters allowed) into a temp table, then replace ``table`` with it
-    in one transaction: a failed run keeps the previous table."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _new_{table} AS {sql}", params)
-    rows = replace_table(con, table=table, select_sql=f"SELECT * FROM _new_{table}")
-    con.execute(f"DROP TABLE _new_{table}")
+def build_table(con: duckdb.DuckDBPyConnection, table: str, sql: SqlText, params: dict) -> int:
+    """Compute ``sql`` (a loaded query, named parameters allowed) into a temp table, then replace
+    ``table`` with it in one transaction: a failed run keeps the previous table."""
+    if not isinstance(sql, SqlText):
+        raise TypeError(f"{table}: the query must be a loaded SqlText, not {type(sql).__name__}")
+    target, staging = table_name(table), table_name(f"_new_{table}")
+    con.execute(load_sql(__file__, "staging_table", staging=staging, query=sql), params)
+    rows = replace_table(con, table=target, select_sql=load_sql(__file__, "staging_rows", staging=staging))
+    con.execute(load_sql(__file__, "drop_staging_table", staging=staging))
     return rows
 
 
@@ -24,11 +29,12 @@ def write_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame)
     ``execute`` result was not read to the end (a ``fetchone`` of an aggregate leaves it open).
     """
     with con.cursor() as cursor:
-        cursor.register(f"_frame_{table}", frame)
+        target, view = table_name(table), table_name(f"_frame_{table}")
+        cursor.register(view, frame)
         try:
-            return replace_table(cursor, table=table, select_sql=f"SELECT * FROM _frame_{table}")
+            return replace_table(cursor, table=target, select_sql=load_sql(__file__, "staging_rows", staging=view))
         finally:
-            cursor.unregister(f"_frame_{table}")
+            cursor.unregister(view)
 
 
 def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:

@@ -1,0 +1,2 @@
+-- A split's temp table, once the training set is written.
+DROP TABLE {{split_table}}

@@ -1,0 +1,2 @@
+-- Classifier label: 1 when the entity bought in the label window.
+CASE WHEN coalesce(l.future_orders, 0) > 0 THEN 1.0 ELSE 0.0 END
