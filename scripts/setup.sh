@@ -9,7 +9,11 @@ UV_VERSION="0.13.9"
 if ! command -v uv >/dev/null 2>&1 || [[ "$(uv --version | awk '{print $2}')" != "$UV_VERSION" ]]; then
     python3 -m pip install --quiet --disable-pip-version-check "uv==${UV_VERSION}"
 fi
-uv sync --locked --quiet
+# --compile-bytecode: write the .pyc files now (about 20 s once). Where PYTHONDONTWRITEBYTECODE is
+# set, as on these machines, Python otherwise recompiles every imported module in every process:
+# importing dagster, mlflow and the definitions took 8.3 s instead of 4.1 s, in each CLI command,
+# each test subprocess and each Dagster step process.
+uv sync --locked --quiet --compile-bytecode
 echo "python environment ready: .venv ($(.venv/bin/python --version))"
 
 if [[ "${1:-}" == "--services" ]]; then
