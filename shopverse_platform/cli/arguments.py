@@ -61,34 +61,26 @@ def iso_date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from error
 
 
-def positive_int(value: str) -> int:
+def _number(value: str, parse: type, what: str, within: Callable[[float], bool], rule: str):
     try:
-        number = int(value)
+        number = parse(value)
     except ValueError as error:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from error
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {number}")
+        raise argparse.ArgumentTypeError(f"not {what}: {value!r}") from error
+    if not within(number):
+        raise argparse.ArgumentTypeError(f"must be {rule}, got {value}")
     return number
+
+
+def positive_int(value: str) -> int:
+    return _number(value, int, "a whole number", lambda n: n >= 1, "1 or more")
 
 
 def fraction(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from error
-    if not 0 <= number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1 (a share of lines), got {value}")
-    return number
+    return _number(value, float, "a number", lambda n: 0 <= n < 1, "at least 0 and below 1 (a share of lines)")
 
 
 def port(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from error
-    if not 1 <= number <= 65535:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 65535, got {number}")
-    return number
+    return _number(value, int, "a port number", lambda n: 1 <= n <= 65535, "between 1 and 65535")
 
 
 def check_range(first: date, last: date, first_option: str, last_option: str) -> None:

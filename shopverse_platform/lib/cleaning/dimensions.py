@@ -64,29 +64,27 @@ def build_sessions(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def build_dim_products(con: duckdb.DuckDBPyConnection, catalogue_file: Path) -> int:
-    """Rebuild ``dim_products``; the catalogue CSV is read when present (its path is bound, so any
-    character in it is safe)."""
-    has_catalogue = catalogue_file.is_file()
-    return replace_table(
-        con,
-        table="dim_products",
-        select_sql=load_sql(
-            __file__, "dim_products", events=_source(con, "clean_events"), lines=_source(con, "clean_order_lines"),
-            catalogue=load_sql(__file__, "catalogue_file" if has_catalogue else "catalogue_empty"),
-        ),
-        params={"catalogue_file": str(catalogue_file)} if has_catalogue else {},
-    )
+    """Rebuild ``dim_products``; the catalogue CSV is read when present."""
+    return _build_dimension(con, "dim_products", "catalogue", catalogue_file, "catalogue_file", "catalogue_empty")
 
 
 def build_dim_customers(con: duckdb.DuckDBPyConnection, customers_file: Path) -> int:
-    """Rebuild ``dim_customers``; the profiles CSV is read when present (its path is bound)."""
-    has_profiles = customers_file.is_file()
+    """Rebuild ``dim_customers``; the customer profiles CSV is read when present."""
+    return _build_dimension(con, "dim_customers", "profiles", customers_file, "customer_profiles_file",
+                            "customer_profiles_empty")
+
+
+def _build_dimension(con: duckdb.DuckDBPyConnection, table_name: str, part: str, file: Path, reader: str,
+                     empty: str) -> int:
+    """Rebuild a dimension from the clean tables and an optional CSV: ``reader`` reads the file
+    (its path bound as ``$file``, so any character in it is safe), ``empty`` stands in without it."""
+    present = file.is_file()
     return replace_table(
         con,
-        table="dim_customers",
+        table=table_name,
         select_sql=load_sql(
-            __file__, "dim_customers", events=_source(con, "clean_events"), lines=_source(con, "clean_order_lines"),
-            profiles=load_sql(__file__, "customer_profiles_file" if has_profiles else "customer_profiles_empty"),
+            __file__, table_name, events=_source(con, "clean_events"), lines=_source(con, "clean_order_lines"),
+            **{part: load_sql(__file__, reader if present else empty)},
         ),
-        params={"customers_file": str(customers_file)} if has_profiles else {},
+        params={"file": str(file)} if present else {},
     )
