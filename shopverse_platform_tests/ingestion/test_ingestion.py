@@ -197,3 +197,34 @@ def test_raw_events_migrates_a_warehouse_of_the_verbatim_layout(landing_dir, res
         (date(2024, 3, 5), 6, 7), (date(2024, 3, 6), 1, 1),
     ]
     assert materialize_range([clean_events], resources, "2024-03-05", "2024-03-06").success
+
+
+def test_batch_files_are_read_whatever_the_case_of_their_extension(landing_dir, resources, query):
+    """`.NDJSON` and `.json` files in a batch folder were neither read nor quarantined, so the
+    reconciliation could not see them: every event file is read and counted, whatever its case."""
+    from shopverse_platform.lib.simulator.traffic import simulate
+
+    simulate(landing_dir, users=40, days=1, start=date(2024, 3, 5), seed=2, faults=0.0, progress=False)
+    day = landing_dir / "events" / "2024-03-05"
+    batches = sorted(day.iterdir())
+    assert len(batches) >= 1
+    lines = [line for path in batches for line in path.read_text().splitlines() if line.strip()]
+    events = {json.loads(line)["event_id"] for line in lines}
+    # The same events under other names: one file split in four, each with another extension.
+    everything = "\n".join(lines) + "\n"
+    for path in batches:
+        path.unlink()
+    quarter = len(lines) // 4
+    chunks = ["\n".join(lines[i * quarter:(i + 1) * quarter if i < 3 else None]) + "\n" for i in range(4)]
+    (day / "a.NDJSON").write_text(chunks[0])
+    (day / "b.json").write_text(chunks[1])
+    (day / "c.Jsonl").write_text(chunks[2])
+    (day / "d.NDJSON.GZ").write_bytes(gzip.compress(chunks[3].encode()))
+    assert "".join(chunks) == everything
+
+    result = materialize_range([raw_events, clean_events], resources, "2024-03-05", "2024-03-05")
+    assert result.success  # the blocking reconciliation raw = clean + quarantined + duplicates holds
+    assert sorted(r[0].split("/")[-1] for r in query("SELECT source_file FROM raw_events")) == [
+        "a.NDJSON", "b.json", "c.Jsonl", "d.NDJSON.GZ"]
+    assert query("SELECT sum(line_count) FROM raw_events")[0][0] == len(lines)
+    assert {r[0] for r in query("SELECT event_id FROM clean_events")} == events

@@ -113,7 +113,7 @@ def _parse_day(name: str, layout: str) -> date | None:
 
 
 def _event_file(name: str, layout: str) -> bool:
-    return name.endswith(landing.EVENT_FILE_SUFFIXES) if layout == "events" else name.endswith(".json")
+    return landing.is_event_file(name, layout)
 
 
 def scan(root: Path, order_exports: Path | None, now: float, settle_seconds: float) -> Snapshot:

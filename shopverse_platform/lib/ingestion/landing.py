@@ -28,7 +28,21 @@ import pyarrow as pa
 
 from shopverse_platform.lib.warehouse.sql import load_sql  # no DuckDB import: this module stays free of it
 
-EVENT_FILE_SUFFIXES = (".ndjson", ".jsonl", ".ndjson.gz", ".jsonl.gz", ".json.gz")
+# Batch files, whatever the case of their extension (".NDJSON" from a Windows export is the same
+# file): a file the raw layer does not list is not counted, so the reconciliation could not see it.
+# A ".json" file in a batch folder is read as lines of JSON too (most exporters write one event per
+# line); a pretty-printed document there lands in quarantine line by line, visibly.
+EVENT_FILE_SUFFIXES = (".ndjson", ".jsonl", ".json", ".ndjson.gz", ".jsonl.gz", ".json.gz")
+
+
+def is_event_file(name: str, layout: str) -> bool:
+    """Does a file of a batch folder (``events``) or a one-event folder (``logs``) hold events?"""
+    lowered = name.lower()
+    return lowered.endswith(EVENT_FILE_SUFFIXES) if layout == "events" else lowered.endswith(".json")
+
+
+def is_gzip(path: str) -> bool:
+    return path.lower().endswith(".gz")
 
 # The lines of landing files, as the cleaning layer reads them (blank lines left out). String
 # views: what Polars holds, so handing its lines to DuckDB copies nothing.
@@ -83,21 +97,21 @@ def event_files(events_dir: Path, logs_dir: Path, start: date, end: date) -> lis
             found.extend(
                 LandingFile(str(p), day, "ndjson")
                 for p in sorted(batch_dir.iterdir())
-                if p.is_file() and p.name.endswith(EVENT_FILE_SUFFIXES)
+                if p.is_file() and is_event_file(p.name, "events")
             )
         logs_day = logs_dir / day.strftime("%Y%m%d")
         if logs_day.is_dir():
             # scandir: the file type comes with the directory entry, no stat per file; this folder
             # layout can hold hundreds of thousands of files a day
             with os.scandir(logs_day) as entries:
-                names = sorted(e.name for e in entries if e.name.endswith(".json") and e.is_file())
+                names = sorted(e.name for e in entries if is_event_file(e.name, "logs") and e.is_file())
             folder = os.path.join(logs_day, "")
             found.extend(LandingFile(folder + name, day, "logs") for name in names)
     return found
 
 
 def _read_bytes(path: str) -> bytes:
-    opener = gzip.open if path.endswith(".gz") else open
+    opener = gzip.open if is_gzip(path) else open
     with opener(path, "rb") as handle:
         return handle.read()
 
@@ -155,7 +169,7 @@ def _describe(landing_file: LandingFile) -> tuple:
         # one event per file, possibly pretty-printed: an empty file is the only blank one
         lines, blank = (1, 0) if stat.st_size else (0, 1)
     else:
-        opener = gzip.open if landing_file.path.endswith(".gz") else open
+        opener = gzip.open if is_gzip(landing_file.path) else open
         with opener(landing_file.path, "rb") as handle:
             lines, blank = count_lines_in(handle)
     return (landing_file.partition_date, landing_file.path, landing_file.layout, stat.st_size,
