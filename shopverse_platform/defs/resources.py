@@ -52,7 +52,10 @@ class Warehouse(dg.ConfigurableResource):
         return f"duckdb://{self.resolved_path()}"
 
     @contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(self, read_only: bool = False, wait_seconds: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection, once this process holds the warehouse. ``wait_seconds``: how long to wait
+        for another process to let go (default: an hour for the platform's lock, a minute for a
+        process outside it); past that, ``WarehouseBusy`` (a DuckDB lock ``IOException``)."""
         path = self.resolved_path()
         path.parent.mkdir(parents=True, exist_ok=True)
         config: dict[str, object] = {}
@@ -63,8 +66,9 @@ class Warehouse(dg.ConfigurableResource):
             config["threads"] = self.threads
         # One process at a time, taken atomically (lib/warehouse/lock.py): a second run or command
         # waits its turn instead of failing on DuckDB's file lock.
-        with warehouse_lock(path):
-            con = connect_with_retry(path, read_only=read_only, config=config)
+        with warehouse_lock(path, timeout=3600.0 if wait_seconds is None else wait_seconds):
+            con = connect_with_retry(path, read_only=read_only, config=config,
+                                     timeout=60.0 if wait_seconds is None else min(wait_seconds, 60.0))
             try:
                 yield con
             finally:

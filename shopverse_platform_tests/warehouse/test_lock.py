@@ -87,3 +87,27 @@ def test_a_process_outside_the_platform_is_named_after_a_bounded_wait(tmp_path):
     finally:
         notebook.kill()
         notebook.wait()
+
+
+def test_an_alert_does_not_wait_for_a_run_that_holds_the_warehouse(tmp_path):
+    """The alert writer spools its row after its own short wait when a run holds the warehouse
+    (with the OS lock, a plain connect would have waited for the whole run)."""
+    import functools
+    from datetime import datetime, timezone
+
+    from shopverse_platform.lib.automation import alerts
+
+    path = tmp_path / "warehouse.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        alert = alerts.Alert(
+            alert_id="run_failure:r9", created_at=datetime.now(timezone.utc), kind="run_failure", severity="error",
+            run_id="r9", job_name="daily_job", assets=(), partition_key=None, steps=(), error="boom", run_url="http://x/runs/r9")
+        spool = tmp_path / "alerts.pending.ndjson"
+        status = alerts.write_table(alert, functools.partial(Warehouse(path=str(path)).connect, wait_seconds=0), spool, 0.5)
+        assert status.startswith("spooled: warehouse locked")
+        assert "r9" in spool.read_text()
+    finally:
+        holder.kill()
+        holder.wait()

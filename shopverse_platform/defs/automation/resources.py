@@ -9,6 +9,7 @@ one would fail on the file lock. Steps here are SQL inside DuckDB, which already
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from pathlib import Path
 
@@ -57,7 +58,10 @@ class Alerting(dg.ConfigurableResource):
         alert = dataclasses.replace(
             alert, webhook_status=alerts.post_webhook(alert, self.resolved_webhook_url(), self.timeout_seconds)
         )
-        stored = alerts.write_table(alert, warehouse.connect, log_path.with_name("alerts.pending.ndjson"), self.lock_wait_seconds)
+        # Each attempt fails at once when a run holds the warehouse: write_table does its own
+        # bounded waiting, then spools the row (an alert never waits for a whole run).
+        stored = alerts.write_table(alert, functools.partial(warehouse.connect, wait_seconds=0),
+                                    log_path.with_name("alerts.pending.ndjson"), self.lock_wait_seconds)
         return alert, stored
 
 

@@ -29,6 +29,12 @@ from pathlib import Path
 
 import duckdb
 
+class WarehouseBusy(duckdb.IOException):
+    """Another process held the warehouse for longer than this caller would wait. A DuckDB
+    ``IOException`` whose message says "lock", like DuckDB's own, so callers that handle a locked
+    file (the alert writer spools its row) handle this one the same way."""
+
+
 _held: dict[Path, tuple[int, int]] = {}  # lock path -> (file descriptor, depth) held by this process
 _guard = threading.RLock()
 
@@ -66,12 +72,13 @@ def warehouse_lock(database: Path, *, timeout: float = 3600.0, poll: float = 0.2
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(descriptor)
+                    raise WarehouseBusy(f"the warehouse lock {path} is held by {_holder(path)} "
+                                        f"(waited {timeout:.0f} s)")
                 if not announced:
                     say(f"waiting for the warehouse {database}: it is in use by {_holder(path)}")
                     announced = True
-                if time.monotonic() > deadline:
-                    os.close(descriptor)
-                    raise TimeoutError(f"the warehouse {database} stayed in use by {_holder(path)} for {timeout:.0f} s")
                 time.sleep(poll)
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, f"pid {os.getpid()} ({' '.join(sys.argv)[:200]})\n".encode(), 0)
@@ -101,7 +108,7 @@ def connect_with_retry(database: Path, *, read_only: bool, config: dict, timeout
         except duckdb.IOException as error:
             if "lock" not in str(error).lower():
                 raise
-            if time.monotonic() > deadline:
+            if time.monotonic() >= deadline:
                 raise duckdb.IOException(
                     f"{error}\nThe warehouse is held by a process outside the platform (a notebook or BI tool "
                     f"connected to {database}?); close it, or query through `shopverse`, and run again."
