@@ -29,6 +29,7 @@ from pathlib import Path
 
 import duckdb
 
+
 class WarehouseBusy(duckdb.IOException):
     """Another process held the warehouse for longer than this caller would wait. A DuckDB
     ``IOException`` whose message says "lock", like DuckDB's own, so callers that handle a locked
