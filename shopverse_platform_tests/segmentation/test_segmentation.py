@@ -166,3 +166,18 @@ def test_real_customers_behaviour_clusters_are_chosen_by_silhouette_and_profiled
     top = profiles.loc[profiles.median_net_revenue.idxmax(), "cluster_label"]
     bottom = profiles.loc[profiles.median_net_revenue.idxmin(), "cluster_label"]
     assert top.startswith("High-value") and bottom.startswith("Low-value")
+
+
+def test_segment_tables_carry_the_column_lineage_of_the_sql_that_built_them(hand_segments):
+    """value_tiers and rfm_segments hand the SQL they really ran to lineage, as the metric tables do."""
+    def deps(asset: str) -> dict[str, set[tuple[str, str]]]:
+        metadata = hand_segments.asset_materializations_for_node(asset)[-1].metadata
+        assert "lineage/column_lineage_error" not in metadata
+        return {column: {(d.asset_key.to_user_string(), d.column_name) for d in found}
+                for column, found in metadata["dagster/column_lineage"].value.deps_by_column.items()}
+
+    tiers, rfm = deps("value_tiers"), deps("rfm_segments")
+    # read off lib/segmentation/customer_state.sql: revenue is summed from the orders' net amounts
+    assert ("orders", "net_amount") in tiers["net_revenue"]
+    assert ("orders", "customer_id") in tiers["customer_id"]
+    assert ("orders", "customer_id") in rfm["customer_id"]
