@@ -111,10 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT / "scripts"))
     from warehouse_fingerprint import compare  # noqa: E402
 
-    differences = compare(_fingerprint(clean), _fingerprint(crashed)) if final.returncode == 0 else ["the final run failed"]
+    reference_fingerprint = _fingerprint(clean)
+    differences = compare(reference_fingerprint, _fingerprint(crashed)) if final.returncode == 0 else ["the final run failed"]
     natural = [d for d in differences if any(f".{c}:" in d for c in RUN_SPECIFIC)]
     real = [d for d in differences if d not in natural]
-    tables = len(_fingerprint(clean))
+    tables = len(reference_fingerprint)
 
     lines = [
         "## Crash recovery",

@@ -53,11 +53,11 @@ def _score(context: dg.AssetExecutionContext, spec: ModelSpec, config: ScoringCo
                 import mlflow.pyfunc
 
                 model = mlflow.pyfunc.load_model(champion_uri(spec.name))
-        if model is None and _stored_rows(con, spec.scores):
+        kept = _stored_rows(con, spec.scores) if model is None else 0
+        if kept:
             # The registry has no champion although scores exist (a registry reset or moved, a
             # wrong MLFLOW_TRACKING_URI): keep the last good scores rather than replace them by an
             # empty table and report success.
-            kept = _stored_rows(con, spec.scores)
             context.log.warning(f"{spec.name}: no champion in the registry at {mlflow_tracking.resolved_registry_uri()}; "
                                 f"kept the previous {kept:,} rows of {spec.scores}")
             yield dg.MaterializeResult(metadata={

@@ -66,13 +66,16 @@ def add_new_columns(con: duckdb.DuckDBPyConnection, table: str, select_sql: str,
     warehouse built before would otherwise fail its ``INSERT BY NAME``. Rows of days not rebuilt
     since hold NULL there until a backfill rebuilds them. The names and types come from DuckDB's
     catalog (the query's own result shape), never from input, and are quoted as identifiers."""
+    # The query's column names without running it (WHERE false); a temp table for their types only
+    # when one is missing, so the usual run, with nothing new, costs one plan and one catalog read.
+    shape = con.execute(f"SELECT * FROM ({select_sql}) WHERE false", params)
+    wanted = [column[0] for column in shape.description]
+    shape.fetchall()  # drain: DuckDB 2 keeps an open result, which blocks the next statement's plan
+    have = {name for name, _ in table_schema(con, table)}
+    if all(name in have for name in wanted):
+        return []
     con.execute(f"CREATE OR REPLACE TEMP TABLE _new_shape AS SELECT * FROM ({select_sql}) WHERE false", params)
-    missing = con.execute(
-        "SELECT n.column_name, n.data_type FROM information_schema.columns n "
-        "WHERE n.table_name = '_new_shape' AND n.table_catalog = 'temp' AND n.column_name NOT IN "
-        "(SELECT column_name FROM information_schema.columns WHERE table_catalog <> 'temp' AND table_schema = 'main' "
-        "AND table_name = ?) "
-        "ORDER BY n.ordinal_position", [table]).fetchall()
+    missing = [(name, dtype) for name, dtype in table_schema(con, "_new_shape") if name not in have]
     con.execute("DROP TABLE _new_shape")
     for name, dtype in missing:
         quoted = '"' + name.replace('"', '""') + '"'
