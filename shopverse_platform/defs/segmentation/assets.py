@@ -9,6 +9,7 @@ from pydantic import Field
 
 from shopverse_platform.defs.asset_helpers import table_metadata
 from shopverse_platform.defs.checks import Check, table_checks
+from shopverse_platform.defs.lineage.sql_lineage import StatementLog, sql_lineage_metadata
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.defs.segmentation.common import (
     SEGMENTATION,
@@ -49,10 +50,12 @@ def value_tiers(context: dg.AssetExecutionContext, config: CustomerSegmentationC
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, config.as_of_date, config.order_source)
         params = as_of_params(as_of)
-        build_table(con, "value_tiers", value_tiers_sql(con, config.order_source), params)
+        log = StatementLog(con)  # the SQL that really ran (the settings it reads included), for column lineage
+        build_table(log, "value_tiers", value_tiers_sql(log, config.order_source), params)
         by_tier = dict(con.execute("SELECT value_tier, count(*) FROM value_tiers GROUP BY 1").fetchall())
         yield dg.MaterializeResult(metadata={**table_metadata(con, "value_tiers"), "as_of_date": str(as_of),
-                                             "customers_by_tier": dg.MetadataValue.json(by_tier)})
+                                             "customers_by_tier": dg.MetadataValue.json(by_tier),
+                                             **sql_lineage_metadata(con, "value_tiers", log.take())})
         yield MATCHES_CUSTOMER_METRICS.result(
             checks.tiers_match_customer_metrics(con, filtered=config.order_source is not None))
 
@@ -75,10 +78,12 @@ def rfm_segments(context: dg.AssetExecutionContext, config: CustomerSegmentation
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, config.as_of_date, config.order_source)
         params = as_of_params(as_of)
-        build_table(con, "rfm_segments", rfm_segments_sql(con, config.order_source), params)
+        log = StatementLog(con)  # the SQL that really ran (the settings it reads included), for column lineage
+        build_table(log, "rfm_segments", rfm_segments_sql(log, config.order_source), params)
         by_segment = dict(con.execute("SELECT rfm_segment, count(*) FROM rfm_segments GROUP BY 1 ORDER BY 2 DESC").fetchall())
         yield dg.MaterializeResult(metadata={**table_metadata(con, "rfm_segments"), "as_of_date": str(as_of),
-                                             "customers_by_segment": dg.MetadataValue.json(by_segment)})
+                                             "customers_by_segment": dg.MetadataValue.json(by_segment),
+                                             **sql_lineage_metadata(con, "rfm_segments", log.take())})
 
 
 rfm_segments_checks = table_checks("rfm_segments", [
@@ -183,10 +188,12 @@ def intent_segments(context: dg.AssetExecutionContext, config: IntentConfig, war
         as_of = date.fromisoformat(config.as_of_date) if config.as_of_date else con.execute(
             f"SELECT max(event_date) FROM {events}").fetchone()[0]
         before = as_of + timedelta(days=1) if as_of else None
-        build_table(con, "intent_segments", intent_segments_sql(con, config.lookback_days), {"before": before})
+        log = StatementLog(con)  # the SQL that really ran (the settings it reads included), for column lineage
+        build_table(log, "intent_segments", intent_segments_sql(log, config.lookback_days), {"before": before})
         by_level = dict(con.execute("SELECT intent_segment, count(*) FROM intent_segments GROUP BY 1").fetchall())
         yield dg.MaterializeResult(metadata={**table_metadata(con, "intent_segments"), "as_of_date": str(as_of),
-                                             "visitors_by_level": dg.MetadataValue.json(by_level)})
+                                             "visitors_by_level": dg.MetadataValue.json(by_level),
+                                             **sql_lineage_metadata(con, "intent_segments", log.take())})
 
 
 intent_segments_checks = table_checks("intent_segments", [
