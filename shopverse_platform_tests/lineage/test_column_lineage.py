@@ -129,3 +129,29 @@ def test_with_a_target_the_statement_writing_it_is_analysed_not_what_follows():
     assert cols(result, "revenue") == {("main.orders", "amount", "AGGREGATION")}
     assert SourceColumn("main.orders", "status", "FILTER") in result.indirect
     assert column_lineage(script, lambda table: SCHEMA.get(table)).columns == {}  # no target: the count, no columns
+
+
+def test_columns_selects_only_the_columns_it_names_and_keeps_their_names():
+    # COLUMNS('re') keeps the columns whose name the expression finds (DuckDB: a partial match);
+    # the columns it does not select are no output, f(COLUMNS(...)) transforms each one it does.
+    result = lineage("SELECT COLUMNS('date'), CAST(COLUMNS('^(amount|status)$') AS VARCHAR), "
+                     "max(COLUMNS('^customer_id$')) FROM orders")
+    assert set(result.columns) == {"order_date", "amount", "status", "customer_id"}
+    assert cols(result, "order_date") == {("main.orders", "order_date", "IDENTITY")}
+    assert cols(result, "amount") == {("main.orders", "amount", "TRANSFORMATION")}
+    assert cols(result, "customer_id") == {("main.orders", "customer_id", "AGGREGATION")}
+
+
+def test_a_columns_lambda_over_a_bound_list_keeps_the_columns_the_built_table_has():
+    # list_contains($features, c) is decided by the value bound at run time: the text cannot say
+    # which columns it keeps, the table it built can (COLUMNS keeps the names). This is how the
+    # training sets select their features (lib/ml/customer_features.sql).
+    schema = {**SCHEMA, "main.features": ["customer_id", "amount", "order_date"]}
+    sql = ("CREATE OR REPLACE TABLE features AS SELECT customer_id, CAST(COLUMNS(lambda c: list_contains($wanted, c)) "
+           "AS DOUBLE) FROM (SELECT amount, * EXCLUDE (amount) FROM orders)")
+    result = column_lineage(sql, schema.get, target="features")
+    assert set(result.columns) == {"customer_id", "amount", "order_date"}
+    assert cols(result, "amount") == {("main.orders", "amount", "TRANSFORMATION")}
+    assert cols(result, "order_date") == {("main.orders", "order_date", "TRANSFORMATION")}
+    # without the built table's schema nothing is guessed: only the named column
+    assert set(column_lineage(sql, SCHEMA.get, target="features").columns) == {"customer_id"}

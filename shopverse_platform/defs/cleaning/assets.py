@@ -7,10 +7,7 @@ from pydantic import Field
 from shopverse_platform.defs.asset_helpers import table_metadata
 from shopverse_platform.defs.asset_shapes import PLATFORM, window, window_params
 from shopverse_platform.defs.checks import Check, table_checks
-from shopverse_platform.defs.lineage.sql_lineage import (
-    StatementLog,
-    sql_lineage_metadata,
-)
+from shopverse_platform.defs.lineage.sql_lineage import StatementLog, sql_lineage_metadata
 from shopverse_platform.defs.resources import LandingZone, Warehouse
 from shopverse_platform.lib.cleaning import dimensions
 from shopverse_platform.lib.cleaning import events as event_cleaning
@@ -75,14 +72,17 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
             ).fetchall()
         )
         chunks = landing.day_chunks(registered, start, end, config.chunk_megabytes << 20)
+        log = StatementLog(con)  # the SQL that really ran, for column lineage
         outcome = event_cleaning.clean_event_lines(
-            con, ((first, last, landing.read_lines(files)) for first, last, files in chunks), rules
+            log, ((first, last, landing.read_lines(files)) for first, last, files in chunks), rules
         )
         metadata = table_metadata(con, "clean_events", WINDOW, params)
         comment_columns(con, "quarantine")  # written beside clean_events, rejected lines
         yield dg.MaterializeResult(
             metadata={**metadata, "outcome_by_reason": dg.MetadataValue.json(outcome),
-                      "chunks": dg.MetadataValue.int(len(chunks))}
+                      "chunks": dg.MetadataValue.int(len(chunks)),
+                      # every group of days runs the same texts: stated once
+                      **sql_lineage_metadata(con, "clean_events", log.take(distinct=True))}
         )
         yield EVENTS_RECONCILE.result(_reconciliation(con, "events", params))
 
@@ -107,10 +107,10 @@ def clean_order_lines(context: dg.AssetExecutionContext, warehouse: Warehouse):
     with warehouse.connect() as con:
         log = StatementLog(con)  # the SQL that really ran, for column lineage
         outcome = order_cleaning.write_clean_order_lines(log, params["start"], params["end"])
-        metadata = {**table_metadata(con, "clean_order_lines", WINDOW, params),
-                    **sql_lineage_metadata(con, "clean_order_lines", log.take())}
+        metadata = table_metadata(con, "clean_order_lines", WINDOW, params)
         comment_columns(con, "quarantine")  # written beside clean_order_lines, rejected lines
-        yield dg.MaterializeResult(metadata={**metadata, "outcome_by_reason": dg.MetadataValue.json(outcome)})
+        yield dg.MaterializeResult(metadata={**metadata, "outcome_by_reason": dg.MetadataValue.json(outcome),
+                                             **sql_lineage_metadata(con, "clean_order_lines", log.take())})
         yield ORDER_LINES_RECONCILE.result(_reconciliation(con, "orders", params))
 
 
@@ -122,7 +122,7 @@ def sessions(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Mate
     on the UTC day it started.
     """
     with warehouse.connect() as con:
-        log = StatementLog(con)
+        log = StatementLog(con)  # the SQL that really ran, for column lineage
         dimensions.build_sessions(log)
         return dg.MaterializeResult(metadata={**table_metadata(con, "sessions"),
                                               **sql_lineage_metadata(con, "sessions", log.take())})
@@ -133,7 +133,7 @@ def dim_products(context: dg.AssetExecutionContext, warehouse: Warehouse, landin
     """Products: the shop catalogue, products seen in events, and stock codes from order exports
     (the most frequent description; fee and adjustment codes flagged, not counted as products)."""
     with warehouse.connect() as con:
-        log = StatementLog(con)
+        log = StatementLog(con)  # the SQL that really ran, for column lineage
         dimensions.build_dim_products(log, landing_zone.catalogue_file())
         return dg.MaterializeResult(metadata={**table_metadata(con, "dim_products"),
                                               **sql_lineage_metadata(con, "dim_products", log.take())})
@@ -144,7 +144,7 @@ def dim_customers(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
     """Customers: profiles (age group, country, signup date, acquisition channel) joined with the
     identified users seen in events and the CustomerIDs of order exports. Guests are not customers."""
     with warehouse.connect() as con:
-        log = StatementLog(con)
+        log = StatementLog(con)  # the SQL that really ran, for column lineage
         dimensions.build_dim_customers(log, landing_zone.customers_file())
         return dg.MaterializeResult(metadata={**table_metadata(con, "dim_customers"),
                                               **sql_lineage_metadata(con, "dim_customers", log.take())})

@@ -5,6 +5,7 @@ import dagster as dg
 
 from shopverse_platform.defs.asset_helpers import table_metadata
 from shopverse_platform.defs.asset_shapes import PLATFORM, window, window_params
+from shopverse_platform.defs.lineage.sql_lineage import StatementLog, sql_lineage_metadata
 from shopverse_platform.defs.resources import LandingZone, Warehouse
 from shopverse_platform.lib.ingestion import landing, order_exports
 from shopverse_platform.lib.warehouse.column_docs import comment_columns
@@ -74,8 +75,10 @@ def raw_orders(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_
         needed = order_exports.exports_to_read(con, files, start, end)
         fingerprints = {str(path): order_exports.fingerprint(path) for path in needed}
         exports = [order_exports.read_order_export(path) for path in needed]
-        rows = order_exports.write_raw_orders(con, exports, start, end, fingerprints)
-        metadata = table_metadata(con, "raw_orders", window("partition_date"), params)
+        log = StatementLog(con)  # the SQL that really ran, for lineage (its source is the exports, no table)
+        rows = order_exports.write_raw_orders(log, exports, start, end, fingerprints)
+        metadata = {**table_metadata(con, "raw_orders", window("partition_date"), params),
+                    **sql_lineage_metadata(con, "raw_orders", log.take())}
         comment_columns(con, "order_export_files")  # the exports' register, written beside raw_orders
     context.log.info(f"raw_orders {start}..{end}: {rows} lines from {len(needed)} of {len(files)} exports")
     return dg.MaterializeResult(

@@ -45,6 +45,7 @@ import duckdb
 from shopverse_platform.lib.lineage.column_lineage import ColumnLineageError, SqlLineage, column_lineage
 
 SQL_METADATA_KEY = "lineage/sql"
+FRAME_SQL_METADATA_KEY = "lineage/frame_sql"
 COLUMN_LINEAGE_KEY = "dagster/column_lineage"
 LINEAGE_ERROR_KEY = "lineage/column_lineage_error"
 
@@ -67,6 +68,35 @@ def sql_lineage_metadata(
     return metadata
 
 
+def frame_lineage_metadata(
+    con: duckdb.DuckDBPyConnection, table: str, queries: Sequence[tuple[Sequence[str], Sequence[str]]]
+) -> dict[str, dg.MetadataValue | dg.TableColumnLineage]:
+    """Materialization metadata giving the column lineage of a ``table`` written from a DataFrame
+    that SQL queries made (``behaviour_clusters``: features queried, then KMeans in Python).
+
+    ``queries``: for each query, the statements that ran it (a :class:`StatementLog`'s, its last
+    statement the query) and the columns of ``table`` taken from its result as they are, or with
+    values filled in. Those columns keep the query's lineage; columns Python computed (a cluster)
+    have none, since no SQL made them. The SQL goes under ``lineage/frame_sql``, not ``lineage/sql``:
+    it does not write the table, so the lineage observer must not read it as if it did."""
+    scripts = [_script(statements) for statements, _ in queries]
+    metadata: dict[str, dg.MetadataValue | dg.TableColumnLineage] = {
+        FRAME_SQL_METADATA_KEY: dg.MetadataValue.md("\n\n".join(f"```sql\n{script}\n```" for script in scripts)),
+    }
+    columns: dict[str, list] = {}
+    try:
+        for script, (_, taken) in zip(scripts, queries, strict=True):
+            lineage = warehouse_column_lineage(con, table, script)
+            columns.update({column: lineage.columns[column] for column in taken if column in lineage.columns})
+    except ColumnLineageError as error:
+        metadata[LINEAGE_ERROR_KEY] = dg.MetadataValue.text(f"column lineage unavailable: {error}")
+        return metadata
+    order = [column for _, taken in queries for column in taken]
+    metadata[COLUMN_LINEAGE_KEY] = dagster_column_lineage(
+        SqlLineage(columns={column: columns[column] for column in order if column in columns}))
+    return metadata
+
+
 class StatementLog:
     """A DuckDB connection that keeps the text of every statement executed through it, in order.
 
@@ -83,10 +113,14 @@ class StatementLog:
         self.statements.append(str(sql))
         return self.con.execute(sql, *args, **kwargs)
 
-    def take(self) -> list[str]:
-        """The statements recorded since the last ``take``, and forget them."""
+    def take(self, *, distinct: bool = False) -> list[str]:
+        """The statements recorded since the last ``take``, and forget them.
+
+        ``distinct``: each text once, where it first ran. A builder that loops (cleaning a few days
+        at a time, a snapshot per week) runs the same texts every round, values bound and not
+        spliced, so one round says what all did, and the metadata does not grow with the rounds."""
         taken, self.statements = self.statements, []
-        return taken
+        return list(dict.fromkeys(taken)) if distinct else taken
 
     def __getattr__(self, name: str):
         return getattr(self.con, name)

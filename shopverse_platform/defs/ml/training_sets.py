@@ -8,6 +8,7 @@ from pydantic import Field
 
 from shopverse_platform.defs.asset_helpers import table_metadata
 from shopverse_platform.defs.checks import run_checks
+from shopverse_platform.defs.lineage.sql_lineage import StatementLog, sql_lineage_metadata
 from shopverse_platform.defs.ml.common import ML, training_set_checks, with_code_version
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.ml import checks, features
@@ -43,13 +44,15 @@ def _build(context: dg.AssetExecutionContext, spec: ModelSpec, config, warehouse
             date.fromisoformat(config.training_cutoff) if config.training_cutoff else None,
             date.fromisoformat(config.validation_cutoff) if config.validation_cutoff else None,
         )
-        features.build_training_set(con, spec, cutoffs, order_source, lookback)
+        log = StatementLog(con)  # the SQL that really ran (both splits, the swap), for column lineage
+        features.build_training_set(log, spec, cutoffs, order_source, lookback)
         splits = {split: {"rows": n, "label_mean": round(float(mean or 0), 4)} for split, n, mean in con.execute(
             f"SELECT split, count(*), avg(label) FROM {spec.training_set} GROUP BY 1").fetchall()}
         yield dg.MaterializeResult(metadata={
             **table_metadata(con, spec.training_set),
             "training_cutoff": str(cutoffs.training), "validation_cutoff": str(cutoffs.validation),
             "window_days": cutoffs.window_days, "splits": dg.MetadataValue.json(splits),
+            **sql_lineage_metadata(con, spec.training_set, log.take()),
         })
         outcomes = checks.run_checks(con, spec, config.min_rows)
         yield from run_checks((check, lambda name=check.name: outcomes[name]) for check in training_set_checks(spec.training_set))

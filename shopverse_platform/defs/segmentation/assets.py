@@ -9,10 +9,7 @@ from pydantic import Field
 
 from shopverse_platform.defs.asset_helpers import table_metadata
 from shopverse_platform.defs.checks import Check, table_checks
-from shopverse_platform.defs.lineage.sql_lineage import (
-    StatementLog,
-    sql_lineage_metadata,
-)
+from shopverse_platform.defs.lineage.sql_lineage import StatementLog, frame_lineage_metadata, sql_lineage_metadata
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.defs.segmentation.common import (
     SEGMENTATION,
@@ -53,12 +50,12 @@ def value_tiers(context: dg.AssetExecutionContext, config: CustomerSegmentationC
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, config.as_of_date, config.order_source)
         params = as_of_params(as_of)
-        log = StatementLog(con)  # the SQL that really ran, for column lineage
+        log = StatementLog(con)  # the SQL that really ran (the settings it reads included), for column lineage
         build_table(log, "value_tiers", value_tiers_sql(log, config.order_source), params)
         by_tier = dict(con.execute("SELECT value_tier, count(*) FROM value_tiers GROUP BY 1").fetchall())
         yield dg.MaterializeResult(metadata={**table_metadata(con, "value_tiers"), "as_of_date": str(as_of),
-                                             **sql_lineage_metadata(con, "value_tiers", log.take()),
-                                             "customers_by_tier": dg.MetadataValue.json(by_tier)})
+                                             "customers_by_tier": dg.MetadataValue.json(by_tier),
+                                             **sql_lineage_metadata(con, "value_tiers", log.take())})
         yield MATCHES_CUSTOMER_METRICS.result(
             checks.tiers_match_customer_metrics(con, filtered=config.order_source is not None))
 
@@ -81,12 +78,12 @@ def rfm_segments(context: dg.AssetExecutionContext, config: CustomerSegmentation
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, config.as_of_date, config.order_source)
         params = as_of_params(as_of)
-        log = StatementLog(con)
+        log = StatementLog(con)  # the SQL that really ran (the settings it reads included), for column lineage
         build_table(log, "rfm_segments", rfm_segments_sql(log, config.order_source), params)
         by_segment = dict(con.execute("SELECT rfm_segment, count(*) FROM rfm_segments GROUP BY 1 ORDER BY 2 DESC").fetchall())
         yield dg.MaterializeResult(metadata={**table_metadata(con, "rfm_segments"), "as_of_date": str(as_of),
-                                             **sql_lineage_metadata(con, "rfm_segments", log.take()),
-                                             "customers_by_segment": dg.MetadataValue.json(by_segment)})
+                                             "customers_by_segment": dg.MetadataValue.json(by_segment),
+                                             **sql_lineage_metadata(con, "rfm_segments", log.take())})
 
 
 rfm_segments_checks = table_checks("rfm_segments", [
@@ -105,17 +102,21 @@ class ClusterConfig(CustomerSegmentationConfig):
 
 
 def _customer_frame(con, config: ClusterConfig, as_of):
-    """Customers with an order, their RFM and behaviour features, and recent site activity when known."""
+    """Customers with an order, their RFM and behaviour features, and recent site activity when
+    known; and the statements that queried each of the two parts (for column lineage)."""
     params = as_of_params(as_of)
-    customers = con.execute(f"SELECT * FROM ({customer_state_sql(con, config.order_source)}) WHERE orders > 0 ORDER BY customer_id",
+    log = StatementLog(con)  # the SQL that really ran (the settings it reads included)
+    customers = log.execute(f"SELECT * FROM ({customer_state_sql(log, config.order_source)}) WHERE orders > 0 ORDER BY customer_id",
                             params).df()
-    visits = con.execute(
+    customer_sql = log.take()
+    visits = log.execute(
         f"SELECT visitor_id AS customer_id, recent_sessions, recent_item_views, recent_cart_adds "
-        f"FROM ({visitor_state_sql(con, config.event_lookback_days)})", params).df()
+        f"FROM ({visitor_state_sql(log, config.event_lookback_days)})", params).df()
+    visit_sql = log.take()
     frame = customers.merge(visits, on="customer_id", how="left")
     for column in ("recent_sessions", "recent_item_views", "recent_cart_adds"):
         frame[column] = frame[column].fillna(0)
-    return frame
+    return frame, customer_sql, visit_sql
 
 
 @dg.asset(**SEGMENTATION.whole_history(["orders", "clean_events"], kinds={"duckdb", "scikit-learn"}),
@@ -137,8 +138,11 @@ def behaviour_clusters(context: dg.AssetExecutionContext, config: ClusterConfig,
 
     with warehouse.connect() as con:
         as_of = resolve_as_of(con, config.as_of_date, config.order_source)
-        frame = _customer_frame(con, config, as_of) if as_of else pd.DataFrame(columns=["customer_id", *ORDER_FEATURES, *EVENT_FEATURES])
         metadata: dict[str, object] = {"as_of_date": str(as_of)}
+        if as_of:
+            frame, customer_sql, visit_sql = _customer_frame(con, config, as_of)
+        else:  # no orders yet: no query ran, so no column lineage either
+            frame = pd.DataFrame(columns=["customer_id", *ORDER_FEATURES, *EVENT_FEATURES])
         out = frame[["customer_id", *ORDER_FEATURES, *EVENT_FEATURES]].copy()
         out.insert(1, "as_of_date", as_of)
         if len(frame) > config.k_max:
@@ -163,6 +167,11 @@ def behaviour_clusters(context: dg.AssetExecutionContext, config: ClusterConfig,
         write_frame(con, "behaviour_clusters", out)
         write_frame(con, "behaviour_cluster_profiles", profiles)
         comment_columns(con, "behaviour_cluster_profiles")  # written beside behaviour_clusters
+        if as_of:
+            # The table is written from the frame: its feature columns are the queries' (the event
+            # features with 0 for customers not seen), the cluster and its label are KMeans', no SQL's.
+            metadata.update(frame_lineage_metadata(con, "behaviour_clusters", [
+                (customer_sql, ["customer_id", *ORDER_FEATURES]), (visit_sql, list(EVENT_FEATURES))]))
         yield dg.MaterializeResult(metadata={**table_metadata(con, "behaviour_clusters"), **metadata})
         yield K_IN_RANGE.result(checks.clusters_labelled(con, config.k_min, config.k_max))
 
@@ -191,12 +200,12 @@ def intent_segments(context: dg.AssetExecutionContext, config: IntentConfig, war
         as_of = date.fromisoformat(config.as_of_date) if config.as_of_date else con.execute(
             f"SELECT max(event_date) FROM {events}").fetchone()[0]
         before = as_of + timedelta(days=1) if as_of else None
-        log = StatementLog(con)
+        log = StatementLog(con)  # the SQL that really ran (the settings it reads included), for column lineage
         build_table(log, "intent_segments", intent_segments_sql(log, config.lookback_days), {"before": before})
         by_level = dict(con.execute("SELECT intent_segment, count(*) FROM intent_segments GROUP BY 1").fetchall())
         yield dg.MaterializeResult(metadata={**table_metadata(con, "intent_segments"), "as_of_date": str(as_of),
-                                             **sql_lineage_metadata(con, "intent_segments", log.take()),
-                                             "visitors_by_level": dg.MetadataValue.json(by_level)})
+                                             "visitors_by_level": dg.MetadataValue.json(by_level),
+                                             **sql_lineage_metadata(con, "intent_segments", log.take())})
 
 
 intent_segments_checks = table_checks("intent_segments", [

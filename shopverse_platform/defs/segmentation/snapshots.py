@@ -7,6 +7,7 @@ from pydantic import Field
 from shopverse_platform.defs.asset_helpers import table_metadata
 from shopverse_platform.defs.asset_shapes import window, window_params
 from shopverse_platform.defs.checks import Check, table_checks
+from shopverse_platform.defs.lineage.sql_lineage import StatementLog, sql_lineage_metadata
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.defs.segmentation.common import SEGMENTATION
 from shopverse_platform.lib.segmentation import checks, movements
@@ -32,11 +33,14 @@ def segment_snapshots(context: dg.AssetExecutionContext, config: SnapshotConfig,
     rebuilt later gives the same snapshot; the current tables are the same code as of today."""
     params = window_params(context)
     with warehouse.connect() as con:
-        movements.write_snapshots(con, params["start"], params["end"], config.order_source, config.lookback_days)
+        log = StatementLog(con)  # the SQL that really ran, for column lineage
+        movements.write_snapshots(log, params["start"], params["end"], config.order_source, config.lookback_days)
         counts = con.execute(
             f"SELECT segmentation, count(*) FROM segment_snapshots WHERE {WINDOW} GROUP BY 1", params).fetchall()
         yield dg.MaterializeResult(metadata={**table_metadata(con, "segment_snapshots", WINDOW, params),
-                                             "rows_by_segmentation": dg.MetadataValue.json(dict(counts))})
+                                             "rows_by_segmentation": dg.MetadataValue.json(dict(counts)),
+                                             # every week runs the same texts: stated once
+                                             **sql_lineage_metadata(con, "segment_snapshots", log.take(distinct=True))})
 
 
 segment_snapshots_checks = table_checks("segment_snapshots", [
@@ -62,9 +66,11 @@ def segment_movements(context: dg.AssetExecutionContext, config: SnapshotConfig,
     params = window_params(context)
     start, end = params["start"], params["end"]
     with warehouse.connect() as con:
-        movements.write_movements(con, start, end, config.order_source, config.lookback_days)
+        log = StatementLog(con)  # the SQL that really ran, for column lineage
+        movements.write_movements(log, start, end, config.order_source, config.lookback_days)
         moved = con.execute(
             f"SELECT segmentation, sum(entities) FROM segment_movements WHERE {WINDOW} AND moved GROUP BY 1", params).fetchall()
         yield dg.MaterializeResult(metadata={**table_metadata(con, "segment_movements", WINDOW, params),
-                                             "moved_by_segmentation": dg.MetadataValue.json({k: int(v) for k, v in moved})})
+                                             "moved_by_segmentation": dg.MetadataValue.json({k: int(v) for k, v in moved}),
+                                             **sql_lineage_metadata(con, "segment_movements", log.take())})
         yield CONSERVE_ENTITIES.result(checks.movements_conserve_entities(con, movements.weeks_in(start, end)))

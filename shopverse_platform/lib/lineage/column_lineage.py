@@ -138,7 +138,10 @@ def column_lineage(sql: str, columns_of: ColumnsOf = lambda table: None, target:
     The statement analysed is the last one, or with ``target`` the last one that creates or inserts
     into that table (statements after it, such as a check query, are not what builds it); a
     script without such a statement ends with the bare SELECT that builds it."""
-    walker = _Walker(columns_of)
+    # The built table's own columns, when known: the names a COLUMNS(...) selection the text
+    # cannot decide (a lambda over a bound list) really gave, since COLUMNS keeps the names.
+    built = columns_of(f"main.{_bare(target)}") if target is not None else None
+    walker = _Walker(columns_of, {c.lower() for c in built or []})
     defined: dict[str, _Derived] = {}
     parts = _statements(sql)
     if target is not None:
@@ -176,8 +179,9 @@ class _Table:
 
 
 class _Walker:
-    def __init__(self, columns_of: ColumnsOf) -> None:
+    def __init__(self, columns_of: ColumnsOf, built_columns: set[str] | None = None) -> None:
         self.columns_of = columns_of
+        self.built_columns = built_columns or set()  # lowercase names of the table being built
         self.indirect: list[SourceColumn] = []
 
     def add_indirect(self, sources: list[SourceColumn]) -> None:
@@ -228,6 +232,14 @@ class _Walker:
         for position, expression in enumerate(node.get("select_list") or []):
             if expression.get("class") == "STAR":
                 columns.update(self.expand_star(expression, scope))
+                continue
+            star = _columns_star(expression)
+            if star is not None:  # f(COLUMNS(...)): one column per selected column, named after it
+                subtype = _subtype(expression)
+                others = self.expression_sources(_without(expression, star), scope, subtype)
+                for name, sources in self.expand_star(star, scope).items():
+                    columns[name] = [SourceColumn(s.table, s.column, _stronger(s.subtype, subtype))
+                                     for s in sources] + others
                 continue
             name = expression.get("alias") or (
                 expression["column_names"][-1] if expression.get("class") == "COLUMN_REF" else None
@@ -301,6 +313,7 @@ class _Walker:
     def expand_star(self, node: dict, scope: list) -> dict[str, list[SourceColumn]]:
         qualifier = (node.get("relation_name") or "").lower()
         excluded = {_last(e).lower() for e in node.get("exclude_list") or []}
+        selected = self.column_selection(node)
         columns: dict[str, list[SourceColumn]] = {}
         for alias, relation in scope:
             if qualifier and alias != qualifier and not _table_matches(relation, qualifier):
@@ -310,7 +323,7 @@ class _Walker:
             else:
                 names = self.columns_of(relation.name) or []
             for name in names:
-                if name.lower() in excluded:
+                if name.lower() in excluded or not selected(name):
                     continue
                 sources = (
                     [SourceColumn(relation.name, name, IDENTITY)]
@@ -319,6 +332,53 @@ class _Walker:
                 )
                 columns[name] = sources
         return columns
+
+    def column_selection(self, star: dict) -> Callable[[str], bool]:
+        """Which columns a ``*`` or ``COLUMNS(...)`` keeps: all (``*``, ``COLUMNS(*)``), those its
+        regular expression finds (``COLUMNS('re')``: a partial match, as DuckDB's), or, for a
+        selection decided at run time (a lambda over a bound list), those the built table has."""
+        selector = star.get("expr") if star.get("columns") else None
+        if selector is None:
+            return lambda name: True
+        literal = selector.get("literal") if selector.get("class") == "CONSTANT" else None
+        if isinstance(literal, dict) and literal.get("kind") == "STRING":
+            try:
+                pattern = re.compile(literal["text"])
+            except re.error:
+                pass  # RE2 syntax Python lacks: decided as below
+            else:
+                return lambda name: pattern.search(name) is not None
+        return lambda name: name.lower() in self.built_columns
+
+
+def _columns_star(node: object) -> dict | None:
+    """The ``COLUMNS(...)`` star inside an expression (``CAST(COLUMNS(...) AS DOUBLE)``), if any."""
+    if isinstance(node, dict):
+        if node.get("class") == "STAR":
+            return node if node.get("columns") else None
+        if node.get("class") == "SUBQUERY":
+            return None
+        values = node.values()
+    elif isinstance(node, list):
+        values = node
+    else:
+        return None
+    for value in values:
+        found = _columns_star(value)
+        if found is not None:
+            return found
+    return None
+
+
+def _without(node: object, part: dict) -> object:
+    """``node`` with the subtree ``part`` (by identity) left out."""
+    if node is part:
+        return None
+    if isinstance(node, dict):
+        return {key: _without(value, part) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_without(value, part) for value in node]
+    return node
 
 
 def _column_refs(node: object, bound: frozenset[str] = frozenset()) -> Iterator[list[str]]:
