@@ -22,7 +22,9 @@ RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 
 
-ISOLATED_UNSET = ("SHOPVERSE_WAREHOUSE", "SHOPVERSE_LANDING_DIR", "SHOPVERSE_ORDER_EXPORTS", "OPENLINEAGE_URL", "MLFLOW_TRACKING_URI")
+ISOLATED_UNSET = ("SHOPVERSE_WAREHOUSE", "SHOPVERSE_LANDING_DIR", "SHOPVERSE_ORDER_EXPORTS", "OPENLINEAGE_URL", "MLFLOW_TRACKING_URI",
+                  "SHOPVERSE_QUALITY_WARN_SHARE", "SHOPVERSE_QUALITY_FAIL_SHARE", "SHOPVERSE_QUALITY_REASON_SHARES",
+                  "SHOPVERSE_QUALITY_VOLUME_FACTOR", "SHOPVERSE_QUALITY_VOLUME_WEEKS")
 
 
 @pytest.fixture(autouse=True)
@@ -33,6 +35,14 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     (tmp_path / "dagster_home").mkdir()
     for name in ISOLATED_UNSET:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def hostile_feed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests whose hand-written feed is mostly bad lines on purpose (one per cleaning rule): the
+    input-quality gate would rightly fail such a day and block what the test is about, so its
+    failure share is lifted to 100 %. The gate itself is tested in cleaning/test_input_quality.py."""
+    monkeypatch.setenv("SHOPVERSE_QUALITY_FAIL_SHARE", "1")
 
 
 @pytest.fixture

@@ -120,3 +120,9 @@ def run_checked(command: Callable[[argparse.Namespace], int], args: argparse.Nam
     except UsageError as error:
         print(f"shopverse {args.command}: {error}", file=sys.stderr)
         return 2
+
+
+# Which daily reports `run` and `backfill` write: the last day's (default), every day's, or none.
+# Weekly reports are always written by the weekly job; any day's can be built later with
+# `shopverse report --build`.
+REPORT_CHOICES = ("latest", "all", "none")

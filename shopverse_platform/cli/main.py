@@ -20,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from shopverse_platform.cli.arguments import (
+    REPORT_CHOICES,
     CommandLine,
     OverviewFormatter,
     add_command,
@@ -87,7 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with dg.DagsterInstance.get() as instance:
         # The same path as `shopverse backfill`: the daily job over the range in one run, then the
         # weekly job (rollups, segment snapshots, models, weekly report) over its complete weeks.
-        stages = backfill(defs(), instance, first_day, last_day, on_failure=alert_failed_run,
+        stages = backfill(defs(), instance, first_day, last_day, reports=args.reports, on_failure=alert_failed_run,
                           log_level="DEBUG" if args.verbose else "INFO")
     seconds = time.perf_counter() - started
     ok = bool(stages) and all(s.success for s in stages)
@@ -165,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed, when it simulates")
     run.add_argument("--simulate", choices=["if-empty", "always", "never"], default="if-empty",
                      help="simulate traffic first: when the landing zone has no events, always, or never")
+    run.add_argument("--reports", choices=REPORT_CHOICES, default="latest",
+                     help="daily reports to write after everything else: the last day's, every day's, or none "
+                          "(weekly reports always; any day later with `shopverse report --build`)")
     run.add_argument("-v", "--verbose", action="store_true", help="show Dagster's DEBUG events too (always in the UI's run page)")
     run.set_defaults(func=cmd_run, check=_check_run)
 

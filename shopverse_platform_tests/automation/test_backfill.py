@@ -1,5 +1,5 @@
-"""`shopverse backfill`: a week of simulated history in two runs (the daily job over the range, the
-weekly job over its complete week), reports for every day and the week."""
+"""`shopverse backfill`: a week of simulated history in three runs (the daily job over the range, the
+weekly job over its complete week, then the last day's report), reports for the last day and the week."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def test_complete_weeks():
     assert complete_weeks(date(2026, 11, 10), date(2026, 11, 16)) is None  # Tuesday to Monday: no whole week
 
 
-def test_backfill_command_builds_a_week_in_two_runs(tmp_path, monkeypatch, capsys):
+def test_backfill_command_builds_a_week_then_its_last_report(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # anything a library drops in the working directory stays in the test's folder
     landing = tmp_path / "data" / "landing"
     simulate(landing, users=60, days=7, start=MONDAY, seed=3, faults=0.0)
@@ -32,13 +32,15 @@ def test_backfill_command_builds_a_week_in_two_runs(tmp_path, monkeypatch, capsy
     assert args.func(args) == 0, capsys.readouterr().out
     out = capsys.readouterr().out
     assert "daily_job 2026-11-09..2026-11-15: ok" in out and "weekly_job 2026-11-09..2026-11-09: ok" in out
+    # the daily report comes last, after the weekly job built the segments it shows
+    assert out.index("weekly_job 2026-11-09..2026-11-09: ok") < out.index("daily reports 2026-11-15..2026-11-15: ok")
 
     with dg.DagsterInstance.get() as instance:  # the instance in $DAGSTER_HOME: the runs show in the UI
-        runs = instance.get_runs()
-        assert sorted(r.job_name for r in runs) == ["daily_job", "weekly_job"]
+        runs = sorted(instance.get_runs(), key=lambda r: instance.get_run_record_by_id(r.run_id).create_timestamp)
+        assert [r.job_name for r in runs] == ["daily_job", "weekly_job", "daily_job"]
         assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
-        assert set(instance.get_materialized_partitions(dg.AssetKey("daily_report"))) == {
-            f"2026-11-{d:02d}" for d in range(9, 16)}
+        # --reports latest (the default): one daily report, the last day's; the range's run built none
+        assert set(instance.get_materialized_partitions(dg.AssetKey("daily_report"))) == {"2026-11-15"}
         assert instance.get_materialized_partitions(dg.AssetKey("weekly_report")) == {"2026-11-09"}
 
     con = duckdb.connect(str(tmp_path / "data" / "warehouse" / "shopverse.duckdb"), read_only=True)
@@ -46,5 +48,8 @@ def test_backfill_command_builds_a_week_in_two_runs(tmp_path, monkeypatch, capsy
     con.close()
     assert days == 7
     reports = tmp_path / "data" / "reports"
-    assert len(list((reports / "daily").glob("*.html"))) == 7 and (reports / "weekly" / "2026-11-09.html").exists()
+    assert [p.name for p in (reports / "daily").glob("*.html")] == ["2026-11-15.html"]
+    assert (reports / "weekly" / "2026-11-09.html").exists()
+    last = (reports / "daily" / "2026-11-15.md").read_text()
+    assert "- Customer segments:" not in last and "## Insights" in last  # nothing listed as missing for segments
     assert (tmp_path / "dagster_home" / "dagster.yaml").exists()  # the shipped instance settings

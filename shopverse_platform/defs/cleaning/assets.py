@@ -11,6 +11,7 @@ from shopverse_platform.defs.lineage.sql_lineage import StatementLog, sql_lineag
 from shopverse_platform.defs.resources import LandingZone, Warehouse
 from shopverse_platform.lib.cleaning import dimensions
 from shopverse_platform.lib.cleaning import events as event_cleaning
+from shopverse_platform.lib.cleaning import input_quality
 from shopverse_platform.lib.cleaning import orders as order_cleaning
 from shopverse_platform.lib.ingestion import landing
 from shopverse_platform.lib.warehouse.column_docs import comment_columns
@@ -46,7 +47,31 @@ EVENTS_RECONCILE = _reconciliation_check("clean_events", "events")
 ORDER_LINES_RECONCILE = _reconciliation_check("clean_order_lines", "orders")
 
 
-@dg.asset(**CLEANING.daily("partition_date", ["raw_events"]), check_specs=[EVENTS_RECONCILE.spec()])
+def _input_quality_check(asset_name: str, source: str) -> Check:
+    return Check(asset_name, "input_quality",
+                 f"For the run's days ({source}): the rejected share, overall and per reason, under the failure "
+                 "threshold (SHOPVERSE_QUALITY_FAIL_SHARE, default 20 %; a failure blocks the metrics downstream) and the "
+                 "warning one (SHOPVERSE_QUALITY_WARN_SHARE, 1 %), and the volume within SHOPVERSE_QUALITY_VOLUME_FACTOR "
+                 "(3×) of the same weekday's median. Per-day figures: the input_quality table.",
+                 blocking=True)
+
+
+EVENTS_INPUT_QUALITY = _input_quality_check("clean_events", "events")
+ORDER_LINES_INPUT_QUALITY = _input_quality_check("clean_order_lines", "orders")
+
+
+def _input_quality(con, check: Check, source: str, params: dict) -> dg.AssetCheckResult:
+    """Write the window's ``input_quality`` rows and judge them: a warning passes nothing on to the
+    severity (WARN, downstream proceeds), a failure is an ERROR and blocks the metrics."""
+    rows = input_quality.write_input_quality(con, source, params["start"], params["end"],
+                                             input_quality.QualityGates.from_environment())
+    comment_columns(con, "input_quality")
+    status, metadata = input_quality.gate_outcome(rows)
+    return check.result((status == "ok", {"status": status, **metadata}), warn=status != "fail")
+
+
+@dg.asset(**CLEANING.daily("partition_date", ["raw_events"]),
+          check_specs=[EVENTS_RECONCILE.spec(), EVENTS_INPUT_QUALITY.spec()])
 def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, warehouse: Warehouse):
     """Typed shop events: UTC timestamps, legacy names mapped, deduplicated by event_id, sessionised.
 
@@ -85,6 +110,7 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
                       **sql_lineage_metadata(con, "clean_events", log.take(distinct=True))}
         )
         yield EVENTS_RECONCILE.result(_reconciliation(con, "events", params))
+        yield _input_quality(con, EVENTS_INPUT_QUALITY, "events", params)
 
 
 clean_events_checks = table_checks("clean_events", [
@@ -94,7 +120,8 @@ clean_events_checks = table_checks("clean_events", [
 ])
 
 
-@dg.asset(**CLEANING.daily("partition_date", ["raw_orders"]), check_specs=[ORDER_LINES_RECONCILE.spec()])
+@dg.asset(**CLEANING.daily("partition_date", ["raw_orders"]),
+          check_specs=[ORDER_LINES_RECONCILE.spec(), ORDER_LINES_INPUT_QUALITY.spec()])
 def clean_order_lines(context: dg.AssetExecutionContext, warehouse: Warehouse):
     """Typed order-export lines: cancellations linked to their invoice, guests kept, fees classified.
 
@@ -112,6 +139,7 @@ def clean_order_lines(context: dg.AssetExecutionContext, warehouse: Warehouse):
         yield dg.MaterializeResult(metadata={**metadata, "outcome_by_reason": dg.MetadataValue.json(outcome),
                                              **sql_lineage_metadata(con, "clean_order_lines", log.take())})
         yield ORDER_LINES_RECONCILE.result(_reconciliation(con, "orders", params))
+        yield _input_quality(con, ORDER_LINES_INPUT_QUALITY, "orders", params)
 
 
 @dg.asset(**CLEANING.whole_history(["clean_events"]))

@@ -75,6 +75,9 @@ class ReportData:
     movements: pd.DataFrame | None = None  # segmentation, from_segment, to_segment, customers
     segments_week: date | None = None
     models: pd.DataFrame | None = None  # model, version, alias, metric, value, is_champion, registered
+    # source, lines_received, lines_accepted, lines_rejected, duplicates, severity (0 ok, 1 warn, 2 fail),
+    # findings, rejected_by_reason ([{reason, lines}]): the input-quality gates' rows of the period
+    quality: pd.DataFrame | None = None
     missing: dict[str, str] = field(default_factory=dict)  # section -> why it is not available
 
 
@@ -180,6 +183,8 @@ def load(con: duckdb.DuckDBPyConnection, period: Period, models: ModelSource | N
         data.carts, data.carts_by_device = _carts(con, period)
     if _need(con, data, "anomalies", "anomalies"):
         data.anomalies = _anomalies(con, period)
+    if table_exists(con, "input_quality"):
+        data.quality = _df(con, load_sql(__file__, "period_input_quality"), {"start": period.start, "end": period.end})
     _segments(con, data)
     if models is None:
         data.missing["models"] = "not available yet: no model registry configured"

@@ -242,6 +242,23 @@ def segment_movement(movements: pd.DataFrame | None) -> Insight | None:
                    float(top.customers))
 
 
+def data_quality(quality: pd.DataFrame | None) -> Insight | None:
+    """One line on what came in, when any input-quality gate warned or failed in the period:
+    per source, lines received, accepted, rejected by reason, duplicates, then the findings."""
+    if quality is None or quality.empty or quality.severity.max() == 0:
+        return None
+    parts = []
+    for row in quality.itertuples():
+        reasons = ", ".join(f"{r['reason']} {int(r['lines']):,}" for r in (row.rejected_by_reason if row.rejected_by_reason is not None else []))
+        parts.append(f"{row.source}: {int(row.lines_received):,} lines received, {int(row.lines_accepted):,} accepted, "
+                     f"{int(row.lines_rejected):,} rejected" + (f" ({reasons})" if reasons else "")
+                     + f", {int(row.duplicates):,} duplicates")
+    findings = [f for row in quality.itertuples() if row.severity > 0 for f in list(row.findings)]
+    verdict = "FAILED" if quality.severity.max() == 2 else "warning"
+    text = f"Data quality {verdict} — " + "; ".join(parts) + ". " + " ".join(f"{f}." for f in findings[:3])
+    return Insight("quality", text.strip(), float(quality.lines_rejected.sum()))
+
+
 def champion_models(models: pd.DataFrame | None) -> list[Insight]:
     if models is None or models.empty:
         return []

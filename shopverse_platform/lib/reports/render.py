@@ -47,6 +47,7 @@ def build(data: ReportData) -> Report:
     period = data.period
     when = "this week" if period.kind == "weekly" else f"on {period.start:%A %d %B}"
     found = [
+        ins.data_quality(data.quality),  # first: figures built on a bad feed are read in its light
         ins.revenue_change(data.totals.get("net_revenue"), data.previous_totals.get("net_revenue"), period.kind),
         ins.peak_activity(data.hourly),
         ins.funnel_drop(data.funnel),
@@ -79,6 +80,7 @@ padding:8px 12px;margin:8px 0;font-size:15px}.missing{color:#7b8794;font-style:i
 .highlights li{margin:4px 0}table{border-collapse:collapse;width:100%;font-size:13px;margin-top:8px}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #e4e7eb}th{color:#52606d;font-weight:600}th.num{text-align:right}
 td.num{text-align:right}.two{display:grid;grid-template-columns:1fr 1fr;gap:18px}
+.quality{background:#fff4e5;border-left:4px solid #c8453b;padding:10px 14px;margin-bottom:18px;font-size:15px}
 footer{color:#7b8794;font-size:12px;text-align:center;padding:10px 0 30px}
 """
 
@@ -197,7 +199,8 @@ def _card(kpi: ins.Kpi, noun: str) -> str:
 def to_html(report: Report) -> str:
     data = report.data
     cards = "".join(_card(k, data.period.noun) for k in report.kpis) or _missing(report, "kpis") or ""
-    highlights = "".join(f"<li>{html.escape(i.text)}</li>" for i in report.insights)
+    highlights = "".join(f"<li>{html.escape(i.text)}</li>" for i in report.insights if i.section != "quality")
+    quality = "".join(f'<div class="quality">{html.escape(i.text)}</div>' for i in report.insights_for("quality"))
     sections = []
     for key, heading in SECTIONS:
         notes = "".join(f'<div class="insight">{html.escape(i.text)}</div>' for i in report.insights_for(key))
@@ -208,7 +211,7 @@ def to_html(report: Report) -> str:
 <script type="text/javascript">{plotly.offline.get_plotlyjs()}</script></head>
 <body><header><h1>{html.escape(report.title)}</h1>
 <p>{data.period.start} to {data.period.end} (exclusive), UTC · generated {report.generated_at:%Y-%m-%d %H:%M} UTC</p></header>
-<main><div class="cards">{cards}</div>
+<main>{quality}<div class="cards">{cards}</div>
 <section id="highlights"><h2>Highlights</h2><ul class="highlights">{highlights or '<li>No data for this period yet.</li>'}</ul></section>
 {''.join(sections)}</main><footer>ShopVerse Platform · built by the Dagster asset {data.period.kind}_report</footer></body></html>
 """
@@ -218,11 +221,13 @@ def to_html(report: Report) -> str:
 def to_markdown(report: Report, html_path: Path | None = None) -> str:
     noun = report.data.period.noun
     lines = [f"# {report.title}", ""]
+    lines += [line for i in report.insights_for("quality") for line in (f"> **{i.text}**", "")]
     if report.kpis:
         lines += [f"| KPI | Value | Previous {noun} | Change |", "|---|---:|---:|---:|"]
         lines += [f"| {k.label} | {k.formatted()} | {ins.fmt_value(k.previous, k.kind)} | {k.change_text()} |" for k in report.kpis]
         lines.append("")
-    lines += ["## Insights", ""] + ([f"- {i.text}" for i in report.insights] or ["- No data for this period yet."])
+    others = [i for i in report.insights if i.section != "quality"]
+    lines += ["## Insights", ""] + ([f"- {i.text}" for i in others] or ["- No data for this period yet."])
     if report.data.missing:
         lines += ["", "## Not available yet", ""]
         lines += [f"- {dict(SECTIONS).get(k, k.title())}: {why}" for k, why in report.data.missing.items()]

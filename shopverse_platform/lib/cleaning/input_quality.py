@@ -1,0 +1,167 @@
+"""Input-quality gates: is what came in today fit to build metrics on?
+
+The reconciliation (raw = clean + quarantined + duplicates) proves nothing was lost; it does not
+say whether what arrived was any good. A feed whose lines are all quarantined reconciles perfectly
+and, without a gate, gives a green run and a report of "£0.00, no anomalies". So, per source and
+day, ``input_quality`` records lines received, accepted, rejected by reason and duplicates, and
+judges them:
+
+- the rejected share, overall and per reason: above ``warn_share`` (1 %) a warning, above
+  ``fail_share`` (20 %) a failure, which blocks the metrics downstream (a blocking check);
+- the volume against the median of the same weekday over the previous weeks: beyond
+  ``volume_factor`` (3×) either way, a warning (a drop is often a broken tracker, a spike a replay).
+
+Thresholds come from environment variables, read when a run evaluates the gate (README,
+"Configuration"): ``SHOPVERSE_QUALITY_WARN_SHARE``, ``SHOPVERSE_QUALITY_FAIL_SHARE``,
+``SHOPVERSE_QUALITY_REASON_SHARES`` (``reason=warn/fail`` pairs, comma-separated),
+``SHOPVERSE_QUALITY_VOLUME_FACTOR``, ``SHOPVERSE_QUALITY_VOLUME_WEEKS``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import duckdb
+
+from shopverse_platform.lib.warehouse.sql import load_sql, table
+
+SOURCES: dict[str, tuple[str, str, str, str]] = {
+    # source: (raw lines per day, raw first day, clean table, duplicate reason)
+    "events": ("raw_event_lines_by_day", "raw_events_first_day", "clean_events", "duplicate_event"),
+    "orders": ("raw_order_lines_by_day", "raw_orders_first_day", "clean_order_lines", "duplicate_line"),
+}
+RAW_TABLES = {"events": "raw_events", "orders": "raw_orders"}
+
+
+def _share(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a share between 0 and 1 (e.g. 0.05 for 5 %), got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a share between 0 and 1 (e.g. 0.05 for 5 %), got {text!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class QualityGates:
+    warn_share: float = 0.01
+    fail_share: float = 0.20
+    # reason code -> (warn share, fail share), for reasons judged apart from the overall pair
+    reason_shares: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    volume_factor: float = 3.0
+    volume_weeks: int = 4
+    # a failure needs this many rejected lines: one bad line of a three-line day only warns
+    min_rejected: int = 10
+
+    def __post_init__(self) -> None:
+        if self.warn_share > self.fail_share:
+            raise ValueError(f"the warning share ({self.warn_share}) must not exceed the failure share ({self.fail_share})")
+        if self.volume_factor <= 1:
+            raise ValueError(f"SHOPVERSE_QUALITY_VOLUME_FACTOR must be above 1, got {self.volume_factor}")
+        if self.volume_weeks < 2:
+            raise ValueError(f"SHOPVERSE_QUALITY_VOLUME_WEEKS must be at least 2, got {self.volume_weeks}")
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> QualityGates:
+        """The gates configured by ``SHOPVERSE_QUALITY_*`` variables (module docstring), defaults otherwise."""
+        values: dict[str, object] = {}
+        if "SHOPVERSE_QUALITY_WARN_SHARE" in environ:
+            values["warn_share"] = _share("SHOPVERSE_QUALITY_WARN_SHARE", environ["SHOPVERSE_QUALITY_WARN_SHARE"])
+        if "SHOPVERSE_QUALITY_FAIL_SHARE" in environ:
+            values["fail_share"] = _share("SHOPVERSE_QUALITY_FAIL_SHARE", environ["SHOPVERSE_QUALITY_FAIL_SHARE"])
+        if environ.get("SHOPVERSE_QUALITY_REASON_SHARES", "").strip():
+            pairs = {}
+            for item in environ["SHOPVERSE_QUALITY_REASON_SHARES"].split(","):
+                reason, _, thresholds = item.strip().partition("=")
+                warn, _, fail = thresholds.partition("/")
+                if not reason or not fail:
+                    raise ValueError("SHOPVERSE_QUALITY_REASON_SHARES takes reason=warn/fail pairs separated by commas "
+                                     f"(e.g. future_timestamp=0.05/0.5), got {item.strip()!r}")
+                name = f"SHOPVERSE_QUALITY_REASON_SHARES ({reason})"
+                pairs[reason] = (_share(name, warn), _share(name, fail))
+            values["reason_shares"] = pairs
+        for key, name, kind in (("volume_factor", "SHOPVERSE_QUALITY_VOLUME_FACTOR", float),
+                                ("volume_weeks", "SHOPVERSE_QUALITY_VOLUME_WEEKS", int)):
+            if name in environ:
+                try:
+                    values[key] = kind(environ[name])
+                except ValueError:
+                    raise ValueError(f"{name} must be a number, got {environ[name]!r}") from None
+        return cls(**values)
+
+    def params(self) -> dict[str, object]:
+        reasons = sorted(self.reason_shares)
+        return {
+            "warn_share": self.warn_share, "fail_share": self.fail_share,
+            "reason_names": reasons,
+            "reason_warn": [self.reason_shares[r][0] for r in reasons],
+            "reason_fail": [self.reason_shares[r][1] for r in reasons],
+            "volume_factor": self.volume_factor, "volume_weeks": self.volume_weeks,
+            "min_rejected": self.min_rejected,
+        }
+
+
+def write_input_quality(con: duckdb.DuckDBPyConnection, source: str, start: date, end: date,
+                        gates: QualityGates) -> list[dict]:
+    """Replace the ``input_quality`` rows of ``source`` for [start, end) and return them (one per
+    day, as dicts). Reads the raw, clean and quarantine tables the cleaning step just wrote."""
+    raw_by_day, first_day, clean, duplicate_reason = SOURCES[source]
+    con.execute(load_sql(__file__, "input_quality_ddl"))
+    window = {"source": source, "start": start, "end": end}
+    if not _raw_exists(con, source):
+        return []
+    query = load_sql(__file__, "input_quality_rows", raw_by_day=load_sql(__file__, raw_by_day),
+                     raw_first_day=load_sql(__file__, first_day), clean=table(clean))
+    params = {**window, **gates.params(), "duplicate_reason": duplicate_reason,
+              "history_start": start - timedelta(days=7 * gates.volume_weeks)}
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(load_sql(__file__, "delete_input_quality"), window)
+        con.execute(f"INSERT INTO input_quality BY NAME {query}", params)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    cursor = con.execute(
+        "SELECT * FROM input_quality WHERE source = $source AND partition_date >= $start AND partition_date < $end "
+        "ORDER BY partition_date", window)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def _raw_exists(con: duckdb.DuckDBPyConnection, source: str) -> bool:
+    from shopverse_platform.lib.warehouse.tables import table_exists
+
+    return table_exists(con, RAW_TABLES[source]) and table_exists(con, SOURCES[source][2])
+
+
+def gate_outcome(rows: list[dict]) -> tuple[str, dict[str, object]]:
+    """The gate's verdict over a window's rows: ('ok' | 'warn' | 'fail', metadata for the check).
+
+    The metadata says what to look at: the days judged, and each finding with its day."""
+    status = "ok"
+    for row in rows:
+        if row["status"] == "fail" or (row["status"] == "warn" and status == "ok"):
+            status = row["status"]
+    findings = [f"{row['partition_date']}: {finding}" for row in rows for finding in (row["findings"] or [])]
+    metadata: dict[str, object] = {
+        "days": len(rows),
+        "lines_received": sum(r["lines_received"] for r in rows),
+        "lines_accepted": sum(r["lines_accepted"] for r in rows),
+        "lines_rejected": sum(r["lines_rejected"] for r in rows),
+        "duplicates": sum(r["duplicates"] for r in rows),
+        "days_failed": [str(r["partition_date"]) for r in rows if r["status"] == "fail"],
+        "days_warned": [str(r["partition_date"]) for r in rows if r["status"] == "warn"],
+        "findings": findings[:50],
+    }
+    if status != "ok":
+        metadata["what_to_look_at"] = (
+            "SELECT reason_code, reason_detail, source_file, line_number FROM quarantine "
+            f"WHERE partition_date = DATE '{(findings and findings[0][:10]) or ''}' — the rejected lines and why; "
+            "input_quality holds the per-day counts (shopverse sql)."
+        )
+    return status, metadata

@@ -1,0 +1,19 @@
+-- The input-quality rows of [$start, $end) per source: lines received, accepted, rejected by reason,
+-- duplicates, the worst verdict of its days (2 fail, 1 warn, 0 ok) and their findings.
+WITH reasons AS (
+    SELECT source, unnest(map_keys(rejected_by_reason)) AS reason, unnest(map_values(rejected_by_reason)) AS lines
+    FROM input_quality WHERE partition_date >= $start AND partition_date < $end
+),
+by_reason AS (
+    SELECT source, list({'reason': reason, 'lines': lines} ORDER BY lines DESC, reason) AS rejected_by_reason
+    FROM (SELECT source, reason, sum(lines) AS lines FROM reasons GROUP BY source, reason)
+    GROUP BY source
+)
+SELECT q.source, sum(lines_received) AS lines_received, sum(lines_accepted) AS lines_accepted,
+       sum(lines_rejected) AS lines_rejected, sum(duplicates) AS duplicates,
+       max(CASE status WHEN 'fail' THEN 2 WHEN 'warn' THEN 1 ELSE 0 END) AS severity,
+       flatten(list(findings ORDER BY partition_date)) AS findings,
+       any_value(b.rejected_by_reason) AS rejected_by_reason
+FROM input_quality AS q LEFT JOIN by_reason AS b USING (source)
+WHERE partition_date >= $start AND partition_date < $end
+GROUP BY q.source ORDER BY q.source
