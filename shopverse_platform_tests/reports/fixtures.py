@@ -86,12 +86,13 @@ def build_all(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("INSERT INTO product_performance VALUES (?, ?, ?, ?, ?, ?, ?, ?)", list(row))
 
     con.execute("CREATE TABLE anomalies (anomaly_type VARCHAR, anomaly_date DATE, anomaly_ts TIMESTAMP, entity_type VARCHAR, "
-                "entity_id VARCHAR, observed DOUBLE, expected DOUBLE, score DOUBLE, threshold DOUBLE, severity VARCHAR, method VARCHAR)")
+                "entity_id VARCHAR, observed DOUBLE, expected DOUBLE, score DOUBLE, threshold DOUBLE, severity VARCHAR, method VARCHAR, "
+                "detail VARCHAR)")
     for row in [
         ("traffic_spike", _day(2), "hour", "2026-11-11 14:00", 91, 5, 9.4, 5, "high"),
         ("revenue_drop", _day(5), "day", "2026-11-14", 300, 900, -12.5, 4, "high"),
         ("unusual_order", _day(-2), "order", "ORD-1", 5000, 50, 20.0, 5, "high"),
     ]:
         kind, day, entity_type, entity, observed, expected, score, threshold, severity = row
-        con.execute("INSERT INTO anomalies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'test')",
+        con.execute("INSERT INTO anomalies VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'test', NULL)",
                     [kind, day, day, entity_type, entity, observed, expected, score, threshold, severity])

@@ -38,3 +38,13 @@ def test_net_and_gross_average_order_value_are_two_labelled_cards():
     assert cards["gross_average_order_value"].label == "Average order value (gross)"
     assert cards["average_order_value"].change_text() == "+15%"  # 28.75 against 25, not +7,212 %
     assert cards["gross_average_order_value"].formatted() == "£1,828"
+
+
+def test_weekly_trend_ticks_name_each_bar_by_its_monday():
+    from shopverse_platform.lib.reports import figures
+
+    mondays = pd.to_datetime(["2026-11-02", "2026-11-09", "2026-11-16"])
+    fig = figures.trend(pd.DataFrame({"bucket": mondays, "net_revenue": [1.0, 2.0, 3.0], "orders": [1, 2, 3]}), weekly=True)
+    ticks = [pd.Timestamp(t) for t in fig.layout.xaxis.tickvals]
+    assert ticks == list(mondays) and all(t.weekday() == 0 for t in ticks)
+    assert list(fig.layout.xaxis.ticktext) == ["w/c 2 Nov", "w/c 9 Nov", "w/c 16 Nov"]

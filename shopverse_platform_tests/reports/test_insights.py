@@ -93,10 +93,34 @@ def test_anomaly_summary_counts_and_names_the_strongest():
     })
     insight = ins.anomaly_summary(frame, "this week")
     assert insight.value == 3
-    assert insight.text == ("3 anomalies this week (2 high); the strongest: revenue drop 2026-11-19 "
-                            "(300 observed against 900 expected)")
+    assert insight.text == ("3 anomalies this week (2 high); the strongest: revenue drop 2026-11-19: £300.00 against "
+                            "£900.00 expected (the median of the same weekday); threshold robust z-score ≤ −4.0, "
+                            "scored −12.5")
     assert ins.anomaly_summary(frame.iloc[0:0], "this week").text == "No anomalies detected this week"
     assert ins.anomaly_summary(None, "this week") is None
+
+
+def test_each_anomaly_reads_with_its_unit_baseline_threshold_and_cancellation():
+    def row(**values):
+        return pd.Series({"detail": None, **values})
+
+    order = row(anomaly_type="unusual_order", entity_id="581483", observed=168469.6, expected=13.5, score=33.1,
+                threshold=5.0, detail='{"shop_p99": 5090.0, "cancelled_share": 1.0}')
+    assert ins.describe_anomaly(order) == (
+        "unusual order 581483: £168,470 against £13.50 expected (the shop's median order); "
+        "threshold 5.0× the shop's 99th-percentile order, scored 33.1, cancelled later")
+    half = row(anomaly_type="unusual_order", entity_id="9", observed=6000.0, expected=20.0, score=6.0, threshold=5.0,
+               detail='{"cancelled_share": 0.5}')
+    assert ins.describe_anomaly(half).endswith("scored 6.0, 50% of it cancelled later")
+    bot = row(anomaly_type="bot", entity_id="s-1", observed=115.5, expected=2.25, score=115.5, threshold=30.0)
+    assert ins.describe_anomaly(bot) == ("bot session s-1: 115.5 events per minute against 2.2 events per minute "
+                                         "expected (the median of busy human sessions); threshold 30 events per minute, "
+                                         "scored 115.5")
+    spike = row(anomaly_type="traffic_spike", entity_id="2026-11-18 14:00", observed=412.0, expected=130.0, score=9.4,
+                threshold=5.0)
+    assert ins.describe_anomaly(spike) == (
+        "traffic spike 2026-11-18 14:00: 412 sessions against 130 sessions expected (the median of the same hour on "
+        "the same weekday); threshold robust z-score ≥ 5.0, scored 9.4")
 
 
 def test_segment_movement_prefers_moves_between_existing_segments():

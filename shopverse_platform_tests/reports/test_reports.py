@@ -70,8 +70,9 @@ def test_daily_report_compares_with_the_day_before(full_warehouse):
     assert "Revenue +8.3% day over day (£130.00 against £120.00)" in texts  # (130 - 120) / 120
     # that Wednesday: 23 slots of 5 and 91 at 14:00 -> 91 / 206 = 44.2 %
     assert "Peak activity is Wednesday 14:00–15:00 (44.2% of sessions)" in texts
-    assert "1 anomaly on Wednesday 11 November (1 high); the strongest: traffic spike 2026-11-11 14:00 " \
-           "(91 observed against 5 expected)" in texts
+    assert "1 anomaly on Wednesday 11 November (1 high); the strongest: traffic spike 2026-11-11 14:00: 91 sessions " \
+           "against 5 sessions expected (the median of the same hour on the same weekday); threshold robust z-score " \
+           "≥ 5.0, scored 9.4" in texts
 
 
 def test_html_is_self_contained_and_markdown_summarises(full_warehouse, tmp_path):

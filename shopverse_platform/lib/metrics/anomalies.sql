@@ -29,8 +29,8 @@ o AS (
            ln(CAST(gross_amount AS DOUBLE)) AS lv
     FROM orders WHERE is_order AND gross_amount > 0
 ),
-shop AS (  -- the fence: what 99 % of the source's orders stay below (needs >= 100 orders)
-    SELECT source, quantile_cont(value, 0.99) AS p99 FROM o GROUP BY source HAVING count(*) >= 100
+shop AS (  -- the fence: what 99 % of the source's orders stay below (needs >= 100 orders); the median is the typical order
+    SELECT source, quantile_cont(value, 0.99) AS p99, median(value) AS p50 FROM o GROUP BY source HAVING count(*) >= 100
 ),
 customer AS (
     SELECT a.source, a.document_id, count(b.lv) AS others, median(b.lv) AS med, mad(b.lv) AS mad
@@ -42,7 +42,7 @@ credited AS (
     FROM order_lines WHERE document_type <> 'order' AND order_id IS NOT NULL AND is_sales GROUP BY ALL
 ),
 orders_scored AS (
-    SELECT o.*, shop.p99 AS shop_p99, o.value / shop.p99 AS shop_ratio,
+    SELECT o.*, shop.p99 AS shop_p99, shop.p50 AS shop_median, o.value / shop.p99 AS shop_ratio,
            coalesce(c.others, 0) AS customer_orders, exp(c.med) AS customer_median,
            CASE WHEN c.others >= 2 THEN (o.lv - c.med) / greatest(1.4826 * c.mad, 0.5) END AS customer_score,
            coalesce(cr.credited, 0) AS credited, cr.first_credit
@@ -105,8 +105,8 @@ found AS (
     UNION ALL
     SELECT 'unusual_order', CAST(order_date AS DATE), CAST(order_ts AS TIMESTAMP), CAST(source AS VARCHAR), 'order',
            CAST(document_id AS VARCHAR), 'order_value_vs_shop_p99_and_customer_median', CAST(value AS DOUBLE),
-           CAST(shop_p99 AS DOUBLE), CAST(shop_ratio AS DOUBLE), CAST($order_shop_ratio AS DOUBLE),
-           CAST(json_object('customer_id', customer_id, 'customer_orders', customer_orders, 'customer_median', customer_median,
+           CAST(shop_median AS DOUBLE), CAST(shop_ratio AS DOUBLE), CAST($order_shop_ratio AS DOUBLE),
+           CAST(json_object('shop_p99', shop_p99, 'customer_id', customer_id, 'customer_orders', customer_orders, 'customer_median', customer_median,
                             'customer_score', customer_score, 'credited_later', credited, 'first_credit', first_credit,
                             'matching_credit', credit_id, 'matching_credit_date', credit_date,
                             'cancelled_share', CASE WHEN credit_id IS NOT NULL THEN 1.0 ELSE least(credited / value, 1.0) END)
@@ -114,10 +114,10 @@ found AS (
     FROM unusual_orders LEFT JOIN matching_credit USING (source, document_id)
     UNION ALL
     SELECT 'bot', CAST(session_start AS DATE), CAST(session_start AS TIMESTAMP), CAST('events' AS VARCHAR), 'session',
-           CAST(session_id AS VARCHAR), 'events_per_minute', CAST(epm AS DOUBLE), CAST(NULL AS DOUBLE),
+           CAST(session_id AS VARCHAR), 'events_per_minute', CAST(epm AS DOUBLE), CAST(exp(n.med) AS DOUBLE),
            CAST(epm AS DOUBLE), CAST($bot_events_per_minute AS DOUBLE),
            CAST(json_object('events', events, 'seconds', seconds, 'anonymous_id', visitor_id, 'user_id', user_id) AS VARCHAR)
-    FROM sess_rated WHERE is_bot
+    FROM sess_rated LEFT JOIN busy_norm n ON true WHERE is_bot
     UNION ALL
     SELECT 'hyperactive_session', CAST(session_start AS DATE), CAST(session_start AS TIMESTAMP), CAST('events' AS VARCHAR),
            'session', CAST(session_id AS VARCHAR), 'log_events_per_minute_robust_z', CAST(epm AS DOUBLE),

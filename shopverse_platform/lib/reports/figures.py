@@ -30,7 +30,12 @@ def trend(frame: pd.DataFrame, weekly: bool) -> go.Figure:
                              line={"color": BLUE, "width": 3}), secondary_y=True)
     fig.update_yaxes(title_text="orders", secondary_y=False, rangemode="tozero")
     fig.update_yaxes(title_text="net revenue (£)", secondary_y=True, rangemode="tozero", showgrid=False)
-    fig.update_xaxes(dtick=7 * 86400000 if weekly else 86400000 * 2, tickformat="%d %b")
+    if weekly:
+        # one tick per bar, at the bar's own date: the Monday its week starts (plotly's 7-day ticks
+        # fall on Sundays, which read as the wrong week)
+        fig.update_xaxes(tickvals=list(x), ticktext=[f"w/c {d.day} {d:%b}" for d in x])
+    else:
+        fig.update_xaxes(dtick=86400000 * 2, tickformat="%d %b")
     return _layout(fig)
 
 

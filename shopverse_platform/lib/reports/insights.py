@@ -7,6 +7,7 @@ Amounts are in pounds sterling, the platform's currency (docs/events.md).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pandas as pd
@@ -206,25 +207,66 @@ ANOMALY_NAMES = {
 }
 
 
+# Per anomaly type: how its observed and expected values read (unit), what "expected" is, and how
+# its threshold reads. The score of an unusual order is a ratio to the shop's 99th percentile; the
+# others are robust z-scores, or a rate for bots.
+ANOMALY_TERMS: dict[str, tuple[str, str, str]] = {
+    "traffic_spike": ("sessions", "the median of the same hour on the same weekday", "robust z-score {op} {threshold:.1f}"),
+    "traffic_drop": ("sessions", "the median of the same hour on the same weekday", "robust z-score {op} {threshold:.1f}"),
+    "unusual_order": ("money", "the shop's median order", "{threshold:.1f}× the shop's 99th-percentile order"),
+    "bot": ("events per minute", "the median of busy human sessions", "{threshold:.0f} events per minute"),
+    "hyperactive_session": ("events per minute", "the median of busy human sessions", "robust z-score {op} {threshold:.1f}"),
+    "revenue_drop": ("money", "the median of the same weekday", "robust z-score {op} {threshold:.1f}"),
+}
+
+
+def _amount(value: float, unit: str) -> str:
+    if unit == "money":
+        return money(value)
+    return f"{value:,.1f} {unit}" if unit == "events per minute" else f"{value:,.0f} {unit}"
+
+
+def describe_anomaly(row) -> str:
+    """One anomaly in words: what, observed against expected (with the unit and what the expected
+    value is), the threshold it crossed, and, for an order, whether it was cancelled later."""
+    kind = ANOMALY_NAMES.get(row.anomaly_type, str(row.anomaly_type).replace("_", " "))
+    unit, baseline, threshold_text = ANOMALY_TERMS.get(row.anomaly_type, ("", "the baseline", "score {op} {threshold:,.1f}"))
+    observed = _amount(row.observed, unit)
+    expected = "" if pd.isna(row.expected) else f" against {_amount(row.expected, unit)} expected ({baseline})"
+    # a drop crosses its threshold downwards: "robust z-score ≤ −4.0"
+    op, sign = ("≤", MINUS) if row.score < 0 else ("≥", "")
+    threshold = threshold_text.format(op=op, threshold=abs(row.threshold)).replace(f"{op} ", f"{op} {sign}")
+    score = f"{MINUS}{abs(row.score):,.1f}" if row.score < 0 else f"{row.score:,.1f}"
+    text = f"{kind} {row.entity_id}: {observed}{expected}; threshold {threshold}, scored {score}"
+    cancelled = _cancelled_share(getattr(row, "detail", None))
+    if cancelled:
+        text += (", cancelled later" if cancelled >= 0.999 else f", {cancelled:.0%} of it cancelled later")
+    return text
+
+
+def _cancelled_share(detail) -> float | None:
+    if not isinstance(detail, str) or not detail:
+        return None
+    try:
+        share = json.loads(detail).get("cancelled_share")
+    except (ValueError, AttributeError):
+        return None
+    return float(share) if share else None
+
+
 def anomaly_summary(anomalies: pd.DataFrame | None, when: str) -> Insight | None:
     """How many anomalies fell in the period (``when``: "this week", "on Friday 20 November"),
-    how many are high severity, and the one with the largest |score|."""
+    how many are high severity, and the one with the largest |score| in words (``describe_anomaly``)."""
     if anomalies is None:
         return None
     if anomalies.empty:
         return Insight("anomalies", f"No anomalies detected {when}", 0)
     high = int((anomalies.severity == "high").sum())
     strongest = anomalies.reindex(anomalies.score.abs().sort_values(ascending=False).index).iloc[0]
-    kind = ANOMALY_NAMES.get(strongest.anomaly_type, str(strongest.anomaly_type).replace("_", " "))
     count = len(anomalies)
-    if pd.isna(strongest.expected):
-        seen = f"{strongest.observed:,.1f} against a threshold of {strongest.threshold:,.1f}"
-    else:
-        seen = f"{strongest.observed:,.0f} observed against {strongest.expected:,.0f} expected"
     return Insight(
         "anomalies",
-        f"{count} anomal{'y' if count == 1 else 'ies'} {when} ({high} high); the strongest: {kind} "
-        f"{strongest.entity_id} ({seen})",
+        f"{count} anomal{'y' if count == 1 else 'ies'} {when} ({high} high); the strongest: {describe_anomaly(strongest)}",
         count,
     )
 
