@@ -78,6 +78,11 @@ class ReportData:
     # source, lines_received, lines_accepted, lines_rejected, duplicates, severity (0 ok, 1 warn, 2 fail),
     # findings, rejected_by_reason ([{reason, lines}]): the input-quality gates' rows of the period
     quality: pd.DataFrame | None = None
+    # set when the period's data is incomplete (a day ending hours early, a week the feed covers in
+    # part): what is partial in words, and net revenue and orders of the covered part and of the
+    # same part of the previous period, which the changes are computed on instead
+    partial: str | None = None
+    like_for_like: dict[str, float | None] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)  # section -> why it is not available
 
 
@@ -108,6 +113,47 @@ def _totals(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, float |
         row = con.execute(load_sql(__file__, "cart_abandonment_rate"), params).fetchone()
         totals["cart_abandonment_rate"] = row[0]
     return {k: (None if pd.isna(v) else float(v)) for k, v in totals.items()}
+
+
+# A day counts as partial when its data ends this long before the usual end of the shop's days.
+PARTIAL_DAY_MARGIN_SECONDS = 2 * 3600
+
+
+def _clock(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _completeness(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
+    """Mark the period partial, with like-for-like figures, when its data is incomplete.
+
+    A day is partial when its last document comes more than two hours before the median end of
+    the previous 28 days with orders (needs 7 of them): it is compared with the same hours of the
+    day before. A week is partial when the sales feed starts after its Monday or ends before its
+    Sunday: it is compared with the same weekdays of the week before."""
+    period = data.period
+    if not table_exists(con, "orders") or not table_exists(con, "daily_sales"):
+        return
+    if period.kind == "daily":
+        ends_after, usual, days_seen = con.execute(load_sql(__file__, "day_completeness"), {"day": period.start}).fetchone()
+        if ends_after is None or usual is None or days_seen < 7 or ends_after >= usual - PARTIAL_DAY_MARGIN_SECONDS:
+            return
+        row = con.execute(load_sql(__file__, "day_like_for_like"), {"day": period.start, "ends_after": ends_after}).fetchone()
+        data.partial = (f"partial day: its data ends at {_clock(ends_after)} UTC, when the shop's days usually end "
+                        f"at {_clock(usual)}; changes compare the same hours of the previous day")
+    else:
+        row = con.execute(load_sql(__file__, "week_like_for_like"), {"start": period.start, "end": period.end}).fetchone()
+        first_day, last_day = row[0], row[1]
+        if first_day is None or last_day is None or (first_day, last_day) == (period.start, period.end - timedelta(days=1)):
+            return
+        if last_day < first_day:
+            return
+        row = row[2:]
+        data.partial = (f"partial week: the data covers {first_day:%a %d %b} to {last_day:%a %d %b} only; changes "
+                        "compare the same weekdays of the previous week")
+    net, orders, previous_net, previous_orders = row
+    data.like_for_like = {"net_revenue": net, "orders": orders,
+                          "previous_net_revenue": previous_net, "previous_orders": previous_orders}
 
 
 def _trend(con: duckdb.DuckDBPyConnection, period: Period) -> pd.DataFrame:
@@ -183,6 +229,7 @@ def load(con: duckdb.DuckDBPyConnection, period: Period, models: ModelSource | N
         data.carts, data.carts_by_device = _carts(con, period)
     if _need(con, data, "anomalies", "anomalies"):
         data.anomalies = _anomalies(con, period)
+    _completeness(con, data)
     if table_exists(con, "input_quality"):
         data.quality = _df(con, load_sql(__file__, "period_input_quality"), {"start": period.start, "end": period.end})
     _segments(con, data)

@@ -116,13 +116,24 @@ def kpis(totals: dict[str, float | None], previous: dict[str, float | None]) -> 
 
 
 # ------------------------------------------------------------------------------- insights
-def revenue_change(current: float | None, previous: float | None, period_kind: str) -> Insight | None:
-    """"Revenue −12% week over week (£9,120 against £10,364)"."""
+def revenue_change(current: float | None, previous: float | None, period_kind: str,
+                   like_for_like: bool = False) -> Insight | None:
+    """"Revenue −12% week over week (£9,120 against £10,364)"; ``like_for_like``: the figures are the
+    covered part of a partial period and the same part of the one before."""
     if current is None or previous is None or previous == 0:
         return None
     change = (current - previous) / abs(previous)
-    over = "week over week" if period_kind == "weekly" else "day over day"
+    if like_for_like:
+        over = "against the same weekdays of the previous week" if period_kind == "weekly" else \
+            "against the same hours of the previous day"
+    else:
+        over = "week over week" if period_kind == "weekly" else "day over day"
     return Insight("trend", f"Revenue {signed_percent(change)} {over} ({money(current)} against {money(previous)})", change)
+
+
+def partial_period(partial: str | None) -> Insight | None:
+    """"Partial day: its data ends at 12:50 UTC, …": said before any change is read."""
+    return None if partial is None else Insight("trend", partial[0].upper() + partial[1:])
 
 
 def peak_activity(hourly: pd.DataFrame | None) -> Insight | None:

@@ -46,9 +46,13 @@ class Report:
 def build(data: ReportData) -> Report:
     period = data.period
     when = "this week" if period.kind == "weekly" else f"on {period.start:%A %d %B}"
+    like = data.like_for_like
     found = [
         ins.data_quality(data.quality),  # first: figures built on a bad feed are read in its light
-        ins.revenue_change(data.totals.get("net_revenue"), data.previous_totals.get("net_revenue"), period.kind),
+        ins.partial_period(data.partial),
+        (ins.revenue_change(like.get("net_revenue"), like.get("previous_net_revenue"), period.kind, like_for_like=True)
+         if data.partial else
+         ins.revenue_change(data.totals.get("net_revenue"), data.previous_totals.get("net_revenue"), period.kind)),
         ins.peak_activity(data.hourly),
         ins.funnel_drop(data.funnel),
         ins.top_product(data.products),
@@ -61,7 +65,12 @@ def build(data: ReportData) -> Report:
         ins.anomaly_summary(data.anomalies, when),
         *ins.champion_models(data.models),
     ]
-    kpis = [] if "kpis" in data.missing else ins.kpis(data.totals, data.previous_totals)
+    previous = data.previous_totals
+    if data.partial:
+        # a partial period is compared like for like where that is known (revenue, orders), and
+        # not at all for the rest: a full-period change would mislead
+        previous = {"net_revenue": like.get("previous_net_revenue"), "orders": like.get("previous_orders")}
+    kpis = [] if "kpis" in data.missing else ins.kpis(data.totals, previous)
     return Report(data, kpis, [i for i in found if i is not None])
 
 

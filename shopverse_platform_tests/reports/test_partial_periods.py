@@ -1,0 +1,65 @@
+"""A partial day or week is compared like for like, never as a full period: the real export ends at
+12:50 on its last day, and a full-day comparison read as "Revenue −60 %"."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import duckdb
+import pytest
+
+from shopverse_platform.lib.reports import data as report_data
+from shopverse_platform.lib.reports import render
+
+LAST = date(2026, 11, 18)  # a Wednesday
+
+
+def _warehouse(last_day_orders: list[tuple[int, float]]) -> duckdb.DuckDBPyConnection:
+    """Fourteen full days before LAST with a £100 order at 10:00 and a £200 one at 18:00; LAST holds
+    ``last_day_orders`` (hour, amount). daily_sales sums the same orders per day."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE orders (order_date DATE, order_ts TIMESTAMP, net_amount DECIMAL(18,2), is_order BOOLEAN)")
+    days = {LAST - timedelta(days=n): [(10, 100.0), (18, 200.0)] for n in range(1, 15)}
+    days[LAST] = last_day_orders
+    for day, orders in days.items():
+        for hour, amount in orders:
+            con.execute("INSERT INTO orders VALUES (?, ?, ?, true)", [day, datetime(day.year, day.month, day.day, hour), amount])
+    con.execute("""CREATE TABLE daily_sales AS
+        SELECT order_date AS sales_date, sum(net_amount) AS net_revenue, count(*) AS orders,
+               sum(net_amount) AS aov_net_revenue, count(*) AS aov_orders, sum(net_amount) AS gross_revenue,
+               0 AS new_customers
+        FROM orders GROUP BY order_date""")
+    return con
+
+
+def test_a_day_whose_data_ends_early_is_compared_with_the_same_hours_of_the_day_before():
+    con = _warehouse([(10, 80.0)])  # the feed stops after 10:00 on the last day
+    report = render.build(report_data.load(con, report_data.Period.day(LAST)))
+    texts = [i.text for i in report.insights]
+    assert ("Partial day: its data ends at 10:00 UTC, when the shop's days usually end at 18:00; changes compare "
+            "the same hours of the previous day") in texts
+    # £80 against the £100 of the day before up to 10:00: −20 %, not the −73 % of £80 against £300
+    assert "Revenue \u221220% against the same hours of the previous day (£80.00 against £100.00)" in texts
+    cards = {k.key: k for k in report.kpis}
+    assert (cards["net_revenue"].previous, cards["orders"].previous) == (100.0, 1.0)
+
+
+def test_a_full_day_is_compared_day_over_day():
+    con = _warehouse([(10, 150.0), (18, 300.0)])
+    report = render.build(report_data.load(con, report_data.Period.day(LAST)))
+    texts = [i.text for i in report.insights]
+    assert not any(t.startswith("Partial") for t in texts)
+    assert "Revenue +50% day over day (£450.00 against £300.00)" in texts
+
+
+def test_a_week_the_feed_ends_in_is_compared_with_the_same_weekdays():
+    con = _warehouse([(10, 100.0), (18, 200.0)])  # the data ends on Wednesday LAST, a full day
+    monday = LAST - timedelta(days=2)
+    report = render.build(report_data.load(con, report_data.Period.week(monday)))
+    texts = [i.text for i in report.insights]
+    assert ("Partial week: the data covers Mon 16 Nov to Wed 18 Nov only; changes compare the same weekdays of the "
+            "previous week") in texts
+    # Monday to Wednesday: 3 x £300 both weeks; the whole previous week held 7 x £300
+    assert "Revenue 0.0% against the same weekdays of the previous week (£900.00 against £900.00)" in texts
+    assert report.data.like_for_like == pytest.approx(
+        {"net_revenue": 900.0, "orders": 6.0, "previous_net_revenue": 900.0, "previous_orders": 6.0})
