@@ -127,7 +127,9 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date
         raise ValueError(f"the range ends ({last_day}) before it starts ({first_day})")
     if reports not in REPORT_CHOICES:
         raise ValueError(f"reports must be one of {REPORT_CHOICES}, got {reports!r}")
-    daily_assets = set(defs.resolve_job_def("daily_job").asset_layer.selected_asset_keys)
+    from shopverse_platform.defs.automation.selections import DAILY_SCOPE  # the daily job's selection
+
+    daily_assets = set(DAILY_SCOPE.resolve(defs.resolve_asset_graph()))
     stages = []
     plan: list[tuple[str, date, date, set[dg.AssetKey] | None]] = [
         ("daily_job", first_day, last_day, daily_assets - {DAILY_REPORT})]

@@ -59,14 +59,16 @@ def expected_days(online_retail_file) -> pd.DataFrame:
 def real_warehouse(tmp_path_factory, online_retail_file) -> Warehouse:
     """raw_orders, clean_order_lines, order_lines, orders, daily_sales, customer_metrics and anomalies
     over the whole export: the session's retail template (ml/warehouses.py), read only here. It is
-    built in two runs; every check of both passes."""
+    built in two runs; every check of both passes, but the input-quality gate, which warns about the
+    shop's closures (tested in ingestion/test_ingestion.py)."""
     orders = retail_orders(tmp_path_factory, online_retail_file)
     template = retail_template(tmp_path_factory, online_retail_file)
     built = {e.asset_key.to_user_string() for run in (orders, template) for e in run.result.get_asset_materialization_events()}
     assert {"raw_orders", "clean_order_lines", "order_lines", "orders", "daily_sales", "customer_metrics", "anomalies"} <= built
     for run in (orders, template):
         assert run.result.success
-        assert all(e.passed for e in run.result.get_asset_check_evaluations())
+        assert all(e.passed or (e.check_name.endswith("_input_quality") and e.severity.value == "WARN")
+                   for e in run.result.get_asset_check_evaluations())
     return template.warehouse()
 
 

@@ -36,6 +36,8 @@ def _parts(folder: str, name: str) -> dict:
         "outcome_counts": {"outcome": table("_parsed_events")},
         "drop_work_table": {"work": table("_sessionised")},
         "reconciliation": {"raw_rows": _load("cleaning", "raw_event_lines"), "clean": table("clean_events")},
+        "input_quality_rows": {"raw_by_day": _load("cleaning", "raw_event_lines_by_day"),
+                               "raw_first_day": _load("cleaning", "raw_events_first_day"), "clean": table("clean_events")},
         "clean_order_lines_rows": {"history": _load("cleaning", "order_history")},
         "empty_table_like": {"target": table("clean_order_lines"), "rows": _load(
             "cleaning", "clean_order_lines_rows", history=_load("cleaning", "order_history_empty"))},
@@ -80,7 +82,7 @@ def test_each_sql_file_is_loaded_by_its_module_and_loads_into_one_statement(fold
     assert len(statements) == 1
 
 
-def test_a_landing_path_with_a_quote_builds_the_dimensions(tmp_path, warehouse, query):
+def test_a_landing_path_with_a_quote_builds_the_dimensions(tmp_path, warehouse, query, hostile_feed):
     """The catalogue and profile paths are bound to read_csv: a quote in them once ended the SQL
     string (a ParserException). Same data and expectations as the cleaning layer's dimension test."""
     landing = tmp_path / "o'brien's landing"
