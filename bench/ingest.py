@@ -99,7 +99,9 @@ def _duckdb_typed_read(landing: str, database: str) -> dict:
     started = time.perf_counter()
     con.execute(
         "CREATE TABLE events AS SELECT * FROM read_json(?, format = 'newline_delimited', columns = ?, ignore_errors = true)",
-        [files, {k: (v if isinstance(v, str) else "STRUCT(item_id VARCHAR, item_name VARCHAR, item_category VARCHAR, price DOUBLE, quantity INTEGER)[]") for k, v in EVENT_STRUCTURE.items()}],
+        [files, {**{k: (v if isinstance(v, str) else "STRUCT(item_id VARCHAR, item_name VARCHAR, item_category VARCHAR, price DOUBLE, quantity INTEGER)[]") for k, v in EVENT_STRUCTURE.items()},
+                 # typed as the reader would type them: the platform reads these as JSON text to judge them
+                 "value": "DOUBLE", "price": "DOUBLE", "quantity": "INTEGER"}],
     )
     rows = con.execute("SELECT count(*) FROM events").fetchone()[0]
     con.close()  # a file database checkpoints on close: part of persisting

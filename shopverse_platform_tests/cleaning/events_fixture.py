@@ -45,10 +45,16 @@ DAY1_BATCH2: list[tuple[bytes, str]] = [
 ]
 # logs/20240305/e15.json: the classic one-file-per-event layout, pretty-printed
 DAY1_LOG = event("e15", "search", "2024-03-05T15:00:00Z", anonymous_id="dev-d", search_term="mug")
-# 2024-03-06: e3 delivered again a day later; dev-c continues its session across midnight (10 min gap)
+# 2024-03-06: e3 delivered again a day later; dev-c continues its session across midnight (10 min gap);
+# a quantity and a value outside their domains
 DAY2_BATCH1: list[tuple[str, str]] = [
     (json.dumps(event("e3", "page_view", "2024-03-05T10:25:00+01:00", page="/mugs")), "duplicate_event"),
     (json.dumps(event("e16", "page_view", "2024-03-06T00:00:00Z", anonymous_id="dev-c", user_id="u1")), "clean"),
+    # values outside their domain (event_schema.MAX_MONEY, MAX_ITEM_QUANTITY): quarantined, not coerced
+    (json.dumps(event("e17", "add_to_cart", "2024-03-06T09:00:00Z", anonymous_id="dev-e",
+                      items=[{**ITEM, "quantity": 1.7}])), "invalid_quantity"),
+    (json.dumps(event("e18", "purchase", "2024-03-06T09:05:00Z", anonymous_id="dev-e", transaction_id="T3",
+                      value=-500, items=[ITEM])), "invalid_value"),
 ]
 
 

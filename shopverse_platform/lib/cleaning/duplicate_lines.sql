@@ -1,6 +1,9 @@
 -- Re-deliveries among the valid parsed events: a later line of the same event_id in these days
--- (the first delivery by landing day, file and line wins), or an event_id already clean from an
--- earlier landing day since $history. Their verbatim lines are fetched for the quarantine.
+-- (the first delivery by landing day, file and line wins), or an event_id already clean on another
+-- landing day, before the window since $history or after it until $history_end. An event clean on
+-- a later day is kept there: a late file on an earlier day re-delivering it is the duplicate (the
+-- window's rows are all this run may replace, and the check used to look backwards only, so the
+-- copy was committed twice). Their verbatim lines are fetched for the quarantine.
 CREATE OR REPLACE TEMP TABLE _duplicate_lines AS
 WITH valid AS (
     SELECT rowid AS parsed_row, event_id, partition_date, source_file, line_number
@@ -11,10 +14,12 @@ repeated AS (
     WHERE event_id IN (SELECT event_id FROM valid GROUP BY event_id HAVING count(*) > 1)
     QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY partition_date, source_file, line_number) > 1
 ),
-seen_before AS (
+seen_elsewhere AS (
     SELECT parsed_row, partition_date, source_file, line_number FROM valid
-    WHERE event_id IN (SELECT event_id FROM clean_events WHERE partition_date >= $history AND partition_date < $start)
+    WHERE event_id IN (SELECT event_id FROM clean_events
+                       WHERE (partition_date >= $history AND partition_date < $start)
+                          OR (partition_date >= $end AND partition_date < $history_end))
 )
 SELECT d.*, l.raw_line
-FROM (SELECT * FROM repeated UNION SELECT * FROM seen_before) d
+FROM (SELECT * FROM repeated UNION SELECT * FROM seen_elsewhere) d
 JOIN _landed_lines l USING (partition_date, source_file, line_number)

@@ -33,8 +33,18 @@ LEGACY_EVENT_NAMES: dict[str, str] = {
     "order_completed": "purchase",
 }
 
-# Events that describe money changing hands: every item on them must carry a non-negative price.
+# Events that describe money changing hands: every item on them must carry a price.
 MONETARY_EVENTS: tuple[str, ...] = ("purchase", "refund")
+
+# The domains of the numbers an event carries; a value outside is quarantined, never coerced.
+# Money is cast downstream to DECIMAL(18,3) (unit prices) and DECIMAL(18,2) (line amounts and
+# their sums, lib/metrics/order_lines.sql and the metrics above it), which hold less than 1e15 and
+# 1e16. A price or an event ``value`` must be a finite number with 0 <= x < MAX_MONEY (a refund
+# carries positive prices and a positive value, like the purchase it returns); an item quantity,
+# when given, a whole number in [1, MAX_ITEM_QUANTITY]. One line then stays below 1e14, so a
+# hundred lines of the largest kind still sum inside DECIMAL(18,2). A missing quantity counts as 1.
+MAX_MONEY: float = 1e9
+MAX_ITEM_QUANTITY: int = 100_000
 
 # Events that must name at least one item.
 ITEM_EVENTS: tuple[str, ...] = (
@@ -48,13 +58,16 @@ DEVICES: tuple[str, ...] = ("desktop", "mobile", "tablet")
 
 # The typed shape one NDJSON line is parsed into (DuckDB ``from_json`` structure). Keys that are
 # not listed are ignored; the flat ``product_id``/``product_name``/``category``/``price``/``quantity``
-# keys exist for the legacy tracker, whose cart events had no ``items[]``.
+# keys exist for the legacy tracker, whose cart events had no ``items[]``. Prices, quantities and
+# the value are read as JSON text and typed in the cleaning SQL: read as DOUBLE/INTEGER, the JSON
+# reader would turn "12,50" or "two" into NULL and round 1.7 to 2 before any rule could see them,
+# and the quarantine shows the offending value as it was sent.
 ITEM_STRUCTURE: dict[str, str] = {
     "item_id": "VARCHAR",
     "item_name": "VARCHAR",
     "item_category": "VARCHAR",
-    "price": "DOUBLE",
-    "quantity": "INTEGER",
+    "price": "JSON",
+    "quantity": "JSON",
 }
 
 EVENT_STRUCTURE: dict[str, object] = {
@@ -75,15 +88,15 @@ EVENT_STRUCTURE: dict[str, object] = {
     "device": "VARCHAR",
     "country": "VARCHAR",
     "items": [ITEM_STRUCTURE],
-    "value": "DOUBLE",
+    "value": "JSON",
     "currency": "VARCHAR",
     "transaction_id": "VARCHAR",
     # legacy flat item fields
     "product_id": "VARCHAR",
     "product_name": "VARCHAR",
     "category": "VARCHAR",
-    "price": "DOUBLE",
-    "quantity": "INTEGER",
+    "price": "JSON",
+    "quantity": "JSON",
 }
 
 # Why a row was kept out of the clean tables. Every quarantined row carries exactly one.
@@ -92,12 +105,14 @@ QUARANTINE_REASONS: dict[str, str] = {
     "invalid_encoding": "the line is not valid UTF-8",
     "schema_violation": "a required field is missing or has the wrong type",
     "unknown_event_type": "event_name is not a known or legacy event type",
-    "bad_timestamp": "event_time is not an ISO-8601 timestamp with an offset",
+    "bad_timestamp": "event_time is not an ISO-8601 timestamp with an offset within +-14:00",
     "future_timestamp": "event_time lies after the landing day (plus tolerance) or after now",
     "ancient_timestamp": "event_time lies before the landing day minus the allowed lateness",
-    "invalid_price": "a purchase or refund item has a missing or negative price",
+    "invalid_price": "a purchase or refund item has no price, or an item's price is not a finite number in [0, MAX_MONEY)",
     "missing_items": "an item event names no item",
-    "duplicate_event": "the event_id was already delivered (same file, another file or an earlier day)",
+    "duplicate_event": "the event_id was already delivered (same file, another file or an earlier day), or is already clean on another day",
+    "invalid_quantity": "an item's quantity is given but is not a whole number in [1, MAX_ITEM_QUANTITY]",
+    "invalid_value": "the event's value is given but is not a finite number in [0, MAX_MONEY)",
 }
 
 # Order-export (UCI Online Retail layout) reasons.

@@ -22,6 +22,8 @@ from shopverse_platform.lib.cleaning.event_schema import (
     EVENT_TYPES,
     ITEM_EVENTS,
     LEGACY_EVENT_NAMES,
+    MAX_ITEM_QUANTITY,
+    MAX_MONEY,
     MONETARY_EVENTS,
 )
 from shopverse_platform.lib.warehouse.shapes import ITEMS_TYPE
@@ -52,6 +54,7 @@ def clean_event_lines(
     the outcome counts by reason ('clean' for kept rows).
     """
     con.execute(load_sql(__file__, "quarantine_ddl"))
+    con.execute(load_sql(__file__, "quarantine_migrate"))  # a warehouse from before raw_bytes
     # outside the transaction: see lib/warehouse.replace_date_range. ITEMS_TYPE is a type written
     # in lib/warehouse/shapes.py (no value in it), which is why it may be spliced as SqlText.
     con.execute(load_sql(__file__, "clean_events_ddl", items_type=SqlText(ITEMS_TYPE)))
@@ -66,7 +69,7 @@ def clean_event_lines(
             con.execute(load_sql(__file__, "delete_window", target=table("clean_events")), window)
             con.execute(load_sql(__file__, "delete_quarantine_window"), {**window, "source": "events"})
             _parse_events(con, chunk_start, chunk_end, rules)
-            _mark_duplicate_events(con, chunk_start, rules)
+            _mark_duplicate_events(con, chunk_start, chunk_end, rules)
             con.unregister("_landed_lines")  # the last use of the lines: free them before the write
             _sessionise(con, chunk_start)
             _write_events(con)
@@ -93,7 +96,7 @@ def _parse_events(con: duckdb.DuckDBPyConnection, start: date, end: date, rules:
             "start": start, "end": end, "structure": json.dumps(EVENT_STRUCTURE),
             "legacy_names": list(LEGACY_EVENT_NAMES), "legacy_targets": list(LEGACY_EVENT_NAMES.values()),
             "event_types": list(EVENT_TYPES), "item_events": list(ITEM_EVENTS),
-            "monetary_events": list(MONETARY_EVENTS),
+            "monetary_events": list(MONETARY_EVENTS), "max_money": MAX_MONEY, "max_quantity": MAX_ITEM_QUANTITY,
             "future_tolerance_hours": rules.future_tolerance_hours, "max_lateness_days": rules.max_lateness_days,
         },
     )
@@ -106,11 +109,23 @@ def history_start(start: date, rules: EventRules) -> date:
     return start - timedelta(days=rules.max_lateness_days + 2 + math.ceil(rules.future_tolerance_hours / 24))
 
 
-def _mark_duplicate_events(con: duckdb.DuckDBPyConnection, start: date, rules: EventRules) -> None:
+def history_end(end: date, rules: EventRules) -> date:
+    """The day after the latest landing day that can hold another delivery of an event landing
+    before ``end``: ``history_start`` seen from the other side."""
+    return end + (end - history_start(end, rules))
+
+
+def _mark_duplicate_events(con: duckdb.DuckDBPyConnection, start: date, end: date, rules: EventRules) -> None:
     """Re-deliveries of an event become ``duplicate_event``: a later line of the same event_id in
     these days (the first delivery by landing day, file and line wins), or an event_id already
-    clean from an earlier day. Their verbatim lines are fetched for the quarantine."""
-    con.execute(load_sql(__file__, "duplicate_lines"), {"start": start, "history": history_start(start, rules)})
+    clean on another day, earlier or later. A copy clean on a later day stays clean: the window
+    being cleaned may only replace its own days, so a late file on an earlier day that re-delivers
+    it holds the duplicate. clean_events thus never holds an event_id twice, whatever order the
+    days are cleaned in, and re-cleaning a day gives the same rows. Their verbatim lines are
+    fetched for the quarantine."""
+    con.execute(load_sql(__file__, "duplicate_lines"), {
+        "start": start, "end": end, "history": history_start(start, rules), "history_end": history_end(end, rules),
+    })
     con.execute(load_sql(__file__, "mark_duplicate_events"))
 
 

@@ -7,5 +7,6 @@ CREATE TABLE IF NOT EXISTS quarantine (
     reason_code VARCHAR NOT NULL,
     reason_detail VARCHAR,
     record_key VARCHAR,               -- event_id / invoice number when one could be read
-    raw_line VARCHAR
+    raw_line VARCHAR,
+    raw_bytes BLOB                    -- the delivered bytes of a line that is not valid UTF-8
 )

@@ -1,4 +1,6 @@
--- The rejected parsed events, with a readable detail of the rule each broke.
+-- The rejected parsed events, with a readable detail of the rule each broke (numbers as they were
+-- sent: JSON text, so "12,50" shows as a string and NULL as a missing one), and the delivered bytes
+-- of a line that was not valid UTF-8 (raw_line holds it with U+FFFD replacements).
 INSERT INTO quarantine BY NAME
 SELECT 'events' AS source, partition_date, source_file, line_number, reason_code,
        CASE reason_code
@@ -14,8 +16,10 @@ SELECT 'events' AS source, partition_date, source_file, line_number, reason_code
            WHEN 'future_timestamp' THEN 'event_time=' || event_time_text || ' landing day=' || partition_date
            WHEN 'ancient_timestamp' THEN 'event_time=' || event_time_text || ' landing day=' || partition_date
            WHEN 'missing_items' THEN event_name || ' without items'
-           WHEN 'invalid_price' THEN 'prices=' || CAST([i.price FOR i IN items] AS VARCHAR)
+           WHEN 'invalid_price' THEN 'prices=' || CAST(sent_numbers.prices AS VARCHAR)
            WHEN 'duplicate_event' THEN 'event_id ' || event_id || ' already delivered'
+           WHEN 'invalid_quantity' THEN 'quantities=' || CAST(sent_numbers.quantities AS VARCHAR)
+           WHEN 'invalid_value' THEN 'value=' || CAST(sent_numbers.value AS VARCHAR)
        END AS reason_detail,
-       event_id AS record_key, raw_line
+       event_id AS record_key, raw_line, raw_bytes
 FROM _parsed_events WHERE reason_code IS NOT NULL

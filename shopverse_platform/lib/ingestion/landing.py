@@ -45,7 +45,9 @@ def is_gzip(path: str) -> bool:
     return path.lower().endswith(".gz")
 
 # The lines of landing files, as the cleaning layer reads them (blank lines left out). String
-# views: what Polars holds, so handing its lines to DuckDB copies nothing.
+# views: what Polars holds, so handing its lines to DuckDB copies nothing. ``raw_bytes`` holds the
+# line as delivered only where it is not valid UTF-8 (``raw_line`` then carries U+FFFD in place of
+# the bad bytes), so that the quarantine keeps the original; it is NULL on every other line.
 EVENT_LINE_SCHEMA = pa.schema(
     [
         ("partition_date", pa.date32()),
@@ -53,6 +55,7 @@ EVENT_LINE_SCHEMA = pa.schema(
         ("line_number", pa.int32()),
         ("raw_line", pa.string_view()),
         ("encoding_error", pa.bool_()),
+        ("raw_bytes", pa.binary()),
     ]
 )
 
@@ -116,11 +119,12 @@ def _read_bytes(path: str) -> bytes:
         return handle.read()
 
 
-def _decode(data: bytes) -> tuple[str, bool]:
+def _decode(data: bytes) -> tuple[str, bool, bytes | None]:
+    """(text, invalid encoding, the bytes as delivered when they are not valid UTF-8)."""
     try:
-        return data.decode("utf-8"), False
+        return data.decode("utf-8"), False, None
     except UnicodeDecodeError:
-        return data.decode("utf-8", errors="replace"), True
+        return data.decode("utf-8", errors="replace"), True, data
 
 
 def _is_blank(line: bytes) -> bool:
@@ -205,9 +209,9 @@ def _ndjson_lines_polars(paths: list[str]) -> pl.DataFrame:
     return frame.select("source_file", "raw_line", line_number=(pl.col("row") - first_row + 1).cast(pl.Int32))
 
 
-def _lines_careful(landing_file: LandingFile) -> list[tuple[int, str, bool]]:
-    """(line number, text, invalid encoding) for every non-blank line of an NDJSON file, decoding
-    line by line."""
+def _lines_careful(landing_file: LandingFile) -> list[tuple[int, str, bool, bytes | None]]:
+    """(line number, text, invalid encoding, the delivered bytes of an invalid line) for every
+    non-blank line of an NDJSON file, decoding line by line."""
     data = _read_bytes(landing_file.path)
     chunks = data.split(b"\n")
     if chunks and not chunks[-1]:
@@ -216,8 +220,7 @@ def _lines_careful(landing_file: LandingFile) -> list[tuple[int, str, bool]]:
     for number, chunk in enumerate(chunks, start=1):
         if _is_blank(chunk):
             continue
-        line, bad = _decode(chunk.removesuffix(b"\r"))
-        result.append((number, line, bad))
+        result.append((number, *_decode(chunk.removesuffix(b"\r"))))
     return result
 
 
@@ -271,8 +274,7 @@ def _read_one_event_files(files: list[LandingFile]) -> list[tuple]:
         if not _unchanged(landing_file, stat) or len(data) != stat.st_size:
             changed.append(landing_file)
         elif data:  # an empty file is a blank line: the raw layer counted it as one
-            text, bad = _decode(data)
-            rows.append((landing_file.partition_date, landing_file.path, 1, text, bad))
+            rows.append((landing_file.partition_date, landing_file.path, 1, *_decode(data)))
     if changed:
         raise LandingFileChanged(changed)
     return rows
@@ -304,14 +306,14 @@ def read_lines(files: list[LandingFile]) -> pa.Table:
         for frame in frames:
             kept = frame.filter(pl.col("raw_line").is_not_null()).with_columns(
                 partition_date=pl.col("source_file").replace_strict(day_of, return_dtype=pl.Date),
-                encoding_error=pl.lit(False),
+                encoding_error=pl.lit(False), raw_bytes=pl.lit(None, dtype=pl.Binary),
             )
             arrow = kept.select(EVENT_LINE_SCHEMA.names).to_arrow(compat_level=pl.CompatLevel.newest())
             parts.append(arrow.cast(EVENT_LINE_SCHEMA))  # same types: only the field nullability changes
     rows: list[tuple] = []
     for landing_file in careful:
-        rows.extend((landing_file.partition_date, landing_file.path, n, line, bad)
-                    for n, line, bad in _lines_careful(landing_file))
+        rows.extend((landing_file.partition_date, landing_file.path, *line)
+                    for line in _lines_careful(landing_file))
     rows.extend(_read_one_event_files([f for f in files if f.layout == "logs"]))
     if rows:
         columns = list(zip(*rows))
