@@ -33,7 +33,7 @@ def _check_backfill(args: argparse.Namespace) -> None:
 
 
 def _check_report(args: argparse.Namespace) -> None:
-    if args.build:
+    if args.build or args.self_contained:
         check_data_dir_writable()
         day = args.date or yesterday()
         first, last = (week_start(day), week_start(day) + timedelta(days=6)) if args.weekly else (day, day)
@@ -70,6 +70,8 @@ def add_report_commands(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument("--date", type=iso_date, default=None, help="the day, YYYY-MM-DD (default: yesterday, UTC)")
     report.add_argument("--weekly", action="store_true", help="the report of the Monday-to-Sunday week holding --date")
     report.add_argument("--build", action="store_true", help="build the report first if it does not exist yet")
+    report.add_argument("--self-contained", action="store_true",
+                        help="also write <period>.standalone.html: one file with plotly.js inlined, to mail (~4.8 MB)")
     report.set_defaults(func=cmd_report, check=_check_report)
 
     backfill = add_command(
@@ -107,6 +109,16 @@ def _build_report(kind: str, key: str) -> bool:
     return result.success
 
 
+def _write_self_contained(kind: str, key: str, html_path: Path) -> Path:
+    from shopverse_platform.defs.reports.assets import build_report
+    from shopverse_platform.lib.reports import data as report_data
+    from shopverse_platform.lib.reports.render import write_self_contained
+
+    start = date.fromisoformat(key)
+    period = report_data.Period.week(start) if kind == "weekly" else report_data.Period.day(start)
+    return write_self_contained(build_report(kind, period), html_path.with_name(f"{key}.standalone.html"))
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     day = args.date or yesterday()
     kind, key = ("weekly", week_start(day).isoformat()) if args.weekly else ("daily", day.isoformat())
@@ -123,6 +135,8 @@ def cmd_report(args: argparse.Namespace) -> int:
               f"{(date.fromisoformat(key) + timedelta(days=6)) if args.weekly else key}")
         return 1
     print(f"{kind} report {key}\n  HTML:      {html_path}\n  open:      {html_path.as_uri()}\n  Markdown:  {md_path}")
+    if args.self_contained:
+        print(f"  to mail:   {_write_self_contained(kind, key, html_path)}")
     if md_path.exists():
         text = md_path.read_text(encoding="utf-8")
         if "## Insights" in text:

@@ -155,7 +155,18 @@ def up_stack(dagster_port: int | None = None, mlflow_port: int | None = None, ma
         [str(BIN / "dagster"), "dev", "-w", str(REPO / "workspace.yaml"), "-h", HOST, "-p", str(dagster_port)],
         dagster_env, ready=lambda: dagster_ready(base) and daemons_healthy(base), url=base,
     )
-    services = [dagster]
+    reports_port = _port(os.environ, "SHOPVERSE_REPORTS_PORT", paths.REPORTS_PORT_DEFAULT)
+    reports_root = paths.reports_dir()
+    reports_url = f"http://{HOST}:{reports_port}"
+    # The reports folder as it is on disk (pages, their shared plotly.js, index.html), served by the
+    # standard library's static file server: nothing to configure, nothing beyond GET of files.
+    reports = Service(
+        "reports", "Reports",
+        [sys.executable, "-m", "http.server", str(reports_port), "--bind", HOST, "--directory", str(reports_root)],
+        env, ready=lambda: http_ok(f"{reports_url}/index.html", "ShopVerse reports"), url=f"{reports_url}/",
+    )
+    dagster_env.setdefault("SHOPVERSE_REPORTS_URL", reports_url)  # links on the report assets' pages
+    services = [dagster, reports]
     remote = os.environ.get("MLFLOW_TRACKING_URI", "")
     backend, artifacts = embedded_mlflow_store()
     if not remote.startswith(("http://", "https://")):
@@ -167,6 +178,10 @@ def up_stack(dagster_port: int | None = None, mlflow_port: int | None = None, ma
 
     def prepare() -> None:
         prepare_embedded_home(home)
+        from shopverse_platform.lib.reports.render import write_index
+
+        reports_root.mkdir(parents=True, exist_ok=True)
+        write_index(reports_root)  # served before the first report is written
         artifacts.mkdir(parents=True, exist_ok=True)
         if backend.startswith("sqlite:///"):
             Path(backend.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)

@@ -63,7 +63,7 @@ class UpProcess:
         pytest.fail(f"shopverse up not ready after {timeout}s:\n{self.output[-6000:]}")
 
     def urls(self) -> dict[str, str]:
-        return dict(re.findall(r"^  (Dagster UI|MLflow UI|Marquez API)\s+(\S+)$", self.output, re.M))
+        return dict(re.findall(r"^  (Dagster UI|MLflow UI|Marquez API|Reports)\s+(\S+)$", self.output, re.M))
 
 
 def _environ(pid: int) -> dict[str, str]:
@@ -73,18 +73,32 @@ def _environ(pid: int) -> dict[str, str]:
 
 def test_up_serves_the_uis_and_down_leaves_nothing_behind():
     root = shared_temp_dir("shopverse-up-")
-    dagster, mlflow, marquez = free_ports(3)
+    dagster, mlflow, marquez, reports = free_ports(4)
     # "Configured" Marquez: an external one, as a team would point at a shared server. Nothing is
     # started for it; the Dagster processes get it as their OpenLineage endpoint. (A Marquez started
     # from its jars is exercised by the prod_local tests, through the same code.)
     env = clean_env(SHOPVERSE_DATA_DIR=root / "data", SHOPVERSE_DAGSTER_PORT=dagster, SHOPVERSE_MLFLOW_PORT=mlflow,
-                    MARQUEZ_URL=f"http://127.0.0.1:{marquez}")
+                    SHOPVERSE_REPORTS_PORT=reports, MARQUEZ_URL=f"http://127.0.0.1:{marquez}")
     up = UpProcess([], env)
     try:
         startup = up.wait_for_ready()
         urls = up.urls()
         assert urls == {"Dagster UI": f"http://127.0.0.1:{dagster}", "MLflow UI": f"http://127.0.0.1:{mlflow}",
-                        "Marquez API": f"http://127.0.0.1:{marquez}/api/v1"}, up.output
+                        "Marquez API": f"http://127.0.0.1:{marquez}/api/v1", "Reports": f"http://127.0.0.1:{reports}/"}, up.output
+        # Reports: the folder's index is served before any report exists, and a page written later
+        # is served with the shared plotly.js it loads
+        index = requests.get(urls["Reports"], timeout=10)
+        assert index.ok and "No report has been written yet" in index.text
+        from shopverse_platform.lib.reports import render
+        (root / "data" / "reports" / "daily").mkdir(parents=True, exist_ok=True)
+        render.shared_plotly(root / "data" / "reports")
+        (root / "data" / "reports" / "daily" / "2026-11-11.html").write_text("<html>a day</html>")
+        render.write_index(root / "data" / "reports")
+        assert 'href="daily/2026-11-11.html"' in requests.get(urls["Reports"], timeout=10).text
+        assert requests.get(f"{urls['Reports']}daily/2026-11-11.html", timeout=10).text == "<html>a day</html>"
+        assert requests.get(f"{urls['Reports']}{render.PLOTLY_FILE}", timeout=10).text.startswith("/**")
+        assert _environ(supervisor.Supervisor(root / "data" / "stack").record("dagster")[0])["SHOPVERSE_REPORTS_URL"] == \
+            f"http://127.0.0.1:{reports}"
         # Dagster: the UI answers, the code location loaded, every required daemon is healthy.
         assert readiness.dagster_ready(urls["Dagster UI"]) and readiness.daemons_healthy(urls["Dagster UI"])
         # MLflow: the UI and its REST API on the embedded store under the data directory.
@@ -100,7 +114,7 @@ def test_up_serves_the_uis_and_down_leaves_nothing_behind():
         assert environ["DAGSTER_HOME"] == str(root / "data" / "dagster_home")
         assert (root / "data" / "dagster_home" / ".nux" / "nux.yaml").read_text() == "seen: 1\n"
         tree = supervisor.family(up.proc.pid)
-        for name in ("dagster", "mlflow"):
+        for name in ("dagster", "mlflow", "reports"):
             tree.update(supervisor.family(supervisor.Supervisor(home).record(name)[0]))
         rss = sum(supervisor.rss_mib(supervisor.Supervisor(home).record(n)[0]) for n in ("dagster", "mlflow"))
         print(f"\nshopverse up: ready in {startup}s; {len(tree)} processes, RSS {rss:.0f} MiB")
@@ -118,7 +132,7 @@ def test_up_serves_the_uis_and_down_leaves_nothing_behind():
             time.sleep(0.2)
         assert not left, f"processes left behind: {left}"
         assert not processes_mentioning(str(root))
-        assert not readiness.port_open(dagster) and not readiness.port_open(mlflow)
+        assert not readiness.port_open(dagster) and not readiness.port_open(mlflow) and not readiness.port_open(reports)
         assert stack.read_state(home) is None
     finally:
         if up.proc.poll() is None:

@@ -75,14 +75,24 @@ def test_daily_report_compares_with_the_day_before(full_warehouse):
            "≥ 5.0, scored 9.4" in texts
 
 
-def test_html_is_self_contained_and_markdown_summarises(full_warehouse, tmp_path):
+def test_pages_share_plotly_and_markdown_summarises(full_warehouse, tmp_path):
     report = render.build(_load(full_warehouse, report_data.Period.week(fixtures.WEEK)))
-    html_path, md_path = render.write(report, tmp_path / "out")
+    html_path, md_path = render.write(report, tmp_path / "reports" / "weekly")
     page = html_path.read_text(encoding="utf-8")
-    assert not re.search(r"<script[^>]+src=", page), "every script must be inline (opens offline, can be mailed)"
+    # one script loaded from a file: the folder's shared plotly.js, which exists; nothing else
+    assert re.findall(r"<script[^>]+src=\"([^\"]+)\"", page) == [f"../{render.PLOTLY_FILE}"]
+    shared = tmp_path / "reports" / render.PLOTLY_FILE
+    assert shared.read_text(encoding="utf-8").startswith("/**") and shared.stat().st_size > 3_000_000
     assert "<link" not in page
-    assert len(page) > 3_000_000 and "Plotly" in page  # plotly.js itself is inlined
+    assert len(page) < 300_000  # was 4.8 MB with plotly.js inlined into every page
     assert page.count('class="plotly-graph-div"') >= 5  # trend, heatmap, funnel, products, abandoned, devices
+    # the mailable single file inlines it and loads nothing
+    mailable = render.write_self_contained(report, tmp_path / "mail.html").read_text(encoding="utf-8")
+    assert not re.search(r"<script[^>]+src=", mailable) and len(mailable) > 3_000_000 and "Plotly" in mailable
+    # the folder's index links the page as the latest weekly report and in its month
+    index = (tmp_path / "reports" / "index.html").read_text(encoding="utf-8")
+    assert f'href="weekly/{fixtures.WEEK}.html">Latest weekly report' in index
+    assert "0 daily and 1 weekly reports" in index and "November 2026" in index
     assert "Peak activity is Wednesday 14:00–15:00 (9.1% of sessions)" in page
     assert "not available yet" in page  # segments and models
     summary = md_path.read_text(encoding="utf-8")
@@ -135,7 +145,9 @@ def test_report_assets_write_files_and_attach_the_summary(full_warehouse, report
     assert html_path == tmp_path / "data" / "reports" / "daily" / "2026-11-11.html" and html_path.exists()
     assert "Revenue +8.3% day over day" in metadata["summary"].value
     (check,) = result.get_asset_check_evaluations()
-    assert check.check_name == "daily_report_self_contained" and check.passed
+    assert check.check_name == "daily_report_opens_offline" and check.passed
+    assert metadata["url"].value == "http://127.0.0.1:8090/daily/2026-11-11.html"
+    assert (tmp_path / "data" / "reports" / render.PLOTLY_FILE).exists()
 
     weekly = dg.materialize([weekly_report], partition_key="2026-11-09", resources=resources, instance=instance)
     summary = weekly.asset_materializations_for_node("weekly_report")[0].metadata["summary"].value
@@ -150,7 +162,7 @@ def test_report_assets_write_files_and_attach_the_summary(full_warehouse, report
     assert ranged.asset_materializations_for_node("daily_report")[0].metadata["reports_written"].value == 7
 
 
-def test_report_command_prints_where_the_report_is(full_warehouse, report_resources, capsys):
+def test_report_command_prints_where_the_report_is(full_warehouse, report_resources, capsys, monkeypatch):
     resources = report_resources
     dg.materialize([weekly_report], partition_key="2026-11-09", resources=resources, instance=dg.DagsterInstance.ephemeral())
     parser = argparse.ArgumentParser()
@@ -160,6 +172,15 @@ def test_report_command_prints_where_the_report_is(full_warehouse, report_resour
     out = capsys.readouterr().out
     assert "weekly report 2026-11-09" in out and "2026-11-09.html" in out and "file://" in out
     assert "Peak activity is Wednesday 14:00–15:00 (9.1% of sessions)" in out
+    # --self-contained: the same report as one file to mail, read from the configured warehouse
+    monkeypatch.setenv("SHOPVERSE_WAREHOUSE", str(full_warehouse))
+    mail = parser.parse_args(["report", "--date", "2026-11-12", "--weekly", "--self-contained"])
+    assert mail.func(mail) == 0
+    (standalone,) = re.findall(r"to mail:\s+(\S+)", capsys.readouterr().out)
+    assert standalone.endswith("weekly/2026-11-09.standalone.html")
+    page = Path(standalone).read_text(encoding="utf-8")
+    assert not re.search(r"<script[^>]+src=", page) and "Plotly" in page
+    assert "Peak activity is Wednesday 14:00–15:00 (9.1% of sessions)" in page
     missing = parser.parse_args(["report", "--date", "2026-11-12"])
     assert missing.func(missing) == 1
     assert "no daily report for 2026-11-12 yet" in capsys.readouterr().out

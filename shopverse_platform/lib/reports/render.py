@@ -1,14 +1,24 @@
-"""A report as one self-contained HTML page (plotly.js inlined: it opens offline and can be mailed)
-and a Markdown summary (shown in the Dagster UI), from the data of one period."""
+"""A report as an HTML page and a Markdown summary (shown in the Dagster UI), from the data of one
+period, and the index page of the reports folder.
+
+The pages of the reports folder share one copy of plotly.js (``plotly-<version>.min.js`` at the
+folder's root, written once): inlining it made every page 4.8 MB (1.7 GB for a year of daily pages)
+and writing them the largest step of a year's run. A page still opens offline from the folder, or
+served by ``shopverse up``. The single-file page, to mail, is ``write_self_contained``
+(``shopverse report --self-contained``)."""
 
 from __future__ import annotations
 
 import html
+import os
+import tempfile
 from dataclasses import dataclass, field
+from datetime import date
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+import plotly
 import plotly.graph_objects as go
 import plotly.offline
 
@@ -205,7 +215,8 @@ def _card(kpi: ins.Kpi, noun: str) -> str:
             f'<div class="change {tone}">{arrow}{kpi.change_text()} vs previous {noun}</div></div>')
 
 
-def to_html(report: Report) -> str:
+def to_html(report: Report, plotly_src: str | None = None) -> str:
+    """The page; ``plotly_src``: the relative URL of a shared plotly.js, else plotly.js is inlined."""
     data = report.data
     cards = "".join(_card(k, data.period.noun) for k in report.kpis) or _missing(report, "kpis") or ""
     highlights = "".join(f"<li>{html.escape(i.text)}</li>" for i in report.insights if i.section != "quality")
@@ -217,7 +228,7 @@ def to_html(report: Report) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(report.title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style>
-<script type="text/javascript">{plotly.offline.get_plotlyjs()}</script></head>
+{_plotly_script(plotly_src)}</head>
 <body><header><h1>{html.escape(report.title)}</h1>
 <p>{data.period.start} to {data.period.end} (exclusive), UTC · generated {report.generated_at:%Y-%m-%d %H:%M} UTC</p></header>
 <main>{quality}<div class="cards">{cards}</div>
@@ -241,22 +252,110 @@ def to_markdown(report: Report, html_path: Path | None = None) -> str:
         lines += ["", "## Not available yet", ""]
         lines += [f"- {dict(SECTIONS).get(k, k.title())}: {why}" for k, why in report.data.missing.items()]
     if html_path is not None:
-        lines += ["", f"Full report (self-contained HTML): `{html_path}`"]
+        lines += ["", f"Full report (HTML): `{html_path}`"]
     return "\n".join(lines) + "\n"
 
 
+PLOTLY_FILE = f"plotly-{plotly.__version__}.min.js"
+
+
+def _plotly_script(src: str | None) -> str:
+    if src is None:
+        return f'<script type="text/javascript">{plotly.offline.get_plotlyjs()}</script>'
+    return f'<script type="text/javascript" src="{html.escape(src)}" charset="utf-8"></script>'
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Readers (the served folder, a browser) never see half a file: write beside it, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
+                                     delete=False) as handle:
+        handle.write(text)
+    os.replace(handle.name, path)
+
+
+def shared_plotly(root: Path) -> Path:
+    """The reports folder's copy of plotly.js, written on first use (its name carries the version, so
+    an upgrade writes a new one beside the old and pages keep the version they were drawn with)."""
+    path = root / PLOTLY_FILE
+    if not path.exists():
+        _write_atomically(path, plotly.offline.get_plotlyjs())
+    return path
+
+
 def write(report: Report, directory: Path) -> tuple[Path, Path]:
-    """Write ``<directory>/<period key>.html`` and ``.md``; returns both paths."""
+    """Write ``<directory>/<period key>.html`` (plotly.js shared from the parent folder) and ``.md``,
+    and refresh the folder's index page; returns both paths."""
     directory.mkdir(parents=True, exist_ok=True)
+    shared_plotly(directory.parent)
     html_path = directory / f"{report.data.period.key}.html"
     md_path = directory / f"{report.data.period.key}.md"
-    html_path.write_text(to_html(report), encoding="utf-8")
-    md_path.write_text(to_markdown(report, html_path), encoding="utf-8")
+    _write_atomically(html_path, to_html(report, plotly_src=f"../{PLOTLY_FILE}"))
+    _write_atomically(md_path, to_markdown(report, html_path))
+    write_index(directory.parent)
     return html_path, md_path
+
+
+def write_self_contained(report: Report, path: Path) -> Path:
+    """One file with plotly.js inlined: opens anywhere, can be mailed (about 4.8 MB)."""
+    _write_atomically(path, to_html(report))
+    return path
+
+
+def _pages(root: Path, kind: str) -> list[date]:
+    found = []
+    for page in (root / kind).glob("*.html"):
+        try:
+            found.append(date.fromisoformat(page.stem))
+        except ValueError:
+            continue  # a self-contained copy or anything else put there by hand
+    return sorted(found)
+
+
+def index_html(root: Path) -> str:
+    """The reports folder's front page: the latest daily and weekly report, then every report by
+    month, newest first (a calendar of the days, the weeks beside it)."""
+    daily, weekly = _pages(root, "daily"), _pages(root, "weekly")
+    latest = []
+    if daily:
+        latest.append(f'<a class="big" href="daily/{daily[-1]}.html">Latest daily report: {daily[-1]:%A %d %B %Y}</a>')
+    if weekly:
+        latest.append(f'<a class="big" href="weekly/{weekly[-1]}.html">Latest weekly report: week of {weekly[-1]:%d %B %Y}</a>')
+    months = sorted({(d.year, d.month) for d in daily + weekly}, reverse=True)
+    blocks = []
+    for year, month in months:
+        first = date(year, month, 1)
+        days = {d.day for d in daily if (d.year, d.month) == (year, month)}
+        cells = ["<td></td>"] * first.weekday()
+        day = first
+        while day.month == month:
+            cells.append(f'<td><a href="daily/{day}.html">{day.day}</a></td>' if day.day in days else f"<td>{day.day}</td>")
+            day = date.fromordinal(day.toordinal() + 1)
+        rows = "".join("<tr>" + "".join(cells[i:i + 7]) + "</tr>" for i in range(0, len(cells), 7))
+        weeks = "".join(f'<li><a href="weekly/{w}.html">week of {w:%d %b}</a></li>'
+                        for w in weekly if (w.year, w.month) == (year, month))
+        blocks.append(f'<section><h2>{first:%B %Y}</h2><div class="month"><table><thead><tr>'
+                      + "".join(f"<th>{d}</th>" for d in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
+                      + f"</tr></thead><tbody>{rows}</tbody></table><ul>{weeks}</ul></div></section>")
+    body = "".join(latest) + ("".join(blocks) or '<p class="missing">No report has been written yet.</p>')
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>ShopVerse reports</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}
+a.big{{display:block;font-size:18px;margin:6px 0 14px}}.month{{display:grid;grid-template-columns:auto 1fr;gap:30px}}
+.month td,.month th{{text-align:center;width:34px}}.month td a{{font-weight:600}}</style></head>
+<body><header><h1>ShopVerse reports</h1><p>{len(daily)} daily and {len(weekly)} weekly reports · days in bold have a report</p></header>
+<main>{body}</main><footer>ShopVerse Platform · written with each report</footer></body></html>
+"""
+
+
+def write_index(root: Path) -> Path:
+    path = root / "index.html"
+    _write_atomically(path, index_html(root))
+    return path
 
 
 def report_directory(kind: str) -> Path:
     """Where reports are stored: ``<data>/reports/daily`` and ``<data>/reports/weekly``."""
     from shopverse_platform.lib import paths
 
-    return paths.data_dir() / "reports" / kind
+    return paths.reports_dir() / kind
