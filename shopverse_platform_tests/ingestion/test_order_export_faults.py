@@ -248,3 +248,22 @@ def test_a_warehouse_from_before_the_read_error_columns_still_cleans(landing_dir
     assert materialize_range(ASSETS, resources, "2010-12-02", "2010-12-02").success
     assert query("SELECT source_file LIKE '%new.csv', encoding, line_count FROM order_export_files") == [(True, "utf8", 1)]
     assert query("SELECT invoice_no, read_error FROM raw_orders ORDER BY 1") == [("1", None), ("2", None)]
+
+
+def test_the_run_warns_naming_each_file_not_read_whole(tmp_path):
+    from shopverse_platform.lib.ingestion import order_exports
+
+    (tmp_path / "good.csv").write_text(HEADER + line("1", "A", "1", "2010-12-01 09:00:00", "1.5"))
+    (tmp_path / "empty.csv").write_bytes(b"")
+    (tmp_path / "ragged.csv").write_text(HEADER + '"5","E"\n' + line("6", "F", "6", "2010-12-01 11:00:00", "6.5"))
+    (tmp_path / "latin.csv").write_bytes((HEADER + line("8", "H", "8", "2010-12-01 12:00:00", "8.5", description="CAFÉ")).encode("latin-1"))
+    exports = [order_exports.read_order_export(tmp_path / f) for f in ("good.csv", "empty.csv", "ragged.csv", "latin.csv")]
+    assert [(e.num_rows, order_exports.export_encoding(e)) for e in exports] == [(1, "utf8"), (1, "unread"), (2, "utf8"), (1, "latin-1")]
+    assert exports[2].column("line_number").to_pylist() == [3, 2]  # the read line, then the malformed one
+    assert order_exports.read_warnings(exports) == [
+        f"{tmp_path / 'empty.csv'}: 1 line(s) not read (unreadable export: ArrowInvalid: Empty CSV file): "
+        "clean_order_lines quarantines them",
+        f"{tmp_path / 'ragged.csv'}: 1 line(s) not read (malformed line: expected 8 fields, found 2): "
+        "clean_order_lines quarantines them",
+        f"{tmp_path / 'latin.csv'}: not valid UTF-8, decoded as latin-1",
+    ]

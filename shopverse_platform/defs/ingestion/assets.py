@@ -81,13 +81,8 @@ def raw_orders(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_
         needed = order_exports.exports_to_read(con, files, start, end)
         fingerprints = {str(path): order_exports.fingerprint(path) for path in needed}
         exports = [order_exports.read_order_export(path) for path in needed]
-        for export in exports:  # said in the run's log too, with the file, not only in the quarantine
-            errors = [e for e in export.column("read_error").to_pylist() if e]
-            source, encoding = export.column("source_file")[0].as_py() if export.num_rows else "", order_exports.export_encoding(export)
-            if errors:
-                context.log.warning(f"{source}: {len(errors)} line(s) not read ({errors[0]}): quarantined by clean_order_lines")
-            if encoding == order_exports.FALLBACK_ENCODING:
-                context.log.warning(f"{source}: not valid UTF-8, decoded as {encoding}")
+        for warning in order_exports.read_warnings(exports):  # in the run's log too, naming the file
+            context.log.warning(warning)
         log = StatementLog(con)  # the SQL that really ran, for lineage (its source is the exports, no table)
         rows = order_exports.write_raw_orders(log, exports, start, end, fingerprints)
         metadata = {**table_metadata(con, "raw_orders", window("partition_date"), params),

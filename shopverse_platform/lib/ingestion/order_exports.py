@@ -150,6 +150,22 @@ def export_encoding(export: pa.Table) -> str:
     return (export.schema.metadata or {}).get(b"encoding", b"utf8").decode()
 
 
+def read_warnings(exports: list[pa.Table]) -> list[str]:
+    """What the run should say about the exports just read, each naming its file: lines or a
+    whole file not read (quarantined by cleaning), and a file decoded with the fallback encoding."""
+    warnings = []
+    for export in exports:
+        if not export.num_rows:
+            continue
+        source, errors = export.column("source_file")[0].as_py(), export.column("read_error").drop_null()
+        if len(errors):
+            warnings.append(f"{source}: {len(errors)} line(s) not read ({errors[0].as_py()}): "
+                            "clean_order_lines quarantines them")
+        if export_encoding(export) == FALLBACK_ENCODING:
+            warnings.append(f"{source}: not valid UTF-8, decoded as {FALLBACK_ENCODING}")
+    return warnings
+
+
 def fingerprint(path: Path) -> tuple[int, int]:
     stat = path.stat()
     return stat.st_size, stat.st_mtime_ns
