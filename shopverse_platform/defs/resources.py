@@ -103,6 +103,11 @@ class LandingZone(dg.ConfigurableResource):
         configured = self.order_exports or os.environ.get("SHOPVERSE_ORDER_EXPORTS")
         return Path(configured).resolve() if configured else self.root() / "orders"
 
+    def order_exports_configured(self) -> bool:
+        """Whether the order-exports path was set (config or environment), not the default: a
+        configured path must exist, the default may be absent until the first export lands."""
+        return bool(self.order_exports or os.environ.get("SHOPVERSE_ORDER_EXPORTS"))
+
     def catalogue_file(self) -> Path:
         return self.root() / "catalogue" / "products.csv"
 

@@ -130,7 +130,11 @@ def clean_order_lines(context: dg.AssetExecutionContext, warehouse: Warehouse):
     Cancellations (InvoiceNo `C...`) stay as negative lines; `original_invoice_no` names the latest
     earlier invoice of the same customer with the same stock code. Lines without CustomerID are
     guest orders (`is_guest`) and still count for revenue. Postage, fees and manual adjustments get
-    their own `line_type`. Exact repeats are quarantined as `duplicate_line`.
+    their own `line_type`. Exact repeats are quarantined as `duplicate_line`. An unparseable
+    InvoiceDate (`bad_invoice_date`), a Quantity or UnitPrice outside its domain
+    (`quantity_out_of_domain`, `price_out_of_domain`: never coerced), a line the reader could not
+    split (`malformed_line`) and an export it could not read (`unreadable_export`, one row naming
+    the file) are quarantined with the value or the error (docs/events.md).
     """
     params = window_params(context)
     with warehouse.connect() as con:

@@ -66,15 +66,23 @@ def raw_orders(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_
     Exports live under the order-exports path, one or many (the real Online Retail file is a year
     in one file). A run reads the new or changed ones and those whose invoice days reach into its
     window (`order_export_files` records each file's fingerprint and days), and keeps the lines
-    of its days. A file with the wrong header fails the run with the expected columns named.
+    of its days. Every line lands in one day: a line without a readable invoice day goes to its
+    file's first invoice day, or the day the file was modified when it has none. A line with the
+    wrong number of fields is kept with its error and text, and a file that cannot be read at all
+    (empty, truncated, unreadable) is one record line naming it: cleaning quarantines both, and the
+    exports beside them still load. A file that is not UTF-8 is decoded as Latin-1 (recorded in
+    `order_export_files.encoding`). A file with the wrong header fails the run with the expected
+    columns named, and so does a configured order-exports path that does not exist.
     """
     params = window_params(context)
     start, end = params["start"], params["end"]
-    files = order_exports.order_export_files(landing_zone.order_exports_path())
+    files = order_exports.order_export_files(landing_zone.order_exports_path(), landing_zone.order_exports_configured())
     with warehouse.connect() as con:
         needed = order_exports.exports_to_read(con, files, start, end)
         fingerprints = {str(path): order_exports.fingerprint(path) for path in needed}
         exports = [order_exports.read_order_export(path) for path in needed]
+        for warning in order_exports.read_warnings(exports):  # in the run's log too, naming the file
+            context.log.warning(warning)
         log = StatementLog(con)  # the SQL that really ran, for lineage (its source is the exports, no table)
         rows = order_exports.write_raw_orders(log, exports, start, end, fingerprints)
         metadata = {**table_metadata(con, "raw_orders", window("partition_date"), params),

@@ -117,9 +117,14 @@ QUARANTINE_REASONS: dict[str, str] = {
 
 # Order-export (UCI Online Retail layout) reasons.
 ORDER_QUARANTINE_REASONS: dict[str, str] = {
-    "schema_violation": "a required column is missing or not parseable (quantity, price, date, invoice)",
+    "schema_violation": "a required column is missing or not parseable (quantity, price, invoice; a date: bad_invoice_date)",
     "invalid_price": "negative unit price on a sale line",
     "duplicate_line": "the exact same order line was delivered again",
+    "bad_invoice_date": "InvoiceDate is missing or in none of the export layouts (the line is kept in the file's first invoice day)",
+    "quantity_out_of_domain": "Quantity is a number but not a whole number from -999999 to 999999 other than 0",
+    "price_out_of_domain": "UnitPrice is a number but not a plain decimal of at most 3 decimals below 1e9 in magnitude (NaN, inf, 1e400)",
+    "malformed_line": "a line of the export with the wrong number of fields (kept verbatim with its line number)",
+    "unreadable_export": "an order export that could not be read at all (empty, truncated, unreadable): one record naming the file",
 }
 
 # Non-product stock codes in order exports: fees and adjustments are classified, not mixed

@@ -25,8 +25,14 @@ def write_clean_order_lines(con: duckdb.DuckDBPyConnection, start: date, end: da
     - Lines without CustomerID are guest orders: kept, ``is_guest``.
     - Postage, fees and adjustments get a ``line_type`` other than ``product``.
     - An exact repeat of a line (every column equal), in the same or another export, is a duplicate.
+    - Quarantined with a reason: a line the reader could not split or a file it could not read
+      (``malformed_line``, ``unreadable_export``), an unparseable InvoiceDate (``bad_invoice_date``),
+      a Quantity or UnitPrice outside its domain (``quantity_out_of_domain``,
+      ``price_out_of_domain``: typed_orders.sql), never coerced.
     """
     con.execute(load_sql(__file__, "quarantine_ddl"))
+    for column in ("raw_orders_read_error", "raw_orders_raw_text"):  # raw_orders from before these columns
+        con.execute(load_sql(__file__, column))
     con.execute(
         load_sql(__file__, "typed_orders"),
         {

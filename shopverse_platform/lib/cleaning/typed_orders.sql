@@ -3,6 +3,12 @@
 -- column equal, in the same or another export; the first delivery by day, file and line wins).
 -- $non_product_codes and $non_product_kinds: stock codes that are not goods and what each is,
 -- in the same order (event_schema.NON_PRODUCT_STOCK_CODES).
+-- Value domains (docs/events.md), checked on the text so nothing is coerced on the way in (a cast
+-- would round "1.5" to 2 and "1.2345" to 1.235, and take "1e3", "NaN" or "inf"): Quantity a whole
+-- number from -999999 to 999999 other than 0 (UCI: -80995..80995, no 0; negative on cancellations
+-- and stock adjustments), UnitPrice a plain decimal with at most 3 decimals below 1e9 in magnitude
+-- (UCI: -11062.06 "Adjust bad debt" to 38970, 3 decimals at most). So quantity x price stays below
+-- 1e15 and fits line_amount's DECIMAL(18, 2). Text that is no number at all stays a schema_violation.
 CREATE OR REPLACE TEMP TABLE _typed_orders AS
 WITH typed AS (
     SELECT partition_date, source_file, line_number,
@@ -15,9 +21,13 @@ WITH typed AS (
            nullif(regexp_replace(trim(customer_id), '\.0+$', ''), '') AS customer_id,
            trim(country) AS country,
            upper(trim(invoice_no)) LIKE 'C%' AS is_cancellation,
-           to_json({InvoiceNo: invoice_no, StockCode: stock_code, Description: description,
+           trim(quantity) AS quantity_text, trim(unit_price) AS unit_price_text, invoice_date AS invoice_date_text,
+           read_error,
+           -- a malformed line or an unreadable file (read_error, lib/ingestion) has no fields: its
+           -- text (as text: a CASE with JSON would parse it as JSON)
+           CASE WHEN read_error IS NOT NULL THEN raw_text ELSE CAST(to_json({InvoiceNo: invoice_no, StockCode: stock_code, Description: description,
                     Quantity: quantity, InvoiceDate: invoice_date, UnitPrice: unit_price,
-                    CustomerID: customer_id, Country: country}) AS raw_line
+                    CustomerID: customer_id, Country: country}) AS VARCHAR) END AS raw_line
     FROM raw_orders WHERE partition_date >= $start AND partition_date < $end
 ),
 classified AS (
@@ -29,8 +39,14 @@ classified AS (
 ),
 judged AS (
     SELECT *, CASE
-        WHEN invoice_no IS NULL OR invoice_no = '' OR stock_code IS NULL OR quantity IS NULL
-             OR invoice_ts IS NULL OR unit_price IS NULL THEN 'schema_violation'
+        WHEN read_error IS NOT NULL AND line_number IS NULL THEN 'unreadable_export'
+        WHEN read_error IS NOT NULL THEN 'malformed_line'
+        WHEN invoice_no IS NULL OR invoice_no = '' OR stock_code IS NULL
+             OR quantity_text IS NULL OR try_cast(quantity_text AS DOUBLE) IS NULL
+             OR unit_price_text IS NULL OR try_cast(unit_price_text AS DOUBLE) IS NULL THEN 'schema_violation'
+        WHEN invoice_ts IS NULL THEN 'bad_invoice_date'
+        WHEN NOT regexp_full_match(quantity_text, '[+-]?[0-9]{1,6}') OR quantity = 0 THEN 'quantity_out_of_domain'
+        WHEN NOT regexp_full_match(unit_price_text, '[+-]?([0-9]{1,9}(\.[0-9]{0,3})?|\.[0-9]{1,3})') THEN 'price_out_of_domain'
         WHEN unit_price < 0 AND line_type = 'product' THEN 'invalid_price'
         END AS reason_code
     FROM classified
