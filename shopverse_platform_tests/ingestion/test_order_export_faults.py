@@ -50,7 +50,7 @@ def outcome(query) -> tuple[list, list]:
 
 def reconciled(result) -> list:
     return [(c.check_name, c.passed, c.metadata["raw"].value, c.metadata["unaccounted"].value)
-            for c in result.get_asset_check_evaluations()]
+            for c in result.get_asset_check_evaluations() if c.check_name.endswith("_reconciles_with_raw")]
 
 
 def test_new_reasons_are_listed_after_the_old_ones():
@@ -76,7 +76,8 @@ def test_undated_lines_land_in_a_partition_and_are_quarantined(landing_dir, reso
     for day in ("2010-12-01", "2010-12-02", "2010-12-03"):
         result = materialize_range(ASSETS, resources, day, day)
         assert result.success
-        assert [c.passed for c in result.get_asset_check_evaluations()] == [True]
+        # (the input-quality gate warns: a third of these hand-written lines are bad on purpose)
+        assert [c.passed for c in result.get_asset_check_evaluations() if not c.check_name.endswith("_input_quality")] == [True]
     assert query("SELECT partition_date, source_file, line_number, invoice_no FROM raw_orders ORDER BY 1, 3, 2") == [
         (date(2010, 12, 1), str(orders / "a.csv"), 2, "1"),
         (date(2010, 12, 1), str(orders / "a.csv"), 4, "3"),  # undated: a.csv's first invoice day
@@ -177,7 +178,7 @@ DOMAIN_LINES = [
 ]
 
 
-def test_values_outside_their_domain_are_quarantined_not_coerced(landing_dir, resources, query):
+def test_values_outside_their_domain_are_quarantined_not_coerced(landing_dir, resources, query, hostile_feed):
     """Before: "1.5" items were cast (rounded) to 2, "1.2345" to 1.235 and a price of 1e9 passed,
     all clean; "NaN", "inf" and "1e400" were schema violations without their text."""
     orders = landing_dir / "orders"
