@@ -64,9 +64,11 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
     with warehouse.connect() as con:
         if not table_exists(con, "raw_events"):
             raise LookupError("raw_events was never materialized: materialize it for these days first")
+        landing.add_registry_columns(con)  # a registry from before rejected_reason: none rejected
         registered = landing.registered_files(
             con.execute(
-                f"SELECT partition_date, source_file, layout, size_bytes, modified_ns FROM raw_events WHERE {WINDOW} "
+                "SELECT partition_date, source_file, layout, size_bytes, modified_ns, rejected_reason "
+                f"FROM raw_events WHERE {WINDOW} "
                 "ORDER BY partition_date, source_file",
                 params,
             ).fetchall()

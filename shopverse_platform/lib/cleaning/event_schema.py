@@ -98,6 +98,9 @@ QUARANTINE_REASONS: dict[str, str] = {
     "invalid_price": "a purchase or refund item has a missing or negative price",
     "missing_items": "an item event names no item",
     "duplicate_event": "the event_id was already delivered (same file, another file or an earlier day)",
+    "unreadable_file": "the whole landing file cannot be read (e.g. a truncated or fake gzip): one record for the file",
+    "not_an_event_file": "a file (or folder) of a landing day folder that is not an event file: one record, not read",
+    "symlink_outside_landing": "a symbolic link whose target lies outside the landing zone: one record, not followed",
 }
 
 # Order-export (UCI Online Retail layout) reasons.
