@@ -198,3 +198,45 @@ def test_the_sensor_sees_a_file_that_is_not_an_event_file_but_not_litter(landing
     (day1 / "notes.txt").write_text("a note")  # registered (and quarantined) by raw_events: the day changed
     after = landing_scan.scan(landing_dir, None, now=old, settle_seconds=0).days[D1]
     assert after != before and after.count == before.count + 1
+
+
+def test_a_dangling_link_is_unreadable_and_a_repointed_link_fails_cleaning_naming_it(landing_dir, resources, query, tmp_path):
+    day1 = landing_dir / "events" / "2024-03-05"
+    day1.mkdir(parents=True)
+    (day1 / "good.ndjson").write_text(_line("g1") + "\n")
+    (day1 / "other.ndjson").write_text(_line("g2") + "\n")
+    (day1 / "gone.ndjson").symlink_to("missing.ndjson")  # inside the landing zone, leading nowhere
+    (day1 / "x-link.ndjson").symlink_to("other.ndjson")  # inside: read, its event a duplicate
+    assert _run(resources, end="2024-03-05") == (True, 4, 0)
+    assert _quarantine(query, landing_dir) == [
+        (D1, "events/2024-03-05/gone.ndjson", None, "unreadable_file",
+         "gone.ndjson: a symbolic link leading nowhere (its target is missing)", None, None),
+        (D1, "events/2024-03-05/x-link.ndjson", 1, "duplicate_event", "event_id g2 already delivered", "g2", _line("g2")),
+    ]
+    # re-pointed out of the landing zone after raw_events registered it: cleaning refuses, naming it
+    (tmp_path / "secret").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (day1 / "x-link.ndjson").unlink()
+    (day1 / "x-link.ndjson").symlink_to(tmp_path / "secret")
+    result = materialize_range([clean_events], resources, "2024-03-05", "2024-03-05", raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.event_specific_data.error.cause.message
+    assert "LandingFileChanged" in message and "x-link.ndjson" in message and "root:" not in message
+    assert query("SELECT count(*) FROM quarantine WHERE raw_line LIKE '%root:%'") == [(0,)]
+
+
+def test_a_registry_from_before_the_rejected_columns_still_cleans_and_gains_them(landing_dir, resources, query, warehouse):
+    day1 = landing_dir / "events" / "2024-03-05"
+    day1.mkdir(parents=True)
+    (day1 / "good.ndjson").write_text(_line("g1") + "\n")
+    assert materialize_range([raw_events], resources, "2024-03-05", "2024-03-05").success
+    with warehouse.connect() as con:  # the registry as the previous release wrote it
+        con.execute("ALTER TABLE raw_events DROP COLUMN rejected_reason")
+        con.execute("ALTER TABLE raw_events DROP COLUMN rejected_detail")
+    (day1 / "notes.txt").write_text("arrived after the day was registered")
+    result = materialize_range([clean_events], resources, "2024-03-05", "2024-03-05")
+    assert result.success
+    assert query("SELECT source_file, rejected_reason, rejected_detail FROM raw_events") == [(str(day1 / "good.ndjson"), None, None)]
+    assert [r[0] for r in _clean(query)] == ["g1"] and _quarantine(query, landing_dir) == []
+    assert _run(resources, end="2024-03-05") == (True, 2, 0)  # the day re-registered: the note is seen
+    assert [r[3] for r in _quarantine(query, landing_dir)] == ["not_an_event_file"]
