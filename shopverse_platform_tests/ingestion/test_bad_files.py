@@ -240,3 +240,22 @@ def test_a_registry_from_before_the_rejected_columns_still_cleans_and_gains_them
     assert [r[0] for r in _clean(query)] == ["g1"] and _quarantine(query, landing_dir) == []
     assert _run(resources, end="2024-03-05") == (True, 2, 0)  # the day re-registered: the note is seen
     assert [r[3] for r in _quarantine(query, landing_dir)] == ["not_an_event_file"]
+
+
+def test_an_events_folder_on_another_disk_is_the_landing_zone_too(landing_dir, resources, query, tmp_path):
+    """events/ itself a link to another disk (a common deployment): links among its files stay
+    inside the landing zone; one leaving it still is not read."""
+    disk = tmp_path / "disk" / "events"
+    (disk / "2024-03-05").mkdir(parents=True)
+    (disk / "2024-03-05" / "good.ndjson").write_text(_line("g1") + "\n")
+    (disk / "2024-03-05" / "z-copy.ndjson").symlink_to(disk / "2024-03-05" / "good.ndjson")  # absolute, on that disk
+    (tmp_path / "secret").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (disk / "2024-03-05" / "secret.ndjson").symlink_to(tmp_path / "secret")
+    (landing_dir / "events").symlink_to(disk, target_is_directory=True)
+    assert _run(resources, end="2024-03-05") == (True, 3, 0)
+    assert [r[:5] for r in _quarantine(query, landing_dir)] == [
+        (D1, "events/2024-03-05/secret.ndjson", None, "symlink_outside_landing",
+         "secret.ndjson: a symbolic link leading outside the landing zone, not read"),
+        (D1, "events/2024-03-05/z-copy.ndjson", 1, "duplicate_event", "event_id g1 already delivered"),
+    ]
+    assert [r[0] for r in _clean(query)] == ["g1"]

@@ -132,17 +132,20 @@ def event_files(events_dir: Path, logs_dir: Path, start: date, end: date) -> lis
     (``symlink_outside_landing``: never read). A link resolving inside the landing zone is
     followed, under its own name: a copy of another delivery then shows as duplicates.
     """
-    root = os.path.realpath(os.path.commonpath([events_dir, logs_dir]))
+    # the landing root (the folder holding events/ and logs/), and events/ and logs/ themselves
+    # where they are links to another disk: a link may lead anywhere under these
+    roots = tuple({os.path.realpath(p) for p in (os.path.commonpath([events_dir, logs_dir]), events_dir, logs_dir)})
     found: list[LandingFile] = []
     for day in days(start, end):
-        found.extend(_day_folder(str(events_dir / day.isoformat()), day, "events", "ndjson", root))
-        found.extend(_day_folder(str(logs_dir / day.strftime("%Y%m%d")), day, "logs", "logs", root))
+        found.extend(_day_folder(str(events_dir / day.isoformat()), day, "events", "ndjson", roots))
+        found.extend(_day_folder(str(logs_dir / day.strftime("%Y%m%d")), day, "logs", "logs", roots))
     return found
 
 
-def _outside(path: str, root: str) -> bool:
-    """Does ``path`` resolve (through every link) to somewhere outside the directory ``root``?"""
-    return os.path.commonpath([os.path.realpath(path), root]) != root
+def _outside(path: str, roots: tuple[str, ...]) -> bool:
+    """Does ``path`` resolve (through every link) to somewhere outside each of the directories ``roots``?"""
+    target = os.path.realpath(path)
+    return all(os.path.commonpath([target, root]) != root for root in roots)
 
 
 def _link_out(path: str, name: str, day: date, layout: str) -> LandingFile:
@@ -151,7 +154,7 @@ def _link_out(path: str, name: str, day: date, layout: str) -> LandingFile:
                        rejected_detail=f"{name}: a symbolic link leading outside the landing zone, not read")
 
 
-def _day_folder(folder: str, day: date, folder_layout: str, layout: str, root: str) -> list[LandingFile]:
+def _day_folder(folder: str, day: date, folder_layout: str, layout: str, roots: tuple[str, ...]) -> list[LandingFile]:
     """The entries of one landing day folder (see ``event_files``), sorted by name.
 
     scandir: the entry type comes with the directory entry, no stat per file, and only links pay
@@ -159,7 +162,7 @@ def _day_folder(folder: str, day: date, folder_layout: str, layout: str, root: s
     """
     if not os.path.isdir(folder):
         return []
-    if os.path.islink(folder) and _outside(folder, root):
+    if os.path.islink(folder) and _outside(folder, roots):
         return [_link_out(folder, os.path.basename(folder), day, layout)]
     good: list[str] = []
     other: list[tuple[str, LandingFile]] = []
@@ -168,7 +171,7 @@ def _day_folder(folder: str, day: date, folder_layout: str, layout: str, root: s
         for entry in entries:
             name = entry.name
             if entry.is_symlink():
-                if _outside(entry.path, root):
+                if _outside(entry.path, roots):
                     other.append((name, _link_out(prefix + name, name, day, layout)))
                     continue
                 # inside the landing zone: judged like what it leads to
