@@ -53,7 +53,9 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
     Reads the lines of the landing files `raw_events` registered (failing if one changed since),
     a few days at a time (`chunk_megabytes`), each group replaced in its own transaction: memory
     stays bounded on long backfills and every day is all or nothing. Rejected lines go to
-    `quarantine` (source `events`) verbatim with a reason code; re-deliveries of an event already
+    `quarantine` (source `events`) verbatim with a reason code; a landing file `raw_events`
+    registered as not read (`unreadable_file`, `not_an_event_file`, `symlink_outside_landing`) is
+    one quarantine row naming it. Re-deliveries of an event already
     seen (same file, another file, an earlier day) are quarantined as `duplicate_event`. Events
     without a tracker session_id get one after 30 minutes of inactivity per device, stable across
     reruns.
