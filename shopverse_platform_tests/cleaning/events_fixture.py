@@ -56,6 +56,12 @@ DAY2_BATCH1: list[tuple[str, str]] = [
     (json.dumps(event("e18", "purchase", "2024-03-06T09:05:00Z", anonymous_id="dev-e", transaction_id="T3",
                       value=-500, items=[ITEM])), "invalid_value"),
 ]
+# Whole files that are one quarantine record each, not read: (day folder, name, expected outcome)
+BAD_FILES: list[tuple[str, str, str]] = [
+    ("2024-03-05", "notes.txt", "not_an_event_file"),
+    ("2024-03-05", "passwd.ndjson", "symlink_outside_landing"),  # a link to a file beside the landing root
+    ("2024-03-06", "batch-0002.ndjson.gz", "unreadable_file"),  # a gzip stream cut short
+]
 
 
 def write_landing(root: Path, gzip_day2: bool = False) -> None:
@@ -75,13 +81,20 @@ def write_landing(root: Path, gzip_day2: bool = False) -> None:
         (day2 / "batch-0001.ndjson.gz").write_bytes(gzip.compress(payload))
     else:
         (day2 / "batch-0001.ndjson").write_bytes(payload)
+    import gzip
+
+    (day1 / "notes.txt").write_text("a note left in the delivery folder")
+    outside = root.parent / f"{root.name}-outside.txt"
+    outside.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (day1 / "passwd.ndjson").symlink_to(outside)
+    (day2 / "batch-0002.ndjson.gz").write_bytes(gzip.compress(payload)[:-8])
 
 
 def expected_outcomes(day: str) -> dict[str, int]:
     rows = {
         "2024-03-05": [o for _, o in DAY1_BATCH1] + [o for _, o in DAY1_BATCH2] + ["clean"],
         "2024-03-06": [o for _, o in DAY2_BATCH1],
-    }[day]
+    }[day] + [o for folder, _, o in BAD_FILES if folder == day]
     counts: dict[str, int] = {}
     for outcome in rows:
         if outcome != "blank":

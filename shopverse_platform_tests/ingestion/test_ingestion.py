@@ -23,7 +23,7 @@ def _write_mixed_landing(landing_dir) -> None:
     day.mkdir(parents=True)
     (day / "batch-0001.ndjson").write_text('{"a": 1}\n\n{"a": 2}\r\n')  # a blank line, a CRLF line
     (day / "batch-0002[b].ndjson.gz").write_bytes(gzip.compress(b'{"a": 3}\nnot json'))  # no final newline; a glob character
-    (day / "notes.txt").write_text("ignored: not a landing file")
+    (day / "notes.txt").write_text("not an event file: registered as one quarantine record")
     logs = landing_dir / "logs" / "20240305"
     logs.mkdir(parents=True)
     for n in range(3):
@@ -39,6 +39,7 @@ def test_raw_events_registers_batches_gzip_and_one_file_per_event(landing_dir, r
     assert [(r[0].split("/")[-1], r[1], r[2], r[3]) for r in rows] == [
         ("batch-0001.ndjson", "ndjson", 2, 1),
         ("batch-0002[b].ndjson.gz", "ndjson", 2, 0),
+        ("notes.txt", "ndjson", 1, 0),  # not read: one line, its quarantine record
         ("evt-0.json", "logs", 1, 0),
         ("evt-1.json", "logs", 1, 0),
         ("evt-2.json", "logs", 1, 0),
@@ -46,9 +47,10 @@ def test_raw_events_registers_batches_gzip_and_one_file_per_event(landing_dir, r
     ]
     assert rows[0][4] == len('{"a": 1}\n\n{"a": 2}\r\n')
     materialization = result.asset_materializations_for_node("raw_events")[0]
-    assert materialization.metadata["lines"].value == 7
+    assert materialization.metadata["lines"].value == 8
     assert materialization.metadata["blank_lines_skipped"].value == 2
-    assert materialization.metadata["files"].value == 6
+    assert materialization.metadata["files"].value == 7
+    assert materialization.metadata["files_quarantined"].value == 1
 
 
 def test_read_lines_keeps_lines_verbatim_with_their_numbers(landing_dir):
@@ -206,7 +208,7 @@ def test_raw_events_migrates_a_warehouse_of_the_verbatim_layout(landing_dir, res
     result = materialize_range([raw_events], resources, "2024-03-06", "2024-03-06")
     assert result.success
     assert query("SELECT partition_date, count(*), sum(line_count) FROM raw_events GROUP BY 1 ORDER BY 1") == [
-        (date(2024, 3, 5), 6, 7), (date(2024, 3, 6), 1, 1),
+        (date(2024, 3, 5), 7, 8), (date(2024, 3, 6), 1, 1),  # notes.txt registered as one record
     ]
     assert materialize_range([clean_events], resources, "2024-03-05", "2024-03-06").success
 

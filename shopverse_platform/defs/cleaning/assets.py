@@ -80,8 +80,10 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
     stays bounded on long backfills and every day is all or nothing. Rejected lines go to
     `quarantine` (source `events`) verbatim with a reason code (a price, quantity or value outside
     its documented domain included: never coerced; invalid UTF-8 keeps its bytes in `raw_bytes`);
-    re-deliveries of an event already seen (same file, another file, an earlier day) or already
-    clean on a later day are quarantined as `duplicate_event`. Events
+    a landing file `raw_events` registered as not read (`unreadable_file`, `not_an_event_file`,
+    `symlink_outside_landing`) is one quarantine row naming it. Re-deliveries of an event already
+    seen (same file, another file, an earlier day) or already clean on a later day are quarantined
+    as `duplicate_event`. Events
     without a tracker session_id get one after 30 minutes of inactivity per device, stable across
     reruns.
     """
@@ -91,9 +93,11 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
     with warehouse.connect() as con:
         if not table_exists(con, "raw_events"):
             raise LookupError("raw_events was never materialized: materialize it for these days first")
+        landing.add_registry_columns(con)  # a registry from before rejected_reason: none rejected
         registered = landing.registered_files(
             con.execute(
-                f"SELECT partition_date, source_file, layout, size_bytes, modified_ns FROM raw_events WHERE {WINDOW} "
+                "SELECT partition_date, source_file, layout, size_bytes, modified_ns, rejected_reason "
+                f"FROM raw_events WHERE {WINDOW} "
                 "ORDER BY partition_date, source_file",
                 params,
             ).fetchall()

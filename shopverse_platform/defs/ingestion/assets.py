@@ -22,7 +22,10 @@ def raw_events(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_
     one-file-per-event folders. Lines are counted here on the bytes, independently of the reader
     cleaning uses, and `line_count` is the `raw` side of cleaning's reconciliation. A line is
     referred to by (`source_file`, `line_number`) everywhere downstream; rejected lines are copied
-    verbatim into `quarantine`. Re-materializing a day replaces its rows.
+    verbatim into `quarantine`. A file that cannot be read (a truncated gzip), that is not an event
+    file (`notes.txt`; litter such as `.DS_Store` is skipped) or that is a symbolic link leading out
+    of the landing zone is registered with a `rejected_reason`, counted as one line, and becomes one
+    quarantine record: the window goes on. Re-materializing a day replaces its rows.
     """
     params = window_params(context)
     start, end = params["start"], params["end"]
@@ -51,6 +54,8 @@ def raw_events(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_
         metadata={
             **metadata,
             "files": dg.MetadataValue.int(len(files)),
+            # unreadable, not event files, links out of the landing zone: one quarantine record each
+            "files_quarantined": dg.MetadataValue.int(registered.num_rows - registered.column("rejected_reason").null_count),
             "lines": dg.MetadataValue.int(lines),
             "blank_lines_skipped": dg.MetadataValue.int(blank),
             "bytes": dg.MetadataValue.int(sum(registered.column("size_bytes").to_pylist())),

@@ -113,7 +113,9 @@ def _parse_day(name: str, layout: str) -> date | None:
 
 
 def _event_file(name: str, layout: str) -> bool:
-    return landing.is_event_file(name, layout)
+    # every file raw_events registers, the ones it quarantines as not event files included: a note
+    # dropped into a day already ingested changes what that day's rerun records
+    return landing.is_landed_name(name, layout)
 
 
 def scan(root: Path, order_exports: Path | None, now: float, settle_seconds: float) -> Snapshot:

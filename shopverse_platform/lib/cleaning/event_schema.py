@@ -113,6 +113,9 @@ QUARANTINE_REASONS: dict[str, str] = {
     "duplicate_event": "the event_id was already delivered (same file, another file or an earlier day), or is already clean on another day",
     "invalid_quantity": "an item's quantity is given but is not a whole number in [1, MAX_ITEM_QUANTITY]",
     "invalid_value": "the event's value is given but is not a finite number in [0, MAX_MONEY)",
+    "unreadable_file": "the whole landing file cannot be read (e.g. a truncated or fake gzip): one record for the file",
+    "not_an_event_file": "a file (or folder) of a landing day folder that is not an event file: one record, not read",
+    "symlink_outside_landing": "a symbolic link whose target lies outside the landing zone: one record, not followed",
 }
 
 # Order-export (UCI Online Retail layout) reasons.

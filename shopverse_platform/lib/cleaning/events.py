@@ -28,7 +28,7 @@ from shopverse_platform.lib.cleaning.event_schema import (
 )
 from shopverse_platform.lib.warehouse.shapes import ITEMS_TYPE
 from shopverse_platform.lib.warehouse.sql import SqlText, load_sql, table
-from shopverse_platform.lib.warehouse.tables import replace_date_range
+from shopverse_platform.lib.warehouse.tables import replace_date_range, table_exists, table_schema
 
 SESSION_TIMEOUT_MINUTES = 30
 
@@ -52,9 +52,16 @@ def clean_event_lines(
     256 MB groups), and every day is all or nothing. If a group fails, the groups before it stay
     replaced and the rest keep their previous rows; rerunning the window makes it whole. Returns
     the outcome counts by reason ('clean' for kept rows).
+
+    A landing file ``raw_events`` registered with a ``rejected_reason`` (unreadable, not an event
+    file, a link out of the landing zone) has no lines here: it becomes one quarantine record
+    naming it, written from the registry in its group's transaction (the raw layer counted it as
+    one line, so the reconciliation holds).
     """
     con.execute(load_sql(__file__, "quarantine_ddl"))
     con.execute(load_sql(__file__, "quarantine_migrate"))  # a warehouse from before raw_bytes
+    # a registry written before rejected_reason existed registered no rejected file
+    rejected_files = table_exists(con, "raw_events") and "rejected_reason" in dict(table_schema(con, "raw_events"))
     # outside the transaction: see lib/warehouse.replace_date_range. ITEMS_TYPE is a type written
     # in lib/warehouse/shapes.py (no value in it), which is why it may be spliced as SqlText.
     con.execute(load_sql(__file__, "clean_events_ddl", items_type=SqlText(ITEMS_TYPE)))
@@ -74,12 +81,16 @@ def clean_event_lines(
             _sessionise(con, chunk_start)
             _write_events(con)
             counts = con.execute(load_sql(__file__, "outcome_counts", outcome=table("_parsed_events"))).fetchall()
+            if rejected_files:
+                con.execute(load_sql(__file__, "rejected_files"), window)
+                con.execute(load_sql(__file__, "quarantine_rejected_files"))
+                counts += con.execute(load_sql(__file__, "outcome_counts", outcome=table("_rejected_files"))).fetchall()
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             con.unregister("_landed_lines")
             raise
-        for work in ("_parsed_events", "_duplicate_lines", "_sessionised"):
+        for work in ("_parsed_events", "_duplicate_lines", "_sessionised") + (("_rejected_files",) if rejected_files else ()):
             con.execute(load_sql(__file__, "drop_work_table", work=table(work)))
         for reason, count in counts:
             outcome[reason] = outcome.get(reason, 0) + int(count)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -44,6 +45,35 @@ def is_event_file(name: str, layout: str) -> bool:
 def is_gzip(path: str) -> bool:
     return path.lower().endswith(".gz")
 
+
+# Files of a landing day folder that are neither events nor worth a quarantine record: hidden
+# files (".DS_Store", "._x" resource forks, ".#x" editor locks), "~" backups and Office locks
+# ("x~", "~$x"), and the desktop files Windows writes. Only names that are not event files are
+# skipped this way: a hidden ".x.ndjson" is still read, so nothing named as events is dropped.
+LITTER_NAMES = frozenset({"thumbs.db", "desktop.ini"})
+
+
+def is_litter(name: str) -> bool:
+    """A name the landing zone skips silently (see ``LITTER_NAMES``)."""
+    return name.startswith((".", "~")) or name.endswith("~") or name.lower() in LITTER_NAMES
+
+
+def is_landed_name(name: str, layout: str) -> bool:
+    """Does ``raw_events`` register a file of this name: an event file, or any other that is not
+    litter (registered as ``not_an_event_file``, so that it shows in the quarantine)?"""
+    return is_event_file(name, layout) or not is_litter(name)
+
+
+# Why a whole landing file is one quarantine record instead of its lines (``raw_events.rejected_reason``;
+# the same codes as in cleaning's QUARANTINE_REASONS).
+UNREADABLE_FILE = "unreadable_file"
+NOT_AN_EVENT_FILE = "not_an_event_file"
+SYMLINK_OUTSIDE_LANDING = "symlink_outside_landing"
+_NOT_EVENTS_DETAIL = {
+    "events": "not an event file (a batch folder holds .ndjson, .jsonl or .json files, optionally .gz)",
+    "logs": "not an event file (a logs folder holds one .json file per event)",
+}
+
 # The lines of landing files, as the cleaning layer reads them (blank lines left out). String
 # views: what Polars holds, so handing its lines to DuckDB copies nothing. ``raw_bytes`` holds the
 # line as delivered only where it is not valid UTF-8 (``raw_line`` then carries U+FFFD in place of
@@ -69,6 +99,9 @@ LANDED_FILE_SCHEMA = pa.schema(
         ("modified_ns", pa.int64()),
         ("line_count", pa.int64()),
         ("blank_lines", pa.int64()),
+        # NULL for a file whose lines are read; else why the whole file is one quarantine record
+        ("rejected_reason", pa.string()),
+        ("rejected_detail", pa.string()),
     ]
 )
 
@@ -80,6 +113,9 @@ class LandingFile:
     # the fingerprint the raw layer registered; reading a registered file checks it still holds
     size_bytes: int | None = None
     modified_ns: int | None = None
+    # set when the file is not read but registered as one quarantine record (``LANDED_FILE_SCHEMA``)
+    rejected_reason: str | None = None
+    rejected_detail: str | None = None
 
 
 def days(start: date, end: date) -> Iterable[date]:
@@ -92,25 +128,76 @@ def event_files(events_dir: Path, logs_dir: Path, start: date, end: date) -> lis
     """Landing files for the UTC days in [start, end), in a deterministic order.
 
     ``events/YYYY-MM-DD/*.ndjson[.gz]`` hold batches; ``logs/YYYYMMDD/*.json`` hold one event each.
+    Every other entry of a day folder is listed too, with a ``rejected_reason``, so that it becomes
+    one quarantine record instead of being ignored: a file that is not an event file or a folder
+    (``not_an_event_file``; litter such as ``.DS_Store`` excepted, see ``is_litter``), and a
+    symbolic link (or a day folder that is one) whose target resolves outside the landing zone
+    (``symlink_outside_landing``: never read). A link resolving inside the landing zone is
+    followed, under its own name: a copy of another delivery then shows as duplicates.
     """
+    # the landing root (the folder holding events/ and logs/), and events/ and logs/ themselves
+    # where they are links to another disk: a link may lead anywhere under these
+    roots = tuple({os.path.realpath(p) for p in (os.path.commonpath([events_dir, logs_dir]), events_dir, logs_dir)})
     found: list[LandingFile] = []
     for day in days(start, end):
-        batch_dir = events_dir / day.isoformat()
-        if batch_dir.is_dir():
-            found.extend(
-                LandingFile(str(p), day, "ndjson")
-                for p in sorted(batch_dir.iterdir())
-                if p.is_file() and is_event_file(p.name, "events")
-            )
-        logs_day = logs_dir / day.strftime("%Y%m%d")
-        if logs_day.is_dir():
-            # scandir: the file type comes with the directory entry, no stat per file; this folder
-            # layout can hold hundreds of thousands of files a day
-            with os.scandir(logs_day) as entries:
-                names = sorted(e.name for e in entries if is_event_file(e.name, "logs") and e.is_file())
-            folder = os.path.join(logs_day, "")
-            found.extend(LandingFile(folder + name, day, "logs") for name in names)
+        found.extend(_day_folder(str(events_dir / day.isoformat()), day, "events", "ndjson", roots))
+        found.extend(_day_folder(str(logs_dir / day.strftime("%Y%m%d")), day, "logs", "logs", roots))
     return found
+
+
+def _outside(path: str, roots: tuple[str, ...]) -> bool:
+    """Does ``path`` resolve (through every link) to somewhere outside each of the directories ``roots``?"""
+    target = os.path.realpath(path)
+    return all(os.path.commonpath([target, root]) != root for root in roots)
+
+
+def _link_out(path: str, name: str, day: date, layout: str) -> LandingFile:
+    # the link's name only: neither its target nor anything read through it reaches the quarantine
+    return LandingFile(path, day, layout, rejected_reason=SYMLINK_OUTSIDE_LANDING,
+                       rejected_detail=f"{name}: a symbolic link leading outside the landing zone, not read")
+
+
+def _day_folder(folder: str, day: date, folder_layout: str, layout: str, roots: tuple[str, ...]) -> list[LandingFile]:
+    """The entries of one landing day folder (see ``event_files``), sorted by name.
+
+    scandir: the entry type comes with the directory entry, no stat per file, and only links pay
+    for a path resolution; the logs layout can hold hundreds of thousands of files a day.
+    """
+    if not os.path.isdir(folder):
+        return []
+    if os.path.islink(folder) and _outside(folder, roots):
+        return [_link_out(folder, os.path.basename(folder), day, layout)]
+    good: list[str] = []
+    other: list[tuple[str, LandingFile]] = []
+    prefix = os.path.join(folder, "")
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            name = entry.name
+            if entry.is_symlink():
+                if _outside(entry.path, roots):
+                    other.append((name, _link_out(prefix + name, name, day, layout)))
+                    continue
+                # inside the landing zone: judged like what it leads to
+            events = is_event_file(name, folder_layout)
+            if not events and is_litter(name):
+                continue
+            if entry.is_file():
+                if events:
+                    good.append(name)
+                    continue
+                reason, detail = NOT_AN_EVENT_FILE, _NOT_EVENTS_DETAIL[folder_layout]
+            elif entry.is_dir():
+                reason, detail = NOT_AN_EVENT_FILE, "a folder, not read (landing day folders are flat)"
+            elif entry.is_symlink():
+                reason, detail = UNREADABLE_FILE, "a symbolic link leading nowhere (its target is missing)"
+            else:  # a FIFO, socket or device: reading it could block or never end
+                reason, detail = NOT_AN_EVENT_FILE, "not a regular file, not read"
+            other.append((name, LandingFile(prefix + name, day, layout, rejected_reason=reason,
+                                            rejected_detail=f"{name}: {detail}")))
+    if not other:  # the usual case: one sort of plain names
+        return [LandingFile(prefix + name, day, layout) for name in sorted(good)]
+    listed = [(name, LandingFile(prefix + name, day, layout)) for name in good] + other
+    return [landing_file for _, landing_file in sorted(listed, key=lambda item: item[0])]
 
 
 def _read_bytes(path: str) -> bytes:
@@ -168,16 +255,62 @@ def count_lines_in(handle: BinaryIO, block_size: int = 1 << 24) -> tuple[int, in
 
 
 def _describe(landing_file: LandingFile) -> tuple:
-    stat = os.stat(landing_file.path)
-    if landing_file.layout == "logs":
-        # one event per file, possibly pretty-printed: an empty file is the only blank one
-        lines, blank = (1, 0) if stat.st_size else (0, 1)
-    else:
-        opener = gzip.open if is_gzip(landing_file.path) else open
-        with opener(landing_file.path, "rb") as handle:
-            lines, blank = count_lines_in(handle)
-    return (landing_file.partition_date, landing_file.path, landing_file.layout, stat.st_size,
-            stat.st_mtime_ns, lines, blank)
+    path = landing_file.path
+    reason, detail = landing_file.rejected_reason, landing_file.rejected_detail
+    if reason is None:
+        try:
+            stat = os.stat(path)
+            if landing_file.layout == "logs":
+                # one event per file, possibly pretty-printed: an empty file is the only blank one
+                lines, blank = (1, 0) if stat.st_size else (0, 1)
+            else:
+                opener = gzip.open if is_gzip(path) else open
+                with opener(path, "rb") as handle:
+                    lines, blank = count_lines_in(handle)
+        except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
+            reason, detail = UNREADABLE_FILE, _unreadable_detail(path, error)
+    if reason is not None:
+        # one record for the whole file: whatever lines it holds (or yielded before a break) are
+        # not read, so the raw count is 1. lstat: a link out of the landing zone is not followed.
+        stat = os.lstat(path)
+        lines, blank = 1, 0
+    return (landing_file.partition_date, path, landing_file.layout, stat.st_size,
+            stat.st_mtime_ns, lines, blank, reason, detail)
+
+
+def _unreadable_detail(path: str, error: BaseException) -> str:
+    """Why a landing file cannot be read, for its quarantine record: for a gzip file, how far its
+    stream decompresses (N = bytes of decompressed data) and what breaks it."""
+    if not is_gzip(path) or not isinstance(error, (EOFError, zlib.error, gzip.BadGzipFile)):
+        return f"cannot read: {getattr(error, 'strerror', None) or error}"
+    magic = b"\x1f\x8b"
+    with open(path, "rb") as handle:
+        if handle.read(2) != magic:
+            return "not a gzip file (no gzip header)"
+        handle.seek(0)
+        # a second pass, on this failure path only: block by block, output bounded, not kept
+        produced, stream, pending = 0, zlib.decompressobj(wbits=31), b""
+        while True:
+            if not pending and not (pending := handle.read(1 << 20)):
+                if stream.eof or not (rest := stream.decompress(b"", 1 << 24)):
+                    break  # the input is used up and zlib holds no more output
+                produced += len(rest)
+                continue
+            if stream.eof:  # after a member: another member, zero padding (accepted) or garbage
+                pending = pending.lstrip(b"\x00")
+                if not pending:
+                    continue
+                if not pending.startswith(magic):
+                    return f"bytes that are not gzip after {produced} bytes"
+                stream = zlib.decompressobj(wbits=31)
+            try:
+                produced += len(stream.decompress(pending, 1 << 24))
+            except zlib.error as corrupt:
+                return f"corrupt gzip stream after {produced} bytes: {corrupt}"
+            pending = stream.unused_data if stream.eof else stream.unconsumed_tail
+        if not stream.eof:
+            return f"truncated gzip stream after {produced} bytes"
+    return f"unreadable gzip stream: {error}"
 
 
 def inventory(files: list[LandingFile]) -> pa.Table:
@@ -236,6 +369,17 @@ class LandingFileChanged(RuntimeError):
         )
 
 
+class LandingFileUnreadable(RuntimeError):
+    """A landing file that ``raw_events`` did not register as unreadable cannot be read."""
+
+    def __init__(self, landing_file: LandingFile, error: BaseException):
+        super().__init__(
+            f"landing file {landing_file.path} of {landing_file.partition_date} cannot be read: "
+            f"{type(error).__name__}: {error}. Re-materialize raw_events for {landing_file.partition_date} "
+            f"(it registers an unreadable file as one quarantine record), then clean_events."
+        )
+
+
 def _unchanged(landing_file: LandingFile, stat: os.stat_result) -> bool:
     return landing_file.size_bytes is None or (stat.st_size, stat.st_mtime_ns) == (
         landing_file.size_bytes, landing_file.modified_ns)
@@ -286,22 +430,26 @@ def read_lines(files: list[LandingFile]) -> pa.Table:
     NDJSON batches go through Polars (about 3M lines/s here); a file Polars cannot split cleanly
     (invalid UTF-8, control bytes) is read line by line in Python so that only its bad lines are
     flagged. One-event files are read whole: each is one line, possibly pretty-printed JSON. A
-    registered file (with a fingerprint) that changed since raises ``LandingFileChanged``.
+    registered file (with a fingerprint) that changed since raises ``LandingFileChanged``; a file
+    that cannot be read raises ``LandingFileUnreadable``, naming it. Files registered with a
+    ``rejected_reason`` are not read: each is one quarantine record, written from the registry.
     """
+    files = [f for f in files if f.rejected_reason is None]
     day_of = {f.path: f.partition_date for f in files}
     parts: list[pa.Table] = []
     ndjson = [f for f in files if f.layout == "ndjson"]
     careful: list[LandingFile] = []
     _check_unchanged(ndjson)
     if ndjson:
+        # OSError: a broken gzip stream (Polars decompresses .gz itself); found file by file below
         try:
             frames = [_ndjson_lines_polars([f.path for f in ndjson])]
-        except (pl.exceptions.PolarsError, UnicodeDecodeError):
+        except (pl.exceptions.PolarsError, UnicodeDecodeError, OSError):
             frames = []
             for landing_file in ndjson:  # find the files that need the careful path
                 try:
                     frames.append(_ndjson_lines_polars([landing_file.path]))
-                except (pl.exceptions.PolarsError, UnicodeDecodeError):
+                except (pl.exceptions.PolarsError, UnicodeDecodeError, OSError):
                     careful.append(landing_file)
         for frame in frames:
             kept = frame.filter(pl.col("raw_line").is_not_null()).with_columns(
@@ -312,8 +460,11 @@ def read_lines(files: list[LandingFile]) -> pa.Table:
             parts.append(arrow.cast(EVENT_LINE_SCHEMA))  # same types: only the field nullability changes
     rows: list[tuple] = []
     for landing_file in careful:
-        rows.extend((landing_file.partition_date, landing_file.path, *line)
-                    for line in _lines_careful(landing_file))
+        try:
+            lines = _lines_careful(landing_file)
+        except (OSError, EOFError, zlib.error) as error:
+            raise LandingFileUnreadable(landing_file, error) from error
+        rows.extend((landing_file.partition_date, landing_file.path, *line) for line in lines)
     rows.extend(_read_one_event_files([f for f in files if f.layout == "logs"]))
     if rows:
         columns = list(zip(*rows))
@@ -351,14 +502,33 @@ def migrate_verbatim_raw_events(con, events_dir: Path, logs_dir: Path) -> int:
     return len(held)
 
 
-def registered_files(rows: Iterable[tuple[date, str, str, int, int]]) -> list[LandingFile]:
+def registered_files(rows: Iterable[tuple]) -> list[LandingFile]:
     """Landing files from raw-layer rows (partition_date, source_file, layout, size_bytes,
-    modified_ns), carrying their registered fingerprint.
+    modified_ns[, rejected_reason]), carrying their registered fingerprint.
 
     Landing files are immutable once registered: cleaning must read the lines that were counted,
-    so ``read_lines`` fails on a file replaced or removed since, naming the days to re-ingest.
+    so ``read_lines`` fails on a file replaced or removed since, naming the days to re-ingest. A
+    file registered with a ``rejected_reason`` is not read (nor checked): its quarantine record
+    comes from the registry.
     """
-    return [LandingFile(path, day, layout, size, modified_ns) for day, path, layout, size, modified_ns in rows]
+    return [LandingFile(path, day, layout, size, modified_ns, *rest) for day, path, layout, size, modified_ns, *rest in rows]
+
+
+def add_registry_columns(con) -> None:
+    """Give a ``raw_events`` registry written before ``rejected_reason``/``rejected_detail`` existed
+    those columns (NULL: every file it registered was read), so that cleaning can select them
+    before ``raw_events`` runs again. Nothing to do without a registry."""
+    from shopverse_platform.lib.warehouse.tables import (  # local: keeps this module DuckDB-free at import
+        add_new_columns,
+        table_exists,
+    )
+
+    if table_exists(con, "raw_events"):
+        con.register("_registry_shape", LANDED_FILE_SCHEMA.empty_table())
+        try:  # the migration raw_events' own replace_date_range does on its next run
+            add_new_columns(con, "raw_events", "SELECT * FROM _registry_shape", {})
+        finally:
+            con.unregister("_registry_shape")
 
 
 def day_chunks(files: list[LandingFile], start: date, end: date, max_bytes: int) -> list[tuple[date, date, list[LandingFile]]]:
