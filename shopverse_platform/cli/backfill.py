@@ -9,8 +9,6 @@ backfill's own run is in progress the queue counts it and holds its runs back.
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,36 +17,14 @@ from datetime import date, timedelta
 import dagster as dg
 
 from shopverse_platform.cli.arguments import REPORT_CHOICES
-from shopverse_platform.cli.supervisor import alive, start_time
+from shopverse_platform.defs.automation.run_workers import BUSY, fail_abandoned_runs
 from shopverse_platform.lib.automation.alerts import RANGE_END_TAG, RANGE_START_TAG
+from shopverse_platform.lib.automation.processes import RUNNER_TAG, runner_tag
 
-BUSY = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
-
-# The process that executes a run in-process ("host:pid:start time"). Nothing else watches such a
-# run: the daemon's run monitoring only health-checks runs its launcher started. If the process
-# dies (kill -9, OOM, a closed laptop lid), the run stays STARTED for ever and every later command
-# would wait for it; the next command on the same host sees the process is gone and fails the run.
-RUNNER_TAG = "shopverse/runner"
-
-
-def runner_tag() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{start_time(os.getpid())}"
-
-
-def fail_abandoned_runs(instance: dg.DagsterInstance, echo: Callable[[str], None] = print) -> list[str]:
-    """Mark failed the in-progress runs executed by a process of this host that no longer exists."""
-    failed = []
-    for run in instance.get_runs(filters=dg.RunsFilter(statuses=BUSY)):
-        host, _, rest = run.tags.get(RUNNER_TAG, "").partition(":")
-        pid, _, started = rest.partition(":")
-        if host != socket.gethostname() or not pid.isdigit() or alive(int(pid), started or None):
-            continue
-        message = (f"the process that executed this run (pid {pid} on {host}) is gone: it died or was killed "
-                   f"before the run finished; marked failed by the next shopverse command")
-        instance.report_run_failed(run, message)
-        echo(f"{run.job_name} {run.run_id[:8]}: {message}")
-        failed.append(run.run_id)
-    return failed
+# Runs executed in this process carry shopverse/runner ("host:pid:start time"). If the process
+# dies (kill -9, OOM, a closed laptop lid), the run stays STARTED; the daemon's run monitoring fails
+# it when a daemon runs (defs/automation/run_workers.py), and without one the next command on the
+# same host sees the process is gone and fails it first.
 
 
 @dataclass(frozen=True)

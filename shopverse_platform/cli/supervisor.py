@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shopverse_platform.lib import paths
+from shopverse_platform.lib.automation.processes import alive, start_time
+from shopverse_platform.lib.automation.processes import stat as _stat
 
 
 class StackError(RuntimeError):
@@ -37,21 +39,6 @@ class Service:
 
 
 # ----------------------------------------------------------------------------- processes (/proc)
-
-def _stat(pid: int) -> tuple[str, int, int, str] | None:
-    """(state, ppid, session id, start time) of a live process, from /proc (no psutil at run time)."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = raw[raw.rindex(")") + 2:].split()  # the command name may hold spaces and parentheses
-    return fields[0], int(fields[1]), int(fields[3]), fields[19]
-
-
-def alive(pid: int, start: str | None = None) -> bool:
-    stat = _stat(pid)
-    return stat is not None and stat[0] not in ("Z", "X") and (start is None or stat[3] == start)
-
 
 def _all_processes() -> dict[int, tuple[str, int, int, str]]:
     found = {}
@@ -112,12 +99,6 @@ def terminate(pid: int, start: str, timeout: float = 30.0) -> None:
         raise StackError(f"processes {sorted(left)} survived SIGKILL")
 
 
-
-
-def start_time(pid: int) -> str | None:
-    """The start time /proc records for a live process: with the PID, it names the process."""
-    stat = _stat(pid)
-    return stat[3] if stat else None
 
 
 def rss_mib(pid: int) -> float:

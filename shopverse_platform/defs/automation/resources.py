@@ -4,6 +4,8 @@ DuckDB admits one writing process. The run queue (``dagster.yaml``) keeps runs a
 the in-process executor keeps steps apart: with the default multiprocess executor two independent
 steps (``raw_events`` and ``raw_orders``) would open the warehouse from two processes at once and
 one would fail on the file lock. Steps here are SQL inside DuckDB, which already uses every core.
+The executor also tags each run with its run worker's PID (run_workers.py), so that the daemon
+fails the run if that process dies.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from shopverse_platform.defs.automation.run_workers import in_process_executor
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib import paths
 from shopverse_platform.lib.automation import alerts
@@ -67,4 +70,4 @@ class Alerting(dg.ConfigurableResource):
 
 @dg.definitions
 def automation_resources() -> dg.Definitions:
-    return dg.Definitions(resources={"alerting": Alerting()}, executor=dg.in_process_executor)
+    return dg.Definitions(resources={"alerting": Alerting()}, executor=in_process_executor)

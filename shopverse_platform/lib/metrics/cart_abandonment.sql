@@ -17,7 +17,9 @@ firsts AS (
 ),
 contents AS ({{cart_contents}}),
 left_in_cart AS (
-    SELECT session_id, sum(greatest(units, 0) * price) AS left_value FROM contents GROUP BY session_id
+    -- prices summed as DECIMAL: exact in any thread order, so the value that breaks ties between the
+    -- most abandoned products (and every value left in carts) is the same in every run
+    SELECT session_id, sum(greatest(units, 0) * CAST(price AS DECIMAL(18,3))) AS left_value FROM contents GROUP BY session_id
 ),
 carts AS (
     SELECT e.session_date, e.session_id, any_value(e.session_start) AS session_start,
@@ -42,7 +44,7 @@ top_products AS (
     SELECT session_date, list({'product_id': product_id, 'product_name': product_name, 'carts': n, 'units': units,
                                'value': value} ORDER BY n DESC, value DESC, product_id)[:$top_products] AS v
     FROM (SELECT c.session_date, x.product_id, max(x.product_name) AS product_name, count(*) AS n,
-                 sum(x.units) AS units, CAST(sum(x.units * x.price) AS DECIMAL(18,2)) AS value
+                 sum(x.units) AS units, CAST(sum(x.units * CAST(x.price AS DECIMAL(18,3))) AS DECIMAL(18,2)) AS value
           FROM carts c JOIN contents x USING (session_id)
           WHERE NOT c.converted AND x.units > 0 GROUP BY ALL)
     GROUP BY session_date

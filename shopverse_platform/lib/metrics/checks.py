@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import duckdb
 
-from shopverse_platform.lib.metrics.sources import source
+from shopverse_platform.lib.metrics.sources import customer_documents, revenue_documents, source
 from shopverse_platform.lib.warehouse.sql import SqlText, load_sql
 from shopverse_platform.lib.warehouse.sql import table as warehouse_table
 from shopverse_platform.lib.warehouse.tables import rows_failing, unique_key  # noqa: F401  (unique_key re-exported: checks.unique_key)
@@ -132,16 +132,16 @@ def product_revenue_reconciles(con: duckdb.DuckDBPyConnection, start: date, end:
 
 
 def whole_history_revenue(con: duckdb.DuckDBPyConnection, table: str, amount: str, where: str = "true") -> Outcome:
-    """A whole-history table's revenue = the order fact's net sales (identified customers or all).
+    """A whole-history table's revenue = the order fact's net sales over the documents the table reads
+    (customer_metrics: identified customers' orders and credits; else every document that moves money).
 
     ``where`` is a condition the calling code writes as a literal (``grain = 'hour_of_week'``), never
     a value from outside; that is why it may be spliced as ``SqlText``."""
     got = con.execute(
         load_sql(__file__, "table_amount_total", checked=warehouse_table(table), condition=SqlText(where)), {"amount": amount}
     ).fetchone()[0] or Decimal(0)
-    expected = con.execute(
-        load_sql(__file__, "orders_net_sales"), {"identified_only": table == "customer_metrics"}
-    ).fetchone()[0] or Decimal(0)
+    documents = customer_documents() if table == "customer_metrics" else revenue_documents()  # as the table reads
+    expected = con.execute(load_sql(__file__, "orders_net_sales", documents=documents)).fetchone()[0] or Decimal(0)
     return got == expected, {f"{table}_{amount}": float(got), "orders_net_amount": float(expected)}
 
 

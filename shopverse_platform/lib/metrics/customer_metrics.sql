@@ -10,7 +10,7 @@ per_customer AS (
            sum(gross_amount) AS gross_revenue, sum(credited_amount) AS cancelled_revenue, sum(net_amount) AS net_revenue,
            string_agg(DISTINCT source, '+' ORDER BY source) AS sources,
            mode(country) FILTER (WHERE is_order) AS order_country
-    FROM orders WHERE customer_id IS NOT NULL AND (is_order OR is_credit)
+    FROM orders WHERE {{documents}}  -- customer_documents.sql: the check of net_revenue reads the same
     GROUP BY customer_id
 )
 SELECT c.customer_id, c.sources,

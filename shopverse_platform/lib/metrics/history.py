@@ -11,14 +11,22 @@ from __future__ import annotations
 
 import duckdb
 
-from shopverse_platform.lib.metrics.sources import replace_whole, session_stats, source, table_or_empty
+from shopverse_platform.lib.metrics.sources import (
+    customer_documents,
+    replace_whole,
+    revenue_documents,
+    session_stats,
+    source,
+    table_or_empty,
+)
 from shopverse_platform.lib.warehouse.sql import load_sql
 from shopverse_platform.lib.warehouse.tables import replace_table
 
 
 def build_customer_metrics(con: duckdb.DuckDBPyConnection) -> int:
     dim = table_or_empty(con, "dim_customers", load_sql(__file__, "empty_dim_customers"))
-    return replace_table(con, table="customer_metrics", select_sql=load_sql(__file__, "customer_metrics", dim_customers=dim))
+    return replace_table(con, table="customer_metrics", select_sql=load_sql(__file__, "customer_metrics", dim_customers=dim,
+                                                                                documents=customer_documents()))
 
 
 # Slot labels: ``weekday`` 0 is Monday (ISO), ``month`` 1 is January.
@@ -27,7 +35,8 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 
 
 def build_seasonality(con: duckdb.DuckDBPyConnection) -> int:
-    sql = load_sql(__file__, "seasonality", events=source(con, "clean_events"), sessions=session_stats(con))
+    sql = load_sql(__file__, "seasonality", events=source(con, "clean_events"), sessions=session_stats(con),
+                   documents=revenue_documents())
     return replace_whole(con, "seasonality", sql, {"weekdays": list(WEEKDAYS), "months": list(MONTHS)})
 
 

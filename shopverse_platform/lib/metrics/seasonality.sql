@@ -9,7 +9,7 @@ sales AS (  -- kept_amount: an order net of its credits, in the order's slot (th
     SELECT o.order_ts AS ts, o.gross_amount, o.net_amount, o.is_order,
            CASE WHEN o.is_order THEN greatest(o.gross_amount - coalesce(c.credited, 0), 0) ELSE 0 END AS kept_amount
     FROM orders o LEFT JOIN credits c ON o.is_order AND c.source = o.source AND c.order_id = o.document_id
-    WHERE o.is_order OR o.is_credit
+    WHERE {{documents}}  -- revenue_documents.sql: the check of net_revenue reads the same documents
 ),
 span AS (
     SELECT CAST(min(ts) AS DATE) AS first_day, CAST(max(ts) AS DATE) AS last_day

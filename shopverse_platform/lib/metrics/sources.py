@@ -25,6 +25,17 @@ from shopverse_platform.lib.warehouse.tables import replace_date_range, replace_
 SALES_LINE_TYPES: tuple[str, ...] = ("product", "postage", "manual_adjustment", "discount", "gift_voucher")
 
 
+def revenue_documents() -> SqlText:
+    """The ``orders`` rows whose amounts make whole-history revenue, as a condition (revenue_documents.sql).
+    seasonality and the check of its revenue filter with this one text, so they cannot disagree."""
+    return load_sql(__file__, "revenue_documents")
+
+
+def customer_documents() -> SqlText:
+    """The ``orders`` rows of customer_metrics (identified customers' orders and credits), as a
+    condition (customer_documents.sql), shared by the table and the check of its revenue."""
+    return load_sql(__file__, "customer_documents")
+
 
 # The full purchase journey in order (step 1 is the session itself) and the checkout funnel on its own.
 # A shop's funnels keep only the steps it emits (traffic.funnel_steps); a step keeps its number here.

@@ -19,5 +19,6 @@ credited AS (
     UNION ALL
     SELECT anonymous_id, value FROM bought WHERE device_user IS NULL AND anonymous_id IS NOT NULL
 )
-SELECT entity_id, count(*) AS future_orders, coalesce(sum(value), 0) AS future_revenue
+-- purchase values summed exactly as DECIMAL, then made DOUBLE: the same label in any thread order
+SELECT entity_id, count(*) AS future_orders, CAST(coalesce(sum(CAST(value AS DECIMAL(18,3))), 0) AS DOUBLE) AS future_revenue
 FROM credited GROUP BY entity_id

@@ -9,7 +9,10 @@ purchases AS (
     QUALIFY row_number() OVER (PARTITION BY coalesce(transaction_id, event_id) ORDER BY event_ts, event_id) = 1
 ),
 bought AS (
-    SELECT visitor_id, count(*) AS purchases_total, coalesce(sum(value), 0) AS revenue_total,
+    -- money summed as DECIMAL (exact, the same in any thread order), only then made DOUBLE: a DOUBLE
+    -- sum computed in parallel differs in its last digits between runs (and the snapshot's value with it)
+    SELECT visitor_id, count(*) AS purchases_total,
+           CAST(coalesce(sum(CAST(value AS DECIMAL(18,3))), 0) AS DOUBLE) AS revenue_total,
            count(*) FILTER (WHERE event_date >= CAST($before AS DATE) - getvariable('segmentation_visitor_state').lookback_days) AS recent_purchases,
            max(event_date) AS last_purchase_date
     FROM purchases GROUP BY visitor_id

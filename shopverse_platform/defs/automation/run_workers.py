@@ -1,0 +1,94 @@
+"""Runs whose worker process died are failed, so the one-run queue does not wait for them.
+
+Every run records the process that executes its steps in the ``shopverse/runner`` tag
+(``host:pid:start time``, lib/automation/processes.py): the shopverse command tags its in-process
+runs itself, and the executor below tags runs the daemon launches from inside their run worker.
+
+Two places read the tag. The daemon's run monitoring asks the run launcher about every STARTED run
+each ``poll_interval_seconds`` (dagster.yaml): Dagster's ``DefaultRunLauncher`` cannot answer
+(its ``supports_check_run_worker_health`` is False in 1.13), so a run whose worker died with or
+after its code server (a crash, an OOM kill, a restarted stack) stayed STARTED until
+``max_runtime_seconds`` (6 h) and held the queue. ``ShopverseRunLauncher`` is that launcher plus
+the health check. The shopverse command, which runs without a daemon, calls
+``fail_abandoned_runs`` before it starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import dagster as dg
+from dagster._core.launcher import CheckRunHealthResult, DefaultRunLauncher, WorkerStatus
+
+from shopverse_platform.lib.automation.processes import RUNNER_TAG, runner_gone, runner_tag
+
+# Statuses in which a run has (or is about to have) a live worker.
+BUSY = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+
+
+def gone_message(run: dg.DagsterRun, who: str) -> str | None:
+    """Why ``run`` is abandoned (its runner process is gone), else None."""
+    if (gone := runner_gone(run.tags.get(RUNNER_TAG))) is None:
+        return None
+    return (f"the process that executed this run ({gone}) is gone: it died or was killed "
+            f"before the run finished; marked failed by {who}")
+
+
+def fail_abandoned_runs(instance: dg.DagsterInstance, echo: Callable[[str], None] = print,
+                        who: str = "the next shopverse command") -> list[str]:
+    """Mark failed the in-progress runs executed by a process of this host that no longer exists."""
+    failed = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=BUSY)):
+        if (message := gone_message(run, who)) is None:
+            continue
+        instance.report_run_failed(run, message)
+        echo(f"{run.job_name} {run.run_id[:8]}: {message}")
+        failed.append(run.run_id)
+    return failed
+
+
+class _RunnerTaggingExecutor(dg.Executor):
+    """An executor that first tags the run with the process executing it, then lets ``inner`` run
+    the steps (in this same process: the in-process executor)."""
+
+    def __init__(self, inner: dg.Executor) -> None:
+        self._inner = inner
+
+    @property
+    def retries(self):
+        return self._inner.retries
+
+    @property
+    def step_dependency_config(self):
+        return self._inner.step_dependency_config
+
+    def execute(self, plan_context, execution_plan):
+        plan_context.instance.add_run_tags(plan_context.run_id, {RUNNER_TAG: runner_tag()})
+        yield from self._inner.execute(plan_context, execution_plan)
+
+
+@dg.executor(
+    name=dg.in_process_executor.name,  # same name and config: `execution: in_process:` still applies
+    config_schema=dg.in_process_executor.config_schema,
+)
+def in_process_executor(init_context: dg.InitExecutorContext) -> dg.Executor:
+    """Dagster's in-process executor (all steps one after another in the run worker), which tags
+    the run with the run worker's host, PID and start time before the first step."""
+    return _RunnerTaggingExecutor(dg.in_process_executor.executor_creation_fn(init_context))
+
+
+class ShopverseRunLauncher(DefaultRunLauncher):
+    """Dagster's default run launcher (run workers are subprocesses of the code location's gRPC
+    server), whose run-worker health check fails a run when the process named by its
+    ``shopverse/runner`` tag is gone. A run without the tag yet (its worker is still loading the
+    code), or executed on another host, counts as running: only a process seen gone fails a run."""
+
+    @property
+    def supports_check_run_worker_health(self) -> bool:
+        return True
+
+    def check_run_worker_health(self, run: dg.DagsterRun) -> CheckRunHealthResult:
+        message = gone_message(run, "the daemon's run monitoring")
+        if message is None:
+            return CheckRunHealthResult(WorkerStatus.RUNNING)
+        return CheckRunHealthResult(WorkerStatus.FAILED, message)
