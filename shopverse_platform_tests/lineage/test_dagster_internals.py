@@ -49,6 +49,12 @@ def test_the_internals_still_have_the_shape_the_policy_uses():
     assert sorted(init) == ASSETS_DEFINITION_ATTRIBUTES, RECHECK
     assert hasattr(dg.OpExecutionContext, "get_step_execution_context"), RECHECK
     assert isinstance(inspect.getattr_static(dg.JobDefinition, "asset_layer"), property), RECHECK
+    from dagster._core.launcher import CheckRunHealthResult, DefaultRunLauncher, WorkerStatus
+
+    assert isinstance(inspect.getattr_static(DefaultRunLauncher, "supports_check_run_worker_health"), property), RECHECK
+    assert list(inspect.signature(DefaultRunLauncher.check_run_worker_health).parameters) == ["self", "run"], RECHECK
+    assert {"RUNNING", "FAILED"} <= set(WorkerStatus.__members__), RECHECK
+    assert list(inspect.signature(CheckRunHealthResult).parameters)[:2] == ["status", "msg"], RECHECK
 
 
 def test_rebuilding_an_asset_keeps_every_attribute_but_the_op():

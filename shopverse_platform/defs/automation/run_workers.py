@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import dagster as dg
-from dagster._core.launcher import CheckRunHealthResult, DefaultRunLauncher, WorkerStatus
+from shopverse_platform.defs.lineage.dagster_internals import CheckRunHealthResult, DefaultRunLauncher, WorkerStatus
 
 from shopverse_platform.lib.automation.processes import RUNNER_TAG, runner_gone, runner_tag
 

@@ -1,4 +1,5 @@
-"""Every Dagster internal the lineage policy relies on, in this one module and nowhere else.
+"""Every Dagster internal the platform relies on, in this one module and nowhere else: the lineage
+policy's, and the two types a run launcher's health check returns (``run_workers.py``).
 
 Why internals at all (docs/lineage.md, "Why the compute function, and why Dagster internals"):
 no public Dagster mechanism emits an event *in the step, before the asset body runs*, in every
@@ -21,6 +22,7 @@ from collections.abc import Callable
 import dagster as dg
 from dagster._core.definitions.decorators.op_decorator import DecoratedOpFunction
 from dagster._core.execution.plan.compute_generator import create_op_compute_wrapper
+from dagster._core.launcher import CheckRunHealthResult, DefaultRunLauncher, WorkerStatus
 from dagster._record import copy as copy_record
 
 # The Dagster release every function below was read against and the lineage tests pass with.
@@ -42,7 +44,12 @@ INTERNALS = {
         "the step key in the dagster run facet",
     "OpExecutionContext.job_def.asset_layer.asset_graph":
         "kinds and metadata of upstream assets, to name input datasets like their writers do",
+    "dagster._core.launcher.DefaultRunLauncher / CheckRunHealthResult / WorkerStatus":
+        "the run launcher the daemon's run monitoring health-checks (defs/automation/run_workers.py): a "
+        "custom launcher is Dagster's documented extension point, its result types are not exported",
 }
+
+__all__ = ["CheckRunHealthResult", "DefaultRunLauncher", "WorkerStatus", "compute_core", "user_function"]
 
 
 def compute_core(op: dg.OpDefinition) -> Callable:
