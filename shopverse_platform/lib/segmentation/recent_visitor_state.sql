@@ -48,15 +48,20 @@ bought AS (
            count(*) FILTER (WHERE event_date >= (SELECT window_start FROM bounds)) AS recent_purchases
     FROM purchases GROUP BY visitor_id
 ),
+flagged AS (
+    -- every row of the lookback is recent: the flag states what the recent_* columns count (as in
+    -- visitor_state.sql, so their column lineage names event_date); the WHERE of ev only prunes
+    SELECT *, event_date >= (SELECT window_start FROM bounds) AS is_recent FROM tagged
+),
 per_visitor AS (
     SELECT visitor_id, bool_or(is_identified) AS is_identified, max(event_date) AS last_seen_date,
-           count(DISTINCT session_id) AS recent_sessions,
-           count(DISTINCT event_date) AS recent_active_days,
-           count(*) FILTER (WHERE event_name = 'page_view') AS recent_page_views,
-           count(*) FILTER (WHERE event_name = 'view_item') AS recent_item_views,
-           count(*) FILTER (WHERE event_name = 'add_to_cart') AS recent_cart_adds,
-           count(*) FILTER (WHERE event_name = 'begin_checkout') AS recent_checkouts
-    FROM tagged GROUP BY visitor_id
+           count(DISTINCT session_id) FILTER (WHERE is_recent) AS recent_sessions,
+           count(DISTINCT event_date) FILTER (WHERE is_recent) AS recent_active_days,
+           count(*) FILTER (WHERE is_recent AND event_name = 'page_view') AS recent_page_views,
+           count(*) FILTER (WHERE is_recent AND event_name = 'view_item') AS recent_item_views,
+           count(*) FILTER (WHERE is_recent AND event_name = 'add_to_cart') AS recent_cart_adds,
+           count(*) FILTER (WHERE is_recent AND event_name = 'begin_checkout') AS recent_checkouts
+    FROM flagged GROUP BY visitor_id
 )
 SELECT v.visitor_id, v.is_identified, v.last_seen_date, v.recent_sessions, v.recent_active_days,
        v.recent_page_views, v.recent_item_views, v.recent_cart_adds, v.recent_checkouts,
