@@ -183,6 +183,15 @@ def measure(root: Path, landing: Path, size: int) -> dict:
     return outcome
 
 
+def memory_limit() -> str:
+    """The memory_limit the run's warehouse connections get (the platform's default when unset)."""
+    from shopverse_platform.defs import resources
+
+    default = getattr(resources, "DEFAULT_MEMORY_LIMIT", None)  # none before 2026-12
+    return (os.environ.get("SHOPVERSE_DUCKDB_MEMORY")
+            or (f"the platform default, {default}" if default else "none (DuckDB's 80 % of RAM)"))
+
+
 def _table(results: dict[int, dict]) -> str:
     sizes = sorted(results)
     rows = "\n".join(
@@ -249,8 +258,7 @@ max RSS. The machine is shared: the load average is that of the whole machine (2
 figure here is slower by it.
 """
     body = (f"{users:,} users (~{next(iter(results.values()))['history_events'] / sizes[0]:,.0f} events a day), "
-            f"{time.strftime('%Y-%m-%d %H:%M')} UTC, DuckDB memory_limit "
-            f"{os.environ.get('SHOPVERSE_DUCKDB_MEMORY') or 'the platform default'}.\n\n" + _table(results))
+            f"{time.strftime('%Y-%m-%d %H:%M')} UTC, DuckDB memory_limit: {memory_limit()}.\n\n" + _table(results))
     previous = {}
     if (BENCH_DIR / "RESULTS.md").exists():
         text = (BENCH_DIR / "RESULTS.md").read_text()
