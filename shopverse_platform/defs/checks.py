@@ -18,11 +18,16 @@ A check's full name stays ``<asset>_<name>`` so its history in the Dagster insta
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import dagster as dg
 import duckdb
 
 from shopverse_platform.defs.resources import Warehouse
+
+# The run's partition tags: a single-run range, else one partition.
+RANGE_START_TAG, RANGE_END_TAG, PARTITION_TAG = (
+    "dagster/asset_partition_range_start", "dagster/asset_partition_range_end", "dagster/partition")
 
 Outcome = tuple[bool, Mapping[str, object]]
 
@@ -73,7 +78,28 @@ def run_checks(
             yield check.result(evaluate())
 
 
-TableCheck = tuple[Check, Callable[[duckdb.DuckDBPyConnection], Outcome]]
+@dataclass(frozen=True)
+class OnRunDays:
+    """A table check that can look at the run's days only: ``evaluate(con, start, end)`` with the
+    run's [start, end) when the run has daily partitions, ``evaluate(con, None, None)`` (the whole
+    table) when it has none, e.g. the check executed on its own from the UI."""
+
+    evaluate: Callable[[duckdb.DuckDBPyConnection, date | None, date | None], Outcome]
+
+
+TableCheck = tuple[Check, Callable[[duckdb.DuckDBPyConnection], Outcome] | OnRunDays]
+
+
+def run_days(context: dg.AssetCheckExecutionContext) -> tuple[date, date] | tuple[None, None]:
+    """[start, end) of the run's daily partitions, from its tags (a table check has no partitions
+    of its own); (None, None) when the run has none or they are not days."""
+    tags = context.run.tags
+    first = tags.get(RANGE_START_TAG) or tags.get(PARTITION_TAG)
+    last = tags.get(RANGE_END_TAG) or tags.get(PARTITION_TAG)
+    try:
+        return date.fromisoformat(first), date.fromisoformat(last) + timedelta(days=1)
+    except (TypeError, ValueError):
+        return None, None
 
 # When the automation sensor (declarative automation) requests the asset, its table checks join the
 # same run, as they did when they ran inside the asset; and only then: no extra check-only runs.
@@ -94,9 +120,11 @@ def table_checks(asset: str, checks: list[TableCheck]) -> dg.AssetChecksDefiniti
         description=f"Checks of the stored {asset} table.",
     )
     def _table_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
+        start, end = run_days(context)
         with warehouse.connect() as con:
             yield from run_checks(
-                [(check, lambda evaluate=evaluate: evaluate(con)) for check, evaluate in checks],
+                [(check, lambda evaluate=evaluate: evaluate.evaluate(con, start, end) if isinstance(evaluate, OnRunDays)
+                  else evaluate(con)) for check, evaluate in checks],
                 context.selected_asset_check_keys,
             )
 

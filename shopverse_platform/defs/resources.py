@@ -21,6 +21,13 @@ from shopverse_platform.lib import paths
 from shopverse_platform.lib.warehouse.lock import connect_with_retry, warehouse_lock
 
 
+# Every connection of a step runs within this DuckDB memory_limit unless configured otherwise:
+# DuckDB's own default is 80 % of the machine's RAM, so a step's peak grew with the data until the
+# machine ran out. With a limit, the joins, aggregates, sorts and windows spill to the temp
+# directory (DuckDB's default for a file database: `<warehouse>.tmp` beside it) instead.
+DEFAULT_MEMORY_LIMIT = "2GB"
+
+
 class Warehouse(dg.ConfigurableResource):
     """The DuckDB warehouse: one file, one process at a time (an OS lock beside the file; a second
     run or command waits its turn)."""
@@ -38,7 +45,8 @@ class Warehouse(dg.ConfigurableResource):
         description="DuckDB file. Unset: $SHOPVERSE_WAREHOUSE, else data/warehouse/shopverse.duckdb.",
     )
     memory_limit: str | None = Field(
-        default=None, description="DuckDB memory_limit, e.g. '2GB'. Unset: $SHOPVERSE_DUCKDB_MEMORY or DuckDB's default."
+        default=None, description=(f"DuckDB memory_limit, e.g. '4GB' (beyond it DuckDB spills to `<warehouse>.tmp`). "
+                     f"Unset: $SHOPVERSE_DUCKDB_MEMORY, else {DEFAULT_MEMORY_LIMIT}.")
     )
     threads: int | None = Field(default=None, description="DuckDB worker threads. Unset: all cores.")
 
@@ -59,9 +67,7 @@ class Warehouse(dg.ConfigurableResource):
         path = self.resolved_path()
         path.parent.mkdir(parents=True, exist_ok=True)
         config: dict[str, object] = {}
-        memory = self.memory_limit or os.environ.get("SHOPVERSE_DUCKDB_MEMORY")
-        if memory:
-            config["memory_limit"] = memory
+        config["memory_limit"] = self.memory_limit or os.environ.get("SHOPVERSE_DUCKDB_MEMORY") or DEFAULT_MEMORY_LIMIT
         if self.threads:
             config["threads"] = self.threads
         # One process at a time, taken atomically (lib/warehouse/lock.py): a second run or command

@@ -69,6 +69,13 @@ def test_clean_events_reconciliation_checks_pass(cleaned):
                       "clean_events_input_quality": (False, dg.AssetCheckSeverity.WARN)}
 
 
+def test_clean_events_uniqueness_check_looks_at_the_run_days(cleaned):
+    # the table check gets the run's days from its partition tags: 2024-03-05..06 written
+    unique = next(e for e in cleaned.get_asset_check_evaluations() if e.check_name == "clean_events_event_id_unique")
+    assert unique.metadata["days"].value == "2024-03-05..2024-03-06"
+    assert unique.metadata["repeated_keys"].value == 0
+
+
 def test_clean_events_reconciliation_detects_a_lost_row(cleaned, warehouse):
     with warehouse.connect() as con:
         con.execute("DELETE FROM clean_events WHERE event_id = 'e4'")

@@ -28,7 +28,7 @@ from shopverse_platform.lib.segmentation.tables import (
     markdown_table,
     write_frame,
 )
-from shopverse_platform.lib.segmentation.visitors import visitor_state_sql
+from shopverse_platform.lib.segmentation.visitors import recent_visitor_state_sql
 from shopverse_platform.lib.warehouse.column_docs import comment_columns
 from shopverse_platform.lib.warehouse.shapes import relation
 
@@ -111,7 +111,7 @@ def _customer_frame(con, config: ClusterConfig, as_of):
     customer_sql = log.take()
     visits = log.execute(
         f"SELECT visitor_id AS customer_id, recent_sessions, recent_item_views, recent_cart_adds "
-        f"FROM ({visitor_state_sql(log, config.event_lookback_days)})", params).df()
+        f"FROM ({recent_visitor_state_sql(log, config.event_lookback_days)})", params).df()
     visit_sql = log.take()
     frame = customers.merge(visits, on="customer_id", how="left")
     for column in ("recent_sessions", "recent_item_views", "recent_cart_adds"):
@@ -190,9 +190,10 @@ class IntentConfig(dg.Config):
 @dg.asset(**SEGMENTATION.whole_history(["clean_events"]))
 def intent_segments(context: dg.AssetExecutionContext, config: IntentConfig, warehouse: Warehouse):
     """Visitors seen in the last 28 days (bots excluded; a device is the user it last logged in
-    as) by purchase intent: converted (purchased in the window), high (added to cart and came back
-    for two or more sessions), medium (viewed items, or a cart in a single visit), low (browsing
-    only: pages, lists, search)."""
+    as within those days) by purchase intent: converted (purchased in the window), high (added to
+    cart and came back for two or more sessions), medium (viewed items, or a cart in a single
+    visit), low (browsing only: pages, lists, search). Reads the window's events, not the history
+    (revenue_total alone reads the purchases of the whole history)."""
     from datetime import date
 
     with warehouse.connect() as con:

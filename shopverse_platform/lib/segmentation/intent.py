@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import duckdb
 
-from shopverse_platform.lib.segmentation.visitors import visitor_state_sql
+from shopverse_platform.lib.segmentation.visitors import recent_visitor_state_sql
 from shopverse_platform.lib.warehouse.sql import SqlText, load_sql
 
 INTENT_LEVELS: tuple[str, ...] = ("converted", "high", "medium", "low")
@@ -23,7 +23,7 @@ def intent_segments_sql(con: duckdb.DuckDBPyConnection, lookback_days: int) -> S
 
     The query's only parameter is ``$before``; the lookback and ``REPEAT_SESSIONS`` are bound now,
     into connection variables the query reads, so run the text on ``con`` before making another one."""
-    state = visitor_state_sql(con, lookback_days)
+    state = recent_visitor_state_sql(con, lookback_days)
     con.execute(load_sql(__file__, "intent_settings"),
                 {"lookback_days": int(lookback_days), "repeat_sessions": REPEAT_SESSIONS})
     return load_sql(__file__, "intent_segments", visitor_state=state)

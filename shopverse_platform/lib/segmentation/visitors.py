@@ -5,8 +5,10 @@ a device (``anonymous_id``) was last seen logged in as, else the device itself. 
 map is built from the same events before ``$before`` only, so a login after the cutoff changes
 nothing before it. Bot sessions (the metric layer's rule, ``lib.metrics.sources``) are left out.
 
-Shared by the intent segments (as of a day) and the purchase-propensity features (as of the day
-before a cutoff).
+Two readings: :func:`visitor_state_sql`, every column, over the whole history (the
+purchase-propensity features, as of the day before a cutoff, in the weekly job), and
+:func:`recent_visitor_state_sql`, the columns the daily intent segments and behaviour clusters use,
+from the lookback's events (its cost follows the lookback, not the history).
 """
 
 from __future__ import annotations
@@ -29,10 +31,20 @@ def _events(con: duckdb.DuckDBPyConnection):
 
 def human_events_sql(con: duckdb.DuckDBPyConnection) -> SqlText:
     """Events before ``$before`` outside bot sessions, each with its ``visitor_id``."""
+    return load_sql(__file__, "human_events", events=_events(con), bot_rule=_bot_rule())
+
+
+def _settings(con: duckdb.DuckDBPyConnection, lookback_days: int) -> None:
+    lookback = int(lookback_days)
+    if lookback < 1:
+        raise ValueError("lookback_days must be at least 1")
+    con.execute(load_sql(__file__, "visitor_state_settings"), {"lookback_days": lookback, "never_days": NEVER_DAYS})
+
+
+def _bot_rule() -> SqlText:
     # bot_rule_sql builds the rule from these column expressions and the constants of
     # lib/cleaning/dimensions.py: code-made text without any value from outside, so it may be spliced.
-    bot_rule = SqlText(bot_rule_sql("count(*)", "min(event_ts)", "max(event_ts)"))
-    return load_sql(__file__, "human_events", events=_events(con), bot_rule=bot_rule)
+    return SqlText(bot_rule_sql("count(*)", "min(event_ts)", "max(event_ts)"))
 
 
 def visitor_state_sql(con: duckdb.DuckDBPyConnection, lookback_days: int) -> SqlText:
@@ -47,8 +59,19 @@ def visitor_state_sql(con: duckdb.DuckDBPyConnection, lookback_days: int) -> Sql
     variable the query reads (``visitor_state_settings.sql``), so run the text on ``con`` before
     making another one with a different lookback.
     """
-    lookback = int(lookback_days)
-    if lookback < 1:
-        raise ValueError("lookback_days must be at least 1")
-    con.execute(load_sql(__file__, "visitor_state_settings"), {"lookback_days": lookback, "never_days": NEVER_DAYS})
+    _settings(con, lookback_days)
     return load_sql(__file__, "visitor_state", human_events=human_events_sql(con))
+
+
+def recent_visitor_state_sql(con: duckdb.DuckDBPyConnection, lookback_days: int) -> SqlText:
+    """One row per visitor seen in the ``lookback_days`` before ``$before`` (exclusive), read from
+    the lookback's events: ``visitor_id``, ``is_identified``, ``last_seen_date``, the ``recent_*``
+    counts and ``revenue_total``, as :func:`visitor_state_sql` gives them, with one difference: a
+    device is the user it last logged in as *within the lookback* (whole history there).
+
+    Bots are judged on all of a session's events, and ``revenue_total`` covers the whole history
+    (purchase events only): both are narrow reads of the history, the per-visitor grouping is the
+    lookback's. Same parameter and settings as :func:`visitor_state_sql`.
+    """
+    _settings(con, lookback_days)
+    return load_sql(__file__, "recent_visitor_state", events=_events(con), bot_rule=_bot_rule())

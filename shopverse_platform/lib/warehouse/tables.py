@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 
@@ -116,6 +116,29 @@ def unique_key(con: duckdb.DuckDBPyConnection, table: str, key: str) -> tuple[bo
         f"SELECT count(*) FROM (SELECT {key} FROM {table} GROUP BY ALL HAVING count(*) > 1)"
     ).fetchall()[0][0]
     return repeated == 0, {"key": key, "repeated_keys": repeated}
+
+
+def unique_key_in_days(
+    con: duckdb.DuckDBPyConnection, table: str, key: str, date_column: str, start: date, end: date,
+) -> tuple[bool, dict[str, object]]:
+    """Check outcome of :func:`unique_key` for the rows of [``start``, ``end``) on ``date_column``
+    just written: no ``key`` (one column) twice among them, nor shared with a row of any other day.
+
+    Equivalent to the whole-table check when the other days were unique when they were written
+    (their rows are not touched by a write of these days). Only the written days' keys are hashed;
+    the rest of the table is streamed past them once (a semi-join), so memory follows the days
+    written, not the table. ``table``, ``key`` and ``date_column`` are code constants."""
+    repeated = con.execute(
+        f"""WITH written AS (SELECT {key} FROM {table} WHERE {date_column} >= $start AND {date_column} < $end)
+        SELECT count(*) FROM (
+            SELECT {key} FROM written GROUP BY ALL HAVING count(*) > 1
+            UNION
+            SELECT {key} FROM {table} SEMI JOIN written USING ({key})
+            WHERE {date_column} < $start OR {date_column} >= $end OR {date_column} IS NULL
+        )""",
+        {"start": start, "end": end},
+    ).fetchall()[0][0]
+    return repeated == 0, {"key": key, "repeated_keys": repeated, "days": f"{start}..{end - timedelta(days=1)}"}
 
 
 def rows_failing(

@@ -1,0 +1,276 @@
+"""One more daily run on warehouses holding 30, 120 and 240 days of the same traffic: does its cost
+grow with the history?
+
+Not a test: run `python bench/daily_growth.py [--users N] [--sizes 30,120,240] [--issue-volume]`;
+results go to the `## Daily run against history` section of bench/RESULTS.md (other sections are
+left alone). `--label` names the code measured (e.g. "before", "after"): each label keeps its own
+table in the section, so a before/after pair is written by two runs.
+
+Setup, cached under bench/output/ (git-ignored) and reused by later runs:
+- one simulated landing zone of max(sizes) + 1 days (seed 11); `--users` sets the daily volume
+  (about one event per user and day: the default 3,500 users make ~3.4k events a day, so the whole
+  bench runs in minutes here; `--issue-volume` is the issue's ~34k events a day, 35,000 users);
+- the history: the daily job (`daily_job`, what `shopverse run` and `shopverse backfill` run via
+  `cli.backfill.run_range`) over the first days in chunks of `--chunk` days, one warehouse and
+  one Dagster instance, copied aside once it holds each size. The weekly job is not run: no asset
+  of the daily job reads a weekly table.
+
+Measured, each in its own process so that its peak RSS is its own (interpreter and imports
+included), on a fresh copy of the warehouse and instance holding N days: the daily job for day
+N + 1 (the next day's landing files), one run, exactly as the daily schedule or `shopverse backfill
+--start D --end D` runs it. Reported: the run's wall time, each step's time (Dagster's step
+timings), peak RSS of the process, and the machine's load average before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from results import (
+    write_section,  # bench/results.py (this folder is on sys.path when run as a script)
+)
+
+BENCH_DIR = Path(__file__).resolve().parent
+PROJECT = BENCH_DIR.parent
+OUTPUT = BENCH_DIR / "output"
+START = date(2026, 1, 5)  # a Monday
+SEED = 11
+SECTION = "Daily run against history"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def day(n: int) -> date:
+    """The n-th day of the simulation, 1-based."""
+    return START + timedelta(days=n - 1)
+
+
+def environment(root: Path) -> dict[str, str]:
+    """Everything the platform writes (warehouse, reports, lineage buffer, MLflow, runs) under ``root``."""
+    return {
+        **os.environ,
+        "SHOPVERSE_DATA_DIR": str(root / "data"),
+        "SHOPVERSE_WAREHOUSE": str(root / "data" / "warehouse" / "shopverse.duckdb"),
+        "DAGSTER_HOME": str(root / "dagster_home"),
+    }
+
+
+# ------------------------------------------------------------------ steps (each in a child process)
+def step_simulate(landing: str, users: int, days: int) -> dict:
+    from shopverse_platform.lib.simulator.traffic import simulate
+
+    started = time.perf_counter()
+    summary = simulate(Path(landing), users=users, days=days, start=START, seed=SEED)
+    return {"events": summary.events, "seconds": time.perf_counter() - started}
+
+
+def _daily_run(first: date, last: date) -> dict:
+    """The daily job over [first, last] in one run, through the CLI's own path."""
+    import dagster as dg
+
+    from shopverse_platform.cli.backfill import run_range
+    from shopverse_platform.cli.instance import use_embedded_instance
+    from shopverse_platform.definitions import defs
+
+    use_embedded_instance()
+    definitions = defs()
+    with dg.DagsterInstance.get() as instance:
+        started = time.perf_counter()
+        stage, result = run_range(definitions, instance, "daily_job", first, last, "bench")
+        seconds = time.perf_counter() - started
+    if not stage.success:
+        failures = [e.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        raise RuntimeError(f"daily_job {first}..{last} failed: {failures}")
+    steps = {
+        e.step_key: round(e.event_specific_data.duration_ms / 1000, 3)
+        for e in result.all_events if e.event_type_value == "STEP_SUCCESS"
+    }
+    return {"seconds": seconds, "steps": steps}
+
+
+def step_history(first: str, last: str) -> dict:
+    return _daily_run(date.fromisoformat(first), date.fromisoformat(last))
+
+
+def step_next_day(next_day: str) -> dict:
+    import duckdb
+
+    from shopverse_platform.defs.resources import Warehouse
+
+    path = Warehouse().resolved_path()
+    con = duckdb.connect(str(path), read_only=True)
+    history_events = con.execute("SELECT count(*) FROM clean_events").fetchone()[0]
+    con.close()
+    rss_before = peak_rss_mb()  # interpreter, imports and the definitions' modules
+    outcome = _daily_run(date.fromisoformat(next_day), date.fromisoformat(next_day))
+    return {**outcome, "history_events": history_events, "rss_before_run_mb": rss_before}
+
+
+STEPS = {"simulate": step_simulate, "history": step_history, "next_day": step_next_day}
+
+
+def child(step: str, args: list[str]) -> None:
+    fn = STEPS[step]
+    outcome = fn(*([args[0], int(args[1]), int(args[2])] if step == "simulate" else args))
+    outcome["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(outcome))
+
+
+# ------------------------------------------------------------------ driver
+def run_child(step: str, args: list[str], env: dict[str, str]) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", step, *args], capture_output=True, text=True,
+                         cwd=PROJECT, env=env)
+    if out.returncode != 0:
+        raise RuntimeError(f"{step} {args} failed:\n{out.stderr[-6000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def ensure_landing(root: Path, users: int, days: int) -> Path:
+    landing = root / "landing"
+    marker = root / "landing.complete"
+    if not marker.exists():
+        outcome = run_child("simulate", [str(landing), str(users), str(days)], environment(root))
+        print(f"simulated {outcome['events']:,} events, {days} days, in {outcome['seconds']:.0f}s", flush=True)
+        marker.write_text(json.dumps(outcome))
+    return landing
+
+
+def ensure_histories(root: Path, landing: Path, sizes: list[int], chunk: int) -> None:
+    """One growing warehouse; a copy of it (and of its Dagster instance) at each size."""
+    build = root / "build"
+    env = {**environment(build), "SHOPVERSE_LANDING_DIR": str(landing)}
+    done = json.loads((build / "done.json").read_text()) if (build / "done.json").exists() else 0
+    for size in sorted(sizes):
+        target = root / f"history_{size}"
+        if (target / "complete").exists():
+            continue
+        while done < size:
+            last = min(done + chunk, size)
+            started = time.perf_counter()
+            run_child("history", [day(done + 1).isoformat(), day(last).isoformat()], env)
+            print(f"history {day(done + 1)}..{day(last)} built in {time.perf_counter() - started:.0f}s", flush=True)
+            done = last
+            (build / "done.json").write_text(json.dumps(done))
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(build, target)
+        (target / "complete").write_text(str(size))
+
+
+def measure(root: Path, landing: Path, size: int) -> dict:
+    with tempfile.TemporaryDirectory(dir=OUTPUT) as tmp:
+        work = Path(tmp) / "run"
+        shutil.copytree(root / f"history_{size}", work)
+        env = {**environment(work), "SHOPVERSE_LANDING_DIR": str(landing)}
+        load_before = os.getloadavg()
+        started = time.perf_counter()
+        outcome = run_child("next_day", [day(size + 1).isoformat()], env)
+        outcome["process_seconds"] = time.perf_counter() - started
+        outcome["load"] = (load_before[0], os.getloadavg()[0])
+    return outcome
+
+
+def memory_limit() -> str:
+    """The memory_limit the run's warehouse connections get (the platform's default when unset)."""
+    from shopverse_platform.defs import resources
+
+    default = getattr(resources, "DEFAULT_MEMORY_LIMIT", None)  # none before 2026-12
+    return (os.environ.get("SHOPVERSE_DUCKDB_MEMORY")
+            or (f"the platform default, {default}" if default else "none (DuckDB's 80 % of RAM)"))
+
+
+def _table(results: dict[int, dict]) -> str:
+    sizes = sorted(results)
+    rows = "\n".join(
+        f"| {s} days | {r['history_events']:,} | {r['seconds']:.1f} | {r['process_seconds']:.1f} | {r['peak_rss_mb']:,.0f} "
+        f"| {r['load'][0]:.1f} / {r['load'][1]:.1f} |" for s, r in ((s, results[s]) for s in sizes))
+    first, last = results[sizes[0]], results[sizes[-1]]
+    steps = sorted(set().union(*(r["steps"] for r in results.values())),
+                   key=lambda step: -max(r["steps"].get(step, 0) for r in results.values()))
+    step_rows = "\n".join(f"| {step} | " + " | ".join(f"{results[s]['steps'].get(step, 0):.2f}" for s in sizes) + " |"
+                          for step in steps)
+    return f"""| history | events in history | daily run (s) | process (s) | peak RSS MB | load 1-min before / after |
+|---|---:|---:|---:|---:|---:|
+{rows}
+
+{sizes[-1]} days against {sizes[0]}: run time ×{last['seconds'] / first['seconds']:.2f}, peak RSS ×{last['peak_rss_mb'] / first['peak_rss_mb']:.2f}
+(target ≤ 1.2× for 240 against 30 days). Python, imports and the definitions before the run: {first['rss_before_run_mb']:,.0f} MB.
+
+Per step (s; Dagster's step timings; the table checks are steps of their own), slowest first:
+
+| step | {' | '.join(f'{s} days' for s in sizes)} |
+|---|{'---:|' * len(sizes)}
+{step_rows}
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=3_500, help="simulated users: about the events per day")
+    parser.add_argument("--issue-volume", action="store_true", help="35,000 users: the issue's ~34k events a day")
+    parser.add_argument("--sizes", default="30,120,240", help="days of history, comma-separated")
+    parser.add_argument("--chunk", type=int, default=30, help="days per run while building the history")
+    parser.add_argument("--label", default="current code", help="the table's heading in the section")
+    parser.add_argument("--child", nargs="+", metavar="ARG")
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], args.child[1:])
+        return
+
+    users = 35_000 if args.issue_volume else args.users
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    root = OUTPUT / f"daily_growth_{users}_{max(sizes) + 1}"
+    root.mkdir(parents=True, exist_ok=True)
+    landing = ensure_landing(root, users, max(sizes) + 1)
+    ensure_histories(root, landing, sizes, args.chunk)
+    results = {}
+    for size in sizes:
+        results[size] = measure(root, landing, size)
+        r = results[size]
+        print(f"{size} days ({r['history_events']:,} events): run {r['seconds']:.1f}s, peak {r['peak_rss_mb']:,.0f} MB, "
+              f"load {r['load'][0]:.1f}->{r['load'][1]:.1f}; " + ", ".join(f"{k} {v:.2f}" for k, v in
+                                                                    sorted(r["steps"].items(), key=lambda kv: -kv[1])[:6]),
+              flush=True)
+
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    header = f"""## {SECTION}
+
+`python bench/daily_growth.py` — {os.cpu_count()} cores ({cpu}),
+{round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB RAM, Python {platform.python_version()}.
+The daily job for the next day (one run through `cli.backfill.run_range`, as the schedule and
+`shopverse backfill` run it) on a copy of a warehouse and Dagster instance holding N days of the
+same simulated traffic (seed 11). Daily run = the run's wall time in a warm process; process =
+the child process's wall time (Python start, imports, definitions, the run); peak = that process's
+max RSS. The machine is shared: the load average is that of the whole machine (2 cores), and every
+figure here is slower by it.
+"""
+    body = (f"{users:,} users (~{next(iter(results.values()))['history_events'] / sizes[0]:,.0f} events a day), "
+            f"{time.strftime('%Y-%m-%d %H:%M')} UTC, DuckDB memory_limit: {memory_limit()}.\n\n" + _table(results))
+    previous = {}
+    if (BENCH_DIR / "RESULTS.md").exists():
+        text = (BENCH_DIR / "RESULTS.md").read_text()
+        if f"## {SECTION}" in text:
+            section = text.split(f"## {SECTION}", 1)[1].split("\n## ", 1)[0]
+            for block in section.split("\n#### ")[1:]:
+                name, _, rest = block.partition("\n")
+                previous[name.strip()] = rest.rstrip()
+    previous[args.label] = body.rstrip()
+    write_section(SECTION, header + "".join(f"\n#### {name}\n{text}\n" for name, text in previous.items()))
+    print(f"\nwritten to {BENCH_DIR / 'RESULTS.md'}")
+
+
+if __name__ == "__main__":
+    main()

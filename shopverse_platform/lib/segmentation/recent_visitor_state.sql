@@ -1,0 +1,69 @@
+-- One row per visitor seen in the lookback before $before (exclusive): the columns the daily intent
+-- segments and behaviour clusters use, with visitor_state.sql's meaning, but without grouping the
+-- whole history. Per-visitor counts read the lookback's events only; two narrow reads reach further
+-- back: the purchase events (revenue_total covers the whole history before $before) and the
+-- session_id/event_ts of the sessions seen in the lookback or holding a purchase (a session is
+-- judged a bot on all of its events, as before). One meaning differs (docs/segments.md): the
+-- device-to-user map is the user a device last logged in as within the lookback, not ever.
+WITH bounds AS (
+    SELECT CAST($before AS DATE) - getvariable('segmentation_visitor_state').lookback_days AS window_start
+),
+ev AS (
+    SELECT event_id, event_name, event_ts, event_date, user_id, anonymous_id, session_id, device, value,
+           transaction_id
+    FROM {{events}}
+    WHERE event_date >= CAST($before AS DATE) - getvariable('segmentation_visitor_state').lookback_days
+      AND event_date < $before
+),
+all_purchases AS (
+    SELECT event_id, event_ts, event_date, user_id, anonymous_id, session_id, value, transaction_id
+    FROM {{events}} WHERE event_name = 'purchase' AND event_date < $before
+),
+bot_sessions AS (
+    -- a session is judged on all of its events before $before (it may have begun before the
+    -- lookback): a semi-join on the few sessions wanted, streamed, no whole-history grouping
+    SELECT session_id FROM {{events}}
+    WHERE event_date < $before
+      AND session_id IN (SELECT session_id FROM ev UNION SELECT session_id FROM all_purchases)
+    GROUP BY session_id HAVING {{bot_rule}}
+),
+human AS (SELECT * FROM ev ANTI JOIN bot_sessions USING (session_id)),
+devices AS (
+    SELECT anonymous_id, arg_max(user_id, event_ts) AS device_user
+    FROM human WHERE user_id IS NOT NULL AND anonymous_id IS NOT NULL GROUP BY anonymous_id
+),
+tagged AS (
+    SELECT h.*, coalesce(h.user_id, d.device_user, h.anonymous_id) AS visitor_id,
+           coalesce(h.user_id, d.device_user) IS NOT NULL AS is_identified
+    FROM human h LEFT JOIN devices d USING (anonymous_id)
+),
+purchases AS (
+    SELECT coalesce(p.user_id, d.device_user, p.anonymous_id) AS visitor_id, p.event_date, p.value
+    FROM (SELECT * FROM all_purchases ANTI JOIN bot_sessions USING (session_id)) p
+    LEFT JOIN devices d USING (anonymous_id)
+    QUALIFY row_number() OVER (PARTITION BY coalesce(p.transaction_id, p.event_id) ORDER BY p.event_ts, p.event_id) = 1
+),
+bought AS (
+    SELECT visitor_id, coalesce(sum(value), 0) AS revenue_total,
+           count(*) FILTER (WHERE event_date >= (SELECT window_start FROM bounds)) AS recent_purchases
+    FROM purchases GROUP BY visitor_id
+),
+flagged AS (
+    -- every row of the lookback is recent: the flag states what the recent_* columns count (as in
+    -- visitor_state.sql, so their column lineage names event_date); the WHERE of ev only prunes
+    SELECT *, event_date >= (SELECT window_start FROM bounds) AS is_recent FROM tagged
+),
+per_visitor AS (
+    SELECT visitor_id, bool_or(is_identified) AS is_identified, max(event_date) AS last_seen_date,
+           count(DISTINCT session_id) FILTER (WHERE is_recent) AS recent_sessions,
+           count(DISTINCT event_date) FILTER (WHERE is_recent) AS recent_active_days,
+           count(*) FILTER (WHERE is_recent AND event_name = 'page_view') AS recent_page_views,
+           count(*) FILTER (WHERE is_recent AND event_name = 'view_item') AS recent_item_views,
+           count(*) FILTER (WHERE is_recent AND event_name = 'add_to_cart') AS recent_cart_adds,
+           count(*) FILTER (WHERE is_recent AND event_name = 'begin_checkout') AS recent_checkouts
+    FROM flagged GROUP BY visitor_id
+)
+SELECT v.visitor_id, v.is_identified, v.last_seen_date, v.recent_sessions, v.recent_active_days,
+       v.recent_page_views, v.recent_item_views, v.recent_cart_adds, v.recent_checkouts,
+       coalesce(b.recent_purchases, 0) AS recent_purchases, coalesce(b.revenue_total, 0) AS revenue_total
+FROM per_visitor v LEFT JOIN bought b USING (visitor_id)
