@@ -44,7 +44,9 @@ purchases AS (
     QUALIFY row_number() OVER (PARTITION BY coalesce(p.transaction_id, p.event_id) ORDER BY p.event_ts, p.event_id) = 1
 ),
 bought AS (
-    SELECT visitor_id, coalesce(sum(value), 0) AS revenue_total,
+    -- money summed as DECIMAL (exact, the same in any thread order), only then made DOUBLE: a DOUBLE
+    -- sum computed in parallel differs in its last digits between runs (and the snapshot's value with it)
+    SELECT visitor_id, CAST(coalesce(sum(CAST(value AS DECIMAL(18,3))), 0) AS DOUBLE) AS revenue_total,
            count(*) FILTER (WHERE event_date >= (SELECT window_start FROM bounds)) AS recent_purchases
     FROM purchases GROUP BY visitor_id
 ),
