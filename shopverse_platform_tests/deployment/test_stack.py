@@ -113,18 +113,19 @@ def test_marquez_is_started_only_when_configured(tmp_path):
 
 def _ports(service: Service) -> set[int]:
     argv = service.argv
-    return {int(argv[i + 1]) for i, arg in enumerate(argv[:-1]) if arg in ("-p", "--port")}
+    # python -m http.server takes its port as its first argument
+    return {int(argv[i + 1]) for i, arg in enumerate(argv[:-1]) if arg in ("-p", "--port", "http.server")}
 
 
 def test_default_ports(monkeypatch, tmp_path):
-    for name in ("SHOPVERSE_DAGSTER_PORT", "SHOPVERSE_MLFLOW_PORT", "MARQUEZ_URL"):
+    for name in ("SHOPVERSE_DAGSTER_PORT", "SHOPVERSE_MLFLOW_PORT", "SHOPVERSE_REPORTS_PORT", "MARQUEZ_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MARQUEZ_LIB_DIR", str(tmp_path))  # no jars: no Marquez
     up = stack.up_stack()
-    assert {s.name: _ports(s) for s in up.services} == {"dagster": {3000}, "mlflow": {5050}}
+    assert {s.name: _ports(s) for s in up.services} == {"dagster": {3000}, "mlflow": {5050}, "reports": {8090}}
     prod = stack.prod_stack({"PATH": "/usr/bin", "MARQUEZ_LIB_DIR": str(tmp_path)})
     prod_ports = set().union(*(_ports(s) for s in prod.services))
-    assert prod_ports and not prod_ports & {3000, 5000, 5050}, "prod_local must not collide with `shopverse up`"
+    assert prod_ports and not prod_ports & {3000, 5000, 5050, 8090}, "prod_local must not collide with `shopverse up`"
 
 
 def test_add_stack_commands_registers_up_and_down():
