@@ -98,6 +98,7 @@ QUARANTINE_REASONS: dict[str, str] = {
     "invalid_price": "a purchase or refund item has a missing or negative price",
     "missing_items": "an item event names no item",
     "duplicate_event": "the event_id was already delivered (same file, another file or an earlier day)",
+    "invalid_currency": "a purchase or refund has a currency that is not a three-letter ISO 4217 code",
 }
 
 # Order-export (UCI Online Retail layout) reasons.

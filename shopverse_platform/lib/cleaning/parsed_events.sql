@@ -48,6 +48,10 @@ judged AS (
             WHEN event_name IN (SELECT unnest($monetary_events))
                  AND (len(items) = 0 OR list_bool_or([i.price IS NULL OR i.price < 0 FOR i IN items]))
                  THEN 'invalid_price'
+            -- a purchase or refund whose currency cannot be an ISO 4217 code could not be converted
+            -- to the reporting currency, nor read in its own: rejected, not guessed (none = GBP)
+            WHEN event_name IN (SELECT unnest($monetary_events)) AND j.currency IS NOT NULL
+                 AND NOT regexp_full_match(trim(j.currency), '[A-Za-z]{3}') THEN 'invalid_currency'
         END AS reason_code
     FROM normalised
 )

@@ -16,6 +16,7 @@ SELECT 'events' AS source, partition_date, source_file, line_number, reason_code
            WHEN 'missing_items' THEN event_name || ' without items'
            WHEN 'invalid_price' THEN 'prices=' || CAST([i.price FOR i IN items] AS VARCHAR)
            WHEN 'duplicate_event' THEN 'event_id ' || event_id || ' already delivered'
+           WHEN 'invalid_currency' THEN 'currency=' || currency
        END AS reason_detail,
        event_id AS record_key, raw_line
 FROM _parsed_events WHERE reason_code IS NOT NULL
