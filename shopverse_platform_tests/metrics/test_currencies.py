@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from shopverse_platform.cli.arguments import UsageError, check_currency_settings
 from shopverse_platform.defs.metrics.facts import REVENUE_CONVERTED
 from shopverse_platform.lib.metrics import checks
 from shopverse_platform.lib.metrics.currencies import CurrencySettings, ExchangeRateError, read_rates
@@ -251,6 +252,19 @@ def test_a_rate_file_quoted_against_another_currency_is_refused(tmp_path):
     with pytest.raises(ExchangeRateError, match="GBP's own rate must be 1; got 0.85 on 2024-03-04"):
         build_order_lines(con, D1, END, CurrencySettings(exchange_rates=path))
     assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'order_lines'").fetchone() == (0,)
+
+
+def test_the_command_line_refuses_a_bad_rate_file_before_running(tmp_path, monkeypatch):
+    path = tmp_path / "rates.csv"
+    path.write_text("date,currency,rate\n2024-03-04,USD,0\n")
+    monkeypatch.setenv("SHOPVERSE_EXCHANGE_RATES", str(path))
+    with pytest.raises(UsageError, match=r"rates\.csv: line 2: rate '0' is not a positive number"):
+        check_currency_settings()
+    path.write_text("date,currency,rate\n2024-03-04,USD,0.75\n")
+    check_currency_settings()  # a good file passes
+    monkeypatch.setenv("SHOPVERSE_REPORTING_CURRENCY", "pounds")
+    with pytest.raises(UsageError, match="SHOPVERSE_REPORTING_CURRENCY must be a three-letter"):
+        check_currency_settings()
 
 
 # ------------------------------------------------------------------ money in reports
