@@ -29,7 +29,8 @@ CLEAN_TABLES = {"clean_events", "clean_order_lines", "quarantine", "sessions", "
 FACT_AND_METRIC_TABLES = {"orders", "order_lines", "daily_sales", "funnel_daily"}
 # What lib/reports reads today (test_the_tables_the_reports_read_are_all_required keeps this honest).
 REPORT_TABLES = {"daily_sales", "daily_traffic", "funnel_daily", "cart_abandonment", "product_performance",
-                 "anomalies", "segment_snapshots", "segment_movements"}
+                 "anomalies", "segment_snapshots", "segment_movements",
+                 "order_lines"}  # its reporting_currency: the currency every amount of a report is in
 REQUIRED = CLEAN_TABLES | FACT_AND_METRIC_TABLES | REPORT_TABLES
 
 
