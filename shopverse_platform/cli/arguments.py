@@ -110,6 +110,20 @@ def check_configured_path(variable: str, what: str) -> None:
         raise UsageError(f"${variable} is {configured}, which does not exist: fix the path to {what}, or unset it")
 
 
+def check_currency_settings() -> None:
+    """The currency variables and the exchange-rate file they name are usable, before a run starts
+    (the run would stop at order_lines with the same message, after building everything upstream)."""
+    # imported here: parsing arguments (and --help) stays free of DuckDB
+    from shopverse_platform.lib.metrics.currencies import CurrencySettings, read_rates
+
+    try:
+        settings = CurrencySettings.from_environment()
+        if settings.exchange_rates is not None:
+            read_rates(settings.exchange_rates)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
 def run_checked(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Run a subcommand's checks (``args.check``), then the command; a UsageError is one line, exit 2."""
     try:

@@ -25,6 +25,7 @@ from shopverse_platform.cli.arguments import (
     OverviewFormatter,
     add_command,
     check_configured_path,
+    check_currency_settings,
     check_data_dir_writable,
     fraction,
     iso_date,
@@ -134,6 +135,7 @@ def _check_simulate(args: argparse.Namespace) -> None:
 def _check_run(args: argparse.Namespace) -> None:
     check_data_dir_writable()
     check_configured_path("SHOPVERSE_ORDER_EXPORTS", "the order exports")
+    check_currency_settings()
     if args.simulate == "never":
         check_configured_path("SHOPVERSE_LANDING_DIR", "the landing zone")
 

@@ -17,6 +17,7 @@ from shopverse_platform.cli.arguments import (
     UsageError,
     add_command,
     check_configured_path,
+    check_currency_settings,
     check_data_dir_writable,
     check_range,
     iso_date,
@@ -30,6 +31,7 @@ def _check_backfill(args: argparse.Namespace) -> None:
     check_range(args.start, args.end, "--start", "--end")
     check_data_dir_writable()
     check_configured_path("SHOPVERSE_ORDER_EXPORTS", "the order exports")
+    check_currency_settings()
 
 
 def _check_report(args: argparse.Namespace) -> None:

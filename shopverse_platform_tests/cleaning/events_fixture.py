@@ -37,6 +37,8 @@ DAY1_BATCH1: list[tuple[str, str]] = [
     ("", "blank"),
     (json.dumps(event("e13", "purchase", "2024-03-05T23:50:00Z", anonymous_id="dev-c", user_id="u1",
                       transaction_id="T2", value=17.0, items=[{**ITEM, "quantity": 2}])), "clean"),
+    (json.dumps(event("e17", "purchase", "2024-03-05T12:30:00Z", transaction_id="T3", value=8.5, currency="pounds",
+                      items=[ITEM])), "invalid_currency"),
 ]
 # batch-0002.ndjson: a re-delivery of e2 in another file, and an invalid UTF-8 line
 DAY1_BATCH2: list[tuple[bytes, str]] = [

@@ -31,7 +31,8 @@ FACT_AND_METRIC_TABLES = {"orders", "order_lines", "daily_sales", "funnel_daily"
 REPORT_TABLES = {"daily_sales", "daily_traffic", "funnel_daily", "cart_abandonment", "product_performance",
                  "anomalies", "segment_snapshots", "segment_movements",
                  "orders",  # when a day's data ends, for like-for-like comparisons
-                 "input_quality"}
+                 "input_quality",
+                 "order_lines"}  # its reporting_currency: the currency every amount of a report is in
 REQUIRED = CLEAN_TABLES | FACT_AND_METRIC_TABLES | REPORT_TABLES
 
 

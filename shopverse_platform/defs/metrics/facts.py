@@ -8,12 +8,18 @@ from shopverse_platform.defs.checks import Check, table_checks
 from shopverse_platform.defs.lineage.sql_lineage import StatementLog, sql_lineage_metadata
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.metrics import checks, facts
+from shopverse_platform.lib.metrics.currencies import CurrencySettings
 
 FACTS = ANALYTICS.with_group("facts")
 LINES_MATCH_CLEAN = Check(
     "order_lines", "match_clean_sources",
     "Export lines and amounts equal clean_order_lines; event orders and refunds equal the clean purchase "
     "(first per transaction) and refund events of the window.", blocking=True)
+REVENUE_CONVERTED = Check(
+    "order_lines", "revenue_converted",
+    "Every sales line of the window has an amount in the reporting currency (an exchange rate at most "
+    "SHOPVERSE_EXCHANGE_RATE_MAX_AGE_DAYS old), and the table is in one reporting currency; a failure says how much "
+    "net revenue, per currency and day, is left out of the reporting-currency figures.", warn=True)
 ORDERS_MATCH_LINES = Check("orders", "match_order_lines", "Documents and gross/credited/net sales amounts equal their lines.",
                            blocking=True)
 DOCUMENT_UNIQUE = Check("orders", "document_unique", "(source, document_id) is unique over the whole table.", blocking=True)
@@ -21,7 +27,7 @@ DOCUMENT_UNIQUE = Check("orders", "document_unique", "(source, document_id) is u
 
 @dg.asset(
     **FACTS.daily("order_date", ["clean_events", "clean_order_lines"]),
-    check_specs=[LINES_MATCH_CLEAN.spec()],
+    check_specs=[LINES_MATCH_CLEAN.spec(), REVENUE_CONVERTED.spec()],
 )
 def order_lines(context: dg.AssetExecutionContext, warehouse: Warehouse):
     """One row per line of an order or a credit, from both sources (`source` = 'events' / 'order_export').
@@ -31,18 +37,26 @@ def order_lines(context: dg.AssetExecutionContext, warehouse: Warehouse):
     they cancel by `order_id`. `gross_amount`, `credited_amount` and `net_amount` are separate;
     `is_sales` marks lines that make revenue (not fees, commission, bad debt, samples),
     `is_product` marks goods (not postage or adjustments), `in_order` lines of documents that bill.
+
+    Each line keeps its `currency` and original amounts (`original_unit_price`, `original_amount`);
+    the money columns are in the `reporting_currency` (SHOPVERSE_REPORTING_CURRENCY, else the currency
+    of most revenue) at `exchange_rate`, from the rate file SHOPVERSE_EXCHANGE_RATES (the latest rate
+    at most SHOPVERSE_EXCHANGE_RATE_MAX_AGE_DAYS old), NULL when there is none (README, "Configuration").
     """
     params = window_params(context)
     start, end = params["start"], params["end"]
+    settings = CurrencySettings.from_environment()  # read when the run builds, like the quality gates
     with warehouse.connect() as con:
         log = StatementLog(con)  # the SQL that really ran, for column lineage
-        rows = facts.build_order_lines(log, start, end)
+        rows = facts.build_order_lines(log, start, end, settings)
         context.log.info(f"order_lines {start}..{end}: {rows} lines")
         yield dg.MaterializeResult(metadata={
             **table_metadata(con, "order_lines", window("order_date"), params),
             **sql_lineage_metadata(con, "order_lines", log.take()),
         })
         yield LINES_MATCH_CLEAN.result(checks.order_lines_match_clean(con, start, end))
+        yield REVENUE_CONVERTED.result(checks.revenue_converted(con, start, end, settings.max_rate_age_days,
+                                                                settings.exchange_rates))
 
 
 @dg.asset(

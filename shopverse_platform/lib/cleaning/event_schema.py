@@ -116,6 +116,7 @@ QUARANTINE_REASONS: dict[str, str] = {
     "unreadable_file": "the whole landing file cannot be read (e.g. a truncated or fake gzip): one record for the file",
     "not_an_event_file": "a file (or folder) of a landing day folder that is not an event file: one record, not read",
     "symlink_outside_landing": "a symbolic link whose target lies outside the landing zone: one record, not followed",
+    "invalid_currency": "a purchase or refund has a currency that is not a three-letter ISO 4217 code",
 }
 
 # Order-export (UCI Online Retail layout) reasons.

@@ -76,6 +76,10 @@ judged AS (
                                FOR i IN typed_items]) THEN 'invalid_quantity'
             WHEN sent_value IS NOT NULL
                  AND NOT coalesce(isfinite(value) AND value >= 0 AND value < $max_money, false) THEN 'invalid_value'
+            -- a purchase or refund whose currency cannot be an ISO 4217 code could not be converted
+            -- to the reporting currency, nor read in its own: rejected, not guessed (none = GBP)
+            WHEN event_name IN (SELECT unnest($monetary_events)) AND j.currency IS NOT NULL
+                 AND NOT regexp_full_match(trim(j.currency), '[A-Za-z]{3}') THEN 'invalid_currency'
         END AS reason_code
     FROM typed
 )

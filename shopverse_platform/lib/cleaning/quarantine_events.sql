@@ -20,6 +20,7 @@ SELECT 'events' AS source, partition_date, source_file, line_number, reason_code
            WHEN 'duplicate_event' THEN 'event_id ' || event_id || ' already delivered'
            WHEN 'invalid_quantity' THEN 'quantities=' || CAST(sent_numbers.quantities AS VARCHAR)
            WHEN 'invalid_value' THEN 'value=' || CAST(sent_numbers.value AS VARCHAR)
+           WHEN 'invalid_currency' THEN 'currency=' || currency
        END AS reason_detail,
        event_id AS record_key, raw_line, raw_bytes
 FROM _parsed_events WHERE reason_code IS NOT NULL

@@ -3,6 +3,9 @@ the raw layer (``raw_orders``, verbatim as text, by invoice day) without interpr
 
 ``order_export_files`` records each export read (fingerprint, first and last invoice day) so a run
 reads only the exports that are new, changed, or reach into its days.
+
+The layout has no currency column: every export is in ``SHOPVERSE_ORDER_EXPORT_CURRENCY`` (default
+GBP), which the order facts apply (``lib/metrics/currencies.py``); raw and clean lines stay as exported.
 """
 
 from __future__ import annotations

@@ -157,3 +157,32 @@ def weekly_matches_daily(con: duckdb.DuckDBPyConnection, start: date, end: date)
             bad.append([str(week), days, got_net, float(net), got_orders, orders])
     passed = not bad and len(daily) == (end - start).days // 7
     return passed, {"weeks_checked": len(daily), "mismatches": bad[:10]}
+
+
+def revenue_converted(con: duckdb.DuckDBPyConnection, start: date, end: date,
+                      max_rate_age_days: int | None = None, exchange_rates: object = None) -> Outcome:
+    """Every sales line of the window has a reporting-currency amount, and the whole fact is in one
+    reporting currency. A line in a currency without a rate within ``max_rate_age_days`` keeps only
+    its original amount: the metadata says how much net revenue that is, per currency, and on which
+    days, so a sum that leaves it out is never read as complete."""
+    rows = con.execute(load_sql(__file__, "unconverted_revenue"), {"start": start, "end": end}).fetchall()
+    reporting = [c for (c,) in con.execute(load_sql(__file__, "reporting_currencies")).fetchall()]
+    unconverted = {currency: float(amount or 0) for currency, _, _, amount, _ in rows}
+    metadata: dict[str, object] = {
+        "reporting_currency": reporting[0] if len(reporting) == 1 else reporting,
+        "unconverted_net_by_currency": unconverted,
+        "unconverted_lines": sum(int(r[1]) for r in rows),
+        "unconverted_documents": sum(int(r[2]) for r in rows),
+        "unconverted_days": sorted({str(d) for r in rows for d in r[4]}),
+        "max_rate_age_days": max_rate_age_days,
+        "exchange_rates": str(exchange_rates) if exchange_rates else "none (SHOPVERSE_EXCHANGE_RATES unset)",
+    }
+    if rows:
+        metadata["what_to_look_at"] = (
+            "add rates for " + ", ".join(unconverted) + " on or within max_rate_age_days before those days to the "
+            "exchange-rate file (SHOPVERSE_EXCHANGE_RATES), then rebuild order_lines for them; until then their "
+            "revenue is left out of every reporting-currency figure")
+    if len(reporting) > 1:
+        metadata["mixed_reporting_currencies"] = (
+            f"order_lines holds days built under {', '.join(reporting)}: set SHOPVERSE_REPORTING_CURRENCY and rebuild them")
+    return not rows and len(reporting) <= 1, metadata

@@ -13,6 +13,10 @@ Rules (see docs/metrics.md):
 - An order counts (``is_order``) when it bills something: invoices holding only zero-priced stock
   movements are not orders.
 - A purchase re-sent with a new event_id under the same transaction_id counts once (the earliest).
+- Currencies (``currencies.py``): ``currency``, ``original_unit_price`` and ``original_amount`` are the
+  line as sold; ``unit_price``, ``line_amount`` and the gross/credited/net amounts are in the
+  ``reporting_currency``, at ``exchange_rate`` (1 for the reporting currency itself), NULL when no
+  rate converts the line.
 """
 
 from __future__ import annotations
@@ -21,23 +25,35 @@ from datetime import date
 
 import duckdb
 
+from shopverse_platform.lib.metrics import currencies
+from shopverse_platform.lib.metrics.currencies import CurrencySettings
 from shopverse_platform.lib.metrics.sources import (
     SALES_LINE_TYPES,
     replace_window,
     source,
 )
-from shopverse_platform.lib.warehouse.sql import SqlText, load_sql
+from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql
 
 
-def order_lines_sql(con: duckdb.DuckDBPyConnection) -> SqlText:
-    """``order_lines.sql`` over the clean tables (or their empty shapes when never built); parameters
-    ``$start``, ``$end`` and ``$sales_line_types``."""
-    return load_sql(__file__, "order_lines", events=source(con, "clean_events"), exports=source(con, "clean_order_lines"))
+def order_lines_sql(con: duckdb.DuckDBPyConnection, rates: TableName) -> SqlText:
+    """``order_lines.sql`` over the clean tables (or their empty shapes when never built) and the rate
+    table ``rates`` (``currencies.load_rates``); parameters ``$start``, ``$end``, ``$sales_line_types``
+    and those of ``currencies.conversion_params``."""
+    return load_sql(__file__, "order_lines", events=source(con, "clean_events"), exports=source(con, "clean_order_lines"),
+                    rates=rates)
 
 
-def build_order_lines(con: duckdb.DuckDBPyConnection, start: date, end: date) -> int:
-    params = {"start": start, "end": end, "sales_line_types": list(SALES_LINE_TYPES)}
-    return replace_window(con, "order_lines", "order_date", start, end, order_lines_sql(con), params)
+def build_order_lines(con: duckdb.DuckDBPyConnection, start: date, end: date,
+                      settings: CurrencySettings | None = None) -> int:
+    """Replace the window's order lines; ``settings``: how amounts convert (default: no rate file, the
+    currency of most revenue reports, exports in GBP). Raises ``currencies.ExchangeRateError`` on a
+    rate file that cannot be used."""
+    settings = settings or CurrencySettings()
+    reporting = currencies.reporting_currency(con, settings, source(con, "clean_events"), source(con, "clean_order_lines"))
+    rates = currencies.load_rates(con, settings, reporting)
+    params = {"start": start, "end": end, "sales_line_types": list(SALES_LINE_TYPES),
+              **currencies.conversion_params(settings, reporting)}
+    return replace_window(con, "order_lines", "order_date", start, end, order_lines_sql(con, rates), params)
 
 
 def build_orders(con: duckdb.DuckDBPyConnection, start: date, end: date) -> int:

@@ -1,4 +1,6 @@
--- One row per line of a sales document from both sources (see facts.py for the rules).
+-- One row per line of a sales document from both sources (see facts.py for the rules). Amounts in the
+-- line's own currency are original_*; unit_price, line_amount and the gross/credited/net amounts are in
+-- $reporting_currency (currencies.py), NULL when no rate converts them.
 WITH purchases AS (
     SELECT *, coalesce(transaction_id, event_id) AS txn FROM {{events}}
     WHERE event_name = 'purchase' AND event_date >= $start AND event_date < $end
@@ -10,11 +12,11 @@ earliest AS (  -- the earliest purchase event of each transaction, wherever it l
 ),
 first_purchases AS (SELECT p.* FROM purchases p SEMI JOIN earliest USING (event_id)),
 documents AS (
-    SELECT event_id, event_ts, event_date, user_id, anonymous_id, session_id, device, country, items,
+    SELECT event_id, event_ts, event_date, user_id, anonymous_id, session_id, device, country, items, currency,
            'order' AS document_type, txn AS document_id, txn AS order_id
     FROM first_purchases
     UNION ALL
-    SELECT event_id, event_ts, event_date, user_id, anonymous_id, session_id, device, country, items,
+    SELECT event_id, event_ts, event_date, user_id, anonymous_id, session_id, device, country, items, currency,
            'refund', event_id, transaction_id
     FROM {{events}} WHERE event_name = 'refund' AND event_date >= $start AND event_date < $end
 ),
@@ -28,9 +30,11 @@ event_lines AS (
            item.item_id AS product_id, item.item_name AS product_name, item.item_category AS category,
            'product' AS line_type, true AS is_product, true AS is_sales,
            CAST(CASE WHEN document_type = 'order' THEN 1 ELSE -1 END * coalesce(item.quantity, 1) AS INTEGER) AS quantity,
-           CAST(item.price AS DECIMAL(18,3)) AS unit_price,
+           -- the clean layer defaults a missing currency (insert_clean_events.sql); the same here for
+           -- tables written before it did
+           coalesce(currency, $default_currency) AS currency, CAST(item.price AS DECIMAL(18,3)) AS original_unit_price,
            CAST(round(CASE WHEN document_type = 'order' THEN 1 ELSE -1 END * item.price * coalesce(item.quantity, 1), 2)
-                AS DECIMAL(18,2)) AS line_amount,
+                AS DECIMAL(18,2)) AS original_amount,
            event_id AS source_record
     FROM lines
 ),
@@ -43,22 +47,37 @@ export_lines AS (
            country, stock_code AS product_id, description AS product_name, NULL::VARCHAR AS category,
            line_type, line_type = 'product' AS is_product,
            line_type IN (SELECT unnest($sales_line_types)) AS is_sales,
-           quantity, unit_price, CAST(line_amount AS DECIMAL(18,2)) AS line_amount,
+           quantity, CAST($export_currency AS VARCHAR) AS currency, unit_price AS original_unit_price,
+           CAST(line_amount AS DECIMAL(18,2)) AS original_amount,
            source_file || ':' || line_number AS source_record
     FROM {{exports}}
     WHERE invoice_date >= $start AND invoice_date < $end
 ),
 unioned AS ((SELECT * FROM event_lines) UNION ALL BY NAME (SELECT * FROM export_lines)),
+rated AS (  -- the latest rate on or before the day (ASOF), used only within $max_rate_age_days days
+    SELECT u.*, $reporting_currency AS reporting_currency,
+           CASE WHEN u.currency = $reporting_currency THEN NULL
+                WHEN u.order_date - r.rate_date <= $max_rate_age_days THEN r.rate_date END AS rate_date,
+           CAST(CASE WHEN u.currency = $reporting_currency THEN 1
+                     WHEN u.order_date - r.rate_date <= $max_rate_age_days THEN r.rate END AS DECIMAL(18,10)) AS exchange_rate
+    FROM unioned u ASOF LEFT JOIN {{rates}} r ON u.currency = r.currency AND u.order_date >= r.rate_date
+),
+converted AS (  -- reporting-currency amounts, rounded per line; NULL without a rate
+    SELECT *, CAST(original_unit_price * exchange_rate AS DECIMAL(18,3)) AS unit_price,
+           CAST(round(original_amount * exchange_rate, 2) AS DECIMAL(18,2)) AS line_amount
+    FROM rated
+),
 amounts AS (
     SELECT *,
            CAST(CASE WHEN document_type = 'order' THEN line_amount ELSE 0 END AS DECIMAL(18,2)) AS gross_amount,
            CAST(CASE WHEN document_type = 'order' THEN 0 ELSE -line_amount END AS DECIMAL(18,2)) AS credited_amount,
            line_amount AS net_amount
-    FROM unioned
+    FROM converted
 )
 SELECT *,
-       -- the document bills something: invoices of zero-priced stock movements are not orders
+       -- the document bills something: invoices of zero-priced stock movements are not orders; judged
+       -- in its own currency, so an order without an exchange rate still counts as an order
        document_type = 'order'
-           AND sum(CASE WHEN is_sales THEN gross_amount ELSE 0 END) OVER (PARTITION BY source, document_id) > 0
+           AND sum(CASE WHEN is_sales THEN original_amount ELSE 0 END) OVER (PARTITION BY source, document_id) > 0
            AS in_order
 FROM amounts

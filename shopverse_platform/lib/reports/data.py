@@ -16,7 +16,8 @@ import duckdb
 import pandas as pd
 
 from shopverse_platform.lib.warehouse.sql import load_sql
-from shopverse_platform.lib.warehouse.tables import table_exists
+from shopverse_platform.lib.reports.insights import DEFAULT_CURRENCY
+from shopverse_platform.lib.warehouse.tables import table_exists, table_schema
 
 TOP_PRODUCTS = 10
 
@@ -63,6 +64,8 @@ class Period:
 class ReportData:
     period: Period
     totals: dict[str, float | None] = field(default_factory=dict)
+    # ISO code of the reporting currency every amount of the report is in (order_lines.reporting_currency)
+    currency: str = DEFAULT_CURRENCY
     previous_totals: dict[str, float | None] = field(default_factory=dict)
     trend: pd.DataFrame | None = None  # bucket (date), net_revenue, orders
     hourly: pd.DataFrame | None = None  # weekday (0 = Monday), hour, sessions
@@ -210,9 +213,18 @@ def _segments(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
 ModelSource = Callable[[], tuple[pd.DataFrame | None, str | None]]
 
 
+def reporting_currency(con: duckdb.DuckDBPyConnection, period: Period) -> str:
+    """The currency the facts of ``period`` were converted to; GBP, the platform's currency before
+    currencies were kept apart, when the facts are not built or predate the column."""
+    if not table_exists(con, "order_lines") or "reporting_currency" not in dict(table_schema(con, "order_lines")):
+        return DEFAULT_CURRENCY
+    found = con.execute(load_sql(__file__, "reporting_currency"), {"end": period.end}).fetchone()
+    return found[0] if found else DEFAULT_CURRENCY
+
+
 def load(con: duckdb.DuckDBPyConnection, period: Period, models: ModelSource | None = None) -> ReportData:
     """All sections of the report of ``period``; ``models`` reads the model registry (see models.py)."""
-    data = ReportData(period)
+    data = ReportData(period, currency=reporting_currency(con, period))
     data.totals = _totals(con, period)
     data.previous_totals = _totals(con, period.previous)
     if not table_exists(con, "daily_sales"):

@@ -22,14 +22,15 @@ def _layout(fig: go.Figure, height: int = 360, **kwargs) -> go.Figure:
     return fig
 
 
-def trend(frame: pd.DataFrame, weekly: bool) -> go.Figure:
+def trend(frame: pd.DataFrame, weekly: bool, currency: str = "£") -> go.Figure:
+    """Orders as bars, net revenue as a line; ``currency``: the symbol or code the axis names."""
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     x = pd.to_datetime(frame.bucket)
     fig.add_trace(go.Bar(x=x, y=frame.orders, name="Orders", marker_color=GREY, opacity=0.7), secondary_y=False)
-    fig.add_trace(go.Scatter(x=x, y=frame.net_revenue, name="Net revenue (£)", mode="lines+markers",
+    fig.add_trace(go.Scatter(x=x, y=frame.net_revenue, name=f"Net revenue ({currency})", mode="lines+markers",
                              line={"color": BLUE, "width": 3}), secondary_y=True)
     fig.update_yaxes(title_text="orders", secondary_y=False, rangemode="tozero")
-    fig.update_yaxes(title_text="net revenue (£)", secondary_y=True, rangemode="tozero", showgrid=False)
+    fig.update_yaxes(title_text=f"net revenue ({currency})", secondary_y=True, rangemode="tozero", showgrid=False)
     if weekly:
         # one tick per bar, at the bar's own date: the Monday its week starts (plotly's 7-day ticks
         # fall on Sundays, which read as the wrong week)

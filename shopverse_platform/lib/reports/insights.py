@@ -2,7 +2,9 @@
 
 Each insight names the figure it belongs to (``section``) and carries the number it is about
 (``value``), so a test can check both the sentence and the arithmetic on a hand-made fixture.
-Amounts are in pounds sterling, the platform's currency (docs/events.md).
+Amounts are in the shop's reporting currency (``order_lines.reporting_currency``, docs/metrics.md
+"Currencies"); every function that writes money takes its ISO code (``currency``, default GBP) and
+prints its symbol, or the code itself for a currency without a well-known symbol.
 """
 
 from __future__ import annotations
@@ -12,7 +14,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-CURRENCY = "£"
+DEFAULT_CURRENCY = "GBP"
+# Symbols of common ISO 4217 codes that read unambiguously; any other currency prints its code
+# ("CHF 1,234"). The dollars other than the US one carry their country, as they do in prices.
+CURRENCY_SYMBOLS: dict[str, str] = {
+    "GBP": "£", "USD": "$", "EUR": "€", "JPY": "¥", "CNY": "CN¥", "INR": "₹", "KRW": "₩",
+    "CAD": "CA$", "AUD": "A$", "NZD": "NZ$", "HKD": "HK$", "SGD": "S$", "MXN": "MX$", "BRL": "R$",
+    "ILS": "₪", "VND": "₫", "PHP": "₱", "NGN": "₦", "TRY": "₺", "UAH": "₴",
+}
 MINUS = "\u2212"  # a real minus sign: "−12%", not a hyphen
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 STEP_NAMES = {
@@ -36,6 +45,7 @@ class Kpi:
     value: float | None
     previous: float | None
     higher_is_better: bool = True
+    currency: str = DEFAULT_CURRENCY  # of a money KPI
 
     @property
     def change(self) -> float | None:
@@ -54,7 +64,7 @@ class Kpi:
         return (change > 0) == self.higher_is_better
 
     def formatted(self) -> str:
-        return fmt_value(self.value, self.kind)
+        return fmt_value(self.value, self.kind, self.currency)
 
     def change_text(self) -> str:
         change = self.change
@@ -91,15 +101,25 @@ def signed_percent(fraction: float) -> str:
     return signed(fraction * 100, 0 if abs(fraction) >= 0.1 else 1) + "%"
 
 
-def money(amount: float) -> str:
-    return f"{MINUS if amount < 0 else ''}{CURRENCY}{abs(amount):,.0f}" if abs(amount) >= 1000 else f"{MINUS if amount < 0 else ''}{CURRENCY}{abs(amount):,.2f}"
+def currency_label(currency: str = DEFAULT_CURRENCY) -> str:
+    """The symbol of an ISO currency code ("£", "$"), else the code itself ("CHF")."""
+    return CURRENCY_SYMBOLS.get(currency, currency)
 
 
-def fmt_value(value: float | None, kind: str) -> str:
+def money(amount: float, currency: str = DEFAULT_CURRENCY) -> str:
+    """"£9,120", "−$12.50", "CHF 1,234": whole units from 1,000 up, else to the cent; a code (a
+    currency without a symbol) is set apart by a space."""
+    label = currency_label(currency)
+    prefix = f"{label} " if label == currency else label
+    digits = f"{abs(amount):,.0f}" if abs(amount) >= 1000 else f"{abs(amount):,.2f}"
+    return f"{MINUS if amount < 0 else ''}{prefix}{digits}"
+
+
+def fmt_value(value: float | None, kind: str, currency: str = DEFAULT_CURRENCY) -> str:
     if value is None:
         return "–"
     if kind == "money":
-        return money(value)
+        return money(value, currency)
     if kind == "rate":
         return f"{value:.1%}"
     return f"{value:,.0f}"
@@ -110,14 +130,15 @@ def hour_span(hour: int) -> str:
 
 
 # ------------------------------------------------------------------------------- KPI cards
-def kpis(totals: dict[str, float | None], previous: dict[str, float | None]) -> list[Kpi]:
-    return [Kpi(key, label, kind, totals.get(key), previous.get(key), better)
+def kpis(totals: dict[str, float | None], previous: dict[str, float | None],
+         currency: str = DEFAULT_CURRENCY) -> list[Kpi]:
+    return [Kpi(key, label, kind, totals.get(key), previous.get(key), better, currency)
             for key, label, kind, better in KPI_DEFINITIONS if key in totals]
 
 
 # ------------------------------------------------------------------------------- insights
 def revenue_change(current: float | None, previous: float | None, period_kind: str,
-                   like_for_like: bool = False) -> Insight | None:
+                   like_for_like: bool = False, currency: str = DEFAULT_CURRENCY) -> Insight | None:
     """"Revenue −12% week over week (£9,120 against £10,364)"; ``like_for_like``: the figures are the
     covered part of a partial period and the same part of the one before."""
     if current is None or previous is None or previous == 0:
@@ -128,7 +149,7 @@ def revenue_change(current: float | None, previous: float | None, period_kind: s
             "against the same hours of the previous day"
     else:
         over = "week over week" if period_kind == "weekly" else "day over day"
-    return Insight("trend", f"Revenue {signed_percent(change)} {over} ({money(current)} against {money(previous)})", change)
+    return Insight("trend", f"Revenue {signed_percent(change)} {over} ({money(current, currency)} against {money(previous, currency)})", change)
 
 
 def partial_period(partial: str | None) -> Insight | None:
@@ -200,7 +221,7 @@ def cart_abandonment(carts_created: float | None, carts_abandoned: float | None,
     return Insight("carts", text, rate)
 
 
-def top_product(products: pd.DataFrame | None) -> Insight | None:
+def top_product(products: pd.DataFrame | None, currency: str = DEFAULT_CURRENCY) -> Insight | None:
     if products is None or products.empty:
         return None
     total = products.net_revenue.clip(lower=0).sum()
@@ -208,7 +229,7 @@ def top_product(products: pd.DataFrame | None) -> Insight | None:
     if total <= 0 or top.net_revenue <= 0:
         return None
     share = float(top.net_revenue / total)
-    return Insight("products", f"{top.product_name} led product revenue with {money(top.net_revenue)} "
+    return Insight("products", f"{top.product_name} led product revenue with {money(top.net_revenue, currency)} "
                                f"({share:.0%} of product revenue)", share)
 
 
@@ -231,19 +252,19 @@ ANOMALY_TERMS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def _amount(value: float, unit: str) -> str:
+def _amount(value: float, unit: str, currency: str = DEFAULT_CURRENCY) -> str:
     if unit == "money":
-        return money(value)
+        return money(value, currency)
     return f"{value:,.1f} {unit}" if unit == "events per minute" else f"{value:,.0f} {unit}"
 
 
-def describe_anomaly(row) -> str:
+def describe_anomaly(row, currency: str = DEFAULT_CURRENCY) -> str:
     """One anomaly in words: what, observed against expected (with the unit and what the expected
     value is), the threshold it crossed, and, for an order, whether it was cancelled later."""
     kind = ANOMALY_NAMES.get(row.anomaly_type, str(row.anomaly_type).replace("_", " "))
     unit, baseline, threshold_text = ANOMALY_TERMS.get(row.anomaly_type, ("", "the baseline", "score {op} {threshold:,.1f}"))
-    observed = _amount(row.observed, unit)
-    expected = "" if pd.isna(row.expected) else f" against {_amount(row.expected, unit)} expected ({baseline})"
+    observed = _amount(row.observed, unit, currency)
+    expected = "" if pd.isna(row.expected) else f" against {_amount(row.expected, unit, currency)} expected ({baseline})"
     # a drop crosses its threshold downwards: "robust z-score ≤ −4.0"
     op, sign = ("≤", MINUS) if row.score < 0 else ("≥", "")
     threshold = threshold_text.format(op=op, threshold=abs(row.threshold)).replace(f"{op} ", f"{op} {sign}")
@@ -265,7 +286,7 @@ def _cancelled_share(detail) -> float | None:
     return float(share) if share else None
 
 
-def anomaly_summary(anomalies: pd.DataFrame | None, when: str) -> Insight | None:
+def anomaly_summary(anomalies: pd.DataFrame | None, when: str, currency: str = DEFAULT_CURRENCY) -> Insight | None:
     """How many anomalies fell in the period (``when``: "this week", "on Friday 20 November"),
     how many are high severity, and the one with the largest |score| in words (``describe_anomaly``)."""
     if anomalies is None:
@@ -277,7 +298,7 @@ def anomaly_summary(anomalies: pd.DataFrame | None, when: str) -> Insight | None
     count = len(anomalies)
     return Insight(
         "anomalies",
-        f"{count} anomal{'y' if count == 1 else 'ies'} {when} ({high} high); the strongest: {describe_anomaly(strongest)}",
+        f"{count} anomal{'y' if count == 1 else 'ies'} {when} ({high} high); the strongest: {describe_anomaly(strongest, currency)}",
         count,
     )
 

@@ -60,19 +60,21 @@ def build(data: ReportData) -> Report:
     found = [
         ins.data_quality(data.quality),  # first: figures built on a bad feed are read in its light
         ins.partial_period(data.partial),
-        (ins.revenue_change(like.get("net_revenue"), like.get("previous_net_revenue"), period.kind, like_for_like=True)
+        (ins.revenue_change(like.get("net_revenue"), like.get("previous_net_revenue"), period.kind, like_for_like=True,
+                            currency=data.currency)
          if data.partial else
-         ins.revenue_change(data.totals.get("net_revenue"), data.previous_totals.get("net_revenue"), period.kind)),
+         ins.revenue_change(data.totals.get("net_revenue"), data.previous_totals.get("net_revenue"), period.kind,
+                            currency=data.currency)),
         ins.peak_activity(data.hourly),
         ins.funnel_drop(data.funnel),
-        ins.top_product(data.products),
+        ins.top_product(data.products, data.currency),
         ins.cart_abandonment(
             None if data.carts is None else data.carts.carts_created.iloc[0],
             None if data.carts is None else data.carts.carts_abandoned.iloc[0],
             data.products,
         ),
         ins.segment_movement(data.movements),
-        ins.anomaly_summary(data.anomalies, when),
+        ins.anomaly_summary(data.anomalies, when, data.currency),
         *ins.champion_models(data.models),
     ]
     previous = data.previous_totals
@@ -80,7 +82,7 @@ def build(data: ReportData) -> Report:
         # a partial period is compared like for like where that is known (revenue, orders), and
         # not at all for the rest: a full-period change would mislead
         previous = {"net_revenue": like.get("previous_net_revenue"), "orders": like.get("previous_orders")}
-    kpis = [] if "kpis" in data.missing else ins.kpis(data.totals, previous)
+    kpis = [] if "kpis" in data.missing else ins.kpis(data.totals, previous, data.currency)
     return Report(data, kpis, [i for i in found if i is not None])
 
 
@@ -109,14 +111,14 @@ def _figure(fig: go.Figure) -> str:
                        default_height=f"{fig.layout.height or 360}px")
 
 
-def _table(frame: pd.DataFrame, columns: list[tuple[str, str, str]]) -> str:
+def _table(frame: pd.DataFrame, columns: list[tuple[str, str, str]], currency: str = ins.DEFAULT_CURRENCY) -> str:
     """columns: (column, heading, format) with format one of text, int, money, float, rate."""
     def cell(value, kind: str) -> str:
         if value is None or (not isinstance(value, (list, tuple)) and pd.isna(value)):
             return "<td></td>"
         if kind == "text":
             return f"<td>{html.escape(str(value))}</td>"
-        text = {"int": f"{value:,.0f}", "money": ins.money(float(value)), "float": f"{value:,.2f}",
+        text = {"int": f"{value:,.0f}", "money": ins.money(float(value), currency), "float": f"{value:,.2f}",
                 "float4": f"{value:,.4f}", "rate": f"{value:.1%}"}[kind]
         return f'<td class="num">{text}</td>'
     head = "".join(f'<th{"" if k == "text" else " class=num"}>{html.escape(h)}</th>' for _, h, k in columns)
@@ -137,7 +139,7 @@ def _section_body(report: Report, section: str) -> str:
     data, weekly = report.data, report.data.period.kind == "weekly"
     no_data = f'<p class="missing">no data for this {data.period.noun}</p>'
     if section == "trend":
-        return _missing(report, "trend") or (no_data if _empty(data.trend) else _figure(figures.trend(data.trend, weekly)))
+        return _missing(report, "trend") or (no_data if _empty(data.trend) else _figure(figures.trend(data.trend, weekly, ins.currency_label(data.currency))))
     if section == "traffic":
         return _missing(report, "traffic") or (no_data if _empty(data.hourly) or data.hourly.sessions.sum() == 0
                                                 else _figure(figures.traffic(data.hourly, weekly)))
@@ -156,8 +158,8 @@ def _section_body(report: Report, section: str) -> str:
         top = data.products[data.products.net_revenue > 0].nlargest(10, "net_revenue") if not _empty(data.products) else None
         if _empty(top):
             return no_data
-        return _figure(figures.bar_ranking(top.product_name, top.net_revenue, figures.BLUE, "net revenue (£)",
-                                           [ins.money(v) for v in top.net_revenue]))
+        return _figure(figures.bar_ranking(top.product_name, top.net_revenue, figures.BLUE, f"net revenue ({ins.currency_label(data.currency)})",
+                                           [ins.money(v, data.currency) for v in top.net_revenue]))
     if section == "carts":
         if _missing(report, "carts", "products"):
             return _missing(report, "carts", "products")
@@ -165,7 +167,7 @@ def _section_body(report: Report, section: str) -> str:
             return no_data
         carts = data.carts.iloc[0]
         summary = (f"<p>{carts.carts_created:,.0f} carts, {carts.carts_abandoned:,.0f} abandoned, "
-                   f"{ins.money(carts.abandoned_value or 0)} left in abandoned carts.</p>")
+                   f"{ins.money(carts.abandoned_value or 0, data.currency)} left in abandoned carts.</p>")
         abandoned = data.products[data.products.abandoned_carts > 0].nlargest(10, "abandoned_carts")
         left = (_figure(figures.bar_ranking(abandoned.product_name, abandoned.abandoned_carts, figures.ORANGE,
                                             "abandoned carts", [f"{r:.0%} of {n:,.0f}" for r, n in
@@ -244,7 +246,7 @@ def to_markdown(report: Report, html_path: Path | None = None) -> str:
     lines += [line for i in report.insights_for("quality") for line in (f"> **{i.text}**", "")]
     if report.kpis:
         lines += [f"| KPI | Value | Previous {noun} | Change |", "|---|---:|---:|---:|"]
-        lines += [f"| {k.label} | {k.formatted()} | {ins.fmt_value(k.previous, k.kind)} | {k.change_text()} |" for k in report.kpis]
+        lines += [f"| {k.label} | {k.formatted()} | {ins.fmt_value(k.previous, k.kind, k.currency)} | {k.change_text()} |" for k in report.kpis]
         lines.append("")
     others = [i for i in report.insights if i.section != "quality"]
     lines += ["## Insights", ""] + ([f"- {i.text}" for i in others] or ["- No data for this period yet."])

@@ -14,7 +14,7 @@ EMPTY_CLEAN_EVENTS = f"""SELECT NULL::VARCHAR AS event_id, NULL::VARCHAR AS even
     NULL::DATE AS event_date, NULL::VARCHAR AS user_id, NULL::VARCHAR AS anonymous_id, NULL::VARCHAR AS session_id,
     NULL::VARCHAR AS device, NULL::VARCHAR AS country, NULL::VARCHAR AS page, NULL::VARCHAR AS referrer,
     NULL::VARCHAR AS utm_source, NULL::{ITEMS_TYPE} AS items,
-    NULL::DOUBLE AS value, NULL::VARCHAR AS transaction_id WHERE false"""
+    NULL::DOUBLE AS value, NULL::VARCHAR AS currency, NULL::VARCHAR AS transaction_id WHERE false"""
 
 EMPTY_CLEAN_ORDER_LINES = """SELECT NULL::VARCHAR AS invoice_no, NULL::TIMESTAMP AS invoice_ts, NULL::DATE AS invoice_date,
     NULL::VARCHAR AS stock_code, NULL::VARCHAR AS description, NULL::INTEGER AS quantity,
