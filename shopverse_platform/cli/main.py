@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from shopverse_platform.cli.arguments import (
@@ -70,8 +70,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # so "is the landing zone empty?" and the summary look where the run reads and writes.
     landing = LandingZone().root()
     warehouse = Warehouse().resolved_path()
-    last_day = args.end or yesterday()
-    first_day = last_day - timedelta(days=args.days - 1)
+    first_day, last_day = _run_range(args)
     if args.simulate == "always" or (args.simulate == "if-empty" and not any((landing / "events").glob("*/*"))):
         sim = argparse.Namespace(
             landing_dir=str(landing), users=args.users, days=args.days, start=first_day, seed=args.seed,
@@ -82,7 +81,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from shopverse_platform.cli.backfill import alert_failed_run, backfill
-    from shopverse_platform.definitions import defs
+    from shopverse_platform.cli.first_day import claim_first_day
+
+    if (moved := claim_first_day(first_day)) is not None:
+        print(moved)
+    from shopverse_platform.definitions import defs  # after the first day is settled: the partitions start there
 
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
@@ -131,8 +134,17 @@ def _check_simulate(args: argparse.Namespace) -> None:
     check_data_dir_writable()
 
 
+def _run_range(args: argparse.Namespace) -> tuple[date, date]:
+    last_day = args.end or yesterday()
+    return last_day - timedelta(days=args.days - 1), last_day
+
+
 def _check_run(args: argparse.Namespace) -> None:
+    from shopverse_platform.cli.first_day import check_first_day
+
     check_data_dir_writable()
+    first, last = _run_range(args)
+    check_first_day(first, f"--days {args.days} up to {last}")
     check_configured_path("SHOPVERSE_ORDER_EXPORTS", "the order exports")
     if args.simulate == "never":
         check_configured_path("SHOPVERSE_LANDING_DIR", "the landing zone")
