@@ -8,8 +8,6 @@ the data directory, else 2010-12-01; the UCI export still loads with its own ran
 
 from __future__ import annotations
 
-import json
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -25,9 +23,8 @@ from shopverse_platform.lib.automation.settings import (
     first_day,
     record_first_day,
     recorded_first_day,
+    shop_file,
 )
-from shopverse_platform.lib.paths import PROJECT_ROOT
-from shopverse_platform_tests.conftest import Command, Finished
 
 DEMO_FIRST = date(2026, 5, 6)  # a Wednesday: the first complete week starts on Monday 2026-05-11
 
@@ -117,39 +114,33 @@ def test_run_before_a_pinned_first_day_stops_with_one_line_naming_the_setting(tm
     assert not (tmp_path / "data" / "warehouse").exists()  # nothing was built
 
 
-# The definitions of a process whose data directory recorded the demo's first day: every daily asset,
-# the jobs, the weekly assets and the landing sensor start there (a process of its own: the
-# partitions are defined once, when the definitions load).
-PARTITIONS_OF_A_DEMO = f"""
-import json
-from datetime import date
-from shopverse_platform.lib.automation.settings import record_first_day
-record_first_day(date.fromisoformat("{DEMO_FIRST}"))
-from shopverse_platform.definitions import defs
-from shopverse_platform.defs.automation import sensors
-d = defs()
-graph = d.resolve_asset_graph()
-starts = {{}}
-for key in graph.get_all_asset_keys():
-    p = graph.get(key).partitions_def
-    if p is not None:
-        starts.setdefault(type(p).__name__, set()).add(str(p.start.date()))
-print(json.dumps({{
-    "starts": {{k: sorted(v) for k, v in starts.items()}},
-    "daily_job": str(d.resolve_job_def("daily_job").partitions_def.start.date()),
-    "weekly_job": str(d.resolve_job_def("weekly_job").partitions_def.start.date()),
-    "first_daily_keys": d.resolve_job_def("daily_job").partitions_def.get_partition_keys()[:2],
-    "sensor_first_day": sensors.FIRST_DAY,
-}}))
-"""
+def test_the_definitions_partitions_start_on_the_recorded_first_day():
+    """Every daily asset, the jobs, the weekly assets and the landing sensor start on the recorded day
+    when the definitions load (importing defs/ reads nothing: test_definitions)."""
+    from shopverse_platform.definitions import defs
+
+    record_first_day(DEMO_FIRST)  # in this test's data directory, as `shopverse run` does
+    loaded = defs()
+    graph = loaded.resolve_asset_graph()
+    starts: dict[str, set[str]] = {}
+    for key in graph.get_all_asset_keys():
+        partitions = graph.get(key).partitions_def
+        if partitions is not None:
+            starts.setdefault(type(partitions).__name__, set()).add(str(partitions.start.date()))
+    assert starts == {"DailyPartitionsDefinition": {"2026-05-06"}, "WeeklyPartitionsDefinition": {"2026-05-11"}}
+    daily, weekly = loaded.resolve_job_def("daily_job"), loaded.resolve_job_def("weekly_job")
+    assert daily.partitions_def.get_partition_keys()[:2] == ["2026-05-06", "2026-05-07"]
+    assert weekly.partitions_def.get_partition_keys()[0] == "2026-05-11"
+    # the jobs keep every asset they had with the default first day
+    assert daily.asset_layer.selected_asset_keys == _default_definitions().resolve_job_def("daily_job").asset_layer.selected_asset_keys
+    assert "Days before the first day of the partitions (2026-05-06, the first day recorded in" in (
+        loaded.resolve_sensor_def("landing_zone_sensor").description)
 
 
-@pytest.mark.background_command(Command([sys.executable, "-c", PARTITIONS_OF_A_DEMO], cwd=PROJECT_ROOT))
-def test_the_definitions_partitions_start_on_the_recorded_first_day(background_command: Finished):
-    result = background_command.result
-    assert result.returncode == 0, result.stderr[-3000:]
-    seen = json.loads(result.stdout.strip().splitlines()[-1])
-    assert seen["starts"] == {"DailyPartitionsDefinition": ["2026-05-06"], "WeeklyPartitionsDefinition": ["2026-05-11"]}
-    assert (seen["daily_job"], seen["weekly_job"]) == ("2026-05-06", "2026-05-11")
-    assert seen["first_daily_keys"] == ["2026-05-06", "2026-05-07"]
-    assert seen["sensor_first_day"] == "2026-05-06"
+def _default_definitions():
+    from shopverse_platform.definitions import defs
+
+    shop_file().unlink()
+    loaded = defs()
+    assert loaded.resolve_job_def("daily_job").partitions_def.get_partition_keys()[0] == "2010-12-01"
+    return loaded
