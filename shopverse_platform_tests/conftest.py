@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,12 +14,6 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-
-# The partitions start on the first day read when the definitions load, which for the tests is at
-# import, while collecting: never from the developer's data directory (a `make demo` there records
-# its simulated history's first day in data/shop.toml), so the suite's partitions start on the
-# default first day whatever was run in the project. Each test then gets its own data directory.
-os.environ["SHOPVERSE_DATA_DIR"] = tempfile.mkdtemp(prefix="shopverse-tests-")
 
 from shopverse_platform.defs.resources import LandingZone, Warehouse
 from shopverse_platform.lib.paths import shared_data_dir

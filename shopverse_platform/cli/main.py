@@ -83,9 +83,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from shopverse_platform.cli.backfill import alert_failed_run, backfill
     from shopverse_platform.cli.first_day import claim_first_day
 
-    if (moved := claim_first_day(first_day)) is not None:
+    if (moved := claim_first_day(first_day)) is not None:  # before defs() loads: its partitions start there
         print(moved)
-    from shopverse_platform.definitions import defs  # after the first day is settled: the partitions start there
+    from shopverse_platform.definitions import defs
 
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:

@@ -143,9 +143,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from shopverse_platform.cli.first_day import claim_first_day
 
     use_embedded_instance()
-    if (moved := claim_first_day(args.start)) is not None:
+    if (moved := claim_first_day(args.start)) is not None:  # before defs() loads: its partitions start there
         print(moved)
-    from shopverse_platform.definitions import defs  # after the first day is settled: the partitions start there
+    from shopverse_platform.definitions import defs
 
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
