@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from shopverse_platform.lib import paths
+from shopverse_platform.lib.shop import parse_day, read_shop, shop_file, update_shop
 
 SETTINGS_FILE = Path(__file__).resolve().parent / "automation.toml"
 
@@ -106,17 +106,6 @@ def automation_settings(path: Path = SETTINGS_FILE) -> AutomationSettings:
 # The first day of the UCI Online Retail export, the earliest real data the platform ships with: the
 # partitions' start when nothing else is set, as before the setting existed.
 DEFAULT_FIRST_DAY = date(2010, 12, 1)
-SHOP_FILE = "shop.toml"  # in the data directory: the first day the building commands recorded
-
-
-def parse_day(value: object, name: str) -> date:
-    """A TOML date (``first_day = 2026-05-08``) or an ISO string (``first_day = "2026-05-08"``)."""
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    try:
-        return date.fromisoformat(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be a date, YYYY-MM-DD, got {value!r}") from error
 
 
 @dataclass(frozen=True)
@@ -133,32 +122,13 @@ class FirstDay:
         return self.day + timedelta(days=(7 - self.day.weekday()) % 7)
 
 
-def shop_file() -> Path:
-    return paths.data_dir() / SHOP_FILE
-
-
 def recorded_first_day(path: Path | None = None) -> date | None:
-    """The first day recorded in the data directory's ``shop.toml``, None without a record."""
-    path = path or shop_file()
-    if not path.exists():
-        return None
-    raw = tomllib.loads(path.read_text())
-    unknown = set(raw) - {"first_day"}
-    if unknown:
-        raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
-    return parse_day(raw["first_day"], f"first_day in {path}") if "first_day" in raw else None
+    """The first day recorded in the data directory's ``shop.toml`` (lib/shop.py), None without one."""
+    return read_shop(path).get("first_day")  # type: ignore[return-value]
 
 
 def record_first_day(day: date, path: Path | None = None) -> None:
-    path = path or shop_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        "# The first day of this data directory's data: the daily and weekly partitions start here.\n"
-        "# Written by `shopverse run` and `shopverse backfill` (moved earlier, never later, when they\n"
-        "# build earlier days); ignored when automation.toml sets first_day. Read when the definitions\n"
-        "# load: restart `shopverse up` (or reload the code location) after changing it.\n"
-        f"first_day = {day.isoformat()}\n"
-    )
+    update_shop(path, first_day=day)
 
 
 def first_day(settings_path: Path | None = None, record: Path | None = None) -> FirstDay:
