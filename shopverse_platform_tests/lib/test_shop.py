@@ -44,3 +44,14 @@ def test_the_customer_models_window_comes_from_run_config_then_the_record_then_9
     assert window_days(CHURN, None) == window_days(CLV, None) == recorded
     assert window_days(CHURN, 45) == (45, "run config")  # a run's own config wins
     assert window_days(PROPENSITY, 7) == (7, "run config")  # the visitor model never reads the customer window
+
+
+def test_run_records_the_simulated_shops_window_but_keeps_one_the_user_set(capsys):
+    from shopverse_platform.cli.main import SIMULATED_CUSTOMER_WINDOW_DAYS, _record_simulated_window
+
+    _record_simulated_window()
+    assert customer_window_days() == SIMULATED_CUSTOMER_WINDOW_DAYS == 21
+    update_shop(customer_window_days=35)
+    _record_simulated_window()
+    assert customer_window_days() == 35
+    assert "churn and lifetime value: 35-day label window" in capsys.readouterr().out.splitlines()[-1]
