@@ -4,7 +4,7 @@
 setup:
 	bash scripts/setup.sh
 
-demo: setup            ## simulate a month of shop traffic and build the whole asset graph
+demo: setup            ## simulate two months of shop traffic and build the whole asset graph (every model trains)
 	.venv/bin/shopverse run
 
 test:                  ## set up everything (services included) and run the whole test suite

@@ -6,7 +6,8 @@ import dagster as dg
 
 from shopverse_platform.defs.automation.policies import apply_automation_policies
 from shopverse_platform.defs.lineage.policy import with_openlineage
-from shopverse_platform.lib.automation.settings import automation_settings
+from shopverse_platform.defs.partitions import with_first_day
+from shopverse_platform.lib.automation.settings import automation_settings, first_day
 
 
 @dg.definitions
@@ -15,6 +16,7 @@ def defs() -> dg.Definitions:
     # Global lineage policy (docs/lineage.md): every asset's compute emits OpenLineage
     # START / COMPLETE / FAIL / ABORT events, whatever launches it; asset authors add nothing.
     # Global automation policy (docs/operations.md): freshness on the daily/weekly tables and an
-    # eager condition for unpartitioned assets that does not wait for partitions back to 2010.
-    # automation.toml is read here, once per process, like the schedules and sensors that use it
-    return apply_automation_policies(with_openlineage(loaded), automation_settings())
+    # eager condition for unpartitioned assets that does not wait for every partition back to the first day.
+    # automation.toml is read here, once per process, like the schedules and sensors that use it;
+    # so is the first day: the daily and weekly partitions start where the shop's data starts.
+    return apply_automation_policies(with_first_day(with_openlineage(loaded), first_day()), automation_settings())

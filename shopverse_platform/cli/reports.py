@@ -28,7 +28,10 @@ from shopverse_platform.lib.automation.settings import week_start
 
 
 def _check_backfill(args: argparse.Namespace) -> None:
+    from shopverse_platform.cli.first_day import check_first_day
+
     check_range(args.start, args.end, "--start", "--end")
+    check_first_day(args.start, f"--start {args.start}..--end {args.end}")
     check_data_dir_writable()
     check_configured_path("SHOPVERSE_ORDER_EXPORTS", "the order exports")
     check_currency_settings()
@@ -153,9 +156,12 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from shopverse_platform.cli.backfill import alert_failed_run, backfill
-    from shopverse_platform.definitions import defs
+    from shopverse_platform.cli.first_day import claim_first_day
 
     use_embedded_instance()
+    if (moved := claim_first_day(args.start)) is not None:  # before defs() loads: its partitions start there
+        print(moved)
+    from shopverse_platform.definitions import defs
 
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:

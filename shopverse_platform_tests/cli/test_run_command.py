@@ -41,6 +41,8 @@ def test_run_reads_the_configured_landing_zone_and_alerts_when_a_run_fails(tmp_p
     assert [(kind, job) for kind, job, _ in alerts] == [("run_failure", "daily_job")]
     assert "InvoiceNo" in alerts[0][2]  # the error names the expected columns
     assert raw_event_files > 0  # the run read the configured landing zone
+    # it recorded its first day in the (fresh) data directory: the UI's partitions start there
+    assert (tmp_path / "data" / "shop.toml").read_text().splitlines()[-1] == f"first_day = {DAY.isoformat()}"
 
 
 def test_a_run_whose_process_died_is_failed_by_the_next_command(tmp_path):

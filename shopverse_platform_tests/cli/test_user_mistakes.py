@@ -97,7 +97,7 @@ def test_every_option_of_every_command_has_help_and_its_default():
                 assert action.help, f"{name} {action.option_strings}"
         text = command.format_help()
         if name == "run":
-            assert "(default: 30)" in text and "default: yesterday, UTC" in text
+            assert "(default: 60)" in text and "default: yesterday, UTC" in text
 
 
 def test_the_installed_command_exits_2_with_one_line():

@@ -6,8 +6,8 @@
   declares itself win.
 - Automation: ``AutomationCondition.eager()`` never fires for an unpartitioned asset built from
   daily partitions here, because it waits while *any* parent partition is missing, and the
-  partitions reach back to 2010 with most days empty. Such assets get ``after_partitions_updated``
-  instead: eager without that wait.
+  partitions reach back to the first day (2010-12-01 by default) with days often empty. Such
+  assets get ``after_partitions_updated`` instead: eager without that wait.
 """
 
 from __future__ import annotations

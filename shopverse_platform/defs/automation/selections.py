@@ -15,32 +15,34 @@ from collections.abc import Set
 
 import dagster as dg
 
-from shopverse_platform.defs.partitions import daily_partitions, weekly_partitions
-
 # Groups whose unpartitioned assets are rebuilt weekly: model training and the scores it produces.
 WEEKLY_GROUPS = ("ml", "models")
 
 
 class PartitionedLike(dg.AssetSelection):
-    """Materializable assets partitioned exactly like ``partitions_def`` (``None``: unpartitioned)."""
+    """Materializable assets partitioned by days (``dg.DailyPartitionsDefinition``), by weeks, or not
+    at all (``None``). By kind rather than by one object: the partitions' start is the shop's first
+    day, set when the definitions load (defs/partitions.py), and the code location has one daily and
+    one weekly definition."""
 
-    def __init__(self, partitions_def: dg.PartitionsDefinition | None, label: str) -> None:
-        self.partitions_def = partitions_def
+    def __init__(self, kind: type[dg.PartitionsDefinition] | None, label: str) -> None:
+        self.kind = kind
         self.label = label
 
     def resolve_inner(self, asset_graph, allow_missing: bool) -> Set[dg.AssetKey]:
         return {
             node.key
             for node in asset_graph.asset_nodes
-            if node.is_materializable and node.partitions_def == self.partitions_def
+            if node.is_materializable and (node.partitions_def is None if self.kind is None
+                                           else isinstance(node.partitions_def, self.kind))
         }
 
     def __repr__(self) -> str:
         return f"PartitionedLike({self.label})"
 
 
-DAILY = PartitionedLike(daily_partitions, "daily")
-WEEKLY = PartitionedLike(weekly_partitions, "weekly")
+DAILY = PartitionedLike(dg.DailyPartitionsDefinition, "daily")
+WEEKLY = PartitionedLike(dg.WeeklyPartitionsDefinition, "weekly")
 UNPARTITIONED = PartitionedLike(None, "unpartitioned")
 
 WEEKLY_SCOPE = WEEKLY | (UNPARTITIONED & (WEEKLY | dg.AssetSelection.groups(*WEEKLY_GROUPS)).downstream())

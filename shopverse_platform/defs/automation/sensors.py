@@ -15,12 +15,14 @@ from shopverse_platform.defs.automation.jobs import (
 )
 from shopverse_platform.defs.automation.resources import Alerting
 from shopverse_platform.defs.automation.selections import WEEKLY
-from shopverse_platform.defs.partitions import FIRST_DAY, weekly_partitions
 from shopverse_platform.defs.resources import LandingZone, Warehouse
 from shopverse_platform.lib.automation import alerts, landing_scan
 from shopverse_platform.lib.automation.settings import (
+    DEFAULT_FIRST_DAY,
     AutomationSettings,
+    FirstDay,
     automation_settings,
+    first_day,
     last_complete_day,
     last_complete_week,
 )
@@ -48,12 +50,12 @@ def processed_at(instance: dg.DagsterInstance, asset_name: str, days) -> dict[da
         cursor = result.cursor
 
 
-def _weekly_reruns(context: dg.SensorEvaluationContext, plan: landing_scan.LandingPlan, now: datetime) -> list[dg.RunRequest]:
+def _weekly_reruns(context: dg.SensorEvaluationContext, plan: landing_scan.LandingPlan, now: datetime,
+                   first_week: date) -> list[dg.RunRequest]:
     """Weeks already built whose days changed: re-run their weekly rollups (not model retraining)."""
     if context.repository_def is None:
         return []
     weekly_keys = sorted(WEEKLY.resolve(context.repository_def.asset_graph), key=lambda k: k.to_user_string())
-    first_week = weekly_partitions.start.date()
     last_week = last_complete_week(now)
     requests = []
     for week in sorted(plan.weeks()):
@@ -70,7 +72,10 @@ def _weekly_reruns(context: dg.SensorEvaluationContext, plan: landing_scan.Landi
     return requests
 
 
-def build_landing_zone_sensor(settings: AutomationSettings) -> dg.SensorDefinition:
+def build_landing_zone_sensor(settings: AutomationSettings, start: FirstDay | None = None) -> dg.SensorDefinition:
+    """``start``: where the partitions start (unset: the default first day, 2010-12-01)."""
+    start = start or FirstDay(DEFAULT_FIRST_DAY, "the default first day", pinned=False)
+
     @dg.sensor(
         name="landing_zone_sensor",
         jobs=[daily_job, weekly_job],
@@ -81,7 +86,8 @@ def build_landing_zone_sensor(settings: AutomationSettings) -> dg.SensorDefiniti
             "files start the daily job for exactly the UTC days they touch (consecutive days in one "
             "run); late files re-run old days and everything downstream, and the weekly rollups of "
             "weeks already built. The cursor keeps one fingerprint per day, so a file is processed once "
-            "and a file still being written waits. Days that have not ended yet wait until they have."
+            "and a file still being written waits. Days that have not ended yet wait until they have. "
+            f"Days before the first day of the partitions ({start.day}, {start.setting}) are ignored."
         ),
     )
     def landing_zone_sensor(context: dg.SensorEvaluationContext, landing_zone: LandingZone) -> dg.SensorResult:
@@ -93,7 +99,7 @@ def build_landing_zone_sensor(settings: AutomationSettings) -> dg.SensorDefiniti
             snapshot,
             landing_scan.LandingCursor.from_json(context.cursor),
             last_complete=last_complete_day(now),
-            first_day=date.fromisoformat(FIRST_DAY),
+            first_day=start.day,
             processed_at=partial(processed_at, context.instance),
             days_of_export=lambda key: landing_scan.export_days(Path(key)),
         )
@@ -110,7 +116,7 @@ def build_landing_zone_sensor(settings: AutomationSettings) -> dg.SensorDefiniti
             requests.append(request)
             reasons = sorted({plan.days_to_run[d] for d in plan.days_to_run if first <= d <= last})
             context.log.info(f"landing zone: run daily_job for {span} ({'; '.join(reasons)})")
-        requests += _weekly_reruns(context, plan, now)
+        requests += _weekly_reruns(context, plan, now, start.first_week)
         if plan.deletions_ignored:
             context.log.info(f"files removed (not re-run): {sorted(d.isoformat() for d in plan.deletions_ignored)}")
         if not requests:
@@ -156,5 +162,5 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
 @dg.definitions
 def sensors() -> dg.Definitions:
     return dg.Definitions(sensors=[
-        build_landing_zone_sensor(automation_settings()), run_failure_alert_sensor, automation_sensor,
+        build_landing_zone_sensor(automation_settings(), first_day()), run_failure_alert_sensor, automation_sensor,
     ])

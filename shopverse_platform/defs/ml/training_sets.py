@@ -13,6 +13,7 @@ from shopverse_platform.defs.ml.common import ML, training_set_checks, with_code
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.ml import checks, features
 from shopverse_platform.lib.ml.specs import CHURN, CLV, PROPENSITY, ModelSpec
+from shopverse_platform.lib.shop import customer_window_days, shop_file
 
 
 class _TrainingSetConfig(dg.Config):
@@ -22,8 +23,15 @@ class _TrainingSetConfig(dg.Config):
     min_rows: int = Field(default=checks.MIN_ROWS, description="Fewest rows per split for the set to pass its checks.")
 
 
+# The customer models' label window when neither the run config nor the data directory's shop.toml
+# sets one: the UCI Online Retail setting, a quarter of a year.
+CUSTOMER_WINDOW_DAYS = 90
+
+
 class CustomerTrainingSetConfig(_TrainingSetConfig):
-    window_days: int = Field(default=90, description="Label window after the cutoff, in days.")
+    window_days: int | None = Field(
+        default=None, description=f"Label window after the cutoff, in days. Unset: customer_window_days in the data "
+        f"directory's shop.toml when set (`shopverse run` records the simulated shop's 21), else {CUSTOMER_WINDOW_DAYS}.")
     order_source: str | None = Field(default=None, description="Only orders of this source ('events' or 'order_export'). Unset: all.")
 
 
@@ -32,15 +40,27 @@ class PropensityTrainingSetConfig(_TrainingSetConfig):
     lookback_days: int = Field(default=28, description="Visitors seen in this many days before the cutoff form the population.")
 
 
+def window_days(spec: ModelSpec, configured: int | None) -> tuple[int, str]:
+    """The label window of a training set and where it comes from: the run config, else (customer
+    models) the data directory's shop.toml, else the default."""
+    if configured is not None:
+        return configured, "run config"
+    recorded = customer_window_days() if spec.entity == "customer" else None
+    if recorded is not None:
+        return recorded, f"customer_window_days in {shop_file()}"
+    return CUSTOMER_WINDOW_DAYS, "default"
+
+
 def _build(context: dg.AssetExecutionContext, spec: ModelSpec, config, warehouse: Warehouse):
     order_source = getattr(config, "order_source", None)
     lookback = getattr(config, "lookback_days", 28)
+    window, window_source = window_days(spec, config.window_days)
     with warehouse.connect() as con:
         last_day = features.last_day(con, spec, order_source)
         if last_day is None:
             context.log.warning(f"{spec.training_set}: no data yet; the set is empty and its checks fail")
         cutoffs = features.resolve_cutoffs(
-            last_day or date.today(), config.window_days,
+            last_day or date.today(), window,
             date.fromisoformat(config.training_cutoff) if config.training_cutoff else None,
             date.fromisoformat(config.validation_cutoff) if config.validation_cutoff else None,
         )
@@ -51,7 +71,7 @@ def _build(context: dg.AssetExecutionContext, spec: ModelSpec, config, warehouse
         yield dg.MaterializeResult(metadata={
             **table_metadata(con, spec.training_set),
             "training_cutoff": str(cutoffs.training), "validation_cutoff": str(cutoffs.validation),
-            "window_days": cutoffs.window_days, "splits": dg.MetadataValue.json(splits),
+            "window_days": cutoffs.window_days, "window_days_from": window_source, "splits": dg.MetadataValue.json(splits),
             **sql_lineage_metadata(con, spec.training_set, log.take()),
         })
         outcomes = checks.run_checks(con, spec, config.min_rows)
@@ -68,7 +88,8 @@ def churn_training_set(context: dg.AssetExecutionContext, config: CustomerTraini
     """Churn training set: customers with an order before the cutoff, their order-history features
     as of the day before it (recency, frequency, revenue, order size, cancellations, last 30/90
     days), and label 1 when they place no order within the next `window_days` (90 by default, the
-    Online Retail setting). Two splits: training at an earlier cutoff, validation at a later one."""
+    Online Retail setting; `shopverse run` records the simulated demo shop's 21 in the data
+    directory's shop.toml). Two splits: training at an earlier cutoff, validation at a later one."""
     yield from _build(context, CHURN, config, warehouse)
 
 
@@ -76,7 +97,8 @@ def churn_training_set(context: dg.AssetExecutionContext, config: CustomerTraini
 def clv_training_set(context: dg.AssetExecutionContext, config: CustomerTrainingSetConfig, warehouse: Warehouse):
     """Lifetime-value training set: customers with an order before the cutoff, the same
     order-history features as churn, and as label their net revenue within the next `window_days`
-    (90 by default), floored at 0. Two splits: training at an earlier cutoff, validation at a later one."""
+    (90 by default; `shopverse run` records the simulated demo shop's 21 in the data directory's
+    shop.toml), floored at 0. Two splits: training at an earlier cutoff, validation at a later one."""
     yield from _build(context, CLV, config, warehouse)
 
 

@@ -6,6 +6,12 @@ Why a file and not an environment variable: a schedule's cron string is part of 
 and the webserver, the daemon and the run workers each load the definitions. A file shipped with
 the code gives every process the same value; an environment variable set in one shell but not in
 another would make the UI show one time while the daemon fires at another.
+
+The first day of the partitions (``first_day``) is read the same way, once, when the definitions load:
+``first_day`` in automation.toml when a deployment sets it; else the first day recorded in the data
+directory (``$SHOPVERSE_DATA_DIR/shop.toml``) by the commands that build a range (``shopverse run``,
+``shopverse backfill``); else 2010-12-01, the first day of the UCI Online Retail export. The record
+lives beside the warehouse: every process that reads the same warehouse reads the same record.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from functools import cache
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from shopverse_platform.lib.shop import parse_day, read_shop, shop_file, update_shop
 
 SETTINGS_FILE = Path(__file__).resolve().parent / "automation.toml"
 
@@ -40,9 +48,12 @@ class AutomationSettings:
     weekly_fresh_by: time = time(6, 0)
     landing_interval_seconds: int = 30
     landing_settle_seconds: int = 10
+    first_day: date | None = None  # unset: the data directory's record, else DEFAULT_FIRST_DAY
 
     def __post_init__(self) -> None:
         ZoneInfo(self.timezone)  # raises on an unknown zone
+        if self.first_day is not None:
+            object.__setattr__(self, "first_day", parse_day(self.first_day, "first_day"))
         if self.weekly_day not in WEEKDAYS:
             raise ValueError(f"weekly_day must be one of {WEEKDAYS}, got {self.weekly_day!r}")
 
@@ -89,6 +100,48 @@ class AutomationSettings:
 def automation_settings(path: Path = SETTINGS_FILE) -> AutomationSettings:
     """The settings of this code location, read from ``path`` on first use and kept for the process."""
     return AutomationSettings.load(path)
+
+
+# ----------------------------------------------------------------------------- first day
+# The first day of the UCI Online Retail export, the earliest real data the platform ships with: the
+# partitions' start when nothing else is set, as before the setting existed.
+DEFAULT_FIRST_DAY = date(2010, 12, 1)
+
+
+@dataclass(frozen=True)
+class FirstDay:
+    """The partitions' first day and the setting it comes from (named in every message about it)."""
+
+    day: date
+    setting: str
+    pinned: bool  # set in automation.toml: a command refuses a range before it instead of moving it
+
+    @property
+    def first_week(self) -> date:
+        """The first Monday on or after the first day: the first complete Monday-to-Sunday week."""
+        return self.day + timedelta(days=(7 - self.day.weekday()) % 7)
+
+
+def recorded_first_day(path: Path | None = None) -> date | None:
+    """The first day recorded in the data directory's ``shop.toml`` (lib/shop.py), None without one."""
+    return read_shop(path).get("first_day")  # type: ignore[return-value]
+
+
+def record_first_day(day: date, path: Path | None = None) -> None:
+    update_shop(path, first_day=day)
+
+
+def first_day(settings_path: Path | None = None, record: Path | None = None) -> FirstDay:
+    """Where the partitions start (see the module docstring for the order)."""
+    settings_path = settings_path or SETTINGS_FILE
+    pinned = automation_settings(settings_path).first_day
+    if pinned is not None:
+        return FirstDay(pinned, f"first_day in {settings_path}", pinned=True)
+    record = record or shop_file()
+    recorded = recorded_first_day(record)
+    if recorded is not None:
+        return FirstDay(recorded, f"the first day recorded in {record}", pinned=False)
+    return FirstDay(DEFAULT_FIRST_DAY, f"the default first day (no first_day in {settings_path}, no {record})", pinned=False)
 
 
 # ----------------------------------------------------------------------------- UTC calendar
