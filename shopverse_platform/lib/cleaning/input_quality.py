@@ -158,10 +158,12 @@ def gate_outcome(rows: list[dict]) -> tuple[str, dict[str, object]]:
         "days_warned": [str(r["partition_date"]) for r in rows if r["status"] == "warn"],
         "findings": findings[:50],
     }
-    if status != "ok":
+    flagged = [row for row in rows if row["status"] == status and status != "ok"]
+    if flagged:
+        day = flagged[0]["partition_date"]
         metadata["what_to_look_at"] = (
-            "SELECT reason_code, reason_detail, source_file, line_number FROM quarantine "
-            f"WHERE partition_date = DATE '{(findings and findings[0][:10]) or ''}' — the rejected lines and why; "
-            "input_quality holds the per-day counts (shopverse sql)."
+            f"shopverse sql \"SELECT reason_code, reason_detail, source_file, line_number FROM quarantine "
+            f"WHERE partition_date = DATE '{day}'\" — the rejected lines of {day} and why; the table input_quality "
+            "holds the per-day counts."
         )
     return status, metadata
