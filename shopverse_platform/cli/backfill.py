@@ -66,8 +66,10 @@ def wait_until_idle(instance: dg.DagsterInstance, timeout: float, echo: Callable
 
 def run_range(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str, first: date, last: date,
               trigger: str, log_level: str = "INFO",
-              assets: set[dg.AssetKey] | None = None) -> tuple[BackfillStage, dg.ExecuteInProcessResult]:
-    """One run of ``job_name`` over [first, last] (``assets``: a subset of the job's assets, their checks included)."""
+              assets: set[dg.AssetKey] | None = None,
+              label: str | None = None) -> tuple[BackfillStage, dg.ExecuteInProcessResult]:
+    """One run of ``job_name`` over [first, last] (``assets``: a subset of the job's assets, their
+    checks included; ``label``: how the stage is named in the summary)."""
     started = time.perf_counter()
     job = defs.resolve_job_def(job_name)
     if assets is not None:
@@ -81,7 +83,7 @@ def run_range(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str,
         tags={RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat(), "shopverse/trigger": trigger,
               RUNNER_TAG: runner_tag()},
     )
-    stage = BackfillStage(job_name if assets is None else f"{job_name}[{','.join(sorted(k.to_user_string() for k in assets))}]",
+    stage = BackfillStage(job_name if label is None else label,
                           first.isoformat(), last.isoformat(), result.run_id, result.success,
                           time.perf_counter() - started)
     return stage, result
@@ -107,18 +109,17 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date
 
     daily_assets = set(DAILY_SCOPE.resolve(defs.resolve_asset_graph()))
     stages = []
-    plan: list[tuple[str, date, date, set[dg.AssetKey] | None]] = [
-        ("daily_job", first_day, last_day, daily_assets - {DAILY_REPORT})]
+    plan: list[tuple[str, str, date, date, set[dg.AssetKey] | None]] = [
+        ("daily_job", "daily_job", first_day, last_day, daily_assets - {DAILY_REPORT})]
     weeks = complete_weeks(first_day, last_day) if weekly else None
     if weeks:
-        plan.append(("weekly_job", *weeks, None))
+        plan.append(("weekly_job", "weekly_job", *weeks, None))
     if reports != "none" and DAILY_REPORT in daily_assets:
-        plan.append(("daily_job", first_day if reports == "all" else last_day, last_day, {DAILY_REPORT}))
-    for job_name, first, last, assets in plan:
+        plan.append(("daily_job", "daily reports", first_day if reports == "all" else last_day, last_day, {DAILY_REPORT}))
+    for job_name, what, first, last, assets in plan:
         wait_until_idle(instance, wait_timeout, echo)
-        what = job_name if assets is None or DAILY_REPORT not in assets else "daily reports"
         echo(f"{what} {first}..{last}: running")
-        stage, result = run_range(defs, instance, job_name, first, last, "cli_backfill", log_level, assets)
+        stage, result = run_range(defs, instance, job_name, first, last, "cli_backfill", log_level, assets, what)
         stages.append(stage)
         echo(f"{what} {first}..{last}: {'ok' if stage.success else 'FAILED'} in {stage.seconds:.1f}s (run {stage.run_id})")
         if not stage.success:

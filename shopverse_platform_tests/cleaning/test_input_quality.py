@@ -168,3 +168,19 @@ def test_a_rejected_feed_blocks_the_tables_downstream_and_the_report_says_so(lan
     assert quality_line.startswith("> **Data quality FAILED — events: 100 lines received, 40 accepted, 60 rejected (")
     assert "60.0% of 100 events lines rejected" in quality_line
     assert 'class="quality"' in render.to_html(report)
+
+
+def test_the_quality_line_reads_a_period_where_one_source_rejected_nothing():
+    """The UCI year's weekly report failed with "'NAType' object is not iterable": the events source
+    had input_quality rows with nothing rejected (no reasons at all) beside the orders' warning."""
+    con = duckdb.connect()
+    con.execute(load_sql(event_cleaning.__file__, "input_quality_ddl"))
+    con.execute("""INSERT INTO input_quality VALUES
+        (DATE '2024-04-01', 'events', 0, 0, 0, 0, NULL, MAP {}, NULL, NULL, NULL, NULL, 'ok', []),
+        (DATE '2024-04-01', 'orders', 0, 0, 0, 0, NULL, MAP {}, NULL, NULL, 1000, 0, 'warn',
+         ['0 orders lines received against 1,000 expected (median of the same weekday over the previous 4 weeks): nothing arrived'])""")
+    data = report_data.load(con, report_data.Period.week(MONDAY))
+    text = render.build(data).insights[0].text
+    assert text == ("Data quality warning — events: 0 lines received, 0 accepted, 0 rejected, 0 duplicates; orders: 0 lines "
+                    "received, 0 accepted, 0 rejected, 0 duplicates. 0 orders lines received against 1,000 expected (median "
+                    "of the same weekday over the previous 4 weeks): nothing arrived.")

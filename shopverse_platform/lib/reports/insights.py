@@ -316,6 +316,11 @@ def segment_movement(movements: pd.DataFrame | None) -> Insight | None:
                    float(top.customers))
 
 
+def _entries(value) -> list:
+    """A list cell of a frame: its items, or none when the cell is NULL (None, NaN or pd.NA)."""
+    return [] if value is None or (not hasattr(value, "__len__") and pd.isna(value)) else list(value)
+
+
 def data_quality(quality: pd.DataFrame | None) -> Insight | None:
     """One line on what came in, when any input-quality gate warned or failed in the period:
     per source, lines received, accepted, rejected by reason, duplicates, then the findings."""
@@ -323,11 +328,11 @@ def data_quality(quality: pd.DataFrame | None) -> Insight | None:
         return None
     parts = []
     for row in quality.itertuples():
-        reasons = ", ".join(f"{r['reason']} {int(r['lines']):,}" for r in (row.rejected_by_reason if row.rejected_by_reason is not None else []))
+        reasons = ", ".join(f"{r['reason']} {int(r['lines']):,}" for r in _entries(row.rejected_by_reason))
         parts.append(f"{row.source}: {int(row.lines_received):,} lines received, {int(row.lines_accepted):,} accepted, "
                      f"{int(row.lines_rejected):,} rejected" + (f" ({reasons})" if reasons else "")
                      + f", {int(row.duplicates):,} duplicates")
-    findings = [f for row in quality.itertuples() if row.severity > 0 for f in list(row.findings)]
+    findings = [f for row in quality.itertuples() if row.severity > 0 for f in _entries(row.findings)]
     verdict = "FAILED" if quality.severity.max() == 2 else "warning"
     text = f"Data quality {verdict} — " + "; ".join(parts) + ". " + " ".join(f"{f}." for f in findings[:3])
     return Insight("quality", text.strip(), float(quality.lines_rejected.sum()))

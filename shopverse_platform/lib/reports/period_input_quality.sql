@@ -13,7 +13,8 @@ SELECT q.source, sum(lines_received) AS lines_received, sum(lines_accepted) AS l
        sum(lines_rejected) AS lines_rejected, sum(duplicates) AS duplicates,
        max(CASE status WHEN 'fail' THEN 2 WHEN 'warn' THEN 1 ELSE 0 END) AS severity,
        flatten(list(findings ORDER BY partition_date)) AS findings,
-       any_value(b.rejected_by_reason) AS rejected_by_reason
+       -- a source without rejections has no entry: an empty list, not NULL
+       coalesce(any_value(b.rejected_by_reason), []) AS rejected_by_reason
 FROM input_quality AS q LEFT JOIN by_reason AS b USING (source)
 WHERE partition_date >= $start AND partition_date < $end
 GROUP BY q.source ORDER BY q.source
