@@ -37,7 +37,10 @@ def _timed(argv: list[str], env: dict[str, str], log: Path) -> tuple[float, floa
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
     with log.open("w") as out:
-        subprocess.run(argv, cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT, check=True)
+        finished = subprocess.run(argv, cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    if finished.returncode:
+        tail = "\n".join(log.read_text().splitlines()[-40:])
+        raise SystemExit(f"{' '.join(argv)} failed with exit code {finished.returncode}; the end of its output:\n{tail}")
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return seconds, max(peak, before) / 1024
