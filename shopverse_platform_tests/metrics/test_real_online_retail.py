@@ -110,3 +110,37 @@ def test_guests_count_for_revenue_not_as_customers(real_warehouse):
             "SELECT sum(guest_revenue), (SELECT count(*) FROM customer_metrics) FROM daily_sales").fetchone()
     assert guests_in_customers == 0 and guest_revenue > 0
     assert customers == 4_371  # 4,372 published CustomerIDs, one of which only ever has zero-value stock lines
+
+
+def test_the_last_day_is_the_only_partial_one_and_is_compared_like_for_like(real_warehouse, online_retail_file):
+    """The export ends at 12:50 on 9 December 2011: a full-day comparison read "Revenue −60 %". Every
+    other trading day ends within 2 hours of the shop's usual end and is compared day over day."""
+    from datetime import date
+
+    from shopverse_platform.lib.reports import data as report_data
+    from shopverse_platform.lib.reports import render
+
+    with real_warehouse.connect(read_only=True) as con:
+        days = [d for (d,) in con.execute("SELECT sales_date FROM daily_sales WHERE orders > 0 ORDER BY 1").fetchall()]
+        partial = []
+        for day in days:
+            data = report_data.ReportData(report_data.Period.day(day))
+            report_data.completeness(con, data)
+            if data.partial:
+                partial.append(day)
+        last = render.build(report_data.load(con, report_data.Period.day(date(2011, 12, 9))))
+    assert partial == [date(2011, 12, 9)]
+    # independently: the sales lines (the module's rules) of 9 and 8 December up to 12:50
+    df = pd.read_csv(online_retail_file, dtype=str, keep_default_na=False).drop_duplicates()
+    code = df.StockCode
+    not_sales = code.isin(NOT_SALES) | (~code.isin(POSTAGE | MANUAL | DISCOUNT) & ~code.str.lower().str.startswith("gift_")
+                                        & ~df.InvoiceNo.str.startswith("C") & (df.Quantity.astype(int) < 0))
+    lines = df[~not_sales]
+    cents = (lines.Quantity.astype(int) * lines.UnitPrice.astype(float) * 100).round().astype("int64")
+    up_to = lines.InvoiceDate.str[11:16] <= "12:50"
+    on = {day: int(cents[up_to & (lines.InvoiceDate.str[:10] == day)].sum()) for day in ("2011-12-09", "2011-12-08")}
+    change = (on["2011-12-09"] - on["2011-12-08"]) / on["2011-12-08"]
+    texts = [i.text for i in last.insights]
+    assert texts[0].startswith("Partial day: its data ends at 12:50 UTC")
+    assert texts[1] == (f"Revenue \u2212{abs(change):.0%} against the same hours of the previous day "
+                        f"(£{on['2011-12-09'] / 100:,.0f} against £{on['2011-12-08'] / 100:,.0f})")

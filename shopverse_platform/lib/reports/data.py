@@ -127,7 +127,7 @@ def _clock(seconds: float) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def _completeness(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
+def completeness(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
     """Mark the period partial, with like-for-like figures, when its data is incomplete.
 
     A day is partial when its last document comes more than two hours before the median end of
@@ -241,7 +241,7 @@ def load(con: duckdb.DuckDBPyConnection, period: Period, models: ModelSource | N
         data.carts, data.carts_by_device = _carts(con, period)
     if _need(con, data, "anomalies", "anomalies"):
         data.anomalies = _anomalies(con, period)
-    _completeness(con, data)
+    completeness(con, data)
     if table_exists(con, "input_quality"):
         data.quality = _df(con, load_sql(__file__, "period_input_quality"), {"start": period.start, "end": period.end})
     _segments(con, data)
