@@ -18,6 +18,7 @@ import duckdb
 from pydantic import Field
 
 from shopverse_platform.lib import paths
+from shopverse_platform.lib.lineage.naming import lineage_namespace
 from shopverse_platform.lib.warehouse.lock import connect_with_retry, warehouse_lock
 
 
@@ -44,6 +45,11 @@ class Warehouse(dg.ConfigurableResource):
         default=None,
         description="DuckDB file. Unset: $SHOPVERSE_WAREHOUSE, else data/warehouse/shopverse.duckdb.",
     )
+    name: str | None = Field(
+        default=None,
+        description="The warehouse's name in lineage (namespace duckdb://<name>). Unset: $SHOPVERSE_WAREHOUSE_NAME, "
+                    "else the file's name without extension.",
+    )
     memory_limit: str | None = Field(
         default=None, description=(f"DuckDB memory_limit, e.g. '4GB' (beyond it DuckDB spills to `<warehouse>.tmp`). "
                      f"Unset: $SHOPVERSE_DUCKDB_MEMORY, else {DEFAULT_MEMORY_LIMIT}.")
@@ -54,10 +60,18 @@ class Warehouse(dg.ConfigurableResource):
         configured = self.path or os.environ.get("SHOPVERSE_WAREHOUSE")
         return Path(configured).resolve() if configured else paths.default_warehouse_path()
 
+    def lineage_name(self) -> str:
+        """The warehouse's name in lineage: ``name``, else $SHOPVERSE_WAREHOUSE_NAME, else the file's
+        name without its extension (``shopverse`` for shopverse.duckdb)."""
+        return self.name or os.environ.get("SHOPVERSE_WAREHOUSE_NAME") or self.resolved_path().stem
+
     @property
     def uri(self) -> str:
-        """The dataset namespace other systems (lineage) use for tables in this warehouse."""
-        return f"duckdb://{self.resolved_path()}"
+        """The dataset namespace other systems (lineage) use for tables in this warehouse:
+        ``duckdb://<warehouse name>``. A logical name, not the file's absolute path, so the same
+        warehouse moved to another folder or opened from another host stays the same nodes in
+        Marquez (OpenLineage naming: the namespace names the data source, the name the table)."""
+        return lineage_namespace(self.lineage_name())
 
     @contextmanager
     def connect(self, read_only: bool = False, wait_seconds: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:

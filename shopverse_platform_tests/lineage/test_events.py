@@ -23,7 +23,7 @@ from shopverse_platform.lib.lineage.run_events import (
 )
 from shopverse_platform_tests.lineage.support import validate_event
 
-WAREHOUSE = "duckdb:///srv/shopverse/data/warehouse/shopverse.duckdb"
+WAREHOUSE = "duckdb://shopverse"
 
 
 @pytest.mark.parametrize(

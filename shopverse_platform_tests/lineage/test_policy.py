@@ -115,7 +115,7 @@ def test_start_is_written_before_the_asset_runs_and_complete_after():
 def test_inputs_come_from_the_asset_graph_and_outputs_match_them():
     assert _materialize("lineage_orders", "lineage_revenue", "lineage_model").success
     events = _events()
-    warehouse = f"duckdb://{paths.default_warehouse_path()}"
+    warehouse = "duckdb://shopverse"  # the file's name, never its path: the same node from any folder or host
     complete = {e["job"]["name"]: e for e in events if e["eventType"] == "COMPLETE"}
 
     orders_out = complete["lineage_orders"]["outputs"][0]
@@ -250,7 +250,7 @@ def test_the_events_draw_the_graph_a_live_marquez_drew():
     lineage = OpenLineageResource(namespace="lineage_contract")
     assert _materialize("lineage_orders", "lineage_revenue", "lineage_model", resources={"lineage": lineage}).success
     replacements = {
-        f"duckdb://{paths.default_warehouse_path()}": "{warehouse}", str(paths.data_dir() / "landing"): "{landing}",
+        "duckdb://shopverse": "{warehouse}", str(paths.data_dir() / "landing"): "{landing}",
         "lineage_contract": "{jobs}", f"file://{socket.gethostname()}": "file://{host}", "mlflow://local": "mlflow://local",
     }
     observed = normalise_edges(graph_from_events(_events()), replacements)
@@ -267,3 +267,17 @@ def test_a_report_outputs_the_files_it_wrote():
         (host, str(folder / "revenue.html")), (host, str(folder / "revenue.md"))]
     assert [i["name"] for i in complete["inputs"]] == ["main.lineage_revenue"]
     validate_event(complete)
+
+
+def test_the_warehouse_namespace_is_its_name_not_its_path(tmp_path, monkeypatch):
+    """The same warehouse moved to another folder (or opened from another host) is the same node."""
+    from shopverse_platform.defs.resources import Warehouse
+
+    here, there = tmp_path / "a" / "shop.duckdb", tmp_path / "b" / "shop.duckdb"
+    assert Warehouse(path=str(here)).uri == Warehouse(path=str(there)).uri == "duckdb://shop"
+    monkeypatch.setenv("SHOPVERSE_WAREHOUSE_NAME", "eu-shop")
+    assert Warehouse(path=str(here)).uri == "duckdb://eu-shop"
+    assert Warehouse(path=str(here), name="us-shop").uri == "duckdb://us-shop"  # the resource's field wins
+    monkeypatch.setenv("SHOPVERSE_WAREHOUSE_NAME", "/srv/data/shop")
+    with pytest.raises(ValueError, match="SHOPVERSE_WAREHOUSE_NAME"):
+        Warehouse(path=str(here)).uri

@@ -5,7 +5,7 @@ name is computed here, from the asset key and definition-level facts only (never
 happened to produce), and both sides of an edge call the same function.
 
     job         namespace "shopverse" (configurable)      name "clean_events"
-    table       namespace "duckdb://<warehouse file>"     name "main.clean_events"
+    table       namespace "duckdb://<warehouse name>"     name "main.clean_events"
     file        namespace "file://<host>"                 name "/abs/path/of/the/file"
     model       namespace "mlflow://<tracking server>"    name "churn"  (kind "mlflow", no kind "duckdb")
     report      the files it writes, named as paths in its materialization metadata (kinds html/markdown)
@@ -59,8 +59,18 @@ def table_name(asset_path: Sequence[str]) -> str:
 
 
 def warehouse_namespace(warehouse_uri: str) -> str:
-    """``duckdb:///abs/path/shopverse.duckdb``, exactly what the Warehouse resource reports."""
+    """``duckdb://<warehouse name>``, exactly what the Warehouse resource reports (``lineage_namespace``)."""
     return warehouse_uri
+
+
+def lineage_namespace(warehouse_name: str) -> str:
+    """The namespace of a warehouse's tables: its logical name (``duckdb://shopverse``), never a
+    machine-local path. Before December 2026 it was ``duckdb://<absolute path of the file>``
+    (docs/lineage.md, "Naming rules": the migration note)."""
+    if not warehouse_name or any(c in warehouse_name for c in "/:@?#\\ "):
+        raise ValueError(f"a warehouse name for lineage is one word (letters, digits, '-', '_', '.'), got {warehouse_name!r}: "
+                         "set SHOPVERSE_WAREHOUSE_NAME")
+    return f"duckdb://{warehouse_name}"
 
 
 def file_namespace(host: str | None = None) -> str:
