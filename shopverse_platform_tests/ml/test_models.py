@@ -52,6 +52,8 @@ def test_each_training_is_a_parent_run_with_a_nested_run_per_candidate(retail, t
     client = _client(retail)
     for model, metric_names in (("churn", CLASSIFIER_METRICS), ("customer_lifetime_value", REGRESSOR_METRICS)):
         experiment = client.get_experiment_by_name(f"shopverse/{model}")
+        # the MLflow UI opens it on the classic runs view, not the GenAI one
+        assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
         runs = client.search_runs([experiment.experiment_id])
         parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
         assert len(parents) == 1

@@ -189,6 +189,12 @@ def using(target: TrackingTarget) -> Iterator[None]:
                 os.environ[name] = value
 
 
+# The MLflow 3 UI opens an experiment in the view of its kind; untagged, it may infer GenAI and show
+# traces and an assistant panel. Ours are classic model development: runs, metrics, the registry.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+CLASSIC_ML_KIND = "custom_model_development"
+
+
 def experiment_name(model_name: str) -> str:
     return f"{EXPERIMENT_PREFIX}/{model_name}"
 
@@ -200,10 +206,13 @@ def ensure_experiment(target: TrackingTarget, model_name: str) -> str:
     name = experiment_name(model_name)
     existing = mlflow.get_experiment_by_name(name)
     if existing is not None:
+        if existing.tags.get(EXPERIMENT_KIND_TAG) != CLASSIC_ML_KIND:  # created before the tag was set
+            mlflow.MlflowClient().set_experiment_tag(existing.experiment_id, EXPERIMENT_KIND_TAG, CLASSIC_ML_KIND)
         return existing.experiment_id
     location = None
     if target.artifact_location:
         folder = Path(target.artifact_location) / model_name
         folder.mkdir(parents=True, exist_ok=True)
         location = folder.resolve().as_uri()
-    return mlflow.create_experiment(name, artifact_location=location, tags={"shopverse.model": model_name})
+    return mlflow.create_experiment(name, artifact_location=location,
+                                    tags={"shopverse.model": model_name, EXPERIMENT_KIND_TAG: CLASSIC_ML_KIND})
