@@ -114,13 +114,18 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return int(value)
 
 
+MLFLOW_CLASSIC_VIEW = "workflowType=machine_learning"
+
+
 def _mlflow(env: dict[str, str], port: int, store_env: dict[str, str], artifact_args: list[str]) -> Service:
     return Service(
         "mlflow", "MLflow UI",
         [str(BIN / "mlflow"), "server", "--host", HOST, "--port", str(port), "--workers", "1", *artifact_args],
         # The backend URI (it may hold a password) travels in the environment, not on the command line.
         {**env, **store_env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
-        ready=lambda: http_ok(f"http://{HOST}:{port}/health", "OK"), url=f"http://{HOST}:{port}",
+        ready=lambda: http_ok(f"http://{HOST}:{port}/health", "OK"),
+        # MLflow 3's UI defaults to its GenAI view; the query opens the classic model-training one
+        url=f"http://{HOST}:{port}/#/experiments?{MLFLOW_CLASSIC_VIEW}",
     )
 
 

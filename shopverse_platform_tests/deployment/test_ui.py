@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from shopverse_platform.cli import readiness
+from shopverse_platform.cli import readiness, stack
 from shopverse_platform_tests.deployment.conftest import (
     ARTIFACTS,
     ProdRuns,
@@ -140,7 +140,8 @@ def test_mlflow_experiment_lists_the_candidate_runs(prod_stack: ProdStack, prod_
         parents = [_tags(r)["mlflow.runName"] for r in runs if "mlflow.parentRunId" not in _tags(r)]
         candidates = {_tags(r)["mlflow.runName"] for r in runs if "mlflow.parentRunId" in _tags(r)}
         assert parents and len(candidates) >= 2, (name, parents, candidates)
-        page.goto(f"{prod_stack.mlflow}/#/experiments/{experiment_id}/runs")
+        # the link the platform prints: the classic model-training view, not MLflow 3's GenAI default
+        page.goto(f"{prod_stack.mlflow}/#/experiments/{experiment_id}/runs?{stack.MLFLOW_CLASSIC_VIEW}")
         for parent in parents:
             cell = page.locator("[role=gridcell]", has_text=parent).first
             cell.wait_for()
@@ -150,6 +151,8 @@ def test_mlflow_experiment_lists_the_candidate_runs(prod_stack: ProdStack, prod_
         if index == 0:
             _close_assistant(page)
             shot(page, "mlflow_experiment_runs")
+            # the model-training navigation, not the GenAI one (judges, prompts, agent versions)
+            assert page.get_by_role("link", name="Judges").count() == 0
 
 
 def test_mlflow_registered_model_shows_its_champion(prod_stack: ProdStack, prod_runs: ProdRuns, page):

@@ -83,7 +83,8 @@ def test_up_serves_the_uis_and_down_leaves_nothing_behind():
     try:
         startup = up.wait_for_ready()
         urls = up.urls()
-        assert urls == {"Dagster UI": f"http://127.0.0.1:{dagster}", "MLflow UI": f"http://127.0.0.1:{mlflow}",
+        assert urls == {"Dagster UI": f"http://127.0.0.1:{dagster}",
+                        "MLflow UI": f"http://127.0.0.1:{mlflow}/#/experiments?workflowType=machine_learning",
                         "Marquez API": f"http://127.0.0.1:{marquez}/api/v1", "Reports": f"http://127.0.0.1:{reports}/"}, up.output
         # Reports: the folder's index is served before any report exists, and a page written later
         # is served with the shared plotly.js it loads
@@ -102,8 +103,9 @@ def test_up_serves_the_uis_and_down_leaves_nothing_behind():
         # Dagster: the UI answers, the code location loaded, every required daemon is healthy.
         assert readiness.dagster_ready(urls["Dagster UI"]) and readiness.daemons_healthy(urls["Dagster UI"])
         # MLflow: the UI and its REST API on the embedded store under the data directory.
-        assert requests.get(f"{urls['MLflow UI']}/health", timeout=10).text == "OK"
-        search = requests.get(f"{urls['MLflow UI']}/api/2.0/mlflow/experiments/search?max_results=10", timeout=10)
+        mlflow_base = f"http://127.0.0.1:{mlflow}"
+        assert requests.get(f"{mlflow_base}/health", timeout=10).text == "OK"
+        search = requests.get(f"{mlflow_base}/api/2.0/mlflow/experiments/search?max_results=10", timeout=10)
         assert search.ok, search.text
         backend, _ = stack.embedded_mlflow_store()
         assert (root / "data" / "mlflow").is_dir() and backend.startswith("sqlite:///")
