@@ -4,6 +4,7 @@ weekly job over its complete week, then the last day's report), reports for the 
 from __future__ import annotations
 
 import argparse
+import re
 from datetime import date
 
 import dagster as dg
@@ -32,6 +33,13 @@ def test_backfill_command_builds_a_week_then_its_last_report(tmp_path, monkeypat
     assert args.func(args) == 0, capsys.readouterr().out
     out = capsys.readouterr().out
     assert "daily_job 2026-11-09..2026-11-15: ok" in out and "weekly_job 2026-11-09..2026-11-09: ok" in out
+    # progress: a line per finished step of each run, counted against the run's steps
+    daily_part = out.split("daily_job 2026-11-09..2026-11-15: running", 1)[1].split("daily_job 2026-11-09..2026-11-15: ok", 1)[0]
+    steps = re.findall(r"^  \[(\d+)/(\d+)\] (\S+) (ok|FAILED|skipped) in \d+\.\ds · \d+:\d\d elapsed$", daily_part, re.M)
+    assert [int(done) for done, *_ in steps] == list(range(1, len(steps) + 1))
+    assert {int(total) for _, total, *_ in steps} == {len(steps)} and all(o == "ok" for *_, o in steps)
+    assert {"raw_events", "clean_events", "order_lines", "daily_sales"} <= {name for _, _, name, _ in steps}
+    assert "daily_report" not in {name for _, _, name, _ in steps}  # written after the weekly job
     # the daily report comes last, after the weekly job built the segments it shows
     assert out.index("weekly_job 2026-11-09..2026-11-09: ok") < out.index("daily reports 2026-11-15..2026-11-15: ok")
 
