@@ -115,7 +115,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"\nwhere to look:\n  warehouse:   {warehouse}  (shopverse sql 'SELECT ...', or shopverse sql for a prompt)\n"
         f"  landing:     {landing}\n  reports:     {paths.data_dir() / 'reports'}  (shopverse report --date YYYY-MM-DD)\n"
         f"  quarantine:  table quarantine (every rejected line, with its reason: shopverse sql 'SELECT * FROM quarantine')\n"
-        f"  UIs:         shopverse up  → Dagster http://127.0.0.1:3000, MLflow http://127.0.0.1:5050 (runs are in {home})"
+        f"  UIs:         shopverse up  → Dagster http://127.0.0.1:3000, "
+        f"MLflow http://127.0.0.1:5050/#/experiments?workflowType=machine_learning, reports http://127.0.0.1:8090 "
+        f"(runs are in {home})"
     )
     return 0 if ok else 1
 
