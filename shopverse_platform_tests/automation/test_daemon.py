@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -41,6 +42,48 @@ def _deliver(staging: Path, landing: Path, day) -> None:
     (staging / "events" / day.isoformat()).rename(landing / "events" / day.isoformat())
 
 
+@dataclass(frozen=True)
+class DaemonStack:
+    """A temporary Dagster instance with the project's dagster.yaml, a workspace loading the
+    definitions, landing files for two separate days, and the environment a daemon runs in."""
+
+    work: Path
+    workspace: Path
+    env: dict[str, str]
+    days: list
+
+    @classmethod
+    def prepare(cls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DaemonStack:
+        home, data, work = tmp_path / "dagster_home", tmp_path / "data", tmp_path / "work"
+        work.mkdir()
+        shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")  # the settings the project ships
+        workspace = tmp_path / "workspace.yaml"
+        workspace.write_text(
+            "load_from:\n  - python_module:\n      module_name: shopverse_platform.definitions\n"
+            f"      working_directory: {work}\n      location_name: shopverse_platform\n"
+            f"      executable_path: {sys.executable}\n"
+        )
+        yesterday = last_complete_day(datetime.now(timezone.utc))
+        days = [yesterday - timedelta(days=5), yesterday - timedelta(days=2)]  # not consecutive: two runs
+        for day in days:
+            _deliver(tmp_path / "staging", data / "landing", day)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPVERSE_", "OPENLINEAGE_", "MLFLOW_"))}
+        env.update({"DAGSTER_HOME": str(home), "SHOPVERSE_DATA_DIR": str(data),
+                    "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "PYTHONUNBUFFERED": "1"})
+        # Create the instance's SQLite storage before the daemon starts: two processes initialising a
+        # fresh DAGSTER_HOME at once race on CREATE TABLE ("table runs already exists").
+        monkeypatch.setenv("DAGSTER_HOME", str(home))
+        dg.DagsterInstance.get().dispose()
+        return cls(work, workspace, env, days)
+
+    def start(self, log) -> subprocess.Popen:
+        """A `dagster-daemon` on the workspace, in its own process group, writing to ``log``."""
+        return subprocess.Popen(
+            [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(self.workspace)],
+            cwd=self.work, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+
 def _failures(instance: dg.DagsterInstance, runs) -> str:
     """The step errors of the runs, for the assertion message."""
     lines = []
@@ -52,32 +95,10 @@ def _failures(instance: dg.DagsterInstance, runs) -> str:
 
 
 def test_daemon_runs_landing_files_one_writer_at_a_time(tmp_path, monkeypatch):
-    home, data, work = tmp_path / "dagster_home", tmp_path / "data", tmp_path / "work"
-    work.mkdir()
-    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")  # the settings the project ships
-    workspace = tmp_path / "workspace.yaml"
-    workspace.write_text(
-        "load_from:\n  - python_module:\n      module_name: shopverse_platform.definitions\n"
-        f"      working_directory: {work}\n      location_name: shopverse_platform\n"
-        f"      executable_path: {sys.executable}\n"
-    )
-    yesterday = last_complete_day(datetime.now(timezone.utc))
-    days = [yesterday - timedelta(days=5), yesterday - timedelta(days=2)]  # not consecutive: two runs
-    for day in days:
-        _deliver(tmp_path / "staging", data / "landing", day)
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPVERSE_", "OPENLINEAGE_", "MLFLOW_"))}
-    env.update({"DAGSTER_HOME": str(home), "SHOPVERSE_DATA_DIR": str(data),
-                "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "PYTHONUNBUFFERED": "1"})
-    # Create the instance's SQLite storage before the daemon starts: two processes initialising a
-    # fresh DAGSTER_HOME at once race on CREATE TABLE ("table runs already exists").
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    dg.DagsterInstance.get().dispose()
+    stack = DaemonStack.prepare(tmp_path, monkeypatch)
+    days, data = stack.days, tmp_path / "data"
     log = (tmp_path / "daemon.log").open("w")
-    daemon = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(workspace)],
-        cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    daemon = stack.start(log)
     try:
         with dg.DagsterInstance.get() as instance:
             deadline = time.monotonic() + TIMEOUT

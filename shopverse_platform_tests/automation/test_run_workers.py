@@ -4,12 +4,10 @@ check on hand-made runs, and a real `dagster-daemon` whose run worker dies with 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -18,9 +16,7 @@ from dagster._core.launcher import WorkerStatus
 
 from shopverse_platform.defs.automation.run_workers import ShopverseRunLauncher
 from shopverse_platform.lib.automation.processes import RUNNER_TAG, runner_tag
-from shopverse_platform.lib.automation.settings import last_complete_day
-from shopverse_platform.lib.paths import PROJECT_ROOT
-from shopverse_platform_tests.automation.test_daemon import _deliver
+from shopverse_platform_tests.automation.test_daemon import DaemonStack
 from shopverse_platform_tests.conftest import stop_process_group
 
 NOOP = dg.Definitions(jobs=[dg.JobDefinition(graph_def=dg.GraphDefinition("noop", node_defs=[]))]).resolve_job_def("noop")
@@ -61,32 +57,12 @@ def test_a_run_whose_worker_died_with_the_stack_is_failed_and_the_queue_moves_on
     a closed laptop lid), then the daemon started again: nothing was left to report the dead worker,
     Dagster's DefaultRunLauncher has no health check, so the run stayed STARTED until max_runtime
     (6 h) and the queued run behind it waited. The new daemon must fail it and run the next one."""
-    home, data, work = tmp_path / "dagster_home", tmp_path / "data", tmp_path / "work"
-    work.mkdir()
-    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")  # the settings the project ships
-    workspace = tmp_path / "workspace.yaml"
-    workspace.write_text(
-        "load_from:\n  - python_module:\n      module_name: shopverse_platform.definitions\n"
-        f"      working_directory: {work}\n      location_name: shopverse_platform\n"
-        f"      executable_path: {sys.executable}\n"
-    )
-    yesterday = last_complete_day(datetime.now(timezone.utc))
-    days = [yesterday - timedelta(days=5), yesterday - timedelta(days=2)]  # not consecutive: two runs
-    for day in days:
-        _deliver(tmp_path / "staging", data / "landing", day)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPVERSE_", "OPENLINEAGE_", "MLFLOW_"))}
-    env.update({"DAGSTER_HOME": str(home), "SHOPVERSE_DATA_DIR": str(data),
-                "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "PYTHONUNBUFFERED": "1"})
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    dg.DagsterInstance.get().dispose()  # create the storage before the daemon (see test_daemon.py)
+    stack = DaemonStack.prepare(tmp_path, monkeypatch)
     log_path = tmp_path / "daemon.log"
     log = log_path.open("w")
 
     def start_daemon() -> subprocess.Popen:
-        return subprocess.Popen(
-            [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(workspace)],
-            cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        return stack.start(log)
 
     def wait_for(what, predicate, timeout, daemon):
         deadline = time.monotonic() + timeout
