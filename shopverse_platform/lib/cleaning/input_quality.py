@@ -23,17 +23,25 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import NamedTuple
 
 import duckdb
 
 from shopverse_platform.lib.warehouse.sql import load_sql, table
+from shopverse_platform.lib.warehouse.tables import table_exists
 
-SOURCES: dict[str, tuple[str, str, str, str]] = {
-    # source: (raw lines per day, raw first day, clean table, duplicate reason)
-    "events": ("raw_event_lines_by_day", "raw_events_first_day", "clean_events", "duplicate_event"),
-    "orders": ("raw_order_lines_by_day", "raw_orders_first_day", "clean_order_lines", "duplicate_line"),
+class Source(NamedTuple):
+    raw_table: str
+    raw_lines_by_day: str  # .sql beside this module
+    raw_first_day: str  # .sql beside this module
+    clean_table: str
+    duplicate_reason: str
+
+
+SOURCES: dict[str, Source] = {
+    "events": Source("raw_events", "raw_event_lines_by_day", "raw_events_first_day", "clean_events", "duplicate_event"),
+    "orders": Source("raw_orders", "raw_order_lines_by_day", "raw_orders_first_day", "clean_order_lines", "duplicate_line"),
 }
-RAW_TABLES = {"events": "raw_events", "orders": "raw_orders"}
 
 
 def _share(name: str, text: str) -> float:
@@ -109,14 +117,14 @@ def write_input_quality(con: duckdb.DuckDBPyConnection, source: str, start: date
                         gates: QualityGates) -> list[dict]:
     """Replace the ``input_quality`` rows of ``source`` for [start, end) and return them (one per
     day, as dicts). Reads the raw, clean and quarantine tables the cleaning step just wrote."""
-    raw_by_day, first_day, clean, duplicate_reason = SOURCES[source]
+    spec = SOURCES[source]
     con.execute(load_sql(__file__, "input_quality_ddl"))
     window = {"source": source, "start": start, "end": end}
-    if not _raw_exists(con, source):
+    if not (table_exists(con, spec.raw_table) and table_exists(con, spec.clean_table)):
         return []
-    query = load_sql(__file__, "input_quality_rows", raw_by_day=load_sql(__file__, raw_by_day),
-                     raw_first_day=load_sql(__file__, first_day), clean=table(clean))
-    params = {**window, **gates.params(), "duplicate_reason": duplicate_reason,
+    query = load_sql(__file__, "input_quality_rows", raw_by_day=load_sql(__file__, spec.raw_lines_by_day),
+                     raw_first_day=load_sql(__file__, spec.raw_first_day), clean=table(spec.clean_table))
+    params = {**window, **gates.params(), "duplicate_reason": spec.duplicate_reason,
               "history_start": start - timedelta(days=7 * gates.volume_weeks)}
     con.execute("BEGIN TRANSACTION")
     try:
@@ -131,12 +139,6 @@ def write_input_quality(con: duckdb.DuckDBPyConnection, source: str, start: date
         "ORDER BY partition_date", window)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row)) for row in cursor.fetchall()]
-
-
-def _raw_exists(con: duckdb.DuckDBPyConnection, source: str) -> bool:
-    from shopverse_platform.lib.warehouse.tables import table_exists
-
-    return table_exists(con, RAW_TABLES[source]) and table_exists(con, SOURCES[source][2])
 
 
 def gate_outcome(rows: list[dict]) -> tuple[str, dict[str, object]]:
