@@ -16,6 +16,7 @@ import pandas as pd
 
 from shopverse_platform.lib.ml import evaluation as ev
 from shopverse_platform.lib.ml.specs import ModelSpec
+from shopverse_platform.lib.ml.tracking import mlflow_output_muted
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
@@ -69,7 +70,12 @@ def register_and_gate(spec: ModelSpec, model_uri: str, validation: pd.DataFrame,
 
     client = MlflowClient()
     champion = current_version(client, spec.name)
-    registered = mlflow.register_model(model_uri, spec.name, tags=version_tags)
+    # register_model prints "Successfully registered model ..." / "Created version N of model ..."
+    # (or "... already exists. Creating a new version") straight to stderr, not through a logger:
+    # two lines per model per run that the gate's own log line and metadata already say. Failures
+    # still raise.
+    with mlflow_output_muted():
+        registered = mlflow.register_model(model_uri, spec.name, tags=version_tags)
     champion_metric = None
     if champion is not None:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import subprocess
 from collections.abc import Iterator
@@ -71,6 +72,68 @@ def frame_digest(frame: pd.DataFrame) -> str:
     digest = hashlib.sha256(hashed.tobytes())
     digest.update(",".join(map(str, frame.columns)).encode())
     return digest.hexdigest()[:16]
+
+
+# MLflow log lines that tell an operator nothing to act on, each once per model in every training:
+# a 60-day demo printed 36 of them to stderr beside 18 lines of Dagster's own. Each is quietened at
+# its own logger, so warnings from everywhere else in MLflow still show.
+_MLFLOW_LOGGER_LEVELS = {
+    # "Creating initial MLflow database tables..." / "Updating database tables": the local store
+    # being created (ensure_local_store), once per data directory.
+    "mlflow.store.db.utils": logging.WARNING,
+    # "Detected uv project ..." / "Copied uv.lock (pyproject.toml) to model artifacts": every model
+    # version carries the project's uv.lock and pyproject.toml, by design. A failed copy is a WARNING.
+    "mlflow.utils.uv_utils": logging.WARNING,
+    # "Validating input example against model signature": log_model's routine check; a mismatch is
+    # logged as a WARNING and still shows.
+    "mlflow.pyfunc": logging.WARNING,
+}
+# Warnings that do not apply here, dropped by message (the rest of their logger still shows).
+_MLFLOW_DROPPED_WARNINGS = {
+    # log_model warns that a Python object as `python_model` is pickled (CloudPickle) and suggests
+    # models-from-code. Our ScoringModel wraps a fitted scikit-learn estimator, which is a pickle
+    # however it is stored (mlflow.sklearn pickles it too; models-from-code would load it from a
+    # pickled artifact), and the registry is written and read by this platform only.
+    "mlflow.pyfunc": ("Passing a Python object as `python_model`",),
+}
+
+
+class _DropMessages(logging.Filter):
+    def __init__(self, prefixes: tuple[str, ...]):
+        super().__init__()
+        self.prefixes = prefixes
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.prefixes)
+
+
+def quiet_mlflow_logging() -> None:
+    """Apply ``_MLFLOW_LOGGER_LEVELS`` and ``_MLFLOW_DROPPED_WARNINGS`` (idempotent; per process, so
+    each Dagster step process calls it through :func:`using`). ``MLFLOW_LOGGING_LEVEL=DEBUG`` (or
+    INFO) set by the user shows everything again."""
+    if os.environ.get("MLFLOW_LOGGING_LEVEL", "").upper() in ("DEBUG", "INFO"):
+        return
+    for name, level in _MLFLOW_LOGGER_LEVELS.items():
+        logging.getLogger(name).setLevel(level)
+    for name, prefixes in _MLFLOW_DROPPED_WARNINGS.items():
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropMessages) for f in logger.filters):
+            logger.addFilter(_DropMessages(prefixes))
+
+
+@contextmanager
+def mlflow_output_muted() -> Iterator[None]:
+    """Mute MLflow's console output (its ``eprint`` notes and log handler) for the block; errors
+    still raise. MLflow's own switch (``disable_logging``), restored to what it was."""
+    from mlflow.utils import logging_utils
+
+    was_enabled = logging_utils.MLFLOW_LOGGING_STREAM.enabled
+    logging_utils.disable_logging()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            logging_utils.enable_logging()
 
 
 # MLflow's HTTP client retries a request 7 times with a backoff factor of 2 and waits up to 120 s
@@ -143,6 +206,7 @@ def ensure_local_store(store: Path, artifact_root: Path) -> None:
             return
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
+    quiet_mlflow_logging()
     store.parent.mkdir(parents=True, exist_ok=True)
     building = store.with_name(f".{store.name}.{os.getpid()}.creating")
     building.unlink(missing_ok=True)
@@ -171,6 +235,7 @@ def using(target: TrackingTarget) -> Iterator[None]:
     from mlflow.tracking._model_registry import utils as registry_utils
     from mlflow.tracking._tracking_service import utils as tracking_utils
 
+    quiet_mlflow_logging()
     check_reachable(target)
     saved = (tracking_utils._tracking_uri, registry_utils._registry_uri,
              {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", *BOUNDED_HTTP_SETTINGS)})

@@ -4,7 +4,9 @@ the run's model and hand it to the registry gate."""
 
 from __future__ import annotations
 
+import platform
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -159,10 +161,19 @@ def train_and_track(spec: ModelSpec, frame: pd.DataFrame, target: TrackingTarget
             "shopverse.training_set_digest": digest}
     with using(target):
         experiment_id = ensure_experiment(target, spec.name)
-        dataset = mlflow.data.from_pandas(frame, source=dataset_source, name=spec.training_set, targets="label", digest=digest)
-        # MLflow infers the dataset schema value by value over the whole frame (11 s on 200k rows);
-        # the column types are the same on a sample, so the cached schema is filled from one.
-        dataset.__dict__["schema"] = infer_signature(frame.head(1000)).inputs
+        with warnings.catch_warnings():
+            # MLflow registers its local-file dataset source twice (for the "" and the "file" URI
+            # schemes, the same class) and warns that a path "can be interpreted in multiple ways".
+            warnings.filterwarnings("ignore", "The specified dataset source can be interpreted in multiple ways",
+                                    UserWarning)
+            # The hint that "integer columns cannot represent missing values" is about a model's
+            # inputs at serving time; this schema describes the training set (labels, counts).
+            warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer column", UserWarning)
+            dataset = mlflow.data.from_pandas(frame, source=dataset_source, name=spec.training_set, targets="label",
+                                              digest=digest)
+            # MLflow infers the dataset schema value by value over the whole frame (11 s on 200k rows);
+            # the column types are the same on a sample, so the cached schema is filled from one.
+            dataset.__dict__["schema"] = infer_signature(frame.head(1000)).inputs
         run_name = f"{spec.name}-{origin.dagster_run_id[:8]}"
         with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as parent:
             mlflow.log_input(dataset, context="training")
@@ -189,10 +200,9 @@ def train_and_track(spec: ModelSpec, frame: pd.DataFrame, target: TrackingTarget
                 mlflow.log_figure(_comparison_figure(spec, results), "plots/candidates.html")
             model = ScoringModel(best.estimator, list(spec.features), spec.kind, best.threshold)
             example = validation[list(spec.features)].head(5).astype("float64")
-            signature = infer_signature(example, model.predict(None, example))
             info = mlflow.pyfunc.log_model(
-                name="model", python_model=model, signature=signature, input_example=example,
-                pip_requirements=_requirements(), metadata={"candidate": selected, "features": list(spec.features)},
+                name="model", python_model=model, signature=model_signature(spec), input_example=example,
+                conda_env=model_environment(), metadata={"candidate": selected, "features": list(spec.features)},
             )
             gate = register_and_gate(spec, info.model_uri, validation, best.metrics[spec.primary_metric],
                                      checks_passed=checks_passed, margin=margin,
@@ -204,6 +214,29 @@ def train_and_track(spec: ModelSpec, frame: pd.DataFrame, target: TrackingTarget
                 mlflow.log_metric(f"champion_{spec.primary_metric}", gate.champion_metric)
     return TrainingOutcome(experiment_id, parent.info.run_id, selected, best.metrics, results, info.model_uri, gate,
                            digest, rows, time.perf_counter() - started)
+
+
+def model_signature(spec: ModelSpec):
+    """What every ScoringModel takes and answers: its features as doubles (it casts them so), and
+    ``score`` (double) plus, for a classifier, ``label`` (long).
+
+    Declared rather than inferred from an example: inference warns, for the classifiers' integer
+    ``label`` output, that integer *inputs* cannot carry missing values, which does not apply."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    outputs = [ColSpec("double", "score")] + ([ColSpec("long", "label")] if spec.kind == "classifier" else [])
+    return ModelSignature(inputs=Schema([ColSpec("double", name) for name in spec.features]), outputs=Schema(outputs))
+
+
+def model_environment() -> dict:
+    """The model's conda environment: this Python, pip, and :func:`_requirements`.
+
+    Written out rather than left to MLflow, which pins the ``pip`` installed beside it: uv's .venv
+    has none, so every log_model warned "Failed to resolve installed pip version" and wrote this
+    same environment with an unpinned ``pip``."""
+    return {"name": "mlflow-env", "channels": ["conda-forge"],
+            "dependencies": [f"python={platform.python_version()}", "pip", {"pip": _requirements()}]}
 
 
 def _requirements() -> list[str]:
