@@ -1,7 +1,8 @@
 """A range of days as one command: the daily job over the whole range in one run (the SQL of every
 daily asset runs once over the range), then the weekly job over the complete weeks in it.
 
-Runs execute in this process on the instance in ``$DAGSTER_HOME`` (they show in the UI). The run
+Runs execute in this process on the instance in ``$DAGSTER_HOME``, recorded under the workspace's
+code location as a run launched from the UI is (they show in the Overview timeline too). The run
 queue cannot see a process it did not launch, so before starting, the backfill waits until no run
 of the instance is starting or running: one writer at a time, whoever launched it. While the
 backfill's own run is in progress the queue counts it and holds its runs back.
@@ -20,8 +21,10 @@ import dagster as dg
 
 from shopverse_platform.cli.arguments import REPORT_CHOICES
 from shopverse_platform.defs.automation.run_workers import BUSY, fail_abandoned_runs
+from shopverse_platform.defs.lineage.dagster_internals import execute_in_code_location
 from shopverse_platform.lib.automation.alerts import RANGE_END_TAG, RANGE_START_TAG
 from shopverse_platform.lib.automation.processes import RUNNER_TAG, runner_tag
+from shopverse_platform.lib.paths import PROJECT_ROOT
 
 # Runs executed in this process carry shopverse/runner ("host:pid:start time"). If the process
 # dies (kill -9, OOM, a closed laptop lid), the run stays STARTED; the daemon's run monitoring fails
@@ -70,7 +73,7 @@ def run_range(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str,
               trigger: str, log_level: str = "INFO",
               assets: set[dg.AssetKey] | None = None,
               label: str | None = None,
-              echo: Callable[[str], None] = print) -> tuple[BackfillStage, dg.ExecuteInProcessResult]:
+              echo: Callable[[str], None] = print) -> tuple[BackfillStage, dg.JobExecutionResult]:
     """One run of ``job_name`` over [first, last] (``assets``: a subset of the job's assets, their
     checks included; ``label``: how the stage is named in the summary), its steps' progress told
     through ``echo`` as they finish."""
@@ -82,7 +85,7 @@ def run_range(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str,
     progress = StepProgress(instance, run_id, total=len(job.graph.nodes), echo=echo)
     progress.start()
     try:
-        result = _execute(job, instance, run_id, first, last, trigger, log_level)
+        result = _execute(defs, job_name, assets, instance, run_id, first, last, trigger, log_level)
     finally:
         progress.finish()
     stage = BackfillStage(job_name if label is None else label,
@@ -91,10 +94,13 @@ def run_range(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str,
     return stage, result
 
 
-def _execute(job: dg.JobDefinition, instance: dg.DagsterInstance, run_id: str, first: date, last: date,
-             trigger: str, log_level: str) -> dg.ExecuteInProcessResult:
-    return job.execute_in_process(
-        instance=instance, raise_on_error=False, run_id=run_id,
+def _execute(defs: dg.Definitions, job_name: str, assets: set[dg.AssetKey] | None, instance: dg.DagsterInstance,
+             run_id: str, first: date, last: date, trigger: str, log_level: str) -> dg.JobExecutionResult:
+    """Run ``job_name`` (``assets`` of it) in this process, recorded under the workspace's code
+    location like a run launched from the UI, so the Overview timeline and the run list show it."""
+    return execute_in_code_location(
+        defs.resolve_job_def(job_name), defs.get_repository_def().name, PROJECT_ROOT / "workspace.yaml", instance,
+        run_id=run_id, asset_selection=assets,
         # The terminal gets INFO and above (a month's run printed ~710 DEBUG lines such as
         # "Materialized value X." once per partition); every event, DEBUG included, is still in the
         # run's event log: the run's page in the Dagster UI shows it. -v shows DEBUG here too.
@@ -167,7 +173,7 @@ DAILY_REPORT = dg.AssetKey("daily_report")
 
 def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date, last_day: date, *,
              weekly: bool = True, reports: str = "latest", wait_timeout: float = 3600, echo: Callable[[str], None] = print,
-             on_failure: Callable[[dg.ExecuteInProcessResult], None] | None = None,
+             on_failure: Callable[[dg.JobExecutionResult], None] | None = None,
              log_level: str = "INFO") -> list[BackfillStage]:
     """The daily job over [first_day, last_day] in one run (its daily report left out), the weekly
     job over its complete weeks, and only then the daily reports (``reports``: the last day's, all,
@@ -202,7 +208,7 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date
     return stages
 
 
-def alert_failed_run(result: dg.ExecuteInProcessResult) -> None:
+def alert_failed_run(result: dg.JobExecutionResult) -> None:
     """Raise the run-failure alert of a run this process executed (the failure sensor only sees
     runs of the daemon's queue): the webhook when configured, the ``alerts`` table always."""
     from shopverse_platform.defs.automation.resources import Alerting

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from shopverse_platform.cli.arguments import (
     yesterday,
 )
 from shopverse_platform.cli.instance import use_embedded_instance
+from shopverse_platform.lib import paths
 from shopverse_platform.lib.automation.settings import week_start
 
 
@@ -104,13 +106,18 @@ def _build_report(kind: str, key: str) -> bool:
     import dagster as dg
 
     from shopverse_platform.cli.backfill import RUNNER_TAG, runner_tag
+    from shopverse_platform.defs.lineage.dagster_internals import execute_in_code_location
     from shopverse_platform.definitions import defs
 
     use_embedded_instance()
-    job = defs().resolve_implicit_global_asset_job_def()
+    definitions = defs()
     with dg.DagsterInstance.get() as instance:
-        result = job.get_subset(asset_selection={dg.AssetKey(f"{kind}_report")}).execute_in_process(
-            instance=instance, partition_key=key, raise_on_error=False, tags={"shopverse/trigger": "cli_report", RUNNER_TAG: runner_tag()})
+        # Recorded under the workspace's code location like `shopverse run`'s runs (cli/backfill.py).
+        result = execute_in_code_location(
+            definitions.resolve_implicit_global_asset_job_def(), definitions.get_repository_def().name,
+            paths.PROJECT_ROOT / "workspace.yaml", instance, run_id=str(uuid.uuid4()), run_config={},
+            asset_selection={dg.AssetKey(f"{kind}_report")},
+            tags={"dagster/partition": key, "shopverse/trigger": "cli_report", RUNNER_TAG: runner_tag()})
     return result.success
 
 

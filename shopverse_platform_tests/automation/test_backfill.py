@@ -9,9 +9,11 @@ from datetime import date
 
 import dagster as dg
 import duckdb
+import yaml
 
 from shopverse_platform.cli.backfill import complete_weeks
 from shopverse_platform.cli.reports import add_report_commands
+from shopverse_platform.lib.paths import PROJECT_ROOT
 from shopverse_platform.lib.simulator.traffic import simulate
 
 MONDAY, SUNDAY = date(2026, 11, 9), date(2026, 11, 15)
@@ -47,6 +49,17 @@ def test_backfill_command_builds_a_week_then_its_last_report(tmp_path, monkeypat
         runs = sorted(instance.get_runs(), key=lambda r: instance.get_run_record_by_id(r.run_id).create_timestamp)
         assert [r.job_name for r in runs] == ["daily_job", "weekly_job", "daily_job"]
         assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+        # Recorded under the workspace's code location, like a run launched from the UI: the
+        # Overview timeline and the run list's code-location filter (the .dagster/repository tag) find them.
+        location = yaml.safe_load((PROJECT_ROOT / "workspace.yaml").read_text())["load_from"][0]["python_module"]
+        label = f"__repository__@{location['location_name']}"
+        for run in runs:
+            assert run.remote_job_origin is not None, "a CLI run without a code location: the Overview timeline misses it"
+            assert (run.remote_job_origin.location_name, run.remote_job_origin.repository_origin.repository_name,
+                    run.remote_job_origin.job_name) == (location["location_name"], "__repository__", run.job_name)
+            assert run.job_code_origin.repository_origin.code_pointer.module == location["module_name"]
+        in_location = instance.get_runs(filters=dg.RunsFilter(tags={".dagster/repository": label}))
+        assert sorted(r.run_id for r in in_location) == sorted(r.run_id for r in runs)
         # --reports latest (the default): one daily report, the last day's; the range's run built none
         assert set(instance.get_materialized_partitions(dg.AssetKey("daily_report"))) == {"2026-11-15"}
         assert instance.get_materialized_partitions(dg.AssetKey("weekly_report")) == {"2026-11-09"}
@@ -61,3 +74,14 @@ def test_backfill_command_builds_a_week_then_its_last_report(tmp_path, monkeypat
     last = (reports / "daily" / "2026-11-15.md").read_text()
     assert "- Customer segments:" not in last and "## Insights" in last  # nothing listed as missing for segments
     assert (tmp_path / "dagster_home" / "dagster.yaml").exists()  # the shipped instance settings
+
+    # `report --build` of a day the backfill left without a report: its run is in the code location too
+    args = parser.parse_args(["report", "--date", "2026-11-13", "--build"])
+    assert args.func(args) == 0, capsys.readouterr().out
+    assert (reports / "daily" / "2026-11-13.html").exists()
+    with dg.DagsterInstance.get() as instance:
+        [report_run] = [r for r in instance.get_runs() if r.tags.get("shopverse/trigger") == "cli_report"]
+        assert report_run.status == dg.DagsterRunStatus.SUCCESS and report_run.tags["dagster/partition"] == "2026-11-13"
+        assert report_run.remote_job_origin.location_name == location["location_name"]
+        assert report_run.run_id in {r.run_id for r in instance.get_runs(filters=dg.RunsFilter(tags={".dagster/repository": label}))}
+        assert instance.get_materialized_partitions(dg.AssetKey("daily_report")) == {"2026-11-13", "2026-11-15"}

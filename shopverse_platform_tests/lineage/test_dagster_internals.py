@@ -57,6 +57,25 @@ def test_the_internals_still_have_the_shape_the_policy_uses():
     assert list(inspect.signature(CheckRunHealthResult).parameters)[:2] == ["status", "msg"], RECHECK
 
 
+def test_the_internals_that_record_cli_runs_in_the_code_location_still_have_their_shape(tmp_path):
+    from dagster._core.definitions.job_base import InMemoryJob
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+    from dagster._core.execution.api import execute_run
+    from dagster._core.remote_origin import RemoteJobOrigin, RemoteRepositoryOrigin
+    from dagster._core.workspace.load_target import WorkspaceFileTarget
+
+    assert list(inspect.signature(execute_run).parameters)[:3] == ["job", "dagster_run", "instance"], RECHECK
+    assert list(inspect.signature(InMemoryJob).parameters) == ["job_def"], RECHECK
+    assert list(inspect.signature(ReconstructableRepository.for_module).parameters)[:3] == [
+        "module", "fn_name", "working_directory"], RECHECK
+    assert list(RemoteJobOrigin.__annotations__) == ["repository_origin", "job_name"], RECHECK
+    assert list(RemoteRepositoryOrigin.__annotations__) == ["code_location_origin", "repository_name"], RECHECK
+    workspace = tmp_path / "workspace.yaml"
+    workspace.write_text("load_from:\n  - python_module:\n      module_name: some.module\n      location_name: here\n")
+    [origin] = WorkspaceFileTarget(paths=[str(workspace)]).create_origins()
+    assert (origin.location_name, origin.loadable_target_origin.module_name) == ("here", "some.module"), RECHECK
+
+
 def test_rebuilding_an_asset_keeps_every_attribute_but_the_op():
     @dg.asset(check_specs=[dg.AssetCheckSpec("c", asset="a")], backfill_policy=dg.BackfillPolicy.single_run(),
               partitions_def=dg.DailyPartitionsDefinition("2024-01-01"), code_version="7")

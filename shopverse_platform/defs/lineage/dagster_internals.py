@@ -1,5 +1,6 @@
 """Every Dagster internal the platform relies on, in this one module and nowhere else: the lineage
-policy's, and the two types a run launcher's health check returns (``run_workers.py``).
+policy's, the two types a run launcher's health check returns (``run_workers.py``), and what the
+shopverse command needs to record its runs with the code location (:func:`execute_in_code_location`).
 
 Why internals at all (docs/lineage.md, "Why the compute function, and why Dagster internals"):
 no public Dagster mechanism emits an event *in the step, before the asset body runs*, in every
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from pathlib import Path
 
 import dagster as dg
 from dagster._core.definitions.decorators.op_decorator import DecoratedOpFunction
@@ -47,9 +49,19 @@ INTERNALS = {
     "dagster._core.launcher.DefaultRunLauncher / CheckRunHealthResult / WorkerStatus":
         "the run launcher the daemon's run monitoring health-checks (defs/automation/run_workers.py): a "
         "custom launcher is Dagster's documented extension point, its result types are not exported",
+    "dagster._core.workspace.load_target.WorkspaceFileTarget(paths).create_origins()":
+        "the code location origin the webserver and daemon read from workspace.yaml (no code server started)",
+    "dagster._core.remote_origin.RemoteJobOrigin / RemoteRepositoryOrigin":
+        "the run's remote_job_origin: what files a run under its code location (Overview timeline, run list filter)",
+    "dagster._core.definitions.reconstruct.ReconstructableRepository.for_module(...).get_reconstructable_job(name)"
+    ".get_python_origin()":
+        "the run's job_code_origin, as a run the UI launches has it",
+    "dagster._core.execution.api.execute_run / dagster._core.definitions.job_base.InMemoryJob":
+        "execute a run created beforehand, in this process, with the job's own executor (what a run worker does)",
 }
 
-__all__ = ["CheckRunHealthResult", "DefaultRunLauncher", "WorkerStatus", "compute_core", "user_function"]
+__all__ = ["CheckRunHealthResult", "DefaultRunLauncher", "WorkerStatus", "compute_core", "execute_in_code_location",
+           "user_function"]
 
 
 def compute_core(op: dg.OpDefinition) -> Callable:
@@ -105,3 +117,36 @@ def asset_graph(context: dg.OpExecutionContext):
         return context.job_def.asset_layer.asset_graph
     except Exception:  # noqa: BLE001
         return None
+
+
+def execute_in_code_location(job: dg.JobDefinition, repository_name: str, workspace_file: Path,
+                             instance: dg.DagsterInstance, *, run_id: str, run_config: dict, tags: dict[str, str],
+                             asset_selection: set[dg.AssetKey] | None = None) -> dg.JobExecutionResult:
+    """Create a run of ``job`` recorded under the workspace's code location, as a run launched from
+    the UI is (``remote_job_origin``, hence the ``.dagster/repository`` tag, and ``job_code_origin``),
+    then execute it here, in this process, with the job's own executor.
+
+    ``JobDefinition.execute_in_process`` records neither origin: the Overview timeline, which lists
+    runs by code location, showed "No runs" after the shopverse command's runs. No public Dagster
+    call creates a run with a remote origin without a code server and a run launcher (`dagster job
+    launch`), which would take the run out of this process (its progress lines, its exit code)."""
+    # Imported here: every step process loads this module for the lineage policy, and needs none of these.
+    from dagster._core.definitions.job_base import InMemoryJob
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+    from dagster._core.execution.api import execute_run
+    from dagster._core.remote_origin import RemoteJobOrigin, RemoteRepositoryOrigin
+    from dagster._core.workspace.load_target import WorkspaceFileTarget
+
+    [origin] = WorkspaceFileTarget(paths=[str(workspace_file)]).create_origins()
+    target = origin.loadable_target_origin
+    # The workspace names the module only; the code server finds its one Definitions attribute, which
+    # definitions.py calls `defs`.
+    repository = ReconstructableRepository.for_module(target.module_name, target.attribute or "defs",
+                                                      target.working_directory)
+    run = instance.create_run_for_job(
+        job_def=job, run_id=run_id, run_config=run_config, tags=tags,
+        asset_selection=frozenset(asset_selection) if asset_selection is not None else None,
+        remote_job_origin=RemoteJobOrigin(RemoteRepositoryOrigin(origin, repository_name), job.name),
+        job_code_origin=repository.get_reconstructable_job(job.name).get_python_origin(),
+    )
+    return execute_run(InMemoryJob(job), run, instance)
