@@ -85,3 +85,12 @@ def test_backfill_command_builds_a_week_then_its_last_report(tmp_path, monkeypat
         assert report_run.remote_job_origin.location_name == location["location_name"]
         assert report_run.run_id in {r.run_id for r in instance.get_runs(filters=dg.RunsFilter(tags={".dagster/repository": label}))}
         assert instance.get_materialized_partitions(dg.AssetKey("daily_report")) == {"2026-11-13", "2026-11-15"}
+    # the weekly one too (a weekly partition of the same asset job)
+    (reports / "weekly" / "2026-11-09.html").unlink()
+    args = parser.parse_args(["report", "--date", "2026-11-11", "--weekly", "--build"])
+    assert args.func(args) == 0, capsys.readouterr().out
+    assert (reports / "weekly" / "2026-11-09.html").exists()
+    with dg.DagsterInstance.get() as instance:
+        weekly_run = next(r for r in instance.get_runs(limit=1))
+        assert (weekly_run.tags["dagster/partition"], weekly_run.status) == ("2026-11-09", dg.DagsterRunStatus.SUCCESS)
+        assert weekly_run.remote_job_origin.location_name == location["location_name"]
