@@ -238,7 +238,8 @@ def pick_wheel(files: list[IndexFile], version: str, plat: Platform) -> IndexFil
             best, best_fit = file, max(fits)
     if best is None:
         offered = sorted({f.filename for f in files if f.filename.startswith(f"uv-{version}-")})
-        machine = " ".join(filter(None, (plat.system, plat.arch, plat.libc, ".".join(map(str, plat.version)) if plat.version != (0, 0) else "")))
+        libc_or_os = ".".join(map(str, plat.version)) if plat.version != (0, 0) else ""
+        machine = " ".join(filter(None, (plat.system, plat.arch, plat.libc, libc_or_os)))
         raise InstallError(
             f"the index offers no uv {version} wheel for {machine}"
             + (f" (it has: {', '.join(offered)})" if offered else " (no such version)")

@@ -15,7 +15,6 @@ import re
 import sys
 import threading
 import zipfile
-from pathlib import Path
 
 import pytest
 
@@ -114,7 +113,8 @@ def test_configured_index_follows_uv_then_pip_then_pip_conf(monkeypatch, tmp_pat
     assert install_uv.configured_index() == "https://pypi.org/simple"
     conf.write_text("[global]\nindex-url = https://mirror.example/global/simple\n")
     assert install_uv.configured_index() == "https://mirror.example/global/simple"
-    conf.write_text("[global]\nindex-url = https://mirror.example/global/simple\n[install]\nindex-url = https://mirror.example/install/simple\n")
+    conf.write_text("[global]\nindex-url = https://mirror.example/global/simple\n"
+                    "[install]\nindex-url = https://mirror.example/install/simple\n")
     assert install_uv.configured_index() == "https://mirror.example/install/simple"
     monkeypatch.setenv("PIP_INDEX_URL", "https://pip.example/simple")
     assert install_uv.configured_index() == "https://pip.example/simple"
@@ -153,7 +153,8 @@ class LocalIndex:
                 if self.path == "/simple/uv/":
                     if api == "json":
                         files = [{"filename": WHEEL_NAME, "url": f"../../files/{WHEEL_NAME}", "hashes": {"sha256": sha256}}]
-                        body, kind = json.dumps({"meta": {"api-version": "1.0"}, "name": "uv", "files": files}).encode(), "application/vnd.pypi.simple.v1+json"
+                        page = {"meta": {"api-version": "1.0"}, "name": "uv", "files": files}
+                        body, kind = json.dumps(page).encode(), "application/vnd.pypi.simple.v1+json"
                     else:
                         body, kind = f'<a href="/files/{WHEEL_NAME}#sha256={sha256}">{WHEEL_NAME}</a>'.encode(), "text/html"
                 elif self.path == f"/files/{WHEEL_NAME}":
