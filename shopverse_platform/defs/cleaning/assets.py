@@ -116,6 +116,7 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
             )
             mode = "full"
         else:  # the day only grew since it was cleaned: its new files only, appended
+            landing.check_registered_unchanged([f for f in registered if f not in appended])
             chunks = [(start, end, appended)] if appended else []
             after = max(f.path for f in registered if f not in appended)
             outcome = (event_cleaning.clean_appended_lines(log, start, end, after, landing.read_lines(appended), rules)

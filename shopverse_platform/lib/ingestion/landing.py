@@ -580,3 +580,10 @@ def appended_files(files: list[LandingFile], registered: Iterable[tuple[str, int
         if (stat.st_size, stat.st_mtime_ns) != (size, modified_ns):
             return None
     return new
+
+
+def check_registered_unchanged(files: list[LandingFile]) -> None:
+    """Raise ``LandingFileChanged`` when a registered file that is read (no ``rejected_reason``)
+    differs from its fingerprint: what ``read_lines`` checks, for the files a run does not read
+    again (the earlier files of a day that only grew) but whose lines it relies on."""
+    _check_unchanged([f for f in files if f.rejected_reason is None])
