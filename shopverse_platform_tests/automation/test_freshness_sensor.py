@@ -41,6 +41,7 @@ def _fresh(root: Path, fresh: dict[str, str], now: float = NOW, interval: float 
 def test_new_files_of_today_are_due_once_per_state(tmp_path):
     _land_at(tmp_path, TODAY, "collector-1.ndjson", 30)
     _land_at(tmp_path, TODAY - timedelta(days=3), "old.ndjson", 3600)  # an ended day: not the freshness path's
+    _land_at(tmp_path, TODAY + timedelta(days=1), "ahead.ndjson", 3600)  # a clock ahead: no partition yet
     plan = _fresh(tmp_path, {})
     assert set(plan.due) == {TODAY}
     fresh = plan.cursor([TODAY], NOW)

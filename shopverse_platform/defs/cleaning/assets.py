@@ -116,9 +116,11 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
             )
             mode = "full"
         else:  # the day only grew since it was cleaned: its new files only, appended
-            landing.check_registered_unchanged([f for f in registered if f not in appended])
+            new_paths = {f.path for f in appended}
+            earlier = [f for f in registered if f.path not in new_paths]
+            landing.check_registered_unchanged(earlier)
             chunks = [(start, end, appended)] if appended else []
-            after = max(f.path for f in registered if f not in appended)
+            after = max(f.path for f in earlier)
             outcome = (event_cleaning.clean_appended_lines(log, start, end, after, landing.read_lines(appended), rules)
                        if appended else {})
             mode = f"incremental ({len(appended)} new files)"

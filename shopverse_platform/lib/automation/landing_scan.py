@@ -298,10 +298,11 @@ def freshness_plan(snapshot: Snapshot, fresh: dict[str, str], *, last_complete: 
     previous: dict[str, str] = {}
     for key, entry in fresh.items():
         day = date.fromisoformat(key)
-        if day > last_complete and (day in snapshot.unsettled_days or day not in snapshot.days):
+        if day == last_complete + timedelta(days=1) and (day in snapshot.unsettled_days or day not in snapshot.days):
             kept[key] = entry
     for day, state in snapshot.days.items():
-        if day <= last_complete or day < first_day:
+        # the day in progress only: a folder dated later (a clock ahead) is no partition yet
+        if day != last_complete + timedelta(days=1) or day < first_day:
             continue
         before = fresh.get(day.isoformat())
         token, _, requested_at = (before or "").rpartition("@")
