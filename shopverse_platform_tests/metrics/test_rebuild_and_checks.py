@@ -13,6 +13,7 @@ import pytest
 from shopverse_platform.defs.metrics.facts import DOCUMENT_UNIQUE, orders, orders_checks
 from shopverse_platform.defs.metrics.sales import daily_sales
 from shopverse_platform.defs.metrics.weekly import weekly_kpis
+from shopverse_platform.defs.asset_helpers import FRESHNESS_TRIGGER, TRIGGER_TAG
 from shopverse_platform.defs.cleaning.assets import clean_events, clean_order_lines
 from shopverse_platform.defs.ingestion.assets import raw_events, raw_orders
 from shopverse_platform.defs.resources import LandingZone, Warehouse
@@ -270,10 +271,11 @@ def test_a_day_built_by_appending_files_equals_the_day_built_at_once(tmp_path):
         _event("prev-1", "dev-d", "2024-03-04T22:00:00Z", session="sD"),
     ])
 
-    def build(name: str, day: date):
+    def build(name: str, day: date, freshness: bool = True):
         warehouse = Warehouse(path=str(tmp_path / f"{name}.duckdb"))
         resources = {"warehouse": warehouse, "landing_zone": LandingZone(path=str(landing))}
-        result = dg.materialize(assets, resources=resources, partition_key=day.isoformat(),
+        tags = {TRIGGER_TAG: FRESHNESS_TRIGGER} if freshness else {}  # as the landing sensor tags them
+        result = dg.materialize(assets, resources=resources, partition_key=day.isoformat(), tags=tags,
                                 instance=dg.DagsterInstance.ephemeral())
         assert result.success
         modes = {}
@@ -294,8 +296,8 @@ def test_a_day_built_by_appending_files_equals_the_day_built_at_once(tmp_path):
             sessions_split = _day_tables(warehouse, [])["sessions of dev-b"]
     appended = _day_tables(warehouse, TABLES_OF_A_DAY)
 
-    build("at_once", PREVIOUS)
-    at_once_warehouse, modes = build("at_once", DAY)
+    build("at_once", PREVIOUS, freshness=False)
+    at_once_warehouse, modes = build("at_once", DAY, freshness=False)
     assert modes == {"raw_events": "full", "clean_events": "full"}
     at_once = _day_tables(at_once_warehouse, TABLES_OF_A_DAY)
 
@@ -312,6 +314,9 @@ def test_a_day_built_by_appending_files_equals_the_day_built_at_once(tmp_path):
     assert build("appended", DAY)[1] == {"raw_events": "full", "clean_events": "full"}
     _land(events, "collector-20240305T020000000000-h-1-6.ndjson", [_event("x2", "dev-x", "2024-03-05T08:01:00Z")])
     assert build("appended", DAY)[1] == {"raw_events": "incremental (1 new files)", "clean_events": "incremental (1 new files)"}
+    _land(events, "collector-20240305T021500000000-h-1-7.ndjson", [_event("x3", "dev-x", "2024-03-05T08:02:00Z")])
+    # any run but a freshness run (the daily job at the day's end, a backfill) rebuilds the day whole
+    assert build("appended", DAY, freshness=False)[1] == {"raw_events": "full", "clean_events": "full"}
     _land(events, BATCHES[0][0], BATCHES[0][1][:2])  # re-delivered shorter
     assert build("appended", DAY)[1] == {"raw_events": "full", "clean_events": "full"}
 

@@ -1,13 +1,14 @@
-"""The daily and the weekly job."""
+"""The daily, the weekly and the freshness job."""
 
 import dagster as dg
 
+# TRIGGER_TAG: what started a run; FRESHNESS_TRIGGER: its value on the landing-zone sensor's
+# freshness runs (a day that has not ended yet), which the appending assets read
+from shopverse_platform.defs.asset_helpers import FRESHNESS_TRIGGER as FRESHNESS_TRIGGER
+from shopverse_platform.defs.asset_helpers import TRIGGER_TAG as TRIGGER_TAG
 from shopverse_platform.defs.automation.selections import DAILY_SCOPE, FRESHNESS_SCOPE, WEEKLY_SCOPE
 
-TRIGGER_TAG = "shopverse/trigger"
 WAREHOUSE_TAG = "shopverse/warehouse"
-# TRIGGER_TAG value of the landing-zone sensor's freshness runs (a day that has not ended yet)
-FRESHNESS_TRIGGER = "freshness"
 
 daily_job = dg.define_asset_job(
     name="daily_job",

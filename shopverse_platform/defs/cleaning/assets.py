@@ -4,7 +4,7 @@
 import dagster as dg
 from pydantic import Field
 
-from shopverse_platform.defs.asset_helpers import table_metadata
+from shopverse_platform.defs.asset_helpers import is_freshness_run, table_metadata
 from shopverse_platform.defs.asset_shapes import PLATFORM, window, window_params
 from shopverse_platform.defs.checks import Check, OnRunDays, table_checks
 from shopverse_platform.defs.lineage.sql_lineage import StatementLog, sql_lineage_metadata
@@ -87,9 +87,9 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
     without a tracker session_id get one after 30 minutes of inactivity per device, stable across
     reruns.
 
-    A day re-run after it only grew (the day in progress, every minute or so on the freshness path:
-    every file cleaned before is registered unchanged, every new one sorts after them by name) has
-    only its new files cleaned and appended, with the same rules and the same rows as a whole-day
+    A freshness run of the day in progress (every minute or so, docs/operations.md) on a day that
+    only grew (every file cleaned before is registered unchanged, every new one sorts after them by
+    name) cleans only the new files and appends them, with the same rules and the same rows as a whole-day
     rebuild (`cleaned_landing_files` records what was cleaned; metadata `mode`).
     """
     params = window_params(context)
@@ -108,7 +108,7 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
             ).fetchall()
         )
         log = StatementLog(con)  # the SQL that really ran, for column lineage
-        appended = event_cleaning.appended_files(con, registered, start, end, rules)
+        appended = event_cleaning.appended_files(con, registered, start, end, rules) if is_freshness_run(context) else None
         if appended is None:
             chunks = landing.day_chunks(registered, start, end, config.chunk_megabytes << 20)
             outcome = event_cleaning.clean_event_lines(

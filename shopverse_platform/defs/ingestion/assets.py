@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from shopverse_platform.defs.asset_helpers import table_metadata
+from shopverse_platform.defs.asset_helpers import is_freshness_run, table_metadata
 from shopverse_platform.defs.asset_shapes import PLATFORM, window, window_params
 from shopverse_platform.defs.lineage.sql_lineage import StatementLog, sql_lineage_metadata
 from shopverse_platform.defs.resources import LandingZone, Warehouse
@@ -26,17 +26,18 @@ def raw_events(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_
     verbatim into `quarantine`. A file that cannot be read (a truncated gzip), that is not an event
     file (`notes.txt`; litter such as `.DS_Store` is skipped) or that is a symbolic link leading out
     of the landing zone is registered with a `rejected_reason`, counted as one line, and becomes one
-    quarantine record: the window goes on. Re-materializing a day replaces its rows, except when the
-    day only grew (the day in progress, re-run by the freshness path): when every file registered
-    for it is unchanged and every new file sorts after them by name, only the new files are counted
-    and appended (metadata `mode`: `incremental (N new files)`, else `full`).
+    quarantine record: the window goes on. Re-materializing a day replaces its rows, except in a
+    freshness run of the day in progress (docs/operations.md) when the day only grew: every file
+    registered for it is unchanged and every new file sorts after them by name; then only the new
+    files are counted and appended (metadata `mode`: `incremental (N new files)`, else `full`).
     """
     params = window_params(context)
     start, end = params["start"], params["end"]
     files = landing.event_files(landing_zone.events_dir(), landing_zone.logs_dir(), start, end)
-    appended = _appended_files(warehouse, files, start, end)
-    if appended is not None:
-        return _append_raw_events(context, warehouse, files, appended, params)
+    if is_freshness_run(context) and end - start == timedelta(days=1):
+        appended = _append_raw_events(context, warehouse, files, params)
+        if appended is not None:
+            return appended
     registered = landing.inventory(files)
     with warehouse.connect() as con:
         migrated = landing.migrate_verbatim_raw_events(con, landing_zone.events_dir(), landing_zone.logs_dir())
@@ -72,20 +73,17 @@ def raw_events(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_
     )
 
 
-def _appended_files(warehouse: Warehouse, files: list[landing.LandingFile], start, end) -> list[landing.LandingFile] | None:
-    """The new files to append when the one-day window only grew, else None (see ``appending``)."""
-    if end - start != timedelta(days=1):
-        return None  # a range is rebuilt: no need to look at the registry
-    with warehouse.connect() as con:
-        return appending.new_files_of_day(con, files, start, end)
-
-
 def _append_raw_events(context: dg.AssetExecutionContext, warehouse: Warehouse, files: list[landing.LandingFile],
-                       appended: list[landing.LandingFile], params: dict) -> dg.MaterializeResult:
-    """raw_events for a day that only grew: the new files' registry rows appended."""
+                       params: dict) -> dg.MaterializeResult | None:
+    """raw_events for a day that only grew: the new files' registry rows appended, in one
+    connection (the new files are few: counting them holds the warehouse briefly). None when the
+    day did not only grow (see ``appending``): it is then rebuilt."""
     start, end = params["start"], params["end"]
-    registered = landing.inventory(appended)
     with warehouse.connect() as con:
+        appended = appending.new_files_of_day(con, files, start, end)
+        if appended is None:
+            return None
+        registered = landing.inventory(appended)
         if appended:
             appending.append_registry(con, registered)
         totals = appending.window_totals(con, start, end)

@@ -11,8 +11,9 @@ can be tested without Dagster.
   landing folder must not empty the warehouse.
 - A file modified less than ``settle_seconds`` ago is still being written: its day waits for a
   later tick and its cursor entry is left alone, so nothing is recorded before it was complete.
-- A day that has not ended yet (today, UTC) is not a partition yet: it is neither run nor recorded,
-  so it is seen as new once it has ended.
+- A day that has not ended yet (today, UTC) gets no full run: it is neither run nor recorded among
+  the days, so it is seen as new once it has ended. Meanwhile ``freshness_plan`` decides its
+  freshness runs (docs/operations.md), recorded apart in the cursor's ``fresh`` entries.
 - Order exports (CSV files spanning many days) have one fingerprint each; a new or changed export
   runs the invoice days it contains.
 - First look (no cursor): a day runs unless the raw asset already holds a materialization of it
