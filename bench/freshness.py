@@ -13,9 +13,9 @@ FRESHNESS_SCOPE) are built for the day, then one more batch lands and is measure
 of the same warehouse, in this process, after a warm-up run:
 - incremental: the freshness run as the sensor starts it (raw_events and clean_events append the
   new file, the day's metrics are rebuilt);
-- full: the same run on a copy whose records of what was registered and cleaned for the day are
-  removed, so raw_events and clean_events rebuild the whole day (what every minute would cost
-  without the incremental path).
+- full: the same assets in a run that is not a freshness run (as the daily job runs them), so
+  raw_events and clean_events rebuild the whole day (what every minute would cost without the
+  incremental path).
 Both must end with the same clean_events and quarantine rows for the day (checked).
 """
 
@@ -91,16 +91,19 @@ def _assets():
     return [raw_events, raw_orders, clean_events, clean_order_lines, order_lines, orders, daily_sales, session_metrics]
 
 
-def _run(warehouse_path: Path, landing: Path) -> tuple[float, dict[str, float], dict[str, str]]:
-    """(wall seconds, step seconds, mode by asset) of one freshness run of DAY."""
+def _run(warehouse_path: Path, landing: Path, freshness: bool = True) -> tuple[float, dict[str, float], dict[str, str]]:
+    """(wall seconds, step seconds, mode by asset) of one run of the freshness job's assets for DAY,
+    tagged as the landing sensor tags a freshness run (``freshness``), else as any other run."""
     import dagster as dg
 
+    from shopverse_platform.defs.asset_helpers import FRESHNESS_TRIGGER, TRIGGER_TAG
     from shopverse_platform.defs.resources import LandingZone, Warehouse
 
     resources = {"warehouse": Warehouse(path=str(warehouse_path)), "landing_zone": LandingZone(path=str(landing))}
     instance = dg.DagsterInstance.ephemeral()
     started = time.perf_counter()
-    result = dg.materialize(_assets(), resources=resources, partition_key=DAY.isoformat(), instance=instance,
+    tags = {TRIGGER_TAG: FRESHNESS_TRIGGER} if freshness else {}
+    result = dg.materialize(_assets(), resources=resources, partition_key=DAY.isoformat(), instance=instance, tags=tags,
                             run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
     wall = time.perf_counter() - started
     assert result.success
@@ -115,7 +118,9 @@ def _day_rows(warehouse_path: Path) -> tuple:
 
     con = duckdb.connect(str(warehouse_path), read_only=True)
     try:
-        return tuple(con.execute(sql, [DAY]).fetchall() for sql in (
+        # floats rounded: an average summed in another order differs in its last bits
+        return tuple([tuple(round(v, 9) if isinstance(v, float) else v for v in row)
+                      for row in con.execute(sql, [DAY]).fetchall()] for sql in (
             "SELECT * FROM clean_events WHERE partition_date = ? ORDER BY event_id",
             "SELECT * FROM quarantine WHERE partition_date = ? ORDER BY ALL",
             "SELECT * FROM daily_traffic WHERE traffic_date = ? ORDER BY ALL"))
@@ -127,10 +132,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,50000,100000,200000", help="events already in the day")
     parser.add_argument("--batch", type=int, default=1000, help="events in one collector batch file")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per size and mode; the median run is reported")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     sys.path.insert(0, str(PROJECT))
-    import duckdb
 
     rows = []
     scratch = Path(tempfile.mkdtemp(prefix="shopverse-freshness-"))
@@ -149,15 +154,13 @@ def main() -> None:
             _write_batch(folder, rng, batches, args.batch)  # the next 30-s batch lands
             measured = {}
             for mode in ("incremental", "full"):
-                copy = scratch / f"day-{size}-{mode}.duckdb"
-                shutil.copy(base, copy)
-                if mode == "full":
-                    con = duckdb.connect(str(copy))
-                    con.execute("DELETE FROM cleaned_landing_files WHERE partition_date = ?", [DAY])
-                    con.execute("DELETE FROM raw_events WHERE partition_date = ?", [DAY])
-                    con.close()
-                measured[mode] = _run(copy, landing)
-                print(f"{size:>7} events, {mode:<11}: {measured[mode][0]:.2f} s  {measured[mode][2]}", flush=True)
+                tries = []
+                for _ in range(args.repeat):  # alternating would not help: each try is on a fresh copy
+                    copy = scratch / f"day-{size}-{mode}.duckdb"
+                    shutil.copy(base, copy)
+                    tries.append(_run(copy, landing, freshness=mode == "incremental"))
+                measured[mode] = sorted(tries, key=lambda t: t[0])[len(tries) // 2]  # the median run
+                print(f"{size:>7} events, {mode:<11}: {[round(t[0], 2) for t in tries]} s  {measured[mode][2]}", flush=True)
             assert _day_rows(scratch / f"day-{size}-incremental.duckdb") == _day_rows(scratch / f"day-{size}-full.duckdb")
             assert measured["incremental"][2]["clean_events"].startswith("incremental")
             assert measured["full"][2]["clean_events"] == "full"
@@ -171,6 +174,9 @@ def main() -> None:
     def step(measure, name):
         return measure[1].get(name, 0.0)
 
+    def metrics(measure):  # every step but ingestion and cleaning: facts and daily metrics
+        return sum(v for k, v in measure[1].items() if k not in ("raw_events", "raw_orders", "clean_events", "clean_order_lines"))
+
     lines = [
         f"## {SECTION}",
         "",
@@ -181,16 +187,21 @@ def main() -> None:
         "rebuild, on copies of the same warehouse. Both end with the same rows for the day (checked). The "
         "machine is shared: figures are indicative.",
         "",
-        "| events in the day | incremental s | raw_events | clean_events | full rebuild s | raw_events | clean_events | full ÷ incremental |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"Median of {args.repeat} runs per cell (wall seconds of the run; steps: Dagster's step timings).",
+        "",
+        "| events in the day | incremental run s | raw_events | clean_events | facts + metrics | full rebuild run s | raw_events | clean_events | facts + metrics | raw + clean: full ÷ incremental |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size, measured in rows:
         inc, full = measured["incremental"], measured["full"]
+        inc_rc = step(inc, "raw_events") + step(inc, "clean_events")
+        full_rc = step(full, "raw_events") + step(full, "clean_events")
         lines.append(f"| {size:,} | {inc[0]:.2f} | {step(inc, 'raw_events'):.2f} | {step(inc, 'clean_events'):.2f} | "
-                     f"{full[0]:.2f} | {step(full, 'raw_events'):.2f} | {step(full, 'clean_events'):.2f} | "
-                     f"{full[0] / inc[0]:.1f}× |")
-    lines += ["", "- The rest of each run is the day's metrics (order facts, daily sales, traffic, funnels, carts, "
-              "products), rebuilt for the day either way, and Dagster's own work."]
+                     f"{metrics(inc):.2f} | {full[0]:.2f} | {step(full, 'raw_events'):.2f} | {step(full, 'clean_events'):.2f} | "
+                     f"{metrics(full):.2f} | {full_rc / inc_rc:.1f}× |")
+    lines += ["", "- Facts and daily metrics are rebuilt for the day either way (day-sized); the rest of a run is "
+              "Dagster's own work (the steps run one after the other in one process) and raw_orders/clean_order_lines "
+              "(no order exports here)."]
     write_section(SECTION, "\n".join(lines) + "\n")
     print("\n".join(lines))
 
