@@ -180,12 +180,12 @@ def main() -> None:
     lines = [
         f"## {SECTION}",
         "",
-        f"`python bench/freshness.py` — {date.today().isoformat()}, {os.cpu_count()} cores ({platform.processor() or platform.machine()}), "
+        f"`python bench/freshness.py{''.join(' ' + a for a in sys.argv[1:])}` — {date.today().isoformat()}, {os.cpu_count()} cores ({platform.processor() or platform.machine()}), "
         f"Python {platform.python_version()}. One freshness run (the freshness job's assets, in process, after a "
         f"warm-up) after one more collector batch of {args.batch:,} synthetic events lands in a day already "
         "holding N events; incremental (the freshness path: the new file appended) against the whole-day "
         "rebuild, on copies of the same warehouse. Both end with the same rows for the day (checked). The "
-        "machine is shared: figures are indicative.",
+        f"machine is shared (load average {os.getloadavg()[0]:.1f} at the end): figures are indicative.",
         "",
         f"Median of {args.repeat} runs per cell (wall seconds of the run; steps: Dagster's step timings).",
         "",
