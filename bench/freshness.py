@@ -201,7 +201,10 @@ def main() -> None:
                      f"{metrics(full):.2f} | {full_rc / inc_rc:.1f}× |")
     lines += ["", "- Facts and daily metrics are rebuilt for the day either way (day-sized); the rest of a run is "
               "Dagster's own work (the steps run one after the other in one process) and raw_orders/clean_order_lines "
-              "(no order exports here)."]
+              "(no order exports here).",
+              "- What still grows with the day in the incremental run is the facts and daily metrics, rebuilt "
+              "for the whole day at each refresh: the next cost to remove for days of millions of events "
+              "(a collector rolling 1,000 events every 30 s lands 2.9M a day)."]
     write_section(SECTION, "\n".join(lines) + "\n")
     print("\n".join(lines))
 
