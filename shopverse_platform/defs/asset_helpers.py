@@ -17,6 +17,21 @@ def window_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:
     return window.start.date(), window.end.date()
 
 
+# What started a run (schedule, sensor, command), and its value on the landing-zone sensor's
+# freshness runs of the day in progress. Defined here, beside the assets that read it, and
+# re-exported by defs/automation/jobs.py, which tags the runs.
+TRIGGER_TAG = "shopverse/trigger"
+FRESHNESS_TRIGGER = "freshness"
+
+
+def is_freshness_run(context: dg.AssetExecutionContext) -> bool:
+    """Is this a freshness run of the day in progress? Only those append a day's new landing files
+    (raw_events, clean_events); every other run (the daily job at the day's end, a backfill, a
+    re-materialization from the UI) rebuilds its days whole, as before: among other things that
+    re-judges events stamped ahead of the clock against the time of the rebuild."""
+    return context.run.tags.get(TRIGGER_TAG) == FRESHNESS_TRIGGER
+
+
 def table_metadata(con: duckdb.DuckDBPyConnection, table: str, where: str = "", params: list | dict | None = None) -> dict:
     """Standard metadata for a warehouse table: row count (of the run's window when ``where`` is
     given), total rows, and its column schema with each column's description from

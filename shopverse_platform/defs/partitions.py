@@ -19,7 +19,13 @@ from shopverse_platform.lib.automation.settings import DEFAULT_FIRST_DAY, FirstD
 
 
 def daily_from(first: FirstDay) -> dg.DailyPartitionsDefinition:
-    return dg.DailyPartitionsDefinition(start_date=first.day.isoformat(), timezone="UTC")
+    """Days from the first day up to today (UTC) included: ``end_offset=1`` makes the day in progress
+    a partition, so the freshness path (the landing-zone sensor's ``freshness_job``) can build today's
+    tables while it fills. Nothing else starts it: the daily schedule, ``shopverse run`` and
+    ``shopverse backfill`` still default to the last day that has ended, the landing sensor's full
+    runs still wait for a day's end, and a daily report of a day in progress is marked partial
+    (lib/reports/data.py ``completeness``)."""
+    return dg.DailyPartitionsDefinition(start_date=first.day.isoformat(), timezone="UTC", end_offset=1)
 
 
 def weekly_from(first: FirstDay) -> dg.WeeklyPartitionsDefinition:

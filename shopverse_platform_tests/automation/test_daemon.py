@@ -5,6 +5,7 @@ run queue lets one write the warehouse at a time and both succeed.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -144,3 +145,88 @@ def test_daemon_runs_landing_files_one_writer_at_a_time(tmp_path, monkeypatch):
     con.close()
     assert loaded == set(days)
     assert all((data / "reports" / "daily" / f"{d.isoformat()}.html").exists() for d in days)
+
+
+def _collector_batch(landing: Path, number: int, events: int) -> Path:
+    """A collector batch of today, as the collector rolls it: written hidden, renamed into place,
+    events stamped minutes ago, a purchase among them; modified long enough ago to be settled."""
+    now = datetime.now(timezone.utc)
+    folder = landing / "events" / now.date().isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    when = max(now - timedelta(minutes=5), datetime.combine(now.date(), datetime.min.time(), timezone.utc))
+    lines = []
+    for k in range(events):
+        body = {"event_id": f"live-{number}-{k}", "event_name": "page_view", "anonymous_id": f"dev-{number}-{k % 5}",
+                "session_id": f"s-{number}-{k % 5}", "event_time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "device": "mobile", "country": "GB", "page": "/"}
+        if k == 0:
+            body.update(event_name="purchase", transaction_id=f"T-live-{number}", value=10.0, currency="GBP",
+                        items=[{"item_id": "P1", "item_name": "Mug", "item_category": "Kitchen", "price": 10.0, "quantity": 1}])
+        lines.append(json.dumps(body))
+    hidden = folder / f".collector-{number}.open"
+    hidden.write_text("\n".join(lines) + "\n")
+    past = time.time() - 60
+    os.utime(hidden, (past, past))
+    final = folder / f"collector-{now:%Y%m%dT%H%M%S%f}-test-{os.getpid()}-{number}.ndjson"
+    hidden.rename(final)
+    return final
+
+
+def _wait_for(instance: dg.DagsterInstance, daemon, log_path: Path, count: int, deadline: float) -> list:
+    """The freshness runs, once ``count`` of them have succeeded."""
+    runs: list = []
+    while time.monotonic() < deadline:
+        assert daemon.poll() is None, "dagster-daemon exited:\n" + log_path.read_text()[-4000:]
+        runs = instance.get_run_records(dg.RunsFilter(job_name="freshness_job"))
+        failed = [r for r in runs if r.dagster_run.status == dg.DagsterRunStatus.FAILURE]
+        assert not failed, _failures(instance, failed)
+        if sum(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in runs) >= count:
+            return runs
+        time.sleep(2)
+    pytest.fail(f"no {count} successful freshness runs in time: {[(r.dagster_run.run_id, r.dagster_run.status) for r in runs]}\n"
+                + log_path.read_text()[-4000:])
+
+
+def _today_rows(data: Path, today) -> tuple[int, int]:
+    con = duckdb.connect(str(data / "warehouse" / "shopverse.duckdb"), read_only=True)
+    try:
+        clean = con.execute("SELECT count(*) FROM clean_events WHERE partition_date = ?", [today]).fetchone()[0]
+        sessions = con.execute("SELECT sum(sessions) FROM daily_traffic WHERE traffic_date = ?", [today]).fetchone()[0]
+    finally:
+        con.close()
+    return clean, sessions
+
+
+def test_daemon_refreshes_todays_tables_from_collector_files_before_the_day_ends(tmp_path, monkeypatch):
+    """Collector batches land in today's folder: the landing sensor starts freshness runs and today's
+    clean_events and daily metrics hold them minutes later, the second batch appended; no daily_job
+    and no whole-history rebuild for today."""
+    stack = DaemonStack.prepare(tmp_path, monkeypatch)
+    data, log_path = tmp_path / "data", tmp_path / "daemon.log"
+    today = datetime.now(timezone.utc).date()
+    _collector_batch(data / "landing", 1, 40)
+    log = log_path.open("w")
+    daemon = stack.start(log)
+    try:
+        with dg.DagsterInstance.get() as instance:
+            deadline = time.monotonic() + TIMEOUT + 120
+            runs = _wait_for(instance, daemon, log_path, 1, deadline)
+            assert {r.dagster_run.tags["dagster/partition"] for r in runs} == {today.isoformat()}
+            assert {r.dagster_run.tags["shopverse/trigger"] for r in runs} == {"freshness"}
+            if today == datetime.now(timezone.utc).date():  # not across midnight
+                assert _today_rows(data, today) == (40, 5)
+
+                _collector_batch(data / "landing", 2, 30)
+                _wait_for(instance, daemon, log_path, 2, deadline)
+                assert _today_rows(data, today) == (70, 10)
+                latest = instance.fetch_materializations(
+                    dg.AssetRecordsFilter(asset_key=dg.AssetKey("clean_events"), asset_partitions=[today.isoformat()]),
+                    limit=1).records[0]
+                assert latest.asset_materialization.metadata["mode"].value == "incremental (1 new files)"
+                daily = instance.get_runs(dg.RunsFilter(job_name="daily_job", tags={"dagster/partition": today.isoformat()}))
+                assert not daily  # the day's full run waits for its end
+                automation = instance.get_runs(dg.RunsFilter(tags={"shopverse/trigger": "automation_sensor"}))
+                assert not automation  # freshness runs do not rebuild the whole-history tables
+    finally:
+        stop_process_group(daemon, timeout=30)
+        log.close()

@@ -116,6 +116,41 @@ def test_after_partitions_updated_fires_where_eager_never_does():
         assert _requested(again) == set()  # once per update
 
 
+def test_after_partitions_updated_ignores_freshness_runs_of_the_day_in_progress():
+    """A parent partition written by a freshness run (every minute or so while today fills) does not
+    rebuild the whole-history child; a run of the daily job's kind (any other tag) still does."""
+
+    @dg.asset(partitions_def=daily_partitions)
+    def parent() -> dg.MaterializeResult:
+        return dg.MaterializeResult()
+
+    @dg.asset(deps=[parent], automation_condition=after_partitions_updated())
+    def whole_history() -> None: ...
+
+    defs = dg.Definitions(assets=[parent, whole_history])
+    with dg.instance_for_test() as instance:
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        dg.materialize([parent], instance=instance, partition_key="2026-11-12",
+                       tags={"shopverse/trigger": "freshness"})
+        fresh = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+        assert _requested(fresh) == set()
+        dg.materialize([parent], instance=instance, partition_key="2026-11-12",
+                       tags={"shopverse/trigger": "ui"})
+        other = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=fresh.cursor)
+        assert _requested(other) == {"whole_history"}
+
+
+def test_freshness_job_holds_the_daily_assets_built_only_from_daily_ones(definitions):
+    """From the graph: ingestion, cleaning, facts and daily metrics; not the daily report (it reads
+    the whole-history anomalies), nothing unpartitioned or weekly."""
+    job = definitions.resolve_job_def("freshness_job")
+    keys = {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
+    assert {"raw_events", "clean_events", "order_lines", "daily_sales", "daily_traffic", "funnel_daily"} <= keys
+    assert not keys & {"daily_report", "sessions", "anomalies", "weekly_kpis", "customer_metrics"}
+    daily = {k.to_user_string() for k in definitions.resolve_job_def("daily_job").asset_layer.selected_asset_keys}
+    assert keys < daily and job.tags.get("shopverse/warehouse") == "write"
+
+
 def test_table_checks_join_their_asset_when_automation_requests_it():
     """A stored-table check (defs/checks.py) runs in the automation sensor's run of its asset, as it
     did inside the asset, and is not requested again on its own after the asset was built."""

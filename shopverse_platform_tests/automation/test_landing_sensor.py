@@ -181,8 +181,11 @@ def test_sensor_requests_the_touched_days_and_keeps_its_cursor(definitions, land
         assert [r.partition_key for r in third.run_requests] == [days[0].isoformat()]
         assert third.run_requests[0].run_key not in {r.run_key for r in first.run_requests}
 
-        land(landing, yesterday + timedelta(days=1), age_seconds=3600)  # today: not a partition yet
-        assert not _evaluate(definitions, instance, third.cursor).run_requests
+        land(landing, yesterday + timedelta(days=1), age_seconds=3600)  # today: no full run before its end
+        today = _evaluate(definitions, instance, third.cursor)
+        # (before the freshness path: no request at all) only today's freshness run, no daily_job
+        assert [(r.job_name, r.partition_key) for r in today.run_requests] == [
+            ("freshness_job", (yesterday + timedelta(days=1)).isoformat())]
 
 
 def test_late_file_in_a_week_already_built_reruns_its_weekly_rollups(definitions, landing):

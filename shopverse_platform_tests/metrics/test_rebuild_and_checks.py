@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
-from datetime import timedelta
+from datetime import date, timedelta
 
 import dagster as dg
 import duckdb
@@ -12,7 +13,11 @@ import pytest
 from shopverse_platform.defs.metrics.facts import DOCUMENT_UNIQUE, orders, orders_checks
 from shopverse_platform.defs.metrics.sales import daily_sales
 from shopverse_platform.defs.metrics.weekly import weekly_kpis
-from shopverse_platform.defs.resources import Warehouse
+from shopverse_platform.defs.asset_helpers import FRESHNESS_TRIGGER, TRIGGER_TAG
+from shopverse_platform.defs.cleaning.assets import clean_events, clean_order_lines
+from shopverse_platform.defs.ingestion.assets import raw_events, raw_orders
+from shopverse_platform.defs.resources import LandingZone, Warehouse
+from shopverse_platform.lib.cleaning import events as event_cleaning
 from shopverse_platform.lib.metrics import checks
 from shopverse_platform_tests.conftest import materialize_range
 from shopverse_platform_tests.metrics import fixture as fx
@@ -168,3 +173,153 @@ def test_a_stored_table_check_runs_on_its_own_and_fails_on_a_duplicated_row(buil
     assert evaluation.severity == dg.AssetCheckSeverity.ERROR
     with duckdb.connect(str(copy), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM orders").fetchone()[0] == rows + 1
+
+
+# ------------------------------------------------------------- a day built by appended files
+DAY, PREVIOUS = date(2024, 3, 5), date(2024, 3, 4)
+
+
+def _event(event_id, device, when, name="page_view", session=None, items=None, **extra):
+    body = {"event_id": event_id, "event_name": name, "event_time": when, "anonymous_id": device,
+            "device": "mobile", "country": "GB", "page": "/"}
+    if session:
+        body["session_id"] = session
+    if items:
+        body.update(items=items, value=20.0, currency="GBP")
+    return json.dumps({**body, **extra})
+
+
+MUG = {"item_id": "P1", "item_name": "Mug", "item_category": "Kitchen", "price": 10.0, "quantity": 2}
+# The collector's batches of DAY, in the order they land (names sort by creation time). Platform
+# sessions (no session_id) of dev-b are split by a gap in batch 1 and bridged by batch 2's event;
+# dev-a continues a session of the day before; re-deliveries within a file, across files and of
+# the day before; rejected lines; a file that is not events and a truncated gzip.
+BATCHES = [
+    ("collector-20240305T001500000000-h-1-1.ndjson", [
+        _event("a1", "dev-a", "2024-03-05T00:10:00Z"),
+        _event("b1", "dev-b", "2024-03-05T10:00:00Z"),
+        _event("b3", "dev-b", "2024-03-05T10:45:00Z"),
+        _event("p1", "dev-c", "2024-03-05T11:00:00Z", "purchase", "sC", [MUG], transaction_id="T1"),
+        "{not json",
+        _event("prev-1", "dev-d", "2024-03-04T22:00:00Z", session="sD"),  # already clean the day before
+    ]),
+    ("collector-20240305T003000000000-h-1-2.ndjson", [
+        _event("b2", "dev-b", "2024-03-05T10:20:00Z"),  # bridges b1 and b3: one session now
+        _event("a1", "dev-a", "2024-03-05T00:10:00Z"),  # re-delivered from batch 1
+        _event("p2", "dev-c", "2024-03-05T12:00:00Z", "purchase", "sC2", [{**MUG, "price": "12,50"}]),
+        _event("b0", "dev-b", "2024-03-05T09:50:00Z"),  # a new first event of b's session
+    ]),
+    ("collector-20240305T004500000000-h-1-3.txt", None),  # not an event file
+    ("collector-20240305T010000000000-h-1-4.ndjson.gz", b"\x1f\x8b\x08\x00truncated"),
+    ("collector-20240305T011500000000-h-1-5.ndjson", [
+        _event("p3", "dev-e", "2024-03-05T13:00:00Z", "purchase", "sE", [MUG], transaction_id="T3"),
+        _event("p3", "dev-e", "2024-03-05T13:00:00Z", "purchase", "sE", [MUG], transaction_id="T3"),
+        _event("e2", "dev-e", "2024-03-05T13:01:00Z", "view_item", "sE", [MUG]),
+    ]),
+]
+
+
+def _land(folder, name, content) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    if content is None:
+        (folder / name).write_text("a note\n")
+    elif isinstance(content, bytes):
+        (folder / name).write_bytes(content)
+    else:
+        (folder / name).write_text("\n".join(content) + "\n")
+
+
+def _day_assets():
+    """The freshness job's assets: those of the daily job's ingestion, cleaning and daily metrics,
+    checked against its selection (defs/automation/selections.py FRESHNESS_SCOPE, from the graph)."""
+    from shopverse_platform.defs.automation.selections import FRESHNESS_SCOPE
+    from shopverse_platform.definitions import defs
+
+    keys = FRESHNESS_SCOPE.resolve(defs().resolve_asset_graph())
+    assets = [raw_events, raw_orders, clean_events, clean_order_lines, *DAILY_METRICS]
+    assert {k for a in assets if isinstance(a, dg.AssetsDefinition) for k in a.keys} == keys
+    return assets, keys
+
+
+def _day_tables(warehouse: Warehouse, tables: list[str]) -> dict[str, list]:
+    with warehouse.connect(read_only=True) as con:
+        found = {}
+        for name in tables:
+            column = [c for (c,) in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND data_type = 'DATE' "
+                "ORDER BY column_index", [name]).fetchall()][0]
+            found[name] = _normalise(con.execute(
+                f"SELECT * FROM {name} WHERE {column} = ? ORDER BY ALL", [DAY]).fetchall())
+        found["reconciliation"] = event_cleaning.reconcile(con, "events", DAY, DAY + timedelta(days=1))
+        found["sessions of dev-b"] = con.execute(
+            "SELECT count(DISTINCT session_id) FROM clean_events WHERE anonymous_id = 'dev-b'").fetchone()[0]
+    return found
+
+
+def test_a_day_built_by_appending_files_equals_the_day_built_at_once(tmp_path):
+    """The freshness path re-runs today after each collector batch: raw_events and clean_events
+    append only the new files (metadata ``mode``), the day's metrics are rebuilt. After N such runs
+    the day's rows (raw registry, clean events with their sessions, quarantine, reconciliation,
+    daily metrics) equal those of one full run over all the files."""
+    assets, keys = _day_assets()
+    assert {"raw_events", "clean_events", "daily_sales", "daily_traffic"} <= {k.to_user_string() for k in keys}
+    assert not {"daily_report", "sessions", "weekly_kpis"} & {k.to_user_string() for k in keys}
+    landing = tmp_path / "landing"
+    events = landing / "events" / DAY.isoformat()
+    _land(landing / "events" / PREVIOUS.isoformat(), "batch-0001.ndjson", [
+        _event("prev-0", "dev-a", "2024-03-04T23:50:00Z"),
+        _event("prev-1", "dev-d", "2024-03-04T22:00:00Z", session="sD"),
+    ])
+
+    def build(name: str, day: date, freshness: bool = True):
+        warehouse = Warehouse(path=str(tmp_path / f"{name}.duckdb"))
+        resources = {"warehouse": warehouse, "landing_zone": LandingZone(path=str(landing))}
+        tags = {TRIGGER_TAG: FRESHNESS_TRIGGER} if freshness else {}  # as the landing sensor tags them
+        result = dg.materialize(assets, resources=resources, partition_key=day.isoformat(), tags=tags,
+                                instance=dg.DagsterInstance.ephemeral())
+        assert result.success
+        modes = {}
+        for event in result.get_asset_materialization_events():
+            metadata = event.materialization.metadata
+            if "mode" in metadata:
+                modes[event.asset_key.to_user_string()] = metadata["mode"].value
+        return warehouse, modes
+
+    build("appended", PREVIOUS)
+    sessions_split = None
+    for number, (name, content) in enumerate(BATCHES):
+        _land(events, name, content)
+        warehouse, modes = build("appended", DAY)
+        expected = "full" if number == 0 else "incremental (1 new files)"
+        assert modes == {"raw_events": expected, "clean_events": expected}, name
+        if number == 0:
+            sessions_split = _day_tables(warehouse, [])["sessions of dev-b"]
+    appended = _day_tables(warehouse, TABLES_OF_A_DAY)
+
+    build("at_once", PREVIOUS, freshness=False)
+    at_once_warehouse, modes = build("at_once", DAY, freshness=False)
+    assert modes == {"raw_events": "full", "clean_events": "full"}
+    at_once = _day_tables(at_once_warehouse, TABLES_OF_A_DAY)
+
+    assert sessions_split == 2 and at_once["sessions of dev-b"] == 1  # the bridge really merged two sessions
+    assert appended.keys() == at_once.keys()
+    for name in at_once:
+        assert appended[name] == at_once[name], name
+    reasons = {row[4] for row in at_once["quarantine"]}
+    assert {"duplicate_event", "malformed_json", "invalid_price", "not_an_event_file", "unreadable_file"} <= reasons
+    assert at_once["reconciliation"]["duplicates"] == 3 and len(at_once["daily_sales"]) == 1
+
+    # a new file sorting before the cleaned ones, a changed file: the day is rebuilt whole
+    _land(events, "batch-0001.ndjson", [_event("x1", "dev-x", "2024-03-05T08:00:00Z")])
+    assert build("appended", DAY)[1] == {"raw_events": "full", "clean_events": "full"}
+    _land(events, "collector-20240305T020000000000-h-1-6.ndjson", [_event("x2", "dev-x", "2024-03-05T08:01:00Z")])
+    assert build("appended", DAY)[1] == {"raw_events": "incremental (1 new files)", "clean_events": "incremental (1 new files)"}
+    _land(events, "collector-20240305T021500000000-h-1-7.ndjson", [_event("x3", "dev-x", "2024-03-05T08:02:00Z")])
+    # any run but a freshness run (the daily job at the day's end, a backfill) rebuilds the day whole
+    assert build("appended", DAY, freshness=False)[1] == {"raw_events": "full", "clean_events": "full"}
+    _land(events, BATCHES[0][0], BATCHES[0][1][:2])  # re-delivered shorter
+    assert build("appended", DAY)[1] == {"raw_events": "full", "clean_events": "full"}
+
+
+TABLES_OF_A_DAY = ["raw_events", "clean_events", "quarantine", "cleaned_landing_files", "order_lines", "orders",
+                   "daily_sales", "daily_traffic", "funnel_daily", "cart_abandonment", "product_performance"]

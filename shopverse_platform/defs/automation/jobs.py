@@ -1,10 +1,13 @@
-"""The daily and the weekly job."""
+"""The daily, the weekly and the freshness job."""
 
 import dagster as dg
 
-from shopverse_platform.defs.automation.selections import DAILY_SCOPE, WEEKLY_SCOPE
+# TRIGGER_TAG: what started a run; FRESHNESS_TRIGGER: its value on the landing-zone sensor's
+# freshness runs (a day that has not ended yet), which the appending assets read
+from shopverse_platform.defs.asset_helpers import FRESHNESS_TRIGGER as FRESHNESS_TRIGGER
+from shopverse_platform.defs.asset_helpers import TRIGGER_TAG as TRIGGER_TAG
+from shopverse_platform.defs.automation.selections import DAILY_SCOPE, FRESHNESS_SCOPE, WEEKLY_SCOPE
 
-TRIGGER_TAG = "shopverse/trigger"
 WAREHOUSE_TAG = "shopverse/warehouse"
 
 daily_job = dg.define_asset_job(
@@ -27,6 +30,20 @@ weekly_job = dg.define_asset_job(
         "built on them (segments, model training and scores). Launched by the weekly schedule on "
         "Monday morning for the week that has just ended, and for old weeks when late files "
         "change their days."
+    ),
+    tags={WAREHOUSE_TAG: "write"},
+)
+
+freshness_job = dg.define_asset_job(
+    name="freshness_job",
+    selection=FRESHNESS_SCOPE,
+    description=(
+        "Today's tables while the day fills: the daily ingestion, cleaning, facts and daily metrics of "
+        "one UTC day that has not ended, launched by the landing-zone sensor when new collector files "
+        "settle (at most one run per day in flight, at most one per freshness_interval_seconds). "
+        "raw_events and clean_events append only the new files when the earlier ones are unchanged. "
+        "Reports, whole-history, weekly and ML tables wait for the daily job at the day's end. A job "
+        "of its own, so that the daily schedule never takes a freshness run for the day's full run."
     ),
     tags={WAREHOUSE_TAG: "write"},
 )

@@ -7,7 +7,8 @@
 - Automation: ``AutomationCondition.eager()`` never fires for an unpartitioned asset built from
   daily partitions here, because it waits while *any* parent partition is missing, and the
   partitions reach back to the first day (2010-12-01 by default) with days often empty. Such
-  assets get ``after_partitions_updated`` instead: eager without that wait.
+  assets get ``after_partitions_updated`` instead: eager without that wait, and deaf to the
+  freshness runs of a day in progress (they would rebuild the whole history every minute).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import warnings
 
 import dagster as dg
 
+from shopverse_platform.defs.automation.jobs import FRESHNESS_TRIGGER, TRIGGER_TAG
 from shopverse_platform.defs.automation.selections import DAILY_SCOPE, WEEKLY_SCOPE
 from shopverse_platform.lib.automation.settings import (
     AutomationSettings,
@@ -24,9 +26,17 @@ from shopverse_platform.lib.automation.settings import (
 
 
 def after_partitions_updated() -> dg.AutomationCondition:
-    """Eager, except that missing historical partitions of a parent do not block the update."""
+    """Eager, except that missing historical partitions of a parent do not block the update, and a
+    parent partition last written by a freshness run (today's tables while the day fills, every
+    minute or so) does not count as an update: the whole-history tables are rebuilt by the daily job
+    once the day has ended, not after each freshness run."""
     AC = dg.AutomationCondition
-    return AC.eager().without(~AC.any_deps_missing()).with_label("after_partitions_updated")
+    not_by_freshness = (
+        AC.newly_updated() & ~AC.executed_with_root_target()
+        & ~AC.executed_with_tags(tag_values={TRIGGER_TAG: FRESHNESS_TRIGGER})
+    ).with_label("newly_updated_without_root")
+    return (AC.eager().without(~AC.any_deps_missing())
+            .replace("newly_updated_without_root", not_by_freshness).with_label("after_partitions_updated"))
 
 
 def freshness_policies(settings: AutomationSettings) -> tuple[dg.FreshnessPolicy, dg.FreshnessPolicy]:

@@ -7,6 +7,11 @@ with the daily job when they sit downstream of daily assets (sessions, dimension
 metrics, the current segments), except those downstream of weekly assets and the model group:
 model retraining is weekly by design. New assets from any layer land in the right job without
 touching this file.
+
+The freshness scope (today's tables kept fresh while the day fills, see docs/operations.md) is the
+daily assets whose every ancestor is daily too: ingestion, cleaning, facts and daily metrics. A
+daily asset reading a whole-history table (the daily report reads the anomalies) waits for the
+daily job, which rebuilds those tables first; nothing unpartitioned, weekly or ML is in it.
 """
 
 from __future__ import annotations
@@ -47,3 +52,4 @@ UNPARTITIONED = PartitionedLike(None, "unpartitioned")
 
 WEEKLY_SCOPE = WEEKLY | (UNPARTITIONED & (WEEKLY | dg.AssetSelection.groups(*WEEKLY_GROUPS)).downstream())
 DAILY_SCOPE = DAILY | ((UNPARTITIONED & DAILY.downstream()) - WEEKLY_SCOPE)
+FRESHNESS_SCOPE = DAILY - (UNPARTITIONED | WEEKLY).downstream()

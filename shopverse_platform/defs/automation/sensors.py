@@ -8,9 +8,11 @@ from pathlib import Path
 import dagster as dg
 
 from shopverse_platform.defs.automation.jobs import (
+    FRESHNESS_TRIGGER,
     TRIGGER_TAG,
     WAREHOUSE_TAG,
     daily_job,
+    freshness_job,
     weekly_job,
 )
 from shopverse_platform.defs.automation.resources import Alerting
@@ -72,13 +74,51 @@ def _weekly_reruns(context: dg.SensorEvaluationContext, plan: landing_scan.Landi
     return requests
 
 
+_IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+              dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+
+
+def freshness_run_in_flight(instance: dg.DagsterInstance, day: date) -> dg.DagsterRun | None:
+    """A freshness run of ``day`` that is queued or running (at most one per day is wanted)."""
+    runs = instance.get_runs(filters=dg.RunsFilter(
+        job_name=freshness_job.name, statuses=_IN_FLIGHT, tags={"dagster/partition": day.isoformat()}), limit=1)
+    return runs[0] if runs else None
+
+
+def _freshness_requests(context: dg.SensorEvaluationContext, snapshot: landing_scan.Snapshot,
+                        plan: landing_scan.LandingPlan, previous: landing_scan.LandingCursor | None,
+                        settings: AutomationSettings, now: datetime, first: date) -> list[dg.RunRequest]:
+    """The freshness path: one ``freshness_job`` run per day in progress whose settled files changed,
+    at most one per ``freshness_interval_seconds`` and never while one is in flight. Its entry goes
+    into the cursor's ``fresh`` part; the day's full run waits for the day's end as before."""
+    fresh = landing_scan.freshness_plan(
+        snapshot, previous.fresh if previous else {}, last_complete=last_complete_day(now), first_day=first,
+        now=now.timestamp(), interval_seconds=settings.freshness_interval_seconds,
+    )
+    requests, requested = [], []
+    for day, token in sorted(fresh.due.items()):
+        running = freshness_run_in_flight(context.instance, day)
+        if running is not None:
+            context.log.info(f"freshness: {day} has new files; run {running.run_id} is still in flight")
+            continue
+        requested.append(day)
+        requests.append(dg.RunRequest(
+            job_name=freshness_job.name, partition_key=day.isoformat(),
+            run_key=landing_scan.freshness_run_key(day, token),
+            tags={TRIGGER_TAG: FRESHNESS_TRIGGER, LANDING_DAYS_TAG: day.isoformat()},
+        ))
+        context.log.info(f"freshness: run {freshness_job.name} for {day} (new files in a day not ended yet)")
+    plan.cursor.fresh = fresh.cursor(requested, now.timestamp())
+    return requests
+
+
 def build_landing_zone_sensor(settings: AutomationSettings, start: FirstDay | None = None) -> dg.SensorDefinition:
     """``start``: where the partitions start (unset: the default first day, 2010-12-01)."""
     start = start or FirstDay(DEFAULT_FIRST_DAY, "the default first day", pinned=False)
 
     @dg.sensor(
         name="landing_zone_sensor",
-        jobs=[daily_job, weekly_job],
+        jobs=[daily_job, weekly_job, freshness_job],
         minimum_interval_seconds=settings.landing_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
@@ -86,7 +126,10 @@ def build_landing_zone_sensor(settings: AutomationSettings, start: FirstDay | No
             "files start the daily job for exactly the UTC days they touch (consecutive days in one "
             "run); late files re-run old days and everything downstream, and the weekly rollups of "
             "weeks already built. The cursor keeps one fingerprint per day, so a file is processed once "
-            "and a file still being written waits. Days that have not ended yet wait until they have. "
+            "and a file still being written waits. Days that have not ended yet get the full run once "
+            "they have; meanwhile their new files start the freshness job (ingestion, cleaning, facts "
+            f"and daily metrics of that day, appending the new files), at most once per "
+            f"{settings.freshness_interval_seconds} s and one run per day in flight. "
             f"Days before the first day of the partitions ({start.day}, {start.setting}) are ignored."
         ),
     )
@@ -95,9 +138,10 @@ def build_landing_zone_sensor(settings: AutomationSettings, start: FirstDay | No
         snapshot = landing_scan.scan(
             landing_zone.root(), landing_zone.order_exports_path(), time.time(), settings.landing_settle_seconds
         )
+        previous = landing_scan.LandingCursor.from_json(context.cursor)
         plan = landing_scan.plan(
             snapshot,
-            landing_scan.LandingCursor.from_json(context.cursor),
+            previous,
             last_complete=last_complete_day(now),
             first_day=start.day,
             processed_at=partial(processed_at, context.instance),
@@ -117,6 +161,7 @@ def build_landing_zone_sensor(settings: AutomationSettings, start: FirstDay | No
             reasons = sorted({plan.days_to_run[d] for d in plan.days_to_run if first <= d <= last})
             context.log.info(f"landing zone: run daily_job for {span} ({'; '.join(reasons)})")
         requests += _weekly_reruns(context, plan, now, start.first_week)
+        requests += _freshness_requests(context, snapshot, plan, previous, settings, now, start.day)
         if plan.deletions_ignored:
             context.log.info(f"files removed (not re-run): {sorted(d.isoformat() for d in plan.deletions_ignored)}")
         if not requests:

@@ -4,7 +4,7 @@
 import dagster as dg
 from pydantic import Field
 
-from shopverse_platform.defs.asset_helpers import table_metadata
+from shopverse_platform.defs.asset_helpers import is_freshness_run, table_metadata
 from shopverse_platform.defs.asset_shapes import PLATFORM, window, window_params
 from shopverse_platform.defs.checks import Check, OnRunDays, table_checks
 from shopverse_platform.defs.lineage.sql_lineage import StatementLog, sql_lineage_metadata
@@ -86,6 +86,11 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
     as `duplicate_event`. Events
     without a tracker session_id get one after 30 minutes of inactivity per device, stable across
     reruns.
+
+    A freshness run of the day in progress (every minute or so, docs/operations.md) on a day that
+    only grew (every file cleaned before is registered unchanged, every new one sorts after them by
+    name) cleans only the new files and appends them, with the same rules and the same rows as a whole-day
+    rebuild (`cleaned_landing_files` records what was cleaned; metadata `mode`).
     """
     params = window_params(context)
     start, end = params["start"], params["end"]
@@ -102,16 +107,29 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
                 params,
             ).fetchall()
         )
-        chunks = landing.day_chunks(registered, start, end, config.chunk_megabytes << 20)
         log = StatementLog(con)  # the SQL that really ran, for column lineage
-        outcome = event_cleaning.clean_event_lines(
-            log, ((first, last, landing.read_lines(files)) for first, last, files in chunks), rules
-        )
+        appended = event_cleaning.appended_files(con, registered, start, end, rules) if is_freshness_run(context) else None
+        if appended is None:
+            chunks = landing.day_chunks(registered, start, end, config.chunk_megabytes << 20)
+            outcome = event_cleaning.clean_event_lines(
+                log, ((first, last, landing.read_lines(files)) for first, last, files in chunks), rules
+            )
+            mode = "full"
+        else:  # the day only grew since it was cleaned: its new files only, appended
+            new_paths = {f.path for f in appended}
+            earlier = [f for f in registered if f.path not in new_paths]
+            landing.check_registered_unchanged(earlier)
+            chunks = [(start, end, appended)] if appended else []
+            after = max(f.path for f in earlier)
+            outcome = (event_cleaning.clean_appended_lines(log, start, end, after, landing.read_lines(appended), rules)
+                       if appended else {})
+            mode = f"incremental ({len(appended)} new files)"
         metadata = table_metadata(con, "clean_events", WINDOW, params)
         comment_columns(con, "quarantine")  # written beside clean_events, rejected lines
+        comment_columns(con, "cleaned_landing_files")
         yield dg.MaterializeResult(
             metadata={**metadata, "outcome_by_reason": dg.MetadataValue.json(outcome),
-                      "chunks": dg.MetadataValue.int(len(chunks)),
+                      "chunks": dg.MetadataValue.int(len(chunks)), "mode": dg.MetadataValue.text(mode),
                       # every group of days runs the same texts: stated once
                       **sql_lineage_metadata(con, "clean_events", log.take(distinct=True))}
         )

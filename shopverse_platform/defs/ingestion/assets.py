@@ -1,13 +1,14 @@
 """Ingestion: landing-zone files into the raw layer, verbatim, one UTC day per partition."""
 
+from datetime import timedelta
 
 import dagster as dg
 
-from shopverse_platform.defs.asset_helpers import table_metadata
+from shopverse_platform.defs.asset_helpers import is_freshness_run, table_metadata
 from shopverse_platform.defs.asset_shapes import PLATFORM, window, window_params
 from shopverse_platform.defs.lineage.sql_lineage import StatementLog, sql_lineage_metadata
 from shopverse_platform.defs.resources import LandingZone, Warehouse
-from shopverse_platform.lib.ingestion import landing, order_exports
+from shopverse_platform.lib.ingestion import appending, landing, order_exports
 from shopverse_platform.lib.warehouse.column_docs import comment_columns
 from shopverse_platform.lib.warehouse.tables import replace_date_range
 
@@ -25,11 +26,18 @@ def raw_events(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_
     verbatim into `quarantine`. A file that cannot be read (a truncated gzip), that is not an event
     file (`notes.txt`; litter such as `.DS_Store` is skipped) or that is a symbolic link leading out
     of the landing zone is registered with a `rejected_reason`, counted as one line, and becomes one
-    quarantine record: the window goes on. Re-materializing a day replaces its rows.
+    quarantine record: the window goes on. Re-materializing a day replaces its rows, except in a
+    freshness run of the day in progress (docs/operations.md) when the day only grew: every file
+    registered for it is unchanged and every new file sorts after them by name; then only the new
+    files are counted and appended (metadata `mode`: `incremental (N new files)`, else `full`).
     """
     params = window_params(context)
     start, end = params["start"], params["end"]
     files = landing.event_files(landing_zone.events_dir(), landing_zone.logs_dir(), start, end)
+    if is_freshness_run(context) and end - start == timedelta(days=1):
+        appended = _append_raw_events(context, warehouse, files, params)
+        if appended is not None:
+            return appended
     registered = landing.inventory(files)
     with warehouse.connect() as con:
         migrated = landing.migrate_verbatim_raw_events(con, landing_zone.events_dir(), landing_zone.logs_dir())
@@ -60,6 +68,36 @@ def raw_events(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_
             "blank_lines_skipped": dg.MetadataValue.int(blank),
             "bytes": dg.MetadataValue.int(sum(registered.column("size_bytes").to_pylist())),
             "source_files": dg.MetadataValue.json([f.path for f in files][:500]),
+            "mode": dg.MetadataValue.text("full"),
+        }
+    )
+
+
+def _append_raw_events(context: dg.AssetExecutionContext, warehouse: Warehouse, files: list[landing.LandingFile],
+                       params: dict) -> dg.MaterializeResult | None:
+    """raw_events for a day that only grew: the new files' registry rows appended, in one
+    connection (the new files are few: counting them holds the warehouse briefly). None when the
+    day did not only grow (see ``appending``): it is then rebuilt."""
+    start, end = params["start"], params["end"]
+    with warehouse.connect() as con:
+        appended = appending.new_files_of_day(con, files, start, end)
+        if appended is None:
+            return None
+        registered = landing.inventory(appended)
+        if appended:
+            appending.append_registry(con, registered)
+        totals = appending.window_totals(con, start, end)
+        metadata = table_metadata(con, "raw_events", window("partition_date"), params)
+    context.log.info(f"raw_events {start}: {len(appended)} new files appended "
+                     f"({sum(registered.column('line_count').to_pylist())} lines), {totals['files']} in the day")
+    return dg.MaterializeResult(
+        metadata={
+            **metadata,
+            **{name: dg.MetadataValue.int(totals[name]) for name in ("files", "files_quarantined", "lines")},
+            "blank_lines_skipped": dg.MetadataValue.int(totals["blank_lines"]),
+            "bytes": dg.MetadataValue.int(totals["bytes"]),
+            "source_files": dg.MetadataValue.json([f.path for f in files][:500]),
+            "mode": dg.MetadataValue.text(f"incremental ({len(appended)} new files)"),
         }
     )
 

@@ -11,8 +11,9 @@ can be tested without Dagster.
   landing folder must not empty the warehouse.
 - A file modified less than ``settle_seconds`` ago is still being written: its day waits for a
   later tick and its cursor entry is left alone, so nothing is recorded before it was complete.
-- A day that has not ended yet (today, UTC) is not a partition yet: it is neither run nor recorded,
-  so it is seen as new once it has ended.
+- A day that has not ended yet (today, UTC) gets no full run: it is neither run nor recorded among
+  the days, so it is seen as new once it has ended. Meanwhile ``freshness_plan`` decides its
+  freshness runs (docs/operations.md), recorded apart in the cursor's ``fresh`` entries.
 - Order exports (CSV files spanning many days) have one fingerprint each; a new or changed export
   runs the invoice days it contains.
 - First look (no cursor): a day runs unless the raw asset already holds a materialization of it
@@ -74,9 +75,14 @@ class Snapshot:
 class LandingCursor:
     days: dict[str, str] = field(default_factory=dict)  # ISO day -> DayState token
     exports: dict[str, str] = field(default_factory=dict)  # export path -> fingerprint
+    # the freshness path: ISO day not ended yet -> "token@POSIX time" of its last freshness request
+    fresh: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps({"v": CURSOR_VERSION, "days": self.days, "exports": self.exports}, sort_keys=True, separators=(",", ":"))
+        raw = {"v": CURSOR_VERSION, "days": self.days, "exports": self.exports}
+        if self.fresh:  # absent when empty: a cursor without freshness entries reads as before
+            raw["fresh"] = self.fresh
+        return json.dumps(raw, sort_keys=True, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | None) -> LandingCursor | None:
@@ -85,7 +91,7 @@ class LandingCursor:
         raw = json.loads(text)
         if raw.get("v") != CURSOR_VERSION:
             return None  # an unknown cursor shape is treated as a first look
-        return cls(days=dict(raw.get("days", {})), exports=dict(raw.get("exports", {})))
+        return cls(days=dict(raw.get("days", {})), exports=dict(raw.get("exports", {})), fresh=dict(raw.get("fresh", {})))
 
 
 @dataclass
@@ -261,3 +267,57 @@ def run_key(prefix: str, first: date, last: date, plan_: LandingPlan) -> str:
     digest = hashlib.sha1("|".join(tokens).encode()).hexdigest()[:12]
     span = first.isoformat() if first == last else f"{first.isoformat()}..{last.isoformat()}"
     return f"{prefix}:{span}:{digest}"
+
+
+# ----------------------------------------------------------------------------------- freshness
+@dataclass
+class FreshnessPlan:
+    """Days that have not ended whose settled files changed since their last freshness request."""
+
+    due: dict[date, str]  # day -> its DayState token now
+    kept: dict[str, str]  # cursor entries of days not due (unchanged, too soon, still being written)
+    too_soon: set[date] = field(default_factory=set)
+    previous: dict[str, str] = field(default_factory=dict)  # the entries of due days before this look
+
+    def cursor(self, requested: Iterable[date], now: float) -> dict[str, str]:
+        """The ``fresh`` cursor once ``requested`` (some of ``due``) have had their run requested at
+        ``now``; a due day not requested (a run of it still in flight) keeps its entry and stays due."""
+        fresh = {**self.kept, **self.previous}
+        fresh.update({day.isoformat(): f"{self.due[day]}@{now:.3f}" for day in requested})
+        return fresh
+
+
+def freshness_plan(snapshot: Snapshot, fresh: dict[str, str], *, last_complete: date, first_day: date,
+                   now: float, interval_seconds: float) -> FreshnessPlan:
+    """The freshness path (docs/operations.md): a day after ``last_complete`` (today, UTC) is due when
+    its settled files differ from those of its last freshness request, and that request is at least
+    ``interval_seconds`` old. A day still being written keeps its entry and waits; entries of days
+    that have ended are dropped: their files are the full run's (``plan``) from then on."""
+    due: dict[date, str] = {}
+    kept: dict[str, str] = {}
+    too_soon: set[date] = set()
+    previous: dict[str, str] = {}
+    for key, entry in fresh.items():
+        day = date.fromisoformat(key)
+        if day == last_complete + timedelta(days=1) and (day in snapshot.unsettled_days or day not in snapshot.days):
+            kept[key] = entry
+    for day, state in snapshot.days.items():
+        # the day in progress only: a folder dated later (a clock ahead) is no partition yet
+        if day != last_complete + timedelta(days=1) or day < first_day:
+            continue
+        before = fresh.get(day.isoformat())
+        token, _, requested_at = (before or "").rpartition("@")
+        if before is not None and token == state.token:
+            kept[day.isoformat()] = before
+        elif before is not None and now - float(requested_at) < interval_seconds:
+            kept[day.isoformat()] = before
+            too_soon.add(day)
+        else:
+            due[day] = state.token
+            if before is not None:
+                previous[day.isoformat()] = before
+    return FreshnessPlan(due=due, kept=kept, too_soon=too_soon, previous=previous)
+
+
+def freshness_run_key(day: date, token: str) -> str:
+    return f"fresh:{day.isoformat()}:{hashlib.sha1(token.encode()).hexdigest()[:12]}"

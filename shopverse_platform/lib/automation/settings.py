@@ -48,12 +48,16 @@ class AutomationSettings:
     weekly_fresh_by: time = time(6, 0)
     landing_interval_seconds: int = 30
     landing_settle_seconds: int = 10
+    # the freshness path: a day that has not ended gets at most one freshness run per this many seconds
+    freshness_interval_seconds: int = 60
     first_day: date | None = None  # unset: the data directory's record, else DEFAULT_FIRST_DAY
 
     def __post_init__(self) -> None:
         ZoneInfo(self.timezone)  # raises on an unknown zone
         if self.first_day is not None:
             object.__setattr__(self, "first_day", parse_day(self.first_day, "first_day"))
+        if self.freshness_interval_seconds < 0:
+            raise ValueError(f"freshness_interval_seconds must be 0 or more, got {self.freshness_interval_seconds!r}")
         if self.weekly_day not in WEEKDAYS:
             raise ValueError(f"weekly_day must be one of {WEEKDAYS}, got {self.weekly_day!r}")
 

@@ -66,6 +66,7 @@ def clean_event_lines(
     # in lib/warehouse/shapes.py (no value in it), which is why it may be spliced as SqlText.
     con.execute(load_sql(__file__, "clean_events_ddl", items_type=SqlText(ITEMS_TYPE)))
     con.execute(load_sql(__file__, "unordered_inserts"))
+    con.execute(load_sql(__file__, "cleaned_landing_files_ddl"))
     outcome: dict[str, int] = {}
     for chunk_start, chunk_end, lines in chunks:
         con.register("_landed_lines", lines)
@@ -85,6 +86,7 @@ def clean_event_lines(
                 con.execute(load_sql(__file__, "rejected_files"), window)
                 con.execute(load_sql(__file__, "quarantine_rejected_files"))
                 counts += con.execute(load_sql(__file__, "outcome_counts", outcome=table("_rejected_files"))).fetchall()
+            _record_cleaned_files(con, window, rules, rebuilt=rejected_files)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -171,8 +173,102 @@ def reconcile(con: duckdb.DuckDBPyConnection, source: str, start: date, end: dat
     return {"raw": int(raw), "clean": clean, "quarantined": quarantined, "duplicates": duplicates}
 
 
+# ------------------------------------------------------------------ a day that only grew
+def _rules_params(rules: EventRules) -> dict[str, int]:
+    return {"future_tolerance_hours": rules.future_tolerance_hours, "max_lateness_days": rules.max_lateness_days}
+
+
+def _record_cleaned_files(con: duckdb.DuckDBPyConnection, window: dict, rules: EventRules, *, rebuilt: bool) -> None:
+    """Record the window's registered files as cleaned (``cleaned_landing_files``), replacing its
+    records. A registry from before ``rejected_reason`` leaves the window unrecorded: its next run
+    rebuilds it."""
+    con.execute(load_sql(__file__, "delete_cleaned_files_window"), window)
+    if rebuilt:
+        con.execute(load_sql(__file__, "record_cleaned_files"), {**window, **_rules_params(rules), "after": None})
+
+
+def appended_files(con: duckdb.DuckDBPyConnection, registered: list, start: date, end: date,
+                   rules: EventRules) -> list | None:
+    """The registered landing files (``landing.LandingFile``, sorted by path) of the one-day window
+    [start, end) that clean_events has not cleaned yet, when the day only grew since it was cleaned:
+    every file cleaned is still registered with the same fingerprint, it was cleaned with the same
+    rules, and every new file sorts after all of them by path. None otherwise (several days, nothing
+    recorded as cleaned, a file changed or gone, a new file sorting before a cleaned one): the
+    window is then cleaned whole (``clean_event_lines``). Under that condition cleaning only the new
+    files gives the rows of a whole-day rebuild (see ``clean_appended_lines``)."""
+    if end - start != timedelta(days=1) or not table_exists(con, "cleaned_landing_files"):
+        return None
+    cleaned = con.execute(load_sql(__file__, "cleaned_files_of_day"), {"start": start, "end": end}).fetchall()
+    if not cleaned:
+        return None
+    wanted = (rules.future_tolerance_hours, rules.max_lateness_days)
+    now = {f.path: (f.size_bytes, f.modified_ns, f.rejected_reason) for f in registered}
+    for path, size, modified_ns, reason, future_hours, lateness_days in cleaned:
+        if now.get(path) != (size, modified_ns, reason) or (future_hours, lateness_days) != wanted:
+            return None
+    last_cleaned = max(row[0] for row in cleaned)
+    cleaned_paths = {row[0] for row in cleaned}
+    new = [f for f in registered if f.path not in cleaned_paths]
+    if any(f.path <= last_cleaned for f in new):
+        return None
+    return new
+
+
+def clean_appended_lines(con: duckdb.DuckDBPyConnection, start: date, end: date, after: str, lines: pa.Table,
+                         rules: EventRules) -> dict[str, int]:
+    """Clean the lines of the files appended to the one-day window [start, end) (all sorting after
+    ``after``, the last file cleaned before) and append them, in one transaction: clean rows to
+    ``clean_events``, rejects and re-deliveries to ``quarantine``, one record per new file
+    ``raw_events`` registered as not read. The rules are those of ``clean_event_lines``: a new line
+    is a duplicate when its event_id is clean on any day of the deduplication horizon (this day
+    included: its clean rows come from earlier files) or comes earlier among the new lines; the
+    platform sessions of the new events' devices are computed again over the whole day, and the
+    stored rows whose session changed are updated. The day's rows are then those of a whole-day
+    rebuild. Returns the new lines' outcome counts by reason."""
+    window = {"start": start, "end": end}
+    con.execute(load_sql(__file__, "unordered_inserts"))
+    con.register("_landed_lines", lines)
+    registered = True
+    del lines
+    con.execute("BEGIN TRANSACTION")
+    try:
+        _parse_events(con, start, end, rules)
+        con.execute(load_sql(__file__, "duplicate_lines_appended"), {
+            "history": history_start(start, rules), "history_end": history_end(end, rules)})
+        con.execute(load_sql(__file__, "mark_duplicate_events"))
+        con.unregister("_landed_lines")
+        registered = False
+        session = {**window, "session_timeout_minutes": SESSION_TIMEOUT_MINUTES}
+        con.execute(load_sql(__file__, "session_needs_appended"), session)
+        con.execute(load_sql(__file__, "session_ids_appended"), {"session_timeout_minutes": SESSION_TIMEOUT_MINUTES})
+        con.execute(load_sql(__file__, "sessionised_appended"))
+        con.execute(load_sql(__file__, "resessionised"))
+        con.execute(load_sql(__file__, "update_resessionised"), window)
+        _write_events(con)
+        counts = con.execute(load_sql(__file__, "outcome_counts", outcome=table("_parsed_events"))).fetchall()
+        con.execute(load_sql(__file__, "rejected_files_appended"), {**window, "after": after})
+        con.execute(load_sql(__file__, "quarantine_rejected_files"))
+        counts += con.execute(load_sql(__file__, "outcome_counts", outcome=table("_rejected_files"))).fetchall()
+        con.execute(load_sql(__file__, "record_cleaned_files"), {**window, **_rules_params(rules), "after": after})
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        if registered:
+            con.unregister("_landed_lines")
+        raise
+    for work in ("_parsed_events", "_duplicate_lines", "_session_needs", "_session_ids", "_sessionised",
+                 "_resessionised", "_rejected_files"):
+        con.execute(load_sql(__file__, "drop_work_table", work=table(work)))
+    outcome: dict[str, int] = {}
+    for reason, count in counts:
+        outcome[reason] = outcome.get(reason, 0) + int(count)
+    return outcome
+
+
 __all__ = [
     "EventRules",
+    "appended_files",
+    "clean_appended_lines",
     "clean_event_lines",
     "reconcile",
     "replace_date_range",

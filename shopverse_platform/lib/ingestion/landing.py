@@ -551,3 +551,39 @@ def day_chunks(files: list[LandingFile], start: date, end: date, max_bytes: int)
     if first < end:
         chunks.append((first, end, current))
     return chunks
+
+
+def appended_files(files: list[LandingFile], registered: Iterable[tuple[str, int, int, str | None]]) -> list[LandingFile] | None:
+    """The files of one day's listing ``files`` that the raw layer has not registered yet, when the
+    day only grew by appending: every registered file (source_file, size_bytes, modified_ns,
+    rejected_reason) is still listed with the same fingerprint, and every new file sorts after all
+    of them by path (the collector's batch names sort by creation time). None otherwise (a file
+    changed, gone, or new but sorting before an old one; nothing registered yet): the day is then
+    rebuilt whole. Under that condition the day's rows with the new files appended are the rows a
+    full rebuild writes: the deduplication order is (day, file, line), so the new lines come after
+    every old one, and the old files' rows do not change."""
+    known = {path: (size, modified_ns, reason) for path, size, modified_ns, reason in registered}
+    if not known:
+        return None
+    listed = {f.path for f in files}
+    if not listed.issuperset(known):
+        return None
+    last_known = max(known)
+    new = [f for f in files if f.path not in known]
+    if any(f.path <= last_known for f in new):
+        return None
+    for path, (size, modified_ns, reason) in known.items():
+        try:  # a file registered as not read was fingerprinted without following a link (``_describe``)
+            stat = os.lstat(path) if reason is not None else os.stat(path)
+        except OSError:
+            return None
+        if (stat.st_size, stat.st_mtime_ns) != (size, modified_ns):
+            return None
+    return new
+
+
+def check_registered_unchanged(files: list[LandingFile]) -> None:
+    """Raise ``LandingFileChanged`` when a registered file that is read (no ``rejected_reason``)
+    differs from its fingerprint: what ``read_lines`` checks, for the files a run does not read
+    again (the earlier files of a day that only grew) but whose lines it relies on."""
+    _check_unchanged([f for f in files if f.rejected_reason is None])
