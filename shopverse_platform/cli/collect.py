@@ -35,6 +35,7 @@ def _check(args: argparse.Namespace) -> None:
 def cmd_collect(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from shopverse_platform.lib.cleaning.event_validation import validate_event
     from shopverse_platform.lib.ingestion.collector.app import create_app
 
     settings = _settings(args)
@@ -42,7 +43,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     keys = f"{len(settings.write_keys)} write keys" if settings.write_keys else "open (no write keys)"
     print(f"collector on http://{settings.host}:{settings.port}  -> {settings.events_dir}  ({keys}; "
           f"files published every {settings.roll_seconds:g}s or {settings.roll_megabytes:g} MB)", file=sys.stderr, flush=True)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=settings.access_log,
+    uvicorn.run(create_app(settings, validate_event), host=settings.host, port=settings.port, access_log=settings.access_log,
                 log_level="info", loop="uvloop", http="httptools", timeout_graceful_shutdown=10)
     return 0
 

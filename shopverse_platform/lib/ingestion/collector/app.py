@@ -17,9 +17,10 @@ import json
 import math
 import time
 import zlib
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import orjson
@@ -29,7 +30,6 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from shopverse_platform.lib.cleaning.event_validation import validate_event
 from shopverse_platform.lib.ingestion.collector import mp
 from shopverse_platform.lib.ingestion.collector.settings import CollectorSettings
 from shopverse_platform.lib.ingestion.collector.spool import Spool, StorageError
@@ -219,8 +219,15 @@ def _encode(event: dict, received_at: str) -> bytes:
         return json.dumps(line, separators=(",", ":"), allow_nan=False).encode() + b"\n"
 
 
-def create_app(settings: CollectorSettings, spool: Spool | None = None) -> FastAPI:
-    """The collector app for ``settings``; ``spool`` for tests (default: one on the landing zone)."""
+# (event, landing day, now) -> None when cleaning would keep the event, else (reason code, detail)
+Validator = Callable[[object, date, datetime], "tuple[str, str] | None"]
+
+
+def create_app(settings: CollectorSettings, validate: Validator, spool: Spool | None = None) -> FastAPI:
+    """The collector app for ``settings``; ``spool`` for tests (default: one on the landing zone).
+
+    ``validate`` is ``lib.cleaning.event_validation.validate_event`` (the cleaning rules): passed
+    in by the caller because lib's data-flow contract keeps ingestion from importing cleaning."""
     metrics = Metrics()
     spool = spool or Spool(
         settings.events_dir, settings.roll_seconds, settings.roll_bytes,
@@ -266,7 +273,7 @@ def create_app(settings: CollectorSettings, spool: Spool | None = None) -> FastA
             if isinstance(event, _Unparsable):
                 verdict = ("malformed_json", f"the line is not JSON: {event.error}")
             else:
-                verdict = validate_event(event, day, now)
+                verdict = validate(event, day, now)
             if verdict is None:
                 try:
                     lines.append(_encode(event, received_at))
@@ -337,7 +344,7 @@ def create_app(settings: CollectorSettings, spool: Spool | None = None) -> FastA
                 "validationCode": "EXCEEDED_MAX_ENTITIES"}]})
         now = datetime.now(timezone.utc)
         messages = [mp.validation_message(i, *verdict) for i, e in enumerate(events)
-                    if (verdict := validate_event(e, now.date(), now)) is not None]
+                    if (verdict := validate(e, now.date(), now)) is not None]
         return _json(200, {"validationMessages": messages})
 
     @app.api_route("/v1/events", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
