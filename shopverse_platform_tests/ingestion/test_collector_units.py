@@ -188,3 +188,32 @@ def test_rate_limiter_lets_a_second_of_events_through_then_asks_to_wait() -> Non
     assert limiter.retry_after("k", 25) is None  # a full bucket lets a big batch through, in debt
     clock.now = 2.0
     assert limiter.retry_after("k", 1) == 1  # 15 in debt, refilled 10: -5, so 0.6 s more, rounded up
+
+
+def test_collect_command_refuses_a_bad_setting_in_one_line(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from shopverse_platform.cli.main import main
+
+    monkeypatch.setenv("SHOPVERSE_COLLECTOR_MAX_EVENTS_PER_BATCH", "many")
+    assert main(["collect"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "shopverse collect: SHOPVERSE_COLLECTOR_MAX_EVENTS_PER_BATCH must be a whole number, got 'many'"
+
+
+def test_collect_help_shows_the_defaults_and_the_variables(capsys) -> None:
+    from shopverse_platform.cli.main import main
+
+    with pytest.raises(SystemExit):
+        main(["collect", "--help"])
+    text = capsys.readouterr().out
+    text = " ".join(text.split())  # argparse wraps lines
+    assert "else 8070" in text and "SHOPVERSE_COLLECTOR_WRITE_KEYS" in text and "--access-log" in text
+
+
+def test_shopverse_up_starts_the_collector_beside_the_other_services(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shopverse_platform.cli.stack import up_stack
+
+    monkeypatch.setenv("SHOPVERSE_COLLECTOR_PORT", "18123")
+    stack = up_stack(marquez=False)
+    (collector,) = [s for s in stack.services if s.name == "collector"]
+    assert collector.argv[-5:] == ["collect", "--host", "127.0.0.1", "--port", "18123"]
+    assert collector.url == "http://127.0.0.1:18123/v1/events"
