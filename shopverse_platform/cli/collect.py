@@ -13,7 +13,7 @@ import argparse
 import logging
 import sys
 
-from shopverse_platform.cli.arguments import UsageError, add_command, port
+from shopverse_platform.cli.arguments import HelpFormatter, UsageError, add_command, port
 from shopverse_platform.lib.ingestion.collector.settings import DEFAULT_PORT, VARIABLES, CollectorSettings, SettingsError
 
 
@@ -48,15 +48,20 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
+class _HelpWithTable(HelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults after each option, and the description's table of variables kept as written."""
+
+
 def add_collect_command(subparsers: argparse._SubParsersAction) -> None:
     """Register `collect` on the `shopverse` command's sub-parsers."""
-    environment = "\n".join(f"  {name:<42} {meaning} (default {default})" for name, default, meaning in VARIABLES)
+    environment = "\n".join(f"  {name:<42} {meaning} (default: {default})" for name, default, meaning in VARIABLES)
     collect = add_command(
         subparsers, "collect", "serve the HTTP event collector (POST /v1/events, GA4 /mp/collect) into the landing zone",
-        "Accept shop events over HTTP, validate each with the cleaning rules, and append the valid ones to the "
-        "landing zone (events/YYYY-MM-DD/collector-*.ndjson), acknowledged only once fsynced. "
+        "Accept shop events over HTTP, validate each with the cleaning rules, and append the valid ones to the\n"
+        "landing zone (events/YYYY-MM-DD/collector-*.ndjson), acknowledged only once fsynced.\n"
         "Configured by environment variables:\n" + environment,
     )
+    collect.formatter_class = _HelpWithTable
     collect.add_argument("--host", default=None, help="address to listen on (default: $SHOPVERSE_COLLECTOR_HOST, else 127.0.0.1)")
     collect.add_argument("--port", type=port, default=None,
                          help=f"port to listen on (default: $SHOPVERSE_COLLECTOR_PORT, else {DEFAULT_PORT})")
