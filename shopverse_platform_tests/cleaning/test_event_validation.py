@@ -45,6 +45,7 @@ def _corpus(today: date) -> list[tuple[object, str | None]]:
         (ev("purchase", items=[item(quantity=2)], value=17, currency="EUR", transaction_id="T1"), None),
         (ev("refund", items=[ITEM], value=8.5, currency="gbp"), None),
         (ev("search", search_term="mug", unknown_key={"nested": [1, 2]}), None),  # unknown keys ignored
+        (ev(received_at=f"{today.isoformat()}T09:00:00.123456Z"), None),  # as the collector stores it
         # schema
         ([1, 2, 3], "malformed_json"),
         ("just a string", "malformed_json"),

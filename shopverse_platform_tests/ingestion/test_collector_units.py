@@ -217,3 +217,45 @@ def test_shopverse_up_starts_the_collector_beside_the_other_services(monkeypatch
     (collector,) = [s for s in stack.services if s.name == "collector"]
     assert collector.argv[-5:] == ["collect", "--host", "127.0.0.1", "--port", "18123"]
     assert collector.url == "http://127.0.0.1:18123/v1/events"
+
+
+def test_app_in_process_stores_events_as_sent_and_counts_them(tmp_path: Path) -> None:
+    """The app without a server (httpx's ASGI transport): lines as sent plus received_at, numbers
+    beyond 64 bits kept, what cannot be stored as sent rejected, metrics moving."""
+    import httpx
+
+    from shopverse_platform.lib.cleaning.event_validation import validate_event
+    from shopverse_platform.lib.ingestion.collector.app import create_app
+
+    settings = CollectorSettings.from_env({"SHOPVERSE_LANDING_DIR": str(tmp_path / "landing")})
+    spool = Spool(settings.events_dir)
+    app = create_app(settings, validate_event, spool)
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    head = f'"event_name":"page_view","event_time":"{now}","anonymous_id":"a"'.encode()
+    body = b"\n".join([
+        b'{"event_id":"big",' + head + b',"n":123456789012345678901234567890,"x":{"y":[1,2.50]}}',
+        b'{"event_id":"huge",' + head + b',"n":1e400}',
+        b'{"event_id":"latin",' + head + b',"page":"caf\xe9"}',
+        b'{"event_id": ',
+    ])
+
+    async def go():
+        await spool.start()
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            response = await client.post("/v1/events", content=body, headers={"Content-Type": "application/x-ndjson"})
+            metrics = (await client.get("/metrics")).text
+        await spool.close()
+        return response, metrics
+
+    response, metrics = asyncio.run(go())
+    assert response.status_code == 422
+    assert response.json()["accepted"] == 1
+    assert [(r["index"], r["reason"]) for r in response.json()["rejected"]] == [
+        (1, "malformed_json"), (2, "invalid_encoding"), (3, "malformed_json")]
+    (published,) = [p for p in settings.events_dir.glob("*/*")]
+    line = published.read_bytes()
+    assert line.startswith(b'{"event_id":"big",' + head + b',"n":123456789012345678901234567890,"x":{"y":[1,2.5]},"received_at":"')
+    assert "shopverse_collector_events_received_total 4.0" in metrics
+    assert "shopverse_collector_events_accepted_total 1.0" in metrics
+    assert 'shopverse_collector_events_rejected_total{reason="malformed_json"} 2.0' in metrics
+    assert 'shopverse_collector_events_rejected_total{reason="invalid_encoding"} 1.0' in metrics

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import time
 import zlib
 from collections.abc import Callable
@@ -163,13 +164,29 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(parts)
 
 
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+
+
 def _loads(text: bytes) -> object:
     """JSON as cleaning reads it: orjson, else the standard parser (numbers beyond a double, lone
-    surrogates), but never the NaN/Infinity literals that are not JSON."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text, parse_constant=_no_constant)
+    surrogates), but never the NaN/Infinity literals that are not JSON. A run of 19+ digits may be
+    an integer beyond 64 bits, which orjson would turn into a float: the standard parser keeps it."""
+    if _LONG_DIGITS.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text, parse_constant=_no_constant, parse_float=_float)
+
+
+class _Overflow(float):
+    """A number beyond a double (``1e400``): judged as infinity, like DuckDB reads it, but never
+    written back (orjson refuses a float subclass, the standard writer refuses infinity)."""
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    return _Overflow(value) if math.isinf(value) else value
 
 
 def _no_constant(name: str) -> object:
@@ -199,6 +216,8 @@ def _parse_events(body: bytes, content_type: str) -> list[object | _Unparsable]:
         if line.strip():
             try:
                 events.append(_loads(line))
+            except UnicodeDecodeError as error:
+                events.append(_Unparsable(str(error), "invalid_encoding"))
             except ValueError as error:
                 events.append(_Unparsable(str(error)))
     return events
@@ -207,6 +226,7 @@ def _parse_events(body: bytes, content_type: str) -> list[object | _Unparsable]:
 @dataclass
 class _Unparsable:
     error: str
+    reason: str = "malformed_json"
 
 
 def _encode(event: dict, received_at: str) -> bytes:
@@ -271,7 +291,7 @@ def create_app(settings: CollectorSettings, validate: Validator, spool: Spool | 
         rejected: list[dict] = []
         for index, event in enumerate(events):
             if isinstance(event, _Unparsable):
-                verdict = ("malformed_json", f"the line is not JSON: {event.error}")
+                verdict = (event.reason, f"the line is not JSON: {event.error}")
             else:
                 verdict = validate(event, day, now)
             if verdict is None:
