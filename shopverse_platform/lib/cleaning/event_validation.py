@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
 
 from shopverse_platform.lib.cleaning.event_schema import (
@@ -120,7 +121,20 @@ def parse_event_time(text: str) -> datetime | None:
         return datetime.min if sign > 0 else datetime.max
 
 
-def validate_event(event: object, landing_day: date, now: datetime, rules: EventRules = EventRules()) -> Verdict:
+@lru_cache(maxsize=16)
+def _bounds(landing_day: date, now: datetime, rules: EventRules) -> tuple[datetime, datetime, datetime]:
+    """The timestamp limits of parsed_events.sql for one landing day and moment (cached: every
+    event of a request shares them)."""
+    day_start = datetime(landing_day.year, landing_day.month, landing_day.day)
+    now_utc = now.astimezone(timezone.utc).replace(tzinfo=None) if now.tzinfo else now
+    return (day_start + timedelta(days=1, hours=rules.future_tolerance_hours), now_utc + timedelta(hours=1),
+            day_start - timedelta(days=rules.max_lateness_days))
+
+
+_DEFAULT_RULES = EventRules()
+
+
+def validate_event(event: object, landing_day: date, now: datetime, rules: EventRules = _DEFAULT_RULES) -> Verdict:
     """None when cleaning would keep ``event`` (a parsed JSON value) landed on ``landing_day`` at
     ``now`` (aware or naive UTC), else (reason code, detail): the first rule it breaks, in the
     order of ``parsed_events.sql``."""
@@ -149,11 +163,10 @@ def validate_event(event: object, landing_day: date, now: datetime, rules: Event
     ts = parse_event_time(time_text)
     if ts is None:
         return "bad_timestamp", f"{time_text!r} is not an ISO-8601 timestamp with an offset within +-14:00"
-    day_start = datetime(landing_day.year, landing_day.month, landing_day.day)
-    now_utc = now.astimezone(timezone.utc).replace(tzinfo=None) if now.tzinfo else now
-    if ts >= day_start + timedelta(days=1, hours=rules.future_tolerance_hours) or ts > now_utc + timedelta(hours=1):
+    future_from, now_limit, ancient_before = _bounds(landing_day, now, rules)
+    if ts >= future_from or ts > now_limit:
         return "future_timestamp", f"{time_text!r} lies after the landing day {landing_day} (plus tolerance) or after now"
-    if ts < day_start - timedelta(days=rules.max_lateness_days):
+    if ts < ancient_before:
         return "ancient_timestamp", f"{time_text!r} lies more than {rules.max_lateness_days} days before the landing day {landing_day}"
 
     items = get("items")

@@ -180,7 +180,8 @@ class Spool:
                 self._summary_requests += len(batch)
                 self._summary_events += sum(p.lines for p in batch if p.day not in failed)
             try:
-                await asyncio.to_thread(self._roll_due)
+                if self._due():  # checked here: a thread hop per commit for nothing cost latency
+                    await asyncio.to_thread(self._roll_due)
             except OSError as error:
                 log.error("collector: rolling failed: %s", error)
             self._summarise()
@@ -259,6 +260,12 @@ class Spool:
         return f
 
     # ---------------------------------------------------------------------------- rolling
+    def _due(self) -> bool:
+        now = self._clock()
+        today = datetime.fromtimestamp(now, timezone.utc).date()
+        return any(f.size >= self.roll_bytes or now - f.opened >= self.roll_seconds or day != today
+                   for day, f in self._files.items())
+
     def _roll_due(self) -> None:
         now = self._clock()
         today = datetime.fromtimestamp(now, timezone.utc).date()
