@@ -7,6 +7,7 @@
     shopverse backfill / report        # a range of days as one command; where a report is
     shopverse lineage replay           # send buffered lineage events to Marquez
     shopverse sql "SELECT ..."         # query the warehouse, read-only (a prompt without a query)
+    shopverse collect                  # the HTTP event collector on http://127.0.0.1:8070 (into the landing zone)
 """
 
 from __future__ import annotations
@@ -228,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     from shopverse_platform.cli.sql import add_sql_commands
 
     add_sql_commands(sub)
+
+    from shopverse_platform.cli.collect import add_collect_command
+
+    add_collect_command(sub)
     return parser
 
 

@@ -44,6 +44,7 @@ from shopverse_platform.cli.supervisor import (
     wait_gone,
 )
 from shopverse_platform.lib import paths
+from shopverse_platform.lib.ingestion.collector.settings import DEFAULT_PORT as COLLECTOR_DEFAULT_PORT
 
 REPO = paths.PROJECT_ROOT
 BIN = Path(sys.executable).parent
@@ -171,7 +172,16 @@ def up_stack(dagster_port: int | None = None, mlflow_port: int | None = None, ma
         env, ready=lambda: http_ok(f"{reports_url}/index.html", "ShopVerse reports"), url=f"{reports_url}/",
     )
     dagster_env.setdefault("SHOPVERSE_REPORTS_URL", reports_url)  # links on the report assets' pages
-    services = [dagster, reports]
+    collector_port = _port(os.environ, "SHOPVERSE_COLLECTOR_PORT", COLLECTOR_DEFAULT_PORT)
+    collector_url = f"http://{HOST}:{collector_port}"
+    # The HTTP event collector, into the same landing zone the sensor watches (its settings from
+    # the SHOPVERSE_COLLECTOR_* variables of the environment, its address forced to the stack's)
+    collector = Service(
+        "collector", "Collector",
+        [sys.executable, "-m", "shopverse_platform.cli.main", "collect", "--host", HOST, "--port", str(collector_port)],
+        env, ready=lambda: http_ok(f"{collector_url}/health", '"status":"ok"'), url=f"{collector_url}/v1/events",
+    )
+    services = [dagster, reports, collector]
     remote = os.environ.get("MLFLOW_TRACKING_URI", "")
     backend, artifacts = embedded_mlflow_store()
     if not remote.startswith(("http://", "https://")):

@@ -1,0 +1,1 @@
+"""The HTTP event collector (``shopverse collect``): the front door of the landing zone."""
