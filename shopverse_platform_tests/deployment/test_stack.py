@@ -118,14 +118,15 @@ def _ports(service: Service) -> set[int]:
 
 
 def test_default_ports(monkeypatch, tmp_path):
-    for name in ("SHOPVERSE_DAGSTER_PORT", "SHOPVERSE_MLFLOW_PORT", "SHOPVERSE_REPORTS_PORT", "MARQUEZ_URL"):
+    for name in ("SHOPVERSE_DAGSTER_PORT", "SHOPVERSE_MLFLOW_PORT", "SHOPVERSE_REPORTS_PORT", "SHOPVERSE_COLLECTOR_PORT", "MARQUEZ_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MARQUEZ_LIB_DIR", str(tmp_path))  # no jars: no Marquez
     up = stack.up_stack()
-    assert {s.name: _ports(s) for s in up.services} == {"dagster": {3000}, "mlflow": {5050}, "reports": {8090}}
+    assert {s.name: _ports(s) for s in up.services} == {"dagster": {3000}, "mlflow": {5050}, "reports": {8090},
+                                                              "collector": {8070}}
     prod = stack.prod_stack({"PATH": "/usr/bin", "MARQUEZ_LIB_DIR": str(tmp_path)})
     prod_ports = set().union(*(_ports(s) for s in prod.services))
-    assert prod_ports and not prod_ports & {3000, 5000, 5050, 8090}, "prod_local must not collide with `shopverse up`"
+    assert prod_ports and not prod_ports & {3000, 5000, 5050, 8090, 8070}, "prod_local must not collide with `shopverse up`"
 
 
 def test_add_stack_commands_registers_up_and_down():
