@@ -165,3 +165,45 @@ def test_sniffing_a_files_first_line():
     assert sniff_format(_lines("legacy_data.ndjson")[0]) == "legacy_data"
     ours = '{"event_id":"e1","event_name":"page_view","event_time":"2024-01-01T00:00:00Z","anonymous_id":"d"}'
     assert sniff_format(ours) is None and sniff_format("not json") is None
+
+
+def test_import_files_are_listed_by_source_and_unknown_sources_are_named(tmp_path):
+    from datetime import date
+
+    from shopverse_platform.lib.ingestion.adapters.landing_files import import_files
+
+    imports = tmp_path / "imports"
+    for source, name in [("ga4_bigquery", "events_20240101.ndjson"), ("mixpanel", "export.json"),
+                         ("berlin_shop", "notes.txt"), ("legacy_data", ".DS_Store")]:
+        (imports / source / "2024-01-01").mkdir(parents=True, exist_ok=True)
+        (imports / source / "2024-01-01" / name).write_text("{}\n")
+    (imports / "ga4_bigquery" / "2024-01-02").mkdir()
+    (imports / "ga4_bigquery" / "2024-01-02" / "later.ndjson").write_text("{}\n")
+    listed = import_files(imports, date(2024, 1, 1), date(2024, 1, 2), load_sources(FIXTURES / "sources.toml"))
+    assert [(Path(f.path).name, f.source, f.rejected_detail) for f in listed] == [
+        ("notes.txt", "berlin_shop", "notes.txt: not an import file (.ndjson, .jsonl, .json, .csv, .parquet; text ones optionally .gz)"),
+        ("events_20240101.ndjson", "ga4_bigquery", None),
+        ("export.json", "mixpanel", "export.json: import folder 'mixpanel' is neither an import format "
+                                    "(ga4_bigquery, legacy_actions, legacy_data, csv_clickstream) nor a source declared in landing/sources.toml"),
+    ]
+    assert all(f.partition_date == date(2024, 1, 1) for f in listed)
+
+
+def test_import_records_count_what_convert_maps(tmp_path):
+    from shopverse_platform.lib.ingestion.adapters.landing_files import import_records, source_line
+
+    ndjson = tmp_path / "a.ndjson"
+    ndjson.write_text("\n".join(_lines("legacy_data.ndjson")[:2]) + "\n\n" + _lines("legacy_data.ndjson")[5] + "\r\n")
+    records, numbers = import_records(str(ndjson))
+    assert numbers == [1, 2, 4] and len(convert("legacy_data", records)) == 3
+    csv_file = tmp_path / "c.csv"
+    lines = _lines("clickstream.csv")
+    csv_file.write_text("\n".join(lines[:3] + [""] + lines[3:5]) + "\n")
+    records, numbers = import_records(str(csv_file))
+    assert numbers == [2, 3, 5, 6] and len(convert("csv_clickstream", records)) == 4
+    rows = [json.loads(line) for line in _lines("ga4_bigquery.ndjson")[:2]]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "g.parquet")
+    records, numbers = import_records(str(tmp_path / "g.parquet"))
+    assert numbers == [1, 2] and [e["event_name"] for e in convert("ga4_bigquery", records)] == ["purchase", "page_view"]
+    assert json.loads(source_line(records[1]))["event_name"] == "page_view"
+    assert source_line(lines[1]) == lines[1]
