@@ -119,6 +119,10 @@ class LandingZone(dg.ConfigurableResource):
     def logs_dir(self) -> Path:
         return self.root() / "logs"
 
+    def imports_dir(self) -> Path:
+        """Other tools' exports, ``imports/<source>/YYYY-MM-DD/`` (docs/events.md, "Importing")."""
+        return self.root() / "imports"
+
     def order_exports_path(self) -> Path:
         configured = self.order_exports or os.environ.get("SHOPVERSE_ORDER_EXPORTS")
         return Path(configured).resolve() if configured else self.root() / "orders"

@@ -66,6 +66,22 @@ BAD_FILES: list[tuple[str, str, str]] = [
 ]
 
 
+# another tool's export (lines of the `legacy_actions` shape) in imports/legacy_actions/2024-03-05/:
+# a cart add maps to an event, an `abandon` maps to none (the platform derives abandonment)
+IMPORT_DAY1: list[tuple[str, str]] = [
+    ('{"event_id":"la-1","customer_id":"77","action":"add_to_cart","product_title":"Oak Board",'
+     '"product_price":24.5,"timestamp":"2024-03-05T11:00:00Z"}', "clean"),
+    ('{"event_id":"la-2","customer_id":"77","action":"abandon","product_title":"Oak Board",'
+     '"product_price":24.5,"timestamp":"2024-03-05T11:40:00Z"}', "unmappable_event"),
+]
+
+
+def write_import(root: Path) -> None:
+    folder = root / "imports" / "legacy_actions" / "2024-03-05"
+    folder.mkdir(parents=True)
+    (folder / "export.ndjson").write_text("\n".join(line for line, _ in IMPORT_DAY1) + "\n")
+
+
 def write_landing(root: Path, gzip_day2: bool = False) -> None:
     day1 = root / "events" / "2024-03-05"
     day1.mkdir(parents=True)
@@ -92,9 +108,10 @@ def write_landing(root: Path, gzip_day2: bool = False) -> None:
     (day2 / "batch-0002.ndjson.gz").write_bytes(gzip.compress(payload)[:-8])
 
 
-def expected_outcomes(day: str) -> dict[str, int]:
+def expected_outcomes(day: str, with_import: bool = False) -> dict[str, int]:
     rows = {
-        "2024-03-05": [o for _, o in DAY1_BATCH1] + [o for _, o in DAY1_BATCH2] + ["clean"],
+        "2024-03-05": [o for _, o in DAY1_BATCH1] + [o for _, o in DAY1_BATCH2] + ["clean"]
+        + ([o for _, o in IMPORT_DAY1] if with_import else []),
         "2024-03-06": [o for _, o in DAY2_BATCH1],
     }[day] + [o for folder, _, o in BAD_FILES if folder == day]
     counts: dict[str, int] = {}

@@ -39,6 +39,16 @@ def cleaned(landing_dir, resources):
     return result
 
 
+@pytest.fixture
+def cleaned_with_import(landing_dir, resources):
+    """The fixture's days plus another tool's export on the first (imports/legacy_actions/)."""
+    fx.write_landing(landing_dir, gzip_day2=True)
+    fx.write_import(landing_dir)
+    result = materialize_range(EVENT_ASSETS, resources, "2024-03-05", "2024-03-06")
+    assert result.success
+    return result
+
+
 def _outcomes(query, day: str) -> dict[str, int]:
     counts = dict(query("SELECT reason_code, count(*) FROM quarantine WHERE source = 'events' AND partition_date = ? GROUP BY 1", [day]))
     clean = query("SELECT count(*) FROM clean_events WHERE partition_date = ?", [day])[0][0]
@@ -47,8 +57,8 @@ def _outcomes(query, day: str) -> dict[str, int]:
     return counts
 
 
-def test_clean_events_every_line_lands_where_expected(cleaned, query):
-    assert _outcomes(query, "2024-03-05") == fx.expected_outcomes("2024-03-05")
+def test_clean_events_every_line_lands_where_expected(cleaned_with_import, query):
+    assert _outcomes(query, "2024-03-05") == fx.expected_outcomes("2024-03-05", with_import=True)
     assert _outcomes(query, "2024-03-06") == fx.expected_outcomes("2024-03-06")
     # every reason code the platform knows is exercised by the fixture
     assert {r for (r,) in query("SELECT DISTINCT reason_code FROM quarantine")} == set(QUARANTINE_REASONS)

@@ -134,9 +134,11 @@ def test_validator_and_cleaning_sql_agree_on_every_event(tmp_path: Path) -> None
     today = datetime.now(timezone.utc).date()
     corpus = _corpus(today)
     reasons = {expected for _, expected in corpus} - {None}
-    # every reason the collector can give is exercised (the file-level ones and duplicates are not its)
+    # every reason the collector can give is exercised (the file-level ones, duplicates and the
+    # import adapters' unmappable records are not its)
     assert reasons == set(QUARANTINE_REASONS) - {"invalid_encoding", "duplicate_event", "unreadable_file",
-                                                 "not_an_event_file", "symlink_outside_landing"}
+                                                 "not_an_event_file", "symlink_outside_landing",
+                                                 "unmappable_event"}
     day_dir = tmp_path / "landing" / "events" / today.isoformat()
     day_dir.mkdir(parents=True)
     (day_dir / "corpus.ndjson").write_text("".join(json.dumps(e) + "\n" for e, _ in corpus))

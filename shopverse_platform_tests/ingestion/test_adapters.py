@@ -207,3 +207,10 @@ def test_import_records_count_what_convert_maps(tmp_path):
     assert numbers == [1, 2] and [e["event_name"] for e in convert("ga4_bigquery", records)] == ["purchase", "page_view"]
     assert json.loads(source_line(records[1]))["event_name"] == "page_view"
     assert source_line(lines[1]) == lines[1]
+
+
+def test_the_unmappable_reason_is_a_quarantine_reason_of_cleaning():
+    from shopverse_platform.lib.cleaning.event_schema import QUARANTINE_REASONS
+    from shopverse_platform.lib.ingestion.adapters.common import MALFORMED_JSON, UNMAPPABLE_EVENT
+
+    assert {UNMAPPABLE_EVENT, MALFORMED_JSON} <= set(QUARANTINE_REASONS)

@@ -20,7 +20,9 @@ def raw_events(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_
 
     The landing files themselves are the raw layer, kept verbatim where they landed:
     `events/YYYY-MM-DD/*.ndjson[.gz]` batches and the classic `logs/YYYYMMDD/*.json`
-    one-file-per-event folders. Lines are counted here on the bytes, independently of the reader
+    one-file-per-event folders, and other tools' exports under `imports/<source>/YYYY-MM-DD/`
+    (GA4 BigQuery rows, two older tools' shapes, mapped CSV clickstreams: `layout` is
+    `import:<source>`, counted in records and read through their adapter). Lines are counted here on the bytes, independently of the reader
     cleaning uses, and `line_count` is the `raw` side of cleaning's reconciliation. A line is
     referred to by (`source_file`, `line_number`) everywhere downstream; rejected lines are copied
     verbatim into `quarantine`. A file that cannot be read (a truncated gzip), that is not an event
@@ -33,7 +35,7 @@ def raw_events(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_
     """
     params = window_params(context)
     start, end = params["start"], params["end"]
-    files = landing.event_files(landing_zone.events_dir(), landing_zone.logs_dir(), start, end)
+    files = landing.event_files(landing_zone.events_dir(), landing_zone.logs_dir(), start, end, landing_zone.imports_dir())
     if is_freshness_run(context) and end - start == timedelta(days=1):
         appended = _append_raw_events(context, warehouse, files, params)
         if appended is not None:

@@ -124,8 +124,31 @@ def _event_file(name: str, layout: str) -> bool:
     return landing.is_landed_name(name, layout)
 
 
+def _scan_imports(base: Path, entries: dict[date, list[tuple[str, int, int]]]) -> None:
+    """Other tools' exports, ``imports/<source>/YYYY-MM-DD/<file>``: part of their day like its
+    event files (raw_events registers them, unknown sources included, litter excepted)."""
+    if not base.is_dir():
+        return
+    with os.scandir(base) as sources:
+        for source in sources:
+            if not source.is_dir() or landing.is_litter(source.name):
+                continue
+            with os.scandir(source.path) as day_dirs:
+                for day_dir in day_dirs:
+                    day = _parse_day(day_dir.name, "events") if day_dir.is_dir() else None
+                    if day is None:
+                        continue
+                    with os.scandir(day_dir.path) as files:
+                        for entry in files:
+                            if entry.is_file() and not landing.is_litter(entry.name):
+                                stat = entry.stat()
+                                entries.setdefault(day, []).append(
+                                    (f"imports/{source.name}/{day_dir.name}/{entry.name}", stat.st_size, stat.st_mtime_ns))
+
+
 def scan(root: Path, order_exports: Path | None, now: float, settle_seconds: float) -> Snapshot:
-    """Fingerprint the landing zone: event days under ``events/`` and ``logs/``, and order exports.
+    """Fingerprint the landing zone: event days under ``events/``, ``logs/`` and
+    ``imports/<source>/``, and order exports.
 
     ``now`` is a POSIX timestamp; files modified after ``now - settle_seconds`` are unsettled.
     """
@@ -147,6 +170,7 @@ def scan(root: Path, order_exports: Path | None, now: float, settle_seconds: flo
                             continue
                         stat = entry.stat()
                         entries.setdefault(day, []).append((f"{layout}/{day_dir.name}/{entry.name}", stat.st_size, stat.st_mtime_ns))
+    _scan_imports(root / "imports", entries)
     for day, files in entries.items():
         files.sort()
         newest = max(m for _, _, m in files)

@@ -18,6 +18,6 @@ seen_elsewhere AS (
     WHERE event_id IN (SELECT event_id FROM clean_events
                        WHERE partition_date >= $history AND partition_date < $history_end)
 )
-SELECT d.*, l.raw_line
+SELECT d.*, coalesce(l.source_line, l.raw_line) AS raw_line  -- an import: the record as sent
 FROM (SELECT * FROM repeated UNION SELECT * FROM seen_elsewhere) d
 JOIN _landed_lines l USING (partition_date, source_file, line_number)

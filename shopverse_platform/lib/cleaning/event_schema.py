@@ -117,6 +117,7 @@ QUARANTINE_REASONS: dict[str, str] = {
     "not_an_event_file": "a file (or folder) of a landing day folder that is not an event file: one record, not read",
     "symlink_outside_landing": "a symbolic link whose target lies outside the landing zone: one record, not followed",
     "invalid_currency": "a purchase or refund has a currency that is not a three-letter ISO 4217 code",
+    "unmappable_event": "a record of another tool's export (imports/<source>/) that no event maps: an abandon action, a sign-up, an unknown type, a missing required field",
 }
 
 # Order-export (UCI Online Retail layout) reasons.

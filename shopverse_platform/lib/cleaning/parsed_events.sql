@@ -10,6 +10,7 @@
 CREATE OR REPLACE TEMP TABLE _parsed_events AS
 WITH src AS (
     SELECT partition_date, source_file, line_number, encoding_error, raw_line, raw_bytes,
+           source_line, import_reason, import_detail,
            -- only objects qualify; json_valid first because TRY(json_transform(...))
            -- measured 5x slower than this guard (it drops DuckDB's vectorised path)
            CASE WHEN NOT encoding_error AND (starts_with(raw_line, '{') OR ltrim(raw_line) LIKE '{%')
@@ -18,7 +19,8 @@ WITH src AS (
     FROM _landed_lines
 ),
 normalised AS (
-    SELECT partition_date, source_file, line_number, encoding_error, raw_line, raw_bytes, j,
+    SELECT partition_date, source_file, line_number, encoding_error, raw_line, raw_bytes,
+           source_line, import_reason, import_detail, j,
            coalesce(j.event_name, j.event_type) AS raw_event_name,
            coalesce(MAP($legacy_names, $legacy_targets)[coalesce(j.event_name, j.event_type)],
                     coalesce(j.event_name, j.event_type)) AS event_name,
@@ -53,6 +55,8 @@ typed AS (
 judged AS (
     SELECT *,
         CASE
+            -- an import record its adapter could not map to an event (lib/ingestion/adapters)
+            WHEN import_reason IS NOT NULL THEN import_reason
             WHEN encoding_error THEN 'invalid_encoding'
             WHEN j IS NULL THEN 'malformed_json'
             WHEN event_id IS NULL OR trim(event_id) = '' OR raw_event_name IS NULL
@@ -94,7 +98,9 @@ SELECT partition_date, source_file, line_number, event_id, event_name, raw_event
        j.utm_campaign AS utm_campaign, j.search_term AS search_term, j.device AS device,
        j.country AS country, value, j.currency AS currency,
        j.transaction_id AS transaction_id, reason_code,
-       CASE WHEN reason_code IS NOT NULL THEN raw_line END AS raw_line,
+       -- an import's record as the other tool sent it, not our mapping of it
+       CASE WHEN reason_code IS NOT NULL THEN coalesce(source_line, raw_line) END AS raw_line,
+       import_detail,
        -- the bytes as delivered, where the text had to replace some (invalid UTF-8)
        CASE WHEN reason_code IS NOT NULL THEN raw_bytes END AS raw_bytes,
        -- the numbers as sent, for the quarantine's detail

@@ -1,9 +1,10 @@
 -- The rejected parsed events, with a readable detail of the rule each broke (numbers as they were
 -- sent: JSON text, so "12,50" shows as a string and NULL as a missing one), and the delivered bytes
--- of a line that was not valid UTF-8 (raw_line holds it with U+FFFD replacements).
+-- of a line that was not valid UTF-8 (raw_line holds it with U+FFFD replacements). An import
+-- record its adapter rejected carries the adapter's detail.
 INSERT INTO quarantine BY NAME
 SELECT 'events' AS source, partition_date, source_file, line_number, reason_code,
-       CASE reason_code
+       coalesce(import_detail, CASE reason_code
            WHEN 'malformed_json' THEN 'not a JSON object'
            WHEN 'invalid_encoding' THEN 'invalid UTF-8 bytes'
            WHEN 'schema_violation' THEN 'missing: ' || concat_ws(', ',
@@ -21,6 +22,6 @@ SELECT 'events' AS source, partition_date, source_file, line_number, reason_code
            WHEN 'invalid_quantity' THEN 'quantities=' || CAST(sent_numbers.quantities AS VARCHAR)
            WHEN 'invalid_value' THEN 'value=' || CAST(sent_numbers.value AS VARCHAR)
            WHEN 'invalid_currency' THEN 'currency=' || currency
-       END AS reason_detail,
+       END) AS reason_detail,
        event_id AS record_key, raw_line, raw_bytes
 FROM _parsed_events WHERE reason_code IS NOT NULL

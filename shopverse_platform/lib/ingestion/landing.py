@@ -23,10 +23,13 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
+import orjson
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from shopverse_platform.lib.ingestion.adapters import landing_files as imports
+from shopverse_platform.lib.ingestion.adapters.registry import Rejection, UnknownSource, convert, load_sources
 from shopverse_platform.lib.warehouse.sql import load_sql  # no DuckDB import: this module stays free of it
 
 # Batch files, whatever the case of their extension (".NDJSON" from a Windows export is the same
@@ -86,8 +89,21 @@ EVENT_LINE_SCHEMA = pa.schema(
         ("raw_line", pa.string_view()),
         ("encoding_error", pa.bool_()),
         ("raw_bytes", pa.binary()),
+        # import files only (``imports/<source>/``): the record as the other tool sent it (raw_line
+        # then holds it mapped to our event JSON, what cleaning judges), and the adapter's rejection
+        # of a record no event maps (cleaning quarantines it with this reason and detail)
+        ("source_line", pa.string()),
+        ("import_reason", pa.string()),
+        ("import_detail", pa.string()),
     ]
 )
+
+# The layout of an import file in the raw layer's registry: "import:<source>" (the folder name).
+IMPORT_LAYOUT = "import:"
+
+
+def is_import(landing_file: LandingFile) -> bool:
+    return landing_file.layout.startswith(IMPORT_LAYOUT)
 
 # One row per landing file: what the raw layer registered (see ``inventory``).
 LANDED_FILE_SCHEMA = pa.schema(
@@ -124,7 +140,8 @@ def days(start: date, end: date) -> Iterable[date]:
         yield start + timedelta(days=offset)
 
 
-def event_files(events_dir: Path, logs_dir: Path, start: date, end: date) -> list[LandingFile]:
+def event_files(events_dir: Path, logs_dir: Path, start: date, end: date,
+                imports_dir: Path | None = None) -> list[LandingFile]:
     """Landing files for the UTC days in [start, end), in a deterministic order.
 
     ``events/YYYY-MM-DD/*.ndjson[.gz]`` hold batches; ``logs/YYYYMMDD/*.json`` hold one event each.
@@ -134,6 +151,10 @@ def event_files(events_dir: Path, logs_dir: Path, start: date, end: date) -> lis
     symbolic link (or a day folder that is one) whose target resolves outside the landing zone
     (``symlink_outside_landing``: never read). A link resolving inside the landing zone is
     followed, under its own name: a copy of another delivery then shows as duplicates.
+
+    ``imports_dir`` (``imports/<source>/YYYY-MM-DD/``): other tools' exports, layout
+    ``import:<source>``, read through their adapter (lib/ingestion/adapters); a file of a folder
+    that names no format or declared source is listed as ``not_an_event_file`` with the reason.
     """
     # the landing root (the folder holding events/ and logs/), and events/ and logs/ themselves
     # where they are links to another disk: a link may lead anywhere under these
@@ -142,7 +163,24 @@ def event_files(events_dir: Path, logs_dir: Path, start: date, end: date) -> lis
     for day in days(start, end):
         found.extend(_day_folder(str(events_dir / day.isoformat()), day, "events", "ndjson", roots))
         found.extend(_day_folder(str(logs_dir / day.strftime("%Y%m%d")), day, "logs", "logs", roots))
+    if imports_dir is not None:
+        sources = load_sources(_sources_file(imports_dir))
+        found.extend(
+            LandingFile(f.path, f.partition_date, IMPORT_LAYOUT + f.source,
+                        rejected_reason=NOT_AN_EVENT_FILE if f.rejected_detail else None, rejected_detail=f.rejected_detail)
+            for f in imports.import_files(imports_dir, start, end, sources))
     return found
+
+
+def _sources_file(imports_dir: Path) -> Path:
+    """``landing/sources.toml``, beside ``imports/``: the declared import sources."""
+    return Path(imports_dir).parent / "sources.toml"
+
+
+def _import_source(landing_file: LandingFile) -> tuple[str, Path]:
+    """(source name, sources.toml) of an import file ``<landing>/imports/<source>/<day>/<file>``."""
+    path = Path(landing_file.path)
+    return landing_file.layout[len(IMPORT_LAYOUT):], _sources_file(path.parents[2])
 
 
 def _outside(path: str, roots: tuple[str, ...]) -> bool:
@@ -260,7 +298,10 @@ def _describe(landing_file: LandingFile) -> tuple:
     if reason is None:
         try:
             stat = os.stat(path)
-            if landing_file.layout == "logs":
+            if is_import(landing_file):
+                # records as the adapter reads them (CSV rows without the header, Parquet rows)
+                lines, blank = len(imports.import_records(path)[1]), 0
+            elif landing_file.layout == "logs":
                 # one event per file, possibly pretty-printed: an empty file is the only blank one
                 lines, blank = (1, 0) if stat.st_size else (0, 1)
             else:
@@ -269,6 +310,8 @@ def _describe(landing_file: LandingFile) -> tuple:
                     lines, blank = count_lines_in(handle)
         except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
             reason, detail = UNREADABLE_FILE, _unreadable_detail(path, error)
+        except (UnicodeDecodeError, pa.ArrowException) as error:  # an import that is not UTF-8 or not Parquet
+            reason, detail = UNREADABLE_FILE, f"cannot read as {landing_file.layout[len(IMPORT_LAYOUT):]}: {error}"
     if reason is not None:
         # one record for the whole file: whatever lines it holds (or yielded before a break) are
         # not read, so the raw count is 1. lstat: a link out of the landing zone is not followed.
@@ -438,6 +481,7 @@ def read_lines(files: list[LandingFile]) -> pa.Table:
     day_of = {f.path: f.partition_date for f in files}
     parts: list[pa.Table] = []
     ndjson = [f for f in files if f.layout == "ndjson"]
+    parts.extend(_read_import_files([f for f in files if is_import(f)]))
     careful: list[LandingFile] = []
     _check_unchanged(ndjson)
     if ndjson:
@@ -455,6 +499,8 @@ def read_lines(files: list[LandingFile]) -> pa.Table:
             kept = frame.filter(pl.col("raw_line").is_not_null()).with_columns(
                 partition_date=pl.col("source_file").replace_strict(day_of, return_dtype=pl.Date),
                 encoding_error=pl.lit(False), raw_bytes=pl.lit(None, dtype=pl.Binary),
+                source_line=pl.lit(None, dtype=pl.String), import_reason=pl.lit(None, dtype=pl.String),
+                import_detail=pl.lit(None, dtype=pl.String),
             )
             arrow = kept.select(EVENT_LINE_SCHEMA.names).to_arrow(compat_level=pl.CompatLevel.newest())
             parts.append(arrow.cast(EVENT_LINE_SCHEMA))  # same types: only the field nullability changes
@@ -468,8 +514,43 @@ def read_lines(files: list[LandingFile]) -> pa.Table:
     rows.extend(_read_one_event_files([f for f in files if f.layout == "logs"]))
     if rows:
         columns = list(zip(*rows))
+        columns += [[None] * len(rows)] * (len(EVENT_LINE_SCHEMA) - len(columns))  # not imports: no source_line...
         parts.append(pa.table([pa.array(c, f.type) for c, f in zip(columns, EVENT_LINE_SCHEMA)], schema=EVENT_LINE_SCHEMA))
     return pa.concat_tables(parts) if parts else EVENT_LINE_SCHEMA.empty_table()
+
+
+def _read_import_files(files: list[LandingFile]) -> list[pa.Table]:
+    """Import files through their adapter: one line per source record, numbered as in the file, its
+    raw_line our event JSON (what cleaning judges) and source_line the record as sent; a record no
+    event maps carries the adapter's reason and detail instead. The fingerprint is checked first."""
+    _check_unchanged(files)
+    tables = []
+    for landing_file in files:
+        source, sources_file = _import_source(landing_file)
+        try:
+            records, numbers = imports.import_records(landing_file.path)
+            mapped = convert(source, records, load_sources(sources_file))
+        except (OSError, EOFError, zlib.error, UnicodeDecodeError, pa.ArrowException, UnknownSource) as error:
+            raise LandingFileUnreadable(landing_file, error) from error
+        if records and isinstance(records[0], str) and landing_file.path.lower().removesuffix(".gz").endswith(".csv"):
+            records = records[1:]  # CSV: the header is not a record (numbers point at the data rows)
+        sent = [imports.source_line(r) for r in records][:len(mapped)]
+        if len(sent) != len(mapped):  # CSV records spanning lines: keep the mapped record as its text
+            sent = [None] * len(mapped)
+        rejected = [isinstance(m, Rejection) for m in mapped]
+        columns = {
+            "partition_date": [landing_file.partition_date] * len(mapped),
+            "source_file": [landing_file.path] * len(mapped),
+            "line_number": numbers,
+            "raw_line": [s if r else orjson.dumps(m).decode() for m, s, r in zip(mapped, sent, rejected)],
+            "encoding_error": [False] * len(mapped),
+            "raw_bytes": [None] * len(mapped),
+            "source_line": sent,
+            "import_reason": [m.reason if r else None for m, r in zip(mapped, rejected)],
+            "import_detail": [m.detail if r else None for m, r in zip(mapped, rejected)],
+        }
+        tables.append(pa.table([pa.array(columns[f.name], f.type) for f in EVENT_LINE_SCHEMA], schema=EVENT_LINE_SCHEMA))
+    return tables
 
 
 def migrate_verbatim_raw_events(con, events_dir: Path, logs_dir: Path) -> int:

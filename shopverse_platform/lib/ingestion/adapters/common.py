@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-# the quarantine reason of a record no event maps; it joins cleaning's QUARANTINE_REASONS when
-# clean_events reads imports (a test there requires every listed reason to occur in its fixture)
+# the quarantine reason of a record no event maps (one of cleaning's QUARANTINE_REASONS; ingestion
+# may not import cleaning, so the code is spelt here and a test checks it is listed there)
 UNMAPPABLE_EVENT = "unmappable_event"
 MALFORMED_JSON = "malformed_json"
 

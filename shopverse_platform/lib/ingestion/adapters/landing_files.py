@@ -1,6 +1,6 @@
 """Import files in the landing zone: ``imports/<source>/YYYY-MM-DD/<files>``, listed and read.
 
-Groundwork for ``raw_events``/``clean_events`` (not wired yet): ``import_files`` lists a day's
+Read by ``raw_events``/``clean_events`` through lib/ingestion/landing.py: ``import_files`` lists a day's
 import files with the source that picks their adapter, or a rejection when the folder names no
 format or declared source (one record, never silence); ``import_records`` reads a file into the
 records ``convert`` takes and counts them the way the reconciliation will (NDJSON: non-blank
