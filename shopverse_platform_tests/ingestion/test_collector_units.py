@@ -259,3 +259,45 @@ def test_app_in_process_stores_events_as_sent_and_counts_them(tmp_path: Path) ->
     assert "shopverse_collector_events_accepted_total 1.0" in metrics
     assert 'shopverse_collector_events_rejected_total{reason="malformed_json"} 2.0' in metrics
     assert 'shopverse_collector_events_rejected_total{reason="invalid_encoding"} 1.0' in metrics
+
+
+def test_import_route_maps_another_tools_records_with_the_landing_adapters(tmp_path: Path) -> None:
+    """POST /v1/import/<format>: the records go through the same adapter as landing/imports/ files;
+    mapped ones are judged and stored as our events, unmappable ones rejected with the adapter's
+    reason; an unknown format is a 404 naming the formats."""
+    import httpx
+
+    from shopverse_platform.lib.cleaning.event_validation import validate_event
+    from shopverse_platform.lib.ingestion.collector.app import create_app
+
+    settings = CollectorSettings.from_env({"SHOPVERSE_LANDING_DIR": str(tmp_path / "landing")})
+    spool = Spool(settings.events_dir)
+    app = create_app(settings, validate_event, spool)
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")  # shape (b) sends no offset: UTC by default
+    legacy = "\n".join([
+        f'{{"event_type":"page_view","user_id":"u1","timestamp":"{now}","data":{{"page":"/"}}}}',
+        f'{{"event_type":"user_signup","user_id":"u2","timestamp":"{now}","data":{{"page":"/signup"}}}}',
+        f'{{"event_type":"product_view","user_id":"u1","timestamp":"{now}","data":{{"product_id":"p9"}}}}',
+    ])
+    clicks = ("event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session\n"
+              f"{now.replace('T', ' ')} UTC,cart,44600062,21,electronics.smartphone,shiseido,35.79,541312140,s-1\n")
+
+    async def go():
+        await spool.start()
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            answers = [await client.post("/v1/import/legacy_data", content=legacy),
+                       await client.post("/v1/import/csv_clickstream", content=clicks),
+                       await client.post("/v1/import/segment", content=legacy)]
+        await spool.close()
+        return answers
+
+    legacy_answer, csv_answer, unknown = asyncio.run(go())
+    assert legacy_answer.status_code == 422 and legacy_answer.json()["accepted"] == 2
+    assert [(r["index"], r["reason"]) for r in legacy_answer.json()["rejected"]] == [(1, "unmappable_event")]
+    assert csv_answer.status_code == 200 and csv_answer.json() == {"accepted": 1, "rejected": []}
+    assert unknown.status_code == 404 and "ga4_bigquery" in unknown.json()["detail"]
+    stored = [json.loads(line) for path in sorted(settings.events_dir.glob("*/*")) for line in path.read_text().splitlines()]
+    assert sorted((e["event_name"], e["source"], e["anonymous_id"]) for e in stored) == [
+        ("add_to_cart", "import:csv_clickstream", "541312140"), ("page_view", "import:legacy_data", "user:u1"),
+        ("view_item", "import:legacy_data", "user:u1")]
+    assert all(e["event_id"].startswith(e["source"].removeprefix("import:")) for e in stored)

@@ -31,6 +31,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from shopverse_platform.lib.ingestion.adapters import FORMATS, Rejection, convert, load_sources
 from shopverse_platform.lib.ingestion.collector import mp
 from shopverse_platform.lib.ingestion.collector.settings import CollectorSettings
 from shopverse_platform.lib.ingestion.collector.spool import Spool, StorageError
@@ -292,6 +293,8 @@ def create_app(settings: CollectorSettings, validate: Validator, spool: Spool | 
         for index, event in enumerate(events):
             if isinstance(event, _Unparsable):
                 verdict = (event.reason, f"the line is not JSON: {event.error}")
+            elif isinstance(event, Rejection):  # an import record its adapter could not map
+                verdict = (event.reason, event.detail)
             else:
                 verdict = validate(event, day, now)
             if verdict is None:
@@ -364,6 +367,32 @@ def create_app(settings: CollectorSettings, validate: Validator, spool: Spool | 
                     if (verdict := validate(e, now.date(), now)) is not None]
         return _json(200, {"validationMessages": messages})
 
+    async def import_events(request: Request) -> Response:
+        """Another tool's records (``/v1/import/<format>``: NDJSON lines, or CSV with its header),
+        mapped by the same adapter as landing/imports/ files, then judged and stored as events."""
+        source = request.path_params["source"]
+        try:
+            key = check_key(request, "key")
+            try:
+                sources = await asyncio.to_thread(load_sources, settings.landing_dir / "sources.toml")
+            except (ValueError, OSError) as error:  # a wrong declaration: the operator's to fix
+                raise _Refused(500, "bad_sources_file", str(error)) from None
+            if source not in FORMATS and source not in sources:
+                raise _Refused(404, "unknown_format", f"{source!r} is neither an import format ({', '.join(FORMATS)}) "
+                                                      f"nor a source declared in landing/sources.toml")
+            body = await _read_body(request, settings.max_body_bytes)
+            metrics.request_bytes.inc(request.state.raw_bytes)
+            try:
+                lines = [line for line in body.decode("utf-8").splitlines() if line.strip()]
+            except UnicodeDecodeError as error:
+                raise _Refused(400, "invalid_encoding", f"the body is not UTF-8: {error}") from None
+            events = [e if isinstance(e, Rejection) else {**e, "source": f"import:{source}"}
+                      for e in convert(source, lines, sources)]
+            accepted, rejected = await judge_and_store(events, key)
+        except _Refused as refused:
+            return refused.response()
+        return _json(422 if rejected else 200, {"accepted": accepted, "rejected": rejected})
+
     async def wrong_method(request: Request) -> Response:
         # without it the static mount below would answer a GET with 404
         return _json(405, {"error": "method_not_allowed", "detail": f"{request.method}: send events with POST"},
@@ -371,7 +400,8 @@ def create_app(settings: CollectorSettings, validate: Validator, spool: Spool | 
 
     # plain Starlette routes (FastAPI's dependency solving cost ~10 % of a single-event request);
     # the other methods answer 405 here, or the static mount below would answer a GET with 404
-    for path, endpoint in (("/v1/events", collect_events), ("/mp/collect", mp_collect), ("/debug/mp/collect", mp_debug)):
+    for path, endpoint in (("/v1/events", collect_events), ("/mp/collect", mp_collect), ("/debug/mp/collect", mp_debug),
+                           ("/v1/import/{source}", import_events)):
         app.add_route(path, endpoint, methods=["POST"], include_in_schema=False)
         app.add_route(path, wrong_method, methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
 
