@@ -13,24 +13,22 @@
 (function (w, d) {
   'use strict';
   if (w.shopverse && w.shopverse.version) return;
-  var P = 'shopverse_', SESSION_MS = 30 * 60 * 1000, MAX_QUEUE = 1000, BEACON_BYTES = 60000;
+  var P = 'shopverse_', SESSION_MS = 30 * 60 * 1000, MAX_QUEUE = 1000;
   var cfg = {endpoint: '/v1/events', key: null, currency: 'GBP', flushInterval: 3000, batchSize: 20,
-             maxBatch: 100, retryBaseMs: 1000, retryMaxMs: 30000};
+             maxBatch: 50, retryBaseMs: 1000, retryMaxMs: 30000};
   var queue = [], inflight = [], timer = null, failures = 0, started = false, tag = d.currentScript;
 
   function store() { try { var s = w.localStorage, k = P + 't'; s.setItem(k, k); s.removeItem(k); return s; } catch (e) { return null; } }
   var ls = store();
-  function cookie(name, value) {
-    if (value === undefined) {
-      var m = d.cookie.match(new RegExp('(?:^|; )' + P + name + '=([^;]*)'));
-      return m ? decodeURIComponent(m[1]) : null;
-    }
-    d.cookie = P + name + '=' + encodeURIComponent(value) + '; path=/; max-age=63072000; SameSite=Lax';
+  function get(name) {
+    if (ls) return ls.getItem(P + name);
+    var m = d.cookie.match(new RegExp('(?:^|; )' + P + name + '=([^;]*)'));
+    return m ? decodeURIComponent(m[1]) : null;
   }
-  function get(name) { return ls ? ls.getItem(P + name) : cookie(name); }
   function set(name, value) {
     if (ls) try { ls.setItem(P + name, value); } catch (e) { /* storage full: the queue stays in memory */ }
-    else if (name !== 'queue') cookie(name, value);  // a cookie travels with every request: ids only
+    // a cookie travels with every request: ids only
+    else if (name !== 'queue') d.cookie = P + name + '=' + encodeURIComponent(value) + '; path=/; max-age=63072000; SameSite=Lax';
   }
   try { queue = JSON.parse(get('queue') || '[]'); } catch (e) { queue = []; }  // what earlier pages left unsent
 
@@ -137,21 +135,16 @@
   // collector is failing: a beacon's delivery is never confirmed, so the queue waits in storage.
   function beacon() {
     if (!started || failures || !navigator.sendBeacon) { persist(); return; }
-    var rest = [];
-    // a fetch in flight has keepalive and finishes on its own; the beacon takes the rest
-    inflight = [];
-    while (queue.length) {
-      var chunk = [], size = 2;
-      while (queue.length && (size + JSON.stringify(queue[0]).length < BEACON_BYTES || !chunk.length)) {
-        size += JSON.stringify(queue[0]).length + 1; chunk.push(queue.shift());
-      }
+    var rest = [], chunk;
+    inflight = [];  // a fetch in flight has keepalive and finishes on its own; the beacon takes the rest
+    while ((chunk = queue.splice(0, cfg.maxBatch)).length) {  // 50 events stay under the 64 KB beacon limit
       if (!navigator.sendBeacon(url(), new Blob([JSON.stringify(chunk)], {type: 'text/plain'}))) rest = rest.concat(chunk);
     }
     queue = rest;
     persist();
   }
 
-  function items(list) { return (list || []).map(item); }
+  function items(list) { return (list || []).map(function (i) { return item(i); }); }
   function item(it, qty) {
     var o = {item_id: String(it.item_id || it.id), item_name: it.item_name || it.name, item_category: it.item_category || it.category,
              price: Number(it.price)}, q = qty !== undefined ? qty : it.quantity;
