@@ -325,3 +325,55 @@ def until(page, condition, deadline_seconds: float = 60) -> None:
         if time.monotonic() > end:
             raise AssertionError("condition not met")
         page.wait_for_timeout(100)
+
+
+@pytest.mark.services
+def test_a_rejected_batch_is_not_retried(browser, collector: Collector) -> None:
+    """422 (the valid events were stored) and 403 (a wrong key) are final: one request each, the
+    queue emptied, the invalid event never stored."""
+    settings = {"flushInterval": 3_600_000, "batchSize": 1000, "retryBaseMs": 100, "retryMaxMs": 200}
+    statuses: list[int] = []
+
+    def visit(extra: dict):
+        page = new_page(browser, {**settings, **extra})
+        page.on("response", lambda r: statuses.append(r.status) if "/v1/events" in r.url else None)
+        page.goto(f"{collector.url}/shop/product.html?id=SV-021")
+        ready(page)
+        page.click("#add")
+        page.evaluate("shopverse.track('teleport', {})")  # not an event type: rejected as unknown_event_type
+        page.evaluate("shopverse.flush()")
+        until(page, lambda: page.evaluate("localStorage.getItem('shopverse_queue')") == "[]")
+        page.wait_for_timeout(1500)  # several retry periods: a retry would show up as a second request
+        page.context.close()
+
+    visit({})
+    visit({"key": "not-the-key"})
+    assert statuses == [422, 403]
+    collector.stop()
+    assert [(e["event_name"], lines(e)) for e in in_time_order(landed_events(collector))] == [
+        ("session_start", []), ("page_view", []), ("view_item", [("SV-021", None)]), ("add_to_cart", [("SV-021", 1)])]
+
+
+@pytest.mark.services
+def test_rate_limited_batches_are_retried_until_they_land_once(browser, tmp_path: Path) -> None:
+    """429 with Retry-After: the tracker waits and retries; every event lands exactly once."""
+    server = Collector(tmp_path / "data", {"SHOPVERSE_COLLECTOR_WRITE_KEYS": KEY, "SHOPVERSE_COLLECTOR_ROLL_SECONDS": "0.5",
+                                           "SHOPVERSE_COLLECTOR_RATE_LIMIT": "4"}).start()
+    try:
+        page = new_page(browser, {"flushInterval": 50, "maxBatch": 3, "batchSize": 3, "retryBaseMs": 100, "retryMaxMs": 500})
+        statuses: list[int] = []
+        page.on("response", lambda r: statuses.append(r.status) if "/v1/events" in r.url else None)
+        page.goto(f"{server.url}/shop/product.html?id=SV-025")
+        ready(page)
+        for _ in range(12):  # 15 events in about a second against 4 per second: some batches get 429
+            page.click("#add")
+        until(page, lambda: page.evaluate("localStorage.getItem('shopverse_queue')") == "[]")
+        page.context.close()
+        server.stop()
+        events = landed_events(server)
+    finally:
+        server.stop()
+    assert 429 in statuses and statuses[-1] == 200
+    assert Counter(e["event_id"] for e in events).most_common(1)[0][1] == 1
+    assert [(e["event_name"], lines(e)) for e in in_time_order(events)] == [
+        ("session_start", []), ("page_view", []), ("view_item", [("SV-025", None)])] + [("add_to_cart", [("SV-025", 1)])] * 12
