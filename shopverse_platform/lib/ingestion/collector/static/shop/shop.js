@@ -27,7 +27,7 @@
       '<defs><linearGradient id="g' + p.id + size + '" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="' + c + '"/>' +
       '<stop offset="1" stop-color="' + c + '" stop-opacity=".55"/></linearGradient></defs>' +
       '<rect width="200" height="180" fill="url(#g' + p.id + size + ')"/>' + shapes[p.shape] +
-      '<text x="100" y="100" text-anchor="middle" font-family="Georgia, serif" font-size="30" fill="' + c + '">' + esc(initials) + '</text></svg>';
+      '<text x="100" y="100" text-anchor="middle" font-family="Georgia, serif" font-size="30" fill="#1d2433" fill-opacity=".72">' + esc(initials) + '</text></svg>';
   }
 
   function cart() { try { return JSON.parse(localStorage.getItem(CART) || '[]'); } catch (e) { return []; } }
