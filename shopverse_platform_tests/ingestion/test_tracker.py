@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -377,3 +377,52 @@ def test_rate_limited_batches_are_retried_until_they_land_once(browser, tmp_path
     assert Counter(e["event_id"] for e in events).most_common(1)[0][1] == 1
     assert [(e["event_name"], lines(e)) for e in in_time_order(events)] == [
         ("session_start", []), ("page_view", []), ("view_item", [("SV-025", None)])] + [("add_to_cart", [("SV-025", 1)])] * 12
+
+
+@pytest.mark.services
+def test_a_new_session_starts_after_thirty_idle_minutes(browser, collector: Collector) -> None:
+    """The browser's clock (Playwright's fake one) jumps: 29 idle minutes keep the session, 31 start
+    a new one with its session_start; the anonymous id stays. The clock starts two hours back so
+    that the jumps stay in the past (the collector rejects events from the future)."""
+    page = new_page(browser, {"flushInterval": 200})
+    page.clock.install(time=datetime.now(timezone.utc) - timedelta(hours=2))
+    page.goto(f"{collector.url}/shop/product.html?id=SV-016")
+    ready(page)
+    page.clock.fast_forward("29:00")
+    page.click("#add")
+    page.clock.fast_forward("31:00")
+    page.click("#add")
+    page.clock.fast_forward("00:01")  # the flush timer
+    wait_for_events(collector, 6)
+    page.context.close()
+    collector.stop()
+    events = in_time_order(landed_events(collector))
+    sessions = list(dict.fromkeys(e["session_id"] for e in events))
+    assert [(e["event_name"], sessions.index(e["session_id"])) for e in events] == [
+        ("session_start", 0), ("page_view", 0), ("view_item", 0), ("add_to_cart", 0), ("session_start", 1), ("add_to_cart", 1)]
+    assert len({e["anonymous_id"] for e in events}) == 1
+
+
+@pytest.mark.services
+def test_without_local_storage_the_anonymous_id_lives_in_a_cookie(browser, collector: Collector) -> None:
+    """localStorage denied (privacy settings): the ids fall back to a first-party cookie, so a
+    reload keeps the visitor; the events still leave by beacon."""
+    page = new_page(browser)
+    page.context.add_init_script("Object.defineProperty(window, 'localStorage', {get() { throw new DOMException('denied', 'SecurityError'); }});")
+
+    def visit() -> None:
+        page.goto(f"{collector.url}/health")  # any page of the collector's origin
+        page.add_script_tag(url="/tracker.js")
+        page.evaluate(f"shopverse.init({{endpoint: '/v1/events', key: '{KEY}'}}); shopverse.pageView()")
+
+    visit()
+    visit()  # a reload: the first visit's events leave by beacon
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    page.goto("about:blank")
+    events = wait_for_events(collector, 3)
+    page.context.close()
+    collector.stop()
+    events = in_time_order(landed_events(collector))
+    assert [e["event_name"] for e in events] == ["session_start", "page_view", "page_view"]
+    assert {e["anonymous_id"] for e in events} == {cookies["shopverse_aid"]}
+    assert len({e["session_id"] for e in events}) == 1
