@@ -54,7 +54,8 @@ class DaemonStack:
     days: list
 
     @classmethod
-    def prepare(cls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DaemonStack:
+    def prepare(cls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deliver: bool = True) -> DaemonStack:
+        """``deliver``: the two past days' landing files (without: an empty landing zone)."""
         home, data, work = tmp_path / "dagster_home", tmp_path / "data", tmp_path / "work"
         work.mkdir()
         shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")  # the settings the project ships
@@ -66,7 +67,7 @@ class DaemonStack:
         )
         yesterday = last_complete_day(datetime.now(timezone.utc))
         days = [yesterday - timedelta(days=5), yesterday - timedelta(days=2)]  # not consecutive: two runs
-        for day in days:
+        for day in days if deliver else []:
             _deliver(tmp_path / "staging", data / "landing", day)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPVERSE_", "OPENLINEAGE_", "MLFLOW_"))}
         env.update({"DAGSTER_HOME": str(home), "SHOPVERSE_DATA_DIR": str(data),
