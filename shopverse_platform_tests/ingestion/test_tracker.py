@@ -426,3 +426,21 @@ def test_without_local_storage_the_anonymous_id_lives_in_a_cookie(browser, colle
     assert [e["event_name"] for e in events] == ["session_start", "page_view", "page_view"]
     assert {e["anonymous_id"] for e in events} == {cookies["shopverse_aid"]}
     assert len({e["session_id"] for e in events}) == 1
+
+
+@pytest.mark.services
+def test_while_backing_off_new_events_do_not_trigger_sends(browser, shop_server: str) -> None:
+    """batchSize reached during a backoff does not send early: an outage is not hammered."""
+    dead = f"http://127.0.0.1:{free_port()}/v1/events"  # nothing listens there
+    page = new_page(browser, {"endpoint": dead, "batchSize": 1, "retryBaseMs": 120_000, "retryMaxMs": 120_000})
+    attempts: list[str] = []
+    page.on("request", lambda r: attempts.append(r.url) if r.url == f"{dead}?key={KEY}" else None)
+    page.goto(f"{shop_server}/shop/product.html?id=SV-030")
+    ready(page)
+    until(page, lambda: page.evaluate("JSON.parse(localStorage.getItem('shopverse_queue')).length") == 3 and len(attempts) == 1)
+    for _ in range(5):
+        page.click("#add")
+    page.wait_for_timeout(1000)  # time for any early send to show (the backoff is a minute or more)
+    assert len(attempts) == 1
+    assert page.evaluate("JSON.parse(localStorage.getItem('shopverse_queue')).length") == 8
+    page.context.close()
