@@ -186,6 +186,10 @@ def test_a_visit_lands_exactly_and_cleans(browser, collector: Collector, warehou
             product = PRODUCTS[item["item_id"]]
             assert (item["item_name"], item["item_category"], Decimal(str(item["price"]))) == (
                 product["name"], CATEGORY_NAMES[product["category"]], Decimal(str(product["price"])))
+    for event in events:  # every money event is worth its lines at catalogue prices
+        if event["event_name"] in ("view_item", "add_to_cart", "remove_from_cart", "view_cart", "begin_checkout", "purchase"):
+            worth = sum(Decimal(str(PRODUCTS[i]["price"])) * (q or 1) for i, q in lines(event))
+            assert (Decimal(str(event["value"])), event["currency"]) == (worth, "GBP"), event
     (purchase,) = [e for e in events if e["event_name"] == "purchase"]
     (checkout,) = [e for e in events if e["event_name"] == "begin_checkout"]
     total = Decimal(str(PRODUCTS[b]["price"])) * 3
