@@ -174,7 +174,7 @@ def test_a_visit_lands_exactly_and_cleans(browser, collector: Collector, warehou
         ("purchase", "/shop/checkout.html", [(b, 3)]),
         ("page_view", f"/shop/thanks.html?order={order_id}", []),
     ]
-    events = wait_for_events(collector, len(expected))
+    wait_for_events(collector, len(expected))
     page.context.close()
     collector.stop()  # publishes whatever is still open: nothing more may have come
     events = landed_events(collector)
@@ -308,7 +308,7 @@ def test_queued_events_leave_by_beacon_when_the_page_goes(browser, collector: Co
     left.goto("about:blank")  # navigated away: pagehide
     closed = visit("SV-012")
     closed.close(run_before_unload=True)  # tab closed
-    events = wait_for_events(collector, 8)
+    wait_for_events(collector, 8)
     left.context.close()
     closed.context.close()
     collector.stop()
@@ -412,7 +412,8 @@ def test_without_local_storage_the_anonymous_id_lives_in_a_cookie(browser, colle
     """localStorage denied (privacy settings): the ids fall back to a first-party cookie, so a
     reload keeps the visitor; the events still leave by beacon."""
     page = new_page(browser)
-    page.context.add_init_script("Object.defineProperty(window, 'localStorage', {get() { throw new DOMException('denied', 'SecurityError'); }});")
+    page.context.add_init_script(
+        "Object.defineProperty(window, 'localStorage', {get() { throw new DOMException('denied', 'SecurityError'); }});")
 
     def visit() -> None:
         page.goto(f"{collector.url}/health")  # any page of the collector's origin
@@ -423,7 +424,7 @@ def test_without_local_storage_the_anonymous_id_lives_in_a_cookie(browser, colle
     visit()  # a reload: the first visit's events leave by beacon
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     page.goto("about:blank")
-    events = wait_for_events(collector, 3)
+    wait_for_events(collector, 3)
     page.context.close()
     collector.stop()
     events = in_time_order(landed_events(collector))
