@@ -174,7 +174,7 @@ def test_a_visit_lands_exactly_and_cleans(browser, collector: Collector, warehou
         ("purchase", "/shop/checkout.html", [(b, 3)]),
         ("page_view", f"/shop/thanks.html?order={order_id}", []),
     ]
-    events = wait_for_events(collector, len(expected))
+    wait_for_events(collector, len(expected))
     page.context.close()
     collector.stop()  # publishes whatever is still open: nothing more may have come
     events = landed_events(collector)
@@ -186,6 +186,10 @@ def test_a_visit_lands_exactly_and_cleans(browser, collector: Collector, warehou
             product = PRODUCTS[item["item_id"]]
             assert (item["item_name"], item["item_category"], Decimal(str(item["price"]))) == (
                 product["name"], CATEGORY_NAMES[product["category"]], Decimal(str(product["price"])))
+    for event in events:  # every money event is worth its lines at catalogue prices
+        if event["event_name"] in ("view_item", "add_to_cart", "remove_from_cart", "view_cart", "begin_checkout", "purchase"):
+            worth = sum(Decimal(str(PRODUCTS[i]["price"])) * (q or 1) for i, q in lines(event))
+            assert (Decimal(str(event["value"])), event["currency"]) == (worth, "GBP"), event
     (purchase,) = [e for e in events if e["event_name"] == "purchase"]
     (checkout,) = [e for e in events if e["event_name"] == "begin_checkout"]
     total = Decimal(str(PRODUCTS[b]["price"])) * 3
@@ -304,7 +308,7 @@ def test_queued_events_leave_by_beacon_when_the_page_goes(browser, collector: Co
     left.goto("about:blank")  # navigated away: pagehide
     closed = visit("SV-012")
     closed.close(run_before_unload=True)  # tab closed
-    events = wait_for_events(collector, 8)
+    wait_for_events(collector, 8)
     left.context.close()
     closed.context.close()
     collector.stop()
@@ -408,7 +412,8 @@ def test_without_local_storage_the_anonymous_id_lives_in_a_cookie(browser, colle
     """localStorage denied (privacy settings): the ids fall back to a first-party cookie, so a
     reload keeps the visitor; the events still leave by beacon."""
     page = new_page(browser)
-    page.context.add_init_script("Object.defineProperty(window, 'localStorage', {get() { throw new DOMException('denied', 'SecurityError'); }});")
+    page.context.add_init_script(
+        "Object.defineProperty(window, 'localStorage', {get() { throw new DOMException('denied', 'SecurityError'); }});")
 
     def visit() -> None:
         page.goto(f"{collector.url}/health")  # any page of the collector's origin
@@ -419,10 +424,28 @@ def test_without_local_storage_the_anonymous_id_lives_in_a_cookie(browser, colle
     visit()  # a reload: the first visit's events leave by beacon
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     page.goto("about:blank")
-    events = wait_for_events(collector, 3)
+    wait_for_events(collector, 3)
     page.context.close()
     collector.stop()
     events = in_time_order(landed_events(collector))
     assert [e["event_name"] for e in events] == ["session_start", "page_view", "page_view"]
     assert {e["anonymous_id"] for e in events} == {cookies["shopverse_aid"]}
     assert len({e["session_id"] for e in events}) == 1
+
+
+@pytest.mark.services
+def test_while_backing_off_new_events_do_not_trigger_sends(browser, shop_server: str) -> None:
+    """batchSize reached during a backoff does not send early: an outage is not hammered."""
+    dead = f"http://127.0.0.1:{free_port()}/v1/events"  # nothing listens there
+    page = new_page(browser, {"endpoint": dead, "batchSize": 1, "retryBaseMs": 120_000, "retryMaxMs": 120_000})
+    attempts: list[str] = []
+    page.on("request", lambda r: attempts.append(r.url) if r.url == f"{dead}?key={KEY}" else None)
+    page.goto(f"{shop_server}/shop/product.html?id=SV-030")
+    ready(page)
+    until(page, lambda: page.evaluate("JSON.parse(localStorage.getItem('shopverse_queue')).length") == 3 and len(attempts) == 1)
+    for _ in range(5):
+        page.click("#add")
+    page.wait_for_timeout(1000)  # time for any early send to show (the backoff is a minute or more)
+    assert len(attempts) == 1
+    assert page.evaluate("JSON.parse(localStorage.getItem('shopverse_queue')).length") == 8
+    page.context.close()

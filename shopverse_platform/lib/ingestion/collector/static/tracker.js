@@ -89,7 +89,7 @@
     queue.push(b.ev);
     if (queue.length > MAX_QUEUE) queue.splice(0, queue.length - MAX_QUEUE);
     persist();
-    if (queue.length >= cfg.batchSize) flush(); else schedule(cfg.flushInterval);
+    if (queue.length >= cfg.batchSize && !failures) flush(); else schedule(cfg.flushInterval);  // no rush past a backoff
     return b.ev.event_id;
   }
 
