@@ -114,3 +114,23 @@ def test_the_landing_sensor_sees_an_import(landing_dir):
     after = landing_scan.scan(landing_dir, None, time.time() + 60, 10)
     assert not before.days and set(after.days) == {date(2024, 1, 1)}
     assert after.days[date(2024, 1, 1)].count == 1
+
+
+def test_an_export_dropped_into_events_is_loud_and_says_where_it_belongs(landing_dir, resources, query, monkeypatch):
+    """A GA4 export delivered as if it were our events: every line is quarantined (our rules), the
+    input-quality gate flags the day (a warning at six lines: a failure needs a minimum of rejected
+    lines) and says which file is which tool's export and the imports folder it belongs in."""
+    from shopverse_platform_tests.conftest import materialize_range
+    from shopverse_platform_tests.cleaning.test_value_domains import EVENT_ASSETS
+
+    monkeypatch.delenv("SHOPVERSE_QUALITY_FAIL_SHARE")  # the real gate, not the lifted one of this module
+    folder = landing_dir / "events" / DAY
+    folder.mkdir(parents=True)
+    shutil.copy(FIXTURES / "ga4_bigquery.ndjson", folder / "export.ndjson")
+    result = materialize_range(EVENT_ASSETS, resources, DAY, DAY)
+    (gate,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "clean_events_input_quality"]
+    assert not gate.passed and gate.metadata["status"].value == "warn"
+    (hint,) = gate.metadata["another_tools_export"].value
+    assert hint.startswith(str(folder / "export.ndjson")) and f"imports/ga4_bigquery/{DAY}/" in hint
+    assert query("SELECT reason_code, count(*) FROM quarantine GROUP BY 1 ORDER BY 1") == [
+        ("malformed_json", 1), ("schema_violation", 5)]

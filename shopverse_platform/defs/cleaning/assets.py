@@ -67,6 +67,9 @@ def _input_quality(con, check: Check, source: str, params: dict) -> dg.AssetChec
                                              input_quality.QualityGates.from_environment())
     comment_columns(con, "input_quality")
     status, metadata = input_quality.gate_outcome(rows)
+    if source == "events" and status != "ok":
+        if hints := input_quality.foreign_formats(con, params["start"], params["end"]):
+            metadata["another_tools_export"] = hints[:20]
     return check.result((status == "ok", {"status": status, **metadata}), warn=status != "fail")
 
 

@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 import duckdb
 
+from shopverse_platform.lib.ingestion.adapters import sniff_format
 from shopverse_platform.lib.warehouse.sql import load_sql, table
 from shopverse_platform.lib.warehouse.tables import table_exists
 
@@ -139,6 +140,23 @@ def write_input_quality(con: duckdb.DuckDBPyConnection, source: str, start: date
         "ORDER BY partition_date", window)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def foreign_formats(con: duckdb.DuckDBPyConnection, start: date, end: date) -> list[str]:
+    """Event files of the window whose rejected lines are another tool's export (GA4 BigQuery rows,
+    an older tool's shape): what to do about each, in one line. Such a file is quarantined line by
+    line as schema_violation (the rules are ours); its adapter reads it from imports/<format>/."""
+    if not table_exists(con, "quarantine"):
+        return []
+    hints = []
+    for source_file, day, first_line in con.execute(load_sql(__file__, "foreign_formats"),
+                                                    {"start": start, "end": end}).fetchall():
+        found = sniff_format(first_line)
+        if found:
+            hints.append(f"{source_file} looks like a {found} export: move it to "
+                         f"imports/{found}/{day}/ in the landing zone and its records are mapped (docs/events.md, "
+                         "\"Importing other tools' exports\")")
+    return hints
 
 
 def gate_outcome(rows: list[dict]) -> tuple[str, dict[str, object]]:
