@@ -202,6 +202,8 @@ def up_stack(dagster_port: int | None = None, mlflow_port: int | None = None, ma
             Path(backend.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
     stack = Stack("up", paths.data_dir() / "stack", services, dict(os.environ), marquez=choice, prepare=prepare)
+    # not a service of its own: the collector serves it, wired with its /tracker.js
+    stack.extra_urls["Demo shop"] = f"{collector_url}/shop/"
     if remote.startswith(("http://", "https://")):
         stack.extra_urls["MLflow UI"] = f"{remote.rstrip('/')}  (MLFLOW_TRACKING_URI)"
     return stack
