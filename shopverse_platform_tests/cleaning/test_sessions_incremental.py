@@ -80,3 +80,12 @@ def test_a_warehouse_without_the_state_is_rebuilt_whole(con):
     con.execute("DELETE FROM clean_events WHERE session_id = 'a'")
     assert dimensions.build_sessions(con) == "full"
     assert _kept(con) == _full(con)
+
+
+def test_a_sessions_table_of_other_columns_is_rebuilt_whole(con):
+    """A release that changes sessions.sql: the stored table's columns are not the query's any more."""
+    dimensions.build_sessions(con)
+    con.execute("ALTER TABLE sessions DROP COLUMN country")
+    assert dimensions.build_sessions(con) == "full"
+    assert _kept(con) == _full(con)
+    assert dimensions.build_sessions(con, full=True) == "full"

@@ -8,7 +8,7 @@ import duckdb
 
 from shopverse_platform.lib.warehouse.shapes import relation
 from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql, table
-from shopverse_platform.lib.warehouse.tables import replace_table, table_exists
+from shopverse_platform.lib.warehouse.tables import replace_table, table_exists, table_schema
 
 # Funnel steps in order; a session "reached" a step if it has the event (ordering is enforced in
 # the metric layer, which needs it; here the flags describe what happened).
@@ -59,7 +59,7 @@ def sessions_query(events: TableName | SqlText) -> SqlText:
     )
 
 
-def build_sessions(con: duckdb.DuckDBPyConnection) -> str:
+def build_sessions(con: duckdb.DuckDBPyConnection, full: bool = False) -> str:
     """Bring ``sessions`` up to date with ``clean_events``; returns what was done (the ``mode``).
 
     Incremental by construction: ``sessions_sources`` keeps a fingerprint of each landing partition
@@ -67,10 +67,14 @@ def build_sessions(con: duckdb.DuckDBPyConnection) -> str:
     group per session of a rebuild), ``session_partitions`` which partitions hold which session.
     Only the sessions with an event in a changed partition, now or before, are deleted and
     re-aggregated over all their events (a session crossing midnight stays one). Without that state
-    (a first build, a warehouse from before it, no clean events yet) the table is rebuilt whole."""
+    (a first build, a warehouse from before it, no clean events yet), when the stored table's columns
+    are not the query's (a release changed sessions.sql), or with ``full``, it is rebuilt whole."""
     events = _source(con, "clean_events")
     con.execute(load_sql(__file__, "sessions_sources_now", events=events))
-    state = all(table_exists(con, name) for name in ("sessions", "sessions_sources", "session_partitions"))
+    state = not full and all(table_exists(con, name) for name in ("sessions", "sessions_sources", "session_partitions"))
+    if state:  # the columns the query makes now, against the stored table's (LIMIT 0: planned, not run)
+        made = con.execute(f"SELECT * FROM ({sessions_query(events)}) LIMIT 0", FUNNEL_FLAGS).description
+        state = [c[0] for c in made] == [name for name, _ in table_schema(con, "sessions")]
     con.execute("BEGIN TRANSACTION")
     try:
         if state and isinstance(events, TableName):
