@@ -137,7 +137,8 @@ def _mark_duplicate_events(con: duckdb.DuckDBPyConnection, start: date, end: dat
     days are cleaned in, and re-cleaning a day gives the same rows. Their verbatim lines are
     fetched for the quarantine."""
     con.execute(load_sql(__file__, "duplicate_lines"), {
-        "start": start, "end": end, "history": history_start(start, rules), "history_end": history_end(end, rules),
+        "replaced_start": start, "replaced_end": end, "history": history_start(start, rules),
+        "history_end": history_end(end, rules),
     })
     con.execute(load_sql(__file__, "mark_duplicate_events"))
 
@@ -233,8 +234,10 @@ def clean_appended_lines(con: duckdb.DuckDBPyConnection, start: date, end: date,
     con.execute("BEGIN TRANSACTION")
     try:
         _parse_events(con, start, end, rules)
-        con.execute(load_sql(__file__, "duplicate_lines_appended"), {
-            "history": history_start(start, rules), "history_end": history_end(end, rules)})
+        # nothing is replaced: the day's clean rows count as earlier deliveries too
+        con.execute(load_sql(__file__, "duplicate_lines"), {
+            "replaced_start": start, "replaced_end": start, "history": history_start(start, rules),
+            "history_end": history_end(end, rules)})
         con.execute(load_sql(__file__, "mark_duplicate_events"))
         con.unregister("_landed_lines")
         registered = False
