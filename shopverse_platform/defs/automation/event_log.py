@@ -10,8 +10,8 @@ Dagster already hands such events over in batches when ``DAGSTER_EVENT_BATCH_SIZ
 partitions of one output, the planned events of one run) and its PostgreSQL storage writes a batch
 at once; the SQLite storage stores a batch one event after another. This subclass writes the asset
 events of a batch with one transaction on the run's database and one on the index database, row for
-row what ``store_event`` writes (the same statements, the same index rows and asset-table updates,
-in the same order); any other event of a batch is stored as Dagster stores it.
+row what ``store_event`` writes (the same statements and index rows in the same order, the same
+asset-table rows at the end); any other event of a batch is stored as Dagster stores it.
 
 Per-partition planned events are kept (Dagster could plan a range in one event, but then the UI no
 longer shows a range's partitions as in progress or failed).
@@ -78,8 +78,20 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
                 with db_result(conn, statement) as result:  # the event mirrored in the index database
                     event_ids.append(result.inserted_primary_key[0])
             self._store_asset_event_tags(conn, events, event_ids)
-            for event, event_id in zip(events, event_ids):
+            for event, event_id in _last_of_each_kind(events, event_ids):
                 self._store_asset_event(conn, event, event_id)
+
+
+def _last_of_each_kind(events: list[EventLogEntry], event_ids: list[int]) -> list[tuple[EventLogEntry, int]]:
+    """The events whose update of the asset table survives the batch, in batch order. An asset event
+    overwrites a fixed set of its asset's columns (a materialization: the last materialization,
+    run id and timestamp; a planned one: run id and timestamp), so after a batch each column holds
+    what the last event of its asset and type wrote; applying only those, in order, leaves the same
+    row (and serialises one event per asset instead of one per partition)."""
+    last: dict[tuple[str, str], int] = {}
+    for index, event in enumerate(events):
+        last[(event.dagster_event.asset_key.to_string(), event.dagster_event_type.value)] = index
+    return [(events[index], event_ids[index]) for index in sorted(last.values())]
 
 
 def _bulk_key(event: EventLogEntry) -> str | None:
