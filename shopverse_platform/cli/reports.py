@@ -88,6 +88,9 @@ def add_report_commands(subparsers: argparse._SubParsersAction) -> None:
     backfill.add_argument("--start", type=iso_date, required=True, help="first day, YYYY-MM-DD")
     backfill.add_argument("--end", type=iso_date, required=True, help="last day, inclusive, YYYY-MM-DD")
     backfill.add_argument("--no-weekly", dest="weekly", action="store_false", help="skip the weekly job")
+    backfill.add_argument("--select", metavar="SELECTION",
+                          help="only these daily assets, in Dagster's asset selection syntax (the UI's), e.g. "
+                               "'+key:daily_sales' for daily_sales and everything it is built from; implies --no-weekly")
     backfill.add_argument("--reports", choices=REPORT_CHOICES, default="latest",
                           help="daily reports to write after everything else: the last day's, every day's, or none "
                                "(weekly reports always; any day later with `shopverse report --build`)")
@@ -172,8 +175,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
-        stages = backfill(defs(), instance, args.start, args.end, weekly=args.weekly, reports=args.reports,
-                          on_failure=alert_failed_run,
+        stages = backfill(defs(), instance, args.start, args.end, weekly=args.weekly and not args.select,
+                          reports=args.reports, select=args.select, on_failure=alert_failed_run,
                           log_level="DEBUG" if args.verbose else "INFO")
     ok = bool(stages) and all(s.success for s in stages)
     print(f"\n{'backfilled' if ok else 'FAILED'}: {args.start}..{args.end} in {time.perf_counter() - started:.1f}s"
