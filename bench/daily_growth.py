@@ -33,6 +33,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -77,8 +78,31 @@ def step_simulate(landing: str, users: int, days: int) -> dict:
     return {"events": summary.events, "seconds": time.perf_counter() - started}
 
 
+def _rss_mb() -> float:
+    """The process's resident memory now (VmRSS), in MB."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+
+
+class RssSampler(threading.Thread):
+    """VmRSS every 20 ms, so each step's peak can be read off its start and end times."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.samples: list[tuple[float, float]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.02):
+            self.samples.append((time.time(), _rss_mb()))
+
+    def peak_between(self, start: float, end: float) -> float:
+        return max((rss for at, rss in self.samples if start <= at <= end), default=0.0)
+
+
 def _daily_run(first: date, last: date) -> dict:
-    """The daily job over [first, last] in one run, through the CLI's own path."""
+    """The daily job over [first, last] in one run, through the CLI's own path; each step's time
+    (Dagster's) and the process's peak RSS while it ran."""
     import dagster as dg
 
     from shopverse_platform.cli.backfill import run_range
@@ -87,10 +111,23 @@ def _daily_run(first: date, last: date) -> dict:
 
     use_embedded_instance()
     definitions = defs()
+    sampler = RssSampler()
+    sampler.start()
     with dg.DagsterInstance.get() as instance:
         started = time.perf_counter()
         stage, result = run_range(definitions, instance, "daily_job", first, last, "bench")
         seconds = time.perf_counter() - started
+        sampler.stop.set()
+        sampler.join()
+        started_at: dict[str, float] = {}
+        step_rss: dict[str, float] = {}
+        for entry in instance.all_logs(result.run_id, of_type={dg.DagsterEventType.STEP_START,
+                                                               dg.DagsterEventType.STEP_SUCCESS}):
+            key = entry.dagster_event.step_key
+            if entry.dagster_event.event_type == dg.DagsterEventType.STEP_START:
+                started_at[key] = entry.timestamp
+            else:
+                step_rss[key] = round(sampler.peak_between(started_at.get(key, entry.timestamp), entry.timestamp), 1)
     if not stage.success:
         failures = [e.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
         raise RuntimeError(f"daily_job {first}..{last} failed: {failures}")
@@ -98,7 +135,7 @@ def _daily_run(first: date, last: date) -> dict:
         e.step_key: round(e.event_specific_data.duration_ms / 1000, 3)
         for e in result.all_events if e.event_type_value == "STEP_SUCCESS"
     }
-    return {"seconds": seconds, "steps": steps}
+    return {"seconds": seconds, "steps": steps, "step_rss": step_rss}
 
 
 def step_history(first: str, last: str) -> dict:
@@ -201,6 +238,7 @@ def _table(results: dict[int, dict]) -> str:
     steps = sorted(set().union(*(r["steps"] for r in results.values())),
                    key=lambda step: -max(r["steps"].get(step, 0) for r in results.values()))
     step_rows = "\n".join(f"| {step} | " + " | ".join(f"{results[s]['steps'].get(step, 0):.2f}" for s in sizes) + " |"
+                          + " | ".join(f"{results[s].get('step_rss', {}).get(step, 0):,.0f}" for s in sizes) + " |"
                           for step in steps)
     return f"""| history | events in history | daily run (s) | process (s) | peak RSS MB | load 1-min before / after |
 |---|---:|---:|---:|---:|---:|
@@ -209,10 +247,11 @@ def _table(results: dict[int, dict]) -> str:
 {sizes[-1]} days against {sizes[0]}: run time ×{last['seconds'] / first['seconds']:.2f}, peak RSS ×{last['peak_rss_mb'] / first['peak_rss_mb']:.2f}
 (target ≤ 1.2× for 240 against 30 days). Python, imports and the definitions before the run: {first['rss_before_run_mb']:,.0f} MB.
 
-Per step (s; Dagster's step timings; the table checks are steps of their own), slowest first:
+Per step: seconds (Dagster's step timings; the table checks are steps of their own), slowest first,
+and the process's peak RSS while the step ran (MB, VmRSS sampled every 20 ms):
 
-| step | {' | '.join(f'{s} days' for s in sizes)} |
-|---|{'---:|' * len(sizes)}
+| step | {' | '.join(f'{s} days (s)' for s in sizes)} | {' | '.join(f'{s} days (MB)' for s in sizes)} |
+|---|{'---:|' * (2 * len(sizes))}
 {step_rows}
 """
 
