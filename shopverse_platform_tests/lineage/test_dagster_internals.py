@@ -57,6 +57,20 @@ def test_the_internals_still_have_the_shape_the_policy_uses():
     assert list(inspect.signature(CheckRunHealthResult).parameters)[:2] == ["status", "msg"], RECHECK
 
 
+def test_the_event_log_internals_the_batching_storage_extends_still_have_their_shape():
+    from dagster._core.events import ASSET_EVENTS, DagsterEventType
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    storage = SqliteEventLogStorage
+    assert list(inspect.signature(storage.__init__).parameters) == ["self", "base_dir", "inst_data"], RECHECK
+    assert list(inspect.signature(storage._store_asset_event).parameters) == ["self", "conn", "event", "event_id"], RECHECK
+    assert list(inspect.signature(storage._store_asset_event_tags).parameters) == ["self", "conn", "events", "event_ids"], RECHECK
+    for method in ("prepare_insert_event", "run_connection", "index_transaction", "store_event_batch"):
+        assert callable(getattr(storage, method)), RECHECK
+    # What the storage writes in bulk is what store_event mirrors in the index database.
+    assert {DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_MATERIALIZATION_PLANNED} <= ASSET_EVENTS, RECHECK
+
+
 def test_the_internals_that_record_cli_runs_in_the_code_location_still_have_their_shape(tmp_path):
     from dagster._core.definitions.job_base import InMemoryJob
     from dagster._core.definitions.reconstruct import ReconstructableRepository

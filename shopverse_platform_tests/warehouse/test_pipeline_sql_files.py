@@ -53,10 +53,12 @@ def _parts(folder: str, name: str) -> dict:
         "sessions_sources_now": {"events": table("clean_events")},
         "session_partitions_full": {"events": table("clean_events")},
         "sessions_insert": {"sessions": dimensions.sessions_query(table("clean_events"))},
-        "dim_products": {"events": table("clean_events"), "lines": table("clean_order_lines"),
-                         "catalogue": _load("cleaning", "catalogue_file")},
-        "dim_customers": {"events": table("clean_events"), "lines": table("clean_order_lines"),
-                          "profiles": _load("cleaning", "customer_profiles_empty")},
+        "dim_products": {"catalogue": _load("cleaning", "catalogue_file")},
+        "dim_customers": {"profiles": _load("cleaning", "customer_profiles_empty")},
+        "dimension_sources_now": {"events": table("clean_events"), "lines": table("clean_order_lines")},
+        "product_observations": {"events": table("clean_events"), "lines": table("clean_order_lines")},
+        "customer_observations": {"events": table("clean_events"), "lines": table("clean_order_lines")},
+        "observations_delete": {"observations": table("product_observations")},
     }
     ingestion = {
         "raw_orders_rows": {"invoice_day": _load("ingestion", "invoice_day")},

@@ -25,12 +25,15 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from dagster import StringSource
-from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, EVENT_TYPE_TO_PIPELINE_RUN_STATUS
-from dagster._core.events.log import EventLogEntry
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
-from dagster._core.storage.sqlalchemy_compat import db_result
-from dagster._serdes import ConfigurableClassData
+from dagster import EventLogEntry, StringSource
+
+from shopverse_platform.defs.lineage.dagster_internals import (
+    ASSET_CHECK_EVENTS,
+    ASSET_EVENTS,
+    EVENT_TYPE_TO_PIPELINE_RUN_STATUS,
+    SqliteEventLogStorage,
+    db_result,
+)
 
 # Events Dagster buffers per batch before handing them to the storage; read by Dagster at each event.
 BATCH_SIZE_VARIABLE = "DAGSTER_EVENT_BATCH_SIZE"
@@ -42,7 +45,7 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
     SQLite storage keeps the event log, so an existing home keeps its history), whose
     ``store_event_batch`` writes a batch's asset events in one transaction per database."""
 
-    def __init__(self, dagster_home: str, inst_data: ConfigurableClassData | None = None):
+    def __init__(self, dagster_home: str, inst_data=None):
         # Dagster only batches when this is set; every process that opens this instance (webserver,
         # daemon, code server, run workers, the shopverse command) constructs this storage first.
         os.environ.setdefault(BATCH_SIZE_VARIABLE, DEFAULT_BATCH_SIZE)
@@ -53,7 +56,7 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
         return {"dagster_home": StringSource}
 
     @classmethod
-    def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]):
+    def from_config_value(cls, inst_data, config_value: Mapping[str, Any]):
         return cls(inst_data=inst_data, **config_value)
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:

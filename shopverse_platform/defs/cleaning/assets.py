@@ -208,20 +208,28 @@ def sessions(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Mate
 @dg.asset(**CLEANING.whole_history(["clean_events", "clean_order_lines"]))
 def dim_products(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_zone: LandingZone) -> dg.MaterializeResult:
     """Products: the shop catalogue, products seen in events, and stock codes from order exports
-    (the most frequent description; fee and adjustment codes flagged, not counted as products)."""
+    (the most frequent description; fee and adjustment codes flagged, not counted as products).
+    Computed from `product_observations`, per-day counts of what the clean tables say of each
+    product, updated from the partitions that changed since the last build (metadata `mode`)."""
     with warehouse.connect() as con:
-        log = StatementLog(con)  # the SQL that really ran, for column lineage
-        dimensions.build_dim_products(log, landing_zone.catalogue_file())
-        return dg.MaterializeResult(metadata={**table_metadata(con, "dim_products"),
-                                              **sql_lineage_metadata(con, "dim_products", log.take())})
+        build = dimensions.build_dim_products(con, landing_zone.catalogue_file())
+        for bookkeeping in ("product_observations", "dimension_sources"):  # written beside dim_products
+            comment_columns(con, bookkeeping)
+        context.log.info(f"dim_products: {build.mode}")
+        return dg.MaterializeResult(metadata={**table_metadata(con, "dim_products"), "mode": dg.MetadataValue.text(build.mode),
+                                              **sql_lineage_metadata(con, "dim_products", build.sql)})
 
 
 @dg.asset(**CLEANING.whole_history(["clean_events", "clean_order_lines"]))
 def dim_customers(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_zone: LandingZone) -> dg.MaterializeResult:
     """Customers: profiles (age group, country, signup date, acquisition channel) joined with the
-    identified users seen in events and the CustomerIDs of order exports. Guests are not customers."""
+    identified users seen in events and the CustomerIDs of order exports. Guests are not customers.
+    Computed from `customer_observations`, per-day first/last seen and rows per country, updated
+    from the partitions that changed since the last build (metadata `mode`)."""
     with warehouse.connect() as con:
-        log = StatementLog(con)  # the SQL that really ran, for column lineage
-        dimensions.build_dim_customers(log, landing_zone.customers_file())
-        return dg.MaterializeResult(metadata={**table_metadata(con, "dim_customers"),
-                                              **sql_lineage_metadata(con, "dim_customers", log.take())})
+        build = dimensions.build_dim_customers(con, landing_zone.customers_file())
+        for bookkeeping in ("customer_observations", "dimension_sources"):  # written beside dim_customers
+            comment_columns(con, bookkeeping)
+        context.log.info(f"dim_customers: {build.mode}")
+        return dg.MaterializeResult(metadata={**table_metadata(con, "dim_customers"), "mode": dg.MetadataValue.text(build.mode),
+                                              **sql_lineage_metadata(con, "dim_customers", build.sql)})

@@ -1,14 +1,23 @@
 -- Every customer seen in the profiles, the events or the order exports: the profile's country
--- wins, then the most frequent one of the events, then of the exports.
-WITH seen_in_events AS (
-    SELECT user_id AS customer_id, min(event_ts) AS first_seen, max(event_ts) AS last_seen,
-           mode(country) AS event_country, 'events' AS source
-    FROM {{events}} WHERE user_id IS NOT NULL GROUP BY 1
+-- wins, then the most frequent one of the events (the smallest on a tie), then of the exports.
+-- Read from customer_observations (per day, source and country: first and last seen, rows).
+WITH seen AS (
+    SELECT source, customer_id, min(first_seen) AS first_seen, max(last_seen) AS last_seen
+    FROM customer_observations GROUP BY ALL
+),
+countries AS (
+    SELECT source, customer_id, first(country ORDER BY n DESC, country) AS country
+    FROM (SELECT source, customer_id, country, sum(n) AS n FROM customer_observations
+          WHERE country IS NOT NULL GROUP BY ALL)
+    GROUP BY ALL
+),
+seen_in_events AS (
+    SELECT s.customer_id, s.first_seen, s.last_seen, c.country AS event_country
+    FROM seen s LEFT JOIN countries c USING (source, customer_id) WHERE s.source = 'clean_events'
 ),
 seen_in_orders AS (
-    SELECT customer_id, min(invoice_ts) AS first_seen, max(invoice_ts) AS last_seen,
-           mode(country) AS order_country, 'order_exports' AS source
-    FROM {{lines}} WHERE customer_id IS NOT NULL GROUP BY 1
+    SELECT s.customer_id, s.first_seen, s.last_seen, c.country AS order_country
+    FROM seen s LEFT JOIN countries c USING (source, customer_id) WHERE s.source = 'clean_order_lines'
 ),
 profiles AS ({{profiles}}),
 ids AS (

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from shopverse_platform.lib.warehouse.shapes import relation
 from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql, table
-from shopverse_platform.lib.warehouse.tables import replace_table, table_exists, table_schema
+from shopverse_platform.lib.warehouse.tables import table_exists, table_schema
 
 # Funnel steps in order; a session "reached" a step if it has the event (ordering is enforced in
 # the metric layer, which needs it; here the flags describe what happened).
@@ -46,6 +47,13 @@ def _source(con: duckdb.DuckDBPyConnection, name: str) -> TableName | SqlText:
     empty relation of its shape (fixed text of ``lib/warehouse/shapes.py``, no value in it)."""
     found = relation(con, name)
     return table(name) if found == name else SqlText(found)
+
+
+def _partitioned_source(con: duckdb.DuckDBPyConnection, name: str) -> TableName | SqlText:
+    """:func:`_source` with the partition column the dimensions' fingerprints group by, which the
+    empty shapes (lib/warehouse/shapes.py, fixed text) do not carry."""
+    found = _source(con, name)
+    return found if isinstance(found, TableName) else SqlText(f"(SELECT *, NULL::DATE AS partition_date FROM {found})")
 
 
 def sessions_query(events: TableName | SqlText) -> SqlText:
@@ -103,28 +111,77 @@ def build_sessions(con: duckdb.DuckDBPyConnection, full: bool = False) -> str:
     return mode
 
 
-def build_dim_products(con: duckdb.DuckDBPyConnection, catalogue_file: Path) -> int:
-    """Rebuild ``dim_products``; the catalogue CSV is read when present."""
-    return _build_dimension(con, "dim_products", "catalogue", catalogue_file, "catalogue_file", "catalogue_empty")
+def build_dim_products(con: duckdb.DuckDBPyConnection, catalogue_file: Path, full: bool = False) -> DimensionBuild:
+    """Bring ``dim_products`` up to date (the catalogue CSV read when present)."""
+    return _build_dimension(con, "dim_products", "product_observations", "catalogue", catalogue_file,
+                            "catalogue_file", "catalogue_empty", full)
 
 
-def build_dim_customers(con: duckdb.DuckDBPyConnection, customers_file: Path) -> int:
-    """Rebuild ``dim_customers``; the customer profiles CSV is read when present."""
-    return _build_dimension(con, "dim_customers", "profiles", customers_file, "customer_profiles_file",
-                            "customer_profiles_empty")
+def build_dim_customers(con: duckdb.DuckDBPyConnection, customers_file: Path, full: bool = False) -> DimensionBuild:
+    """Bring ``dim_customers`` up to date (the customer profiles CSV read when present)."""
+    return _build_dimension(con, "dim_customers", "customer_observations", "profiles", customers_file,
+                            "customer_profiles_file", "customer_profiles_empty", full)
 
 
-def _build_dimension(con: duckdb.DuckDBPyConnection, table_name: str, part: str, file: Path, reader: str,
-                     empty: str) -> int:
-    """Rebuild a dimension from the clean tables and an optional CSV: ``reader`` reads the file
-    (its path bound as ``$file``, so any character in it is safe), ``empty`` stands in without it."""
+@dataclass(frozen=True)
+class DimensionBuild:
+    mode: str  # what update_observations did
+    # What the dimension is, as SQL: its observations from the clean tables, then the dimension
+    # from them (what a full build runs), for column lineage: an incremental build runs the same
+    # SELECT over the changed days only, and the lineage of what it computes is the same.
+    sql: list[str]
+
+
+def _build_dimension(con: duckdb.DuckDBPyConnection, table_name: str, observations: str, part: str, file: Path,
+                     reader: str, empty: str, full: bool) -> DimensionBuild:
+    """Update the dimension's observations from the changed partitions, then compute the dimension
+    from them and the optional CSV (``reader`` reads the file, its path bound as ``$file`` so any
+    character in it is safe; ``empty`` stands in without it). One transaction: a failure leaves the
+    dimension, its observations and their fingerprints as they were."""
     present = file.is_file()
-    return replace_table(
-        con,
-        table=table_name,
-        select_sql=load_sql(
-            __file__, table_name, events=_source(con, "clean_events"), lines=_source(con, "clean_order_lines"),
-            **{part: load_sql(__file__, reader if present else empty)},
-        ),
-        params={"file": str(file)} if present else {},
-    )
+    con.execute("BEGIN TRANSACTION")
+    try:
+        mode = update_observations(con, table_name, observations, full)
+        build = (f"CREATE OR REPLACE TABLE {table(table_name)} AS "
+                 + load_sql(__file__, table_name, **{part: load_sql(__file__, reader if present else empty)}))
+        con.execute(build, {"file": str(file)} if present else {})
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    observed = load_sql(__file__, observations, events=_partitioned_source(con, "clean_events"),
+                        lines=_partitioned_source(con, "clean_order_lines"))
+    return DimensionBuild(mode, [f"CREATE OR REPLACE TABLE {table(observations)} AS {observed}", build])
+
+
+def update_observations(con: duckdb.DuckDBPyConnection, dimension: str, observations: str, full: bool = False) -> str:
+    """Bring a dimension's ``observations`` (counts per day of what the clean tables say about its
+    members) up to date with clean_events and clean_order_lines; returns what was done.
+
+    Incremental by construction, as ``sessions``: ``dimension_sources`` keeps each clean partition's
+    fingerprint as of the dimension's last build; only the partitions whose fingerprint changed are
+    read again (their old counts deleted, their new ones inserted). Without stored observations, when
+    their columns are not the query's (a release changed it), or with ``full``, every partition is
+    read."""
+    events, lines = _partitioned_source(con, "clean_events"), _partitioned_source(con, "clean_order_lines")
+    select = load_sql(__file__, observations, events=events, lines=lines)
+    con.execute(load_sql(__file__, "dimension_sources_ddl"))
+    con.execute(load_sql(__file__, "dimension_sources_now", events=events, lines=lines))
+    incremental = not full and table_exists(con, observations)
+    if incremental:  # the columns the query makes now, against the stored table's (LIMIT 0: planned, not run)
+        con.execute("CREATE OR REPLACE TEMP TABLE _dimension_changed_days AS "
+                    "SELECT source, partition_date FROM _dimension_sources_now WHERE false")
+        made = con.execute(f"SELECT * FROM ({select}) LIMIT 0").description
+        incremental = [c[0] for c in made] == [name for name, _ in table_schema(con, observations)]
+    if incremental:
+        con.execute(load_sql(__file__, "dimension_changed_days"), {"dimension": dimension})
+        con.execute(load_sql(__file__, "observations_delete", observations=table(observations)))
+        con.execute(f"INSERT INTO {table(observations)} {select}")
+    else:  # every partition there is counts as changed
+        con.execute("CREATE OR REPLACE TEMP TABLE _dimension_changed_days AS "
+                    "SELECT source, partition_date FROM _dimension_sources_now")
+        con.execute(f"CREATE OR REPLACE TABLE {table(observations)} AS {select}")
+    days = con.execute("SELECT count(*) FROM _dimension_changed_days").fetchone()[0]
+    con.execute(load_sql(__file__, "dimension_sources_delete"), {"dimension": dimension})
+    con.execute(load_sql(__file__, "dimension_sources_insert"), {"dimension": dimension})
+    return f"incremental ({days} changed partitions)" if incremental else f"full ({days} partitions)"
