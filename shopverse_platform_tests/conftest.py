@@ -255,3 +255,22 @@ def background_command(request: pytest.FixtureRequest, _background_commands: dic
     monkeypatch.setenv("SHOPVERSE_DATA_DIR", str(job.workdir / "data"))
     monkeypatch.setenv("DAGSTER_HOME", str(job.workdir / "dagster_home"))
     return job.finished
+
+
+# Headless Chromium as root in a container: no sandbox, no GPU, no background traffic. One browser
+# per test module, for the UI screenshots and the demo shop's tests alike.
+CHROMIUM = os.environ.get("SHOPVERSE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"no browser at {CHROMIUM}: run scripts/install_browser.sh")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

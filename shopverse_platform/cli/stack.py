@@ -202,6 +202,8 @@ def up_stack(dagster_port: int | None = None, mlflow_port: int | None = None, ma
             Path(backend.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
     stack = Stack("up", paths.data_dir() / "stack", services, dict(os.environ), marquez=choice, prepare=prepare)
+    # not a service of its own: the collector serves it, wired with its /tracker.js
+    stack.extra_urls["Demo shop"] = f"{collector_url}/shop/"
     if remote.startswith(("http://", "https://")):
         stack.extra_urls["MLflow UI"] = f"{remote.rstrip('/')}  (MLFLOW_TRACKING_URI)"
     return stack
@@ -227,6 +229,8 @@ def prod_stack(environ: Mapping[str, str] | None = None) -> Stack:
         "DAGSTER_PG_HOST": HOST, "DAGSTER_PG_PORT": str(pg_port), "DAGSTER_PG_USER": pg_user,
         "DAGSTER_PG_PASSWORD": pg_password, "DAGSTER_PG_DB": dagster_db,
         "DAGSTER_MAX_CONCURRENT_RUNS": src.get("DAGSTER_MAX_CONCURRENT_RUNS", "1"),
+        # PostgreSQL storage writes a batch of asset events (a range run's partitions) in one insert.
+        "DAGSTER_EVENT_BATCH_SIZE": src.get("DAGSTER_EVENT_BATCH_SIZE", "1000"),
         "DAGSTER_GRPC_HOST": HOST, "DAGSTER_GRPC_PORT": str(grpc_port),
         "MLFLOW_TRACKING_URI": f"http://{HOST}:{mlflow_port}",
         "SHOPVERSE_UI_URL": src.get("SHOPVERSE_UI_URL") or f"http://{HOST}:{web_port}",  # run links in alerts

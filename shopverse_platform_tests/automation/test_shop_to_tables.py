@@ -25,7 +25,7 @@ import pytest
 from shopverse_platform_tests.automation.test_daemon import DaemonStack, _failures
 from shopverse_platform_tests.conftest import stop_process_group
 from shopverse_platform_tests.ingestion.test_collector import Collector
-from shopverse_platform_tests.ingestion.test_tracker import PRODUCTS, browser, new_page, ready  # noqa: F401 (fixture)
+from shopverse_platform_tests.ingestion.test_tracker import PRODUCTS, new_page, ready
 
 pytestmark = pytest.mark.services
 DEADLINE_SECONDS = 480
@@ -76,7 +76,7 @@ def _raw_lines_of_day(instance: dg.DagsterInstance, day: str) -> tuple[int, floa
     return records[0].asset_materialization.metadata["lines"].value, records[0].timestamp
 
 
-def test_a_purchase_in_the_demo_shop_reaches_todays_tables(browser, tmp_path, monkeypatch):  # noqa: F811
+def test_a_purchase_in_the_demo_shop_reaches_todays_tables(browser, tmp_path, monkeypatch):
     stack = DaemonStack.prepare(tmp_path, monkeypatch, deliver=False)
     data, log_path = tmp_path / "data", tmp_path / "daemon.log"
     collector = Collector(data).start()  # the shipped defaults: files published every 30 s

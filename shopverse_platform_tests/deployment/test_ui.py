@@ -4,7 +4,6 @@ shopverse_platform_tests/artifacts/screenshots/ (git-ignored)."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -22,11 +21,7 @@ from shopverse_platform_tests.deployment.conftest import (
 
 pytestmark = pytest.mark.services
 
-CHROMIUM = os.environ.get("SHOPVERSE_CHROMIUM", "/usr/bin/chromium")
 SHOTS = ARTIFACTS / "screenshots"
-# Headless Chromium as root in a container: no sandbox, no GPU, no background traffic.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ASSET_NODES = "{ assetNodes { assetKey { path } groupName jobNames isPartitioned } }"
 RECENT_RUNS = "{ runsOrError(limit: 20) { ... on Runs { results { runId status } } } }"
 
@@ -35,18 +30,6 @@ def expect(locator, message: str):
     from playwright.sync_api import expect as playwright_expect
 
     return playwright_expect(locator, message)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"no browser at {CHROMIUM}: run scripts/install_browser.sh")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

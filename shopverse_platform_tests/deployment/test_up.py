@@ -63,7 +63,7 @@ class UpProcess:
         pytest.fail(f"shopverse up not ready after {timeout}s:\n{self.output[-6000:]}")
 
     def urls(self) -> dict[str, str]:
-        return dict(re.findall(r"^  (Dagster UI|MLflow UI|Marquez API|Reports)\s+(\S+)$", self.output, re.M))
+        return dict(re.findall(r"^  (Dagster UI|MLflow UI|Marquez API|Reports|Collector|Demo shop)\s+(\S+)$", self.output, re.M))
 
 
 def _environ(pid: int) -> dict[str, str]:
@@ -73,19 +73,25 @@ def _environ(pid: int) -> dict[str, str]:
 
 def test_up_serves_the_uis_and_down_leaves_nothing_behind():
     root = shared_temp_dir("shopverse-up-")
-    dagster, mlflow, marquez, reports = free_ports(4)
+    dagster, mlflow, marquez, reports, collector = free_ports(5)
     # "Configured" Marquez: an external one, as a team would point at a shared server. Nothing is
     # started for it; the Dagster processes get it as their OpenLineage endpoint. (A Marquez started
     # from its jars is exercised by the prod_local tests, through the same code.)
     env = clean_env(SHOPVERSE_DATA_DIR=root / "data", SHOPVERSE_DAGSTER_PORT=dagster, SHOPVERSE_MLFLOW_PORT=mlflow,
-                    SHOPVERSE_REPORTS_PORT=reports, MARQUEZ_URL=f"http://127.0.0.1:{marquez}")
+                    SHOPVERSE_REPORTS_PORT=reports, SHOPVERSE_COLLECTOR_PORT=collector,
+                    MARQUEZ_URL=f"http://127.0.0.1:{marquez}")
     up = UpProcess([], env)
     try:
         startup = up.wait_for_ready()
         urls = up.urls()
         assert urls == {"Dagster UI": f"http://127.0.0.1:{dagster}",
                         "MLflow UI": f"http://127.0.0.1:{mlflow}/#/experiments?workflowType=machine_learning",
-                        "Marquez API": f"http://127.0.0.1:{marquez}/api/v1", "Reports": f"http://127.0.0.1:{reports}/"}, up.output
+                        "Marquez API": f"http://127.0.0.1:{marquez}/api/v1", "Reports": f"http://127.0.0.1:{reports}/",
+                        "Collector": f"http://127.0.0.1:{collector}/v1/events",
+                        "Demo shop": f"http://127.0.0.1:{collector}/shop/"}, up.output
+        # the collector is up, and serves the demo shop wired with its tracker
+        assert requests.get(f"http://127.0.0.1:{collector}/health", timeout=10).json()["status"] == "ok"
+        assert '<script src="/tracker.js"' in requests.get(urls["Demo shop"], timeout=10).text
         # Reports: the folder's index is served before any report exists, and a page written later
         # is served with the shared plotly.js it loads
         index = requests.get(urls["Reports"], timeout=10)

@@ -134,3 +134,14 @@ def test_an_export_dropped_into_events_is_loud_and_says_where_it_belongs(landing
     assert hint.startswith(str(folder / "export.ndjson")) and f"imports/ga4_bigquery/{DAY}/" in hint
     assert query("SELECT reason_code, count(*) FROM quarantine GROUP BY 1 ORDER BY 1") == [
         ("malformed_json", 1), ("schema_violation", 5)]
+
+
+def test_a_csv_with_a_blank_line_keeps_each_rejected_row_as_sent(landing_dir, resources, query):
+    lines = (FIXTURES / "clickstream.csv").read_text().splitlines()
+    folder = landing_dir / "imports" / "csv_clickstream" / CSV_DAY
+    folder.mkdir(parents=True)
+    (folder / "gappy.csv").write_text("\n".join(lines[:4] + [""] + lines[4:]) + "\n")  # a blank line 5
+    run(resources, CSV_DAY, CSV_DAY)
+    # the rows after the blank line keep their own line numbers and text
+    assert query("SELECT line_number, raw_line FROM quarantine WHERE reason_code = 'bad_timestamp'") == [(10, lines[8])]
+    assert query("SELECT sum(line_count) FROM raw_events") == [(8,)]

@@ -217,6 +217,7 @@ def test_shopverse_up_starts_the_collector_beside_the_other_services(monkeypatch
     (collector,) = [s for s in stack.services if s.name == "collector"]
     assert collector.argv[-5:] == ["collect", "--host", "127.0.0.1", "--port", "18123"]
     assert collector.url == "http://127.0.0.1:18123/v1/events"
+    assert stack.urls()["Demo shop"] == "http://127.0.0.1:18123/shop/"
 
 
 def test_app_in_process_stores_events_as_sent_and_counts_them(tmp_path: Path) -> None:

@@ -13,7 +13,6 @@ reads what the collector published to the landing zone.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -30,9 +29,6 @@ from shopverse_platform.lib.ingestion.collector.app import STATIC_DIR
 from shopverse_platform_tests.conftest import free_port, stop_process_group
 from shopverse_platform_tests.ingestion.test_collector import Collector
 
-CHROMIUM = os.environ.get("SHOPVERSE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 TRACKER = STATIC_DIR / "tracker.js"
 CATALOGUE = json.loads((STATIC_DIR / "shop" / "catalogue.json").read_text())
@@ -55,18 +51,6 @@ def test_tracker_is_small_and_documents_its_tag() -> None:
 
 
 # --- the browser tests -------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"no browser at {CHROMIUM}: run scripts/install_browser.sh")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
 
 @pytest.fixture
 def collector(tmp_path: Path):

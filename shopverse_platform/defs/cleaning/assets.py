@@ -189,13 +189,19 @@ def clean_order_lines(context: dg.AssetExecutionContext, warehouse: Warehouse):
 def sessions(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """One row per session over the whole history: device, start/end, counts, funnel steps reached.
 
-    Rebuilt from `clean_events` as a whole so a session crossing midnight is one session, counted
-    on the UTC day it started.
+    Kept up to date from the changed days of `clean_events`, not rebuilt: a fingerprint per landing
+    day (`sessions_sources`) finds the days that changed since the last build, and only the sessions
+    with an event in them (now or before: `session_partitions`) are re-aggregated over all their
+    events, so a session crossing midnight is one session, counted on the UTC day it started. The
+    first build, or one without that state, rebuilds the table whole (metadata `mode`).
     """
     with warehouse.connect() as con:
         log = StatementLog(con)  # the SQL that really ran, for column lineage
-        dimensions.build_sessions(log)
-        return dg.MaterializeResult(metadata={**table_metadata(con, "sessions"),
+        mode = dimensions.build_sessions(log)
+        for bookkeeping in ("sessions_sources", "session_partitions"):  # written beside sessions
+            comment_columns(con, bookkeeping)
+        context.log.info(f"sessions: {mode}")
+        return dg.MaterializeResult(metadata={**table_metadata(con, "sessions"), "mode": dg.MetadataValue.text(mode),
                                               **sql_lineage_metadata(con, "sessions", log.take())})
 
 

@@ -268,7 +268,6 @@ class StepLineage:
             with self.warehouse.connect(read_only=True) as con:
                 columns = _columns(con)
                 output.schema = columns.get(f"main.{table}")
-                output.size_bytes = _table_bytes(con, table) if output.schema else None
                 if output.row_count is None and output.schema:
                     output.row_count = int(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
             if sql:
@@ -310,18 +309,17 @@ def _time_window(context: dg.OpExecutionContext):
 
 
 def _data_version(context: dg.OpExecutionContext, key: dg.AssetKey) -> str | None:
-    """Dagster's data version of this run's materialization (the last partition's in a range)."""
+    """Dagster's data version of this run's materialization of ``key`` (the last partition's in a
+    range): the asset's newest materialization, looked up by its key (one indexed read; reading the
+    run's materializations so far grew with steps × partitions, issue 14), if this run wrote it."""
     try:
-        records = context.instance.get_records_for_run(
-            run_id=context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
-        ).records
+        records = context.instance.fetch_materializations(key, limit=1).records
     except Exception:  # noqa: BLE001
         return None
-    for record in reversed(records):
-        materialization = record.event_log_entry.asset_materialization
-        if materialization and materialization.asset_key == key:
-            return materialization.tags.get("dagster/data_version") if materialization.tags else None
-    return None
+    if not records or records[0].run_id != context.run.run_id:
+        return None
+    materialization = records[0].event_log_entry.asset_materialization
+    return materialization.tags.get("dagster/data_version") if materialization and materialization.tags else None
 
 
 def _file_inputs(metadata: Mapping[str, object]) -> list[naming.DatasetName]:
@@ -370,20 +368,3 @@ def _columns(con) -> dict[str, list[tuple[str, str]]]:
     ).fetchall():
         columns.setdefault(f"main.{table}", []).append((name, dtype))
     return columns
-
-
-def _table_bytes(con, table: str) -> int | None:
-    """On-disk size estimate: the storage blocks the table's segments occupy.
-
-    One pass over ``pragma_storage_info`` (a row per column segment; it was read twice, once for
-    the first blocks and once for the additional ones). DuckDB keeps no per-table byte count in
-    its catalog (``duckdb_tables().estimated_size`` counts rows), so the segments are the cheapest
-    source of bytes there is."""
-    block_size, blocks = con.execute(
-        "SELECT (SELECT block_size FROM pragma_database_size()), count(DISTINCT b) FROM ("
-        "SELECT unnest(list_concat([block_id], coalesce(additional_block_ids, []))) AS b "
-        "FROM pragma_storage_info(?) WHERE persistent)",
-        [table],
-    ).fetchone()
-    return int(blocks) * int(block_size) if blocks else None
-

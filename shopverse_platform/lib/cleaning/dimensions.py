@@ -8,7 +8,7 @@ import duckdb
 
 from shopverse_platform.lib.warehouse.shapes import relation
 from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql, table
-from shopverse_platform.lib.warehouse.tables import replace_table
+from shopverse_platform.lib.warehouse.tables import replace_table, table_exists, table_schema
 
 # Funnel steps in order; a session "reached" a step if it has the event (ordering is enforced in
 # the metric layer, which needs it; here the flags describe what happened).
@@ -48,19 +48,59 @@ def _source(con: duckdb.DuckDBPyConnection, name: str) -> TableName | SqlText:
     return table(name) if found == name else SqlText(found)
 
 
-def build_sessions(con: duckdb.DuckDBPyConnection) -> int:
+def sessions_query(events: TableName | SqlText) -> SqlText:
+    """sessions.sql over ``events`` (the whole of clean_events, or the events of some sessions)."""
     # The two rules are code-made from these column expressions and this module's constants (no
     # value from outside), so they may be spliced; the funnel events are bound, one per flag.
-    return replace_table(
-        con,
-        table="sessions",
-        select_sql=load_sql(
-            __file__, "sessions", events=_source(con, "clean_events"),
-            events_per_minute=SqlText(events_per_minute_sql("count(*)", "min(event_ts)", "max(event_ts)")),
-            bot_rule=SqlText(bot_rule_sql("count(*)", "min(event_ts)", "max(event_ts)")),
-        ),
-        params=FUNNEL_FLAGS,
+    return load_sql(
+        __file__, "sessions", events=events,
+        events_per_minute=SqlText(events_per_minute_sql("count(*)", "min(event_ts)", "max(event_ts)")),
+        bot_rule=SqlText(bot_rule_sql("count(*)", "min(event_ts)", "max(event_ts)")),
     )
+
+
+def build_sessions(con: duckdb.DuckDBPyConnection, full: bool = False) -> str:
+    """Bring ``sessions`` up to date with ``clean_events``; returns what was done (the ``mode``).
+
+    Incremental by construction: ``sessions_sources`` keeps a fingerprint of each landing partition
+    of clean_events as of the last build (one scan with a group per day, far less memory than the
+    group per session of a rebuild), ``session_partitions`` which partitions hold which session.
+    Only the sessions with an event in a changed partition, now or before, are deleted and
+    re-aggregated over all their events (a session crossing midnight stays one). Without that state
+    (a first build, a warehouse from before it, no clean events yet), when the stored table's columns
+    are not the query's (a release changed sessions.sql), or with ``full``, it is rebuilt whole."""
+    events = _source(con, "clean_events")
+    con.execute(load_sql(__file__, "sessions_sources_now", events=events))
+    state = not full and all(table_exists(con, name) for name in ("sessions", "sessions_sources", "session_partitions"))
+    if state:  # the columns the query makes now, against the stored table's (LIMIT 0: planned, not run)
+        made = con.execute(f"SELECT * FROM ({sessions_query(events)}) LIMIT 0", FUNNEL_FLAGS).description
+        state = [c[0] for c in made] == [name for name, _ in table_schema(con, "sessions")]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if state and isinstance(events, TableName):
+            con.execute(load_sql(__file__, "sessions_changed_days"))
+            con.execute(load_sql(__file__, "sessions_affected"))
+            days = con.execute("SELECT count(*) FROM _sessions_changed_days").fetchone()[0]
+            affected = con.execute("SELECT count(*) FROM _sessions_affected").fetchone()[0]
+            if days:
+                con.execute(load_sql(__file__, "sessions_delete_affected"))
+                only_affected = SqlText("(SELECT * FROM clean_events "
+                                        "WHERE session_id IN (SELECT session_id FROM _sessions_affected))")
+                con.execute(load_sql(__file__, "sessions_insert", sessions=sessions_query(only_affected)), FUNNEL_FLAGS)
+                con.execute(load_sql(__file__, "session_partitions_delete"))
+                con.execute(load_sql(__file__, "session_partitions_insert"))
+                con.execute(load_sql(__file__, "sessions_sources_save"))
+            mode = f"incremental ({days} changed partitions, {affected} sessions recomputed)"
+        else:
+            con.execute(f"CREATE OR REPLACE TABLE sessions AS {sessions_query(events)}", FUNNEL_FLAGS)
+            con.execute(load_sql(__file__, "session_partitions_full", events=events))
+            con.execute(load_sql(__file__, "sessions_sources_save"))
+            mode = "full"
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return mode
 
 
 def build_dim_products(con: duckdb.DuckDBPyConnection, catalogue_file: Path) -> int:

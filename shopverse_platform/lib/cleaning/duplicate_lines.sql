@@ -4,6 +4,10 @@
 -- a later day is kept there: a late file on an earlier day re-delivering it is the duplicate (the
 -- window's rows are all this run may replace, and the check used to look backwards only, so the
 -- copy was committed twice). Their verbatim lines are fetched for the quarantine.
+-- [$replaced_start, $replaced_end): the days whose clean rows this run replaces, so not "elsewhere"
+-- (the window); a run appending new files to a day already cleaned replaces nothing (an empty
+-- range): the day's clean rows come from files that sort before the new ones, so they are the
+-- first deliveries, exactly as in a rebuild of the whole day.
 CREATE OR REPLACE TEMP TABLE _duplicate_lines AS
 WITH valid AS (
     SELECT rowid AS parsed_row, event_id, partition_date, source_file, line_number
@@ -17,8 +21,8 @@ repeated AS (
 seen_elsewhere AS (
     SELECT parsed_row, partition_date, source_file, line_number FROM valid
     WHERE event_id IN (SELECT event_id FROM clean_events
-                       WHERE (partition_date >= $history AND partition_date < $start)
-                          OR (partition_date >= $end AND partition_date < $history_end))
+                       WHERE partition_date >= $history AND partition_date < $history_end
+                         AND NOT (partition_date >= $replaced_start AND partition_date < $replaced_end))
 )
 SELECT d.*, coalesce(l.source_line, l.raw_line) AS raw_line  -- an import: the record as sent
 FROM (SELECT * FROM repeated UNION SELECT * FROM seen_elsewhere) d

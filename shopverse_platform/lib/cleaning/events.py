@@ -27,7 +27,7 @@ from shopverse_platform.lib.cleaning.event_schema import (
     MONETARY_EVENTS,
 )
 from shopverse_platform.lib.warehouse.shapes import ITEMS_TYPE
-from shopverse_platform.lib.warehouse.sql import SqlText, load_sql, table
+from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql, table
 from shopverse_platform.lib.warehouse.tables import replace_date_range, table_exists, table_schema
 
 SESSION_TIMEOUT_MINUTES = 30
@@ -137,9 +137,16 @@ def _mark_duplicate_events(con: duckdb.DuckDBPyConnection, start: date, end: dat
     days are cleaned in, and re-cleaning a day gives the same rows. Their verbatim lines are
     fetched for the quarantine."""
     con.execute(load_sql(__file__, "duplicate_lines"), {
-        "start": start, "end": end, "history": history_start(start, rules), "history_end": history_end(end, rules),
+        "replaced_start": start, "replaced_end": end, "history": history_start(start, rules),
+        "history_end": history_end(end, rules),
     })
     con.execute(load_sql(__file__, "mark_duplicate_events"))
+
+
+def _session_rule(needs: TableName | SqlText) -> SqlText:
+    """The session rule's CTEs (session_rule.sql) over ``needs``: one rule for a whole window and
+    for a day's appended lines."""
+    return load_sql(__file__, "session_rule", needs=needs)
 
 
 def _sessionise(con: duckdb.DuckDBPyConnection, start: date) -> None:
@@ -147,7 +154,8 @@ def _sessionise(con: duckdb.DuckDBPyConnection, start: date) -> None:
     session starts after 30 minutes of inactivity per device. The id hashes the device and the
     session's first event, so reruns give the same ids; a session continuing from the previous
     day keeps that day's id."""
-    con.execute(load_sql(__file__, "sessionised"), {"start": start, "session_timeout_minutes": SESSION_TIMEOUT_MINUTES})
+    con.execute(load_sql(__file__, "sessionised", session_rule=_session_rule(SqlText("needs"))),
+                {"start": start, "session_timeout_minutes": SESSION_TIMEOUT_MINUTES})
 
 
 def _write_events(con: duckdb.DuckDBPyConnection) -> None:
@@ -233,14 +241,17 @@ def clean_appended_lines(con: duckdb.DuckDBPyConnection, start: date, end: date,
     con.execute("BEGIN TRANSACTION")
     try:
         _parse_events(con, start, end, rules)
-        con.execute(load_sql(__file__, "duplicate_lines_appended"), {
-            "history": history_start(start, rules), "history_end": history_end(end, rules)})
+        # nothing is replaced: the day's clean rows count as earlier deliveries too
+        con.execute(load_sql(__file__, "duplicate_lines"), {
+            "replaced_start": start, "replaced_end": start, "history": history_start(start, rules),
+            "history_end": history_end(end, rules)})
         con.execute(load_sql(__file__, "mark_duplicate_events"))
         con.unregister("_landed_lines")
         registered = False
         session = {**window, "session_timeout_minutes": SESSION_TIMEOUT_MINUTES}
         con.execute(load_sql(__file__, "session_needs_appended"), session)
-        con.execute(load_sql(__file__, "session_ids_appended"), {"session_timeout_minutes": SESSION_TIMEOUT_MINUTES})
+        con.execute(load_sql(__file__, "session_ids_appended", session_rule=_session_rule(table("_session_needs"))),
+                    {"session_timeout_minutes": SESSION_TIMEOUT_MINUTES})
         con.execute(load_sql(__file__, "sessionised_appended"))
         con.execute(load_sql(__file__, "resessionised"))
         con.execute(load_sql(__file__, "update_resessionised"), window)

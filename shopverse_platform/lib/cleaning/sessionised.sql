@@ -11,23 +11,6 @@ WITH needs AS (
         WHERE partition_date < $start AND session_source = 'platform'
           AND event_ts >= CAST($start AS TIMESTAMP) - INTERVAL ($session_timeout_minutes) MINUTE)
 ),
-gaps AS (
-    SELECT *, CASE WHEN lag(event_ts) OVER w IS NULL
-                     OR event_ts - lag(event_ts) OVER w > INTERVAL ($session_timeout_minutes) MINUTE
-                   THEN 1 ELSE 0 END AS starts_session
-    FROM needs WINDOW w AS (PARTITION BY anonymous_id ORDER BY event_ts, event_id)
-),
-numbered AS (
-    SELECT *, sum(starts_session) OVER (PARTITION BY anonymous_id ORDER BY event_ts, event_id
-                                        ROWS UNBOUNDED PRECEDING) AS session_seq
-    FROM gaps
-),
-firsts AS (
-    SELECT anonymous_id, session_seq,
-           arg_min(coalesce(context_session_id,
-                            'sv-' || substr(md5(anonymous_id || '|' || event_id), 1, 20)),
-                   (event_ts, event_id)) AS session_id
-    FROM numbered GROUP BY ALL
-)
+{{session_rule}}
 SELECT n.parsed_row, f.session_id FROM numbered n JOIN firsts f USING (anonymous_id, session_seq)
 WHERE n.context_session_id IS NULL

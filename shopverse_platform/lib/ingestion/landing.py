@@ -532,11 +532,14 @@ def _read_import_files(files: list[LandingFile]) -> list[pa.Table]:
             mapped = convert(source, records, load_sources(sources_file))
         except (OSError, EOFError, zlib.error, UnicodeDecodeError, pa.ArrowException, UnknownSource) as error:
             raise LandingFileUnreadable(landing_file, error) from error
-        if records and isinstance(records[0], str) and landing_file.path.lower().removesuffix(".gz").endswith(".csv"):
-            records = records[1:]  # CSV: the header is not a record (numbers point at the data rows)
-        sent = [imports.source_line(r) for r in records][:len(mapped)]
-        if len(sent) != len(mapped):  # CSV records spanning lines: keep the mapped record as its text
-            sent = [None] * len(mapped)
+        if landing_file.path.lower().removesuffix(".gz").endswith(".csv"):
+            # the file's lines, header first; each record as the line it starts on
+            sent = [records[n - 1] for n in numbers]
+        else:  # NDJSON lines as sent, Parquet rows as JSON
+            sent = [imports.source_line(r) for r in records]
+        if len(sent) != len(mapped):
+            raise LandingFileUnreadable(landing_file, ValueError(
+                f"{len(mapped)} records mapped from {len(sent)} read: the file does not split into records"))
         rejected = [isinstance(m, Rejection) for m in mapped]
         columns = {
             "partition_date": [landing_file.partition_date] * len(mapped),

@@ -26,7 +26,8 @@ WAREHOUSE_TABLES: frozenset[str] = frozenset({
     # ingestion
     "raw_events", "raw_orders", "order_export_files",
     # cleaning
-    "clean_events", "clean_order_lines", "quarantine", "input_quality", "cleaned_landing_files", "sessions", "dim_customers", "dim_products",
+    "clean_events", "clean_order_lines", "quarantine", "input_quality", "cleaned_landing_files", "sessions",
+    "sessions_sources", "session_partitions", "dim_customers", "dim_products",
     # metrics
     "orders", "order_lines", "daily_sales", "daily_traffic", "funnel_daily", "cart_abandonment",
     "product_performance", "customer_metrics", "seasonality", "anomalies", "weekly_kpis",
