@@ -61,6 +61,11 @@ class ClusterModel:
         distances = ((matrix[:, None, :] - self.centres[None, :, :]) ** 2).sum(axis=2)
         return distances.argmin(axis=1).astype("int64")
 
+    def to_dict(self) -> dict:
+        """The model as plain JSON values (the MLflow artifact of a fit)."""
+        return {"k": self.k, "features": list(self.features), "mean": self.mean.tolist(), "std": self.std.tolist(),
+                "centres": self.centres.tolist(), "names": {str(c): n for c, n in self.names.items()}}
+
 
 def signed_log(x):
     """``sign(x) * log1p(|x|)``: a log scale that keeps zero and negative values (refunds)."""
@@ -179,11 +184,22 @@ def profile(frame: pd.DataFrame, labels: np.ndarray, features: list[str], names:
     return profiles
 
 
+def candidate_features(frame: pd.DataFrame) -> list[str]:
+    """The features of ``frame`` a clustering is fitted on, before constant ones are dropped."""
+    return [c for c in (*ORDER_FEATURES, *EVENT_FEATURES) if c in frame.columns]
+
+
+def varying_features(frame: pd.DataFrame) -> list[str]:
+    """The features a clustering of ``frame`` would keep (those that vary): a stored model fitted
+    on other features no longer describes these customers."""
+    values = frame[candidate_features(frame)].astype("float64").fillna(0.0)
+    return [c for c in values.columns if values[c].nunique() > 1]
+
+
 def cluster_customers(frame: pd.DataFrame, k_min: int = 3, k_max: int = 8, seed: int = 0) -> Clustering:
     """Cluster the customers of ``frame`` (one row each, with ``ORDER_FEATURES`` and optionally
     ``EVENT_FEATURES``); ``model`` of the result assigns other customers to the same clusters."""
-    candidates = [c for c in (*ORDER_FEATURES, *EVENT_FEATURES) if c in frame.columns]
-    matrix, features, mean, std = _prepare(frame, candidates)
+    matrix, features, mean, std = _prepare(frame, candidate_features(frame))
     k, scores, fitted, centres = _choose_k(matrix, k_min, k_max, seed)
     raw = fitted[k]
     # renumber by size so cluster 0 is the largest, stable across reruns
