@@ -247,7 +247,7 @@ def behaviour_cluster_model(context: dg.AssetExecutionContext, config: ClusterCo
             yield dg.MaterializeResult(metadata={"as_of_date": str(as_of), "skipped": f"{customers} customers: too few to cluster"})
             return
         clustering = cluster_customers(frame, config.k_min, config.k_max, config.seed)
-        origin = RunOrigin(context.run_id, context.asset_key.to_user_string(),
+        origin = RunOrigin(context.run.run_id, context.asset_key.to_user_string(),
                            context.partition_key if context.has_partition_key else None, code_version())
         tracked = track_cluster_fit(clustering, mlflow_tracking.target(), origin, as_of=as_of, customers=len(frame),
                                     params={"k_min": config.k_min, "k_max": config.k_max, "seed": config.seed,
