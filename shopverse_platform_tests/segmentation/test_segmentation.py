@@ -173,6 +173,16 @@ def test_real_customers_behaviour_clusters_are_chosen_by_silhouette_and_profiled
     top = profiles.loc[profiles.median_net_revenue.idxmax(), "cluster_label"]
     bottom = profiles.loc[profiles.median_net_revenue.idxmin(), "cluster_label"]
     assert top.startswith("High-value") and bottom.startswith("Low-value")
+    # no model was stored: this run fitted one and stored it; the next run applies it, no KMeans,
+    # and assigns every customer to the cluster (and label) of the fit
+    assert metadata["fitted_now"].value is True
+    again = retail.materialize([behaviour_clusters, behaviour_clusters_checks])
+    assert again.success and all(c.passed for c in again.get_asset_check_evaluations())
+    applied = again.get_asset_materialization_events()[0].materialization.metadata
+    assert applied["fitted_now"].value is False and applied["k"].value == metadata["k"].value
+    order = "SELECT * FROM behaviour_clusters ORDER BY customer_id"
+    pd.testing.assert_frame_equal(retail.frame(order), table.sort_values("customer_id", ignore_index=True))
+    pd.testing.assert_frame_equal(retail.frame("SELECT * FROM behaviour_cluster_profiles ORDER BY cluster"), profiles)
 
 
 def test_segment_tables_carry_the_column_lineage_of_the_sql_that_built_them(hand_segments):
