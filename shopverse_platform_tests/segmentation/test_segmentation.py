@@ -3,14 +3,18 @@ real Online Retail customers against a second (pandas) computation."""
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
+from pathlib import Path
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
 
 from shopverse_platform.defs.segmentation.assets import (
+    behaviour_cluster_model,
     behaviour_clusters,
     behaviour_clusters_checks,
     intent_segments,
@@ -26,6 +30,9 @@ from shopverse_platform.defs.segmentation.snapshots import (
     segment_snapshots_checks,
 )
 from shopverse_platform.lib.segmentation import checks
+from shopverse_platform.lib.segmentation.clusters import EVENT_FEATURES, ORDER_FEATURES, cluster_customers
+from shopverse_platform_tests.ml.conftest import with_mlflow
+from shopverse_platform_tests.ml.warehouses import hand_orders_warehouse, mlflow_store
 from shopverse_platform_tests.segmentation import fixture as fx
 
 
@@ -166,6 +173,16 @@ def test_real_customers_behaviour_clusters_are_chosen_by_silhouette_and_profiled
     top = profiles.loc[profiles.median_net_revenue.idxmax(), "cluster_label"]
     bottom = profiles.loc[profiles.median_net_revenue.idxmin(), "cluster_label"]
     assert top.startswith("High-value") and bottom.startswith("Low-value")
+    # no model was stored: this run fitted one and stored it; the next run applies it, no KMeans,
+    # and assigns every customer to the cluster (and label) of the fit
+    assert metadata["fitted_now"].value is True
+    again = retail.materialize([behaviour_clusters, behaviour_clusters_checks])
+    assert again.success and all(c.passed for c in again.get_asset_check_evaluations())
+    applied = again.get_asset_materialization_events()[0].materialization.metadata
+    assert applied["fitted_now"].value is False and applied["k"].value == metadata["k"].value
+    order = "SELECT * FROM behaviour_clusters ORDER BY customer_id"
+    pd.testing.assert_frame_equal(retail.frame(order), table.sort_values("customer_id", ignore_index=True))
+    pd.testing.assert_frame_equal(retail.frame("SELECT * FROM behaviour_cluster_profiles ORDER BY cluster"), profiles)
 
 
 def test_segment_tables_carry_the_column_lineage_of_the_sql_that_built_them(hand_segments):
@@ -181,3 +198,129 @@ def test_segment_tables_carry_the_column_lineage_of_the_sql_that_built_them(hand
     assert ("orders", "net_amount") in tiers["net_revenue"]
     assert ("orders", "customer_id") in tiers["customer_id"]
     assert ("orders", "customer_id") in rfm["customer_id"]
+
+
+# ------------------------------------------------------------------ behaviour clusters: fit weekly, apply daily
+
+def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    return {k: v.value for k, v in result.asset_materializations_for_node(asset)[-1].metadata.items()}
+
+
+def _stored_model(built) -> pd.DataFrame:
+    return built.frame("SELECT * FROM behaviour_cluster_model ORDER BY cluster")
+
+
+def _mlflow_runs(built) -> list:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(built.resources["mlflow_tracking"].resolved_tracking_uri())
+    experiment = client.get_experiment_by_name("shopverse/behaviour_clusters")
+    return [] if experiment is None else client.search_runs([experiment.experiment_id])
+
+
+@pytest.fixture(scope="module")
+def weekly_clusters(tmp_path_factory):
+    """The hand-written orders (11 customers), the weekly model fitted and tracked, then two daily runs."""
+    built = with_mlflow(hand_orders_warehouse(tmp_path_factory, "segmentation_cluster_model"),
+                        mlflow_store(tmp_path_factory, "segmentation_cluster_mlflow"))
+    weekly = built.materialize([behaviour_cluster_model])
+    assert weekly.success
+    stored = _stored_model(built)
+    runs = _mlflow_runs(built)
+    days = [built.materialize([behaviour_clusters, behaviour_clusters_checks]) for _ in range(2)]
+    return built, weekly, stored, runs, days
+
+
+def test_weekly_cluster_model_is_stored_and_tracked_in_mlflow(weekly_clusters, tmp_path):
+    built, weekly, stored, runs, _ = weekly_clusters
+    metadata = _metadata(weekly, "behaviour_cluster_model")
+    k = metadata["k"]
+    assert sorted(stored.cluster) == list(range(k)) and set(stored.k) == {k}
+    assert set(stored.fitted_by) == {"behaviour_cluster_model"} and str(stored.as_of_date.iloc[0].date()) == str(fx.AS_OF)
+    assert set(stored.customers_fitted) == {len(fx.ORDERS)}
+    assert stored.cluster_label.is_unique
+    features = list(stored.features.iloc[0])
+    assert all(len(c) == len(features) for c in stored.centre)
+    # one MLflow run, linked from the table, with the fit's k, features and silhouettes
+    (run,) = runs
+    assert set(stored.mlflow_run_id) == {run.info.run_id} == {metadata["mlflow_run_id"]}
+    assert run.data.params["k"] == str(k) and run.data.params["features"] == ",".join(features)
+    by_k = {int(key): value for key, value in metadata["silhouette_by_k"].items()}
+    assert {name: round(v, 4) for name, v in run.data.metrics.items() if name.startswith("silhouette_k")} == \
+        {f"silhouette_k{key}": value for key, value in by_k.items()}
+    assert run.data.metrics["silhouette"] == pytest.approx(stored.silhouette.iloc[0]) == pytest.approx(by_k[k], abs=1e-4)
+    # the model parameters as a JSON artifact: the same centres, scaling and names as the table
+    from mlflow import MlflowClient
+
+    client = MlflowClient(built.resources["mlflow_tracking"].resolved_tracking_uri())
+    model = json.loads(Path(client.download_artifacts(run.info.run_id, "cluster_model.json", str(tmp_path))).read_text())
+    assert model["k"] == k and model["features"] == features
+    np.testing.assert_array_equal(np.array(model["centres"]), np.stack(stored.centre))
+    np.testing.assert_array_equal(model["mean"], stored.feature_mean.iloc[0])
+    assert model["names"] == {str(c): n for c, n in zip(stored.cluster, stored.cluster_label)}
+
+
+def test_daily_clusters_apply_the_stored_model_with_the_labels_of_the_fit(weekly_clusters):
+    built, _, stored, _, days = weekly_clusters
+    assert all(day.success and all(c.passed for c in day.get_asset_check_evaluations()) for day in days)
+    table = built.frame("SELECT * FROM behaviour_clusters ORDER BY customer_id")
+    # independent expectation: a fit of the same customers (the frame the daily step read, in its
+    # order) gives each of them the cluster and label the stored model assigned
+    expected = cluster_customers(table[["customer_id", *ORDER_FEATURES, *EVENT_FEATURES]], 3, 8, 0)
+    assert table.cluster.tolist() == expected.labels.tolist()
+    names = dict(zip(expected.profiles.cluster, expected.profiles.cluster_label))
+    assert table.cluster_label.tolist() == [names[c] for c in expected.labels]
+    profiles = built.frame("SELECT * FROM behaviour_cluster_profiles ORDER BY cluster")
+    assert profiles.customers.tolist() == expected.profiles.customers.tolist() and set(profiles.k) == {expected.k}
+    assert np.allclose(profiles.median_net_revenue, expected.profiles.median_net_revenue)
+
+
+def test_daily_clusters_do_not_refit_when_a_model_is_stored(weekly_clusters):
+    built, _, stored, runs, days = weekly_clusters
+    for day in days:
+        metadata = _metadata(day, "behaviour_clusters")
+        assert metadata["fitted_now"] is False and "silhouette_by_k" not in metadata
+        assert metadata["model_fitted_by"] == "behaviour_cluster_model"
+        assert metadata["model_as_of_date"] == str(fx.AS_OF)
+        assert metadata["model_fitted_at"] == str(stored.fitted_at.iloc[0])
+    # the stored model is the weekly one, untouched, and the daily runs logged nothing to MLflow
+    pd.testing.assert_frame_equal(_stored_model(built), stored)
+    assert [r.info.run_id for r in _mlflow_runs(built)] == [r.info.run_id for r in runs]
+
+
+def test_daily_clusters_alone_fit_once_and_store_the_model(tmp_path_factory):
+    built = with_mlflow(hand_orders_warehouse(tmp_path_factory, "segmentation_daily_clusters"),
+                        mlflow_store(tmp_path_factory, "segmentation_daily_clusters_mlflow"))
+    first = built.materialize([behaviour_clusters])
+    assert first.success and all(c.passed for c in first.get_asset_check_evaluations())
+    metadata = _metadata(first, "behaviour_clusters")
+    assert metadata["fitted_now"] is True and metadata["fit_reason"] == "no model stored yet"
+    stored = _stored_model(built)
+    assert set(stored.fitted_by) == {"behaviour_clusters"} and stored.mlflow_run_id.isna().all()
+    assert len(stored) == metadata["k"] == len(metadata["silhouette_by_k"]) and len(metadata["silhouette_by_k"]) > 1
+    clusters = built.frame("SELECT * FROM behaviour_clusters ORDER BY customer_id")
+    second = built.materialize([behaviour_clusters])
+    assert second.success and _metadata(second, "behaviour_clusters")["fitted_now"] is False
+    pd.testing.assert_frame_equal(_stored_model(built), stored)
+    pd.testing.assert_frame_equal(built.frame("SELECT * FROM behaviour_clusters ORDER BY customer_id"), clusters)
+    assert _mlflow_runs(built) == []
+    # a stored model fitted on other features no longer describes the customers: fitted again
+    with built.warehouse.connect() as con:
+        con.execute("UPDATE behaviour_cluster_model SET features = features[2:], feature_mean = feature_mean[2:], "
+                    "feature_std = feature_std[2:], centre = centre[2:]")
+    third = built.materialize([behaviour_clusters])
+    metadata = _metadata(third, "behaviour_clusters")
+    assert third.success and metadata["fitted_now"] is True and "not the ones that vary" in metadata["fit_reason"]
+    refitted = _stored_model(built)
+    assert list(refitted.features.iloc[0]) == list(stored.features.iloc[0])
+    assert refitted.fitted_at.iloc[0] > stored.fitted_at.iloc[0]
+
+
+def test_cluster_model_is_fitted_in_the_weekly_job_not_the_daily_one():
+    from shopverse_platform.definitions import defs
+
+    definitions = defs()
+    daily = {k.to_user_string() for k in definitions.resolve_job_def("daily_job").asset_layer.selected_asset_keys}
+    weekly = {k.to_user_string() for k in definitions.resolve_job_def("weekly_job").asset_layer.selected_asset_keys}
+    assert "behaviour_cluster_model" in weekly and "behaviour_cluster_model" not in daily
+    assert "behaviour_clusters" in daily and "behaviour_clusters" not in weekly

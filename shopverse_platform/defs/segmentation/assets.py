@@ -1,5 +1,6 @@
 """Segmentation rebuilt every day as of the latest data: value tiers, RFM segments, behaviour
-clusters and intent segments (weekly snapshots and movements live in ``snapshots.py``)."""
+clusters and intent segments (weekly snapshots and movements live in ``snapshots.py``); and the
+behaviour-cluster model the daily clusters apply, fitted in the weekly job (group ``ml``)."""
 
 
 from datetime import timedelta
@@ -10,6 +11,8 @@ from pydantic import Field
 from shopverse_platform.defs.asset_helpers import table_metadata
 from shopverse_platform.defs.checks import Check, table_checks
 from shopverse_platform.defs.lineage.sql_lineage import StatementLog, frame_lineage_metadata, sql_lineage_metadata
+from shopverse_platform.defs.ml.common import ML, code_version
+from shopverse_platform.defs.ml.resources import MlflowTracking
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.defs.segmentation.common import (
     SEGMENTATION,
@@ -119,20 +122,51 @@ def _customer_frame(con, config: ClusterConfig, as_of):
     return frame, customer_sql, visit_sql
 
 
+def _refit_reason(stored, frame, config: ClusterConfig) -> str | None:
+    """Why the daily step cannot apply the stored model to ``frame`` (None: it can)."""
+    from shopverse_platform.lib.segmentation.clusters import varying_features
+
+    if stored is None:
+        return "no model stored yet"
+    if stored.model.features != varying_features(frame):
+        return f"the stored model's features {stored.model.features} are not the ones that vary today"
+    if not config.k_min <= stored.model.k <= config.k_max:
+        return f"the stored model's k = {stored.model.k} is outside [{config.k_min}, {config.k_max}]"
+    return None
+
+
+def _fit_metadata(clustering) -> dict[str, object]:
+    return {"k": clustering.k,
+            "silhouette_by_k": dg.MetadataValue.json({str(k): round(v, 4) for k, v in clustering.silhouette_by_k.items()}),
+            "features": dg.MetadataValue.json(clustering.features)}
+
+
+def _model_metadata(stored) -> dict[str, object]:
+    return {"model_as_of_date": str(stored.as_of_date), "model_fitted_at": stored.fitted_at.isoformat(sep=" "),
+            "model_fitted_by": stored.fitted_by}
+
+
 @dg.asset(**SEGMENTATION.whole_history(["orders", "clean_events"], kinds={"duckdb", "scikit-learn"}),
           check_specs=[K_IN_RANGE.spec()])
 def behaviour_clusters(context: dg.AssetExecutionContext, config: ClusterConfig, warehouse: Warehouse):
-    """Customers grouped by KMeans on scaled RFM and behaviour features (recency, orders, net
+    """Customers assigned to behaviour clusters: the model fitted weekly by
+    `behaviour_cluster_model` (KMeans on scaled RFM and behaviour features: recency, orders, net
     revenue, average order value, units and products per order, cancellation rate, days between
-    orders, and sessions, item views and cart adds of the last 90 days when events exist). k is
-    the one with the best silhouette in [k_min, k_max]. Each cluster is profiled (medians, size)
-    in `behaviour_cluster_profiles` and named from its value, frequency and recency, e.g.
-    "High-value frequent buyers, active"."""
+    orders, and sessions, item views and cart adds of the last 90 days when events exist; k with
+    the best silhouette in [k_min, k_max]) is read from `behaviour_cluster_model` and applied: each
+    customer goes to the nearest centre. With no stored model (or one fitted on other features, or
+    with k outside [k_min, k_max]) the clusters are fitted here once and the model stored. Each
+    cluster is profiled (medians, size) in `behaviour_cluster_profiles` and named from its value,
+    frequency and recency, e.g. "High-value frequent buyers, active"."""
+    from datetime import UTC, datetime
+
     import pandas as pd
 
+    from shopverse_platform.lib.segmentation.cluster_store import MODEL_TABLE, load_model, store_model
     from shopverse_platform.lib.segmentation.clusters import (
         EVENT_FEATURES,
         ORDER_FEATURES,
+        apply_model,
         cluster_customers,
     )
 
@@ -146,17 +180,28 @@ def behaviour_clusters(context: dg.AssetExecutionContext, config: ClusterConfig,
         out = frame[["customer_id", *ORDER_FEATURES, *EVENT_FEATURES]].copy()
         out.insert(1, "as_of_date", as_of)
         if len(frame) > config.k_max:
-            clustering = cluster_customers(frame, config.k_min, config.k_max, config.seed)
-            labels = dict(zip(clustering.profiles.cluster, clustering.profiles.cluster_label))
-            out.insert(2, "cluster", clustering.labels.astype("int32"))
-            out.insert(3, "cluster_label", [labels[c] for c in clustering.labels])
-            profiles = clustering.profiles.assign(as_of_date=as_of, k=clustering.k)
-            metadata.update({
-                "k": clustering.k,
-                "silhouette_by_k": dg.MetadataValue.json({str(k): round(v, 4) for k, v in clustering.silhouette_by_k.items()}),
-                "features": dg.MetadataValue.json(clustering.features),
-                "profiles": dg.MetadataValue.md(markdown_table(profiles[["cluster", "cluster_label", "customers", "share"]])),
-            })
+            stored = load_model(con)
+            reason = _refit_reason(stored, frame, config)
+            if reason is None:  # the usual day: the weekly fit applied, no KMeans
+                labels, profiles = apply_model(stored.model, frame)
+                model = stored.model
+                metadata.update({"k": model.k, "silhouette": round(stored.silhouette, 4),
+                                 "features": dg.MetadataValue.json(model.features), **_model_metadata(stored),
+                                 "fitted_now": False})
+            else:  # fitted once here and stored, so the next days apply it until the weekly fit replaces it
+                context.log.info(f"behaviour_clusters: fitting the clusters now ({reason})")
+                clustering = cluster_customers(frame, config.k_min, config.k_max, config.seed)
+                store_model(con, clustering, as_of=as_of, fitted_at=datetime.now(UTC).replace(tzinfo=None),
+                            fitted_by="behaviour_clusters", customers=len(frame))
+                comment_columns(con, MODEL_TABLE)  # written beside behaviour_clusters
+                labels, profiles, model = clustering.labels, clustering.profiles, clustering.model
+                metadata.update({**_fit_metadata(clustering), **_model_metadata(load_model(con)),
+                                 "fitted_now": True, "fit_reason": reason})
+            names = dict(zip(profiles.cluster, profiles.cluster_label))
+            out.insert(2, "cluster", labels.astype("int32"))
+            out.insert(3, "cluster_label", [names[c] for c in labels])
+            profiles = profiles.assign(as_of_date=as_of, k=model.k)
+            metadata["profiles"] = dg.MetadataValue.md(markdown_table(profiles[["cluster", "cluster_label", "customers", "share"]]))
         else:
             out = out.head(0)
             out.insert(2, "cluster", pd.Series(dtype="int32"))
@@ -174,6 +219,49 @@ def behaviour_clusters(context: dg.AssetExecutionContext, config: ClusterConfig,
                 (customer_sql, ["customer_id", *ORDER_FEATURES]), (visit_sql, list(EVENT_FEATURES))]))
         yield dg.MaterializeResult(metadata={**table_metadata(con, "behaviour_clusters"), **metadata})
         yield K_IN_RANGE.result(checks.clusters_labelled(con, config.k_min, config.k_max))
+
+
+@dg.asset(**ML.whole_history(["orders", "clean_events"], kinds={"duckdb", "scikit-learn", "mlflow"}, eager=False))
+def behaviour_cluster_model(context: dg.AssetExecutionContext, config: ClusterConfig, warehouse: Warehouse,
+                            mlflow_tracking: MlflowTracking):
+    """The behaviour-cluster model, fitted weekly: KMeans for every k in [k_min, k_max] on every
+    customer with an order as of the latest data (the features of `behaviour_clusters`), the k
+    with the best silhouette kept. Stored in `behaviour_cluster_model` (one row per cluster: its
+    centre, name and the scaling) for the daily `behaviour_clusters` to apply, and tracked in
+    MLflow experiment `shopverse/behaviour_clusters` (k, features, silhouette per k, the model as
+    JSON). In the weekly job, not the daily one: the daily step reads the table, it does not
+    depend on this asset."""
+    from datetime import UTC, datetime
+
+    from shopverse_platform.lib.ml.cluster_tracking import track_cluster_fit
+    from shopverse_platform.lib.ml.tracking import RunOrigin
+    from shopverse_platform.lib.segmentation.cluster_store import MODEL_TABLE, load_model, store_model
+    from shopverse_platform.lib.segmentation.clusters import cluster_customers
+
+    with warehouse.connect() as con:
+        as_of = resolve_as_of(con, config.as_of_date, config.order_source)
+        frame = _customer_frame(con, config, as_of)[0] if as_of else None
+        if frame is None or len(frame) <= config.k_max:
+            customers = 0 if frame is None else len(frame)
+            context.log.warning(f"behaviour_cluster_model: {customers} customers, too few to cluster; the stored model is kept")
+            yield dg.MaterializeResult(metadata={"as_of_date": str(as_of), "skipped": f"{customers} customers: too few to cluster"})
+            return
+        clustering = cluster_customers(frame, config.k_min, config.k_max, config.seed)
+        origin = RunOrigin(context.run.run_id, context.asset_key.to_user_string(),
+                           context.partition_key if context.has_partition_key else None, code_version())
+        tracked = track_cluster_fit(clustering, mlflow_tracking.target(), origin, as_of=as_of, customers=len(frame),
+                                    params={"k_min": config.k_min, "k_max": config.k_max, "seed": config.seed,
+                                            "event_lookback_days": config.event_lookback_days,
+                                            "order_source": config.order_source or "all"})
+        store_model(con, clustering, as_of=as_of, fitted_at=datetime.now(UTC).replace(tzinfo=None),
+                    fitted_by="behaviour_cluster_model", customers=len(frame), mlflow_run_id=tracked.run_id)
+        yield dg.MaterializeResult(metadata={
+            **table_metadata(con, MODEL_TABLE), "as_of_date": str(as_of), "customers": len(frame),
+            **_fit_metadata(clustering), **_model_metadata(load_model(con)),
+            "experiment_id": tracked.experiment_id, "mlflow_run_id": tracked.run_id,
+            "tracking_uri": mlflow_tracking.resolved_tracking_uri(),
+            "profiles": dg.MetadataValue.md(markdown_table(clustering.profiles[["cluster", "cluster_label", "customers", "share"]])),
+        })
 
 
 behaviour_clusters_checks = table_checks("behaviour_clusters", [

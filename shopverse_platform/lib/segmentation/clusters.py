@@ -30,6 +30,41 @@ class Clustering:
     silhouette_by_k: dict[int, float]
     features: list[str]
     profiles: pd.DataFrame  # one row per cluster: cluster, label, customers, share, medians
+    model: "ClusterModel | None" = None  # what applies this clustering to other customers
+
+
+@dataclass(frozen=True)
+class ClusterModel:
+    """A fitted clustering reduced to what assigning a customer needs, so the daily step can apply
+    the weekly fit without refitting: the features, the signed-log means and standard deviations
+    that scaled them, the centres (scaled units, row i = cluster i, numbered by size at fit time)
+    and the names of the clusters."""
+
+    features: list[str]
+    mean: np.ndarray
+    std: np.ndarray
+    centres: np.ndarray
+    names: dict[int, str]
+
+    @property
+    def k(self) -> int:
+        return len(self.centres)
+
+    def scale(self, frame: pd.DataFrame) -> np.ndarray:
+        values = frame[self.features].astype("float64").fillna(0.0).to_numpy()
+        return (signed_log(values) - self.mean) / self.std
+
+    def assign(self, frame: pd.DataFrame) -> np.ndarray:
+        """The nearest centre (Euclidean, in scaled units) of each row of ``frame``, as KMeans'
+        ``predict`` does; ties go to the lower cluster number."""
+        matrix = self.scale(frame)
+        distances = ((matrix[:, None, :] - self.centres[None, :, :]) ** 2).sum(axis=2)
+        return distances.argmin(axis=1).astype("int64")
+
+    def to_dict(self) -> dict:
+        """The model as plain JSON values (the MLflow artifact of a fit)."""
+        return {"k": self.k, "features": list(self.features), "mean": self.mean.tolist(), "std": self.std.tolist(),
+                "centres": self.centres.tolist(), "names": {str(c): n for c, n in self.names.items()}}
 
 
 def signed_log(x):
@@ -39,14 +74,27 @@ def signed_log(x):
 
 def prepare(frame: pd.DataFrame, features: list[str]) -> tuple[np.ndarray, list[str]]:
     """The scaled matrix of the features that vary, and their names."""
+    matrix, varying, _, _ = _prepare(frame, features)
+    return matrix, varying
+
+
+def _prepare(frame: pd.DataFrame, features: list[str]) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
     values = frame[features].astype("float64").fillna(0.0)
     varying = [c for c in features if values[c].nunique() > 1]
     matrix = signed_log(values[varying].to_numpy())
+    mean = matrix.mean(axis=0)
     std = matrix.std(axis=0)
-    return (matrix - matrix.mean(axis=0)) / np.where(std > 0, std, 1.0), varying
+    std = np.where(std > 0, std, 1.0)
+    return (matrix - mean) / std, varying, mean, std
 
 
 def choose_k(matrix: np.ndarray, k_min: int, k_max: int, seed: int) -> tuple[int, dict[int, float], dict[int, np.ndarray]]:
+    best, scores, fitted, _ = _choose_k(matrix, k_min, k_max, seed)
+    return best, scores, fitted
+
+
+def _choose_k(matrix: np.ndarray, k_min: int, k_max: int, seed: int):
+    """``choose_k`` plus the centres of every k fitted (scaled units, KMeans' numbering)."""
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
     from threadpoolctl import threadpool_limits
@@ -56,18 +104,21 @@ def choose_k(matrix: np.ndarray, k_min: int, k_max: int, seed: int) -> tuple[int
     sample = rng.choice(n, size=min(n, SILHOUETTE_SAMPLE), replace=False)
     scores: dict[int, float] = {}
     fitted: dict[int, np.ndarray] = {}
+    centres: dict[int, np.ndarray] = {}
     for k in range(k_min, min(k_max, n - 1) + 1):
         # one OpenMP thread: on a busy two-core machine KMeans' spinning threads were ~20x slower
         with threadpool_limits(limits=1):
-            labels = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(matrix)
+            kmeans = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(matrix)
+        labels = kmeans.labels_
         if len(np.unique(labels[sample])) < 2:
             continue
         scores[k] = float(silhouette_score(matrix[sample], labels[sample]))
         fitted[k] = labels
+        centres[k] = kmeans.cluster_centers_
     if not scores:
         raise ValueError(f"no k in [{k_min}, {k_max}] gives two clusters on {n} customers")
     best = max(scores, key=lambda k: (scores[k], -k))
-    return best, scores, fitted
+    return best, scores, fitted, centres
 
 
 def _level(value: float, low: float, high: float, words: tuple[str, str, str]) -> str:
@@ -119,18 +170,8 @@ def name_clusters(frame: pd.DataFrame, labels: np.ndarray, scaled: pd.DataFrame 
     return names
 
 
-def cluster_customers(frame: pd.DataFrame, k_min: int = 3, k_max: int = 8, seed: int = 0) -> Clustering:
-    """Cluster the customers of ``frame`` (one row each, with ``ORDER_FEATURES`` and optionally
-    ``EVENT_FEATURES``)."""
-    candidates = [c for c in (*ORDER_FEATURES, *EVENT_FEATURES) if c in frame.columns]
-    matrix, features = prepare(frame, candidates)
-    k, scores, fitted = choose_k(matrix, k_min, k_max, seed)
-    raw = fitted[k]
-    # renumber by size so cluster 0 is the largest, stable across reruns
-    sizes = pd.Series(raw).value_counts()
-    order = {old: new for new, old in enumerate(sorted(sizes.index, key=lambda c: (-sizes[c], c)))}
-    labels = np.array([order[c] for c in raw])
-    names = name_clusters(frame, labels, pd.DataFrame(matrix, columns=features))
+def profile(frame: pd.DataFrame, labels: np.ndarray, features: list[str], names: dict[int, str]) -> pd.DataFrame:
+    """One row per cluster present in ``labels``: its name, size, share and the medians of the raw features."""
     medians = frame[features].astype("float64").groupby(labels).median()
     profiles = pd.DataFrame({
         "cluster": medians.index.astype(int),
@@ -140,4 +181,40 @@ def cluster_customers(frame: pd.DataFrame, k_min: int = 3, k_max: int = 8, seed:
     profiles["share"] = profiles.customers / len(frame)
     for column in features:
         profiles[f"median_{column}"] = medians[column].to_numpy()
-    return Clustering(labels=labels, k=k, silhouette_by_k=scores, features=features, profiles=profiles)
+    return profiles
+
+
+def candidate_features(frame: pd.DataFrame) -> list[str]:
+    """The features of ``frame`` a clustering is fitted on, before constant ones are dropped."""
+    return [c for c in (*ORDER_FEATURES, *EVENT_FEATURES) if c in frame.columns]
+
+
+def varying_features(frame: pd.DataFrame) -> list[str]:
+    """The features a clustering of ``frame`` would keep (those that vary): a stored model fitted
+    on other features no longer describes these customers."""
+    values = frame[candidate_features(frame)].astype("float64").fillna(0.0)
+    return [c for c in values.columns if values[c].nunique() > 1]
+
+
+def cluster_customers(frame: pd.DataFrame, k_min: int = 3, k_max: int = 8, seed: int = 0) -> Clustering:
+    """Cluster the customers of ``frame`` (one row each, with ``ORDER_FEATURES`` and optionally
+    ``EVENT_FEATURES``); ``model`` of the result assigns other customers to the same clusters."""
+    matrix, features, mean, std = _prepare(frame, candidate_features(frame))
+    k, scores, fitted, centres = _choose_k(matrix, k_min, k_max, seed)
+    raw = fitted[k]
+    # renumber by size so cluster 0 is the largest, stable across reruns
+    sizes = pd.Series(raw).value_counts()
+    by_size = sorted(sizes.index, key=lambda c: (-sizes[c], c))
+    order = {old: new for new, old in enumerate(by_size)}
+    labels = np.array([order[c] for c in raw])
+    names = name_clusters(frame, labels, pd.DataFrame(matrix, columns=features))
+    model = ClusterModel(features=features, mean=mean, std=std, centres=centres[k][by_size], names=names)
+    return Clustering(labels=labels, k=k, silhouette_by_k=scores, features=features,
+                      profiles=profile(frame, labels, features, names), model=model)
+
+
+def apply_model(model: ClusterModel, frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Assign each customer of ``frame`` to the nearest centre of ``model``; the labels and the
+    profiles of that assignment (clusters nobody falls into are left out)."""
+    labels = model.assign(frame)
+    return labels, profile(frame, labels, model.features, model.names)

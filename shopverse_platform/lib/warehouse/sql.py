@@ -33,7 +33,8 @@ WAREHOUSE_TABLES: frozenset[str] = frozenset({
     "orders", "order_lines", "daily_sales", "daily_traffic", "funnel_daily", "cart_abandonment",
     "product_performance", "customer_metrics", "seasonality", "anomalies", "weekly_kpis",
     # segmentation
-    "value_tiers", "rfm_segments", "behaviour_clusters", "behaviour_cluster_profiles", "intent_segments",
+    "value_tiers", "rfm_segments", "behaviour_clusters", "behaviour_cluster_profiles", "behaviour_cluster_model",
+    "intent_segments",
     "segment_snapshots",
     "segment_movements",
     # ml
