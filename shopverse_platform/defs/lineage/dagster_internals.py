@@ -1,6 +1,7 @@
 """Every Dagster internal the platform relies on, in this one module and nowhere else: the lineage
-policy's, the two types a run launcher's health check returns (``run_workers.py``), and what the
-shopverse command needs to record its runs with the code location (:func:`execute_in_code_location`).
+policy's, the two types a run launcher's health check returns (``run_workers.py``), what the
+shopverse command needs to record its runs with the code location (:func:`execute_in_code_location`),
+and the SQLite event log the batching storage extends (``defs/automation/event_log.py``).
 
 Why internals at all (docs/lineage.md, "Why the compute function, and why Dagster internals"):
 no public Dagster mechanism emits an event *in the step, before the asset body runs*, in every
