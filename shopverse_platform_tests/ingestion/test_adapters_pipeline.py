@@ -134,6 +134,18 @@ def test_an_export_dropped_into_events_is_loud_and_says_where_it_belongs(landing
     assert hint.startswith(str(folder / "export.ndjson")) and f"imports/ga4_bigquery/{DAY}/" in hint
     assert query("SELECT reason_code, count(*) FROM quarantine GROUP BY 1 ORDER BY 1") == [
         ("malformed_json", 1), ("schema_violation", 5)]
+    # and the day's report says it: the hint is the day's first input-quality finding, which the
+    # report's data-quality line shows (a rerun of the day does not repeat it)
+    assert materialize_range(EVENT_ASSETS, resources, DAY, DAY).get_asset_check_evaluations()
+    (findings,) = query("SELECT findings FROM input_quality WHERE source = 'events' AND partition_date = ?", [DAY])[0]
+    assert findings[0] == hint and findings.count(hint) == 1
+    from shopverse_platform.lib.reports import data as report_data
+    from shopverse_platform.lib.reports.insights import data_quality
+
+    with resources["warehouse"].connect(read_only=True) as con:
+        day = date.fromisoformat(DAY)
+        quality = report_data.load(con, report_data.Period.day(day)).quality
+    assert hint in data_quality(quality).text
 
 
 def test_a_csv_with_a_blank_line_keeps_each_rejected_row_as_sent(landing_dir, resources, query):

@@ -69,7 +69,8 @@ def _input_quality(con, check: Check, source: str, params: dict) -> dg.AssetChec
     status, metadata = input_quality.gate_outcome(rows)
     if source == "events" and status != "ok":
         if hints := input_quality.foreign_formats(con, params["start"], params["end"]):
-            metadata["another_tools_export"] = hints[:20]
+            input_quality.record_hints(con, hints)  # the daily report's data-quality line shows it too
+            metadata["another_tools_export"] = [hint for _, hint in hints[:20]]
     return check.result((status == "ok", {"status": status, **metadata}), warn=status != "fail")
 
 

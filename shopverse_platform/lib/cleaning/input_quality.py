@@ -142,10 +142,11 @@ def write_input_quality(con: duckdb.DuckDBPyConnection, source: str, start: date
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def foreign_formats(con: duckdb.DuckDBPyConnection, start: date, end: date) -> list[str]:
+def foreign_formats(con: duckdb.DuckDBPyConnection, start: date, end: date) -> list[tuple[date, str]]:
     """Event files of the window whose rejected lines are another tool's export (GA4 BigQuery rows,
-    an older tool's shape): what to do about each, in one line. Such a file is quarantined line by
-    line as schema_violation (the rules are ours); its adapter reads it from imports/<format>/."""
+    an older tool's shape): for each, its day and what to do about it, in one line. Such a file is
+    quarantined line by line as schema_violation (the rules are ours); its adapter reads it from
+    imports/<format>/."""
     if not table_exists(con, "quarantine"):
         return []
     hints = []
@@ -153,10 +154,17 @@ def foreign_formats(con: duckdb.DuckDBPyConnection, start: date, end: date) -> l
                                                     {"start": start, "end": end}).fetchall():
         found = sniff_format(first_line)
         if found:
-            hints.append(f"{source_file} looks like a {found} export: move it to "
-                         f"imports/{found}/{day}/ in the landing zone and its records are mapped (docs/events.md, "
-                         "\"Importing other tools' exports\")")
+            hints.append((day, f"{source_file} looks like a {found} export: move it to "
+                               f"imports/{found}/{day}/ in the landing zone and its records are mapped (docs/events.md, "
+                               "\"Importing other tools' exports\")"))
     return hints
+
+
+def record_hints(con: duckdb.DuckDBPyConnection, hints: list[tuple[date, str]]) -> None:
+    """Put each hint first among its day's input-quality findings for events, so the daily report's
+    data-quality line (which shows the first findings) says what to do with the file."""
+    for day, hint in hints:
+        con.execute(load_sql(__file__, "prepend_finding"), {"day": day, "finding": hint})
 
 
 def gate_outcome(rows: list[dict]) -> tuple[str, dict[str, object]]:
