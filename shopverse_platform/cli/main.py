@@ -149,7 +149,10 @@ def _print_tables(path: Path) -> None:
 
 def cmd_ui(args: argparse.Namespace) -> int:
     use_embedded_instance()
-    command = ["dagster", "dev", "-w", str(paths.PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
+    # The dagster beside this interpreter, as `shopverse up` starts it: run as .venv/bin/shopverse
+    # (or from make) without the environment activated, a bare "dagster" is not on the PATH.
+    dagster = Path(sys.executable).parent / "dagster"
+    command = [str(dagster), "dev", "-w", str(paths.PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
     print(f"Dagster UI on http://{args.host}:{args.port}  (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
     return subprocess.call(command, cwd=paths.PROJECT_ROOT)
 
