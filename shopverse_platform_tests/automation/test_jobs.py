@@ -52,6 +52,10 @@ def test_project_jobs_split_the_graph(definitions):
     weekly = {k.to_user_string() for k in definitions.resolve_job_def("weekly_job").asset_layer.selected_asset_keys}
     assert {"raw_events", "clean_events", "sessions", "daily_sales", "anomalies", "daily_report"} <= daily
     assert {"weekly_kpis", "weekly_report"} <= weekly
+    # the whole-history profile is rebuilt weekly, not after every day (issue 14), and nothing eager
+    # rebuilds it after a day either
+    assert "seasonality" in weekly and "seasonality" not in daily
+    assert graph.get(dg.AssetKey("seasonality")).automation_condition is None
     assert not daily & weekly
     for key in graph.materializable_asset_keys:
         partitions = graph.get(key).partitions_def

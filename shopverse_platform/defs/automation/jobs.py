@@ -16,7 +16,7 @@ daily_job = dg.define_asset_job(
     description=(
         "One UTC day (or a range of days in one run) through every layer: raw and clean tables, "
         "facts, daily metrics and the daily report, then the unpartitioned tables built from them "
-        "(sessions, dimensions, customer metrics, seasonality, anomalies). Launched by the daily "
+        "(sessions, dimensions, customer metrics, anomalies, the current segments). Launched by the daily "
         "schedule for yesterday and by the landing-zone sensor for days whose files changed."
     ),
     tags={WAREHOUSE_TAG: "write"},

@@ -4,8 +4,8 @@ A job can hold assets of one partitions definition plus unpartitioned ones, so t
 the partitions: every daily-partitioned asset is daily work, every weekly-partitioned one weekly
 work (weekly KPIs, segment snapshots and movements, the weekly report). Unpartitioned assets go
 with the daily job when they sit downstream of daily assets (sessions, dimensions, whole-history
-metrics, the current segments), except those downstream of weekly assets and the model group:
-model retraining is weekly by design. New assets from any layer land in the right job without
+metrics, the current segments), except those downstream of weekly assets and of the weekly groups:
+model retraining is weekly by design, and so is the long-term profile (seasonality). New assets from any layer land in the right job without
 touching this file.
 
 The freshness scope (today's tables kept fresh while the day fills, see docs/operations.md) is the
@@ -20,8 +20,9 @@ from collections.abc import Set
 
 import dagster as dg
 
-# Groups whose unpartitioned assets are rebuilt weekly: model training and the scores it produces.
-WEEKLY_GROUPS = ("ml", "models")
+# Groups whose unpartitioned assets are rebuilt weekly: model training and the scores it produces,
+# and long-term profiles of the whole history (seasonality) that one more day hardly moves.
+WEEKLY_GROUPS = ("ml", "models", "long_term")
 
 
 class PartitionedLike(dg.AssetSelection):

@@ -198,7 +198,7 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
     emit_backfills=False,
     description=(
         "Declarative automation: unpartitioned tables built from daily partitions (sessions, "
-        "dimensions, customer metrics, seasonality, anomalies) are rebuilt after any of their "
+        "dimensions, customer metrics, anomalies) are rebuilt after any of their "
         "partitions is updated outside the daily job, e.g. a single day re-materialized from the UI."
     ),
 )

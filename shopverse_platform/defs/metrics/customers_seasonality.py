@@ -37,10 +37,14 @@ customer_metrics_checks = table_checks("customer_metrics", [
 ])
 
 
-@dg.asset(**ANALYTICS.whole_history(["clean_events", "sessions", "orders"]))
+# A profile of the whole history, which one more day hardly moves: rebuilt by the weekly job (group
+# `long_term`, WEEKLY_GROUPS in defs/automation/selections.py), not after every day (issue 14: a
+# daily run must not read the whole history for it).
+@dg.asset(**ANALYTICS.with_group("long_term").whole_history(["clean_events", "sessions", "orders"], eager=False))
 def seasonality(context: dg.AssetExecutionContext, warehouse: Warehouse):
     """Events and revenue by UTC hour × weekday and by month of the year, as totals, per observed
-    day and as shares, with the peak slot of each named (`is_peak_events`, `is_peak_revenue`)."""
+    day and as shares, with the peak slot of each named (`is_peak_events`, `is_peak_revenue`).
+    Rebuilt weekly (weekly job): a profile of the whole history."""
     with warehouse.connect() as con:
         log = StatementLog(con)  # the SQL that really ran, for column lineage
         history.build_seasonality(log)
