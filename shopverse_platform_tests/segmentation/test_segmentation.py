@@ -241,8 +241,14 @@ def test_weekly_cluster_model_is_stored_and_tracked_in_mlflow(weekly_clusters, t
     assert stored.cluster_label.is_unique
     features = list(stored.features.iloc[0])
     assert all(len(c) == len(features) for c in stored.centre)
-    # one MLflow run, linked from the table, with the fit's k, features and silhouettes
-    (run,) = runs
+    # one MLflow run per fit, linked from the table, with the fit's k, features and silhouettes;
+    # under it a candidate run per k tried, as the other models' trainings have
+    (run,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    candidates = {r.data.tags["shopverse.candidate"]: r for r in runs if r.data.tags.get("mlflow.parentRunId") == run.info.run_id}
+    assert len(candidates) == len(runs) - 1 >= 2
+    assert {name: round(r.data.metrics["silhouette"], 4) for name, r in candidates.items()} == {
+        f"k={key}": value for key, value in {int(key): value for key, value in metadata["silhouette_by_k"].items()}.items()}
+    assert [name for name, r in candidates.items() if r.data.tags["shopverse.selected"] == "true"] == [f"k={k}"]
     assert set(stored.mlflow_run_id) == {run.info.run_id} == {metadata["mlflow_run_id"]}
     assert run.data.params["k"] == str(k) and run.data.params["features"] == ",".join(features)
     by_k = {int(key): value for key, value in metadata["silhouette_by_k"].items()}

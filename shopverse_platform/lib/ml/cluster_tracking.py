@@ -1,7 +1,8 @@
 """The weekly behaviour-cluster fit tracked in MLflow, in experiment ``shopverse/behaviour_clusters``
 like the other models: one run per fit with k and the features as params, the silhouette of every
 k tried as metrics, and the fitted model (scaling, centres, names) and the profiles as JSON
-artifacts. Not registered: the daily step applies the model stored in the warehouse
+artifacts; under it, one candidate run per k tried (its silhouette), so the MLflow UI compares
+the candidates of a fit as it does the other models' (tag ``shopverse.candidate``). Not registered: the daily step applies the model stored in the warehouse
 (lib/segmentation/cluster_store.py), which carries this run's id."""
 
 from __future__ import annotations
@@ -42,4 +43,10 @@ def track_cluster_fit(clustering: Clustering, target: TrackingTarget, origin: Ru
                 mlflow.log_metric("silhouette_by_k", value, step=k)
             mlflow.log_dict(clustering.model.to_dict(), "cluster_model.json")
             mlflow.log_dict(clustering.profiles.to_dict(orient="records"), "profiles.json")
+            for k, value in sorted(clustering.silhouette_by_k.items()):
+                with mlflow.start_run(experiment_id=experiment_id, run_name=f"k={k}", nested=True,
+                                      tags={**tags, "shopverse.candidate": f"k={k}",
+                                            "shopverse.selected": str(k == clustering.k).lower()}):
+                    mlflow.log_params({"k": k, "features": ",".join(clustering.features), "customers": customers})
+                    mlflow.log_metric("silhouette", value)
     return TrackedFit(experiment_id, run.info.run_id)
