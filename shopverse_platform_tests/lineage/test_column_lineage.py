@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from shopverse_platform.lib.lineage import column_lineage as column_lineage_module
 from shopverse_platform.lib.lineage.column_lineage import (
     ColumnLineageError,
     SourceColumn,
@@ -155,3 +156,39 @@ def test_a_columns_lambda_over_a_bound_list_keeps_the_columns_the_built_table_ha
     assert cols(result, "order_date") == {("main.orders", "order_date", "TRANSFORMATION")}
     # without the built table's schema nothing is guessed: only the named column
     assert set(column_lineage(sql, SCHEMA.get, target="features").columns) == {"customer_id"}
+
+
+# One statement as DuckDB 1.5.5 and 2.0.0 serialise it (json_serialize_sql, captured in each version;
+# query locations and empty or null keys left out). The two differ where the walk reads: the CTE's
+# query (1.5 {"query": {"node": ...}}, 2.0 {"query_node": ...}) and string constants (1.5 a typed
+# "value", 2.0 a "literal"), here the COLUMNS regular expression. The suite runs on one version;
+# these pin the other's shape down too.
+SHAPES_SQL = ("WITH paid AS (SELECT customer_id, amount FROM orders WHERE status = 'paid') "
+              "SELECT COLUMNS('^cust'), sum(amount) AS total FROM paid GROUP BY 1")
+SERIALIZED_BY_DUCKDB = {
+    "1.5.5": '{"statements":[{"node":{"type":"SELECT_NODE","cte_map":{"map":[{"key":"paid","value":{"query":{"node":{"type":"SELECT_NODE","select_list":[{"class":"COLUMN_REF","type":"COLUMN_REF","column_names":["customer_id"]},{"class":"COLUMN_REF","type":"COLUMN_REF","column_names":["amount"]}],"from_table":{"type":"BASE_TABLE","table_name":"orders"},"where_clause":{"class":"COMPARISON","type":"COMPARE_EQUAL","left":{"class":"COLUMN_REF","type":"COLUMN_REF","column_names":["status"]},"right":{"class":"CONSTANT","type":"VALUE_CONSTANT","value":{"type":{"id":"VARCHAR"},"value":"paid"}}},"aggregate_handling":"STANDARD_HANDLING"}},"materialized":"CTE_MATERIALIZE_DEFAULT"}}]},"select_list":[{"class":"STAR","type":"STAR","columns":true,"expr":{"class":"CONSTANT","type":"VALUE_CONSTANT","value":{"type":{"id":"VARCHAR"},"value":"^cust"}}},{"class":"FUNCTION","type":"FUNCTION","alias":"total","function_name":"sum","children":[{"class":"COLUMN_REF","type":"COLUMN_REF","column_names":["amount"]}],"order_bys":{"type":"ORDER_MODIFIER"}}],"from_table":{"type":"BASE_TABLE","table_name":"paid"},"group_expressions":[{"class":"CONSTANT","type":"VALUE_CONSTANT","value":{"type":{"id":"INTEGER"},"value":1}}],"group_sets":[[0]],"aggregate_handling":"STANDARD_HANDLING"}}]}',  # noqa: E501
+    "2.0.0": '{"statements":[{"node":{"type":"SELECT_NODE","cte_map":{"map":[{"key":"paid","value":{"materialized":"CTE_MATERIALIZE_DEFAULT","query_node":{"type":"SELECT_NODE","select_list":[{"class":"COLUMN_REF","type":"COLUMN_REF","column_names":["customer_id"]},{"class":"COLUMN_REF","type":"COLUMN_REF","column_names":["amount"]}],"from_table":{"type":"BASE_TABLE","table_name":"orders","qualified_name":{"path":["orders"]}},"where_clause":{"class":"COMPARISON","type":"COMPARE_EQUAL","left":{"class":"COLUMN_REF","type":"COLUMN_REF","column_names":["status"]},"right":{"class":"CONSTANT","type":"VALUE_CONSTANT","literal":{"kind":"STRING","text":"paid"}}},"aggregate_handling":"STANDARD_HANDLING"}}}]},"select_list":[{"class":"STAR","type":"STAR","columns":true,"expr":{"class":"CONSTANT","type":"VALUE_CONSTANT","literal":{"kind":"STRING","text":"^cust"}}},{"class":"FUNCTION","type":"FUNCTION","alias":"total","function_name":"sum","order_bys":{"type":"ORDER_MODIFIER"},"arguments":[{"expression":{"class":"COLUMN_REF","type":"COLUMN_REF","column_names":["amount"]}}],"qualified_name":{"path":["sum"]}}],"from_table":{"type":"BASE_TABLE","table_name":"paid","qualified_name":{"path":["paid"]}},"group_expressions":[{"class":"CONSTANT","type":"VALUE_CONSTANT","literal":{"kind":"INTEGER","text":"1"}}],"group_sets":[[0]],"aggregate_handling":"STANDARD_HANDLING"}}]}',  # noqa: E501
+}
+
+
+@pytest.mark.parametrize("version", sorted(SERIALIZED_BY_DUCKDB))
+def test_the_parse_tree_of_duckdb_1_5_and_2_0_gives_the_same_lineage(version, monkeypatch):
+    monkeypatch.setattr(column_lineage_module, "_serialized", lambda sql: SERIALIZED_BY_DUCKDB[version])
+    result = lineage(SHAPES_SQL)
+    # COLUMNS('^cust') over the CTE keeps customer_id only (amount does not match), copied from orders
+    assert {name: cols(result, name) for name in result.columns} == {
+        "customer_id": {("main.orders", "customer_id", "IDENTITY")},
+        "total": {("main.orders", "amount", "AGGREGATION")},
+    }
+    assert result.indirect == [SourceColumn("main.orders", "status", "FILTER")]  # the CTE's WHERE
+
+
+def test_the_duckdb_1_5_parse_tree_is_read_in_the_2_0_shape(monkeypatch):
+    monkeypatch.setattr(column_lineage_module, "_serialized", lambda sql: SERIALIZED_BY_DUCKDB["1.5.5"])
+    node = column_lineage_module.parse(SHAPES_SQL)
+    cte = node["cte_map"]["map"][0]["value"]
+    assert "query" not in cte
+    assert cte["query_node"]["from_table"]["table_name"] == "orders"
+    assert node["select_list"][0]["expr"]["literal"] == {"kind": "STRING", "text": "^cust"}
+    assert cte["query_node"]["where_clause"]["right"]["literal"] == {"kind": "STRING", "text": "paid"}
+    assert "literal" not in node["group_expressions"][0]  # only string constants are read, so only they are mapped

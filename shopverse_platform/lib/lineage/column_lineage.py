@@ -105,7 +105,37 @@ def parse(sql: str) -> dict:
     tree = json.loads(_serialized(select_sql))  # a fresh dict each call: callers may change it
     if tree.get("error"):
         raise ColumnLineageError(tree.get("error_message") or "DuckDB could not parse the SQL")
-    return tree["statements"][0]["node"]
+    node = tree["statements"][0]["node"]
+    _normalise(node)
+    return node
+
+
+def _normalise(node: object) -> None:
+    """The parse tree in the shape DuckDB 2.0 serialises, whichever DuckDB parsed it, so the walk
+    below reads one shape. DuckDB 1.5 (its DuckLake extension exists only for 1.5.x) differs in
+    the two places the walk reads:
+
+    - a CTE's query: 1.5 ``{"query": {"node": ...}}``, 2.0 ``{"query_node": ...}``;
+    - a string constant: 1.5 ``{"value": {"type": {"id": "VARCHAR"}, "value": "re"}}``,
+      2.0 ``{"literal": {"kind": "STRING", "text": "re"}}`` (other constants are not read).
+
+    Everything else the walk reads (``function_name``, ``column_names``, set operations' ``left``/
+    ``right`` or ``children``, ...) is the same in both or already handled by the walk. Changes
+    ``node`` in place and returns it."""
+    if isinstance(node, list):
+        for item in node:
+            _normalise(item)
+    elif isinstance(node, dict):
+        for entry in (node.get("cte_map") or {}).get("map") or []:
+            cte = entry.get("value") or {}
+            if "query_node" not in cte and isinstance(cte.get("query"), dict):
+                cte["query_node"] = cte.pop("query")["node"]  # 1.5
+        value = node.get("value")
+        if (node.get("class") == "CONSTANT" and node.get("literal") is None and isinstance(value, dict)
+                and (value.get("type") or {}).get("id") == "VARCHAR" and not value.get("is_null")):
+            node["literal"] = {"kind": "STRING", "text": value["value"]}  # a 1.5 string constant
+        for child in node.values():
+            _normalise(child)
 
 
 def statements(sql: str) -> list[tuple[str | None, str]]:
