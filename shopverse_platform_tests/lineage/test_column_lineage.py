@@ -9,6 +9,7 @@ from shopverse_platform.lib.lineage.column_lineage import (
     ColumnLineageError,
     SourceColumn,
     column_lineage,
+    statements,
 )
 
 SCHEMA = {
@@ -87,6 +88,44 @@ def test_a_script_traces_through_its_temp_tables():
     assert cols(result, "spend") == {("main.orders", "amount", "AGGREGATION")}
     assert SourceColumn("main.orders", "order_date", "FILTER") in result.indirect
     assert result.tables == {"main.orders"}
+
+
+def test_a_recorded_run_binding_both_kinds_of_parameter_traces_its_commented_statements():
+    # What a StatementLog records: a check bound by position, then SQL files (each opening with a
+    # comment) bound by name. DuckDB 1.5 refused to split such a script in one go, and began each
+    # statement's text with the comment before it, so the CREATE went unseen.
+    script = (
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?;\n"
+        "-- The paid orders of the window; a comment with a semicolon\n"
+        "CREATE OR REPLACE TEMP TABLE _paid AS SELECT customer_id, amount FROM orders\n"
+        "WHERE status = 'paid' AND order_date >= $start;\n"
+        "/* the table; built from them */ CREATE OR REPLACE TABLE spend AS\n"
+        "SELECT customer_id, sum(amount) AS spend FROM _paid GROUP BY customer_id"
+    )
+    result = column_lineage(script, lambda table: SCHEMA.get(table), target="spend")
+    assert {name: cols(result, name) for name in result.columns} == {
+        "customer_id": {("main.orders", "customer_id", "IDENTITY")},
+        "spend": {("main.orders", "amount", "AGGREGATION")},
+    }
+    assert set(result.indirect) == {
+        SourceColumn("main.orders", "status", "FILTER"),
+        SourceColumn("main.orders", "order_date", "FILTER"),
+        SourceColumn("main.orders", "customer_id", "GROUP_BY"),
+    }
+
+
+def test_statements_split_at_semicolons_outside_strings_names_and_comments():
+    script = (
+        "-- née; a comment before the first statement\n"
+        "CREATE TEMP TABLE \"a;b\" AS SELECT 'ü;' AS x, $$y;z$$ AS y;\n"
+        "/* ; */ INSERT INTO t BY NAME SELECT 1 AS n -- trailing; comment\n"
+        ";; SELECT 3"
+    )
+    assert statements(script) == [
+        ("a;b", "CREATE TEMP TABLE \"a;b\" AS SELECT 'ü;' AS x, $$y;z$$ AS y;"),
+        (None, "INSERT INTO t BY NAME SELECT 1 AS n -- trailing; comment\n;"),
+        (None, "SELECT 3"),
+    ]
 
 
 def test_unknown_and_ambiguous_columns_are_left_out_not_guessed():
