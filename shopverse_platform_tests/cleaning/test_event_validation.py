@@ -158,6 +158,32 @@ def test_validator_and_cleaning_sql_agree_on_every_event(tmp_path: Path) -> None
     assert py_verdicts == expected
 
 
+def test_a_time_sent_without_seconds_is_read_as_its_whole_minute(tmp_path: Path) -> None:
+    # DuckDB 1.5 cannot cast "10:30Z" or "10:30+01:30" (2.0 can): the cleaning SQL adds the seconds
+    today = datetime.now(timezone.utc).date()
+    y = today - timedelta(days=1)
+    at = datetime(y.year, y.month, y.day, 10, 30)
+    sent = {  # what each offset makes of 10:30 yesterday in UTC, worked out by hand
+        f"{y}T10:30Z": at,
+        f"{y} 10:30+01:30": at - timedelta(hours=1, minutes=30),
+        f"{y}T10:30-0130": at + timedelta(hours=1, minutes=30),
+        f"{y}T10:30+14": at - timedelta(hours=14),
+        f"{y}T10:30-1359": at + timedelta(hours=13, minutes=59),
+        f"{y}T10:30:07Z": at + timedelta(seconds=7),  # seconds sent: read as sent
+    }
+    day_dir = tmp_path / "landing" / "events" / today.isoformat()
+    day_dir.mkdir(parents=True)
+    (day_dir / "times.ndjson").write_text("".join(
+        json.dumps({"event_id": f"t{n}", "event_name": "page_view", "event_time": time, "anonymous_id": "a1"}) + "\n"
+        for n, time in enumerate(sent)))
+    files = landing.event_files(tmp_path / "landing" / "events", tmp_path / "landing" / "logs", today, today + timedelta(days=1))
+    with duckdb.connect() as con:
+        event_cleaning.clean_event_lines(con, iter([(today, today + timedelta(days=1), landing.read_lines(files))]),
+                                         event_cleaning.EventRules())
+        read = dict(con.execute("SELECT event_id, event_ts FROM clean_events").fetchall())
+    assert read == {f"t{n}": ts for n, ts in enumerate(sent.values())}
+
+
 def test_event_time_parsing_matches_duckdb_on_the_edges() -> None:
     assert parse_event_time("2024-03-05T10:00:00+14:00") == datetime(2024, 3, 4, 20, 0)
     assert parse_event_time("2024-03-05 10:00+0100") == datetime(2024, 3, 5, 9, 0)

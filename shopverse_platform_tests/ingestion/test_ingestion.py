@@ -9,6 +9,8 @@ from datetime import date
 
 import dagster as dg
 import pandas as pd
+import pyarrow.compute
+import pyarrow.dataset
 import pytest
 
 from shopverse_platform.defs.cleaning.assets import clean_events
@@ -73,6 +75,30 @@ def test_read_lines_keeps_lines_verbatim_with_their_numbers(landing_dir):
         ("evt-1.json", 1, json.dumps({"a": 11}, indent=2), False),
         ("evt-2.json", 1, json.dumps({"a": 12}, indent=2), False),
     ]
+
+
+def test_read_lines_gives_lines_pyarrow_can_filter_by_a_set_of_values(landing_dir):
+    # DuckDB scans the registered lines through pyarrow and pushes the keys a hash join collects from
+    # its small side into that scan as `column IN (...)`; DuckDB 1.5 has pyarrow evaluate it, which
+    # has no such kernel for string views ("Function 'is_in' has no kernel matching input types
+    # (string_view)"). Checked here with pyarrow alone, whichever DuckDB the suite runs on.
+    _write_mixed_landing(landing_dir)
+    files = landing.event_files(landing_dir / "events", landing_dir / "logs", date(2024, 3, 5), date(2024, 3, 6))
+    (bad := landing_dir / "events" / "2024-03-05" / "batch-0003.ndjson").write_bytes(b'{"a": 4}\n\xff\n')
+    files.append(landing.LandingFile(str(bad), date(2024, 3, 5), "ndjson"))  # the careful path
+    table = landing.read_lines(files)
+    wanted_files = [str(landing_dir / "events" / "2024-03-05" / "batch-0001.ndjson"), str(bad),
+                    str(landing_dir / "logs" / "20240305" / "evt-1.json")]  # Polars, careful, one-event
+    wanted_lines = ['{"a": 2}', '{"a": 4}', json.dumps({"a": 11}, indent=2), '{"a": 3}']
+    found = pyarrow.dataset.dataset(table).to_table(
+        filter=pyarrow.compute.field("source_file").isin(wanted_files)
+        & pyarrow.compute.field("raw_line").isin(wanted_lines),
+    )
+    assert sorted((r["source_file"].split("/")[-1], r["line_number"]) for r in found.to_pylist()) == [
+        ("batch-0001.ndjson", 3), ("batch-0003.ndjson", 1), ("evt-1.json", 1),
+    ]
+    empty = landing.read_lines([])
+    assert pyarrow.dataset.dataset(empty).to_table(filter=pyarrow.compute.field("source_file").isin(wanted_files)).num_rows == 0
 
 
 @pytest.mark.parametrize(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from shopverse_platform.lib.lineage import column_lineage as column_lineage_module
 from shopverse_platform.lib.lineage.column_lineage import (
     ColumnLineageError,
     SourceColumn,
     column_lineage,
+    statements,
 )
 
 SCHEMA = {
@@ -88,6 +90,44 @@ def test_a_script_traces_through_its_temp_tables():
     assert result.tables == {"main.orders"}
 
 
+def test_a_recorded_run_binding_both_kinds_of_parameter_traces_its_commented_statements():
+    # What a StatementLog records: a check bound by position, then SQL files (each opening with a
+    # comment) bound by name. DuckDB 1.5 refused to split such a script in one go, and began each
+    # statement's text with the comment before it, so the CREATE went unseen.
+    script = (
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?;\n"
+        "-- The paid orders of the window; a comment with a semicolon\n"
+        "CREATE OR REPLACE TEMP TABLE _paid AS SELECT customer_id, amount FROM orders\n"
+        "WHERE status = 'paid' AND order_date >= $start;\n"
+        "/* the table; built from them */ CREATE OR REPLACE TABLE spend AS\n"
+        "SELECT customer_id, sum(amount) AS spend FROM _paid GROUP BY customer_id"
+    )
+    result = column_lineage(script, lambda table: SCHEMA.get(table), target="spend")
+    assert {name: cols(result, name) for name in result.columns} == {
+        "customer_id": {("main.orders", "customer_id", "IDENTITY")},
+        "spend": {("main.orders", "amount", "AGGREGATION")},
+    }
+    assert set(result.indirect) == {
+        SourceColumn("main.orders", "status", "FILTER"),
+        SourceColumn("main.orders", "order_date", "FILTER"),
+        SourceColumn("main.orders", "customer_id", "GROUP_BY"),
+    }
+
+
+def test_statements_split_at_semicolons_outside_strings_names_and_comments():
+    script = (
+        "-- née; a comment before the first statement\n"
+        "CREATE TEMP TABLE \"a;b\" AS SELECT 'ü;' AS x, $$y;z$$ AS y;\n"
+        "/* ; */ INSERT INTO t BY NAME SELECT 1 AS n -- trailing; comment\n"
+        ";; SELECT 3"
+    )
+    assert statements(script) == [
+        ("a;b", "CREATE TEMP TABLE \"a;b\" AS SELECT 'ü;' AS x, $$y;z$$ AS y;"),
+        (None, "INSERT INTO t BY NAME SELECT 1 AS n -- trailing; comment\n;"),
+        (None, "SELECT 3"),
+    ]
+
+
 def test_unknown_and_ambiguous_columns_are_left_out_not_guessed():
     result = lineage("SELECT mystery, customer_id FROM orders, customers")
     assert result.columns == {}  # mystery: nobody has it; customer_id: both have it
@@ -155,3 +195,39 @@ def test_a_columns_lambda_over_a_bound_list_keeps_the_columns_the_built_table_ha
     assert cols(result, "order_date") == {("main.orders", "order_date", "TRANSFORMATION")}
     # without the built table's schema nothing is guessed: only the named column
     assert set(column_lineage(sql, SCHEMA.get, target="features").columns) == {"customer_id"}
+
+
+# One statement as DuckDB 1.5.5 and 2.0.0 serialise it (json_serialize_sql, captured in each version;
+# query locations and empty or null keys left out). The two differ where the walk reads: the CTE's
+# query (1.5 {"query": {"node": ...}}, 2.0 {"query_node": ...}) and string constants (1.5 a typed
+# "value", 2.0 a "literal"), here the COLUMNS regular expression. The suite runs on one version;
+# these pin the other's shape down too.
+SHAPES_SQL = ("WITH paid AS (SELECT customer_id, amount FROM orders WHERE status = 'paid') "
+              "SELECT COLUMNS('^cust'), sum(amount) AS total FROM paid GROUP BY 1")
+SERIALIZED_BY_DUCKDB = {
+    "1.5.5": '{"statements":[{"node":{"type":"SELECT_NODE","cte_map":{"map":[{"key":"paid","value":{"query":{"node":{"type":"SELECT_NODE","select_list":[{"class":"COLUMN_REF","type":"COLUMN_REF","column_names":["customer_id"]},{"class":"COLUMN_REF","type":"COLUMN_REF","column_names":["amount"]}],"from_table":{"type":"BASE_TABLE","table_name":"orders"},"where_clause":{"class":"COMPARISON","type":"COMPARE_EQUAL","left":{"class":"COLUMN_REF","type":"COLUMN_REF","column_names":["status"]},"right":{"class":"CONSTANT","type":"VALUE_CONSTANT","value":{"type":{"id":"VARCHAR"},"value":"paid"}}},"aggregate_handling":"STANDARD_HANDLING"}},"materialized":"CTE_MATERIALIZE_DEFAULT"}}]},"select_list":[{"class":"STAR","type":"STAR","columns":true,"expr":{"class":"CONSTANT","type":"VALUE_CONSTANT","value":{"type":{"id":"VARCHAR"},"value":"^cust"}}},{"class":"FUNCTION","type":"FUNCTION","alias":"total","function_name":"sum","children":[{"class":"COLUMN_REF","type":"COLUMN_REF","column_names":["amount"]}],"order_bys":{"type":"ORDER_MODIFIER"}}],"from_table":{"type":"BASE_TABLE","table_name":"paid"},"group_expressions":[{"class":"CONSTANT","type":"VALUE_CONSTANT","value":{"type":{"id":"INTEGER"},"value":1}}],"group_sets":[[0]],"aggregate_handling":"STANDARD_HANDLING"}}]}',  # noqa: E501
+    "2.0.0": '{"statements":[{"node":{"type":"SELECT_NODE","cte_map":{"map":[{"key":"paid","value":{"materialized":"CTE_MATERIALIZE_DEFAULT","query_node":{"type":"SELECT_NODE","select_list":[{"class":"COLUMN_REF","type":"COLUMN_REF","column_names":["customer_id"]},{"class":"COLUMN_REF","type":"COLUMN_REF","column_names":["amount"]}],"from_table":{"type":"BASE_TABLE","table_name":"orders","qualified_name":{"path":["orders"]}},"where_clause":{"class":"COMPARISON","type":"COMPARE_EQUAL","left":{"class":"COLUMN_REF","type":"COLUMN_REF","column_names":["status"]},"right":{"class":"CONSTANT","type":"VALUE_CONSTANT","literal":{"kind":"STRING","text":"paid"}}},"aggregate_handling":"STANDARD_HANDLING"}}}]},"select_list":[{"class":"STAR","type":"STAR","columns":true,"expr":{"class":"CONSTANT","type":"VALUE_CONSTANT","literal":{"kind":"STRING","text":"^cust"}}},{"class":"FUNCTION","type":"FUNCTION","alias":"total","function_name":"sum","order_bys":{"type":"ORDER_MODIFIER"},"arguments":[{"expression":{"class":"COLUMN_REF","type":"COLUMN_REF","column_names":["amount"]}}],"qualified_name":{"path":["sum"]}}],"from_table":{"type":"BASE_TABLE","table_name":"paid","qualified_name":{"path":["paid"]}},"group_expressions":[{"class":"CONSTANT","type":"VALUE_CONSTANT","literal":{"kind":"INTEGER","text":"1"}}],"group_sets":[[0]],"aggregate_handling":"STANDARD_HANDLING"}}]}',  # noqa: E501
+}
+
+
+@pytest.mark.parametrize("version", sorted(SERIALIZED_BY_DUCKDB))
+def test_the_parse_tree_of_duckdb_1_5_and_2_0_gives_the_same_lineage(version, monkeypatch):
+    monkeypatch.setattr(column_lineage_module, "_serialized", lambda sql: SERIALIZED_BY_DUCKDB[version])
+    result = lineage(SHAPES_SQL)
+    # COLUMNS('^cust') over the CTE keeps customer_id only (amount does not match), copied from orders
+    assert {name: cols(result, name) for name in result.columns} == {
+        "customer_id": {("main.orders", "customer_id", "IDENTITY")},
+        "total": {("main.orders", "amount", "AGGREGATION")},
+    }
+    assert result.indirect == [SourceColumn("main.orders", "status", "FILTER")]  # the CTE's WHERE
+
+
+def test_the_duckdb_1_5_parse_tree_is_read_in_the_2_0_shape(monkeypatch):
+    monkeypatch.setattr(column_lineage_module, "_serialized", lambda sql: SERIALIZED_BY_DUCKDB["1.5.5"])
+    node = column_lineage_module.parse(SHAPES_SQL)
+    cte = node["cte_map"]["map"][0]["value"]
+    assert "query" not in cte
+    assert cte["query_node"]["from_table"]["table_name"] == "orders"
+    assert node["select_list"][0]["expr"]["literal"] == {"kind": "STRING", "text": "^cust"}
+    assert cte["query_node"]["where_clause"]["right"]["literal"] == {"kind": "STRING", "text": "paid"}
+    assert "literal" not in node["group_expressions"][0]  # only string constants are read, so only they are mapped

@@ -28,9 +28,12 @@ normalised AS (
                OR (j.event_name IS NULL AND j.event_type IS NOT NULL) AS is_legacy,
            j.event_id AS event_id,
            -- the offset must be a real one: at most 14:00 either way, minutes below 60 (the cast
-           -- alone accepts +99:99 and shifts the time by it)
+           -- alone accepts +99:99 and shifts the time by it). A time without seconds gets ":00":
+           -- DuckDB 1.5 does not cast "10:30Z" or "10:30+01" (2.0 does, as 10:30:00)
            CASE WHEN regexp_matches(j.event_time, '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-](0\d|1[0-3])(:?[0-5]\d)?|[+-]14(:?00)?)$')
-                THEN try_cast(j.event_time AS TIMESTAMPTZ) AT TIME ZONE 'UTC' END AS event_ts,
+                THEN try_cast(CASE WHEN substr(j.event_time, 17, 1) = ':' THEN j.event_time
+                                   ELSE left(j.event_time, 16) || ':00' || substr(j.event_time, 17) END
+                              AS TIMESTAMPTZ) AT TIME ZONE 'UTC' END AS event_ts,
            coalesce(j.anonymous_id, j.device_id) AS anonymous_id,
            -- the legacy tracker's flat item fields; its missing quantity was always one
            CASE WHEN len(j.items) > 0 THEN j.items

@@ -105,7 +105,37 @@ def parse(sql: str) -> dict:
     tree = json.loads(_serialized(select_sql))  # a fresh dict each call: callers may change it
     if tree.get("error"):
         raise ColumnLineageError(tree.get("error_message") or "DuckDB could not parse the SQL")
-    return tree["statements"][0]["node"]
+    node = tree["statements"][0]["node"]
+    _normalise(node)
+    return node
+
+
+def _normalise(node: object) -> None:
+    """The parse tree in the shape DuckDB 2.0 serialises, whichever DuckDB parsed it, so the walk
+    below reads one shape. DuckDB 1.5 (its DuckLake extension exists only for 1.5.x) differs in
+    the two places the walk reads:
+
+    - a CTE's query: 1.5 ``{"query": {"node": ...}}``, 2.0 ``{"query_node": ...}``;
+    - a string constant: 1.5 ``{"value": {"type": {"id": "VARCHAR"}, "value": "re"}}``,
+      2.0 ``{"literal": {"kind": "STRING", "text": "re"}}`` (other constants are not read).
+
+    Everything else the walk reads (``function_name``, ``column_names``, set operations' ``left``/
+    ``right`` or ``children``, ...) is the same in both or already handled by the walk. Changes
+    ``node`` in place."""
+    if isinstance(node, list):
+        for item in node:
+            _normalise(item)
+    elif isinstance(node, dict):
+        for entry in (node.get("cte_map") or {}).get("map") or []:
+            cte = entry.get("value") or {}
+            if "query_node" not in cte and isinstance(cte.get("query"), dict):
+                cte["query_node"] = cte.pop("query")["node"]  # 1.5
+        value = node.get("value")
+        if (node.get("class") == "CONSTANT" and node.get("literal") is None and isinstance(value, dict)
+                and (value.get("type") or {}).get("id") == "VARCHAR" and not value.get("is_null")):
+            node["literal"] = {"kind": "STRING", "text": value["value"]}  # a 1.5 string constant
+        for child in node.values():
+            _normalise(child)
 
 
 def statements(sql: str) -> list[tuple[str | None, str]]:
@@ -115,17 +145,50 @@ def statements(sql: str) -> list[tuple[str | None, str]]:
 
 def _statements(sql: str) -> list[tuple[str | None, str | None, str]]:
     """(name the statement creates, name it inserts into, its text), in order; names bare, lowercase."""
-    try:
-        texts = [statement.query for statement in duckdb.extract_statements(sql)]
-    except duckdb.Error as error:
-        raise ColumnLineageError(str(error)) from error
     result = []
-    for text in texts:
+    for text in _statement_texts(sql):
         match = _DDL_PREFIX.match(text)
         created = _bare(match.group("created")) if match and match.group("created") else None
         inserted = _bare(match.group("inserted")) if match and match.group("inserted") else None
         result.append((created, inserted, text))
     return result
+
+
+def _statement_texts(sql: str) -> list[str]:
+    """The statements of a script, each from its first token to its semicolon, checked by DuckDB's parser.
+
+    Split on DuckDB's own tokens (strings, quoted names and comments stay whole), not by one
+    ``extract_statements`` over the script, which differs between versions: DuckDB 1.5 refuses a
+    script that binds ``?`` in one statement and ``$name`` in another ("Mixing named and positional
+    parameters is not supported yet"), as a recorded run does (``table_exists`` then a loaded SQL
+    file), and its texts begin after the previous semicolon, so with the comment a SQL file starts
+    with, which hides the CREATE or INSERT in front; 2.0's begin at the first token. Each statement
+    alone is still handed to ``extract_statements``: SQL DuckDB cannot parse fails here, naming why."""
+    data = sql.encode()  # the tokenizer's offsets count bytes
+    try:
+        tokens = duckdb.tokenize(sql)
+    except duckdb.Error as error:
+        raise ColumnLineageError(str(error)) from error
+    texts: list[str] = []
+    start: int | None = None
+    for offset, kind in tokens:
+        if kind == duckdb.token_type.comment:  # 2.0 lists comments, 1.5 does not
+            continue
+        if start is None:
+            start = offset
+        if kind == duckdb.token_type.operator and data[offset:offset + 1] == b";":
+            texts.append(data[start:offset + 1].decode())
+            start = None
+    if start is not None:
+        texts.append(data[start:].decode())
+    checked = []
+    for text in texts:
+        try:
+            if duckdb.extract_statements(text):  # a lone ";" is no statement
+                checked.append(text)
+        except duckdb.Error as error:
+            raise ColumnLineageError(str(error)) from error
+    return checked
 
 
 def _bare(name: str) -> str:
