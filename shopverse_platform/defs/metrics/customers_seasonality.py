@@ -8,6 +8,7 @@ from shopverse_platform.defs.checks import Check, table_checks
 from shopverse_platform.defs.lineage.sql_lineage import StatementLog, sql_lineage_metadata
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.metrics import checks, history
+from shopverse_platform.lib.warehouse.column_docs import comment_columns
 
 
 @dg.asset(**ANALYTICS.whole_history(["orders", "dim_customers"]))
@@ -15,13 +16,16 @@ def customer_metrics(context: dg.AssetExecutionContext, warehouse: Warehouse):
     """One row per identified customer over the whole history: first and last order, orders,
     cancellations, gross/cancelled/net revenue, average order value, tenure, recency (at the last
     day with orders), historical lifetime value (net revenue to date) and profile attributes.
-    Guests are not customers."""
+    Guests are not customers. The per-customer totals (`customer_totals`) are recomputed only for
+    the customers with a document on a day that changed since the last build (metadata `mode`)."""
     with warehouse.connect() as con:
-        log = StatementLog(con)  # the SQL that really ran, for column lineage
-        history.build_customer_metrics(log)
+        build = history.build_customer_metrics(con)
+        for bookkeeping in ("customer_totals", "customer_sources", "customer_order_days"):  # written beside it
+            comment_columns(con, bookkeeping)
+        context.log.info(f"customer_metrics: {build.mode}")
         yield dg.MaterializeResult(metadata={
-            **table_metadata(con, "customer_metrics"),
-            **sql_lineage_metadata(con, "customer_metrics", log.take()),
+            **table_metadata(con, "customer_metrics"), "mode": dg.MetadataValue.text(build.mode),
+            **sql_lineage_metadata(con, "customer_metrics", build.sql),
         })
 
 

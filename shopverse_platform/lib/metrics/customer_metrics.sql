@@ -1,18 +1,7 @@
--- One row per identified customer over the whole history; recency at the last day with any order document.
+-- One row per identified customer over the whole history, from customer_totals (kept up to date
+-- from the days whose documents changed); recency at the last day with any order document.
 WITH as_of AS (SELECT max(order_date) AS as_of_date FROM orders),
-per_customer AS (
-    SELECT customer_id,
-           min(order_ts) FILTER (WHERE is_order) AS first_order_ts,
-           max(order_ts) FILTER (WHERE is_order) AS last_order_ts,
-           count(*) FILTER (WHERE is_order) AS orders,
-           count(*) FILTER (WHERE is_credit) AS cancellations,
-           CAST(sum(units) FILTER (WHERE is_order) AS BIGINT) AS items,
-           sum(gross_amount) AS gross_revenue, sum(credited_amount) AS cancelled_revenue, sum(net_amount) AS net_revenue,
-           string_agg(DISTINCT source, '+' ORDER BY source) AS sources,
-           mode(country) FILTER (WHERE is_order) AS order_country
-    FROM orders WHERE {{documents}}  -- customer_documents.sql: the check of net_revenue reads the same
-    GROUP BY customer_id
-)
+per_customer AS (SELECT * FROM customer_totals)
 SELECT c.customer_id, c.sources,
        CAST(c.first_order_ts AS DATE) AS first_order_date, CAST(c.last_order_ts AS DATE) AS last_order_date,
        c.orders, c.cancellations, coalesce(c.items, 0) AS items,

@@ -1,4 +1,5 @@
-"""Whole-history tables: ``customer_metrics`` and ``seasonality``. Rebuilt whole on every run.
+"""Whole-history tables: ``customer_metrics`` (its per-customer totals kept up to date from the
+days whose documents changed) and ``seasonality`` (rebuilt whole, weekly).
 
 Customers are identified customers only: guest orders have no one to attach history to.
 Seasonality slots are UTC and leave bot sessions out; revenue there is what orders billed (gross: when customers buy), the net
@@ -8,6 +9,8 @@ a rebuild on the same data gives the same figures whatever day it runs.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import duckdb
 
@@ -19,14 +22,64 @@ from shopverse_platform.lib.metrics.sources import (
     source,
     table_or_empty,
 )
-from shopverse_platform.lib.warehouse.sql import load_sql
-from shopverse_platform.lib.warehouse.tables import replace_table
+from shopverse_platform.lib.warehouse.sql import SqlText, load_sql
+from shopverse_platform.lib.warehouse.tables import table_exists, table_schema
 
 
-def build_customer_metrics(con: duckdb.DuckDBPyConnection) -> int:
+@dataclass(frozen=True)
+class CustomerMetricsBuild:
+    mode: str  # what was recomputed
+    # What the table is, as SQL: the totals of every customer, then the table from them (what a
+    # full build runs), for column lineage; an incremental build runs the same SELECT for fewer customers.
+    sql: list[str]
+
+
+def build_customer_metrics(con: duckdb.DuckDBPyConnection, full: bool = False) -> CustomerMetricsBuild:
+    """Bring ``customer_metrics`` up to date with ``orders``.
+
+    Incremental by construction, as ``sessions``: ``customer_sources`` keeps a fingerprint of each
+    day of orders as of the last build, ``customer_order_days`` which days each customer had
+    documents on; only the customers with a document on a changed day, now or before, get their
+    totals (``customer_totals``) recomputed, over all their documents. The table is then projected
+    from the totals (recency moves for everyone every day, a pass over customers, not documents).
+    Without that state, when the stored totals' columns are not the query's, or with ``full``,
+    every customer is recomputed."""
+    documents = customer_documents()
+    everyone = load_sql(__file__, "customer_totals", documents=documents, customers=SqlText("true"))
     dim = table_or_empty(con, "dim_customers", load_sql(__file__, "empty_dim_customers"))
-    return replace_table(con, table="customer_metrics", select_sql=load_sql(__file__, "customer_metrics", dim_customers=dim,
-                                                                                documents=customer_documents()))
+    final = ("CREATE OR REPLACE TABLE customer_metrics AS "
+             + load_sql(__file__, "customer_metrics", dim_customers=dim))
+    con.execute(load_sql(__file__, "customer_sources_now"))
+    state = not full and all(table_exists(con, name) for name in ("customer_totals", "customer_sources", "customer_order_days"))
+    if state:  # the columns the query makes now, against the stored totals' (LIMIT 0: planned, not run)
+        made = con.execute(f"SELECT * FROM ({everyone}) LIMIT 0").description
+        state = [c[0] for c in made] == [name for name, _ in table_schema(con, "customer_totals")]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if state:
+            con.execute(load_sql(__file__, "customer_metrics_affected"))
+            days = con.execute("SELECT count(*) FROM _customer_changed_days").fetchone()[0]
+            affected = con.execute("SELECT count(*) FROM _customers_affected").fetchone()[0]
+            con.execute("DELETE FROM customer_totals WHERE customer_id IN (SELECT customer_id FROM _customers_affected)")
+            con.execute("INSERT INTO customer_totals " + load_sql(
+                __file__, "customer_totals", documents=documents,
+                customers=SqlText("customer_id IN (SELECT customer_id FROM _customers_affected)")))
+            con.execute("DELETE FROM customer_order_days WHERE order_date IN (SELECT order_date FROM _customer_changed_days)")
+            con.execute("INSERT INTO customer_order_days SELECT DISTINCT customer_id, order_date FROM orders "
+                        "WHERE customer_id IS NOT NULL AND order_date IN (SELECT order_date FROM _customer_changed_days)")
+            mode = f"incremental ({days} changed days, {affected} customers recomputed)"
+        else:
+            con.execute(f"CREATE OR REPLACE TABLE customer_totals AS {everyone}")
+            con.execute("CREATE OR REPLACE TABLE customer_order_days AS "
+                        "SELECT DISTINCT customer_id, order_date FROM orders WHERE customer_id IS NOT NULL")
+            mode = "full"
+        con.execute("CREATE OR REPLACE TABLE customer_sources AS SELECT * FROM _customer_sources_now")
+        con.execute(final)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return CustomerMetricsBuild(mode, [f"CREATE OR REPLACE TABLE customer_totals AS {everyone}", final])
 
 
 # Slot labels: ``weekday`` 0 is Monday (ISO), ``month`` 1 is January.

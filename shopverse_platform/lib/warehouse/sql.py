@@ -32,6 +32,7 @@ WAREHOUSE_TABLES: frozenset[str] = frozenset({
     # metrics
     "orders", "order_lines", "daily_sales", "daily_traffic", "funnel_daily", "cart_abandonment",
     "product_performance", "customer_metrics", "seasonality", "anomalies", "weekly_kpis",
+    "customer_totals", "customer_sources", "customer_order_days",
     # segmentation
     "value_tiers", "rfm_segments", "behaviour_clusters", "behaviour_cluster_profiles", "behaviour_cluster_model",
     "intent_segments",
