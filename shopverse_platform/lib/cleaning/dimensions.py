@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from shopverse_platform.lib.warehouse.shapes import relation
 from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql, table
-from shopverse_platform.lib.warehouse.tables import table_exists, table_schema
+from shopverse_platform.lib.warehouse.tables import IncrementalBuild, stored_state_matches
 
 # Funnel steps in order; a session "reached" a step if it has the event (ordering is enforced in
 # the metric layer, which needs it; here the flags describe what happened).
@@ -79,10 +78,8 @@ def build_sessions(con: duckdb.DuckDBPyConnection, full: bool = False) -> str:
     are not the query's (a release changed sessions.sql), or with ``full``, it is rebuilt whole."""
     events = _source(con, "clean_events")
     con.execute(load_sql(__file__, "sessions_sources_now", events=events))
-    state = not full and all(table_exists(con, name) for name in ("sessions", "sessions_sources", "session_partitions"))
-    if state:  # the columns the query makes now, against the stored table's (LIMIT 0: planned, not run)
-        made = con.execute(f"SELECT * FROM ({sessions_query(events)}) LIMIT 0", FUNNEL_FLAGS).description
-        state = [c[0] for c in made] == [name for name, _ in table_schema(con, "sessions")]
+    state = not full and stored_state_matches(con, ("sessions", "sessions_sources", "session_partitions"),
+                                              sessions_query(events), FUNNEL_FLAGS)
     con.execute("BEGIN TRANSACTION")
     try:
         if state and isinstance(events, TableName):
@@ -111,29 +108,20 @@ def build_sessions(con: duckdb.DuckDBPyConnection, full: bool = False) -> str:
     return mode
 
 
-def build_dim_products(con: duckdb.DuckDBPyConnection, catalogue_file: Path, full: bool = False) -> DimensionBuild:
+def build_dim_products(con: duckdb.DuckDBPyConnection, catalogue_file: Path, full: bool = False) -> IncrementalBuild:
     """Bring ``dim_products`` up to date (the catalogue CSV read when present)."""
     return _build_dimension(con, "dim_products", "product_observations", "catalogue", catalogue_file,
                             "catalogue_file", "catalogue_empty", full)
 
 
-def build_dim_customers(con: duckdb.DuckDBPyConnection, customers_file: Path, full: bool = False) -> DimensionBuild:
+def build_dim_customers(con: duckdb.DuckDBPyConnection, customers_file: Path, full: bool = False) -> IncrementalBuild:
     """Bring ``dim_customers`` up to date (the customer profiles CSV read when present)."""
     return _build_dimension(con, "dim_customers", "customer_observations", "profiles", customers_file,
                             "customer_profiles_file", "customer_profiles_empty", full)
 
 
-@dataclass(frozen=True)
-class DimensionBuild:
-    mode: str  # what update_observations did
-    # What the dimension is, as SQL: its observations from the clean tables, then the dimension
-    # from them (what a full build runs), for column lineage: an incremental build runs the same
-    # SELECT over the changed days only, and the lineage of what it computes is the same.
-    sql: list[str]
-
-
 def _build_dimension(con: duckdb.DuckDBPyConnection, table_name: str, observations: str, part: str, file: Path,
-                     reader: str, empty: str, full: bool) -> DimensionBuild:
+                     reader: str, empty: str, full: bool) -> IncrementalBuild:
     """Update the dimension's observations from the changed partitions, then compute the dimension
     from them and the optional CSV (``reader`` reads the file, its path bound as ``$file`` so any
     character in it is safe; ``empty`` stands in without it). One transaction: a failure leaves the
@@ -141,7 +129,7 @@ def _build_dimension(con: duckdb.DuckDBPyConnection, table_name: str, observatio
     present = file.is_file()
     con.execute("BEGIN TRANSACTION")
     try:
-        mode = update_observations(con, table_name, observations, full)
+        observed = update_observations(con, table_name, observations, full)
         build = (f"CREATE OR REPLACE TABLE {table(table_name)} AS "
                  + load_sql(__file__, table_name, **{part: load_sql(__file__, reader if present else empty)}))
         con.execute(build, {"file": str(file)} if present else {})
@@ -149,14 +137,14 @@ def _build_dimension(con: duckdb.DuckDBPyConnection, table_name: str, observatio
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    observed = load_sql(__file__, observations, events=_partitioned_source(con, "clean_events"),
-                        lines=_partitioned_source(con, "clean_order_lines"))
-    return DimensionBuild(mode, [f"CREATE OR REPLACE TABLE {table(observations)} AS {observed}", build])
+    return IncrementalBuild(observed.mode, [*observed.sql, build])
 
 
-def update_observations(con: duckdb.DuckDBPyConnection, dimension: str, observations: str, full: bool = False) -> str:
+def update_observations(con: duckdb.DuckDBPyConnection, dimension: str, observations: str,
+                        full: bool = False) -> IncrementalBuild:
     """Bring a dimension's ``observations`` (counts per day of what the clean tables say about its
-    members) up to date with clean_events and clean_order_lines; returns what was done.
+    members) up to date with clean_events and clean_order_lines; returns what was done and the
+    observations as a full build makes them.
 
     Incremental by construction, as ``sessions``: ``dimension_sources`` keeps each clean partition's
     fingerprint as of the dimension's last build; only the partitions whose fingerprint changed are
@@ -167,12 +155,10 @@ def update_observations(con: duckdb.DuckDBPyConnection, dimension: str, observat
     select = load_sql(__file__, observations, events=events, lines=lines)
     con.execute(load_sql(__file__, "dimension_sources_ddl"))
     con.execute(load_sql(__file__, "dimension_sources_now", events=events, lines=lines))
-    incremental = not full and table_exists(con, observations)
-    if incremental:  # the columns the query makes now, against the stored table's (LIMIT 0: planned, not run)
-        con.execute("CREATE OR REPLACE TEMP TABLE _dimension_changed_days AS "
-                    "SELECT source, partition_date FROM _dimension_sources_now WHERE false")
-        made = con.execute(f"SELECT * FROM ({select}) LIMIT 0").description
-        incremental = [c[0] for c in made] == [name for name, _ in table_schema(con, observations)]
+    # the query reads the changed days: an empty set of them, to plan it
+    con.execute("CREATE OR REPLACE TEMP TABLE _dimension_changed_days AS "
+                "SELECT source, partition_date FROM _dimension_sources_now WHERE false")
+    incremental = not full and stored_state_matches(con, (observations,), select)
     if incremental:
         con.execute(load_sql(__file__, "dimension_changed_days"), {"dimension": dimension})
         con.execute(load_sql(__file__, "observations_delete", observations=table(observations)))
@@ -184,4 +170,5 @@ def update_observations(con: duckdb.DuckDBPyConnection, dimension: str, observat
     days = con.execute("SELECT count(*) FROM _dimension_changed_days").fetchone()[0]
     con.execute(load_sql(__file__, "dimension_sources_delete"), {"dimension": dimension})
     con.execute(load_sql(__file__, "dimension_sources_insert"), {"dimension": dimension})
-    return f"incremental ({days} changed partitions)" if incremental else f"full ({days} partitions)"
+    mode = f"incremental ({days} changed partitions)" if incremental else f"full ({days} partitions)"
+    return IncrementalBuild(mode, [f"CREATE OR REPLACE TABLE {table(observations)} AS {select}"])

@@ -10,8 +10,6 @@ a rebuild on the same data gives the same figures whatever day it runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import duckdb
 
 from shopverse_platform.lib.metrics.sources import (
@@ -23,18 +21,10 @@ from shopverse_platform.lib.metrics.sources import (
     table_or_empty,
 )
 from shopverse_platform.lib.warehouse.sql import SqlText, load_sql
-from shopverse_platform.lib.warehouse.tables import table_exists, table_schema
+from shopverse_platform.lib.warehouse.tables import IncrementalBuild, stored_state_matches
 
 
-@dataclass(frozen=True)
-class CustomerMetricsBuild:
-    mode: str  # what was recomputed
-    # What the table is, as SQL: the totals of every customer, then the table from them (what a
-    # full build runs), for column lineage; an incremental build runs the same SELECT for fewer customers.
-    sql: list[str]
-
-
-def build_customer_metrics(con: duckdb.DuckDBPyConnection, full: bool = False) -> CustomerMetricsBuild:
+def build_customer_metrics(con: duckdb.DuckDBPyConnection, full: bool = False) -> IncrementalBuild:
     """Bring ``customer_metrics`` up to date with ``orders``.
 
     Incremental by construction, as ``sessions``: ``customer_sources`` keeps a fingerprint of each
@@ -50,10 +40,8 @@ def build_customer_metrics(con: duckdb.DuckDBPyConnection, full: bool = False) -
     final = ("CREATE OR REPLACE TABLE customer_metrics AS "
              + load_sql(__file__, "customer_metrics", dim_customers=dim))
     con.execute(load_sql(__file__, "customer_sources_now"))
-    state = not full and all(table_exists(con, name) for name in ("customer_totals", "customer_sources", "customer_order_days"))
-    if state:  # the columns the query makes now, against the stored totals' (LIMIT 0: planned, not run)
-        made = con.execute(f"SELECT * FROM ({everyone}) LIMIT 0").description
-        state = [c[0] for c in made] == [name for name, _ in table_schema(con, "customer_totals")]
+    state = not full and stored_state_matches(con, ("customer_totals", "customer_sources", "customer_order_days"),
+                                              everyone)
     con.execute("BEGIN TRANSACTION")
     try:
         if state:
@@ -79,7 +67,7 @@ def build_customer_metrics(con: duckdb.DuckDBPyConnection, full: bool = False) -
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return CustomerMetricsBuild(mode, [f"CREATE OR REPLACE TABLE customer_totals AS {everyone}", final])
+    return IncrementalBuild(mode, [f"CREATE OR REPLACE TABLE customer_totals AS {everyone}", final])
 
 
 # Slot labels: ``weekday`` 0 is Monday (ISO), ``month`` 1 is January.

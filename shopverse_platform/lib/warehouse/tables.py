@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import duckdb
@@ -108,6 +109,27 @@ def table_schema(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, 
             [table],
         ).fetchall()
     ]
+
+
+@dataclass(frozen=True)
+class IncrementalBuild:
+    """What an incremental builder did (``mode``: full, or what it recomputed) and what the table
+    is, as SQL: the statements a full build runs, for column lineage (an incremental build runs the
+    same SELECTs over fewer rows, and the lineage of what it computes is the same)."""
+
+    mode: str
+    sql: list[str]
+
+
+def stored_state_matches(con: duckdb.DuckDBPyConnection, tables: Sequence[str], query: str,
+                         params: Iterable[object] | Mapping[str, object] = ()) -> bool:
+    """Can an incremental builder trust what it stored: every table of its state exists, and the
+    first (the one ``query`` fills) has exactly the columns the query makes now; a release that
+    changed the query rebuilds it whole. The query is planned, not run (LIMIT 0)."""
+    if not all(table_exists(con, name) for name in tables):
+        return False
+    made = con.execute(f"SELECT * FROM ({query}) LIMIT 0", _bound(params)).description
+    return [column[0] for column in made] == [name for name, _ in table_schema(con, tables[0])]
 
 
 def unique_key(con: duckdb.DuckDBPyConnection, table: str, key: str) -> tuple[bool, dict[str, object]]:
