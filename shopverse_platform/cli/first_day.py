@@ -44,11 +44,11 @@ def held_first_day() -> date | None:
     from shopverse_platform.defs.resources import Warehouse
 
     warehouse = Warehouse()
-    if not warehouse.resolved_path().exists():
+    if not warehouse.exists():
         return None
     with warehouse.connect(read_only=True) as con:
         sources = [t for (t,) in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'main' "
             "AND table_name IN ('raw_events', 'raw_orders')").fetchall()]
         if not sources:
             return None

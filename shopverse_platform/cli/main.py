@@ -81,7 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # The same resolution as the assets' resources ($SHOPVERSE_LANDING_DIR, $SHOPVERSE_WAREHOUSE),
     # so "is the landing zone empty?" and the summary look where the run reads and writes.
     landing = LandingZone().root()
-    warehouse = Warehouse().resolved_path()
+    warehouse = Warehouse()
     first_day, last_day = _run_range(args)
     if args.simulate == "always" or (args.simulate == "if-empty" and not any((landing / "events").glob("*/*"))):
         sim = argparse.Namespace(
@@ -113,7 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"  {stage.job_name} [{stage.first}..{stage.last}]: {'ok' if stage.success else 'FAILED'}  run {stage.run_id}")
     _print_tables(warehouse)
     print(
-        f"\nwhere to look:\n  warehouse:   {warehouse}  (shopverse sql 'SELECT ...', or shopverse sql for a prompt)\n"
+        f"\nwhere to look:\n  warehouse:   {warehouse.describe()}  (shopverse sql 'SELECT ...', or shopverse sql for a prompt)\n"
         f"  landing:     {landing}\n  reports:     {paths.data_dir() / 'reports'}  (shopverse report --date YYYY-MM-DD)\n"
         f"  quarantine:  table quarantine (every rejected line, with its reason: shopverse sql 'SELECT * FROM quarantine')\n"
         f"  UIs:         shopverse up  → Dagster http://127.0.0.1:3000, "
@@ -132,14 +132,12 @@ def _record_simulated_window() -> None:
           f"(customer_window_days in {shop_file()})")
 
 
-def _print_tables(path: Path) -> None:
-    from shopverse_platform.defs.resources import Warehouse
-
-    if not path.exists():
+def _print_tables(warehouse) -> None:
+    if not warehouse.exists():
         return
-    with Warehouse(path=str(path)).connect(read_only=True) as con:
+    with warehouse.connect(read_only=True) as con:
         tables = con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY table_name"
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_name"
         ).fetchall()
         print("\ntables:")
         for (name,) in tables:

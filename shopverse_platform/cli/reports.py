@@ -53,10 +53,10 @@ def _check_data_for(first: date, last: date) -> None:
 
     warehouse = Warehouse()
     held: tuple = (None, None)
-    if warehouse.resolved_path().exists():
+    if warehouse.exists():
         with warehouse.connect(read_only=True) as con:
             sources = [t for (t,) in con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+                "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'main' "
                 "AND table_name IN ('raw_events', 'raw_orders')").fetchall()]
             if sources:
                 union = " UNION ALL ".join(f"SELECT partition_date FROM {t}" for t in sources)  # names from the list above

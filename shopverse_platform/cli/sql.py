@@ -36,8 +36,8 @@ def _warehouse():
 def run_query(query: str, max_rows: int, params: list | None = None, out=print) -> bool:
     """Run one statement read-only and print its result; False (and one line) if it fails."""
     warehouse = _warehouse()
-    if not warehouse.resolved_path().exists():
-        out(f"no warehouse at {warehouse.resolved_path()} yet: build one with `shopverse run`")
+    if not warehouse.exists():
+        out(f"no warehouse at {warehouse.describe()} yet: build one with `shopverse run`")
         return False
     with warehouse.connect(read_only=True) as con:
         try:
@@ -71,9 +71,9 @@ def _command(line: str, max_rows: int) -> bool:
         return False
     if words[0] == ".tables":
         run_query("SELECT table_name, estimated_size AS approx_rows FROM duckdb_tables() "
-                  "WHERE schema_name = 'main' ORDER BY table_name", max_rows=1000)
+                  "WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_name", max_rows=1000)
     elif words[0] == ".schema" and len(words) == 2:
-        run_query("SELECT column_name, data_type, comment FROM duckdb_columns() WHERE schema_name = 'main' "
+        run_query("SELECT column_name, data_type, comment FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' "
                   "AND table_name = ? ORDER BY column_index", max_rows=1000, params=[words[1]])
     else:
         print(".tables | .schema TABLE | .quit  (SQL ends with ';')")
@@ -83,7 +83,7 @@ def _command(line: str, max_rows: int) -> bool:
 def cmd_sql(args: argparse.Namespace) -> int:
     if args.query is not None:
         return 0 if run_query(args.query, args.max_rows) else 1
-    print(f"read-only SQL on {_warehouse().resolved_path()}; .tables, .schema TABLE, .quit; SQL ends with ';'")
+    print(f"read-only SQL on {_warehouse().describe()}; .tables, .schema TABLE, .quit; SQL ends with ';'")
     buffer: list[str] = []
     while True:
         try:

@@ -9,6 +9,7 @@ behaviour by environment only.
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ from pydantic import Field
 
 from shopverse_platform.lib import paths
 from shopverse_platform.lib.lineage.naming import lineage_namespace
+from shopverse_platform.lib.warehouse import lake as ducklake
 from shopverse_platform.lib.warehouse.lock import connect_with_retry, warehouse_lock
 
 
@@ -28,10 +30,16 @@ from shopverse_platform.lib.warehouse.lock import connect_with_retry, warehouse_
 # directory (DuckDB's default for a file database: `<warehouse>.tmp` beside it) instead.
 DEFAULT_MEMORY_LIMIT = "2GB"
 
+# How often a step is run again after its transaction met another process's commit to the same
+# DuckLake table (each time after the transaction's own retries in lib/warehouse/lake.py).
+LAKE_STEP_RETRIES = 5
+
 
 class Warehouse(dg.ConfigurableResource):
-    """The DuckDB warehouse: one file, one process at a time (an OS lock beside the file; a second
-    run or command waits its turn)."""
+    """The warehouse, in one of two layouts. A DuckDB file (the default): one process at a time (an
+    OS lock beside the file; a second run or command waits its turn). Or a DuckLake
+    (``ducklake:sqlite:<catalog>`` embedded, ``ducklake:postgres:<conninfo>`` shared): Parquet data
+    and a catalog, several writing processes and readers at once (lib/warehouse/lake.py)."""
 
     # Why not dagster-duckdb's DuckDBResource (checked at 0.29.27, then the dependency was dropped):
     # its `database` is a required string with no run-time fallback to $SHOPVERSE_WAREHOUSE, it
@@ -43,7 +51,13 @@ class Warehouse(dg.ConfigurableResource):
 
     path: str | None = Field(
         default=None,
-        description="DuckDB file. Unset: $SHOPVERSE_WAREHOUSE, else data/warehouse/shopverse.duckdb.",
+        description="A DuckDB file, or a DuckLake: ducklake:sqlite:<catalog file> or ducklake:postgres:<conninfo>. "
+                    "Unset: $SHOPVERSE_WAREHOUSE, else data/warehouse/shopverse.duckdb.",
+    )
+    data_path: str | None = Field(
+        default=None,
+        description="A DuckLake's data path (a folder, or s3://bucket/prefix/). Unset: $SHOPVERSE_WAREHOUSE_DATA_PATH, "
+                    "else <catalog file without suffix>.files/ beside a SQLite catalog.",
     )
     name: str | None = Field(
         default=None,
@@ -56,14 +70,40 @@ class Warehouse(dg.ConfigurableResource):
     )
     threads: int | None = Field(default=None, description="DuckDB worker threads. Unset: all cores.")
 
+    def setting(self) -> str:
+        """The configured warehouse: ``path``, else $SHOPVERSE_WAREHOUSE, else the default DuckDB file."""
+        return self.path or os.environ.get("SHOPVERSE_WAREHOUSE") or str(paths.default_warehouse_path())
+
+    def lake(self) -> ducklake.LakeLocation | None:
+        """The DuckLake this warehouse is, or None for a DuckDB file."""
+        return ducklake.parse_location(self.setting(), self.data_path or os.environ.get("SHOPVERSE_WAREHOUSE_DATA_PATH"))
+
     def resolved_path(self) -> Path:
-        configured = self.path or os.environ.get("SHOPVERSE_WAREHOUSE")
-        return Path(configured).resolve() if configured else paths.default_warehouse_path()
+        """The DuckDB file, or a DuckLake's SQLite catalog file (a PostgreSQL catalog has none)."""
+        lake = self.lake()
+        if lake is None:
+            return Path(self.setting()).resolve()
+        file = lake.catalog_file()
+        if file is None:
+            raise ducklake.LakeConfigurationError(f"{lake.describe()} has its catalog in PostgreSQL, not in a file")
+        return file
+
+    def exists(self) -> bool:
+        """Whether there is a warehouse yet (a run created it)."""
+        lake = self.lake()
+        return lake.exists() if lake is not None else self.resolved_path().exists()
+
+    def describe(self) -> str:
+        lake = self.lake()
+        return lake.describe() if lake is not None else str(self.resolved_path())
 
     def lineage_name(self) -> str:
         """The warehouse's name in lineage: ``name``, else $SHOPVERSE_WAREHOUSE_NAME, else the file's
-        name without its extension (``shopverse`` for shopverse.duckdb)."""
-        return self.name or os.environ.get("SHOPVERSE_WAREHOUSE_NAME") or self.resolved_path().stem
+        name without its extension (``shopverse`` for shopverse.duckdb, and for a DuckLake catalogued
+        in shopverse.sqlite: a warehouse migrated to DuckLake stays the same nodes in Marquez)."""
+        lake = self.lake()
+        stem = lake.stem() if lake is not None else self.resolved_path().stem
+        return self.name or os.environ.get("SHOPVERSE_WAREHOUSE_NAME") or stem
 
     @property
     def uri(self) -> str:
@@ -73,26 +113,51 @@ class Warehouse(dg.ConfigurableResource):
         Marquez (OpenLineage naming: the namespace names the data source, the name the table)."""
         return lineage_namespace(self.lineage_name())
 
-    @contextmanager
-    def connect(self, read_only: bool = False, wait_seconds: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection, once this process holds the warehouse. ``wait_seconds``: how long to wait
-        for another process to let go (default: an hour for the platform's lock, a minute for a
-        process outside it); past that, ``WarehouseBusy`` (a DuckDB lock ``IOException``)."""
-        path = self.resolved_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def _config(self) -> dict[str, object]:
         config: dict[str, object] = {}
         config["memory_limit"] = self.memory_limit or os.environ.get("SHOPVERSE_DUCKDB_MEMORY") or DEFAULT_MEMORY_LIMIT
         if self.threads:
             config["threads"] = self.threads
+        return config
+
+    @contextmanager
+    def connect(self, read_only: bool = False, wait_seconds: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection. A DuckDB file: once this process holds the warehouse; ``wait_seconds``: how
+        long to wait for another process to let go (default: an hour for the platform's lock, a
+        minute for a process outside it); past that, ``WarehouseBusy`` (a DuckDB lock
+        ``IOException``). A DuckLake: at once, beside any other process; a step whose transaction
+        met another process's commit on the same table is retried (``dg.RetryRequested``)."""
+        lake = self.lake()
+        if lake is not None:
+            with self._lake_connection(lake, read_only) as con:
+                yield con
+            return
+        path = self.resolved_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
         # One process at a time, taken atomically (lib/warehouse/lock.py): a second run or command
         # waits its turn instead of failing on DuckDB's file lock.
         with warehouse_lock(path, timeout=3600.0 if wait_seconds is None else wait_seconds):
-            con = connect_with_retry(path, read_only=read_only, config=config,
+            con = connect_with_retry(path, read_only=read_only, config=self._config(),
                                      timeout=60.0 if wait_seconds is None else min(wait_seconds, 60.0))
             try:
                 yield con
             finally:
                 con.close()
+
+    @contextmanager
+    def _lake_connection(self, lake: ducklake.LakeLocation, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = ducklake.connect(lake, self.lineage_name(), read_only=read_only, config=self._config())
+        try:
+            yield con
+        except duckdb.Error as error:
+            if not ducklake.is_contention(error):
+                raise
+            # Another process committed to the same table while this step's transaction ran (two
+            # partitions of one asset written at once): the transaction was rolled back whole, and
+            # every step here is idempotent, so the step runs again after a jittered wait.
+            raise dg.RetryRequested(max_retries=LAKE_STEP_RETRIES, seconds_to_wait=random.uniform(0.5, 3.0)) from error
+        finally:
+            con.close()
 
 
 class LandingZone(dg.ConfigurableResource):

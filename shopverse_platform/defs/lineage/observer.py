@@ -364,7 +364,7 @@ def _columns(con) -> dict[str, list[tuple[str, str]]]:
     columns: dict[str, list[tuple[str, str]]] = {}
     for table, name, dtype in con.execute(
         "SELECT table_name, column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position"
+        "WHERE table_catalog IN (current_database(), 'temp') AND table_schema = 'main' ORDER BY table_name, ordinal_position"
     ).fetchall():
         columns.setdefault(f"main.{table}", []).append((name, dtype))
     return columns

@@ -149,7 +149,7 @@ def warehouse_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     columns: dict[str, list[str]] = {}
     for table, name in con.execute(
         "SELECT table_name, column_name FROM information_schema.columns "
-        "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position"
+        "WHERE table_catalog IN (current_database(), 'temp') AND table_schema = 'main' ORDER BY table_name, ordinal_position"
     ).fetchall():
         columns.setdefault(f"main.{table}", []).append(name)
     return columns

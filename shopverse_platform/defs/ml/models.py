@@ -73,7 +73,7 @@ def _train(context: dg.AssetExecutionContext, spec: ModelSpec, config: ModelTrai
                        context.partition_key if context.has_partition_key else None, code_version())
     outcome = train_and_track(
         spec, frame, mlflow_tracking.target(), origin,
-        dataset_source=str(warehouse.resolved_path()), checks_passed=passed, margin=config.promotion_margin,
+        dataset_source=warehouse.describe(), checks_passed=passed, margin=config.promotion_margin,
         seed=config.seed, horizon_days=horizon, candidates=tuple(config.candidates), log_figures=config.log_figures,
         params={"window_days": horizon, "training_cutoff": str(frame[frame.split == "train"].cutoff_date.iloc[0].date()),
                 "validation_cutoff": str(frame[frame.split == "validation"].cutoff_date.iloc[0].date())},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from shopverse_platform.lib.warehouse.lake import quoted_identifier
 from shopverse_platform.lib.warehouse.sql import SqlText, load_sql
 from shopverse_platform.lib.warehouse.sql import table as table_name
 from shopverse_platform.lib.warehouse.tables import replace_table
@@ -28,7 +29,11 @@ def write_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame)
     Works on a cursor of its own: DuckDB 2.0 refuses ``register`` on a connection whose last
     ``execute`` result was not read to the end (a ``fetchone`` of an aggregate leaves it open).
     """
+    database = con.execute("SELECT current_database()").fetchall()[0][0]
     with con.cursor() as cursor:
+        # A cursor is a connection of its own, in the database's default catalog: a DuckLake
+        # warehouse is attached and chosen (USE) per connection, so the cursor chooses it too.
+        cursor.execute(f"USE {quoted_identifier(database)}")
         target, view = table_name(table), table_name(f"_frame_{table}")
         cursor.register(view, frame)
         try:

@@ -8,11 +8,22 @@ from datetime import date, timedelta
 
 import duckdb
 
+from shopverse_platform.lib.warehouse.lake import retry_contention
+
+# The tables an unqualified name reaches: the warehouse's own (current_database(): the DuckDB file,
+# or the DuckLake attached and in use) and this connection's temp tables. A DuckLake connection is
+# an in-memory database with the lake attached, so the catalog lists more than the warehouse.
+VISIBLE_CATALOGS = "table_catalog IN (current_database(), 'temp') AND table_schema = 'main'"
+
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    # A table (or view) has a first column. Asked of duckdb_columns() rather than of
+    # information_schema.tables or duckdb_tables(), which on a DuckLake read every table's statistics
+    # for their size estimates: 3.7 ms a call against 17 ms, and a day's run asks ~150 times.
     return bool(
         con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
+            "SELECT count(*) FROM duckdb_columns() WHERE database_name IN (current_database(), 'temp') "
+            "AND schema_name = 'main' AND table_name = ? AND column_index = 1",
             [table],
         ).fetchall()[0][0]  # fetchall, not fetchone: DuckDB 2 keeps a result open until it is drained
     )
@@ -48,16 +59,30 @@ def replace_date_range(
         con.execute(f"CREATE TABLE {table} AS SELECT * FROM ({select_sql}) WHERE false", params)
     else:
         add_new_columns(con, table, select_sql, params)
-    con.execute("BEGIN TRANSACTION")
+    where = f"{date_column} >= ? AND {date_column} < ?" + (f" AND {extra_filter}" if extra_filter else "")
+
+    def replace() -> int:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(f"DELETE FROM {table} WHERE {where}", [start, end])
+            inserted = con.execute(f"INSERT INTO {table} BY NAME {select_sql}", params).fetchone()[0]
+            con.execute("COMMIT")
+        except BaseException:
+            _rollback(con)
+            raise
+        return int(inserted)
+
+    # On a DuckLake, another process may commit other days of the same table meanwhile (partitions
+    # in parallel): the commit then fails whole, and the replacement is done again.
+    return retry_contention(replace)
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the open transaction; a failed COMMIT has already ended it (nothing to roll back)."""
     try:
-        where = f"{date_column} >= ? AND {date_column} < ?" + (f" AND {extra_filter}" if extra_filter else "")
-        con.execute(f"DELETE FROM {table} WHERE {where}", [start, end])
-        inserted = con.execute(f"INSERT INTO {table} BY NAME {select_sql}", params).fetchone()[0]
-        con.execute("COMMIT")
-    except BaseException:
         con.execute("ROLLBACK")
-        raise
-    return int(inserted)
+    except duckdb.TransactionException:
+        pass
 
 
 def add_new_columns(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, params: list | dict) -> list[str]:
@@ -88,15 +113,18 @@ def replace_table(
     con: duckdb.DuckDBPyConnection, *, table: str, select_sql: str, params: Iterable[object] | Mapping[str, object] = (),
 ) -> int:
     """Atomically rebuild a whole (unpartitioned) table from a query (``params`` as in ``replace_date_range``)."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS {select_sql}", _bound(params))
-        rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    return int(rows)
+    def replace() -> int:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS {select_sql}", _bound(params))
+            rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            con.execute("COMMIT")
+        except BaseException:
+            _rollback(con)
+            raise
+        return int(rows)
+
+    return retry_contention(replace)
 
 
 def table_schema(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
@@ -105,7 +133,7 @@ def table_schema(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, 
         (name, dtype)
         for name, dtype in con.execute(
             "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
+            f"WHERE {VISIBLE_CATALOGS} AND table_name = ? ORDER BY ordinal_position",
             [table],
         ).fetchall()
     ]

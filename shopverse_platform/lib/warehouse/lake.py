@@ -1,0 +1,235 @@
+"""DuckLake: the warehouse layout that admits several writing processes and readers beside them.
+
+A DuckDB file admits one writing process and no reader beside it (``Could not set lock on
+file``). A DuckLake keeps the same tables as Parquet files under a data path, and their catalog
+(which files make which table at which snapshot) in a database: a SQLite file for the embedded
+default (no server), PostgreSQL in production. Every commit is a snapshot; a reader reads the
+snapshot that was current when its query started, so it never sees a half-written partition and
+never blocks a writer (docs/scaling.md, "The storage layout").
+
+The warehouse setting (``$SHOPVERSE_WAREHOUSE``) names a layout by its DuckLake connection string:
+
+- ``ducklake:sqlite:<path>``: catalog in a SQLite file, data in ``<path without suffix>.files/``
+  beside it unless ``$SHOPVERSE_WAREHOUSE_DATA_PATH`` says otherwise;
+- ``ducklake:postgres:<libpq conninfo>``: catalog in PostgreSQL, data path required;
+- anything else: a DuckDB file (the layout before DuckLake).
+
+The extensions load from the PyPI packages' paths (``duckdb-extension-ducklake`` and the catalog's
+scanner, pinned with duckdb): ``INSTALL`` fetches from the network, which a locked-down machine or
+a container without egress does not have.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+
+LAKE_PREFIX = "ducklake:"
+# catalog kind -> the DuckDB extension that reads and writes it
+CATALOG_EXTENSIONS = {"sqlite": "sqlite_scanner", "postgres": "postgres_scanner"}
+
+T = TypeVar("T")
+
+
+class LakeConfigurationError(ValueError):
+    """A warehouse setting that names a DuckLake DuckLake cannot open (unknown catalog, no data path)."""
+
+
+@dataclass(frozen=True)
+class LakeLocation:
+    """Where a DuckLake warehouse lives: its catalog and its data path."""
+
+    catalog_kind: str  # sqlite | postgres
+    catalog: str  # an absolute file path (sqlite) or a libpq connection string (postgres)
+    data_path: str  # a folder (ending in /) or an object-store prefix (s3://bucket/lake/)
+
+    @property
+    def attach_target(self) -> str:
+        return f"{LAKE_PREFIX}{self.catalog_kind}:{self.catalog}"
+
+    def catalog_file(self) -> Path | None:
+        return Path(self.catalog) if self.catalog_kind == "sqlite" else None
+
+    def exists(self) -> bool:
+        """Whether the lake was created (a SQLite catalog's file exists; a PostgreSQL catalog is
+        assumed to: its server says otherwise on connect)."""
+        file = self.catalog_file()
+        return file.exists() if file is not None else True
+
+    def describe(self) -> str:
+        """For messages: the catalog (a PostgreSQL password left out) and the data path."""
+        catalog = self.catalog if self.catalog_kind == "sqlite" else " ".join(
+            part for part in self.catalog.split() if not part.startswith("password="))
+        return f"DuckLake {self.catalog_kind}:{catalog} (data {self.data_path})"
+
+    def stem(self) -> str:
+        """A short name: the SQLite file's name without suffix, else the PostgreSQL database's name."""
+        file = self.catalog_file()
+        if file is not None:
+            return file.stem
+        for part in self.catalog.split():
+            if part.startswith("dbname="):
+                return part.split("=", 1)[1]
+        return "shopverse"
+
+    def temp_directory(self) -> Path | None:
+        """Where a connection spills beyond its memory limit: beside a SQLite catalog, as a DuckDB
+        file's ``<file>.tmp``; DuckDB's own default (``.tmp`` in the working directory) otherwise."""
+        file = self.catalog_file()
+        return file.with_name(file.name + ".tmp") if file is not None else None
+
+
+def parse_location(setting: str, data_path: str | None = None) -> LakeLocation | None:
+    """The lake a warehouse setting names, or None when it names a DuckDB file."""
+    if not setting.startswith(LAKE_PREFIX):
+        return None
+    kind, _, catalog = setting[len(LAKE_PREFIX):].partition(":")
+    if kind not in CATALOG_EXTENSIONS or not catalog:
+        raise LakeConfigurationError(
+            f"warehouse {setting!r}: expected ducklake:sqlite:<catalog file> or ducklake:postgres:<conninfo> "
+            "(a DuckDB-file catalog admits one process, which is what DuckLake is here to avoid)")
+    if kind == "sqlite":
+        file = Path(catalog).expanduser().resolve()
+        catalog = str(file)
+        data_path = data_path or str(file.with_suffix("")) + ".files"
+    elif not data_path:
+        raise LakeConfigurationError(
+            "a PostgreSQL-catalogued warehouse needs its data path: set $SHOPVERSE_WAREHOUSE_DATA_PATH "
+            "(a folder every worker sees, or s3://bucket/prefix/)")
+    if "://" not in data_path:
+        data_path = str(Path(data_path).expanduser().resolve())
+    return LakeLocation(kind, catalog, data_path.rstrip("/") + "/")
+
+
+def extension_path(name: str) -> str:
+    """The file of a DuckDB extension installed as the ``duckdb-extension-<name>`` package."""
+    package = f"duckdb_extension_{name}"
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise LakeConfigurationError(
+            f"the DuckDB extension {name} is not installed: `uv pip install duckdb-extension-{name.replace('_', '-')}"
+            f"=={duckdb.__version__}` (the project's lock has it)")
+    found = Path(next(iter(spec.submodule_search_locations))) / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
+    if not found.exists():
+        raise LakeConfigurationError(f"{found} is missing: duckdb-extension-{name} does not match duckdb {duckdb.__version__}")
+    return str(found)
+
+
+def _literal(text: str) -> str:
+    # LOAD and ATTACH take no bound parameters (DuckDB binds values only in queries): the text is a
+    # path of an installed package or the configured catalog, quoted as a string literal.
+    return "'" + text.replace("'", "''") + "'"
+
+
+def quoted_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def load_extensions(con: duckdb.DuckDBPyConnection, catalog_kind: str) -> None:
+    for name in ("ducklake", CATALOG_EXTENSIONS[catalog_kind]):
+        con.execute(f"LOAD {_literal(extension_path(name))}")
+
+
+def attach(con: duckdb.DuckDBPyConnection, location: LakeLocation, alias: str, *, read_only: bool) -> None:
+    """Attach the lake as ``alias`` on ``con`` (its extensions loaded first). Creating a lake (a SQLite
+    catalog not there yet) writes its data path into the catalog; later attaches read it from there."""
+    load_extensions(con, location.catalog_kind)
+    options = [f"DATA_PATH {_literal(location.data_path)}"]
+    if read_only:
+        options.append("READ_ONLY")
+    elif "://" not in location.data_path:
+        Path(location.data_path).mkdir(parents=True, exist_ok=True)
+    file = location.catalog_file()
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(f"ATTACH {_literal(location.attach_target)} AS {quoted_identifier(alias)} ({', '.join(options)})")
+
+
+# One DuckDB instance per process, lake and mode, opened on first use: loading the two extensions
+# and attaching the lake (reading its catalog) took ~190 ms, and a run opens a connection per step,
+# check and lineage read (~100 for a day). Each ``connect`` hands out a cursor of it: a connection of
+# its own (its own transaction and temp tables), closed by the caller as a DuckDB file's would be.
+_instances: dict[tuple, duckdb.DuckDBPyConnection] = {}
+_instances_guard = threading.Lock()
+
+# Settings a step changes for its own statements (``SET preserve_insertion_order = false``) are
+# global in DuckDB, and on a shared instance they would outlive the step: every connection handed
+# out starts from DuckDB's defaults, as a new DuckDB-file connection does.
+STEP_SETTINGS = ("preserve_insertion_order",)
+
+
+def connect(location: LakeLocation, alias: str, *, read_only: bool, config: dict) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the lake attached as ``alias`` and in use, so the platform's
+    unqualified SQL reads and writes the lake's tables and ``current_database()`` names it (the
+    instance itself is in memory: nothing of the warehouse is in it). Attaching may meet a catalog
+    another process is committing to; that is retried like a commit."""
+    config = dict(config)
+    temp = location.temp_directory()
+    if temp is not None:
+        config.setdefault("temp_directory", str(temp))
+    key = (os.getpid(), location, alias, read_only, tuple(sorted(config.items())))
+    with _instances_guard:
+        instance = _instances.get(key)
+        if instance is None:
+            instance = duckdb.connect(config=config)
+            try:
+                retry_contention(lambda: attach(instance, location, alias, read_only=read_only))
+            except BaseException:
+                instance.close()
+                raise
+            _instances[key] = instance
+        con = instance.cursor()
+    try:
+        for setting in STEP_SETTINGS:
+            con.execute(f"RESET {setting}")
+        con.execute(f"USE {quoted_identifier(alias)}")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def release_instances() -> None:
+    """Close this process's lake instances (tests that remove a lake's files; a migration)."""
+    with _instances_guard:
+        for key in [k for k in _instances if k[0] == os.getpid()]:
+            _instances.pop(key).close()
+
+
+# What a writer meets when another process commits to the same lake at the same moment: a SQLite
+# catalog has one writer at a time and answers the others "database is locked" (no busy timeout
+# in DuckDB's sqlite scanner); DuckLake itself retries a commit whose snapshot id was taken
+# (`ducklake_max_retry_count`) and gives up with a "conflict" when the two changed the same table
+# in ways it cannot merge (a delete beside an insert). Both leave the transaction rolled back, so
+# doing the whole transaction again is safe.
+CONTENTION_MARKERS = ("database is locked", "database table is locked", "conflict")
+
+
+def is_contention(error: BaseException) -> bool:
+    if not isinstance(error, duckdb.Error):
+        return False
+    text = str(error).lower()
+    return any(marker in text for marker in CONTENTION_MARKERS)
+
+
+def retry_contention(work: Callable[[], T], *, attempts: int = 12, first_wait: float = 0.05, max_wait: float = 3.0,
+                     sleep: Callable[[float], None] = time.sleep) -> T:
+    """Run ``work`` (one whole transaction, or an attach), again after a jittered, growing wait when
+    it failed on another process's commit; any other error, or the last attempt's, propagates."""
+    for attempt in range(attempts):
+        try:
+            return work()
+        except duckdb.Error as error:
+            if not is_contention(error) or attempt == attempts - 1:
+                raise
+            sleep(random.uniform(0.5, 1.0) * min(max_wait, first_wait * 2 ** attempt))
+    raise AssertionError("unreachable")
