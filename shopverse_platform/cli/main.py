@@ -8,6 +8,7 @@
     shopverse lineage replay           # send buffered lineage events to Marquez
     shopverse sql "SELECT ..."         # query the warehouse, read-only (a prompt without a query)
     shopverse collect                  # the HTTP event collector on http://127.0.0.1:8070 (into the landing zone)
+    shopverse warehouse migrate        # the DuckDB-file warehouse into a DuckLake (concurrent runs and readers)
 """
 
 from __future__ import annotations
@@ -234,6 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
     from shopverse_platform.cli.collect import add_collect_command
 
     add_collect_command(sub)
+
+    from shopverse_platform.cli.warehouse import add_warehouse_commands
+
+    add_warehouse_commands(sub)
     return parser
 
 

@@ -1,0 +1,83 @@
+"""`shopverse warehouse`: the warehouse's layout.
+
+    shopverse warehouse                  # which layout and where (the same as `shopverse warehouse info`)
+    shopverse warehouse migrate          # the DuckDB file into a DuckLake beside it (data/warehouse/shopverse.sqlite)
+    shopverse warehouse migrate --to ducklake:postgres:"dbname=shopverse host=db" --data-path s3://bucket/lake/
+
+A DuckDB file admits one process at a time; a DuckLake (Parquet data and a catalog in SQLite or
+PostgreSQL) admits runs writing at once and readers beside them (docs/scaling.md, "The storage
+layout"). `migrate` copies every table in one transaction, then says the setting to use:
+SHOPVERSE_WAREHOUSE=<the lake>. The file is left as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from shopverse_platform.cli.arguments import add_command
+
+
+def add_warehouse_commands(subparsers: argparse._SubParsersAction) -> None:
+    warehouse = add_command(subparsers, "warehouse", "the warehouse's layout: where it is, and migrating a DuckDB file to a DuckLake",
+                            __doc__)
+    warehouse.set_defaults(func=cmd_info)
+    actions = warehouse.add_subparsers(dest="action", metavar="ACTION")
+    info = add_command(actions, "info", "which layout the warehouse has, and where")
+    info.set_defaults(func=cmd_info)
+    migrate = add_command(actions, "migrate", "copy a DuckDB-file warehouse into a DuckLake, in one transaction")
+    migrate.add_argument("--from", dest="source", default=None,
+                         help="the DuckDB file (default: $SHOPVERSE_WAREHOUSE, else data/warehouse/shopverse.duckdb)")
+    migrate.add_argument("--to", dest="target", default=None,
+                         help="the lake: ducklake:sqlite:<catalog file> or ducklake:postgres:<conninfo> "
+                              "(default: ducklake:sqlite:<the file's folder>/<its name>.sqlite)")
+    migrate.add_argument("--data-path", default=None,
+                         help="the lake's data path (default: $SHOPVERSE_WAREHOUSE_DATA_PATH, else <catalog>.files/ beside a SQLite catalog)")
+    migrate.set_defaults(func=cmd_migrate)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from shopverse_platform.defs.resources import Warehouse
+
+    warehouse = Warehouse()
+    layout = "" if warehouse.lake() is not None else "DuckDB file: "  # a lake's description names it
+    print(f"{layout}{warehouse.describe()}{'' if warehouse.exists() else '  (not created yet)'}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from shopverse_platform.defs.resources import Warehouse
+    from shopverse_platform.lib.warehouse.migrate import MigrationRefused, migrate_file_to_lake
+
+    source = Warehouse(path=args.source) if args.source else Warehouse()
+    if source.lake() is not None:
+        print(f"the warehouse is a DuckLake already ({source.describe()}); --from names the DuckDB file to migrate")
+        return 2
+    file = source.resolved_path()
+    target_setting = args.target or f"ducklake:sqlite:{file.with_suffix('.sqlite')}"
+    target = Warehouse(path=target_setting, data_path=args.data_path, name=source.lineage_name())
+    try:
+        if target.lake() is None:
+            print(f"--to {target_setting!r} is not a DuckLake (ducklake:sqlite:<file> or ducklake:postgres:<conninfo>)")
+            return 2
+    except ValueError as error:
+        print(error)
+        return 2
+    print(f"migrating {file}\n       to {target.describe()}")
+    started = time.perf_counter()
+    try:
+        with target.connect() as con:
+            tables = migrate_file_to_lake(file, con)
+    except MigrationRefused as error:
+        print(f"refused: {error}")
+        return 1
+    print(f"{len(tables)} tables, {sum(t.rows for t in tables):,} rows in {time.perf_counter() - started:.1f}s, one transaction.")
+    data_path = args.data_path or os.environ.get("SHOPVERSE_WAREHOUSE_DATA_PATH")
+    print("\nUse it from now on (every command, the UI, the daemon):\n"
+          f"  export SHOPVERSE_WAREHOUSE='{target_setting}'"
+          + (f"\n  export SHOPVERSE_WAREHOUSE_DATA_PATH='{data_path}'" if data_path else "")
+          + (f"\n  export SHOPVERSE_WAREHOUSE_NAME='{source.lineage_name()}'  # the same nodes in Marquez"
+             if target.lake().stem() != source.lineage_name() else "")
+          + f"\nThe DuckDB file {file} was left as it was; delete it once the lake is in use.")
+    return 0

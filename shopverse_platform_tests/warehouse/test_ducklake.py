@@ -1,0 +1,284 @@
+"""The DuckLake layout (issue 16): the same tables as the DuckDB file, a file migrated into a lake
+continues incrementally, a reader held open while a run writes, two processes writing one table.
+
+Every build goes through `shopverse backfill` (the daily assets over a range, one run), on one
+simulated landing zone, so the two layouts read the same files."""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from shopverse_platform.cli.reports import add_report_commands
+from shopverse_platform.cli.warehouse import add_warehouse_commands
+from shopverse_platform.defs.resources import Warehouse
+from shopverse_platform.lib.simulator.traffic import simulate
+from shopverse_platform.lib.warehouse import lake
+from shopverse_platform.lib.warehouse.tables import replace_date_range
+
+FIRST = date(2026, 11, 9)
+DAYS = 7
+LAST = FIRST + timedelta(days=DAYS - 1)
+
+# Columns that say when or by which run a row was written, not what it holds.
+VOLATILE = ("_at", "run_id", "mlflow", "model_version")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    add_report_commands(sub)
+    add_warehouse_commands(sub)
+    return parser
+
+
+def _command(monkeypatch, capsys, warehouse: str, *argv: str) -> str:
+    monkeypatch.setenv("SHOPVERSE_WAREHOUSE", warehouse)
+    args = _parser().parse_args(list(argv))
+    code = args.func(args)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    return out
+
+
+def _backfill(monkeypatch, capsys, warehouse: str, first: date, last: date) -> str:
+    return _command(monkeypatch, capsys, warehouse, "backfill", "--start", first.isoformat(), "--end", last.isoformat(),
+                    "--select", "*", "--reports", "none")
+
+
+def snapshot(setting: str) -> dict[str, list[tuple]]:
+    """Every table's rows (volatile columns left out), sorted: what a comparison of layouts compares."""
+    tables: dict[str, list[tuple]] = {}
+    with Warehouse(path=setting).connect(read_only=True) as con:
+        names = [n for (n,) in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() ORDER BY 1").fetchall()]
+        for name in names:
+            columns = [c for (c,) in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() AND table_name = ? "
+                "ORDER BY column_index", [name]).fetchall() if not any(v in c for v in VOLATILE)]
+            rows = con.execute(f'SELECT {", ".join(lake.quoted_identifier(c) for c in columns)} FROM "{name}"').fetchall()
+            tables[name] = sorted(rows, key=repr)
+    return tables
+
+
+def assert_same_tables(left: dict, right: dict) -> None:
+    assert sorted(left) == sorted(right)
+    different = [name for name in left if left[name] != right[name]]
+    assert not different, {name: (len(left[name]), len(right[name])) for name in different}
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("lake_landing")
+    simulate(root, users=60, days=DAYS, start=FIRST, seed=5, faults=0.002)
+    return root
+
+
+@pytest.fixture
+def shared_landing(landing: Path, monkeypatch, tmp_path) -> Path:
+    monkeypatch.setenv("SHOPVERSE_LANDING_DIR", str(landing))
+    monkeypatch.chdir(tmp_path)
+    yield landing
+    lake.release_instances()
+
+
+def test_a_migrated_file_continues_on_the_lake_as_the_file_does_and_a_new_lake_builds_the_same(
+        shared_landing, tmp_path, monkeypatch, capsys):
+    file = tmp_path / "file" / "shopverse.duckdb"
+    # the DuckDB file: six days, then the seventh (incremental builders update their state)
+    _backfill(monkeypatch, capsys, str(file), FIRST, LAST - timedelta(days=1))
+    six_days = tmp_path / "migrated" / "shopverse.duckdb"
+    six_days.parent.mkdir()
+    shutil.copy(file, six_days)
+    _backfill(monkeypatch, capsys, str(file), LAST, LAST)
+
+    # the six-day file migrated by the command, then the seventh day on the lake
+    out = _command(monkeypatch, capsys, str(six_days), "warehouse", "migrate")
+    migrated = f"ducklake:sqlite:{six_days.with_suffix('.sqlite')}"
+    assert f"export SHOPVERSE_WAREHOUSE='{migrated}'" in out and "one transaction" in out
+    assert (six_days.parent / "shopverse.files").is_dir() and six_days.exists()  # the file is left as it was
+    assert_same_tables(snapshot(migrated), snapshot(str(six_days)))
+    with Warehouse(path=migrated).connect(read_only=True) as con:  # column comments came along
+        comment = con.execute("SELECT comment FROM duckdb_columns() WHERE database_name = current_database() "
+                              "AND table_name = 'daily_sales' AND column_name = 'sales_date'").fetchall()[0][0]
+    assert comment and "UTC day" in comment
+    _backfill(monkeypatch, capsys, migrated, LAST, LAST)
+    file_tables = snapshot(str(file))
+    assert_same_tables(snapshot(migrated), file_tables)
+
+    # a new lake, the seven days in one run: the same tables as the file built in two
+    fresh = f"ducklake:sqlite:{tmp_path / 'fresh' / 'shopverse.sqlite'}"
+    _backfill(monkeypatch, capsys, fresh, FIRST, LAST)
+    fresh_tables = snapshot(fresh)
+    assert_same_tables(fresh_tables, file_tables)
+    assert len(fresh_tables["daily_sales"]) == DAYS and len(fresh_tables["clean_events"]) > 1000
+    parquet = list((tmp_path / "fresh" / "shopverse.files").rglob("*.parquet"))
+    assert parquet, "a lake's data are Parquet files under its data path"
+
+    # migrating into a lake that holds tables is refused, and changes nothing
+    args = _parser().parse_args(["warehouse", "migrate", "--from", str(six_days), "--to", fresh])
+    assert args.func(args) == 1
+    assert "refused" in capsys.readouterr().out
+    assert_same_tables(snapshot(fresh), fresh_tables)
+
+
+READER = textwrap.dedent("""
+    import json, sys, time
+    from shopverse_platform.defs.resources import Warehouse
+    setting, expected, stop = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+    queries, torn, seen = 0, [], set()
+    # one connection held for the whole run, as a notebook's would be
+    with Warehouse(path=setting).connect(read_only=True) as con:
+        print("open", flush=True)
+        import os
+        while not os.path.exists(stop) or queries == 0:
+            per_day = dict(con.execute("SELECT strftime(event_date, '%Y-%m-%d'), count(*) FROM clean_events "
+                                       "GROUP BY ALL").fetchall())
+            snapshot = con.execute("SELECT max(snapshot_id) FROM ducklake_snapshots(current_database())").fetchall()[0][0]
+            seen.add(snapshot)
+            queries += 1
+            if per_day != expected:
+                torn.append(per_day)
+            time.sleep(0.02)
+    print(json.dumps({"queries": queries, "torn": torn[:3], "torn_count": len(torn), "snapshots": len(seen)}), flush=True)
+""")
+
+
+def test_a_reader_held_open_while_a_run_rewrites_every_day_never_blocks_it_nor_sees_half_a_day(
+        shared_landing, tmp_path, monkeypatch, capsys):
+    import json
+
+    setting = f"ducklake:sqlite:{tmp_path / 'lake' / 'shopverse.sqlite'}"
+    _backfill(monkeypatch, capsys, setting, FIRST, LAST)
+    with Warehouse(path=setting).connect(read_only=True) as con:
+        expected = dict(con.execute("SELECT strftime(event_date, '%Y-%m-%d'), count(*) FROM clean_events GROUP BY ALL").fetchall())
+    stop = tmp_path / "stop"
+    reader = subprocess.Popen([sys.executable, "-c", READER, setting, json.dumps(expected), str(stop)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout.readline().strip() == "open", reader.stderr.read()
+        # the same seven days rebuilt by a run while the reader holds its connection and keeps asking:
+        # every partition is deleted and inserted again (raw_events, clean_events, the metrics...)
+        out = _backfill(monkeypatch, capsys, setting, FIRST, LAST)
+        assert "daily_job 2026-11-09..2026-11-15: ok" in out
+    finally:
+        stop.touch()
+        stdout, stderr = reader.communicate(timeout=60)
+    assert reader.returncode == 0, stderr
+    result = json.loads(stdout.strip().splitlines()[-1])
+    assert result["queries"] > 5
+    assert result["torn_count"] == 0, result["torn"]  # never a day half deleted or half inserted
+    assert result["snapshots"] > 1  # the reader did read while the run committed
+
+
+def _rewrite_days(setting: str, days: list[int], rewrites: int, rows: int, errors) -> None:
+    try:
+        warehouse = Warehouse(path=setting)
+        for i in range(rewrites):
+            day = date(2026, 1, 1) + timedelta(days=days[i % len(days)])
+            with warehouse.connect() as con:
+                replace_date_range(con, table="parts", date_column="day", start=day, end=day + timedelta(days=1),
+                                   select_sql="SELECT CAST(? AS DATE) AS day, range AS id FROM range(?)", params=[day, rows])
+    except BaseException as error:  # reported to the test, which fails on it
+        errors.put(repr(error))
+
+
+def test_two_processes_replacing_days_of_one_table_at_once_both_succeed(tmp_path):
+    setting = f"ducklake:sqlite:{tmp_path / 'shopverse.sqlite'}"
+    with Warehouse(path=setting).connect() as con:
+        con.execute("CREATE TABLE parts (day DATE, id BIGINT)")
+    lake.release_instances()
+    errors = mp.get_context("spawn").Queue()
+    writers = [mp.get_context("spawn").Process(target=_rewrite_days, args=(setting, days, 12, 50_000, errors))
+               for days in ([0, 1, 2], [3, 4, 5])]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=300)
+    assert [w.exitcode for w in writers] == [0, 0]
+    assert errors.empty(), errors.get()
+    with Warehouse(path=setting).connect(read_only=True) as con:
+        per_day = con.execute("SELECT day, count(*), count(DISTINCT id) FROM parts GROUP BY day ORDER BY day").fetchall()
+    assert [(d.day, n, distinct) for d, n, distinct in per_day] == [(day, 50_000, 50_000) for day in range(1, 7)]
+
+
+def test_contention_is_retried_and_other_errors_are_not():
+    calls: list[int] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise duckdb.TransactionException("Failed to commit DuckLake transaction: database is locked")
+        return "done"
+
+    assert lake.retry_contention(flaky, sleep=lambda s: None) == "done" and len(calls) == 3
+
+    def broken() -> None:
+        calls.append(1)
+        raise duckdb.CatalogException("Table with name nope does not exist!")
+
+    calls.clear()
+    with pytest.raises(duckdb.CatalogException):
+        lake.retry_contention(broken, sleep=lambda s: None)
+    assert len(calls) == 1
+
+    def always_locked() -> None:
+        raise duckdb.TransactionException("Transaction conflict: cannot delete from table parts")
+
+    with pytest.raises(duckdb.TransactionException):
+        lake.retry_contention(always_locked, attempts=4, sleep=lambda s: None)
+
+
+def test_a_step_meeting_another_commit_is_retried_by_dagster(tmp_path):
+    """A transaction conflict inside a step (not in a retried replacement) asks Dagster to run the
+    step again; any other error fails it as before."""
+    attempts: list[int] = []
+
+    @dg.asset
+    def conflicted(warehouse: Warehouse) -> None:
+        attempts.append(1)
+        with warehouse.connect() as con:
+            if len(attempts) == 1:
+                raise duckdb.TransactionException("Failed to commit: Transaction conflict on table t")
+            con.execute("CREATE OR REPLACE TABLE t AS SELECT 1 AS x")
+
+    setting = f"ducklake:sqlite:{tmp_path / 'shopverse.sqlite'}"
+    result = dg.materialize([conflicted], resources={"warehouse": Warehouse(path=setting)})
+    assert result.success and len(attempts) == 2
+    with Warehouse(path=setting).connect(read_only=True) as con:
+        assert con.execute("SELECT x FROM t").fetchall() == [(1,)]
+
+
+def test_lake_settings_are_parsed_and_explained(tmp_path, monkeypatch):
+    catalog = tmp_path / "wh" / "shop.sqlite"
+    parsed = lake.parse_location(f"ducklake:sqlite:{catalog}")
+    assert parsed.catalog == str(catalog) and parsed.data_path == str(tmp_path / "wh" / "shop.files") + "/"
+    assert parsed.stem() == "shop" and not parsed.exists()
+    assert lake.parse_location(str(tmp_path / "x.duckdb")) is None
+    pg = lake.parse_location("ducklake:postgres:dbname=lakehouse host=db password=secret", "s3://bucket/lake")
+    assert pg.data_path == "s3://bucket/lake/" and pg.stem() == "lakehouse" and "secret" not in pg.describe()
+    with pytest.raises(lake.LakeConfigurationError, match="SHOPVERSE_WAREHOUSE_DATA_PATH"):
+        lake.parse_location("ducklake:postgres:dbname=lakehouse")
+    with pytest.raises(lake.LakeConfigurationError, match="ducklake:sqlite"):
+        lake.parse_location("ducklake:catalog.ducklake")
+    monkeypatch.setenv("SHOPVERSE_WAREHOUSE", f"ducklake:sqlite:{catalog}")
+    monkeypatch.setenv("SHOPVERSE_WAREHOUSE_DATA_PATH", str(tmp_path / "elsewhere"))
+    warehouse = Warehouse()
+    assert warehouse.lake().data_path == str(tmp_path / "elsewhere") + "/"
+    assert warehouse.lineage_name() == "shop" and warehouse.uri == "duckdb://shop"
+    assert not warehouse.exists()
+    with warehouse.connect() as con:  # more rows than DuckLake inlines into its catalog (10)
+        con.execute("CREATE TABLE t AS SELECT range AS x FROM range(100)")
+    assert warehouse.exists() and any((tmp_path / "elsewhere").rglob("*.parquet"))
+    lake.release_instances()
