@@ -8,7 +8,7 @@ import duckdb
 
 from shopverse_platform.lib.warehouse.shapes import relation
 from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql, table
-from shopverse_platform.lib.warehouse.tables import IncrementalBuild, stored_state_matches
+from shopverse_platform.lib.warehouse.tables import IncrementalBuild, rollback, stored_state_matches
 
 # Funnel steps in order; a session "reached" a step if it has the event (ordering is enforced in
 # the metric layer, which needs it; here the flags describe what happened).
@@ -103,7 +103,7 @@ def build_sessions(con: duckdb.DuckDBPyConnection, full: bool = False) -> str:
             mode = "full"
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     return mode
 
@@ -135,7 +135,7 @@ def _build_dimension(con: duckdb.DuckDBPyConnection, table_name: str, observatio
         con.execute(build, {"file": str(file)} if present else {})
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     return IncrementalBuild(observed.mode, [*observed.sql, build])
 

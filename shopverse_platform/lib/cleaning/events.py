@@ -28,7 +28,7 @@ from shopverse_platform.lib.cleaning.event_schema import (
 )
 from shopverse_platform.lib.warehouse.shapes import ITEMS_TYPE
 from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql, table
-from shopverse_platform.lib.warehouse.tables import replace_date_range, table_exists, table_schema
+from shopverse_platform.lib.warehouse.tables import replace_date_range, rollback, table_exists, table_schema
 
 SESSION_TIMEOUT_MINUTES = 30
 
@@ -89,7 +89,7 @@ def clean_event_lines(
             _record_cleaned_files(con, window, rules, rebuilt=rejected_files)
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            rollback(con)
             con.unregister("_landed_lines")
             raise
         for work in ("_parsed_events", "_duplicate_lines", "_sessionised") + (("_rejected_files",) if rejected_files else ()):
@@ -263,7 +263,7 @@ def clean_appended_lines(con: duckdb.DuckDBPyConnection, start: date, end: date,
         con.execute(load_sql(__file__, "record_cleaned_files"), {**window, **_rules_params(rules), "after": after})
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         if registered:
             con.unregister("_landed_lines")
         raise

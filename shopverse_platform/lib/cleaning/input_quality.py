@@ -29,7 +29,7 @@ import duckdb
 
 from shopverse_platform.lib.ingestion.adapters import sniff_format
 from shopverse_platform.lib.warehouse.sql import load_sql, table
-from shopverse_platform.lib.warehouse.tables import table_exists
+from shopverse_platform.lib.warehouse.tables import rollback, table_exists
 
 class Source(NamedTuple):
     raw_table: str
@@ -133,7 +133,7 @@ def write_input_quality(con: duckdb.DuckDBPyConnection, source: str, start: date
         con.execute(f"INSERT INTO input_quality BY NAME {query}", params)
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     cursor = con.execute(
         "SELECT * FROM input_quality WHERE source = $source AND partition_date >= $start AND partition_date < $end "

@@ -13,7 +13,7 @@ import duckdb
 
 from shopverse_platform.lib.cleaning.event_schema import NON_PRODUCT_STOCK_CODES
 from shopverse_platform.lib.warehouse.sql import SqlText, load_sql, table
-from shopverse_platform.lib.warehouse.tables import table_exists
+from shopverse_platform.lib.warehouse.tables import rollback, table_exists
 
 
 def write_clean_order_lines(con: duckdb.DuckDBPyConnection, start: date, end: date) -> dict[str, int]:
@@ -67,7 +67,7 @@ def _write_clean_and_quarantine(
         con.execute(load_sql(__file__, "insert_rows", target=table("quarantine"), rows=quarantine_sql))
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     counts = dict(con.execute(load_sql(__file__, "outcome_counts", outcome=table(outcome_table))).fetchall())
     return {k: int(v) for k, v in counts.items()}

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from shopverse_platform.lib.ingestion import landing
 from shopverse_platform.lib.warehouse.sql import load_sql
-from shopverse_platform.lib.warehouse.tables import add_new_columns, table_exists, table_schema
+from shopverse_platform.lib.warehouse.tables import add_new_columns, rollback, table_exists, table_schema
 
 REGISTRY_COLUMNS = ("source_file", "size_bytes", "modified_ns", "rejected_reason")
 
@@ -44,7 +44,7 @@ def append_registry(con: duckdb.DuckDBPyConnection, registered: pa.Table) -> Non
             con.execute(load_sql(__file__, "append_raw_events"))
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
     finally:
         con.unregister("_landed_files")

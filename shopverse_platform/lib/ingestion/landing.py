@@ -569,6 +569,7 @@ def migrate_verbatim_raw_events(con, events_dir: Path, logs_dir: Path) -> int:
     (0 when there was nothing to migrate). Done once, on the first run after an upgrade, so that
     cleaning can still re-run every day ingested before."""
     from shopverse_platform.lib.warehouse.tables import (  # local: keeps this module DuckDB-free at import
+        rollback,
         table_exists,
         table_schema,
     )
@@ -588,7 +589,7 @@ def migrate_verbatim_raw_events(con, events_dir: Path, logs_dir: Path) -> int:
         con.execute(load_sql(__file__, "rename_raw_events_registry"))
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     return len(held)
 

@@ -213,6 +213,7 @@ def write_raw_orders(con, exports: list[pa.Table], start: date, end: date, finge
     """
     from shopverse_platform.lib.warehouse.tables import (
         replace_date_range,  # local: keeps this module DuckDB-free at import
+        rollback,
     )
 
     combined = pa.concat_tables([t.cast(EXPORT_SCHEMA) for t in exports]) if exports else EXPORT_SCHEMA.empty_table()
@@ -243,7 +244,7 @@ def write_raw_orders(con, exports: list[pa.Table], start: date, end: date, finge
             con.execute(load_sql(__file__, "insert_order_export_files", invoice_day=invoice_day))
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
         return rows
     finally:

@@ -21,7 +21,7 @@ from shopverse_platform.lib.metrics.sources import (
     table_or_empty,
 )
 from shopverse_platform.lib.warehouse.sql import SqlText, load_sql
-from shopverse_platform.lib.warehouse.tables import IncrementalBuild, stored_state_matches
+from shopverse_platform.lib.warehouse.tables import IncrementalBuild, rollback, stored_state_matches
 
 
 def build_customer_metrics(con: duckdb.DuckDBPyConnection, full: bool = False) -> IncrementalBuild:
@@ -65,7 +65,7 @@ def build_customer_metrics(con: duckdb.DuckDBPyConnection, full: bool = False) -
         con.execute(final)
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     return IncrementalBuild(mode, [f"CREATE OR REPLACE TABLE customer_totals AS {everyone}", final])
 

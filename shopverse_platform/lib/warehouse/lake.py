@@ -214,11 +214,15 @@ def release_instances() -> None:
 CONTENTION_MARKERS = ("database is locked", "database table is locked", "conflict")
 
 
-def is_contention(error: BaseException) -> bool:
-    if not isinstance(error, duckdb.Error):
-        return False
-    text = str(error).lower()
-    return any(marker in text for marker in CONTENTION_MARKERS)
+def is_contention(error: BaseException | None) -> bool:
+    """Whether ``error``, or the error it was raised while handling, is a commit that met another
+    process's."""
+    seen = 0
+    while error is not None and seen < 5:
+        if isinstance(error, duckdb.Error) and any(marker in str(error).lower() for marker in CONTENTION_MARKERS):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
 
 
 def retry_contention(work: Callable[[], T], *, attempts: int = 12, first_wait: float = 0.05, max_wait: float = 3.0,

@@ -21,6 +21,7 @@ import duckdb
 
 from shopverse_platform.lib.warehouse.lake import quoted_identifier
 from shopverse_platform.lib.warehouse.lock import warehouse_lock
+from shopverse_platform.lib.warehouse.tables import rollback
 
 SOURCE_ALIAS = "migration_source"
 
@@ -91,10 +92,7 @@ def _copy(con: duckdb.DuckDBPyConnection, echo: Callable[[str], None]) -> list[M
             checked.append(MigratedTable(item.name, int(moved), item.comments))
         con.execute("COMMIT")
     except BaseException:
-        try:
-            con.execute("ROLLBACK")
-        except duckdb.TransactionException:
-            pass
+        rollback(con)
         raise
     for item in checked:
         echo(f"  {item.name:<28} {item.rows:>12,} rows")

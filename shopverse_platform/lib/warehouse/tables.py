@@ -68,7 +68,7 @@ def replace_date_range(
             inserted = con.execute(f"INSERT INTO {table} BY NAME {select_sql}", params).fetchone()[0]
             con.execute("COMMIT")
         except BaseException:
-            _rollback(con)
+            rollback(con)
             raise
         return int(inserted)
 
@@ -77,8 +77,10 @@ def replace_date_range(
     return retry_contention(replace)
 
 
-def _rollback(con: duckdb.DuckDBPyConnection) -> None:
-    """Roll back the open transaction; a failed COMMIT has already ended it (nothing to roll back)."""
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the open transaction, in an ``except`` around BEGIN...COMMIT. A failed COMMIT has
+    already ended it (on a DuckLake, a commit that met another process's): a plain ROLLBACK would
+    then raise "no transaction is active" and hide why the commit failed."""
     try:
         con.execute("ROLLBACK")
     except duckdb.TransactionException:
@@ -120,7 +122,7 @@ def replace_table(
             rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             con.execute("COMMIT")
         except BaseException:
-            _rollback(con)
+            rollback(con)
             raise
         return int(rows)
 
