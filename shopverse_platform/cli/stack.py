@@ -220,6 +220,7 @@ def prod_stack(environ: Mapping[str, str] | None = None) -> Stack:
     pg_port = _port(src, "SHOPVERSE_PG_PORT", 55432)
     pg_user, pg_password = src.get("SHOPVERSE_PG_USER", "shopverse"), src.get("SHOPVERSE_PG_PASSWORD", "shopverse")
     dagster_db, mlflow_db = src.get("DAGSTER_PG_DB", "dagster"), src.get("MLFLOW_PG_DB", "mlflow")
+    lake_db = src.get("SHOPVERSE_LAKE_PG_DB", "shopverse_lake")
     choice = marquez_choice(src, mq_port)
     script_env = {**src, "MARQUEZ_PORT": str(mq_port), "MARQUEZ_ADMIN_PORT": str(mq_admin)}
     dagster_home = home / "dagster_home"
@@ -234,6 +235,7 @@ def prod_stack(environ: Mapping[str, str] | None = None) -> Stack:
         "DAGSTER_GRPC_HOST": HOST, "DAGSTER_GRPC_PORT": str(grpc_port),
         "MLFLOW_TRACKING_URI": f"http://{HOST}:{mlflow_port}",
         "SHOPVERSE_UI_URL": src.get("SHOPVERSE_UI_URL") or f"http://{HOST}:{web_port}",  # run links in alerts
+        **lake_warehouse_env(src, lake_db, pg_port, pg_user, pg_password),
     }
     if choice.url:
         common["OPENLINEAGE_URL"] = choice.url
@@ -261,7 +263,23 @@ def prod_stack(environ: Mapping[str, str] | None = None) -> Stack:
         shutil.copyfile(REPO / "deploy" / "dagster.yaml", dagster_home / "dagster.yaml")
 
     return Stack("prod", home, [grpc, mlflow, webserver, daemon], script_env,
-                 databases=[dagster_db, mlflow_db], marquez=choice, prepare=prepare)
+                 databases=[dagster_db, mlflow_db, lake_db], marquez=choice, prepare=prepare)
+
+
+def lake_warehouse_env(src: Mapping[str, str], lake_db: str, pg_port: int, pg_user: str, pg_password: str) -> dict[str, str]:
+    """The production warehouse, as in docker-compose.yml: a DuckLake catalogued in PostgreSQL (its
+    own database) with its Parquet data under the data directory, so that runs, their steps and
+    readers (`shopverse sql`, notebooks) work on it at once. A warehouse set by the caller is kept.
+    The password travels as PGPASSWORD (libpq's), not inside the connection string."""
+    if src.get("SHOPVERSE_WAREHOUSE"):
+        return {}
+    data = Path(src.get("SHOPVERSE_DATA_DIR") or REPO / "data").resolve()
+    return {
+        "SHOPVERSE_WAREHOUSE": f"ducklake:postgres:dbname={lake_db} host={HOST} port={pg_port} user={pg_user}",
+        "SHOPVERSE_WAREHOUSE_DATA_PATH": src.get("SHOPVERSE_WAREHOUSE_DATA_PATH") or str(data / "warehouse" / "lake"),
+        "SHOPVERSE_WAREHOUSE_NAME": src.get("SHOPVERSE_WAREHOUSE_NAME", "shopverse"),  # the same lineage nodes as the file's
+        "PGPASSWORD": pg_password,
+    }
 
 
 # ----------------------------------------------------------------------------- start / stop

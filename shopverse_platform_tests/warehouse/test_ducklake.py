@@ -268,8 +268,7 @@ def test_lake_settings_are_parsed_and_explained(tmp_path, monkeypatch):
     assert lake.parse_location(str(tmp_path / "x.duckdb")) is None
     pg = lake.parse_location("ducklake:postgres:dbname=lakehouse host=db password=secret", "s3://bucket/lake")
     assert pg.data_path == "s3://bucket/lake/" and pg.stem() == "lakehouse" and "secret" not in pg.describe()
-    with pytest.raises(lake.LakeConfigurationError, match="SHOPVERSE_WAREHOUSE_DATA_PATH"):
-        lake.parse_location("ducklake:postgres:dbname=lakehouse")
+    assert lake.parse_location("ducklake:postgres:dbname=lakehouse").data_path is None  # the catalog's own
     with pytest.raises(lake.LakeConfigurationError, match="ducklake:sqlite"):
         lake.parse_location("ducklake:catalog.ducklake")
     monkeypatch.setenv("SHOPVERSE_WAREHOUSE", f"ducklake:sqlite:{catalog}")

@@ -50,7 +50,7 @@ class LakeLocation:
 
     catalog_kind: str  # sqlite | postgres
     catalog: str  # an absolute file path (sqlite) or a libpq connection string (postgres)
-    data_path: str  # a folder (ending in /) or an object-store prefix (s3://bucket/lake/)
+    data_path: str | None  # a folder (ending in /) or an object-store prefix (s3://bucket/lake/); None: the catalog's
 
     @property
     def attach_target(self) -> str:
@@ -60,16 +60,27 @@ class LakeLocation:
         return Path(self.catalog) if self.catalog_kind == "sqlite" else None
 
     def exists(self) -> bool:
-        """Whether the lake was created (a SQLite catalog's file exists; a PostgreSQL catalog is
-        assumed to: its server says otherwise on connect)."""
+        """Whether the lake was created: a SQLite catalog's file exists; a PostgreSQL database holds
+        DuckLake's catalog tables (asked with a read-only attach, which creates nothing)."""
         file = self.catalog_file()
-        return file.exists() if file is not None else True
+        if file is not None:
+            return file.exists()
+        probe = duckdb.connect()
+        try:
+            attach(probe, self, "probe", read_only=True)
+            return True
+        except duckdb.InvalidInputException as error:
+            if "does not exist" in str(error):
+                return False
+            raise
+        finally:
+            probe.close()
 
     def describe(self) -> str:
         """For messages: the catalog (a PostgreSQL password left out) and the data path."""
         catalog = self.catalog if self.catalog_kind == "sqlite" else " ".join(
             part for part in self.catalog.split() if not part.startswith("password="))
-        return f"DuckLake {self.catalog_kind}:{catalog} (data {self.data_path})"
+        return f"DuckLake {self.catalog_kind}:{catalog} (data {self.data_path or 'where its catalog says'})"
 
     def stem(self) -> str:
         """A short name: the SQLite file's name without suffix, else the PostgreSQL database's name."""
@@ -101,10 +112,8 @@ def parse_location(setting: str, data_path: str | None = None) -> LakeLocation |
         file = Path(catalog).expanduser().resolve()
         catalog = str(file)
         data_path = data_path or str(file.with_suffix("")) + ".files"
-    elif not data_path:
-        raise LakeConfigurationError(
-            "a PostgreSQL-catalogued warehouse needs its data path: set $SHOPVERSE_WAREHOUSE_DATA_PATH "
-            "(a folder every worker sees, or s3://bucket/prefix/)")
+    elif not data_path:  # an existing lake's catalog knows its data path; creating one needs it (attach says so)
+        return LakeLocation(kind, catalog, None)
     if "://" not in data_path:
         data_path = str(Path(data_path).expanduser().resolve())
     return LakeLocation(kind, catalog, data_path.rstrip("/") + "/")
@@ -143,15 +152,25 @@ def attach(con: duckdb.DuckDBPyConnection, location: LakeLocation, alias: str, *
     """Attach the lake as ``alias`` on ``con`` (its extensions loaded first). Creating a lake (a SQLite
     catalog not there yet) writes its data path into the catalog; later attaches read it from there."""
     load_extensions(con, location.catalog_kind)
-    options = [f"DATA_PATH {_literal(location.data_path)}"]
+    options = []
+    if location.data_path is not None:
+        options.append(f"DATA_PATH {_literal(location.data_path)}")
+        if not read_only and "://" not in location.data_path:
+            Path(location.data_path).mkdir(parents=True, exist_ok=True)
     if read_only:
         options.append("READ_ONLY")
-    elif "://" not in location.data_path:
-        Path(location.data_path).mkdir(parents=True, exist_ok=True)
     file = location.catalog_file()
     if file is not None:
         file.parent.mkdir(parents=True, exist_ok=True)
-    con.execute(f"ATTACH {_literal(location.attach_target)} AS {quoted_identifier(alias)} ({', '.join(options)})")
+    try:
+        con.execute(f"ATTACH {_literal(location.attach_target)} AS {quoted_identifier(alias)}"
+                    + (f" ({', '.join(options)})" if options else ""))
+    except duckdb.Error as error:
+        if location.data_path is None and "DATA_PATH" in str(error):
+            raise LakeConfigurationError(
+                f"{location.describe()} is new: set $SHOPVERSE_WAREHOUSE_DATA_PATH to where its Parquet files go "
+                "(a folder every worker sees, or s3://bucket/prefix/)") from error
+        raise
 
 
 # One DuckDB instance per process, lake and mode, opened on first use: loading the two extensions
