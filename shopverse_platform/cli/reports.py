@@ -22,6 +22,7 @@ from shopverse_platform.cli.arguments import (
     check_data_dir_writable,
     check_range,
     iso_date,
+    positive_int,
     yesterday,
 )
 from shopverse_platform.cli.instance import use_embedded_instance
@@ -94,6 +95,9 @@ def add_report_commands(subparsers: argparse._SubParsersAction) -> None:
     backfill.add_argument("--reports", choices=REPORT_CHOICES, default="latest",
                           help="daily reports to write after everything else: the last day's, every day's, or none "
                                "(weekly reports always; any day later with `shopverse report --build`)")
+    backfill.add_argument("--workers", type=positive_int, default=1,
+                          help="steps of a run executed at once, each in its own process (a DuckLake warehouse: "
+                               "`shopverse warehouse migrate`)")
     backfill.add_argument("-v", "--verbose", action="store_true", help="show Dagster's DEBUG events too (always in the UI's run page)")
     backfill.set_defaults(func=cmd_backfill, check=_check_backfill)
 
@@ -177,7 +181,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     with dg.DagsterInstance.get() as instance:
         stages = backfill(defs(), instance, args.start, args.end, weekly=args.weekly and not args.select,
                           reports=args.reports, select=args.select, on_failure=alert_failed_run,
-                          log_level="DEBUG" if args.verbose else "INFO")
+                          log_level="DEBUG" if args.verbose else "INFO", workers=args.workers)
     ok = bool(stages) and all(s.success for s in stages)
     print(f"\n{'backfilled' if ok else 'FAILED'}: {args.start}..{args.end} in {time.perf_counter() - started:.1f}s"
           f"\n  reports:  shopverse report --date {args.end}   (runs in the UI: shopverse ui)")

@@ -70,9 +70,11 @@ def test_project_jobs_split_the_graph(definitions):
         assert job.description and job.tags["shopverse/warehouse"] == "write"
 
 
-def test_steps_of_a_run_never_open_the_warehouse_from_two_processes(definitions):
-    assert definitions.resolve_implicit_global_asset_job_def().executor_def.name == "in_process"
-    assert definitions.resolve_job_def("daily_job").executor_def.name == "in_process"
+def test_steps_of_a_run_run_one_after_another_unless_the_run_asks_for_processes(definitions):
+    """A DuckDB file admits one writing process: by default a run's steps never open it from two."""
+    for job in (definitions.resolve_implicit_global_asset_job_def(), definitions.resolve_job_def("daily_job")):
+        assert job.executor_def.name == "in_process_or_multiprocess"
+        assert job.executor_def.config_schema.as_field().default_value == {"in_process": {}}
 
 
 def test_sensors_are_on_and_documented(definitions):

@@ -281,3 +281,27 @@ def test_lake_settings_are_parsed_and_explained(tmp_path, monkeypatch):
         con.execute("CREATE TABLE t AS SELECT range AS x FROM range(100)")
     assert warehouse.exists() and any((tmp_path / "elsewhere").rglob("*.parquet"))
     lake.release_instances()
+
+
+def test_a_run_with_its_steps_in_two_processes_builds_the_same_tables(shared_landing, tmp_path, monkeypatch, capsys):
+    """`shopverse backfill --workers 2` on a lake: Dagster's multiprocess executor, independent steps
+    (raw_events beside raw_orders, the metrics beside each other) in processes of their own, each
+    writing the lake at once; the tables equal a run of the steps one after another on a file."""
+    file = str(tmp_path / "file" / "shopverse.duckdb")
+    _backfill(monkeypatch, capsys, file, FIRST, LAST)
+    setting = f"ducklake:sqlite:{tmp_path / 'lake' / 'shopverse.sqlite'}"
+    out = _command(monkeypatch, capsys, setting, "backfill", "--start", FIRST.isoformat(), "--end", LAST.isoformat(),
+                   "--select", "*", "--reports", "none", "--workers", "2")
+    assert "daily_job 2026-11-09..2026-11-15: ok" in out
+    with dg.DagsterInstance.get() as instance:
+        [run] = [r for r in instance.get_runs() if r.job_name == "daily_job" and "multiprocess" in str(r.run_config)]
+        starts = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_START).records
+        pids = {record.event_log_entry.dagster_event.pid for record in starts}
+    assert len(pids) == len(starts) > 10  # a process per step
+    assert_same_tables(snapshot(setting), snapshot(file))
+
+    # a DuckDB file admits one writing process: asking for workers on it is refused with the way out
+    monkeypatch.setenv("SHOPVERSE_WAREHOUSE", file)
+    args = _parser().parse_args(["backfill", "--start", FIRST.isoformat(), "--end", LAST.isoformat(), "--workers", "2"])
+    with pytest.raises(ValueError, match="shopverse warehouse migrate"):
+        args.func(args)

@@ -1,9 +1,11 @@
-"""Alerting, and how runs execute: one process per run, steps one after another.
+"""Alerting, and how runs execute: one process per run, steps one after another by default.
 
-DuckDB admits one writing process. The run queue (``dagster.yaml``) keeps runs apart; inside a run
-the in-process executor keeps steps apart: with the default multiprocess executor two independent
-steps (``raw_events`` and ``raw_orders``) would open the warehouse from two processes at once and
-one would fail on the file lock. Steps here are SQL inside DuckDB, which already uses every core.
+A DuckDB-file warehouse admits one writing process. The run queue (``dagster.yaml``) keeps runs
+apart; inside a run the executor keeps steps one after another by default: with Dagster's default
+multiprocess executor two independent steps (``raw_events`` and ``raw_orders``) would open the file
+from two processes at once and wait for each other. A DuckLake warehouse admits several writers: a
+run may then execute its independent steps in processes of their own (``multiprocess``, e.g.
+``shopverse backfill --workers 2``; run_workers.py).
 The executor also tags each run with its run worker's PID (run_workers.py), so that the daemon
 fails the run if that process dies.
 """
@@ -18,7 +20,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from shopverse_platform.defs.automation.run_workers import in_process_executor
+from shopverse_platform.defs.automation.run_workers import steps_executor
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib import paths
 from shopverse_platform.lib.automation import alerts
@@ -70,4 +72,4 @@ class Alerting(dg.ConfigurableResource):
 
 @dg.definitions
 def automation_resources() -> dg.Definitions:
-    return dg.Definitions(resources={"alerting": Alerting()}, executor=in_process_executor)
+    return dg.Definitions(resources={"alerting": Alerting()}, executor=steps_executor)

@@ -48,8 +48,8 @@ def fail_abandoned_runs(instance: dg.DagsterInstance, echo: Callable[[str], None
 
 
 class _RunnerTaggingExecutor(dg.Executor):
-    """An executor that first tags the run with the process executing it, then lets ``inner`` run
-    the steps (in this same process: the in-process executor)."""
+    """An executor that first tags the run with the process executing it (the run worker), then
+    lets ``inner`` run the steps."""
 
     def __init__(self, inner: dg.Executor) -> None:
         self._inner = inner
@@ -67,14 +67,27 @@ class _RunnerTaggingExecutor(dg.Executor):
         yield from self._inner.execute(plan_context, execution_plan)
 
 
+def _requirements(config: dict) -> list:
+    # A step in a process of its own loads the code again and shares the run's instance.
+    return dg.multiple_process_executor_requirements() if "multiprocess" in config else []
+
+
 @dg.executor(
-    name=dg.in_process_executor.name,  # same name and config: `execution: in_process:` still applies
-    config_schema=dg.in_process_executor.config_schema,
+    name="in_process_or_multiprocess",
+    config_schema=dg.Field(
+        dg.Selector({"in_process": dg.in_process_executor.config_schema.as_field(),
+                     "multiprocess": dg.multiprocess_executor.config_schema.as_field()}),
+        default_value={"in_process": {}},
+    ),
+    requirements=_requirements,
 )
-def in_process_executor(init_context: dg.InitExecutorContext) -> dg.Executor:
-    """Dagster's in-process executor (all steps one after another in the run worker), which tags
-    the run with the run worker's host, PID and start time before the first step."""
-    return _RunnerTaggingExecutor(dg.in_process_executor.executor_creation_fn(init_context))
+def steps_executor(init_context: dg.InitExecutorContext) -> dg.Executor:
+    """How a run executes its steps: one after another in the run worker (``in_process``, the
+    default: a DuckDB-file warehouse admits one writing process), or each in a process of its own,
+    ``max_concurrent`` at once (``multiprocess``: for a DuckLake warehouse, which admits several
+    writers; ``shopverse backfill --workers N`` asks for it, and a run's launchpad can too).
+    Either way it first tags the run with the run worker's host, PID and start time."""
+    return _RunnerTaggingExecutor(dg.multi_or_in_process_executor.executor_creation_fn(init_context))
 
 
 class ShopverseRunLauncher(DefaultRunLauncher):

@@ -132,7 +132,8 @@ def asset_graph(context: dg.OpExecutionContext):
 
 def execute_in_code_location(job: dg.JobDefinition, repository_name: str, workspace_file: Path,
                              instance: dg.DagsterInstance, *, run_id: str, run_config: dict, tags: dict[str, str],
-                             asset_selection: set[dg.AssetKey] | None = None) -> dg.JobExecutionResult:
+                             asset_selection: set[dg.AssetKey] | None = None,
+                             step_processes: bool = False) -> dg.JobExecutionResult:
     """Create a run of ``job`` recorded under the workspace's code location, as a run launched from
     the UI is (``remote_job_origin``, hence the ``.dagster/repository`` tag, and ``job_code_origin``),
     then execute it here, in this process, with the job's own executor.
@@ -140,7 +141,9 @@ def execute_in_code_location(job: dg.JobDefinition, repository_name: str, worksp
     ``JobDefinition.execute_in_process`` records neither origin: the Overview timeline, which lists
     runs by code location, showed "No runs" after the shopverse command's runs. No public Dagster
     call creates a run with a remote origin without a code server and a run launcher (`dagster job
-    launch`), which would take the run out of this process (its progress lines, its exit code)."""
+    launch`), which would take the run out of this process (its progress lines, its exit code).
+    ``step_processes``: the run config asks for steps in processes of their own, which load the job
+    again from its code location (a reconstructable job, not the in-memory one)."""
     # Imported here: every step process loads this module for the lineage policy, and needs none of these.
     from dagster._core.definitions.job_base import InMemoryJob
     from dagster._core.definitions.reconstruct import ReconstructableRepository
@@ -160,4 +163,9 @@ def execute_in_code_location(job: dg.JobDefinition, repository_name: str, worksp
         remote_job_origin=RemoteJobOrigin(RemoteRepositoryOrigin(origin, repository_name), job.name),
         job_code_origin=repository.get_reconstructable_job(job.name).get_python_origin(),
     )
+    if step_processes:
+        reconstructable = repository.get_reconstructable_job(job.name)
+        if asset_selection is not None:
+            reconstructable = reconstructable.get_subset(asset_selection=frozenset(asset_selection))
+        return execute_run(reconstructable, run, instance)
     return execute_run(InMemoryJob(job), run, instance)
