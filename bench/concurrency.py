@@ -1,0 +1,245 @@
+"""The warehouse's storage layouts side by side (issue 16): a DuckDB file against a DuckLake.
+
+Not a test: run `python bench/concurrency.py [--users N] [--days D]`; results go to the
+`## Concurrency and storage layout` section of bench/RESULTS.md. One simulated landing zone
+(cached under bench/output/), the daily job over all its days (`shopverse backfill --select '*'
+--reports none`), each case a `shopverse` process of its own on an empty warehouse:
+
+1. file:            the DuckDB file, steps one after another (the platform before DuckLake);
+2. lake:            a DuckLake (SQLite catalog, Parquet beside it: the embedded layout), the same;
+3. lake, 2 workers: the same lake layout, `--workers 2` (steps in processes of their own, two at once).
+
+What it reports: wall time and peak RSS of each (the child's own, os.wait4: its step processes'
+largest included), the ingestion (raw_events + clean_events) and metric steps' time from the run's
+own step lines, and, while cases 1 and 2 run, a reader in another process asking every 0.2 s how
+many events each day holds, as a notebook would: on the file through DuckDB's own read-only
+connect (what a notebook does), on the lake through one connection held open for the whole run.
+Every case's tables are compared row for row with the file's: a layout that is faster but
+different is not reported as a result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from results import write_section  # bench/results.py (this folder is on sys.path when run as a script)
+
+BENCH_DIR = Path(__file__).resolve().parent
+PROJECT = BENCH_DIR.parent
+OUTPUT = BENCH_DIR / "output"
+SHOPVERSE = [sys.executable, "-m", "shopverse_platform.cli.main"]
+INGESTION = ("raw_events", "clean_events")
+METRICS = ("daily_sales", "session_metrics", "funnel_daily", "daily_traffic", "product_performance",
+           "cart_abandonment", "customer_metrics", "anomalies", "orders", "order_lines")
+
+READER = textwrap.dedent("""
+    import json, os, sys, time
+    import duckdb
+    setting, stop, layout = sys.argv[1], sys.argv[2], sys.argv[3]
+    latencies, failures, first_error, not_yet = [], 0, None, 0
+    query = "SELECT partition_date, count(*) FROM clean_events GROUP BY ALL"
+    def ask(con):
+        started = time.perf_counter()
+        con.execute(query).fetchall()
+        latencies.append(time.perf_counter() - started)
+    def missing(error):  # asked before the run created the table: not a failure of the layout
+        return "does not exist" in str(error)
+    if layout == "file":
+        while not os.path.exists(stop) and not os.path.exists(setting):
+            time.sleep(0.05)
+        # a notebook's read-only connection, opened for each question and closed after it
+        while not os.path.exists(stop):
+            try:
+                con = duckdb.connect(setting, read_only=True)
+                try:
+                    ask(con)
+                finally:
+                    con.close()
+            except duckdb.Error as error:
+                if missing(error):
+                    not_yet += 1
+                else:
+                    failures += 1
+                    first_error = first_error or str(error).splitlines()[0][:160]
+            time.sleep(0.2)
+    else:
+        from shopverse_platform.defs.resources import Warehouse
+        warehouse = Warehouse(path=setting)
+        while not os.path.exists(stop) and not warehouse.exists():
+            time.sleep(0.2)
+        with warehouse.connect(read_only=True) as con:  # held for the whole run
+            while not os.path.exists(stop):
+                try:
+                    ask(con)
+                except duckdb.Error as error:
+                    if missing(error):
+                        not_yet += 1
+                    else:
+                        failures += 1
+                        first_error = first_error or str(error).splitlines()[0][:160]
+                time.sleep(0.2)
+    print(json.dumps({"answered": len(latencies), "failed": failures, "first_error": first_error, "not_yet": not_yet,
+                      "latencies": latencies}))
+""")
+
+
+def ensure_landing(users: int, days: int, seed: int, start: date) -> Path:
+    root = OUTPUT / f"concurrency_{users}_{days}_{seed}" / "landing"
+    if not (root.parent / "simulated.ok").exists():
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        subprocess.run(SHOPVERSE + ["simulate", "--users", str(users), "--days", str(days), "--start", start.isoformat(),
+                                    "--seed", str(seed), "--landing-dir", str(root), "--quiet"], cwd=PROJECT, check=True)
+        (root.parent / "simulated.ok").write_text("ok\n")
+    return root
+
+
+def run_case(name: str, setting: str, landing: Path, first: date, last: date, workers: int, reader_layout: str | None,
+             work: Path) -> dict:
+    case_dir = work / name
+    shutil.rmtree(case_dir, ignore_errors=True)
+    (case_dir / "dagster_home").mkdir(parents=True)
+    env = {**os.environ, "SHOPVERSE_WAREHOUSE": setting, "SHOPVERSE_LANDING_DIR": str(landing),
+           "SHOPVERSE_DATA_DIR": str(case_dir / "data"), "DAGSTER_HOME": str(case_dir / "dagster_home"),
+           "PYTHONPATH": str(PROJECT)}
+    env.pop("SHOPVERSE_WAREHOUSE_DATA_PATH", None)
+    stop = case_dir / "stop"
+    reader = None
+    if reader_layout:
+        reader = subprocess.Popen([sys.executable, "-c", READER, setting, str(stop), reader_layout], cwd=PROJECT,
+                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    argv = SHOPVERSE + ["backfill", "--start", first.isoformat(), "--end", last.isoformat(), "--select", "*",
+                        "--reports", "none", "--workers", str(workers)]
+    log = case_dir / "backfill.log"
+    started = time.perf_counter()
+    with log.open("w") as out:
+        child = subprocess.Popen(argv, cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    stop.touch()
+    outcome = {"case": name, "seconds": round(seconds, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024),
+               "exit": os.waitstatus_to_exitcode(status), "steps": step_seconds(log.read_text())}
+    if outcome["exit"]:
+        raise SystemExit(f"{name} failed; the end of {log}:\n" + "\n".join(log.read_text().splitlines()[-30:]))
+    if reader is not None:
+        stdout, stderr = reader.communicate(timeout=120)
+        if reader.returncode:
+            raise SystemExit(f"the reader beside {name} failed:\n{stderr[-3000:]}")
+        seen = json.loads(stdout.strip().splitlines()[-1])
+        lat = sorted(seen.pop("latencies"))
+        seen.update({"p50_ms": round(1000 * statistics.median(lat), 1) if lat else None,
+                     "p95_ms": round(1000 * lat[int(0.95 * (len(lat) - 1))], 1) if lat else None,
+                     "max_ms": round(1000 * lat[-1], 1) if lat else None})
+        outcome["reader"] = seen
+    return outcome
+
+
+def step_seconds(log: str) -> dict[str, float]:
+    import re
+
+    found = {}
+    for step, took in re.findall(r"\] (\S+) ok in ([\d.]+)s", log):
+        found[step] = found.get(step, 0.0) + float(took)
+    return found
+
+
+def table_digest(setting: str) -> dict[str, str]:
+    """Per table, a digest of its rows (volatile columns left out), computed inside DuckDB."""
+    sys.path.insert(0, str(PROJECT))
+    from shopverse_platform.defs.resources import Warehouse
+
+    digests = {}
+    volatile = ("_at", "run_id", "mlflow", "model_version", "file", "path")
+    with Warehouse(path=setting).connect(read_only=True) as con:
+        for (name,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall():
+            columns = [c for (c,) in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() AND table_name = ? "
+                "ORDER BY column_index", [name]).fetchall() if not any(v in c for v in volatile)]
+            row = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+            digests[name] = con.execute(
+                f'SELECT count(*), coalesce(sum(hash({row})), 0) FROM "{name}"').fetchall()[0]  # names DuckDB listed
+    return {name: str(value) for name, value in digests.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=12_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    first = date(2026, 9, 1)
+    last = first + timedelta(days=args.days - 1)
+    landing = ensure_landing(args.users, args.days, args.seed, first)
+    work = OUTPUT / "concurrency_runs"
+    load_before = os.getloadavg()[0]
+    file_setting = str(work / "file" / "data" / "warehouse" / "shopverse.duckdb")
+    cases = [
+        ("file", file_setting, 1, "file"),
+        ("lake", f"ducklake:sqlite:{work / 'lake' / 'data' / 'warehouse' / 'shopverse.sqlite'}", 1, "lake"),
+        ("lake, 2 workers", f"ducklake:sqlite:{work / 'lake2' / 'data' / 'warehouse' / 'shopverse.sqlite'}", 2, None),
+    ]
+    results, digests = [], {}
+    for name, setting, workers, reader in cases:
+        folder = {"file": "file", "lake": "lake", "lake, 2 workers": "lake2"}[name]
+        outcome = run_case(folder, setting, landing, first, last, workers, reader, work)
+        outcome["case"] = name
+        digests[name] = table_digest(setting)
+        print(json.dumps({k: v for k, v in outcome.items() if k != "steps"}), flush=True)
+        results.append(outcome)
+    load_after = os.getloadavg()[0]
+    events = int(digests["file"]["clean_events"].strip("()").split(",")[0])
+    same = {name: digests[name] == digests["file"] for name in digests}
+    different = {name: sorted(t for t in digests["file"] if digests[name].get(t) != digests["file"][t]) for name in digests}
+
+    def part(outcome: dict, steps: tuple[str, ...]) -> float:
+        return round(sum(outcome["steps"].get(s, 0.0) for s in steps), 1)
+
+    base = results[0]
+    lines = [
+        "## Concurrency and storage layout (bench/concurrency.py)", "",
+        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, load "
+        f"{load_before:.1f} before and {load_after:.1f} after; {args.days} simulated days, {events:,} clean events; "
+        "the daily job over every day in one run (`shopverse backfill --select '*' --reports none`), each case on "
+        "an empty warehouse in a process of its own.", "",
+        "| case | wall | vs file | peak RSS | ingestion steps | metric steps | tables equal to the file's |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for outcome in results:
+        name = outcome["case"]
+        lines.append(
+            f"| {name} | {outcome['seconds']:.1f} s | ×{outcome['seconds'] / base['seconds']:.2f} | "
+            f"{outcome['peak_rss_mb']:,} MB | {part(outcome, INGESTION)} s | {part(outcome, METRICS)} s | "
+            f"{'yes' if same[name] else 'NO: ' + ', '.join(different[name])} |")
+    lines += ["", "A reader in another process asking every 0.2 s how many events each day holds, while the run writes:", "",
+              "| while | reader | answered | failed | p50 | p95 | max | first error |", "|---|---|---:|---:|---:|---:|---:|---|"]
+    for outcome in results:
+        if "reader" not in outcome:
+            continue
+        seen = outcome["reader"]
+        how = "DuckDB read-only connect per question" if outcome["case"] == "file" else "one connection held open"
+        lines.append(f"| {outcome['case']} | {how} | {seen['answered']} | {seen['failed']} | "
+                     f"{seen['p50_ms'] if seen['p50_ms'] is not None else '-'} ms | "
+                     f"{seen['p95_ms'] if seen['p95_ms'] is not None else '-'} ms | "
+                     f"{seen['max_ms'] if seen['max_ms'] is not None else '-'} ms | {seen['first_error'] or ''} |")
+    lines += ["", "Steps, seconds (summed over a step's retries):", "",
+              "| step | " + " | ".join(o["case"] for o in results) + " |", "|---|" + "---:|" * len(results)]
+    for step in sorted(base["steps"], key=lambda s: -base["steps"][s])[:14]:
+        lines.append(f"| {step} | " + " | ".join(f"{o['steps'].get(step, 0.0):.1f}" for o in results) + " |")
+    body = "\n".join(lines) + "\n"
+    write_section("Concurrency and storage layout (bench/concurrency.py)", body)
+    print(body)
+
+
+if __name__ == "__main__":
+    main()
