@@ -3,6 +3,7 @@
     shopverse warehouse                  # which layout and where (the same as `shopverse warehouse info`)
     shopverse warehouse migrate          # the DuckDB file into a DuckLake beside it (data/warehouse/shopverse.sqlite)
     shopverse warehouse migrate --to ducklake:postgres:"dbname=shopverse host=db" --data-path s3://bucket/lake/
+    shopverse warehouse maintain         # a lake's old snapshots expired, small files merged (weekly, e.g. from cron)
 
 A DuckDB file admits one process at a time; a DuckLake (Parquet data and a catalog in SQLite or
 PostgreSQL) admits runs writing at once and readers beside them (docs/scaling.md, "The storage
@@ -35,6 +36,10 @@ def add_warehouse_commands(subparsers: argparse._SubParsersAction) -> None:
     migrate.add_argument("--data-path", default=None,
                          help="the lake's data path (default: $SHOPVERSE_WAREHOUSE_DATA_PATH, else <catalog>.files/ beside a SQLite catalog)")
     migrate.set_defaults(func=cmd_migrate)
+    maintain = add_command(actions, "maintain", "a DuckLake's maintenance: old snapshots expired, small files merged, unused files deleted")
+    maintain.add_argument("--keep", default="7 days",
+                          help="how far back time travel must still reach (older snapshots are expired)")
+    maintain.set_defaults(func=cmd_maintain)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -80,4 +85,25 @@ def cmd_migrate(args: argparse.Namespace) -> int:
           + (f"\n  export SHOPVERSE_WAREHOUSE_NAME='{source.lineage_name()}'  # the same nodes in Marquez"
              if target.lake().stem() != source.lineage_name() else "")
           + f"\nThe DuckDB file {file} was left as it was; delete it once the lake is in use.")
+    return 0
+
+
+def cmd_maintain(args: argparse.Namespace) -> int:
+    from shopverse_platform.defs.resources import Warehouse
+    from shopverse_platform.lib.warehouse.lake import maintain
+
+    warehouse = Warehouse()
+    if warehouse.lake() is None:
+        print(f"{warehouse.describe()} is a DuckDB file: it reclaims space by itself; nothing to do")
+        return 0
+    if not warehouse.exists():
+        print(f"no warehouse at {warehouse.describe()} yet")
+        return 1
+    started = time.perf_counter()
+    with warehouse.connect() as con:
+        before, after = maintain(con, args.keep)
+    print(f"{warehouse.describe()}: maintained in {time.perf_counter() - started:.1f}s, snapshots older than {args.keep} expired\n"
+          f"  snapshots   {before.snapshots:>8,} -> {after.snapshots:,}\n"
+          f"  data files  {before.data_files:>8,} -> {after.data_files:,}\n"
+          f"  data        {before.data_bytes / 1e6:>8,.1f} -> {after.data_bytes / 1e6:,.1f} MB")
     return 0

@@ -305,3 +305,27 @@ def test_a_run_with_its_steps_in_two_processes_builds_the_same_tables(shared_lan
     args = _parser().parse_args(["backfill", "--start", FIRST.isoformat(), "--end", LAST.isoformat(), "--workers", "2"])
     with pytest.raises(ValueError, match="shopverse warehouse migrate"):
         args.func(args)
+
+
+def test_maintenance_expires_old_snapshots_and_deletes_files_no_snapshot_uses(tmp_path, monkeypatch, capsys):
+    setting = f"ducklake:sqlite:{tmp_path / 'shopverse.sqlite'}"
+    warehouse = Warehouse(path=setting)
+    with warehouse.connect() as con:
+        for rewrite in range(6):  # the same day replaced six times, as reruns do: six versions on disk
+            replace_date_range(con, table="parts", date_column="day", start=date(2026, 1, 1), end=date(2026, 1, 2),
+                               select_sql="SELECT DATE '2026-01-01' AS day, range + ? AS id FROM range(1000)", params=[rewrite])
+    on_disk = len(list((tmp_path / "shopverse.files").rglob("*.parquet")))
+    assert on_disk >= 6
+    time.sleep(1.1)
+    out = _command(monkeypatch, capsys, setting, "warehouse", "maintain", "--keep", "1 second")
+    import re
+
+    before, after = map(int, re.search(r"^  snapshots\s+([\d,]+) -> ([\d,]+)$", out, re.M).groups())
+    assert before >= 7 and after == 1, out
+    time.sleep(1.1)  # the files of the snapshots just expired go at the next maintenance (a reader may still read them)
+    _command(monkeypatch, capsys, setting, "warehouse", "maintain", "--keep", "1 second")
+    assert len(list((tmp_path / "shopverse.files").rglob("*.parquet"))) < on_disk
+    with warehouse.connect(read_only=True) as con:  # the current version is whole
+        assert con.execute("SELECT count(*), min(id), max(id) FROM parts").fetchall() == [(1000, 5, 1004)]
+    file = tmp_path / "file.duckdb"
+    assert "nothing to do" in _command(monkeypatch, capsys, str(file), "warehouse", "maintain")

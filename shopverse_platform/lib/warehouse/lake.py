@@ -270,3 +270,37 @@ def retry_contention(work: Callable[[], T], *, attempts: int = 12, first_wait: f
                 raise
             sleep(random.uniform(0.5, 1.0) * min(max_wait, first_wait * 2 ** attempt))
     raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class LakeFootprint:
+    snapshots: int
+    data_files: int
+    data_bytes: int
+
+
+def footprint(con: duckdb.DuckDBPyConnection) -> LakeFootprint:
+    """Snapshots kept and the data files the current tables are made of (``con`` uses the lake)."""
+    snapshots = con.execute("SELECT count(*) FROM ducklake_snapshots(current_database())").fetchall()[0][0]
+    tables = [name for (name,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()]
+    files = size = 0
+    for name in tables:
+        count, total = con.execute("SELECT count(*), coalesce(sum(data_file_size_bytes), 0) "
+                                   "FROM ducklake_list_files(current_database(), ?)", [name]).fetchall()[0]
+        files, size = files + count, size + total
+    return LakeFootprint(int(snapshots), int(files), int(size))
+
+
+def maintain(con: duckdb.DuckDBPyConnection, keep: str) -> tuple[LakeFootprint, LakeFootprint]:
+    """DuckLake's maintenance in one statement (``CHECKPOINT``): inlined rows flushed to Parquet,
+    snapshots older than ``keep`` (an interval, e.g. '7 days': how far back time travel reaches)
+    expired, small adjacent files merged, and files no snapshot has used for ``keep`` deleted (the
+    files of snapshots expired now go at a later maintenance: a reader that started before may still
+    read them). Every daily run replaces partitions, so a lake left alone keeps every version of
+    every day."""
+    before = footprint(con)
+    for option in ("expire_older_than", "delete_older_than"):
+        con.execute("CALL ducklake_set_option(current_database(), ?, ?)", [option, keep])
+    con.execute("CHECKPOINT")
+    return before, footprint(con)
