@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # First start of the compose PostgreSQL (run by the image's entrypoint from
 # /docker-entrypoint-initdb.d when the data volume is empty): one role and one database each for
-# Dagster's storage, MLflow's backend store and Marquez, each database owned by its own role.
+# Dagster's storage, MLflow's backend store, Marquez and the warehouse's DuckLake catalog, each
+# database owned by its own role.
 # Idempotent, and it only uses psql, so the tests run it against the local PostgreSQL too.
 set -euo pipefail
 
@@ -22,3 +23,4 @@ SQL
 create_role_and_database "$DAGSTER_PG_DB" "$DAGSTER_PG_USER" "$DAGSTER_PG_PASSWORD"
 create_role_and_database "$MLFLOW_PG_DB" "$MLFLOW_PG_USER" "$MLFLOW_PG_PASSWORD"
 create_role_and_database "$MARQUEZ_DB" "$MARQUEZ_DB_USER" "$MARQUEZ_DB_PASSWORD"
+create_role_and_database "$SHOPVERSE_LAKE_PG_DB" "$SHOPVERSE_LAKE_PG_USER" "$SHOPVERSE_LAKE_PG_PASSWORD"

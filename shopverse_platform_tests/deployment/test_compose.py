@@ -215,6 +215,10 @@ def test_marquez_and_postgres_get_every_variable_their_files_read(compose):
         assert env[dagster]["DAGSTER_PG_USER"] == env["postgres"]["DAGSTER_PG_USER"]
         assert env[dagster]["DAGSTER_PG_DB"] == env["postgres"]["DAGSTER_PG_DB"]
     assert env["marquez"]["MARQUEZ_DB_USER"] == env["postgres"]["MARQUEZ_DB_USER"]
+    lake = env["code-location"]["SHOPVERSE_WAREHOUSE"]  # the DuckLake catalog: the init script's database and role
+    assert lake.startswith("ducklake:postgres:") and "host=postgres" in lake
+    assert f"dbname={env['postgres']['SHOPVERSE_LAKE_PG_DB']}" in lake and f"user={env['postgres']['SHOPVERSE_LAKE_PG_USER']}" in lake
+    assert env["code-location"]["PGPASSWORD"] == env["postgres"]["SHOPVERSE_LAKE_PG_PASSWORD"]
     uri = env["mlflow"]["MLFLOW_BACKEND_STORE_URI"]
     assert uri.startswith(f"postgresql+psycopg2://{env['postgres']['MLFLOW_PG_USER']}:")
     assert uri.endswith(f"@postgres:5432/{env['postgres']['MLFLOW_PG_DB']}")

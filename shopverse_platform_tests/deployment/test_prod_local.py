@@ -169,12 +169,14 @@ def test_postgres_init_script_gives_each_service_its_own_database(prod_stack: Pr
     import psycopg2
 
     suffix = secrets.token_hex(3)
-    names = {svc: (f"t_{svc}_{suffix}", f"t_{svc}_{suffix}", secrets.token_urlsafe(12)) for svc in ("dagster", "mlflow", "marquez")}
+    names = {svc: (f"t_{svc}_{suffix}", f"t_{svc}_{suffix}", secrets.token_urlsafe(12)) for svc in ("dagster", "mlflow", "marquez", "lake")}
     env = {**prod_stack.env, "POSTGRES_USER": prod_stack.pg["user"], "PGHOST": "127.0.0.1", "PGPORT": str(prod_stack.pg["port"]),
            "PGPASSWORD": prod_stack.pg["password"],
            "DAGSTER_PG_DB": names["dagster"][0], "DAGSTER_PG_USER": names["dagster"][1], "DAGSTER_PG_PASSWORD": names["dagster"][2],
            "MLFLOW_PG_DB": names["mlflow"][0], "MLFLOW_PG_USER": names["mlflow"][1], "MLFLOW_PG_PASSWORD": names["mlflow"][2],
-           "MARQUEZ_DB": names["marquez"][0], "MARQUEZ_DB_USER": names["marquez"][1], "MARQUEZ_DB_PASSWORD": names["marquez"][2]}
+           "MARQUEZ_DB": names["marquez"][0], "MARQUEZ_DB_USER": names["marquez"][1], "MARQUEZ_DB_PASSWORD": names["marquez"][2],
+           "SHOPVERSE_LAKE_PG_DB": names["lake"][0], "SHOPVERSE_LAKE_PG_USER": names["lake"][1],
+           "SHOPVERSE_LAKE_PG_PASSWORD": names["lake"][2]}
     pg_bin = subprocess.run(["bash", "-c", "source scripts/services/_common.sh && find_pg_bin"], cwd=PROJECT_ROOT,
                             capture_output=True, text=True).stdout.strip()
     env["PATH"] = f"{pg_bin}:{env['PATH']}"
