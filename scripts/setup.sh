@@ -31,6 +31,7 @@ echo "python environment ready: $VENV ($("$VENV/bin/python" --version)), uv: $UV
 
 if [[ "${1:-}" == "--services" ]]; then
     bash scripts/services/install.sh postgres
+    bash scripts/services/install.sh redis    # the broker of the Celery step workers' test
     bash scripts/install_browser.sh   # Debian's Chromium for the Playwright UI checks
     # Marquez's published jar (io.github.marquezproject:marquez-api) is absent from the Maven
     # mirror these machines reach (404 for every version, checked 2026-11-21), while all its

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Install everything the local services need, idempotently.
 #
-#   scripts/services/install.sh [all|postgres|marquez]     (default: all)
+#   scripts/services/install.sh [all|postgres|redis|marquez]     (default: all)
 #
 #   postgres  apt-get installs Debian's PostgreSQL (15 on bookworm) when no pg_ctl is found
 #             under /usr/lib/postgresql/*/bin.
+#   redis     apt-get installs Debian's redis-server (the Celery broker of the step workers,
+#             docs/scaling.md) when none is on the PATH.
 #   marquez   apt-get installs a Java 17 runtime, Maven and curl when missing, then resolves
 #             io.github.marquezproject:marquez-api and all its runtime dependencies with
 #             scripts/services/marquez/pom.xml into $MARQUEZ_LIB_DIR. Skipped when that
@@ -26,9 +28,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 
 COMPONENT="${1:-all}"
 case "$COMPONENT" in
-  all|postgres|marquez) ;;
+  all|postgres|redis|marquez) ;;
   -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-  *) die "unknown component '$COMPONENT' (expected all, postgres or marquez)" ;;
+  *) die "unknown component '$COMPONENT' (expected all, postgres, redis or marquez)" ;;
 esac
 
 MARQUEZ_HOME="$SHOPVERSE_SERVICES_HOME/marquez"
@@ -58,6 +60,15 @@ java_major() {
   command -v java >/dev/null || { echo 0; return; }
   java -XshowSettings:properties -version 2>&1 \
     | awk -F'= ' '/java.specification.version/ {split($2, v, "."); print (v[1] == 1 ? v[2] : v[1]); exit}'
+}
+
+install_redis() {
+  if command -v redis-server >/dev/null; then
+    log "redis-server present: $(command -v redis-server)"
+    return 0
+  fi
+  apt_install redis-server
+  command -v redis-server >/dev/null || die "redis-server still missing after apt-get install"
 }
 
 install_postgres() {
@@ -192,7 +203,8 @@ T_START=$SECONDS
 ensure_services_home
 case "$COMPONENT" in
   postgres) install_postgres ;;
+  redis)    install_redis ;;
   marquez)  install_marquez ;;
-  all)      install_postgres; install_marquez ;;
+  all)      install_postgres; install_redis; install_marquez ;;
 esac
 log "done ($COMPONENT) in $(( SECONDS - T_START )) s"

@@ -70,11 +70,25 @@ def wait_until_idle(instance: dg.DagsterInstance, timeout: float, echo: Callable
         time.sleep(poll)
 
 
+def step_execution(workers: int, celery: bool) -> dict:
+    """The run config's executor choice (defs/automation/run_workers.py): ``workers`` steps at once,
+    the Celery workers, or one step after another in this process. Always explicit: a code location
+    whose default is Celery ($SHOPVERSE_CELERY_BROKER) still runs a plain `shopverse backfill` here."""
+    if celery:
+        from shopverse_platform.defs.automation.run_workers import celery_settings
+
+        settings = celery_settings()
+        if settings is None:
+            raise ValueError("--celery needs SHOPVERSE_CELERY_BROKER, the broker the workers listen to")
+        return {"celery": settings}
+    return {"multiprocess": {"max_concurrent": workers}} if workers > 1 else {"in_process": {}}
+
+
 def run_range(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str, first: date, last: date,
               trigger: str, log_level: str = "INFO",
               assets: set[dg.AssetKey] | None = None,
               label: str | None = None,
-              echo: Callable[[str], None] = print, workers: int = 1) -> tuple[BackfillStage, dg.JobExecutionResult]:
+              echo: Callable[[str], None] = print, execution: dict | None = None) -> tuple[BackfillStage, dg.JobExecutionResult]:
     """One run of ``job_name`` over [first, last] (``assets``: a subset of the job's assets, their
     checks included; ``label``: how the stage is named in the summary), its steps' progress told
     through ``echo`` as they finish."""
@@ -86,7 +100,7 @@ def run_range(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str,
     progress = StepProgress(instance, run_id, total=len(job.graph.nodes), echo=echo)
     progress.start()
     try:
-        result = _execute(defs, job_name, assets, instance, run_id, first, last, trigger, log_level, workers)
+        result = _execute(defs, job_name, assets, instance, run_id, first, last, trigger, log_level, execution)
     finally:
         progress.finish()
     stage = BackfillStage(job_name if label is None else label,
@@ -96,7 +110,8 @@ def run_range(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str,
 
 
 def _execute(defs: dg.Definitions, job_name: str, assets: set[dg.AssetKey] | None, instance: dg.DagsterInstance,
-             run_id: str, first: date, last: date, trigger: str, log_level: str, workers: int = 1) -> dg.JobExecutionResult:
+             run_id: str, first: date, last: date, trigger: str, log_level: str,
+             execution: dict | None = None) -> dg.JobExecutionResult:
     """Run ``job_name`` (``assets`` of it) in this process, recorded under the workspace's code
     location like a run launched from the UI, so the Overview timeline and the run list show it."""
     return execute_in_code_location(
@@ -106,8 +121,8 @@ def _execute(defs: dg.Definitions, job_name: str, assets: set[dg.AssetKey] | Non
         # "Materialized value X." once per partition); every event, DEBUG included, is still in the
         # run's event log: the run's page in the Dagster UI shows it. -v shows DEBUG here too.
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}},
-                    **({"execution": {"config": {"multiprocess": {"max_concurrent": workers}}}} if workers > 1 else {})},
-        step_processes=workers > 1,
+                    **({"execution": {"config": execution}} if execution else {})},
+        step_processes=execution is not None and "in_process" not in execution,
         tags={RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat(), "shopverse/trigger": trigger,
               RUNNER_TAG: runner_tag()},
     )
@@ -178,7 +193,7 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date
              weekly: bool = True, reports: str = "latest", select: str | None = None,
              wait_timeout: float = 3600, echo: Callable[[str], None] = print,
              on_failure: Callable[[dg.JobExecutionResult], None] | None = None,
-             log_level: str = "INFO", workers: int = 1) -> list[BackfillStage]:
+             log_level: str = "INFO", workers: int = 1, celery: bool = False) -> list[BackfillStage]:
     """The daily job over [first_day, last_day] in one run (its daily report left out), the weekly
     job over its complete weeks, and only then the daily reports (``reports``: the last day's, all,
     or none): a report written before the weekly job would say "segments not available yet" about
@@ -187,6 +202,7 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date
     assets of this Dagster asset selection (the UI's syntax), e.g. ``+key:daily_sales``.
     ``workers``: steps of a run executed at once, each in a process of its own (Dagster's
     multiprocess executor); a DuckLake warehouse only, as a DuckDB file admits one writing process.
+    ``celery``: every step a task for the Celery workers of $SHOPVERSE_CELERY_BROKER instead.
 
     Why steps and not days in parallel: the daily assets read the days before the ones they build
     (new against returning customers, duplicates across deliveries, sessions across midnight), so
@@ -197,9 +213,10 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date
         raise ValueError(f"the range ends ({last_day}) before it starts ({first_day})")
     if reports not in REPORT_CHOICES:
         raise ValueError(f"reports must be one of {REPORT_CHOICES}, got {reports!r}")
-    if workers > 1 and Warehouse().lake() is None:
-        raise ValueError("--workers needs a DuckLake warehouse (a DuckDB file admits one writing process): "
-                         "`shopverse warehouse migrate`, then SHOPVERSE_WAREHOUSE=ducklake:...")
+    if (workers > 1 or celery) and Warehouse().lake() is None:
+        raise ValueError(f"{'--celery' if celery else '--workers'} needs a DuckLake warehouse (a DuckDB file admits one "
+                         "writing process): `shopverse warehouse migrate`, then SHOPVERSE_WAREHOUSE=ducklake:...")
+    execution = step_execution(workers, celery)
     from shopverse_platform.defs.automation.selections import DAILY_SCOPE  # the daily job's selection
 
     graph = defs.resolve_asset_graph()
@@ -220,7 +237,7 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date
         wait_until_idle(instance, wait_timeout, echo)
         echo(f"{what} {first}..{last}: running")
         stage, result = run_range(defs, instance, job_name, first, last, "cli_backfill", log_level, assets, what, echo,
-                                  workers=workers)
+                                  execution=execution)
         stages.append(stage)
         echo(f"{what} {first}..{last}: {'ok' if stage.success else 'FAILED'} in {stage.seconds:.1f}s (run {stage.run_id})")
         if not stage.success:

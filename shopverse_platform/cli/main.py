@@ -9,6 +9,7 @@
     shopverse sql "SELECT ..."         # query the warehouse, read-only (a prompt without a query)
     shopverse collect                  # the HTTP event collector on http://127.0.0.1:8070 (into the landing zone)
     shopverse warehouse migrate        # the DuckDB-file warehouse into a DuckLake (concurrent runs and readers)
+    shopverse celery-worker            # a worker executing steps of runs put on $SHOPVERSE_CELERY_BROKER
 """
 
 from __future__ import annotations
@@ -239,6 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
     from shopverse_platform.cli.warehouse import add_warehouse_commands
 
     add_warehouse_commands(sub)
+
+    from shopverse_platform.cli.celery_worker import add_celery_worker_command
+
+    add_celery_worker_command(sub)
     return parser
 
 

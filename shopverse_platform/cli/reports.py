@@ -98,6 +98,9 @@ def add_report_commands(subparsers: argparse._SubParsersAction) -> None:
     backfill.add_argument("--workers", type=positive_int, default=1,
                           help="steps of a run executed at once, each in its own process (a DuckLake warehouse: "
                                "`shopverse warehouse migrate`)")
+    backfill.add_argument("--celery", action="store_true",
+                          help="every step a task for the Celery workers of $SHOPVERSE_CELERY_BROKER "
+                               "(`shopverse celery-worker`; a DuckLake warehouse)")
     backfill.add_argument("-v", "--verbose", action="store_true", help="show Dagster's DEBUG events too (always in the UI's run page)")
     backfill.set_defaults(func=cmd_backfill, check=_check_backfill)
 
@@ -181,7 +184,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     with dg.DagsterInstance.get() as instance:
         stages = backfill(defs(), instance, args.start, args.end, weekly=args.weekly and not args.select,
                           reports=args.reports, select=args.select, on_failure=alert_failed_run,
-                          log_level="DEBUG" if args.verbose else "INFO", workers=args.workers)
+                          log_level="DEBUG" if args.verbose else "INFO", workers=args.workers,
+                          celery=args.celery)
     ok = bool(stages) and all(s.success for s in stages)
     print(f"\n{'backfilled' if ok else 'FAILED'}: {args.start}..{args.end} in {time.perf_counter() - started:.1f}s"
           f"\n  reports:  shopverse report --date {args.end}   (runs in the UI: shopverse ui)")

@@ -15,9 +15,11 @@ the health check. The shopverse command, which runs without a daemon, calls
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import dagster as dg
+from dagster_celery import celery_executor
 from shopverse_platform.defs.lineage.dagster_internals import CheckRunHealthResult, DefaultRunLauncher, WorkerStatus
 
 from shopverse_platform.lib.automation.processes import RUNNER_TAG, runner_gone, runner_tag
@@ -66,28 +68,57 @@ class _RunnerTaggingExecutor(dg.Executor):
         plan_context.instance.add_run_tags(plan_context.run_id, {RUNNER_TAG: runner_tag()})
         yield from self._inner.execute(plan_context, execution_plan)
 
+    def __getattr__(self, name: str):
+        # What an executor's own loop asks of "its" executor (dagster-celery's: app_args()) is the inner one's.
+        return getattr(self._inner, name)
+
 
 def _requirements(config: dict) -> list:
     # A step in a process of its own loads the code again and shares the run's instance.
-    return dg.multiple_process_executor_requirements() if "multiprocess" in config else []
+    return dg.multiple_process_executor_requirements() if "in_process" not in config else []
+
+
+def celery_settings(environ: dict | None = None) -> dict | None:
+    """The Celery executor's config from the environment: $SHOPVERSE_CELERY_BROKER (e.g.
+    redis://127.0.0.1:6379/0) and $SHOPVERSE_CELERY_BACKEND (default: the broker); None when unset."""
+    env = os.environ if environ is None else environ
+    broker = env.get("SHOPVERSE_CELERY_BROKER")
+    return {"broker": broker, "backend": env.get("SHOPVERSE_CELERY_BACKEND") or broker} if broker else None
+
+
+def default_execution(environ: dict | None = None) -> dict:
+    """Steps on Celery workers when a broker is configured (a deployment sets it for the code
+    location: every run, scheduled or launched, then fans out), else one after another."""
+    celery = celery_settings(environ)
+    return {"celery": celery} if celery else {"in_process": {}}
 
 
 @dg.executor(
     name="in_process_or_multiprocess",
     config_schema=dg.Field(
         dg.Selector({"in_process": dg.in_process_executor.config_schema.as_field(),
-                     "multiprocess": dg.multiprocess_executor.config_schema.as_field()}),
-        default_value={"in_process": {}},
+                     "multiprocess": dg.multiprocess_executor.config_schema.as_field(),
+                     "celery": celery_executor.config_schema.as_field()}),
+        default_value=default_execution(),
     ),
     requirements=_requirements,
 )
 def steps_executor(init_context: dg.InitExecutorContext) -> dg.Executor:
     """How a run executes its steps: one after another in the run worker (``in_process``, the
-    default: a DuckDB-file warehouse admits one writing process), or each in a process of its own,
-    ``max_concurrent`` at once (``multiprocess``: for a DuckLake warehouse, which admits several
-    writers; ``shopverse backfill --workers N`` asks for it, and a run's launchpad can too).
-    Either way it first tags the run with the run worker's host, PID and start time."""
-    return _RunnerTaggingExecutor(dg.multi_or_in_process_executor.executor_creation_fn(init_context))
+    default: a DuckDB-file warehouse admits one writing process); each in a process of its own,
+    ``max_concurrent`` at once (``multiprocess``: a DuckLake warehouse admits several writers;
+    ``shopverse backfill --workers N``); or each as a task for the workers of a Celery broker
+    (``celery``, dagster-celery: workers on any machine that sees the lake, started with
+    ``shopverse celery-worker``; the default when $SHOPVERSE_CELERY_BROKER is set). Either way it
+    first tags the run with the run worker's host, PID and start time."""
+    config = init_context.executor_config
+    if "celery" in config:
+        inner = celery_executor.executor_creation_fn(dg.InitExecutorContext(
+            job=init_context.job, executor_def=celery_executor, executor_config=config["celery"],
+            instance=init_context.instance))
+    else:
+        inner = dg.multi_or_in_process_executor.executor_creation_fn(init_context)
+    return _RunnerTaggingExecutor(inner)
 
 
 class ShopverseRunLauncher(DefaultRunLauncher):
