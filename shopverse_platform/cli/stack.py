@@ -229,7 +229,7 @@ def prod_stack(environ: Mapping[str, str] | None = None) -> Stack:
         **base, "DAGSTER_HOME": str(dagster_home),
         "DAGSTER_PG_HOST": HOST, "DAGSTER_PG_PORT": str(pg_port), "DAGSTER_PG_USER": pg_user,
         "DAGSTER_PG_PASSWORD": pg_password, "DAGSTER_PG_DB": dagster_db,
-        "DAGSTER_MAX_CONCURRENT_RUNS": src.get("DAGSTER_MAX_CONCURRENT_RUNS", "1"),
+        "DAGSTER_MAX_CONCURRENT_RUNS": src.get("DAGSTER_MAX_CONCURRENT_RUNS", "4"),  # a DuckLake warehouse
         # PostgreSQL storage writes a batch of asset events (a range run's partitions) in one insert.
         "DAGSTER_EVENT_BATCH_SIZE": src.get("DAGSTER_EVENT_BATCH_SIZE", "1000"),
         "DAGSTER_GRPC_HOST": HOST, "DAGSTER_GRPC_PORT": str(grpc_port),

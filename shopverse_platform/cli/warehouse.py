@@ -6,8 +6,8 @@
     shopverse warehouse maintain         # a lake's old snapshots expired, small files merged (weekly, e.g. from cron)
 
 A DuckDB file admits one process at a time; a DuckLake (Parquet data and a catalog in SQLite or
-PostgreSQL) admits runs writing at once and readers beside them (docs/scaling.md, "The storage
-layout"). `migrate` copies every table in one transaction, then says the setting to use:
+PostgreSQL) admits runs writing at once and readers beside them (docs/scaling.md, "Many writers
+and readers"). `migrate` copies every table in one transaction, then says the setting to use:
 SHOPVERSE_WAREHOUSE=<the lake>. The file is left as it was.
 """
 

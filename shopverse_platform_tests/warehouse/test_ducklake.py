@@ -239,6 +239,12 @@ def test_contention_is_retried_and_other_errors_are_not():
     with pytest.raises(duckdb.TransactionException):
         lake.retry_contention(always_locked, attempts=4, sleep=lambda s: None)
 
+    # a new catalog created by two processes at once: the loser's attach is retried, and only an attach's
+    race = duckdb.Error('Failed to initialize DuckLake: Failed to execute query "CREATE TABLE "public"."ducklake_metadata"'
+                        '(...)": ERROR:  duplicate key value violates unique constraint "pg_type_typname_nsp_index"')
+    assert not lake.is_contention(race)
+    assert lake.is_contention(race, lake.CONTENTION_MARKERS + lake.CREATION_RACE_MARKERS)
+
 
 def test_a_step_meeting_another_commit_is_retried_by_dagster(tmp_path):
     """A transaction conflict inside a step (not in a retried replacement) asks Dagster to run the

@@ -215,7 +215,8 @@ def connect(location: LakeLocation, alias: str, *, read_only: bool, config: dict
         if instance is None:
             instance = duckdb.connect(config=config)
             try:
-                retry_contention(lambda: attach(instance, location, alias, read_only=read_only))
+                retry_contention(lambda: attach(instance, location, alias, read_only=read_only),
+                                 markers=CONTENTION_MARKERS + CREATION_RACE_MARKERS)
             except BaseException:
                 instance.close()
                 raise
@@ -239,34 +240,40 @@ def release_instances() -> None:
 
 
 # What a writer meets when another process commits to the same lake at the same moment: a SQLite
-# catalog has one writer at a time and answers the others "database is locked" (no busy timeout
-# in DuckDB's sqlite scanner); DuckLake itself retries a commit whose snapshot id was taken
-# (`ducklake_max_retry_count`) and gives up with a "conflict" when the two changed the same table
-# in ways it cannot merge (a delete beside an insert). Both leave the transaction rolled back, so
-# doing the whole transaction again is safe.
+# catalog has one writer at a time, and a transaction that read the catalog before another's
+# commit is answered "database is locked" at once when it comes to write (SQLite's busy timeout
+# does not help a read turned write in WAL mode); DuckLake itself retries a commit whose snapshot
+# id was taken (`ducklake_max_retry_count`) and gives up with a "conflict" when the two changed the
+# same table in ways it cannot merge (a delete beside an insert). Both leave the transaction
+# rolled back, so doing the whole transaction again is safe.
 CONTENTION_MARKERS = ("database is locked", "database table is locked", "conflict")
+# What the first attach of a new lake meets when another process creates the same catalog at the
+# same moment (two steps of a run's first batch, on two Celery workers): PostgreSQL answers the
+# loser's CREATE TABLE with a duplicate pg_type row. Attaching again finds the winner's catalog.
+CREATION_RACE_MARKERS = ("duplicate key value violates unique constraint",)
 
 
-def is_contention(error: BaseException | None) -> bool:
+def is_contention(error: BaseException | None, markers: tuple[str, ...] = CONTENTION_MARKERS) -> bool:
     """Whether ``error``, or the error it was raised while handling, is a commit that met another
-    process's."""
+    process's (``markers``: what such an error says)."""
     seen = 0
     while error is not None and seen < 5:
-        if isinstance(error, duckdb.Error) and any(marker in str(error).lower() for marker in CONTENTION_MARKERS):
+        if isinstance(error, duckdb.Error) and any(marker in str(error).lower() for marker in markers):
             return True
         error, seen = error.__cause__ or error.__context__, seen + 1
     return False
 
 
 def retry_contention(work: Callable[[], T], *, attempts: int = 12, first_wait: float = 0.05, max_wait: float = 3.0,
-                     sleep: Callable[[float], None] = time.sleep) -> T:
+                     sleep: Callable[[float], None] = time.sleep,
+                     markers: tuple[str, ...] = CONTENTION_MARKERS) -> T:
     """Run ``work`` (one whole transaction, or an attach), again after a jittered, growing wait when
     it failed on another process's commit; any other error, or the last attempt's, propagates."""
     for attempt in range(attempts):
         try:
             return work()
         except duckdb.Error as error:
-            if not is_contention(error) or attempt == attempts - 1:
+            if not is_contention(error, markers) or attempt == attempts - 1:
                 raise
             sleep(random.uniform(0.5, 1.0) * min(max_wait, first_wait * 2 ** attempt))
     raise AssertionError("unreachable")
