@@ -27,6 +27,9 @@ def _corpus(today: date) -> list[tuple[object, str | None]]:
     """(event, the verdict expected from both sides: a reason code or None) for landing day ``today``."""
     t = f"{today.isoformat()}T00:30:00"  # early in the day: never after now + 1 hour
     y = (today - timedelta(days=1)).isoformat()
+    # for the UTC offsets: t at -14:00 is 14:30 UTC today, after now + 1 hour until 13:30 UTC; the
+    # same wall time yesterday is in the past whenever the test runs
+    offset_base = f"{y}T00:30:00"
     ids = iter(range(1, 1000))
 
     def ev(name="page_view", time=t + "Z", **fields):
@@ -70,12 +73,12 @@ def _corpus(today: date) -> list[tuple[object, str | None]]:
         (ev("PAGE_VIEW"), "unknown_event_type"),
         # timestamps
         (ev(time=t), "bad_timestamp"),  # no offset
-        (ev(time=t + "+14:00"), None),
-        (ev(time=t + "+14:01"), "bad_timestamp"),
-        (ev(time=t + "-14:00"), None),
-        (ev(time=t + "+1400"), None),
-        (ev(time=t + "+13"), None),
-        (ev(time=t + "+05:60"), "bad_timestamp"),
+        (ev(time=offset_base + "+14:00"), None),
+        (ev(time=offset_base + "+14:01"), "bad_timestamp"),
+        (ev(time=offset_base + "-14:00"), None),
+        (ev(time=offset_base + "+1400"), None),
+        (ev(time=offset_base + "+13"), None),
+        (ev(time=offset_base + "+05:60"), "bad_timestamp"),
         (ev(time=t.replace("T", " ") + "Z"), None),
         (ev(time=f"{today.isoformat()}T00:30Z"), None),
         (ev(time=t + ".123456789Z"), None),
