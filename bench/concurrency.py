@@ -55,6 +55,13 @@ READER = textwrap.dedent("""
         latencies.append(time.perf_counter() - started)
     def missing(error):  # asked before the run created the table: not a failure of the layout
         return "does not exist" in str(error)
+    def count(error):
+        global failures, first_error, not_yet
+        if missing(error):
+            not_yet += 1
+        else:
+            failures += 1
+            first_error = first_error or str(error).splitlines()[0][:160]
     if layout == "file":
         while not os.path.exists(stop) and not os.path.exists(setting):
             time.sleep(0.05)
@@ -67,11 +74,7 @@ READER = textwrap.dedent("""
                 finally:
                     con.close()
             except duckdb.Error as error:
-                if missing(error):
-                    not_yet += 1
-                else:
-                    failures += 1
-                    first_error = first_error or str(error).splitlines()[0][:160]
+                count(error)
             time.sleep(0.2)
     else:
         from shopverse_platform.defs.resources import Warehouse
@@ -83,11 +86,7 @@ READER = textwrap.dedent("""
                 try:
                     ask(con)
                 except duckdb.Error as error:
-                    if missing(error):
-                        not_yet += 1
-                    else:
-                        failures += 1
-                        first_error = first_error or str(error).splitlines()[0][:160]
+                    count(error)
                 time.sleep(0.2)
     print(json.dumps({"answered": len(latencies), "failed": failures, "first_error": first_error, "not_yet": not_yet,
                       "latencies": latencies}))
