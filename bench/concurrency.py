@@ -7,7 +7,11 @@ Not a test: run `python bench/concurrency.py [--users N] [--days D]`; results go
 
 1. file:            the DuckDB file, steps one after another (the platform before DuckLake);
 2. lake:            a DuckLake (SQLite catalog, Parquet beside it: the embedded layout), the same;
-3. lake, 2 workers: the same lake layout, `--workers 2` (steps in processes of their own, two at once).
+3. lake, 2 workers: the same lake layout, `--workers 2` (steps in processes of their own, two at once);
+4. lake on PostgreSQL, 1 and 2 workers: the production layout, the catalog in a PostgreSQL cluster
+   started for the benchmark by scripts/services/postgres.sh (a free port, a temporary folder,
+   stopped and deleted after), where two commits at once do not queue on one SQLite file
+   (skipped when no PostgreSQL is installed: scripts/services/install.sh postgres).
 
 What it reports: wall time and peak RSS of each (the child's own, os.wait4: its step processes'
 largest included), the ingestion (raw_events + clean_events) and metric steps' time from the run's
@@ -105,7 +109,7 @@ def ensure_landing(users: int, days: int, seed: int, start: date) -> Path:
 
 
 def run_case(name: str, setting: str, landing: Path, first: date, last: date, workers: int, reader_layout: str | None,
-             work: Path) -> dict:
+             work: Path, data_path: str | None = None) -> dict:
     case_dir = work / name
     shutil.rmtree(case_dir, ignore_errors=True)
     (case_dir / "dagster_home").mkdir(parents=True)
@@ -113,6 +117,8 @@ def run_case(name: str, setting: str, landing: Path, first: date, last: date, wo
            "SHOPVERSE_DATA_DIR": str(case_dir / "data"), "DAGSTER_HOME": str(case_dir / "dagster_home"),
            "PYTHONPATH": str(PROJECT)}
     env.pop("SHOPVERSE_WAREHOUSE_DATA_PATH", None)
+    if data_path:
+        env["SHOPVERSE_WAREHOUSE_DATA_PATH"] = data_path
     stop = case_dir / "stop"
     reader = None
     if reader_layout:
@@ -127,7 +133,8 @@ def run_case(name: str, setting: str, landing: Path, first: date, last: date, wo
         _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
     stop.touch()
-    outcome = {"case": name, "seconds": round(seconds, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024),
+    retried = log.read_text().count(" up for retry after ")  # steps run again after meeting another commit
+    outcome = {"case": name, "seconds": round(seconds, 1), "retried": retried, "peak_rss_mb": round(usage.ru_maxrss / 1024),
                "exit": os.waitstatus_to_exitcode(status), "steps": step_seconds(log.read_text())}
     if outcome["exit"]:
         raise SystemExit(f"{name} failed; the end of {log}:\n" + "\n".join(log.read_text().splitlines()[-30:]))
@@ -142,6 +149,49 @@ def run_case(name: str, setting: str, landing: Path, first: date, last: date, wo
                      "max_ms": round(1000 * lat[-1], 1) if lat else None})
         outcome["reader"] = seen
     return outcome
+
+
+class PostgresCluster:
+    """A PostgreSQL cluster of the project's own script (scripts/services/postgres.sh) on a free
+    port, its state under ``home``, for the lakes catalogued in PostgreSQL; stopped and deleted by
+    ``stop``."""
+
+    def __init__(self, home: Path):
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.env = {**os.environ, "SHOPVERSE_SERVICES_HOME": str(home), "SHOPVERSE_PG_PORT": str(self.port)}
+        self.started = False
+
+    @staticmethod
+    def available() -> bool:
+        return bool(list(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))) or shutil.which("pg_ctl") is not None
+
+    def _script(self, *args: str) -> None:
+        subprocess.run(["bash", str(PROJECT / "scripts" / "services" / "postgres.sh"), *args], env=self.env,
+                       check=True, capture_output=True, text=True, timeout=300)
+
+    def start(self) -> None:
+        for leftover in ("stop", "destroy"):  # a cluster an interrupted run left: its lakes are not empty
+            try:
+                self._script(leftover)
+            except subprocess.CalledProcessError:
+                pass
+        self._script("start")
+        self.started = True
+
+    def lake(self, database: str) -> str:
+        """A new database for one lake's catalog, and the lake's setting."""
+        self._script("createdb", database)
+        return f"ducklake:postgres:dbname={database} host=127.0.0.1 port={self.port} user=shopverse password=shopverse"
+
+    def stop(self) -> None:
+        if self.started:
+            self._script("stop")
+            self._script("destroy")
+            self.started = False
 
 
 def step_seconds(log: str) -> dict[str, float]:
@@ -183,19 +233,27 @@ def main() -> None:
     work = OUTPUT / "concurrency_runs"
     load_before = os.getloadavg()[0]
     file_setting = str(work / "file" / "data" / "warehouse" / "shopverse.duckdb")
-    cases = [
-        ("file", file_setting, 1, "file"),
-        ("lake", f"ducklake:sqlite:{work / 'lake' / 'data' / 'warehouse' / 'shopverse.sqlite'}", 1, "lake"),
-        ("lake, 2 workers", f"ducklake:sqlite:{work / 'lake2' / 'data' / 'warehouse' / 'shopverse.sqlite'}", 2, None),
+    cases = [  # (name, folder, setting, workers, reader, data path)
+        ("file", "file", file_setting, 1, "file", None),
+        ("lake", "lake", f"ducklake:sqlite:{work / 'lake' / 'data' / 'warehouse' / 'shopverse.sqlite'}", 1, "lake", None),
+        ("lake, 2 workers", "lake2", f"ducklake:sqlite:{work / 'lake2' / 'data' / 'warehouse' / 'shopverse.sqlite'}", 2, None, None),
     ]
+    postgres = PostgresCluster(work / "services")
+    if postgres.available():
+        postgres.start()
+        for name, folder, workers, reader in (("lake on PostgreSQL", "lakepg1", 1, "lake"),
+                                              ("lake on PostgreSQL, 2 workers", "lakepg2", 2, None)):
+            cases.append((name, folder, postgres.lake(folder), workers, reader, str(work / folder / "data" / "lake")))
     results, digests = [], {}
-    for name, setting, workers, reader in cases:
-        folder = {"file": "file", "lake": "lake", "lake, 2 workers": "lake2"}[name]
-        outcome = run_case(folder, setting, landing, first, last, workers, reader, work)
-        outcome["case"] = name
-        digests[name] = table_digest(setting)
-        print(json.dumps({k: v for k, v in outcome.items() if k != "steps"}), flush=True)
-        results.append(outcome)
+    try:
+        for name, folder, setting, workers, reader, data_path in cases:
+            outcome = run_case(folder, setting, landing, first, last, workers, reader, work, data_path)
+            outcome["case"] = name
+            digests[name] = table_digest(setting)
+            print(json.dumps({k: v for k, v in outcome.items() if k != "steps"}), flush=True)
+            results.append(outcome)
+    finally:
+        postgres.stop()
     load_after = os.getloadavg()[0]
     events = int(digests["file"]["clean_events"].strip("()").split(",")[0])
     same = {name: digests[name] == digests["file"] for name in digests}
@@ -211,14 +269,14 @@ def main() -> None:
         f"{load_before:.1f} before and {load_after:.1f} after; {args.days} simulated days, {events:,} clean events; "
         "the daily job over every day in one run (`shopverse backfill --select '*' --reports none`), each case on "
         "an empty warehouse in a process of its own.", "",
-        "| case | wall | vs file | peak RSS | ingestion steps | metric steps | tables equal to the file's |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| case | wall | vs file | peak RSS | ingestion steps | metric steps | steps retried | tables equal to the file's |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for outcome in results:
         name = outcome["case"]
         lines.append(
             f"| {name} | {outcome['seconds']:.1f} s | ×{outcome['seconds'] / base['seconds']:.2f} | "
-            f"{outcome['peak_rss_mb']:,} MB | {part(outcome, INGESTION)} s | {part(outcome, METRICS)} s | "
+            f"{outcome['peak_rss_mb']:,} MB | {part(outcome, INGESTION)} s | {part(outcome, METRICS)} s | {outcome['retried']} | "
             f"{'yes' if same[name] else 'NO: ' + ', '.join(different[name])} |")
     lines += ["", "A reader in another process asking every 0.2 s how many events each day holds, while the run writes:", "",
               "| while | reader | answered | failed | p50 | p95 | max | first error |", "|---|---|---:|---:|---:|---:|---:|---|"]

@@ -133,7 +133,7 @@ def _execute(defs: dg.Definitions, job_name: str, assets: set[dg.AssetKey] | Non
 
 
 STEP_EVENTS = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE,
-               dg.DagsterEventType.STEP_SKIPPED}
+               dg.DagsterEventType.STEP_SKIPPED, dg.DagsterEventType.STEP_UP_FOR_RETRY}
 
 
 class StepProgress(threading.Thread):
@@ -181,8 +181,13 @@ class StepProgress(threading.Thread):
         if event.event_type == dg.DagsterEventType.STEP_START:
             self._step_started[event.step_key] = entry.timestamp
             return
-        self.done += 1
         took = entry.timestamp - self._step_started.get(event.step_key, entry.timestamp)
+        if event.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY:  # e.g. a commit that met another on a DuckLake
+            cause = (event.step_retry_data.error.cause or event.step_retry_data.error) if event.step_retry_data and event.step_retry_data.error else None
+            reason = cause.message.strip().splitlines()[-1][:120] if cause else "retry requested"
+            self.echo(f"  [{self.done}/{self.total}] {event.step_key} up for retry after {took:.1f}s: {reason}")
+            return
+        self.done += 1
         outcome = {dg.DagsterEventType.STEP_SUCCESS: "ok", dg.DagsterEventType.STEP_FAILURE: "FAILED",
                    dg.DagsterEventType.STEP_SKIPPED: "skipped"}[event.event_type]
         elapsed = int(time.monotonic() - self.started_at)
