@@ -45,9 +45,24 @@ def add_warehouse_commands(subparsers: argparse._SubParsersAction) -> None:
 def cmd_info(args: argparse.Namespace) -> int:
     from shopverse_platform.defs.resources import Warehouse
 
+    from shopverse_platform.lib.warehouse.lake import footprint
+
     warehouse = Warehouse()
     layout = "" if warehouse.lake() is not None else "DuckDB file: "  # a lake's description names it
-    print(f"{layout}{warehouse.describe()}{'' if warehouse.exists() else '  (not created yet)'}")
+    if not warehouse.exists():
+        print(f"{layout}{warehouse.describe()}  (not created yet)")
+        return 0
+    print(f"{layout}{warehouse.describe()}")
+    with warehouse.connect(read_only=True) as con:
+        tables = con.execute("SELECT count(*), coalesce(sum(estimated_size), 0) FROM duckdb_tables() "
+                             "WHERE database_name = current_database()").fetchall()[0]
+        print(f"  tables        {tables[0]} ({tables[1]:,} rows, estimated)")
+        if warehouse.lake() is not None:
+            lake = footprint(con)
+            print(f"  snapshots     {lake.snapshots:,} (shopverse warehouse maintain expires the old ones)")
+            print(f"  data files    {lake.data_files:,}, {lake.data_bytes / 2**20:,.1f} MB")
+        else:
+            print(f"  file size     {warehouse.resolved_path().stat().st_size / 2**20:,.1f} MB")
     return 0
 
 

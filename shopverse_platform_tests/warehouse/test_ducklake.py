@@ -113,6 +113,13 @@ def test_a_migrated_file_continues_on_the_lake_as_the_file_does_and_a_new_lake_b
         comment = con.execute("SELECT comment FROM duckdb_columns() WHERE database_name = current_database() "
                               "AND table_name = 'daily_sales' AND column_name = 'sales_date'").fetchall()[0][0]
     assert comment and "UTC day" in comment
+    # `shopverse warehouse` on either: the layout, and as many tables
+    info_lake = _command(monkeypatch, capsys, migrated, "warehouse")
+    info_file = _command(monkeypatch, capsys, str(six_days), "warehouse")
+    tables = len(snapshot(str(six_days)))
+    assert info_lake.startswith("DuckLake sqlite:") and f"tables        {tables} (" in info_lake
+    assert "snapshots" in info_lake and "data files" in info_lake
+    assert info_file.startswith("DuckDB file:") and f"tables        {tables} (" in info_file and "file size" in info_file
     _backfill(monkeypatch, capsys, migrated, LAST, LAST)
     file_tables = snapshot(str(file))
     assert_same_tables(snapshot(migrated), file_tables)
