@@ -3,10 +3,13 @@ subprocess tests started in the background when the session starts."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -182,6 +185,12 @@ class _Job:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Test modules import the definitions while they are collected, before any fixture runs, and the
+    # partitions start where the data directory's shop.toml says: a developer's data/ (after `make
+    # demo`) would move them and fail the tests that compare partitions. Collection reads an empty one.
+    collection_data = tempfile.mkdtemp(prefix="shopverse-tests-data-")
+    os.environ["SHOPVERSE_DATA_DIR"] = collection_data
+    atexit.register(shutil.rmtree, collection_data, ignore_errors=True)
     config.addinivalue_line(
         "markers", "background_command(command): the test's Command starts in the background when the session "
         "starts; the test reads its result through the background_command fixture")
