@@ -5,7 +5,7 @@ file``). A DuckLake keeps the same tables as Parquet files under a data path, an
 (which files make which table at which snapshot) in a database: a SQLite file for the embedded
 default (no server), PostgreSQL in production. Every commit is a snapshot; a reader reads the
 snapshot that was current when its query started, so it never sees a half-written partition and
-never blocks a writer (docs/scaling.md, "The storage layout").
+never blocks a writer (docs/scaling.md, "Many writers and readers").
 
 The warehouse setting (``$SHOPVERSE_WAREHOUSE``) names a layout by its DuckLake connection string:
 
@@ -14,9 +14,14 @@ The warehouse setting (``$SHOPVERSE_WAREHOUSE``) names a layout by its DuckLake 
 - ``ducklake:postgres:<libpq conninfo>``: catalog in PostgreSQL, data path required;
 - anything else: a DuckDB file (the layout before DuckLake).
 
-The extensions load from the PyPI packages' paths (``duckdb-extension-ducklake`` and the catalog's
-scanner, pinned with duckdb): ``INSTALL`` fetches from the network, which a locked-down machine or
-a container without egress does not have.
+The data path may be on object storage (``s3://bucket/prefix/``, or any S3-compatible store):
+DuckDB's httpfs extension reaches it with a secret made from the standard AWS variables
+(``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_REGION``, and
+``AWS_ENDPOINT_URL`` for a store other than AWS, e.g. MinIO).
+
+The extensions load from the PyPI packages' paths (``duckdb-extension-ducklake``, the catalog's
+scanner and httpfs, pinned with duckdb): ``INSTALL`` fetches from the network, which a locked-down
+machine or a container without egress does not have.
 """
 
 from __future__ import annotations
@@ -27,10 +32,11 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlparse
 
 import duckdb
 
@@ -52,6 +58,17 @@ class LakeLocation:
     catalog_kind: str  # sqlite | postgres
     catalog: str  # an absolute file path (sqlite) or a libpq connection string (postgres)
     data_path: str | None  # a folder (ending in /) or an object-store prefix (s3://bucket/lake/); None: the catalog's
+    # False: the data path is the default beside a SQLite catalog, not a setting; a catalog that
+    # exists already knows its own (a lake created on s3:// is read from there without the setting)
+    data_path_given: bool = True
+
+    def attach_data_path(self) -> str | None:
+        """The data path to attach with: the setting's, or the default for a catalog not created yet;
+        None where the existing catalog's own applies."""
+        if self.data_path_given or self.data_path is None:
+            return self.data_path
+        file = self.catalog_file()
+        return None if file is not None and file.exists() else self.data_path
 
     @property
     def attach_target(self) -> str:
@@ -112,7 +129,8 @@ def parse_location(setting: str, data_path: str | None = None) -> LakeLocation |
     if kind == "sqlite":
         file = Path(catalog).expanduser().resolve()
         catalog = str(file)
-        data_path = data_path or str(file.with_suffix("")) + ".files"
+        if not data_path:
+            return LakeLocation(kind, catalog, str(file.with_suffix("")) + ".files/", data_path_given=False)
     elif not data_path:  # an existing lake's catalog knows its data path; creating one needs it (attach says so)
         return LakeLocation(kind, catalog, None)
     if "://" not in data_path:
@@ -149,15 +167,56 @@ def load_extensions(con: duckdb.DuckDBPyConnection, catalog_kind: str) -> None:
         con.execute(f"LOAD {_literal(extension_path(name))}")
 
 
+OBJECT_STORE_SECRET = "shopverse_lake_object_store"
+
+
+def object_store_secret(environ: Mapping[str, str]) -> str:
+    """The ``CREATE SECRET`` statement giving httpfs the S3 credentials of ``environ`` (the AWS
+    variables boto3 and the AWS CLI read). ``AWS_ENDPOINT_URL``: an S3-compatible store, addressed
+    by path (``http://`` turns TLS off). Values are quoted literals: DDL takes no parameters."""
+    key, secret = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
+    if not key or not secret:
+        raise LakeConfigurationError(
+            "the lake's data path is on object storage: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+            "(and AWS_REGION; AWS_ENDPOINT_URL for an S3-compatible store such as MinIO)")
+    options = [f"KEY_ID {_literal(key)}", f"SECRET {_literal(secret)}",
+               f"REGION {_literal(environ.get('AWS_REGION') or environ.get('AWS_DEFAULT_REGION') or 'us-east-1')}"]
+    if environ.get("AWS_SESSION_TOKEN"):
+        options.append(f"SESSION_TOKEN {_literal(environ['AWS_SESSION_TOKEN'])}")
+    endpoint = environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        url = urlparse(endpoint if "://" in endpoint else f"https://{endpoint}")
+        options += [f"ENDPOINT {_literal(url.netloc)}", "URL_STYLE 'path'",
+                    f"USE_SSL {'false' if url.scheme == 'http' else 'true'}"]
+    return f"CREATE OR REPLACE TEMPORARY SECRET {OBJECT_STORE_SECRET} (TYPE s3, {', '.join(options)})"
+
+
+def use_object_store(con: duckdb.DuckDBPyConnection, location: LakeLocation,
+                     environ: Mapping[str, str] | None = None) -> bool:
+    """Load httpfs and create the S3 secret when the lake's data is on object storage: its data path
+    says ``s3://``, or it is unset (an existing PostgreSQL lake knows its own) and AWS credentials
+    are set. Whether it did."""
+    env = os.environ if environ is None else environ
+    data_path = location.attach_data_path()
+    if not ((data_path or "").startswith("s3://") or (data_path is None and env.get("AWS_ACCESS_KEY_ID"))):
+        return False
+    con.execute(f"LOAD {_literal(extension_path('httpfs'))}")
+    con.execute(object_store_secret(env))
+    return True
+
+
 def attach(con: duckdb.DuckDBPyConnection, location: LakeLocation, alias: str, *, read_only: bool) -> None:
-    """Attach the lake as ``alias`` on ``con`` (its extensions loaded first). Creating a lake (a SQLite
-    catalog not there yet) writes its data path into the catalog; later attaches read it from there."""
+    """Attach the lake as ``alias`` on ``con`` (its extensions loaded first, httpfs and a secret for
+    object storage). Creating a lake (a SQLite catalog not there yet) writes its data path into the
+    catalog; later attaches read it from there."""
     load_extensions(con, location.catalog_kind)
+    use_object_store(con, location)
     options = []
-    if location.data_path is not None:
-        options.append(f"DATA_PATH {_literal(location.data_path)}")
-        if not read_only and "://" not in location.data_path:
-            Path(location.data_path).mkdir(parents=True, exist_ok=True)
+    data_path = location.attach_data_path()
+    if data_path is not None:
+        options.append(f"DATA_PATH {_literal(data_path)}")
+        if not read_only and "://" not in data_path:
+            Path(data_path).mkdir(parents=True, exist_ok=True)
     if read_only:
         options.append("READ_ONLY")
     file = location.catalog_file()
@@ -169,7 +228,7 @@ def attach(con: duckdb.DuckDBPyConnection, location: LakeLocation, alias: str, *
         con.execute(f"ATTACH {_literal(location.attach_target)} AS {quoted_identifier(alias)}"
                     + (f" ({', '.join(options)})" if options else ""))
     except duckdb.Error as error:
-        if location.data_path is None and "DATA_PATH" in str(error):
+        if data_path is None and location.catalog_kind == "postgres" and "DATA_PATH" in str(error):
             raise LakeConfigurationError(
                 f"{location.describe()} is new: set $SHOPVERSE_WAREHOUSE_DATA_PATH to where its Parquet files go "
                 "(a folder every worker sees, or s3://bucket/prefix/)") from error
