@@ -8,7 +8,7 @@ import duckdb
 
 from shopverse_platform.lib.warehouse.shapes import relation
 from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql, table
-from shopverse_platform.lib.warehouse.tables import IncrementalBuild, rollback, stored_state_matches
+from shopverse_platform.lib.warehouse.tables import IncrementalBuild, stored_state_matches, transaction
 
 # Funnel steps in order; a session "reached" a step if it has the event (ordering is enforced in
 # the metric layer, which needs it; here the flags describe what happened).
@@ -80,8 +80,7 @@ def build_sessions(con: duckdb.DuckDBPyConnection, full: bool = False) -> str:
     con.execute(load_sql(__file__, "sessions_sources_now", events=events))
     state = not full and stored_state_matches(con, ("sessions", "sessions_sources", "session_partitions"),
                                               sessions_query(events), FUNNEL_FLAGS)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         if state and isinstance(events, TableName):
             con.execute(load_sql(__file__, "sessions_changed_days"))
             con.execute(load_sql(__file__, "sessions_affected"))
@@ -101,10 +100,6 @@ def build_sessions(con: duckdb.DuckDBPyConnection, full: bool = False) -> str:
             con.execute(load_sql(__file__, "session_partitions_full", events=events))
             con.execute(load_sql(__file__, "sessions_sources_save"))
             mode = "full"
-        con.execute("COMMIT")
-    except BaseException:
-        rollback(con)
-        raise
     return mode
 
 
@@ -127,16 +122,11 @@ def _build_dimension(con: duckdb.DuckDBPyConnection, table_name: str, observatio
     character in it is safe; ``empty`` stands in without it). One transaction: a failure leaves the
     dimension, its observations and their fingerprints as they were."""
     present = file.is_file()
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         observed = update_observations(con, table_name, observations, full)
         build = (f"CREATE OR REPLACE TABLE {table(table_name)} AS "
                  + load_sql(__file__, table_name, **{part: load_sql(__file__, reader if present else empty)}))
         con.execute(build, {"file": str(file)} if present else {})
-        con.execute("COMMIT")
-    except BaseException:
-        rollback(con)
-        raise
     return IncrementalBuild(observed.mode, [*observed.sql, build])
 
 

@@ -28,7 +28,7 @@ from shopverse_platform.lib.cleaning.event_schema import (
 )
 from shopverse_platform.lib.warehouse.shapes import ITEMS_TYPE
 from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql, table
-from shopverse_platform.lib.warehouse.tables import replace_date_range, rollback, table_exists, table_schema
+from shopverse_platform.lib.warehouse.tables import replace_date_range, table_exists, table_schema, transaction
 
 SESSION_TIMEOUT_MINUTES = 30
 
@@ -71,25 +71,23 @@ def clean_event_lines(
     for chunk_start, chunk_end, lines in chunks:
         con.register("_landed_lines", lines)
         del lines  # DuckDB holds it until unregistered: one group's lines in memory at a time
-        con.execute("BEGIN TRANSACTION")
         try:
-            window = {"start": chunk_start, "end": chunk_end}
-            con.execute(load_sql(__file__, "delete_window", target=table("clean_events")), window)
-            con.execute(load_sql(__file__, "delete_quarantine_window"), {**window, "source": "events"})
-            _parse_events(con, chunk_start, chunk_end, rules)
-            _mark_duplicate_events(con, chunk_start, chunk_end, rules)
-            con.unregister("_landed_lines")  # the last use of the lines: free them before the write
-            _sessionise(con, chunk_start)
-            _write_events(con)
-            counts = con.execute(load_sql(__file__, "outcome_counts", outcome=table("_parsed_events"))).fetchall()
-            if rejected_files:
-                con.execute(load_sql(__file__, "rejected_files"), window)
-                con.execute(load_sql(__file__, "quarantine_rejected_files"))
-                counts += con.execute(load_sql(__file__, "outcome_counts", outcome=table("_rejected_files"))).fetchall()
-            _record_cleaned_files(con, window, rules, rebuilt=rejected_files)
-            con.execute("COMMIT")
-        except BaseException:
-            rollback(con)
+            with transaction(con):
+                window = {"start": chunk_start, "end": chunk_end}
+                con.execute(load_sql(__file__, "delete_window", target=table("clean_events")), window)
+                con.execute(load_sql(__file__, "delete_quarantine_window"), {**window, "source": "events"})
+                _parse_events(con, chunk_start, chunk_end, rules)
+                _mark_duplicate_events(con, chunk_start, chunk_end, rules)
+                con.unregister("_landed_lines")  # the last use of the lines: free them before the write
+                _sessionise(con, chunk_start)
+                _write_events(con)
+                counts = con.execute(load_sql(__file__, "outcome_counts", outcome=table("_parsed_events"))).fetchall()
+                if rejected_files:
+                    con.execute(load_sql(__file__, "rejected_files"), window)
+                    con.execute(load_sql(__file__, "quarantine_rejected_files"))
+                    counts += con.execute(load_sql(__file__, "outcome_counts", outcome=table("_rejected_files"))).fetchall()
+                _record_cleaned_files(con, window, rules, rebuilt=rejected_files)
+        except BaseException:  # rolled back by transaction(); the lines freed too
             con.unregister("_landed_lines")
             raise
         for work in ("_parsed_events", "_duplicate_lines", "_sessionised") + (("_rejected_files",) if rejected_files else ()):
@@ -238,32 +236,30 @@ def clean_appended_lines(con: duckdb.DuckDBPyConnection, start: date, end: date,
     con.register("_landed_lines", lines)
     registered = True
     del lines
-    con.execute("BEGIN TRANSACTION")
     try:
-        _parse_events(con, start, end, rules)
-        # nothing is replaced: the day's clean rows count as earlier deliveries too
-        con.execute(load_sql(__file__, "duplicate_lines"), {
-            "replaced_start": start, "replaced_end": start, "history": history_start(start, rules),
-            "history_end": history_end(end, rules)})
-        con.execute(load_sql(__file__, "mark_duplicate_events"))
-        con.unregister("_landed_lines")
-        registered = False
-        session = {**window, "session_timeout_minutes": SESSION_TIMEOUT_MINUTES}
-        con.execute(load_sql(__file__, "session_needs_appended"), session)
-        con.execute(load_sql(__file__, "session_ids_appended", session_rule=_session_rule(table("_session_needs"))),
-                    {"session_timeout_minutes": SESSION_TIMEOUT_MINUTES})
-        con.execute(load_sql(__file__, "sessionised_appended"))
-        con.execute(load_sql(__file__, "resessionised"))
-        con.execute(load_sql(__file__, "update_resessionised"), window)
-        _write_events(con)
-        counts = con.execute(load_sql(__file__, "outcome_counts", outcome=table("_parsed_events"))).fetchall()
-        con.execute(load_sql(__file__, "rejected_files_appended"), {**window, "after": after})
-        con.execute(load_sql(__file__, "quarantine_rejected_files"))
-        counts += con.execute(load_sql(__file__, "outcome_counts", outcome=table("_rejected_files"))).fetchall()
-        con.execute(load_sql(__file__, "record_cleaned_files"), {**window, **_rules_params(rules), "after": after})
-        con.execute("COMMIT")
-    except BaseException:
-        rollback(con)
+        with transaction(con):
+            _parse_events(con, start, end, rules)
+            # nothing is replaced: the day's clean rows count as earlier deliveries too
+            con.execute(load_sql(__file__, "duplicate_lines"), {
+                "replaced_start": start, "replaced_end": start, "history": history_start(start, rules),
+                "history_end": history_end(end, rules)})
+            con.execute(load_sql(__file__, "mark_duplicate_events"))
+            con.unregister("_landed_lines")
+            registered = False
+            session = {**window, "session_timeout_minutes": SESSION_TIMEOUT_MINUTES}
+            con.execute(load_sql(__file__, "session_needs_appended"), session)
+            con.execute(load_sql(__file__, "session_ids_appended", session_rule=_session_rule(table("_session_needs"))),
+                        {"session_timeout_minutes": SESSION_TIMEOUT_MINUTES})
+            con.execute(load_sql(__file__, "sessionised_appended"))
+            con.execute(load_sql(__file__, "resessionised"))
+            con.execute(load_sql(__file__, "update_resessionised"), window)
+            _write_events(con)
+            counts = con.execute(load_sql(__file__, "outcome_counts", outcome=table("_parsed_events"))).fetchall()
+            con.execute(load_sql(__file__, "rejected_files_appended"), {**window, "after": after})
+            con.execute(load_sql(__file__, "quarantine_rejected_files"))
+            counts += con.execute(load_sql(__file__, "outcome_counts", outcome=table("_rejected_files"))).fetchall()
+            con.execute(load_sql(__file__, "record_cleaned_files"), {**window, **_rules_params(rules), "after": after})
+    except BaseException:  # rolled back by transaction(); the lines freed too
         if registered:
             con.unregister("_landed_lines")
         raise

@@ -29,7 +29,7 @@ import duckdb
 
 from shopverse_platform.lib.ingestion.adapters import sniff_format
 from shopverse_platform.lib.warehouse.sql import load_sql, table
-from shopverse_platform.lib.warehouse.tables import rollback, table_exists
+from shopverse_platform.lib.warehouse.tables import table_exists, transaction
 
 class Source(NamedTuple):
     raw_table: str
@@ -127,14 +127,9 @@ def write_input_quality(con: duckdb.DuckDBPyConnection, source: str, start: date
                      raw_first_day=load_sql(__file__, spec.raw_first_day), clean=table(spec.clean_table))
     params = {**window, **gates.params(), "duplicate_reason": spec.duplicate_reason,
               "history_start": start - timedelta(days=7 * gates.volume_weeks)}
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(load_sql(__file__, "delete_input_quality"), window)
         con.execute(f"INSERT INTO input_quality BY NAME {query}", params)
-        con.execute("COMMIT")
-    except BaseException:
-        rollback(con)
-        raise
     cursor = con.execute(
         "SELECT * FROM input_quality WHERE source = $source AND partition_date >= $start AND partition_date < $end "
         "ORDER BY partition_date", window)

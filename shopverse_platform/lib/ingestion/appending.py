@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from shopverse_platform.lib.ingestion import landing
 from shopverse_platform.lib.warehouse.sql import load_sql
-from shopverse_platform.lib.warehouse.tables import add_new_columns, rollback, table_exists, table_schema
+from shopverse_platform.lib.warehouse.tables import add_new_columns, table_exists, table_schema, transaction
 
 REGISTRY_COLUMNS = ("source_file", "size_bytes", "modified_ns", "rejected_reason")
 
@@ -39,13 +39,8 @@ def append_registry(con: duckdb.DuckDBPyConnection, registered: pa.Table) -> Non
     con.register("_landed_files", registered)
     try:
         add_new_columns(con, "raw_events", "SELECT * FROM _landed_files", {})
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute(load_sql(__file__, "append_raw_events"))
-            con.execute("COMMIT")
-        except BaseException:
-            rollback(con)
-            raise
     finally:
         con.unregister("_landed_files")
 

@@ -569,9 +569,9 @@ def migrate_verbatim_raw_events(con, events_dir: Path, logs_dir: Path) -> int:
     (0 when there was nothing to migrate). Done once, on the first run after an upgrade, so that
     cleaning can still re-run every day ingested before."""
     from shopverse_platform.lib.warehouse.tables import (  # local: keeps this module DuckDB-free at import
-        rollback,
         table_exists,
         table_schema,
+        transaction,
     )
 
     if not table_exists(con, "raw_events") or "raw_line" not in dict(table_schema(con, "raw_events")):
@@ -583,14 +583,9 @@ def migrate_verbatim_raw_events(con, events_dir: Path, logs_dir: Path) -> int:
         con.execute(load_sql(__file__, "raw_events_registry"))
     finally:
         con.unregister("_registry")
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(load_sql(__file__, "drop_verbatim_raw_events"))
         con.execute(load_sql(__file__, "rename_raw_events_registry"))
-        con.execute("COMMIT")
-    except BaseException:
-        rollback(con)
-        raise
     return len(held)
 
 

@@ -213,7 +213,7 @@ def write_raw_orders(con, exports: list[pa.Table], start: date, end: date, finge
     """
     from shopverse_platform.lib.warehouse.tables import (
         replace_date_range,  # local: keeps this module DuckDB-free at import
-        rollback,
+        transaction,
     )
 
     combined = pa.concat_tables([t.cast(EXPORT_SCHEMA) for t in exports]) if exports else EXPORT_SCHEMA.empty_table()
@@ -238,14 +238,9 @@ def write_raw_orders(con, exports: list[pa.Table], start: date, end: date, finge
         )
         con.execute(load_sql(__file__, "order_export_files_ddl"))
         con.execute(load_sql(__file__, "order_export_files_encoding"))  # warehouses from before it
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute(load_sql(__file__, "delete_order_export_files"))
             con.execute(load_sql(__file__, "insert_order_export_files", invoice_day=invoice_day))
-            con.execute("COMMIT")
-        except BaseException:
-            rollback(con)
-            raise
         return rows
     finally:
         con.unregister("_order_exports")

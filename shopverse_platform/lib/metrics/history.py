@@ -21,7 +21,7 @@ from shopverse_platform.lib.metrics.sources import (
     table_or_empty,
 )
 from shopverse_platform.lib.warehouse.sql import SqlText, load_sql
-from shopverse_platform.lib.warehouse.tables import IncrementalBuild, rollback, stored_state_matches
+from shopverse_platform.lib.warehouse.tables import IncrementalBuild, stored_state_matches, transaction
 
 
 def build_customer_metrics(con: duckdb.DuckDBPyConnection, full: bool = False) -> IncrementalBuild:
@@ -42,8 +42,7 @@ def build_customer_metrics(con: duckdb.DuckDBPyConnection, full: bool = False) -
     con.execute(load_sql(__file__, "customer_sources_now"))
     state = not full and stored_state_matches(con, ("customer_totals", "customer_sources", "customer_order_days"),
                                               everyone)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         if state:
             con.execute(load_sql(__file__, "customer_metrics_affected"))
             days = con.execute("SELECT count(*) FROM _customer_changed_days").fetchone()[0]
@@ -63,10 +62,6 @@ def build_customer_metrics(con: duckdb.DuckDBPyConnection, full: bool = False) -
             mode = "full"
         con.execute("CREATE OR REPLACE TABLE customer_sources AS SELECT * FROM _customer_sources_now")
         con.execute(final)
-        con.execute("COMMIT")
-    except BaseException:
-        rollback(con)
-        raise
     return IncrementalBuild(mode, [f"CREATE OR REPLACE TABLE customer_totals AS {everyone}", final])
 
 

@@ -21,7 +21,7 @@ import duckdb
 
 from shopverse_platform.lib.warehouse.lake import quoted_identifier
 from shopverse_platform.lib.warehouse.lock import warehouse_lock
-from shopverse_platform.lib.warehouse.tables import rollback
+from shopverse_platform.lib.warehouse.tables import transaction
 
 SOURCE_ALIAS = "migration_source"
 
@@ -69,8 +69,7 @@ def migrate_file_to_lake(source: Path, lake_con: duckdb.DuckDBPyConnection,
 def _copy(con: duckdb.DuckDBPyConnection, echo: Callable[[str], None]) -> list[MigratedTable]:
     tables = source_tables(con)
     copied: list[MigratedTable] = []
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         for name in tables:
             table = quoted_identifier(name)  # a name DuckDB listed
             con.execute(f"CREATE TABLE {table} AS SELECT * FROM {SOURCE_ALIAS}.main.{table}")
@@ -90,10 +89,6 @@ def _copy(con: duckdb.DuckDBPyConnection, echo: Callable[[str], None]) -> list[M
             if moved != original:
                 raise MigrationRefused(f"{item.name}: {moved} rows copied of {original}")
             checked.append(MigratedTable(item.name, int(moved), item.comments))
-        con.execute("COMMIT")
-    except BaseException:
-        rollback(con)
-        raise
     for item in checked:
         echo(f"  {item.name:<28} {item.rows:>12,} rows")
     return checked

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -62,19 +63,27 @@ def replace_date_range(
     where = f"{date_column} >= ? AND {date_column} < ?" + (f" AND {extra_filter}" if extra_filter else "")
 
     def replace() -> int:
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute(f"DELETE FROM {table} WHERE {where}", [start, end])
             inserted = con.execute(f"INSERT INTO {table} BY NAME {select_sql}", params).fetchone()[0]
-            con.execute("COMMIT")
-        except BaseException:
-            rollback(con)
-            raise
         return int(inserted)
 
     # On a DuckLake, another process may commit other days of the same table meanwhile (partitions
     # in parallel): the commit then fails whole, and the replacement is done again.
     return retry_contention(replace)
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN, the block, COMMIT: all or nothing. Any error, the COMMIT's own included, rolls the
+    transaction back (``rollback``) and propagates."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        rollback(con)
+        raise
 
 
 def rollback(con: duckdb.DuckDBPyConnection) -> None:
@@ -116,14 +125,9 @@ def replace_table(
 ) -> int:
     """Atomically rebuild a whole (unpartitioned) table from a query (``params`` as in ``replace_date_range``)."""
     def replace() -> int:
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute(f"CREATE OR REPLACE TABLE {table} AS {select_sql}", _bound(params))
             rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            con.execute("COMMIT")
-        except BaseException:
-            rollback(con)
-            raise
         return int(rows)
 
     return retry_contention(replace)
