@@ -17,6 +17,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.simulator.traffic import simulate
 from shopverse_platform.lib.warehouse import lake
 from shopverse_platform_tests.conftest import free_port, stop_process_group
@@ -39,6 +40,20 @@ def test_object_store_secret_from_the_aws_variables():
     # a local data path needs neither httpfs nor credentials
     local = lake.parse_location("ducklake:sqlite:/tmp/x/shopverse.sqlite")
     assert not lake.use_object_store(None, local, {})
+
+
+def test_a_new_sqlite_lake_is_attached_with_its_default_data_path_until_its_catalog_exists(tmp_path):
+    catalog = tmp_path / "shopverse.sqlite"
+    location = lake.parse_location(f"ducklake:sqlite:{catalog}")
+    assert location.attach_data_path() == f"{tmp_path / 'shopverse.files'}/"
+    # another process starting on the same new lake has created the file, not yet the catalog:
+    # attaching without the data path would fail ("data_path is not set"), so it is still given
+    lake.use_write_ahead_log(catalog)
+    assert catalog.exists() and location.attach_data_path() == f"{tmp_path / 'shopverse.files'}/"
+    with Warehouse(path=f"ducklake:sqlite:{catalog}").connect() as con:
+        con.execute("CREATE TABLE t AS SELECT 1 AS x")
+    lake.release_instances()
+    assert location.attach_data_path() is None  # the catalog's own from now on
 
 
 @pytest.fixture

@@ -68,7 +68,7 @@ class LakeLocation:
         if self.data_path_given or self.data_path is None:
             return self.data_path
         file = self.catalog_file()
-        return None if file is not None and file.exists() else self.data_path
+        return None if file is not None and sqlite_catalog_created(file) else self.data_path
 
     @property
     def attach_target(self) -> str:
@@ -115,6 +115,23 @@ class LakeLocation:
         file's ``<file>.tmp``; DuckDB's own default (``.tmp`` in the working directory) otherwise."""
         file = self.catalog_file()
         return file.with_name(file.name + ".tmp") if file is not None else None
+
+
+def sqlite_catalog_created(file: Path) -> bool:
+    """Whether ``file`` holds a DuckLake catalog already. Not merely whether it exists: another
+    process starting on the same new lake creates the file (WAL mode) a moment before its ATTACH
+    writes the catalog, and a lake attached without its data path cannot be created."""
+    if not file.exists():
+        return False
+    try:
+        connection = sqlite3.connect(f"{file.as_uri()}?mode=ro", uri=True, timeout=30)
+        try:
+            return connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                                      "AND name = 'ducklake_metadata'").fetchone() is not None
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return False
 
 
 def parse_location(setting: str, data_path: str | None = None) -> LakeLocation | None:
