@@ -251,6 +251,11 @@ def test_contention_is_retried_and_other_errors_are_not():
                         '(...)": ERROR:  duplicate key value violates unique constraint "pg_type_typname_nsp_index"')
     assert not lake.is_contention(race)
     assert lake.is_contention(race, lake.CONTENTION_MARKERS + lake.CREATION_RACE_MARKERS)
+    # ... and the same race when the winner had committed before the loser's CREATE TABLE (CI, stop 23)
+    committed = duckdb.Error('Failed to initialize DuckLake: Failed to execute query "CREATE TABLE "public".'
+                             '"ducklake_metadata"(...)": ERROR:  relation "ducklake_metadata" already exists')
+    assert not lake.is_contention(committed)
+    assert lake.is_contention(committed, lake.CONTENTION_MARKERS + lake.CREATION_RACE_MARKERS)
 
 
 def test_a_step_meeting_another_commit_is_retried_by_dagster(tmp_path):

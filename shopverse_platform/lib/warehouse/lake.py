@@ -325,8 +325,11 @@ def release_instances() -> None:
 CONTENTION_MARKERS = ("database is locked", "database table is locked", "conflict")
 # What the first attach of a new lake meets when another process creates the same catalog at the
 # same moment (two steps of a run's first batch, on two Celery workers): PostgreSQL answers the
-# loser's CREATE TABLE with a duplicate pg_type row. Attaching again finds the winner's catalog.
-CREATION_RACE_MARKERS = ("duplicate key value violates unique constraint",)
+# loser's CREATE TABLE with a duplicate pg_type row while the winner's creation is uncommitted, and
+# with "relation ... already exists" once it has committed (after the loser looked for a catalog
+# and found none). Either way attaching again finds the winner's catalog. Only an attach is retried
+# on these: nothing else an attach runs creates a table.
+CREATION_RACE_MARKERS = ("duplicate key value violates unique constraint", "already exists")
 
 
 def is_contention(error: BaseException | None, markers: tuple[str, ...] = CONTENTION_MARKERS) -> bool:
