@@ -5,21 +5,26 @@
 -- session_id/event_ts of the sessions seen in the lookback or holding a purchase (a session is
 -- judged a bot on all of its events, as before). One meaning differs (docs/segments.md): the
 -- device-to-user map is the user a device last logged in as within the lookback, not ever.
+-- Every CTE but bounds is NOT MATERIALIZED: DuckDB would otherwise materialize those read twice (the
+-- lookback's events with all their columns, the purchases, the devices), and a materialized CTE
+-- holds every row and column at once; inlined, each reader scans only the columns it needs. Same
+-- rows, same speed, and the query's peak memory at 240 days of history halves (207 to 102 MB above
+-- the process's, bench/RESULTS.md "Daily run against history").
 WITH bounds AS (
     SELECT CAST($before AS DATE) - getvariable('segmentation_visitor_state').lookback_days AS window_start
 ),
-ev AS (
+ev AS NOT MATERIALIZED (
     SELECT event_id, event_name, event_ts, event_date, user_id, anonymous_id, session_id, device, value,
            transaction_id
     FROM {{events}}
     WHERE event_date >= CAST($before AS DATE) - getvariable('segmentation_visitor_state').lookback_days
       AND event_date < $before
 ),
-all_purchases AS (
+all_purchases AS NOT MATERIALIZED (
     SELECT event_id, event_ts, event_date, user_id, anonymous_id, session_id, value, transaction_id
     FROM {{events}} WHERE event_name = 'purchase' AND event_date < $before
 ),
-bot_sessions AS (
+bot_sessions AS NOT MATERIALIZED (
     -- a session is judged on all of its events before $before (it may have begun before the
     -- lookback): a semi-join on the few sessions wanted, streamed, no whole-history grouping
     SELECT session_id FROM {{events}}
@@ -27,35 +32,35 @@ bot_sessions AS (
       AND session_id IN (SELECT session_id FROM ev UNION SELECT session_id FROM all_purchases)
     GROUP BY session_id HAVING {{bot_rule}}
 ),
-human AS (SELECT * FROM ev ANTI JOIN bot_sessions USING (session_id)),
-devices AS (
+human AS NOT MATERIALIZED (SELECT * FROM ev ANTI JOIN bot_sessions USING (session_id)),
+devices AS NOT MATERIALIZED (
     SELECT anonymous_id, arg_max(user_id, event_ts) AS device_user
     FROM human WHERE user_id IS NOT NULL AND anonymous_id IS NOT NULL GROUP BY anonymous_id
 ),
-tagged AS (
+tagged AS NOT MATERIALIZED (
     SELECT h.*, coalesce(h.user_id, d.device_user, h.anonymous_id) AS visitor_id,
            coalesce(h.user_id, d.device_user) IS NOT NULL AS is_identified
     FROM human h LEFT JOIN devices d USING (anonymous_id)
 ),
-purchases AS (
+purchases AS NOT MATERIALIZED (
     SELECT coalesce(p.user_id, d.device_user, p.anonymous_id) AS visitor_id, p.event_date, p.value
     FROM (SELECT * FROM all_purchases ANTI JOIN bot_sessions USING (session_id)) p
     LEFT JOIN devices d USING (anonymous_id)
     QUALIFY row_number() OVER (PARTITION BY coalesce(p.transaction_id, p.event_id) ORDER BY p.event_ts, p.event_id) = 1
 ),
-bought AS (
+bought AS NOT MATERIALIZED (
     -- money summed as DECIMAL (exact, the same in any thread order), only then made DOUBLE: a DOUBLE
     -- sum computed in parallel differs in its last digits between runs (and the snapshot's value with it)
     SELECT visitor_id, CAST(coalesce(sum(CAST(value AS DECIMAL(18,3))), 0) AS DOUBLE) AS revenue_total,
            count(*) FILTER (WHERE event_date >= (SELECT window_start FROM bounds)) AS recent_purchases
     FROM purchases GROUP BY visitor_id
 ),
-flagged AS (
+flagged AS NOT MATERIALIZED (
     -- every row of the lookback is recent: the flag states what the recent_* columns count (as in
     -- visitor_state.sql, so their column lineage names event_date); the WHERE of ev only prunes
     SELECT *, event_date >= (SELECT window_start FROM bounds) AS is_recent FROM tagged
 ),
-per_visitor AS (
+per_visitor AS NOT MATERIALIZED (
     SELECT visitor_id, bool_or(is_identified) AS is_identified, max(event_date) AS last_seen_date,
            count(DISTINCT session_id) FILTER (WHERE is_recent) AS recent_sessions,
            count(DISTINCT event_date) FILTER (WHERE is_recent) AS recent_active_days,
