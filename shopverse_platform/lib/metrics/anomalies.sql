@@ -12,12 +12,18 @@ hourly AS (
     FROM hours h LEFT JOIN sess_rated s ON date_trunc('hour', s.session_start) = h.hour_ts AND NOT s.is_bot
     GROUP BY h.hour_ts
 ),
+-- each hour beside the same hour of the weeks around it: the reference hour is computed first, so
+-- the join below is an equality of two columns (a hash join); written as
+-- "ON r.hour_ts = h.hour_ts + to_days(o.days)" DuckDB planned every hour against every hour (a cross
+-- product filtered: 199 M pairs at 240 days, quadratic in the history)
+hour_references AS (
+    SELECT h.hour_ts, h.sessions, h.hour_ts + to_days(o.days) AS reference_ts
+    FROM hourly h CROSS JOIN (VALUES (-21), (-14), (-7), (7), (14), (21)) o(days)
+),
 traffic AS (
     SELECT h.hour_ts, any_value(h.sessions) AS observed, median(r.sessions) AS baseline, mad(r.sessions) AS mad,
            count(r.sessions) AS reference_count
-    FROM hourly h
-    CROSS JOIN (VALUES (-21), (-14), (-7), (7), (14), (21)) o(days)
-    JOIN hourly r ON r.hour_ts = h.hour_ts + to_days(o.days)
+    FROM hour_references h JOIN hourly r ON r.hour_ts = h.reference_ts
     GROUP BY h.hour_ts HAVING count(r.sessions) >= 2
 ),
 traffic_scored AS (
@@ -82,9 +88,9 @@ revenue AS (
     SELECT d.day, any_value(d.net) AS observed, median(r.net) AS baseline,
            median(ln(1 + greatest(r.net, 0))) AS log_baseline, mad(ln(1 + greatest(r.net, 0))) AS log_mad,
            count(r.net) AS reference_count
-    FROM daily d
-    CROSS JOIN (VALUES (-28), (-21), (-14), (-7), (7), (14), (21), (28)) o(days)
-    JOIN daily r ON r.day = d.day + o.days
+    FROM (SELECT d.day, d.net, d.day + o.days AS reference_day  -- an equality join, as hour_references
+          FROM daily d CROSS JOIN (VALUES (-28), (-21), (-14), (-7), (7), (14), (21), (28)) o(days)) d
+    JOIN daily r ON r.day = d.reference_day
     GROUP BY d.day HAVING count(r.net) >= 3
 ),
 revenue_scored AS (  -- on the log scale: revenue varies by factors, and a closed day (0) must stand out
