@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import dagster as dg
 
+from shopverse_platform.defs.automation.range_metadata import detail_once_per_range
 from shopverse_platform.defs.lineage import dagster_internals as internals
 from shopverse_platform.defs.lineage.observer import StepLineage
 from shopverse_platform.defs.lineage.resources import OpenLineageResource
@@ -65,8 +66,8 @@ def instrument(assets_def: dg.AssetsDefinition) -> dg.AssetsDefinition:
     def compute(context, inputs):
         results = core(context, inputs)
         if inspect.isasyncgen(results):
-            return _observe_async(StepLineage(context, source), results)
-        return _observe(StepLineage(context, source), results)
+            return _observe_async(StepLineage(context, source), results, context)
+        return _observe(StepLineage(context, source), results, context)
 
     compute.__signature__ = inspect.Signature([
         inspect.Parameter(
@@ -91,12 +92,14 @@ def instrument(assets_def: dg.AssetsDefinition) -> dg.AssetsDefinition:
     return internals.with_node(assets_def, wrapped_op)
 
 
-def _observe(step: StepLineage, results: Iterator | None) -> Iterator:
+def _observe(step: StepLineage, results: Iterator | None, context) -> Iterator:
+    # The observer reads each result whole; what Dagster records of a range run's result keeps its
+    # table- and statement-level detail on one partition (defs/automation/range_metadata.py).
     step.start()
     try:
         for item in results or ():
             step.observe(item)
-            yield item
+            yield detail_once_per_range(context, item)
     except GeneratorExit:
         step.abandoned()
         raise
@@ -106,12 +109,12 @@ def _observe(step: StepLineage, results: Iterator | None) -> Iterator:
     step.complete()
 
 
-async def _observe_async(step: StepLineage, results: AsyncIterator) -> AsyncIterator:
+async def _observe_async(step: StepLineage, results: AsyncIterator, context) -> AsyncIterator:
     step.start()
     try:
         async for item in results:
             step.observe(item)
-            yield item
+            yield detail_once_per_range(context, item)
     except GeneratorExit:
         step.abandoned()
         raise
