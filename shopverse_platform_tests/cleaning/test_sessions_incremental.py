@@ -10,6 +10,7 @@ import pytest
 
 from shopverse_platform.lib.cleaning import dimensions
 from shopverse_platform.lib.cleaning.dimensions import FUNNEL_FLAGS, sessions_query
+from shopverse_platform.lib.warehouse import partition_fingerprints
 from shopverse_platform.lib.warehouse.sql import table
 
 D1, D2, D3 = date(2024, 3, 4), date(2024, 3, 5), date(2024, 3, 6)
@@ -41,6 +42,11 @@ def _full(con) -> list[tuple]:
     return con.execute(f"SELECT * FROM ({sessions_query(table('clean_events'))}) ORDER BY ALL", FUNNEL_FLAGS).fetchall()
 
 
+def _rewritten(con, day: date) -> None:
+    """What clean_events' writers do in the transaction that rewrites a day: record its fingerprint."""
+    partition_fingerprints.record(con, "clean_events", day, day + timedelta(days=1))
+
+
 def _kept(con) -> list[tuple]:
     return con.execute("SELECT * FROM sessions ORDER BY ALL").fetchall()
 
@@ -63,15 +69,30 @@ def test_sessions_updated_from_changed_days_equal_a_rebuild(con):
     # D1 re-cleaned: an event removed, and one moved to another session (a sessionisation change)
     con.execute("DELETE FROM clean_events WHERE event_id = 'a-2024-03-04-2'")
     con.execute("UPDATE clean_events SET session_id = 'e' WHERE event_id = 'b-2024-03-04-4'")
+    _rewritten(con, D1)
     assert dimensions.build_sessions(con).startswith("incremental (1 changed partitions, 3 sessions")  # a, b, e
     assert _kept(con) == _full(con)
 
-    # D2 emptied by a rerun: session b loses its last event and goes
+    # D2 emptied (no writer recorded it: a day gone is seen by comparing the table's days with the
+    # fingerprinted ones, as a new day is above): session b loses its last event and goes
     con.execute("DELETE FROM clean_events WHERE partition_date = ?", [D2])
-    dimensions.build_sessions(con)
+    assert dimensions.build_sessions(con).startswith("incremental (1 changed partitions")
     assert _kept(con) == _full(con)
     assert "b" not in {r[0] for r in _kept(con)}
     assert con.execute("SELECT count(*) FROM session_partitions WHERE partition_date = ?", [D2]).fetchone() == (0,)
+
+
+def test_an_edit_outside_the_writers_is_seen_once_its_fingerprint_is_dropped(con):
+    """A day changed in place by hand (not by a writer) keeps its recorded fingerprint, so the
+    sessions do not move; deleting the day's fingerprint row (docs/operations.md) has the next build
+    fingerprint it from the table and recompute its sessions."""
+    dimensions.build_sessions(con)
+    con.execute("UPDATE clean_events SET event_name = 'purchase', value = 9.0 WHERE event_id = 'c-2024-03-05-2'")
+    assert dimensions.build_sessions(con) == "incremental (0 changed partitions, 0 sessions recomputed)"
+    assert _kept(con) != _full(con)
+    con.execute("DELETE FROM partition_fingerprints WHERE table_name = 'clean_events' AND partition_date = ?", [D2])
+    assert dimensions.build_sessions(con).startswith("incremental (1 changed partitions")
+    assert _kept(con) == _full(con)
 
 
 def test_a_warehouse_without_the_state_is_rebuilt_whole(con):

@@ -119,6 +119,18 @@ CASES = {
 }
 
 
+def test_the_clean_tables_writers_fingerprinted_every_day_they_wrote(built):
+    """The week's run cleaned events and order lines day by day: partition_fingerprints holds each
+    day of both tables with its row count and the hash of its rows, computed here from the rows."""
+    with built.warehouse.connect(read_only=True) as con:
+        for name in ("clean_events", "clean_order_lines"):
+            recorded = con.execute("SELECT partition_date, \"rows\", fingerprint FROM partition_fingerprints "
+                                   "WHERE table_name = ? ORDER BY 1", [name]).fetchall()
+            from_rows = con.execute(f"SELECT partition_date, count(*), bit_xor(hash(t)) FROM {name} t "
+                                    "GROUP BY 1 ORDER BY 1").fetchall()
+            assert recorded and recorded == from_rows, name
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_checks_pass_on_the_week_and_fail_on_a_wrong_number(built, tmp_path, case):
     tamper, check = CASES[case]
@@ -253,6 +265,12 @@ def _day_tables(warehouse: Warehouse, tables: list[str]) -> dict[str, list]:
         found["reconciliation"] = event_cleaning.reconcile(con, "events", DAY, DAY + timedelta(days=1))
         found["sessions of dev-b"] = con.execute(
             "SELECT count(DISTINCT session_id) FROM clean_events WHERE anonymous_id = 'dev-b'").fetchone()[0]
+        if tables:  # the fingerprint the writers recorded, and one taken from the day's rows now
+            found["fingerprint recorded"] = con.execute(
+                "SELECT \"rows\", fingerprint FROM partition_fingerprints "
+                "WHERE table_name = 'clean_events' AND partition_date = ?", [DAY]).fetchall()
+            found["fingerprint of the rows"] = con.execute(
+                "SELECT count(*), bit_xor(hash(t)) FROM clean_events t WHERE partition_date = ?", [DAY]).fetchall()
     return found
 
 
@@ -302,6 +320,8 @@ def test_a_day_built_by_appending_files_equals_the_day_built_at_once(tmp_path):
     at_once = _day_tables(at_once_warehouse, TABLES_OF_A_DAY)
 
     assert sessions_split == 2 and at_once["sessions of dev-b"] == 1  # the bridge really merged two sessions
+    # both writers (appending files, cleaning the day whole) recorded the day as its rows are
+    assert appended["fingerprint recorded"] == appended["fingerprint of the rows"] == at_once["fingerprint recorded"]
     assert appended.keys() == at_once.keys()
     for name in at_once:
         assert appended[name] == at_once[name], name

@@ -131,6 +131,7 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
         metadata = table_metadata(con, "clean_events", WINDOW, params)
         comment_columns(con, "quarantine")  # written beside clean_events, rejected lines
         comment_columns(con, "cleaned_landing_files")
+        comment_columns(con, "partition_fingerprints")  # the days' fingerprints, kept by the writers
         yield dg.MaterializeResult(
             metadata={**metadata, "outcome_by_reason": dg.MetadataValue.json(outcome),
                       "chunks": dg.MetadataValue.int(len(chunks)), "mode": dg.MetadataValue.text(mode),
@@ -180,6 +181,7 @@ def clean_order_lines(context: dg.AssetExecutionContext, warehouse: Warehouse):
         outcome = order_cleaning.write_clean_order_lines(log, params["start"], params["end"])
         metadata = table_metadata(con, "clean_order_lines", WINDOW, params)
         comment_columns(con, "quarantine")  # written beside clean_order_lines, rejected lines
+        comment_columns(con, "partition_fingerprints")
         yield dg.MaterializeResult(metadata={**metadata, "outcome_by_reason": dg.MetadataValue.json(outcome),
                                              **sql_lineage_metadata(con, "clean_order_lines", log.take())})
         yield ORDER_LINES_RECONCILE.result(_reconciliation(con, "orders", params))

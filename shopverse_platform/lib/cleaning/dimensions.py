@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 
+from shopverse_platform.lib.warehouse import partition_fingerprints
 from shopverse_platform.lib.warehouse.shapes import relation
 from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql, table
 from shopverse_platform.lib.warehouse.tables import IncrementalBuild, stored_state_matches, transaction
@@ -69,15 +70,17 @@ def sessions_query(events: TableName | SqlText) -> SqlText:
 def build_sessions(con: duckdb.DuckDBPyConnection, full: bool = False) -> str:
     """Bring ``sessions`` up to date with ``clean_events``; returns what was done (the ``mode``).
 
-    Incremental by construction: ``sessions_sources`` keeps a fingerprint of each landing partition
-    of clean_events as of the last build (one scan with a group per day, far less memory than the
-    group per session of a rebuild), ``session_partitions`` which partitions hold which session.
+    Incremental by construction: ``sessions_sources`` keeps the fingerprint of each landing
+    partition of clean_events as of the last build (compared with the fingerprints clean_events'
+    writers keep, ``lib/warehouse/partition_fingerprints.py``: no scan of the events),
+    ``session_partitions`` which partitions hold which session.
     Only the sessions with an event in a changed partition, now or before, are deleted and
     re-aggregated over all their events (a session crossing midnight stays one). Without that state
     (a first build, a warehouse from before it, no clean events yet), when the stored table's columns
     are not the query's (a release changed sessions.sql), or with ``full``, it is rebuilt whole."""
     events = _source(con, "clean_events")
-    con.execute(load_sql(__file__, "sessions_sources_now", events=events))
+    partition_fingerprints.reconcile(con, "clean_events")
+    con.execute(load_sql(__file__, "sessions_sources_now"))
     state = not full and stored_state_matches(con, ("sessions", "sessions_sources", "session_partitions"),
                                               sessions_query(events), FUNNEL_FLAGS)
     with transaction(con):
@@ -144,7 +147,9 @@ def update_observations(con: duckdb.DuckDBPyConnection, dimension: str, observat
     events, lines = _partitioned_source(con, "clean_events"), _partitioned_source(con, "clean_order_lines")
     select = load_sql(__file__, observations, events=events, lines=lines)
     con.execute(load_sql(__file__, "dimension_sources_ddl"))
-    con.execute(load_sql(__file__, "dimension_sources_now", events=events, lines=lines))
+    for clean_table in partition_fingerprints.FINGERPRINTED:
+        partition_fingerprints.reconcile(con, clean_table)
+    con.execute(load_sql(__file__, "dimension_sources_now"))
     # the query reads the changed days: an empty set of them, to plan it
     con.execute("CREATE OR REPLACE TEMP TABLE _dimension_changed_days AS "
                 "SELECT source, partition_date FROM _dimension_sources_now WHERE false")

@@ -27,6 +27,7 @@ from shopverse_platform.lib.cleaning.event_schema import (
     MONETARY_EVENTS,
 )
 from shopverse_platform.lib.warehouse.shapes import ITEMS_TYPE
+from shopverse_platform.lib.warehouse import partition_fingerprints
 from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql, table
 from shopverse_platform.lib.warehouse.tables import replace_date_range, table_exists, table_schema, transaction
 
@@ -67,6 +68,7 @@ def clean_event_lines(
     con.execute(load_sql(__file__, "clean_events_ddl", items_type=SqlText(ITEMS_TYPE)))
     con.execute(load_sql(__file__, "unordered_inserts"))
     con.execute(load_sql(__file__, "cleaned_landing_files_ddl"))
+    partition_fingerprints.ensure_table(con)
     outcome: dict[str, int] = {}
     for chunk_start, chunk_end, lines in chunks:
         con.register("_landed_lines", lines)
@@ -87,6 +89,7 @@ def clean_event_lines(
                     con.execute(load_sql(__file__, "quarantine_rejected_files"))
                     counts += con.execute(load_sql(__file__, "outcome_counts", outcome=table("_rejected_files"))).fetchall()
                 _record_cleaned_files(con, window, rules, rebuilt=rejected_files)
+                partition_fingerprints.record(con, "clean_events", chunk_start, chunk_end)
         except BaseException:  # rolled back by transaction(); the lines freed too
             con.unregister("_landed_lines")
             raise
@@ -233,6 +236,7 @@ def clean_appended_lines(con: duckdb.DuckDBPyConnection, start: date, end: date,
     rebuild. Returns the new lines' outcome counts by reason."""
     window = {"start": start, "end": end}
     con.execute(load_sql(__file__, "unordered_inserts"))
+    partition_fingerprints.ensure_table(con)
     con.register("_landed_lines", lines)
     registered = True
     del lines
@@ -259,6 +263,7 @@ def clean_appended_lines(con: duckdb.DuckDBPyConnection, start: date, end: date,
             con.execute(load_sql(__file__, "quarantine_rejected_files"))
             counts += con.execute(load_sql(__file__, "outcome_counts", outcome=table("_rejected_files"))).fetchall()
             con.execute(load_sql(__file__, "record_cleaned_files"), {**window, **_rules_params(rules), "after": after})
+            partition_fingerprints.record(con, "clean_events", start, end)
     except BaseException:  # rolled back by transaction(); the lines freed too
         if registered:
             con.unregister("_landed_lines")

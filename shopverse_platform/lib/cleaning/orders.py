@@ -12,6 +12,7 @@ from datetime import date
 import duckdb
 
 from shopverse_platform.lib.cleaning.event_schema import NON_PRODUCT_STOCK_CODES
+from shopverse_platform.lib.warehouse import partition_fingerprints
 from shopverse_platform.lib.warehouse.sql import SqlText, load_sql, table
 from shopverse_platform.lib.warehouse.tables import table_exists, transaction
 
@@ -59,10 +60,12 @@ def _write_clean_and_quarantine(
     target, window = table(clean_table), {"start": start, "end": end}
     if not table_exists(con, clean_table):
         con.execute(load_sql(__file__, "empty_table_like", target=target, rows=clean_sql), clean_params)
+    partition_fingerprints.ensure_table(con)
     with transaction(con):
         con.execute(load_sql(__file__, "delete_window", target=target), window)
         con.execute(load_sql(__file__, "insert_rows", target=target, rows=clean_sql), clean_params)
         con.execute(load_sql(__file__, "delete_quarantine_window"), {**window, "source": source})
         con.execute(load_sql(__file__, "insert_rows", target=table("quarantine"), rows=quarantine_sql))
+        partition_fingerprints.record(con, clean_table, start, end)
     counts = dict(con.execute(load_sql(__file__, "outcome_counts", outcome=table(outcome_table))).fetchall())
     return {k: int(v) for k, v in counts.items()}
