@@ -37,7 +37,7 @@ def is_detail(value: Any) -> bool:
     if isinstance(value, DETAIL_TYPES):
         return True
     if isinstance(value, TEXT_TYPES):
-        text = value if isinstance(value, str) else str(getattr(value, "value", "") or getattr(value, "text", ""))
+        text = value if isinstance(value, str) else str(value.value)  # a JSON value's data as text
         return len(text) > DETAIL_TEXT_CHARS
     return False
 

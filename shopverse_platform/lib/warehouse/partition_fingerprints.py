@@ -40,9 +40,9 @@ def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
 
 def record(con: duckdb.DuckDBPyConnection, table_name: str, start: date, end: date) -> None:
     """Fingerprint the days [start, end) of ``table_name`` as they are now (within the writer's
-    transaction): days without rows lose their fingerprint."""
+    transaction): days without rows lose their fingerprint. The writer calls :func:`ensure_table`
+    before its transaction (a table is not created inside the transaction that fills it)."""
     _check(table_name)
-    ensure_table(con)
     window = {"table_name": table_name, "start": start, "end": end}
     con.execute(load_sql(__file__, "partition_fingerprints_delete"), window)
     con.execute(load_sql(__file__, "partition_fingerprints_insert", target=table(table_name)), window)
