@@ -15,6 +15,7 @@ from decimal import Decimal
 import duckdb
 
 from shopverse_platform.lib.segmentation.intent import intent_segments_sql
+from shopverse_platform.lib.segmentation.visitors import update_visitor_state
 
 BEFORE = date(2026, 3, 1)
 BIG, SMALL, COUNT = Decimal("1000000000.00"), Decimal("0.10"), 30
@@ -27,12 +28,12 @@ def _events(con: duckdb.DuckDBPyConnection, big_first: bool) -> None:
         values.reverse()
     con.execute("CREATE OR REPLACE TABLE clean_events (event_id VARCHAR, event_name VARCHAR, event_ts TIMESTAMP, "
                 "event_date DATE, user_id VARCHAR, anonymous_id VARCHAR, session_id VARCHAR, device VARCHAR, "
-                "value DOUBLE, transaction_id VARCHAR)")
+                "value DOUBLE, transaction_id VARCHAR, partition_date DATE)")
     rows = []
     for n, value in enumerate(values):  # one purchase a day, each in its own session, all in the lookback
         ts = datetime(2026, 2, 27, 12) - timedelta(hours=n)
-        rows.append([f"e{n}", "purchase", ts, ts.date(), "u1", "a1", f"s{n}", "desktop", float(value), f"t{n}"])
-    con.executemany("INSERT INTO clean_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        rows.append([f"e{n}", "purchase", ts, ts.date(), "u1", "a1", f"s{n}", "desktop", float(value), f"t{n}", ts.date()])
+    con.executemany("INSERT INTO clean_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def _segments(big_first: bool) -> tuple[list[tuple], float]:
@@ -40,6 +41,7 @@ def _segments(big_first: bool) -> tuple[list[tuple], float]:
     con.execute("SET threads = 1")  # the rows are added in the order they were inserted
     _events(con, big_first)
     double_sum = con.execute("SELECT sum(value) FROM clean_events").fetchone()[0]  # the old way
+    update_visitor_state(con)  # the purchase observations the segments read, in the same order
     rows = con.execute(f"SELECT * FROM ({intent_segments_sql(con, 30)}) ORDER BY visitor_id", {"before": BEFORE}).fetchall()
     return rows, double_sum
 

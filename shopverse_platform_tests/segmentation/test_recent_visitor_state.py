@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 import duckdb
 import pytest
 
-from shopverse_platform.lib.segmentation.visitors import recent_visitor_state_sql, visitor_state_sql
+from shopverse_platform.lib.segmentation.visitors import recent_visitor_state_sql, update_visitor_state, visitor_state_sql
 
 BEFORE = date(2024, 3, 29)  # as of 2024-03-28
 LOOKBACK = 28  # the window: 2024-03-01 .. 2024-03-28
@@ -45,9 +45,12 @@ def _events() -> list[tuple]:
 def con():
     con = duckdb.connect()
     con.execute("CREATE TABLE clean_events (event_id VARCHAR, event_name VARCHAR, event_ts TIMESTAMP, event_date DATE, "
-                "user_id VARCHAR, anonymous_id VARCHAR, session_id VARCHAR, device VARCHAR, value DOUBLE, transaction_id VARCHAR)")
-    con.executemany("INSERT INTO clean_events VALUES (?, ?, ?, CAST(? AS DATE), ?, ?, ?, 'desktop', ?, ?)",
-                    [(e, n, ts, ts, u, a, s, v, t) for e, n, ts, u, a, s, v, t in _events()])
+                "user_id VARCHAR, anonymous_id VARCHAR, session_id VARCHAR, device VARCHAR, value DOUBLE, "
+                "transaction_id VARCHAR, partition_date DATE)")
+    # landed the day after they happened: the observations are kept per landing partition
+    con.executemany("INSERT INTO clean_events VALUES (?, ?, ?, CAST(? AS DATE), ?, ?, ?, 'desktop', ?, ?, CAST(? AS DATE) + 1)",
+                    [(e, n, ts, ts, u, a, s, v, t, ts) for e, n, ts, u, a, s, v, t in _events()])
+    update_visitor_state(con)
     yield con
     con.close()
 

@@ -56,6 +56,8 @@ def _parts(folder: str, name: str) -> dict:
         "dim_customers": {"profiles": _load("cleaning", "customer_profiles_empty")},
         "product_observations": {"events": table("clean_events"), "lines": table("clean_order_lines")},
         "customer_observations": {"events": table("clean_events"), "lines": table("clean_order_lines")},
+        "visitor_observations": {"events": table("clean_events")},
+        "purchase_observations": {"events": table("clean_events")},
         "observations_delete": {"observations": table("product_observations")},
     }
     ingestion = {

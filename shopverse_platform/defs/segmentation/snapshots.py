@@ -11,6 +11,7 @@ from shopverse_platform.defs.lineage.sql_lineage import StatementLog, sql_lineag
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.defs.segmentation.common import SEGMENTATION
 from shopverse_platform.lib.segmentation import checks, movements
+from shopverse_platform.lib.segmentation.visitors import update_visitor_state
 
 WINDOW = window("week_start")
 
@@ -33,6 +34,7 @@ def segment_snapshots(context: dg.AssetExecutionContext, config: SnapshotConfig,
     rebuilt later gives the same snapshot; the current tables are the same code as of today."""
     params = window_params(context)
     with warehouse.connect() as con:
+        observed = update_visitor_state(con)  # the visitor observations the intent segments are read from
         log = StatementLog(con)  # the SQL that really ran, for column lineage
         movements.write_snapshots(log, params["start"], params["end"], config.order_source, config.lookback_days)
         counts = con.execute(
@@ -40,7 +42,8 @@ def segment_snapshots(context: dg.AssetExecutionContext, config: SnapshotConfig,
         yield dg.MaterializeResult(metadata={**table_metadata(con, "segment_snapshots", WINDOW, params),
                                              "rows_by_segmentation": dg.MetadataValue.json(dict(counts)),
                                              # every week runs the same texts: stated once
-                                             **sql_lineage_metadata(con, "segment_snapshots", log.take(distinct=True))})
+                                             **sql_lineage_metadata(con, "segment_snapshots",
+                                                                    [*observed.sql, *log.take(distinct=True)])})
 
 
 segment_snapshots_checks = table_checks("segment_snapshots", [
@@ -66,11 +69,12 @@ def segment_movements(context: dg.AssetExecutionContext, config: SnapshotConfig,
     params = window_params(context)
     start, end = params["start"], params["end"]
     with warehouse.connect() as con:
+        observed = update_visitor_state(con)  # a week never snapshotted is computed from the observations
         log = StatementLog(con)  # the SQL that really ran, for column lineage
         movements.write_movements(log, start, end, config.order_source, config.lookback_days)
         moved = con.execute(
             f"SELECT segmentation, sum(entities) FROM segment_movements WHERE {WINDOW} AND moved GROUP BY 1", params).fetchall()
         yield dg.MaterializeResult(metadata={**table_metadata(con, "segment_movements", WINDOW, params),
                                              "moved_by_segmentation": dg.MetadataValue.json({k: int(v) for k, v in moved}),
-                                             **sql_lineage_metadata(con, "segment_movements", log.take())})
+                                             **sql_lineage_metadata(con, "segment_movements", [*observed.sql, *log.take()])})
         yield CONSERVE_ENTITIES.result(checks.movements_conserve_entities(con, movements.weeks_in(start, end)))

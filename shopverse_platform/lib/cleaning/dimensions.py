@@ -133,8 +133,25 @@ def _build_dimension(con: duckdb.DuckDBPyConnection, table_name: str, observatio
     return IncrementalBuild(observed.mode, [*observed.sql, build])
 
 
+VISITOR_OBSERVATIONS = ("visitor_observations", "purchase_observations")
+
+
+def update_visitor_observations(con: duckdb.DuckDBPyConnection, full: bool = False) -> IncrementalBuild:
+    """Bring ``visitor_observations`` (per event day, session, device and user: counts of each
+    kind of event, first and last time) and ``purchase_observations`` (the purchase events) up to
+    date with clean_events, from the partitions that changed since they were last updated, as the
+    dimensions' observations are. One transaction. The daily visitor state reads these instead of
+    the events (lib/segmentation/visitors.py); both readers call this first, and the second finds
+    nothing changed."""
+    with transaction(con):
+        builds = [update_observations(con, name, name, full, sources=("clean_events",)) for name in VISITOR_OBSERVATIONS]
+    return IncrementalBuild("; ".join(f"{name}: {build.mode}" for name, build in zip(VISITOR_OBSERVATIONS, builds)),
+                            [sql for build in builds for sql in build.sql])
+
+
 def update_observations(con: duckdb.DuckDBPyConnection, dimension: str, observations: str,
-                        full: bool = False) -> IncrementalBuild:
+                        full: bool = False, sources: tuple[str, ...] = partition_fingerprints.FINGERPRINTED
+                        ) -> IncrementalBuild:
     """Bring a dimension's ``observations`` (counts per day of what the clean tables say about its
     members) up to date with clean_events and clean_order_lines; returns what was done and the
     observations as a full build makes them.
@@ -143,11 +160,12 @@ def update_observations(con: duckdb.DuckDBPyConnection, dimension: str, observat
     fingerprint as of the dimension's last build; only the partitions whose fingerprint changed are
     read again (their old counts deleted, their new ones inserted). Without stored observations, when
     their columns are not the query's (a release changed it), or with ``full``, every partition is
-    read."""
-    events, lines = _partitioned_source(con, "clean_events"), _partitioned_source(con, "clean_order_lines")
-    select = load_sql(__file__, observations, events=events, lines=lines)
+    read. ``sources``: the clean tables the observations read (their query's ``events`` and
+    ``lines`` parts), of clean_events and clean_order_lines."""
+    parts = {"clean_events": "events", "clean_order_lines": "lines"}
+    select = load_sql(__file__, observations, **{parts[name]: _partitioned_source(con, name) for name in sources})
     con.execute(load_sql(__file__, "dimension_sources_ddl"))
-    for clean_table in partition_fingerprints.FINGERPRINTED:
+    for clean_table in sources:
         partition_fingerprints.reconcile(con, clean_table)
     con.execute(load_sql(__file__, "dimension_sources_now"))
     # the query reads the changed days: an empty set of them, to plan it

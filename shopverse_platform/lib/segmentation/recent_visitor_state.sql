@@ -1,40 +1,40 @@
 -- One row per visitor seen in the lookback before $before (exclusive): the columns the daily intent
--- segments and behaviour clusters use, with visitor_state.sql's meaning, but without grouping the
--- whole history. Per-visitor counts read the lookback's events only; two narrow reads reach further
--- back: the purchase events (revenue_total covers the whole history before $before) and the
--- session_id/event_ts of the sessions seen in the lookback or holding a purchase (a session is
--- judged a bot on all of its events, as before). One meaning differs (docs/segments.md): the
--- device-to-user map is the user a device last logged in as within the lookback, not ever.
--- Every CTE but bounds is NOT MATERIALIZED: DuckDB would otherwise materialize those read twice (the
--- lookback's events with all their columns, the purchases, the devices), and a materialized CTE
--- holds every row and column at once; inlined, each reader scans only the columns it needs. Same
--- rows, same speed, and the query's peak memory at 240 days of history halves (207 to 102 MB above
--- the process's, bench/RESULTS.md "Daily run against history").
+-- segments and behaviour clusters use, with visitor_state.sql's meaning, without reading the events.
+-- It reads the visitor observations instead (lib/cleaning/visitor_observations.sql: a row per event
+-- day, session, device and user, kept up to date from the changed partitions), a few rows per
+-- session: the per-visitor counts are sums and distinct counts over the lookback's rows. Two narrow
+-- reads reach further back: the purchase observations (revenue_total covers the whole history before
+-- $before) and the rows of the sessions seen in the lookback or holding a purchase (a session is
+-- judged a bot on all of its events, from its rows' event counts and first/last times). One meaning
+-- differs (docs/segments.md): the device-to-user map is the user a device last logged in as within
+-- the lookback, not ever.
+-- The CTEs read more than once are NOT MATERIALIZED but the small bot_sessions: a materialized CTE
+-- holds every row and column at once; inlined, each reader scans only the columns it needs.
 WITH bounds AS (
     SELECT CAST($before AS DATE) - getvariable('segmentation_visitor_state').lookback_days AS window_start
 ),
 ev AS NOT MATERIALIZED (
-    SELECT event_id, event_name, event_ts, event_date, user_id, anonymous_id, session_id, device, value,
-           transaction_id
-    FROM {{events}}
+    SELECT event_date, session_id, anonymous_id, user_id, events, first_ts, last_ts, page_views, item_views,
+           cart_adds, checkouts
+    FROM {{activity}}
     WHERE event_date >= CAST($before AS DATE) - getvariable('segmentation_visitor_state').lookback_days
       AND event_date < $before
 ),
 all_purchases AS NOT MATERIALIZED (
     SELECT event_id, event_ts, event_date, user_id, anonymous_id, session_id, value, transaction_id
-    FROM {{events}} WHERE event_name = 'purchase' AND event_date < $before
+    FROM {{purchases}} WHERE event_date < $before
 ),
-bot_sessions AS NOT MATERIALIZED (
+bot_sessions AS MATERIALIZED (
     -- a session is judged on all of its events before $before (it may have begun before the
-    -- lookback): a semi-join on the few sessions wanted, streamed, no whole-history grouping
-    SELECT session_id FROM {{events}}
+    -- lookback): its rows over the whole history, for the few sessions wanted, computed once
+    SELECT session_id FROM {{activity}}
     WHERE event_date < $before
       AND session_id IN (SELECT session_id FROM ev UNION SELECT session_id FROM all_purchases)
     GROUP BY session_id HAVING {{bot_rule}}
 ),
 human AS NOT MATERIALIZED (SELECT * FROM ev ANTI JOIN bot_sessions USING (session_id)),
 devices AS NOT MATERIALIZED (
-    SELECT anonymous_id, arg_max(user_id, event_ts) AS device_user
+    SELECT anonymous_id, arg_max(user_id, last_ts) AS device_user
     FROM human WHERE user_id IS NOT NULL AND anonymous_id IS NOT NULL GROUP BY anonymous_id
 ),
 tagged AS NOT MATERIALIZED (
@@ -64,10 +64,10 @@ per_visitor AS NOT MATERIALIZED (
     SELECT visitor_id, bool_or(is_identified) AS is_identified, max(event_date) AS last_seen_date,
            count(DISTINCT session_id) FILTER (WHERE is_recent) AS recent_sessions,
            count(DISTINCT event_date) FILTER (WHERE is_recent) AS recent_active_days,
-           count(*) FILTER (WHERE is_recent AND event_name = 'page_view') AS recent_page_views,
-           count(*) FILTER (WHERE is_recent AND event_name = 'view_item') AS recent_item_views,
-           count(*) FILTER (WHERE is_recent AND event_name = 'add_to_cart') AS recent_cart_adds,
-           count(*) FILTER (WHERE is_recent AND event_name = 'begin_checkout') AS recent_checkouts
+           CAST(coalesce(sum(page_views) FILTER (WHERE is_recent), 0) AS BIGINT) AS recent_page_views,
+           CAST(coalesce(sum(item_views) FILTER (WHERE is_recent), 0) AS BIGINT) AS recent_item_views,
+           CAST(coalesce(sum(cart_adds) FILTER (WHERE is_recent), 0) AS BIGINT) AS recent_cart_adds,
+           CAST(coalesce(sum(checkouts) FILTER (WHERE is_recent), 0) AS BIGINT) AS recent_checkouts
     FROM flagged GROUP BY visitor_id
 )
 SELECT v.visitor_id, v.is_identified, v.last_seen_date, v.recent_sessions, v.recent_active_days,

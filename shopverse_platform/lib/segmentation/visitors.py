@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import duckdb
 
-from shopverse_platform.lib.cleaning.dimensions import bot_rule_sql
+from shopverse_platform.lib.cleaning.dimensions import VISITOR_OBSERVATIONS, bot_rule_sql, update_visitor_observations
+from shopverse_platform.lib.warehouse.column_docs import comment_columns
+from shopverse_platform.lib.warehouse.tables import IncrementalBuild, table_exists
 from shopverse_platform.lib.warehouse.shapes import relation
 from shopverse_platform.lib.warehouse.sql import SqlText, load_sql, table
 
@@ -41,10 +43,10 @@ def _settings(con: duckdb.DuckDBPyConnection, lookback_days: int) -> None:
     con.execute(load_sql(__file__, "visitor_state_settings"), {"lookback_days": lookback, "never_days": NEVER_DAYS})
 
 
-def _bot_rule() -> SqlText:
+def _bot_rule(events: str = "count(*)", first_ts: str = "min(event_ts)", last_ts: str = "max(event_ts)") -> SqlText:
     # bot_rule_sql builds the rule from these column expressions and the constants of
     # lib/cleaning/dimensions.py: code-made text without any value from outside, so it may be spliced.
-    return SqlText(bot_rule_sql("count(*)", "min(event_ts)", "max(event_ts)"))
+    return SqlText(bot_rule_sql(events, first_ts, last_ts))
 
 
 def visitor_state_sql(con: duckdb.DuckDBPyConnection, lookback_days: int) -> SqlText:
@@ -65,13 +67,33 @@ def visitor_state_sql(con: duckdb.DuckDBPyConnection, lookback_days: int) -> Sql
 
 def recent_visitor_state_sql(con: duckdb.DuckDBPyConnection, lookback_days: int) -> SqlText:
     """One row per visitor seen in the ``lookback_days`` before ``$before`` (exclusive), read from
-    the lookback's events: ``visitor_id``, ``is_identified``, ``last_seen_date``, the ``recent_*``
-    counts and ``revenue_total``, as :func:`visitor_state_sql` gives them, with one difference: a
-    device is the user it last logged in as *within the lookback* (whole history there).
+    the visitor observations of the lookback: ``visitor_id``, ``is_identified``, ``last_seen_date``,
+    the ``recent_*`` counts and ``revenue_total``, as :func:`visitor_state_sql` gives them, with one
+    difference: a device is the user it last logged in as *within the lookback* (whole history there).
 
     Bots are judged on all of a session's events, and ``revenue_total`` covers the whole history
-    (purchase events only): both are narrow reads of the history, the per-visitor grouping is the
-    lookback's. Same parameter and settings as :func:`visitor_state_sql`.
-    """
+    (the purchase observations): both are narrow reads of the history, the per-visitor grouping is
+    the lookback's. Same parameter and settings as :func:`visitor_state_sql`. The observations are
+    brought up to date first (:func:`update_visitor_state`)."""
     _settings(con, lookback_days)
-    return load_sql(__file__, "recent_visitor_state", events=_events(con), bot_rule=_bot_rule())
+    return load_sql(__file__, "recent_visitor_state", activity=_observations(con, "visitor_observations"),
+                    purchases=_observations(con, "purchase_observations"),
+                    bot_rule=_bot_rule("sum(events)", "min(first_ts)", "max(last_ts)"))
+
+
+def update_visitor_state(con: duckdb.DuckDBPyConnection, full: bool = False) -> IncrementalBuild:
+    """Bring the observations :func:`recent_visitor_state_sql` reads up to date with clean_events
+    (the partitions changed since the last update; the first time, or with ``full``, every one),
+    their columns described in the warehouse. Intent segments and the behaviour clusters each call
+    it first; whichever runs second finds nothing changed."""
+    build = update_visitor_observations(con, full)
+    for name in (*VISITOR_OBSERVATIONS, "dimension_sources"):
+        comment_columns(con, name)
+    return build
+
+
+def _observations(con: duckdb.DuckDBPyConnection, name: str):
+    """An observations table (an error before the first update made it)."""
+    if table_exists(con, name):
+        return table(name)
+    raise LookupError(f"{name} does not exist yet: call update_visitor_state first")
