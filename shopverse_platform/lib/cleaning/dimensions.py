@@ -90,12 +90,17 @@ def build_sessions(con: duckdb.DuckDBPyConnection, full: bool = False) -> str:
             days = con.execute("SELECT count(*) FROM _sessions_changed_days").fetchone()[0]
             affected = con.execute("SELECT count(*) FROM _sessions_affected").fetchone()[0]
             if days:
-                con.execute(load_sql(__file__, "sessions_delete_affected"))
-                only_affected = SqlText("(SELECT * FROM clean_events "
-                                        "WHERE session_id IN (SELECT session_id FROM _sessions_affected))")
-                con.execute(load_sql(__file__, "sessions_insert", sessions=sessions_query(only_affected)), FUNNEL_FLAGS)
                 con.execute(load_sql(__file__, "session_partitions_delete"))
                 con.execute(load_sql(__file__, "session_partitions_insert"))
+                # the first partition holding an event of an affected session, now: bound as a
+                # constant, DuckDB skips every row group of clean_events before it (zone maps),
+                # where a session_id filter alone reads the whole history's session ids
+                since = con.execute(load_sql(__file__, "sessions_affected_since")).fetchone()[0]
+                con.execute(load_sql(__file__, "sessions_delete_affected"))
+                only_affected = SqlText("(SELECT * FROM clean_events WHERE partition_date >= $since "
+                                        "AND session_id IN (SELECT session_id FROM _sessions_affected))")
+                con.execute(load_sql(__file__, "sessions_insert", sessions=sessions_query(only_affected)),
+                            {**FUNNEL_FLAGS, "since": since})
                 con.execute(load_sql(__file__, "sessions_sources_save"))
             mode = f"incremental ({days} changed partitions, {affected} sessions recomputed)"
         else:
