@@ -79,3 +79,39 @@ def test_the_window_differs_from_the_whole_history_only_by_the_device_map(con):
     assert set(whole) == {"u-x", "d-h", "u-y"}
     assert whole["u-x"] == (True, *recent["d-x"][1:])
     assert {k: v for k, v in whole.items() if k != "u-x"} == {k: v for k, v in recent.items() if k != "d-x"}
+
+
+def test_the_sessions_verdicts_give_the_same_state_as_the_observations_and_only_when_current(con):
+    from shopverse_platform.lib.cleaning.dimensions import build_sessions
+    from shopverse_platform.lib.segmentation.visitors import sessions_current
+
+    judged_by_observations = _state(con, recent_visitor_state_sql(con, LOOKBACK))
+    for column in ("country", "page", "referrer", "utm_source"):  # the rest of what sessions.sql reads
+        con.execute(f"ALTER TABLE clean_events ADD COLUMN IF NOT EXISTS {column} VARCHAR")
+    build_sessions(con)
+    try:
+        assert sessions_current(con)
+        assert "FROM sessions WHERE is_bot" in recent_visitor_state_sql(con, LOOKBACK)
+        # s-b (across the window's first midnight) and s-z are bots in sessions, judged on all their events
+        assert _state(con, recent_visitor_state_sql(con, LOOKBACK)) == judged_by_observations
+        # a day of the past: s-b is still going on at its end, judged on its events before it only:
+        # 20 in 20 seconds before 2024-03-01, fewer than the rule's 30, so d-b is no bot as of then
+        early = {"before": date(2024, 3, 1)}
+        by_sessions = con.execute(f"SELECT {COLUMNS} FROM ({recent_visitor_state_sql(con, LOOKBACK)}) ORDER BY 1", early).fetchall()
+        con.execute("ALTER TABLE sessions RENAME TO sessions_aside")
+        by_rows = con.execute(f"SELECT {COLUMNS} FROM ({recent_visitor_state_sql(con, LOOKBACK)}) ORDER BY 1", early).fetchall()
+        con.execute("ALTER TABLE sessions_aside RENAME TO sessions")
+        assert by_sessions == by_rows
+        assert {row[0]: row[3:6] for row in by_rows} == {"d-b": (1, 1, 20), "u-x": (1, 1, 1)}
+        # an event cleaned after sessions was built: sessions is not current, the observations judge
+        con.execute("INSERT INTO clean_events (event_id, event_name, event_ts, event_date, anonymous_id, session_id, "
+                    "partition_date) VALUES ('h2', 'page_view', TIMESTAMP '2024-03-21 08:00:00', DATE '2024-03-21', "
+                    "'d-h', 's-h2', DATE '2024-03-22')")
+        update_visitor_state(con)
+        assert not sessions_current(con)
+        assert "FROM sessions WHERE is_bot" not in recent_visitor_state_sql(con, LOOKBACK)
+    finally:
+        con.execute("DELETE FROM clean_events WHERE event_id = 'h2'")
+        for name in ("sessions", "sessions_sources", "session_partitions"):
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+        update_visitor_state(con)

@@ -147,7 +147,7 @@ def _model_metadata(stored) -> dict[str, object]:
             "model_fitted_by": stored.fitted_by}
 
 
-@dg.asset(**SEGMENTATION.whole_history(["orders", "clean_events"], kinds={"duckdb", "scikit-learn"}),
+@dg.asset(**SEGMENTATION.whole_history(["orders", "clean_events", "sessions"], kinds={"duckdb", "scikit-learn"}),
           check_specs=[K_IN_RANGE.spec()])
 def behaviour_clusters(context: dg.AssetExecutionContext, config: ClusterConfig, warehouse: Warehouse):
     """Customers assigned to behaviour clusters: the model fitted weekly by
@@ -276,13 +276,15 @@ class IntentConfig(dg.Config):
     lookback_days: int = Field(default=28, description="A recent visitor was seen in this many days up to the as-of day.")
 
 
-@dg.asset(**SEGMENTATION.whole_history(["clean_events"]))
+@dg.asset(**SEGMENTATION.whole_history(["clean_events", "sessions"]))
 def intent_segments(context: dg.AssetExecutionContext, config: IntentConfig, warehouse: Warehouse):
     """Visitors seen in the last 28 days (bots excluded; a device is the user it last logged in
     as within those days) by purchase intent: converted (purchased in the window), high (added to
     cart and came back for two or more sessions), medium (viewed items, or a cart in a single
-    visit), low (browsing only: pages, lists, search). Reads the window's events, not the history
-    (revenue_total alone reads the purchases of the whole history)."""
+    visit), low (browsing only: pages, lists, search). Reads the window's rows of
+    `visitor_observations` (per event day, session, device and user: counts of each kind of event,
+    kept up to date from the changed partitions of clean_events), not the events; the bot verdicts
+    of `sessions`; and `purchase_observations` for revenue_total (the whole history's purchases)."""
     from datetime import date
 
     with warehouse.connect() as con:

@@ -4,8 +4,8 @@
 -- day, session, device and user, kept up to date from the changed partitions), a few rows per
 -- session: the per-visitor counts are sums and distinct counts over the lookback's rows. Two narrow
 -- reads reach further back: the purchase observations (revenue_total covers the whole history before
--- $before) and the rows of the sessions seen in the lookback or holding a purchase (a session is
--- judged a bot on all of its events, from its rows' event counts and first/last times). One meaning
+-- $before) and the bot sessions (a session is judged a bot on all of its events: the sessions table's
+-- verdict when it is current, else from its rows' event counts and first/last times). One meaning
 -- differs (docs/segments.md): the device-to-user map is the user a device last logged in as within
 -- the lookback, not ever.
 -- The CTEs read more than once are NOT MATERIALIZED but the small bot_sessions: a materialized CTE
@@ -26,11 +26,8 @@ all_purchases AS NOT MATERIALIZED (
 ),
 bot_sessions AS MATERIALIZED (
     -- a session is judged on all of its events before $before (it may have begun before the
-    -- lookback): its rows over the whole history, for the few sessions wanted, computed once
-    SELECT session_id FROM {{activity}}
-    WHERE event_date < $before
-      AND session_id IN (SELECT session_id FROM ev UNION SELECT session_id FROM all_purchases)
-    GROUP BY session_id HAVING {{bot_rule}}
+    -- lookback): from sessions when it is current, else from its observations; computed once
+    {{bot_sessions}}
 ),
 human AS NOT MATERIALIZED (SELECT * FROM ev ANTI JOIN bot_sessions USING (session_id)),
 devices AS NOT MATERIALIZED (

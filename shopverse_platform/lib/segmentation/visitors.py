@@ -76,9 +76,21 @@ def recent_visitor_state_sql(con: duckdb.DuckDBPyConnection, lookback_days: int)
     the lookback's. Same parameter and settings as :func:`visitor_state_sql`. The observations are
     brought up to date first (:func:`update_visitor_state`)."""
     _settings(con, lookback_days)
-    return load_sql(__file__, "recent_visitor_state", activity=_observations(con, "visitor_observations"),
-                    purchases=_observations(con, "purchase_observations"),
-                    bot_rule=_bot_rule("sum(events)", "min(first_ts)", "max(last_ts)"))
+    activity = _observations(con, "visitor_observations")
+    judge = "bot_sessions_from_sessions" if sessions_current(con) else "bot_sessions_from_observations"
+    bot_sessions = load_sql(__file__, judge, activity=activity, bot_rule=_bot_rule("sum(events)", "min(first_ts)", "max(last_ts)"))
+    return load_sql(__file__, "recent_visitor_state", activity=activity,
+                    purchases=_observations(con, "purchase_observations"), bot_sessions=bot_sessions)
+
+
+def sessions_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether ``sessions`` was built from clean_events as it is now (the fingerprints it was last
+    built from are the writers' current ones): then its bot verdicts are the events' own. In the
+    daily job ``sessions`` runs before the segments that read it; a segment computed beside a stale
+    one judges the sessions from the observations instead (same rows, a longer read)."""
+    if not all(table_exists(con, name) for name in ("sessions", "sessions_sources", "partition_fingerprints")):
+        return False
+    return bool(con.execute(load_sql(__file__, "sessions_current")).fetchone()[0])
 
 
 def update_visitor_state(con: duckdb.DuckDBPyConnection, full: bool = False) -> IncrementalBuild:
