@@ -1,6 +1,9 @@
 -- Every anomaly of the whole history, with how it was found (see anomalies.py for the methods).
 -- The sessions spliced in are session_stats.sql: whole-history sessions with epm, seconds and the bot flag.
-WITH sess_rated AS (SELECT * FROM {{sessions}}),
+-- sess_rated is NOT MATERIALIZED: read by three parts, DuckDB materialized it, every column of every
+-- session held at once (1.6 M sessions at 240 days of 34k events a day: the query peaked 484 MB above
+-- the process, now 250; 0.39 -> 0.26 s; the same rows there, at 120 days and on the UCI year)
+WITH sess_rated AS NOT MATERIALIZED (SELECT * FROM {{sessions}}),
 -- traffic: sessions started per hour over every hour of the observed days
 hours AS (
     SELECT range AS hour_ts FROM (SELECT min(session_start) AS lo, max(session_start) AS hi FROM sess_rated),
