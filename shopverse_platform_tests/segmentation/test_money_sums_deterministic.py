@@ -28,12 +28,13 @@ def _events(con: duckdb.DuckDBPyConnection, big_first: bool) -> None:
         values.reverse()
     con.execute("CREATE OR REPLACE TABLE clean_events (event_id VARCHAR, event_name VARCHAR, event_ts TIMESTAMP, "
                 "event_date DATE, user_id VARCHAR, anonymous_id VARCHAR, session_id VARCHAR, device VARCHAR, "
-                "value DOUBLE, transaction_id VARCHAR, partition_date DATE)")
+                "value DOUBLE, transaction_id VARCHAR, partition_date DATE, currency VARCHAR, "
+                "items STRUCT(price DOUBLE, quantity INTEGER)[])")
     rows = []
     for n, value in enumerate(values):  # one purchase a day, each in its own session, all in the lookback
         ts = datetime(2026, 2, 27, 12) - timedelta(hours=n)
         rows.append([f"e{n}", "purchase", ts, ts.date(), "u1", "a1", f"s{n}", "desktop", float(value), f"t{n}", ts.date()])
-    con.executemany("INSERT INTO clean_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    con.executemany("INSERT INTO clean_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)", rows)
 
 
 def _segments(big_first: bool) -> tuple[list[tuple], float]:

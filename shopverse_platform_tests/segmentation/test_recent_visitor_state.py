@@ -46,9 +46,10 @@ def con():
     con = duckdb.connect()
     con.execute("CREATE TABLE clean_events (event_id VARCHAR, event_name VARCHAR, event_ts TIMESTAMP, event_date DATE, "
                 "user_id VARCHAR, anonymous_id VARCHAR, session_id VARCHAR, device VARCHAR, value DOUBLE, "
-                "transaction_id VARCHAR, partition_date DATE)")
+                "transaction_id VARCHAR, partition_date DATE, currency VARCHAR, items STRUCT(price DOUBLE, quantity INTEGER)[])")
     # landed the day after they happened: the observations are kept per landing partition
-    con.executemany("INSERT INTO clean_events VALUES (?, ?, ?, CAST(? AS DATE), ?, ?, ?, 'desktop', ?, ?, CAST(? AS DATE) + 1)",
+    con.executemany("INSERT INTO clean_events VALUES (?, ?, ?, CAST(? AS DATE), ?, ?, ?, 'desktop', ?, ?, CAST(? AS DATE) + 1, "
+                    "NULL, NULL)",
                     [(e, n, ts, ts, u, a, s, v, t, ts) for e, n, ts, u, a, s, v, t in _events()])
     update_visitor_state(con)
     yield con

@@ -19,7 +19,8 @@ from shopverse_platform.lib.warehouse import partition_fingerprints
 D1, D2, D3, D4 = (date(2024, 3, 4) + timedelta(days=n) for n in range(4))
 BEFORE = D4 + timedelta(days=1)
 COLUMNS = ("partition_date DATE, event_id VARCHAR, event_name VARCHAR, event_ts TIMESTAMP, event_date DATE, "
-           "user_id VARCHAR, anonymous_id VARCHAR, session_id VARCHAR, value DOUBLE, transaction_id VARCHAR")
+           "user_id VARCHAR, anonymous_id VARCHAR, session_id VARCHAR, value DOUBLE, transaction_id VARCHAR, "
+           "currency VARCHAR, items STRUCT(price DOUBLE, quantity INTEGER)[]")
 OBSERVATIONS = ("visitor_observations", "purchase_observations")
 
 
@@ -29,8 +30,9 @@ def _at(day: date, minute: int) -> datetime:
 
 def _insert(con, partition: date, rows: list[tuple]) -> None:
     """rows: (event_id, event_name, event_ts, user_id, anonymous_id, session_id, value, transaction_id)"""
-    con.executemany("INSERT INTO clean_events VALUES (?, ?, ?, ?, CAST(? AS DATE), ?, ?, ?, ?, ?)",
-                    [(partition, e, n, ts, ts, u, a, s, v, t) for e, n, ts, u, a, s, v, t in rows])
+    con.executemany("INSERT INTO clean_events VALUES (?, ?, ?, ?, CAST(? AS DATE), ?, ?, ?, ?, ?, 'EUR', ?)",
+                    [(partition, e, n, ts, ts, u, a, s, v, t, [{"price": v, "quantity": 1}] if v else None)
+                     for e, n, ts, u, a, s, v, t in rows])
 
 
 @pytest.fixture
@@ -120,3 +122,19 @@ def test_observations_updated_from_changed_partitions_equal_a_whole_build(con):
     state = {row[0]: row for row in kept["state"]}
     assert state["u1"][-1] == 31.0
     assert state["d9"][1:6] == (False, D4, 1, 2, 33)
+
+
+def test_order_lines_read_the_purchases_from_the_observations_only_when_current(con):
+    from shopverse_platform.lib.metrics.sources import purchase_events
+
+    columns = "event_id, event_ts, event_date, transaction_id, currency, items_amount"
+    from_events = con.execute(f"SELECT {columns} FROM {purchase_events(con)} ORDER BY ALL").fetchall()
+    assert [row[0] for row in from_events] == ["a4"] and from_events[0][-1] == 30.0
+    update_visitor_state(con)
+    assert purchase_events(con) == "purchase_observations"
+    assert con.execute(f"SELECT {columns} FROM purchase_observations ORDER BY ALL").fetchall() == from_events
+    # a day cleaned (its writer records its fingerprint), not yet observed
+    _insert(con, D3, [("e9", "purchase", _at(D3, 6), "u1", "d1", "s5", 12.5, "T9")])
+    partition_fingerprints.record(con, "clean_events", D3, D4)
+    assert purchase_events(con) != "purchase_observations"
+    assert len(con.execute(f"SELECT {columns} FROM {purchase_events(con)}").fetchall()) == 2

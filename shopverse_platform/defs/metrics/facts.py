@@ -7,6 +7,7 @@ from shopverse_platform.defs.asset_shapes import ANALYTICS, window, window_param
 from shopverse_platform.defs.checks import Check, table_checks
 from shopverse_platform.defs.lineage.sql_lineage import StatementLog, sql_lineage_metadata
 from shopverse_platform.defs.resources import Warehouse
+from shopverse_platform.lib.cleaning.dimensions import update_visitor_observations
 from shopverse_platform.lib.metrics import checks, facts
 from shopverse_platform.lib.metrics.currencies import CurrencySettings
 
@@ -47,6 +48,9 @@ def order_lines(context: dg.AssetExecutionContext, warehouse: Warehouse):
     start, end = params["start"], params["end"]
     settings = CurrencySettings.from_environment()  # read when the run builds, like the quality gates
     with warehouse.connect() as con:
+        # the purchase observations the first deliveries and the reporting currency are read from
+        # (lib/metrics/sources.py purchase_events), brought up to date with clean_events first
+        update_visitor_observations(con)
         log = StatementLog(con)  # the SQL that really ran, for column lineage
         rows = facts.build_order_lines(log, start, end, settings)
         context.log.info(f"order_lines {start}..{end}: {rows} lines")

@@ -7,9 +7,10 @@ from pathlib import Path
 import duckdb
 
 from shopverse_platform.lib.warehouse import partition_fingerprints
+from shopverse_platform.lib.warehouse.column_docs import comment_columns
 from shopverse_platform.lib.warehouse.shapes import relation
 from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql, table
-from shopverse_platform.lib.warehouse.tables import IncrementalBuild, stored_state_matches, transaction
+from shopverse_platform.lib.warehouse.tables import IncrementalBuild, stored_state_matches, table_exists, transaction
 
 # Funnel steps in order; a session "reached" a step if it has the event (ordering is enforced in
 # the metric layer, which needs it; here the flags describe what happened).
@@ -146,12 +147,22 @@ def update_visitor_observations(con: duckdb.DuckDBPyConnection, full: bool = Fal
     kind of event, first and last time) and ``purchase_observations`` (the purchase events) up to
     date with clean_events, from the partitions that changed since they were last updated, as the
     dimensions' observations are. One transaction. The daily visitor state reads these instead of
-    the events (lib/segmentation/visitors.py); both readers call this first, and the second finds
-    nothing changed."""
+    the events (lib/segmentation/visitors.py), order_lines the purchases (lib/metrics/sources.py
+    ``purchase_events``); each step calls this first, and the later ones find nothing changed."""
     with transaction(con):
         builds = [update_observations(con, name, name, full, sources=("clean_events",)) for name in VISITOR_OBSERVATIONS]
+    for name in (*VISITOR_OBSERVATIONS, "dimension_sources"):  # their columns described in the warehouse
+        comment_columns(con, name)
     return IncrementalBuild("; ".join(f"{name}: {build.mode}" for name, build in zip(VISITOR_OBSERVATIONS, builds)),
                             [sql for build in builds for sql in build.sql])
+
+
+def observations_current(con: duckdb.DuckDBPyConnection, observations: str) -> bool:
+    """Whether ``observations`` (read from clean_events, by :func:`update_observations` under its own
+    name) were last brought up to date from clean_events as it is now."""
+    if not all(table_exists(con, name) for name in (observations, "dimension_sources", "partition_fingerprints")):
+        return False
+    return bool(con.execute(load_sql(__file__, "observations_current"), {"dimension": observations}).fetchone()[0])
 
 
 def update_observations(con: duckdb.DuckDBPyConnection, dimension: str, observations: str,

@@ -148,11 +148,12 @@ def read_rates(path: Path) -> list[tuple[date, str, str]]:
 
 
 def reporting_currency(con: duckdb.DuckDBPyConnection, settings: CurrencySettings,
-                       events: TableName | SqlText, exports: TableName | SqlText) -> str:
-    """The configured reporting currency, else the currency of most revenue in the clean sources."""
+                       purchases: TableName | SqlText, exports: TableName | SqlText) -> str:
+    """The configured reporting currency, else the currency of most revenue in the clean sources
+    (``purchases``: ``sources.purchase_events``)."""
     if settings.reporting_currency:
         return settings.reporting_currency
-    found = con.execute(load_sql(__file__, "most_revenue_currency", events=events, exports=exports),
+    found = con.execute(load_sql(__file__, "most_revenue_currency", purchases=purchases, exports=exports),
                         {"export_currency": settings.order_export_currency, "default_currency": DEFAULT_CURRENCY}).fetchone()
     return found[0] if found else DEFAULT_CURRENCY
 

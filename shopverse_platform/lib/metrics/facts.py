@@ -29,6 +29,7 @@ from shopverse_platform.lib.metrics import currencies
 from shopverse_platform.lib.metrics.currencies import CurrencySettings
 from shopverse_platform.lib.metrics.sources import (
     SALES_LINE_TYPES,
+    purchase_events,
     replace_window,
     source,
 )
@@ -40,7 +41,7 @@ def order_lines_sql(con: duckdb.DuckDBPyConnection, rates: TableName) -> SqlText
     table ``rates`` (``currencies.load_rates``); parameters ``$start``, ``$end``, ``$sales_line_types``
     and those of ``currencies.conversion_params``."""
     return load_sql(__file__, "order_lines", events=source(con, "clean_events"), exports=source(con, "clean_order_lines"),
-                    rates=rates)
+                    rates=rates, all_purchases=purchase_events(con))
 
 
 def build_order_lines(con: duckdb.DuckDBPyConnection, start: date, end: date,
@@ -49,7 +50,7 @@ def build_order_lines(con: duckdb.DuckDBPyConnection, start: date, end: date,
     currency of most revenue reports, exports in GBP). Raises ``currencies.ExchangeRateError`` on a
     rate file that cannot be used."""
     settings = settings or CurrencySettings()
-    reporting = currencies.reporting_currency(con, settings, source(con, "clean_events"), source(con, "clean_order_lines"))
+    reporting = currencies.reporting_currency(con, settings, purchase_events(con), source(con, "clean_order_lines"))
     rates = currencies.load_rates(con, settings, reporting)
     params = {"start": start, "end": end, "sales_line_types": list(SALES_LINE_TYPES),
               **currencies.conversion_params(settings, reporting)}

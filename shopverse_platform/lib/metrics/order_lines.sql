@@ -5,9 +5,12 @@ WITH purchases AS (
     SELECT *, coalesce(transaction_id, event_id) AS txn FROM {{events}}
     WHERE event_name = 'purchase' AND event_date >= $start AND event_date < $end
 ),
-earliest AS (  -- the earliest purchase event of each transaction, wherever it landed (narrow columns)
-    SELECT event_id FROM {{events}}
-    WHERE event_name = 'purchase' AND event_date < $end
+earliest AS (  -- the earliest purchase event of each of the window's transactions, wherever it landed,
+    -- from every purchase (purchase_events.sql: narrow, and a small table when current) ranked for
+    -- the window's transactions only
+    SELECT event_id FROM {{all_purchases}}
+    WHERE event_date < $end
+      AND coalesce(transaction_id, event_id) IN (SELECT txn FROM purchases)
     QUALIFY row_number() OVER (PARTITION BY coalesce(transaction_id, event_id) ORDER BY event_ts, event_id) = 1
 ),
 first_purchases AS (SELECT p.* FROM purchases p SEMI JOIN earliest USING (event_id)),

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import duckdb
 
-from shopverse_platform.lib.cleaning.dimensions import VISITOR_OBSERVATIONS, bot_rule_sql, update_visitor_observations
-from shopverse_platform.lib.warehouse.column_docs import comment_columns
+from shopverse_platform.lib.cleaning.dimensions import bot_rule_sql, update_visitor_observations
 from shopverse_platform.lib.warehouse.tables import IncrementalBuild, table_exists
 from shopverse_platform.lib.warehouse.shapes import relation
 from shopverse_platform.lib.warehouse.sql import SqlText, load_sql, table
@@ -95,13 +94,10 @@ def sessions_current(con: duckdb.DuckDBPyConnection) -> bool:
 
 def update_visitor_state(con: duckdb.DuckDBPyConnection, full: bool = False) -> IncrementalBuild:
     """Bring the observations :func:`recent_visitor_state_sql` reads up to date with clean_events
-    (the partitions changed since the last update; the first time, or with ``full``, every one),
-    their columns described in the warehouse. Intent segments and the behaviour clusters each call
-    it first; whichever runs second finds nothing changed."""
-    build = update_visitor_observations(con, full)
-    for name in (*VISITOR_OBSERVATIONS, "dimension_sources"):
-        comment_columns(con, name)
-    return build
+    (the partitions changed since the last update; the first time, or with ``full``, every one).
+    Intent segments, the behaviour clusters and order_lines each call it first; the later ones find
+    nothing changed."""
+    return update_visitor_observations(con, full)
 
 
 def _observations(con: duckdb.DuckDBPyConnection, name: str):
