@@ -76,8 +76,11 @@ def recent_visitor_state_sql(con: duckdb.DuckDBPyConnection, lookback_days: int)
     brought up to date first (:func:`update_visitor_state`)."""
     _settings(con, lookback_days)
     activity = _observations(con, "visitor_observations")
-    judge = "bot_sessions_from_sessions" if sessions_current(con) else "bot_sessions_from_observations"
-    bot_sessions = load_sql(__file__, judge, activity=activity, bot_rule=_bot_rule("sum(events)", "min(first_ts)", "max(last_ts)"))
+    rule = _bot_rule("sum(events)", "min(first_ts)", "max(last_ts)")
+    if sessions_current(con):
+        bot_sessions = load_sql(__file__, "bot_sessions_from_sessions", activity=activity, bot_rule=rule)
+    else:
+        bot_sessions = load_sql(__file__, "bot_sessions_from_observations", activity=activity, bot_rule=rule)
     return load_sql(__file__, "recent_visitor_state", activity=activity,
                     purchases=_observations(con, "purchase_observations"), bot_sessions=bot_sessions)
 
