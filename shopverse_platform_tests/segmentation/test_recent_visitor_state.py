@@ -84,7 +84,7 @@ def test_the_window_differs_from_the_whole_history_only_by_the_device_map(con):
 
 def test_the_sessions_verdicts_give_the_same_state_as_the_observations_and_only_when_current(con):
     from shopverse_platform.lib.cleaning.dimensions import build_sessions
-    from shopverse_platform.lib.segmentation.visitors import sessions_current
+    from shopverse_platform.lib.cleaning.dimensions import sessions_current
 
     judged_by_observations = _state(con, recent_visitor_state_sql(con, LOOKBACK))
     for column in ("country", "page", "referrer", "utm_source"):  # the rest of what sessions.sql reads

@@ -58,6 +58,7 @@ def _parts(folder: str, name: str) -> dict:
         "customer_observations": {"events": table("clean_events"), "lines": table("clean_order_lines")},
         "visitor_observations": {"events": table("clean_events")},
         "purchase_observations": {"events": table("clean_events")},
+        "built_from_current_events": {"built_from": SqlText("SELECT * FROM sessions_sources")},
         "observations_delete": {"observations": table("product_observations")},
     }
     ingestion = {

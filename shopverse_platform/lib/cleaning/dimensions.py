@@ -160,9 +160,27 @@ def update_visitor_observations(con: duckdb.DuckDBPyConnection, full: bool = Fal
 def observations_current(con: duckdb.DuckDBPyConnection, observations: str) -> bool:
     """Whether ``observations`` (read from clean_events, by :func:`update_observations` under its own
     name) were last brought up to date from clean_events as it is now."""
-    if not all(table_exists(con, name) for name in (observations, "dimension_sources", "partition_fingerprints")):
+    built_from = SqlText("SELECT partition_date, \"rows\", fingerprint FROM dimension_sources "
+                         "WHERE dimension = $dimension AND source = 'clean_events'")
+    return _built_from_current_events(con, observations, "dimension_sources", built_from, {"dimension": observations})
+
+
+def sessions_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether ``sessions`` was built from clean_events as it is now (the fingerprints it was last
+    built from, ``sessions_sources``, are the writers' current ones): then its bot verdicts are the
+    events' own. In the daily job ``sessions`` runs before the segments that read it; a segment
+    computed beside a stale one judges the sessions from the observations instead (same rows, a
+    longer read)."""
+    built_from = SqlText('SELECT partition_date, events AS "rows", fingerprint FROM sessions_sources')
+    return _built_from_current_events(con, "sessions", "sessions_sources", built_from, {})
+
+
+def _built_from_current_events(con: duckdb.DuckDBPyConnection, kept: str, sources: str, built_from: SqlText,
+                               params: dict[str, str]) -> bool:
+    """``built_from_current_events.sql`` for the table ``kept``, whose fingerprints are in ``sources``."""
+    if not all(table_exists(con, name) for name in (kept, sources, "partition_fingerprints")):
         return False
-    return bool(con.execute(load_sql(__file__, "observations_current"), {"dimension": observations}).fetchone()[0])
+    return bool(con.execute(load_sql(__file__, "built_from_current_events", built_from=built_from), params).fetchone()[0])
 
 
 def update_observations(con: duckdb.DuckDBPyConnection, dimension: str, observations: str,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import duckdb
 
-from shopverse_platform.lib.cleaning.dimensions import bot_rule_sql, update_visitor_observations
+from shopverse_platform.lib.cleaning.dimensions import bot_rule_sql, sessions_current, update_visitor_observations
 from shopverse_platform.lib.warehouse.tables import IncrementalBuild, table_exists
 from shopverse_platform.lib.warehouse.shapes import relation
 from shopverse_platform.lib.warehouse.sql import SqlText, load_sql, table
@@ -83,16 +83,6 @@ def recent_visitor_state_sql(con: duckdb.DuckDBPyConnection, lookback_days: int)
         bot_sessions = load_sql(__file__, "bot_sessions_from_observations", activity=activity, bot_rule=rule)
     return load_sql(__file__, "recent_visitor_state", activity=activity,
                     purchases=_observations(con, "purchase_observations"), bot_sessions=bot_sessions)
-
-
-def sessions_current(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether ``sessions`` was built from clean_events as it is now (the fingerprints it was last
-    built from are the writers' current ones): then its bot verdicts are the events' own. In the
-    daily job ``sessions`` runs before the segments that read it; a segment computed beside a stale
-    one judges the sessions from the observations instead (same rows, a longer read)."""
-    if not all(table_exists(con, name) for name in ("sessions", "sessions_sources", "partition_fingerprints")):
-        return False
-    return bool(con.execute(load_sql(__file__, "sessions_current")).fetchone()[0])
 
 
 def update_visitor_state(con: duckdb.DuckDBPyConnection, full: bool = False) -> IncrementalBuild:
