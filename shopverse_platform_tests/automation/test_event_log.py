@@ -26,7 +26,12 @@ def days_summed(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"first": context.partition_key_range.start})
 
 
-RANGE_JOB = dg.Definitions(assets=[days_seen, days_summed],
+@dg.asset_check(asset=days_summed, blocking=True)
+def days_summed_positive() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=True)
+
+
+RANGE_JOB = dg.Definitions(assets=[days_seen, days_summed], asset_checks=[days_summed_positive],
                            jobs=[dg.define_asset_job("range_job", partitions_def=DAYS)]).resolve_job_def("range_job")
 
 
@@ -54,7 +59,11 @@ def _recorded(instance: dg.DagsterInstance, run_id: str) -> dict:
                                         records[0].asset_materialization.metadata,
                                         entry.last_materialization.dagster_event.partition,
                                         entry.last_run_id == run_id)
-    return {"types": types, "assets": assets}
+    # The check's executions as the UI reads them: one per partition of the range, and its status.
+    executions = instance.event_log_storage.get_asset_check_execution_history(days_summed_positive.check_key, limit=100)
+    checks = sorted(((e.partition or "", e.status.value, e.run_id == run_id, e.event.dagster_event_type.value)
+                     for e in executions))
+    return {"types": types, "assets": assets, "checks": checks}
 
 
 @pytest.fixture
@@ -84,6 +93,11 @@ def test_batched_storage_records_what_dagsters_sqlite_storage_records(tmp_path, 
     assert recorded[0]["assets"]["days_seen"][0] == days
     assert recorded[0]["assets"]["days_seen"][1] == days[::-1]
     assert recorded[0]["types"]["ASSET_MATERIALIZATION"] == 24 and recorded[0]["types"]["ASSET_MATERIALIZATION_PLANNED"] == 24
+    # Planned for each day of the range (a row per partition, stored with the event serialised once
+    # by the batching storage), then evaluated once for the run.
+    checks = recorded[0]["checks"]
+    assert [partition for partition, status, *_ in checks if status == "PLANNED"] == days
+    assert [(partition, status) for partition, status, *_ in checks if status != "PLANNED"] == [("", "SUCCEEDED")]
     assert recorded[1] == recorded[0]
     # The 24 planned and 24 materialized partitions went in batches of at most 5 (Dagster's buffer).
     assert sum(bulk_writes) == 48 and max(bulk_writes) == 5 and len(bulk_writes) < 48 / 2

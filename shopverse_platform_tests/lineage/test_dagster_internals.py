@@ -59,14 +59,23 @@ def test_the_internals_still_have_the_shape_the_policy_uses():
 
 def test_the_event_log_internals_the_batching_storage_extends_still_have_their_shape():
     from dagster._core.events import ASSET_EVENTS, DagsterEventType
+    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+    from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
     from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
     storage = SqliteEventLogStorage
     assert list(inspect.signature(storage.__init__).parameters) == ["self", "base_dir", "inst_data"], RECHECK
     assert list(inspect.signature(storage._store_asset_event).parameters) == ["self", "conn", "event", "event_id"], RECHECK
     assert list(inspect.signature(storage._store_asset_event_tags).parameters) == ["self", "conn", "events", "event_ids"], RECHECK
-    for method in ("prepare_insert_event", "run_connection", "index_transaction", "store_event_batch"):
+    for method in ("prepare_insert_event", "run_connection", "index_transaction", "index_connection",
+                   "store_event_batch", "_event_insert_timestamp"):
         assert callable(getattr(storage, method)), RECHECK
+    # The planned check executions the storage writes itself: one row per partition, these columns.
+    assert list(inspect.signature(storage._store_asset_check_evaluation_planned).parameters) == [
+        "self", "event", "event_id"], RECHECK
+    assert {"asset_key", "check_name", "partition", "run_id", "execution_status", "evaluation_event",
+            "evaluation_event_timestamp", "evaluation_event_storage_id"} <= set(AssetCheckExecutionsTable.c.keys()), RECHECK
+    assert AssetCheckExecutionRecordStatus.PLANNED.value == "PLANNED", RECHECK
     # What the storage writes in bulk is what store_event mirrors in the index database.
     assert {DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_MATERIALIZATION_PLANNED} <= ASSET_EVENTS, RECHECK
 

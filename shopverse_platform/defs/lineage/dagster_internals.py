@@ -27,6 +27,8 @@ from dagster._core.definitions.decorators.op_decorator import DecoratedOpFunctio
 from dagster._core.execution.plan.compute_generator import create_op_compute_wrapper
 from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, EVENT_TYPE_TO_PIPELINE_RUN_STATUS
 from dagster._core.launcher import CheckRunHealthResult, DefaultRunLauncher, WorkerStatus
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.sqlalchemy_compat import db_result
 from dagster._record import copy as copy_record
@@ -63,14 +65,18 @@ INTERNALS = {
     "dagster._core.execution.api.execute_run / dagster._core.definitions.job_base.InMemoryJob":
         "execute a run created beforehand, in this process, with the job's own executor (what a run worker does)",
     "dagster._core.storage.event_log.sqlite.sqlite_event_log.SqliteEventLogStorage (.prepare_insert_event, "
-    ".run_connection, .index_transaction, ._store_asset_event_tags, ._store_asset_event) / "
+    ".run_connection, .index_transaction, .index_connection, ._store_asset_event_tags, ._store_asset_event, "
+    "._store_asset_check_evaluation_planned, ._event_insert_timestamp) / "
+    "dagster._core.storage.event_log.schema.AssetCheckExecutionsTable / "
+    "dagster._core.storage.asset_check_execution_record.AssetCheckExecutionRecordStatus / "
     "dagster._core.storage.sqlalchemy_compat.db_result / dagster._core.events.ASSET_EVENTS, ASSET_CHECK_EVENTS, "
     "EVENT_TYPE_TO_PIPELINE_RUN_STATUS":
         "the SQLite event log the batching storage extends (defs/automation/event_log.py): an event log storage "
         "class is Dagster's documented extension point (dagster.yaml), its SQLite base and helpers are not exported",
 }
 
-__all__ = ["ASSET_CHECK_EVENTS", "ASSET_EVENTS", "EVENT_TYPE_TO_PIPELINE_RUN_STATUS", "CheckRunHealthResult",
+__all__ = ["ASSET_CHECK_EVENTS", "ASSET_EVENTS", "EVENT_TYPE_TO_PIPELINE_RUN_STATUS", "AssetCheckExecutionRecordStatus",
+           "AssetCheckExecutionsTable", "CheckRunHealthResult",
            "DefaultRunLauncher", "SqliteEventLogStorage", "WorkerStatus", "compute_core", "db_result",
            "execute_in_code_location", "user_function"]
 
