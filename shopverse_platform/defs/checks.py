@@ -19,6 +19,7 @@ A check's full name stays ``<asset>_<name>`` so its history in the Dagster insta
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -80,11 +81,13 @@ def run_checks(
 
 @dataclass(frozen=True)
 class OnRunDays:
-    """A table check that can look at the run's days only: ``evaluate(con, start, end)`` with the
-    run's [start, end) when the run has daily partitions, ``evaluate(con, None, None)`` (the whole
-    table) when it has none, e.g. the check executed on its own from the UI."""
+    """A table check that can look at the run's days only: ``evaluate(con, start, end, run_config)``
+    with the run's [start, end) when the run has daily partitions, ``evaluate(con, None, None,
+    run_config)`` (the whole table) when it has none, e.g. the check executed on its own from the UI
+    or by the integrity job. ``run_config``: the run's, for settings the run's assets were built
+    with (a writer's window, say)."""
 
-    evaluate: Callable[[duckdb.DuckDBPyConnection, date | None, date | None], Outcome]
+    evaluate: Callable[[duckdb.DuckDBPyConnection, date | None, date | None, Mapping[str, Any]], Outcome]
 
 
 TableCheck = tuple[Check, Callable[[duckdb.DuckDBPyConnection], Outcome] | OnRunDays]
@@ -123,7 +126,8 @@ def table_checks(asset: str, checks: list[TableCheck]) -> dg.AssetChecksDefiniti
         start, end = run_days(context)
         with warehouse.connect() as con:
             yield from run_checks(
-                [(check, lambda evaluate=evaluate: evaluate.evaluate(con, start, end) if isinstance(evaluate, OnRunDays)
+                [(check, lambda evaluate=evaluate: evaluate.evaluate(con, start, end, context.run.run_config)
+                  if isinstance(evaluate, OnRunDays)
                   else evaluate(con)) for check, evaluate in checks],
                 context.selected_asset_check_keys,
             )

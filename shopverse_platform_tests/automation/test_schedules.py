@@ -11,6 +11,7 @@ import pytest
 
 from shopverse_platform.defs.automation.schedules import (
     build_daily_schedule,
+    build_integrity_schedule,
     build_weekly_schedule,
 )
 from shopverse_platform.defs.partitions import daily_partitions, weekly_partitions
@@ -83,6 +84,18 @@ def test_daily_schedule_runs_the_last_utc_day_that_has_ended(zone, local, expect
 def test_weekly_schedule_runs_the_last_week_that_has_ended(when, expected_week, instance):
     assert _partition(build_weekly_schedule(AutomationSettings()), when, instance) == expected_week
     assert weekly_partitions.get_partition_keys(current_time=when)[-1] == expected_week
+
+
+def test_integrity_schedule_asks_for_the_whole_table_check_once_a_week(definitions, instance):
+    schedule = definitions.resolve_schedule_def("integrity_schedule")
+    assert (schedule.cron_schedule, schedule.job_name) == ("0 4 * * 1", "integrity_job")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    request = _tick(build_integrity_schedule(AutomationSettings()), datetime(2026, 11, 23, 4, 0, tzinfo=UTC), instance)
+    # no partition: the check then looks at the whole table; one run per week (its key)
+    assert isinstance(request, dg.RunRequest) and request.partition_key is None and request.run_key == "2026-11-16"
+    job = definitions.resolve_job_def("integrity_job")
+    assert job.partitions_def is None
+    assert [node.name for node in job.graph.nodes] == ["clean_events_table_checks"]  # nothing materialized
 
 
 def _record_run(instance: dg.DagsterInstance, day: date, succeed: bool = True, tags: dict | None = None) -> None:

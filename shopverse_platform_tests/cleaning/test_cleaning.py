@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 from shopverse_platform.defs.cleaning.assets import (
+    EVENT_ID_UNIQUE,
     clean_events,
     clean_events_checks,
     clean_order_lines,
@@ -84,6 +85,40 @@ def test_clean_events_uniqueness_check_looks_at_the_run_days(cleaned):
     unique = next(e for e in cleaned.get_asset_check_evaluations() if e.check_name == "clean_events_event_id_unique")
     assert unique.metadata["days"].value == "2024-03-05..2024-03-06"
     assert unique.metadata["repeated_keys"].value == 0
+
+
+def _unique_check(result: dg.ExecuteInProcessResult):
+    return next(e for e in result.get_asset_check_evaluations() if e.check_name == "clean_events_event_id_unique")
+
+
+def test_clean_events_uniqueness_check_compares_with_the_days_a_redelivery_can_land_on(cleaned, landing_dir, resources):
+    # The default settings: stamped at most 30 days before its landing day or 24 h after it, and a
+    # first delivery lands at most a day after its stamp: 30 + 2 + 1 = 33 days on either side of the
+    # written 2024-03-05..06.
+    assert _unique_check(cleaned).metadata["compared_with_days"].value == "2024-02-01..2024-04-08"
+    # The run's own settings, not the defaults: 3 + 2 + 1 = 6 days
+    rerun = materialize_range(EVENT_ASSETS, resources, "2024-03-05", "2024-03-06",
+                              run_config={"ops": {"clean_events": {"config": {"max_lateness_days": 3}}}})
+    assert _unique_check(rerun).metadata["compared_with_days"].value == "2024-02-28..2024-03-12"
+
+
+def test_the_integrity_job_finds_an_id_repeated_beyond_the_redelivery_window(cleaned, warehouse, resources):
+    from shopverse_platform.defs.automation.jobs import integrity_job
+
+    with warehouse.connect() as con:  # e4 again 50 days later: no re-delivery lands that far
+        con.execute("INSERT INTO clean_events SELECT * REPLACE (DATE '2024-04-25' AS partition_date) "
+                    "FROM clean_events WHERE event_id = 'e4'")
+    # a daily run of the written days compares them with the days a copy can land on only
+    rerun = materialize_range([raw_events, clean_events, clean_events_checks], resources, "2024-03-05", "2024-03-06",
+                              selection=dg.AssetSelection.checks(EVENT_ID_UNIQUE.key))
+    assert _unique_check(rerun).passed
+    # the weekly integrity job looks at the whole table
+    job = dg.Definitions(assets=[raw_events, clean_events], asset_checks=[clean_events_checks], jobs=[integrity_job],
+                         resources=resources).resolve_job_def("integrity_job")
+    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    whole = _unique_check(result)
+    assert not whole.passed and whole.metadata["repeated_keys"].value == 1 and "days" not in whole.metadata
+    assert [e.asset_key for e in result.get_asset_materialization_events()] == []  # it rebuilds nothing
 
 
 def test_clean_events_reconciliation_detects_a_lost_row(cleaned, warehouse):

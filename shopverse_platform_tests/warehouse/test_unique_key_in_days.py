@@ -49,3 +49,16 @@ def test_a_duplicate_between_other_days_is_not_the_written_days_concern(con):
     con.execute("INSERT INTO t VALUES ('a', ?)", [D3])
     assert _days(con, D2, D3)[0] is True
     assert _days(con, D1, D2)[0] is False
+
+
+def test_with_a_reach_only_the_days_a_copy_can_land_on_are_compared(con):
+    # d (written on D3) again on D1: seen when D1 is within the reach, not when the reach starts after it
+    con.execute("INSERT INTO t VALUES ('d', ?)", [D1])
+    within = unique_key_in_days(con, "t", "event_id", "partition_date", D3, D4, reach=(D1, D4))
+    beyond = unique_key_in_days(con, "t", "event_id", "partition_date", D3, D4, reach=(D2, D4))
+    assert within == (False, {"key": "event_id", "repeated_keys": 1, "days": "2024-03-03..2024-03-03",
+                              "compared_with_days": "2024-03-01..2024-03-03"})
+    assert beyond[0] is True and beyond[1]["compared_with_days"] == "2024-03-02..2024-03-03"
+    # and a duplicate among the written days themselves whatever the reach
+    con.execute("INSERT INTO t VALUES ('c', ?)", [D2])
+    assert unique_key_in_days(con, "t", "event_id", "partition_date", D2, D3, reach=(D2, D3))[0] is False

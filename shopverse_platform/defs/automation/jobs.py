@@ -1,4 +1,4 @@
-"""The daily, the weekly and the freshness job."""
+"""The daily, the weekly, the freshness and the integrity job."""
 
 import dagster as dg
 
@@ -7,6 +7,7 @@ import dagster as dg
 from shopverse_platform.defs.asset_helpers import FRESHNESS_TRIGGER as FRESHNESS_TRIGGER
 from shopverse_platform.defs.asset_helpers import TRIGGER_TAG as TRIGGER_TAG
 from shopverse_platform.defs.automation.selections import DAILY_SCOPE, FRESHNESS_SCOPE, WEEKLY_SCOPE
+from shopverse_platform.defs.cleaning.assets import EVENT_ID_UNIQUE
 
 WAREHOUSE_TAG = "shopverse/warehouse"
 
@@ -44,6 +45,17 @@ freshness_job = dg.define_asset_job(
         "raw_events and clean_events append only the new files when the earlier ones are unchanged. "
         "Reports, whole-history, weekly and ML tables wait for the daily job at the day's end. A job "
         "of its own, so that the daily schedule never takes a freshness run for the day's full run."
+    ),
+    tags={WAREHOUSE_TAG: "write"},
+)
+
+integrity_job = dg.define_asset_job(
+    name="integrity_job",
+    selection=dg.AssetSelection.checks(EVENT_ID_UNIQUE.key),
+    description=(
+        "The table checks that a daily run evaluates on the days it wrote, evaluated on the whole table: "
+        "no event_id twice anywhere in clean_events, whichever days the copies are on. Launched by the "
+        "integrity schedule once a week; a failure is reported on the check, nothing is rebuilt."
     ),
     tags={WAREHOUSE_TAG: "write"},
 )

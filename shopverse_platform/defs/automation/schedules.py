@@ -5,7 +5,7 @@ from datetime import date
 
 import dagster as dg
 
-from shopverse_platform.defs.automation.jobs import TRIGGER_TAG, daily_job, weekly_job
+from shopverse_platform.defs.automation.jobs import TRIGGER_TAG, daily_job, integrity_job, weekly_job
 from shopverse_platform.lib.automation.alerts import RANGE_END_TAG, RANGE_START_TAG
 from shopverse_platform.lib.automation.settings import (
     AutomationSettings,
@@ -81,7 +81,28 @@ def build_weekly_schedule(settings: AutomationSettings) -> dg.ScheduleDefinition
     return weekly_schedule
 
 
+def build_integrity_schedule(settings: AutomationSettings) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name="integrity_schedule",
+        job=integrity_job,
+        cron_schedule=settings.weekly_cron,
+        execution_timezone=settings.timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=(
+            f"Every {settings.weekly_day.title()} at {settings.weekly_at:%H:%M} ({settings.timezone}): the whole-"
+            "table uniqueness of clean_events' event ids (a daily run checks the days it wrote against the "
+            "days a re-delivery can land on; this looks at every day). Queued behind the other writers."
+        ),
+    )
+    def integrity_schedule(context: dg.ScheduleEvaluationContext):
+        week = last_complete_week(context.scheduled_execution_time)
+        return dg.RunRequest(run_key=week.isoformat(), tags={TRIGGER_TAG: "integrity_schedule"})
+
+    return integrity_schedule
+
+
 @dg.definitions
 def schedules() -> dg.Definitions:
     settings = automation_settings()
-    return dg.Definitions(schedules=[build_daily_schedule(settings), build_weekly_schedule(settings)])
+    return dg.Definitions(schedules=[build_daily_schedule(settings), build_weekly_schedule(settings),
+                                     build_integrity_schedule(settings)])

@@ -142,23 +142,30 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
         yield _input_quality(con, EVENTS_INPUT_QUALITY, "events", params)
 
 
-def _event_id_unique(con, start, end):
+def _event_id_unique(con, start, end, run_config):
     # A run writes whole days (the rows of other days are not touched), and the write-time dedupe
-    # looks only at earlier days: checking the written days among themselves and against every
-    # other day keeps the check's meaning at the cost of hashing the written days' ids alone.
+    # compares the written days with the days a re-delivery can land on (events.history_start /
+    # history_end, from the run's lateness settings). Checking the written days among themselves and
+    # against those days is the dedupe's own guarantee, at the cost of those days, not of the
+    # history; the integrity job checks the whole table every week (an id reused months apart by a
+    # broken tracker is not a re-delivery the dedupe looks for, and the weekly check reports it).
     if start is None:
         return unique_key(con, "clean_events", "event_id")
-    return unique_key_in_days(con, "clean_events", "event_id", "partition_date", start, end)
+    settings = CleanEventsConfig(**run_config.get("ops", {}).get("clean_events", {}).get("config", {}))
+    rules = event_cleaning.EventRules(settings.future_tolerance_hours, settings.max_lateness_days)
+    reach = (event_cleaning.history_start(start, rules), event_cleaning.history_end(end, rules))
+    return unique_key_in_days(con, "clean_events", "event_id", "partition_date", start, end, reach)
 
 
-clean_events_checks = table_checks("clean_events", [
-    (Check("clean_events", "event_id_unique",
-           "No event_id appears twice anywhere in clean_events (across files and days). In a run of daily "
-           "partitions: none twice among the run's days, nor shared with any other day (the other days were "
-           "checked when written); run on its own: the whole table.",
-           blocking=True),
-     OnRunDays(_event_id_unique)),
-])
+EVENT_ID_UNIQUE = Check(
+    "clean_events", "event_id_unique",
+    "No event_id appears twice in clean_events. In a run of daily partitions: none twice among the run's "
+    "days, nor shared with a day a re-delivery of them can land on (the write-time dedupe's window, from "
+    "max_lateness_days and future_tolerance_hours; the other days were checked when written); run on its "
+    "own (the weekly integrity job, or from the UI): the whole table.",
+    blocking=True)
+
+clean_events_checks = table_checks("clean_events", [(EVENT_ID_UNIQUE, OnRunDays(_event_id_unique))])
 
 
 @dg.asset(**CLEANING.daily("partition_date", ["raw_orders"]),

@@ -176,25 +176,38 @@ def unique_key(con: duckdb.DuckDBPyConnection, table: str, key: str) -> tuple[bo
 
 def unique_key_in_days(
     con: duckdb.DuckDBPyConnection, table: str, key: str, date_column: str, start: date, end: date,
+    reach: tuple[date, date] | None = None,
 ) -> tuple[bool, dict[str, object]]:
     """Check outcome of :func:`unique_key` for the rows of [``start``, ``end``) on ``date_column``
-    just written: no ``key`` (one column) twice among them, nor shared with a row of any other day.
+    just written: no ``key`` (one column) twice among them, nor shared with a row of another day.
 
     Equivalent to the whole-table check when the other days were unique when they were written
     (their rows are not touched by a write of these days). Only the written days' keys are hashed;
-    the rest of the table is streamed past them once (a semi-join), so memory follows the days
-    written, not the table. ``table``, ``key`` and ``date_column`` are code constants."""
+    the other days are streamed past them once (a semi-join), so memory follows the days written.
+    ``reach``: [first, end) of the days a copy of a written key can be on (the writer's own
+    re-delivery window): only those are streamed, a constant bound that zone maps prune on, so the
+    cost follows the window and not the table; None: every other day. ``table``, ``key`` and
+    ``date_column`` are code constants."""
+    params: dict[str, date] = {"start": start, "end": end}
+    within = ""
+    if reach is not None:
+        # bounds as constants in the text's shape (bound values), so the scan prunes on them
+        within = f"AND {date_column} >= $low AND {date_column} < $high"
+        params |= {"low": reach[0], "high": reach[1]}
     repeated = con.execute(
         f"""WITH written AS (SELECT {key} FROM {table} WHERE {date_column} >= $start AND {date_column} < $end)
         SELECT count(*) FROM (
             SELECT {key} FROM written GROUP BY ALL HAVING count(*) > 1
             UNION
             SELECT {key} FROM {table} SEMI JOIN written USING ({key})
-            WHERE {date_column} < $start OR {date_column} >= $end OR {date_column} IS NULL
+            WHERE ({date_column} < $start OR {date_column} >= $end OR {date_column} IS NULL) {within}
         )""",
-        {"start": start, "end": end},
+        params,
     ).fetchall()[0][0]
-    return repeated == 0, {"key": key, "repeated_keys": repeated, "days": f"{start}..{end - timedelta(days=1)}"}
+    outcome: dict[str, object] = {"key": key, "repeated_keys": repeated, "days": f"{start}..{end - timedelta(days=1)}"}
+    if reach is not None:
+        outcome["compared_with_days"] = f"{reach[0]}..{reach[1] - timedelta(days=1)}"
+    return repeated == 0, outcome
 
 
 def rows_failing(
