@@ -146,6 +146,24 @@ def test_checks_pass_on_the_week_and_fail_on_a_wrong_number(built, tmp_path, cas
     assert not passed, metadata
 
 
+def test_the_source_check_counts_an_event_order_on_its_first_delivery_only(built, tmp_path):
+    # T3 (bought on D2) delivered again on D3: order_lines keeps it on D2 only, and the check's clean
+    # side must too ("none earlier", read from every purchase before the window)
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(built.warehouse.resolved_path(), copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("INSERT INTO clean_events SELECT * REPLACE ('T3-again' AS event_id, event_ts + INTERVAL 1 DAY AS event_ts, "
+                    "event_date + 1 AS event_date, partition_date + 1 AS partition_date) "
+                    "FROM clean_events WHERE transaction_id = 'T3' AND event_name = 'purchase' LIMIT 1")
+        window = (fx.D3, fx.D4)
+        passed, metadata = checks.order_lines_match_clean(con, *window)
+        purchases_that_day = con.execute(
+            "SELECT count(DISTINCT transaction_id) FROM clean_events WHERE event_name = 'purchase' AND event_date = ?",
+            [fx.D3]).fetchone()[0]
+    assert passed, metadata
+    assert metadata["clean_event_orders"] == metadata["fact_event_orders"] == purchases_that_day - 1
+
+
 def test_a_blocking_check_fails_the_run_on_a_wrong_fact(built, tmp_path):
     copy = tmp_path / "copy.duckdb"
     shutil.copy(built.warehouse.resolved_path(), copy)

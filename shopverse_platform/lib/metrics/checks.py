@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import duckdb
 
-from shopverse_platform.lib.metrics.sources import customer_documents, revenue_documents, source
+from shopverse_platform.lib.metrics.sources import customer_documents, purchase_events, revenue_documents, source
 from shopverse_platform.lib.warehouse.sql import SqlText, load_sql
 from shopverse_platform.lib.warehouse.sql import table as warehouse_table
 from shopverse_platform.lib.warehouse.tables import rows_failing, unique_key  # noqa: F401  (unique_key re-exported: checks.unique_key)
@@ -85,8 +85,8 @@ def order_lines_match_clean(con: duckdb.DuckDBPyConnection, start: date, end: da
     """Export lines in the fact = clean order lines of the window (count and amount); event documents =
     the window's first purchase events per transaction and its refund events."""
     fact = load_sql(__file__, "order_lines_source_totals")
-    clean = load_sql(__file__, "clean_source_totals",
-                     exports=source(con, "clean_order_lines"), events=source(con, "clean_events"))
+    clean = load_sql(__file__, "clean_source_totals", exports=source(con, "clean_order_lines"),
+                     events=source(con, "clean_events"), purchases=purchase_events(con))
     return _totals_match(con, {"start": start, "end": end}, ["export_lines", "export_amount", "event_orders", "event_refunds"],
                          {"fact": fact, "clean": clean})
 
