@@ -35,8 +35,11 @@ def test_object_store_secret_from_the_aws_variables():
     assert "ENDPOINT '127.0.0.1:9000'" in statement and "URL_STYLE 'path'" in statement and "USE_SSL false" in statement
     aws = lake.object_store_secret({"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "t"})
     assert "ENDPOINT" not in aws and "SESSION_TOKEN 't'" in aws and "REGION 'us-east-1'" in aws
-    with pytest.raises(lake.LakeConfigurationError, match="AWS_ACCESS_KEY_ID"):
-        lake.object_store_secret({})
+    # no key pair: the AWS credential chain (a profile, a pod or instance role), a profile named
+    chain = lake.object_store_secret({"AWS_PROFILE": "lake's", "AWS_REGION": "eu-west-1"})
+    assert "PROVIDER credential_chain" in chain and "PROFILE 'lake''s'" in chain and "KEY_ID" not in chain
+    assert lake.uses_credential_chain({"AWS_ACCESS_KEY_ID": "k"}) and not lake.uses_credential_chain(
+        {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"})
     # a local data path needs neither httpfs nor credentials
     local = lake.parse_location("ducklake:sqlite:/tmp/x/shopverse.sqlite")
     assert not lake.use_object_store(None, local, {})
@@ -92,6 +95,36 @@ def s3_bucket(tmp_path, monkeypatch):
 def _objects(client) -> list[str]:
     return [item["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
             for item in page.get("Contents", [])]
+
+
+@pytest.mark.services
+def test_without_keys_the_lake_reaches_object_storage_through_the_aws_credential_chain(s3_bucket, tmp_path, monkeypatch):
+    # the keys in a profile file only, as ~/.aws/credentials holds them (an instance or pod role
+    # goes through the same chain, which cannot be exercised here)
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[lake]\naws_access_key_id = from-the-profile\naws_secret_access_key = not-a-secret\n")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance metadata lookup on this machine
+    monkeypatch.setenv("AWS_PROFILE", "lake")
+    setting = f"ducklake:sqlite:{tmp_path / 'lake' / 'shopverse.sqlite'}"
+    monkeypatch.setenv("SHOPVERSE_WAREHOUSE_DATA_PATH", f"s3://{BUCKET}/chain/")
+    with Warehouse(path=setting).connect() as con:
+        con.execute("CREATE TABLE days AS SELECT range AS day FROM range(10000)")  # past data inlining: a file
+        secret = con.execute("SELECT secret_string FROM duckdb_secrets() WHERE name = ?", [lake.OBJECT_STORE_SECRET]).fetchone()[0]
+    assert "provider=credential_chain" in secret and "key_id=from-the-profile" in secret
+    assert any(key.startswith("chain/") and key.endswith(".parquet") for key in _objects(s3_bucket))
+    lake.release_instances()
+    with Warehouse(path=setting).connect(read_only=True) as con:
+        assert con.execute("SELECT sum(day) FROM days").fetchone()[0] == 9999 * 10000 // 2
+    # and nothing in the chain: a clear error naming what to set
+    lake.release_instances()
+    credentials.write_text("")
+    with pytest.raises(lake.LakeConfigurationError, match="credential chain found no credentials"):
+        with Warehouse(path=setting).connect() as con:
+            pass
 
 
 @pytest.mark.services

@@ -17,10 +17,11 @@ The warehouse setting (``$SHOPVERSE_WAREHOUSE``) names a layout by its DuckLake 
 The data path may be on object storage (``s3://bucket/prefix/``, or any S3-compatible store):
 DuckDB's httpfs extension reaches it with a secret made from the standard AWS variables
 (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_REGION``, and
-``AWS_ENDPOINT_URL`` for a store other than AWS, e.g. MinIO).
+``AWS_ENDPOINT_URL`` for a store other than AWS, e.g. MinIO), or, without a key pair, from the AWS
+credential chain (DuckDB's aws extension: profiles, EKS web identity, ECS and EC2 instance roles).
 
 The extensions load from the PyPI packages' paths (``duckdb-extension-ducklake``, the catalog's
-scanner and httpfs, pinned with duckdb): ``INSTALL`` fetches from the network, which a locked-down
+scanner, httpfs and aws, pinned with duckdb): ``INSTALL`` fetches from the network, which a locked-down
 machine or a container without egress does not have.
 """
 
@@ -187,19 +188,35 @@ def load_extensions(con: duckdb.DuckDBPyConnection, catalog_kind: str) -> None:
 OBJECT_STORE_SECRET = "shopverse_lake_object_store"
 
 
+# Variables that point the AWS credential chain somewhere: a profile, a web identity (EKS IRSA), a
+# container's credentials endpoint (ECS). With none of them and no keys, an existing lake whose
+# catalog alone knows its data path is taken to be on a local or shared folder.
+CHAIN_VARIABLES = ("AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
+                   "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+
+
+def uses_credential_chain(environ: Mapping[str, str]) -> bool:
+    """Whether the S3 credentials come from the AWS credential chain (no key pair in ``environ``)."""
+    return not (environ.get("AWS_ACCESS_KEY_ID") and environ.get("AWS_SECRET_ACCESS_KEY"))
+
+
 def object_store_secret(environ: Mapping[str, str]) -> str:
-    """The ``CREATE SECRET`` statement giving httpfs the S3 credentials of ``environ`` (the AWS
-    variables boto3 and the AWS CLI read). ``AWS_ENDPOINT_URL``: an S3-compatible store, addressed
-    by path (``http://`` turns TLS off). Values are quoted literals: DDL takes no parameters."""
-    key, secret = environ.get("AWS_ACCESS_KEY_ID"), environ.get("AWS_SECRET_ACCESS_KEY")
-    if not key or not secret:
-        raise LakeConfigurationError(
-            "the lake's data path is on object storage: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
-            "(and AWS_REGION; AWS_ENDPOINT_URL for an S3-compatible store such as MinIO)")
-    options = [f"KEY_ID {_literal(key)}", f"SECRET {_literal(secret)}",
-               f"REGION {_literal(environ.get('AWS_REGION') or environ.get('AWS_DEFAULT_REGION') or 'us-east-1')}"]
-    if environ.get("AWS_SESSION_TOKEN"):
-        options.append(f"SESSION_TOKEN {_literal(environ['AWS_SESSION_TOKEN'])}")
+    """The ``CREATE SECRET`` statement giving httpfs the S3 credentials of ``environ``: the key pair
+    of the AWS variables boto3 and the AWS CLI read when both are set, else the AWS SDK's credential
+    chain (DuckDB's aws extension: a profile of ~/.aws or ``AWS_SHARED_CREDENTIALS_FILE``, a web
+    identity token as on EKS, the ECS or EC2 instance role), resolved when the secret is created.
+    ``AWS_ENDPOINT_URL``: an S3-compatible store, addressed by path (``http://`` turns TLS off).
+    Values are quoted literals: DDL takes no parameters."""
+    region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    if uses_credential_chain(environ):
+        options = ["PROVIDER credential_chain"]
+        if environ.get("AWS_PROFILE"):
+            options.append(f"PROFILE {_literal(environ['AWS_PROFILE'])}")
+    else:
+        options = [f"KEY_ID {_literal(environ['AWS_ACCESS_KEY_ID'])}", f"SECRET {_literal(environ['AWS_SECRET_ACCESS_KEY'])}"]
+        if environ.get("AWS_SESSION_TOKEN"):
+            options.append(f"SESSION_TOKEN {_literal(environ['AWS_SESSION_TOKEN'])}")
+    options.append(f"REGION {_literal(region)}")
     endpoint = environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL")
     if endpoint:
         url = urlparse(endpoint if "://" in endpoint else f"https://{endpoint}")
@@ -210,15 +227,27 @@ def object_store_secret(environ: Mapping[str, str]) -> str:
 
 def use_object_store(con: duckdb.DuckDBPyConnection, location: LakeLocation,
                      environ: Mapping[str, str] | None = None) -> bool:
-    """Load httpfs and create the S3 secret when the lake's data is on object storage: its data path
-    says ``s3://``, or it is unset (an existing PostgreSQL lake knows its own) and AWS credentials
-    are set. Whether it did."""
+    """Load httpfs (and the aws extension for the credential chain) and create the S3 secret when
+    the lake's data is on object storage: its data path says ``s3://``, or it is unset (an existing
+    PostgreSQL lake knows its own) and AWS credentials are set or pointed at. Whether it did."""
     env = os.environ if environ is None else environ
     data_path = location.attach_data_path()
-    if not ((data_path or "").startswith("s3://") or (data_path is None and env.get("AWS_ACCESS_KEY_ID"))):
+    pointed_at = env.get("AWS_ACCESS_KEY_ID") or any(env.get(name) for name in CHAIN_VARIABLES)
+    if not ((data_path or "").startswith("s3://") or (data_path is None and pointed_at)):
         return False
     con.execute(f"LOAD {_literal(extension_path('httpfs'))}")
-    con.execute(object_store_secret(env))
+    chain = uses_credential_chain(env)
+    if chain:
+        con.execute(f"LOAD {_literal(extension_path('aws'))}")
+    try:
+        con.execute(object_store_secret(env))
+    except duckdb.Error as error:
+        if not chain:
+            raise
+        raise LakeConfigurationError(
+            "the lake's data path is on object storage and the AWS credential chain found no credentials: set "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE / AWS_SHARED_CREDENTIALS_FILE, or run "
+            f"with an instance or pod role (and AWS_REGION; AWS_ENDPOINT_URL for MinIO and the like): {error}") from error
     return True
 
 
