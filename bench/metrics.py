@@ -1,7 +1,8 @@
 """The metric layer on ~10M simulated events: a full rebuild, one incremental day, peak memory.
 
 Not a test: run `python bench/metrics.py [--users N] [--days D] [--seeds K]`; results go to the
-`## Metrics` section of bench/RESULTS.md (other sections are left alone).
+`## Metrics` section of bench/RESULTS.md (other sections are left alone). With `--compare-lake`:
+the same runs on the DuckDB file and on a DuckLake migrated from it, in a section of their own.
 
 Setup, cached under bench/output/ (git-ignored) and reused by later runs:
 - the simulated landing zone (seed 11), written by a child process;
@@ -152,12 +153,16 @@ def step_full(warehouse: str, landing: str, days: int, memory: str | None) -> di
         weekly_seconds, weekly_steps = _materialize([weekly], warehouse, landing, *weeks, memory)
         seconds += weekly_seconds
         steps.update(weekly_steps)
-    import duckdb
+    from shopverse_platform.defs.resources import Warehouse
 
-    con = duckdb.connect(warehouse, read_only=True)
-    counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("clean_events", "order_lines", "orders", "daily_sales", "product_performance", "anomalies")}
-    con.close()
-    return {"seconds": seconds, "steps": steps, "rows": counts, "warm_up": warm}
+    with Warehouse(path=warehouse).connect(read_only=True) as con:  # a DuckDB file or a lake
+        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                  for t in ("clean_events", "order_lines", "orders", "daily_sales", "product_performance", "anomalies")}
+        # what the rebuild wrote, to compare layouts: each metric table's rows hashed in any order
+        fingerprints = {t: str(con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {t} t").fetchone())
+                        for t in ("order_lines", "orders", "daily_sales", "product_performance", "funnel_daily",
+                                  "customer_metrics", "weekly_kpis")}
+    return {"seconds": seconds, "steps": steps, "rows": counts, "warm_up": warm, "fingerprints": fingerprints}
 
 
 def step_day(warehouse: str, landing: str, days: int, memory: str | None) -> dict:
@@ -202,6 +207,18 @@ def step_seed(workdir: str, seed: int, users: int, days: int) -> dict:
     upstream = [raw_events, clean_events, raw_orders, clean_order_lines, sessions, dim_customers]
     _materialize(upstream + daily + whole, warehouse, landing, START, last_day(days), None)
     return {"seed": seed, "events": simulated["events"], **step_evaluate(warehouse, simulated["ground_truth"])}
+
+
+def step_migrate(source: str, lake: str) -> dict:
+    """The upstream DuckDB file copied into a new DuckLake (SQLite catalog), as
+    `shopverse warehouse migrate` does it."""
+    from shopverse_platform.defs.resources import Warehouse
+    from shopverse_platform.lib.warehouse.migrate import migrate_file_to_lake
+
+    started = time.perf_counter()
+    with Warehouse(path=lake).connect() as con:
+        tables = migrate_file_to_lake(Path(source), con, echo=lambda line: None)
+    return {"seconds": time.perf_counter() - started, "tables": len(tables)}
 
 
 def child(step: str, args: list[str]) -> None:
@@ -258,6 +275,9 @@ def main() -> None:
     parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit of the warehouse ('' for DuckDB's default)")
     parser.add_argument("--seeds", type=int, default=8, help="small simulations for precision/recall (0 to skip)")
     parser.add_argument("--child", nargs=2, metavar=("STEP", "KWARGS"))
+    parser.add_argument("--compare-lake", action="store_true",
+                        help="instead: the same runs on the DuckDB file and on a DuckLake migrated from it "
+                             "(section 'Metrics: DuckLake against the DuckDB file')")
     args = parser.parse_args()
     if args.child:
         child(args.child[0], [args.child[1]])
@@ -265,6 +285,9 @@ def main() -> None:
     memory = args.memory_limit or None
 
     landing, upstream, setup = ensure_setup(args.users, args.days, memory)
+    if args.compare_lake:
+        compare_lake(args, landing, upstream, setup, memory)
+        return
     load_before = os.getloadavg()[0]
     work = upstream.with_name("work.duckdb")
     shutil.copy(upstream, work)
@@ -341,6 +364,62 @@ simulator injects no traffic or revenue drop, so any such row is a false positiv
 """
     write_section("Metrics", body)
     print(f"\nwritten to {BENCH_DIR / 'RESULTS.md'}")
+
+
+def compare_lake(args, landing: Path, upstream: Path, setup: dict, memory: str | None) -> None:
+    """The metric layer's runs on a copy of the upstream DuckDB file and on a DuckLake (SQLite
+    catalog, Parquet beside it) migrated from the same upstream, alternated, each in its own process:
+    the storage's cost single-process (issue 16's target: at most 1.2x the file)."""
+    load_before = os.getloadavg()[0]
+    root = upstream.parent / "lake_comparison"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir()
+    file_setting = str(root / "file.duckdb")
+    shutil.copy(upstream, file_setting)
+    lake_setting = f"ducklake:sqlite:{root / 'lake' / 'shopverse.sqlite'}"
+    migrated = run_child("migrate", source=str(upstream), lake=lake_setting)
+    print(f"migrated {migrated['tables']} tables into the lake in {migrated['seconds']:.1f}s")
+    results: dict[str, dict[str, dict]] = {"file": {}, "lake": {}}
+    for step in ("full", "day", "whole"):
+        for layout, setting in (("file", file_setting), ("lake", lake_setting)):
+            results[layout][step] = run_child(step, warehouse=setting, landing=str(landing), days=args.days, memory=memory)
+            print(f"{layout} {step}: {results[layout][step]['seconds']:.2f}s, peak {results[layout][step]['peak_rss_mb']:,.0f} MB")
+    same = results["file"]["full"]["fingerprints"] == results["lake"]["full"]["fingerprints"]
+
+    labels = {"full": f"full rebuild ({args.days} daily partitions + whole-history + {args.days // 7} weeks)",
+              "day": "one incremental daily partition", "whole": "whole-history refresh after a day"}
+    rows = "\n".join(
+        f"| {labels[step]} | {results['file'][step]['seconds']:.2f} | {results['lake'][step]['seconds']:.2f} | "
+        f"×{results['lake'][step]['seconds'] / results['file'][step]['seconds']:.2f} | "
+        f"{results['file'][step]['peak_rss_mb']:,.0f} | {results['lake'][step]['peak_rss_mb']:,.0f} |"
+        for step in ("full", "day", "whole"))
+
+    def by_step(step: str) -> str:
+        file_steps, lake_steps = results["file"][step]["steps"], results["lake"][step]["steps"]
+        return " · ".join(f"{name} {file_steps[name]:.2f} → {lake_steps.get(name, float('nan')):.2f} s"
+                          for name in sorted(file_steps, key=lambda n: -file_steps[n]))
+
+    body = f"""## Metrics: DuckLake against the DuckDB file
+
+`python bench/metrics.py --compare-lake --users {args.users} --days {args.days}` — {time.strftime('%Y-%m-%d')},
+{os.cpu_count()} cores, load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after; DuckDB memory_limit
+{memory or 'default'}. The metric layer on {setup['events']:,} simulated events, on a copy of the upstream DuckDB
+file and on a DuckLake with a SQLite catalog migrated from it ({migrated['seconds']:.1f} s, {migrated['tables']} tables),
+the two alternated, each run in its own process through Dagster (`dg.materialize`, warm: the seconds of the call).
+
+| run | file (s) | lake (s) | lake / file | file peak MB | lake peak MB |
+|---|---:|---:|---:|---:|---:|
+{rows}
+
+The full rebuild wrote the same rows on both (order_lines, orders, daily_sales, product_performance,
+funnel_daily, customer_metrics, weekly_kpis hashed): **{'yes' if same else 'NO'}**.
+Target (issue 16): the lake at most 1.2× the file single-process.
+
+- Full rebuild by step, file → lake: {by_step('full')}.
+- One day by step, file → lake: {by_step('day')}.
+"""
+    write_section("Metrics: DuckLake against the DuckDB file", body)
+    print(body)
 
 
 if __name__ == "__main__":
