@@ -61,44 +61,36 @@ def build_daily_schedule(settings: AutomationSettings) -> dg.ScheduleDefinition:
     return daily_schedule
 
 
-def build_weekly_schedule(settings: AutomationSettings) -> dg.ScheduleDefinition:
+def _each_week(settings: AutomationSettings, name: str, job, what: str, partitioned: bool) -> dg.ScheduleDefinition:
+    """A schedule at the weekly time asking ``job`` for the last Monday-to-Sunday UTC week that has
+    ended: that week's partition, or (``partitioned`` False) a run keyed by the week, without one."""
+
     @dg.schedule(
-        name="weekly_schedule",
-        job=weekly_job,
+        name=name,
+        job=job,
         cron_schedule=settings.weekly_cron,
         execution_timezone=settings.timezone,
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=(
-            f"Every {settings.weekly_day.title()} at {settings.weekly_at:%H:%M} ({settings.timezone}): the weekly "
-            "job for the last Monday-to-Sunday UTC week that has ended (rollups, segment snapshots, "
-            "model retraining, the weekly report). Queued behind the daily run of Sunday."
-        ),
+        description=f"Every {settings.weekly_day.title()} at {settings.weekly_at:%H:%M} ({settings.timezone}): {what}",
     )
-    def weekly_schedule(context: dg.ScheduleEvaluationContext):
-        week = last_complete_week(context.scheduled_execution_time)
-        return dg.RunRequest(run_key=week.isoformat(), partition_key=week.isoformat(), tags={TRIGGER_TAG: "weekly_schedule"})
+    def each_week(context: dg.ScheduleEvaluationContext):
+        week = last_complete_week(context.scheduled_execution_time).isoformat()
+        return dg.RunRequest(run_key=week, partition_key=week if partitioned else None, tags={TRIGGER_TAG: name})
 
-    return weekly_schedule
+    return each_week
+
+
+def build_weekly_schedule(settings: AutomationSettings) -> dg.ScheduleDefinition:
+    return _each_week(settings, "weekly_schedule", weekly_job, (
+        "the weekly job for the last Monday-to-Sunday UTC week that has ended (rollups, segment snapshots, "
+        "model retraining, the weekly report). Queued behind the daily run of Sunday."), partitioned=True)
 
 
 def build_integrity_schedule(settings: AutomationSettings) -> dg.ScheduleDefinition:
-    @dg.schedule(
-        name="integrity_schedule",
-        job=integrity_job,
-        cron_schedule=settings.weekly_cron,
-        execution_timezone=settings.timezone,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=(
-            f"Every {settings.weekly_day.title()} at {settings.weekly_at:%H:%M} ({settings.timezone}): the whole-"
-            "table uniqueness of clean_events' event ids (a daily run checks the days it wrote against the "
-            "days a re-delivery can land on; this looks at every day). Queued behind the other writers."
-        ),
-    )
-    def integrity_schedule(context: dg.ScheduleEvaluationContext):
-        week = last_complete_week(context.scheduled_execution_time)
-        return dg.RunRequest(run_key=week.isoformat(), tags={TRIGGER_TAG: "integrity_schedule"})
-
-    return integrity_schedule
+    return _each_week(settings, "integrity_schedule", integrity_job, (
+        "the whole-table uniqueness of clean_events' event ids (a daily run checks the days it wrote against "
+        "the days a re-delivery can land on; this looks at every day). Queued behind the other writers."),
+        partitioned=False)
 
 
 @dg.definitions
