@@ -15,6 +15,7 @@ import time
 import urllib.request
 from datetime import date, timedelta
 
+import duckdb
 import pytest
 
 from shopverse_platform.defs.resources import Warehouse
@@ -43,6 +44,26 @@ def test_object_store_secret_from_the_aws_variables():
     # a local data path needs neither httpfs nor credentials
     local = lake.parse_location("ducklake:sqlite:/tmp/x/shopverse.sqlite")
     assert not lake.use_object_store(None, local, {})
+
+
+def test_an_aws_profile_set_for_something_else_does_not_stop_a_lake_whose_data_path_is_unknown(tmp_path, monkeypatch):
+    # a PostgreSQL lake's data path is in its catalog; a profile the chain cannot resolve only means
+    # no secret, not an error (a lake on s3:// would then fail to attach with DuckDB's message)
+    existing = lake.parse_location("ducklake:postgres:dbname=lake host=127.0.0.1")
+    assert existing.attach_data_path() is None
+    con = duckdb.connect()
+    # the aws extension reads the process's environment, not the mapping given to decide
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    environ = {"AWS_PROFILE": "elsewhere", "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+               "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_EC2_METADATA_DISABLED": "true"}
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert lake.use_object_store(con, existing, environ) is False
+    # with the data path on s3:// the same environment is an error naming what to set
+    on_s3 = lake.parse_location("ducklake:postgres:dbname=lake host=127.0.0.1", "s3://bucket/lake/")
+    with pytest.raises(lake.LakeConfigurationError, match="credential chain found no credentials"):
+        lake.use_object_store(con, on_s3, environ)
 
 
 def test_a_new_sqlite_lake_is_attached_with_its_default_data_path_until_its_catalog_exists(tmp_path):

@@ -244,6 +244,11 @@ def use_object_store(con: duckdb.DuckDBPyConnection, location: LakeLocation,
     except duckdb.Error as error:
         if not chain:
             raise
+        if data_path is None:
+            # only guessed from the variables (an AWS profile set for something else, say): a lake
+            # whose catalog names a local folder needs no secret, and one on s3:// fails to attach
+            # with DuckDB's own message
+            return False
         raise LakeConfigurationError(
             "the lake's data path is on object storage and the AWS credential chain found no credentials: set "
             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE / AWS_SHARED_CREDENTIALS_FILE, or run "
