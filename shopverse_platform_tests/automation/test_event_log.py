@@ -2,6 +2,7 @@
 records what Dagster's own SQLite storage records, with a range's asset events written in batches."""
 
 import shutil
+import sqlite3
 from collections import Counter
 
 import dagster as dg
@@ -54,11 +55,14 @@ def _recorded(instance: dg.DagsterInstance, run_id: str) -> dict:
         records = instance.fetch_materializations(key, limit=100).records
         planned = instance.get_event_records(dg.EventRecordsFilter(dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED, key))
         entry = instance.get_asset_records([key])[0].asset_entry  # the asset table's row, as the UI reads it
+        # each materialization's indexed tags, found by its event id in the index database
+        tags = [sorted(instance.event_log_storage.get_event_tags_for_asset(key, filter_event_id=r.storage_id)[0])
+                for r in records]
         assets[key.to_user_string()] = (sorted(instance.get_materialized_partitions(key)),
                                         [r.partition_key for r in records], len(planned),
                                         records[0].asset_materialization.metadata,
                                         entry.last_materialization.dagster_event.partition,
-                                        entry.last_run_id == run_id)
+                                        entry.last_run_id == run_id, tags)
     # The check's executions as the UI reads them: one per partition of the range, and its status.
     executions = instance.event_log_storage.get_asset_check_execution_history(days_summed_positive.check_key, limit=100)
     checks = sorted(((e.partition or "", e.status.value, e.run_id == run_id, e.event.dagster_event_type.value)
@@ -99,6 +103,12 @@ def test_batched_storage_records_what_dagsters_sqlite_storage_records(tmp_path, 
     assert [partition for partition, status, *_ in checks if status == "PLANNED"] == days
     assert [(partition, status) for partition, status, *_ in checks if status != "PLANNED"] == [("", "SUCCEEDED")]
     assert recorded[1] == recorded[0]
+    # The tags of each event went in under that event's id: the event and its tags have one timestamp.
+    with sqlite3.connect(tmp_path / "batching" / "history" / "runs" / "index.db") as index:
+        pairs = index.execute("SELECT e.timestamp, t.event_timestamp FROM asset_event_tags t "
+                              "JOIN event_logs e ON e.id = t.event_id").fetchall()
+    assert len(pairs) == 24 and len({stamp for stamp, _ in pairs}) == 24
+    assert all(stamp == tag_stamp for stamp, tag_stamp in pairs), pairs
     # The 24 planned and 24 materialized partitions went in batches of at most 5 (Dagster's buffer).
     assert sum(bulk_writes) == 48 and max(bulk_writes) == 5 and len(bulk_writes) < 48 / 2
 

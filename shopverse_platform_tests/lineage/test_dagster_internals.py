@@ -60,16 +60,22 @@ def test_the_internals_still_have_the_shape_the_policy_uses():
 def test_the_event_log_internals_the_batching_storage_extends_still_have_their_shape():
     from dagster._core.events import ASSET_EVENTS, DagsterEventType
     from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-    from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
+    from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
     from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
     storage = SqliteEventLogStorage
     assert list(inspect.signature(storage.__init__).parameters) == ["self", "base_dir", "inst_data"], RECHECK
     assert list(inspect.signature(storage._store_asset_event).parameters) == ["self", "conn", "event", "event_id"], RECHECK
     assert list(inspect.signature(storage._store_asset_event_tags).parameters) == ["self", "conn", "events", "event_ids"], RECHECK
-    for method in ("prepare_insert_event", "run_connection", "index_transaction", "index_connection",
-                   "store_event_batch", "_event_insert_timestamp"):
+    for method in ("run_connection", "index_transaction", "index_connection", "store_event_batch",
+                   "_event_insert_timestamp"):
         assert callable(getattr(storage, method)), RECHECK
+    # The row store_event inserts (prepare_insert_event is the insert of it), in the table's columns.
+    assert list(inspect.signature(storage._event_to_row).parameters) == ["self", "event"], RECHECK
+    assert "prepare_insert_event" in inspect.getsource(storage.store_event), RECHECK
+    assert "_event_to_row" in inspect.getsource(storage.prepare_insert_event), RECHECK
+    assert {"id", "run_id", "event", "dagster_event_type", "timestamp", "step_key", "asset_key",
+            "partition"} <= set(SqlEventLogStorageTable.c.keys()), RECHECK
     # The planned check executions the storage writes itself: one row per partition, these columns.
     assert list(inspect.signature(storage._store_asset_check_evaluation_planned).parameters) == [
         "self", "event", "event_id"], RECHECK

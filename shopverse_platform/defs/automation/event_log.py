@@ -34,8 +34,8 @@ from shopverse_platform.defs.lineage.dagster_internals import (
     AssetCheckExecutionRecordStatus,
     AssetCheckExecutionsTable,
     EVENT_TYPE_TO_PIPELINE_RUN_STATUS,
+    SqlEventLogStorageTable,
     SqliteEventLogStorage,
-    db_result,
 )
 
 # Events Dagster buffers per batch before handing them to the storage; read by Dagster at each event.
@@ -73,16 +73,18 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
                 self._store_asset_events(together, group)
 
     def _store_asset_events(self, run_id: str, events: list[EventLogEntry]) -> None:
-        """What ``store_event`` does for each asset event, with two transactions for all of them."""
-        statements = [self.prepare_insert_event(event) for event in events]
+        """What ``store_event`` does for each asset event, with two transactions for all of them and
+        one compiled insert per database (the rows ``prepare_insert_event`` would insert one by one;
+        building and compiling a statement per event was half of the storage's time)."""
+        rows = [self._event_to_row(event) for event in events]
         with self.run_connection(run_id) as conn:
-            for statement in statements:
-                conn.execute(statement)
+            conn.execute(SqlEventLogStorageTable.insert(), rows)
         with self.index_transaction() as conn:
-            event_ids = []
-            for statement in statements:
-                with db_result(conn, statement) as result:  # the event mirrored in the index database
-                    event_ids.append(result.inserted_primary_key[0])
+            # the events mirrored in the index database; their ids in the order of the rows
+            inserted = conn.execute(
+                SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id, sort_by_parameter_order=True),
+                rows)
+            event_ids = [row[0] for row in inserted]
             self._store_asset_event_tags(conn, events, event_ids)
             for event, event_id in _last_of_each_kind(events, event_ids):
                 self._store_asset_event(conn, event, event_id)

@@ -28,9 +28,8 @@ from dagster._core.execution.plan.compute_generator import create_op_compute_wra
 from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, EVENT_TYPE_TO_PIPELINE_RUN_STATUS
 from dagster._core.launcher import CheckRunHealthResult, DefaultRunLauncher, WorkerStatus
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
-from dagster._core.storage.sqlalchemy_compat import db_result
 from dagster._record import copy as copy_record
 
 # The Dagster release every function below was read against and the lineage tests pass with.
@@ -64,20 +63,20 @@ INTERNALS = {
         "the run's job_code_origin, as a run the UI launches has it",
     "dagster._core.execution.api.execute_run / dagster._core.definitions.job_base.InMemoryJob":
         "execute a run created beforehand, in this process, with the job's own executor (what a run worker does)",
-    "dagster._core.storage.event_log.sqlite.sqlite_event_log.SqliteEventLogStorage (.prepare_insert_event, "
+    "dagster._core.storage.event_log.sqlite.sqlite_event_log.SqliteEventLogStorage (._event_to_row, "
     ".run_connection, .index_transaction, .index_connection, ._store_asset_event_tags, ._store_asset_event, "
     "._store_asset_check_evaluation_planned, ._event_insert_timestamp) / "
-    "dagster._core.storage.event_log.schema.AssetCheckExecutionsTable / "
+    "dagster._core.storage.event_log.schema.AssetCheckExecutionsTable, SqlEventLogStorageTable / "
     "dagster._core.storage.asset_check_execution_record.AssetCheckExecutionRecordStatus / "
-    "dagster._core.storage.sqlalchemy_compat.db_result / dagster._core.events.ASSET_EVENTS, ASSET_CHECK_EVENTS, "
+    "dagster._core.events.ASSET_EVENTS, ASSET_CHECK_EVENTS, "
     "EVENT_TYPE_TO_PIPELINE_RUN_STATUS":
         "the SQLite event log the batching storage extends (defs/automation/event_log.py): an event log storage "
         "class is Dagster's documented extension point (dagster.yaml), its SQLite base and helpers are not exported",
 }
 
 __all__ = ["ASSET_CHECK_EVENTS", "ASSET_EVENTS", "EVENT_TYPE_TO_PIPELINE_RUN_STATUS", "AssetCheckExecutionRecordStatus",
-           "AssetCheckExecutionsTable", "CheckRunHealthResult",
-           "DefaultRunLauncher", "SqliteEventLogStorage", "WorkerStatus", "compute_core", "db_result",
+           "AssetCheckExecutionsTable", "CheckRunHealthResult", "SqlEventLogStorageTable",
+           "DefaultRunLauncher", "SqliteEventLogStorage", "WorkerStatus", "compute_core",
            "execute_in_code_location", "user_function"]
 
 
