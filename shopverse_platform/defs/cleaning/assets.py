@@ -150,7 +150,8 @@ def _event_id_unique(con, start, end, run_config):
     # history; the integrity job checks the whole table every week (an id reused months apart by a
     # broken tracker is not a re-delivery the dedupe looks for, and the weekly check reports it).
     if start is None:
-        return unique_key(con, "clean_events", "event_id")
+        passed, outcome = unique_key(con, "clean_events", "event_id")
+        return passed, {**outcome, "days": "all (the whole table)"}
     settings = CleanEventsConfig(**run_config.get("ops", {}).get("clean_events", {}).get("config", {}))
     rules = event_cleaning.EventRules(settings.future_tolerance_hours, settings.max_lateness_days)
     reach = (event_cleaning.history_start(start, rules), event_cleaning.history_end(end, rules))
