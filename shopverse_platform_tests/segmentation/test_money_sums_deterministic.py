@@ -15,7 +15,7 @@ from decimal import Decimal
 import duckdb
 
 from shopverse_platform.lib.segmentation.intent import intent_segments_sql
-from shopverse_platform.lib.segmentation.visitors import update_visitor_state
+from shopverse_platform.lib.cleaning.dimensions import update_visitor_observations
 
 BEFORE = date(2026, 3, 1)
 BIG, SMALL, COUNT = Decimal("1000000000.00"), Decimal("0.10"), 30
@@ -42,7 +42,7 @@ def _segments(big_first: bool) -> tuple[list[tuple], float]:
     con.execute("SET threads = 1")  # the rows are added in the order they were inserted
     _events(con, big_first)
     double_sum = con.execute("SELECT sum(value) FROM clean_events").fetchone()[0]  # the old way
-    update_visitor_state(con)  # the purchase observations the segments read, in the same order
+    update_visitor_observations(con)  # the purchase observations the segments read, in the same order
     rows = con.execute(f"SELECT * FROM ({intent_segments_sql(con, 30)}) ORDER BY visitor_id", {"before": BEFORE}).fetchall()
     return rows, double_sum
 

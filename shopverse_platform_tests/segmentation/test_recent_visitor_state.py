@@ -9,7 +9,8 @@ from datetime import date, datetime, timedelta
 import duckdb
 import pytest
 
-from shopverse_platform.lib.segmentation.visitors import recent_visitor_state_sql, update_visitor_state, visitor_state_sql
+from shopverse_platform.lib.cleaning.dimensions import update_visitor_observations
+from shopverse_platform.lib.segmentation.visitors import recent_visitor_state_sql, visitor_state_sql
 
 BEFORE = date(2024, 3, 29)  # as of 2024-03-28
 LOOKBACK = 28  # the window: 2024-03-01 .. 2024-03-28
@@ -51,7 +52,7 @@ def con():
     con.executemany("INSERT INTO clean_events VALUES (?, ?, ?, CAST(? AS DATE), ?, ?, ?, 'desktop', ?, ?, CAST(? AS DATE) + 1, "
                     "NULL, NULL)",
                     [(e, n, ts, ts, u, a, s, v, t, ts) for e, n, ts, u, a, s, v, t in _events()])
-    update_visitor_state(con)
+    update_visitor_observations(con)
     yield con
     con.close()
 
@@ -108,11 +109,11 @@ def test_the_sessions_verdicts_give_the_same_state_as_the_observations_and_only_
         con.execute("INSERT INTO clean_events (event_id, event_name, event_ts, event_date, anonymous_id, session_id, "
                     "partition_date) VALUES ('h2', 'page_view', TIMESTAMP '2024-03-21 08:00:00', DATE '2024-03-21', "
                     "'d-h', 's-h2', DATE '2024-03-22')")
-        update_visitor_state(con)
+        update_visitor_observations(con)
         assert not sessions_current(con)
         assert "FROM sessions WHERE is_bot" not in recent_visitor_state_sql(con, LOOKBACK)
     finally:
         con.execute("DELETE FROM clean_events WHERE event_id = 'h2'")
         for name in ("sessions", "sessions_sources", "session_partitions"):
             con.execute(f"DROP TABLE IF EXISTS {name}")
-        update_visitor_state(con)
+        update_visitor_observations(con)

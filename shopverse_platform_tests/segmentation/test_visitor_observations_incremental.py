@@ -13,7 +13,8 @@ from datetime import date, datetime, timedelta
 import duckdb
 import pytest
 
-from shopverse_platform.lib.segmentation.visitors import recent_visitor_state_sql, update_visitor_state
+from shopverse_platform.lib.cleaning.dimensions import update_visitor_observations
+from shopverse_platform.lib.segmentation.visitors import recent_visitor_state_sql
 from shopverse_platform.lib.warehouse import partition_fingerprints
 
 D1, D2, D3, D4 = (date(2024, 3, 4) + timedelta(days=n) for n in range(4))
@@ -70,7 +71,7 @@ def _whole(con) -> dict[str, list[tuple]]:
     if rows:
         fresh.executemany(f"INSERT INTO clean_events VALUES ({', '.join('?' * len(rows[0]))})", rows)
     days = fresh.execute("SELECT count(DISTINCT partition_date) FROM clean_events").fetchone()[0]
-    assert update_visitor_state(fresh).mode == "; ".join(f"{name}: full ({days} partitions)" for name in OBSERVATIONS)
+    assert update_visitor_observations(fresh).mode == "; ".join(f"{name}: full ({days} partitions)" for name in OBSERVATIONS)
     kept = _kept(fresh)
     fresh.close()
     return kept
@@ -81,7 +82,7 @@ def _modes(build) -> list[str]:
 
 
 def test_observations_updated_from_changed_partitions_equal_a_whole_build(con):
-    assert _modes(update_visitor_state(con)) == ["full (2 partitions)"] * 2
+    assert _modes(update_visitor_observations(con)) == ["full (2 partitions)"] * 2
     first = _kept(con)
     assert first == _whole(con)
     # s9 (30 events in 30 seconds) is a bot; u1 bought once for 30.0, d2's session is one across midnight
@@ -90,7 +91,7 @@ def test_observations_updated_from_changed_partitions_equal_a_whole_build(con):
     assert state["d2"][3:5] == (1, 2)  # one session, two active days
     assert state["u1"][-1] == 30.0
 
-    assert _modes(update_visitor_state(con)) == ["incremental (0 changed partitions)"] * 2
+    assert _modes(update_visitor_observations(con)) == ["incremental (0 changed partitions)"] * 2
 
     # the next day lands: a late event of D2's s3, a new visit by u1, a re-sent purchase (same T1)
     _insert(con, D3, [
@@ -99,14 +100,14 @@ def test_observations_updated_from_changed_partitions_equal_a_whole_build(con):
         ("e2", "purchase", _at(D3, 6), "u1", "d1", "s5", 30.0, "T1"),
         ("e3", "purchase", _at(D3, 7), "u1", "d1", "s5", 12.5, "T2"),
     ])
-    assert _modes(update_visitor_state(con)) == ["incremental (1 changed partitions)"] * 2
+    assert _modes(update_visitor_observations(con)) == ["incremental (1 changed partitions)"] * 2
     assert _kept(con) == _whole(con)
 
     # D1 cleaned again (what a writer does inside its transaction): an event gone, another changed
     con.execute("DELETE FROM clean_events WHERE event_id = 'a2'")
     con.execute("UPDATE clean_events SET value = 31.0 WHERE event_id = 'a4'")
     partition_fingerprints.record(con, "clean_events", D1, D2)
-    assert _modes(update_visitor_state(con)) == ["incremental (1 changed partitions)"] * 2
+    assert _modes(update_visitor_observations(con)) == ["incremental (1 changed partitions)"] * 2
     assert _kept(con) == _whole(con)
 
     # a partition emptied by a rerun (new and emptied days need no record: the table's days are
@@ -114,7 +115,7 @@ def test_observations_updated_from_changed_partitions_equal_a_whole_build(con):
     con.execute("DELETE FROM clean_events WHERE partition_date = ?", [D3])
     _insert(con, D4, [(f"y{i:02d}", "page_view", _at(D4, 1) + timedelta(seconds=i), None, "d9", "s9", None, None)
                       for i in range(3)])
-    assert _modes(update_visitor_state(con)) == ["incremental (2 changed partitions)"] * 2
+    assert _modes(update_visitor_observations(con)) == ["incremental (2 changed partitions)"] * 2
     kept = _kept(con)
     assert kept == _whole(con)
     # T2 is gone with D3; T1's first delivery is a4, now 31.0; s9 is judged on all of its events:
@@ -130,7 +131,7 @@ def test_order_lines_read_the_purchases_from_the_observations_only_when_current(
     columns = "event_id, event_ts, event_date, transaction_id, currency, items_amount"
     from_events = con.execute(f"SELECT {columns} FROM {purchase_events(con)} ORDER BY ALL").fetchall()
     assert [row[0] for row in from_events] == ["a4"] and from_events[0][-1] == 30.0
-    update_visitor_state(con)
+    update_visitor_observations(con)
     assert purchase_events(con) == "purchase_observations"
     assert con.execute(f"SELECT {columns} FROM purchase_observations ORDER BY ALL").fetchall() == from_events
     # a day cleaned (its writer records its fingerprint), not yet observed

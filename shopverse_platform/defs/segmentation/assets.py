@@ -31,7 +31,8 @@ from shopverse_platform.lib.segmentation.tables import (
     markdown_table,
     write_frame,
 )
-from shopverse_platform.lib.segmentation.visitors import recent_visitor_state_sql, update_visitor_state
+from shopverse_platform.lib.cleaning.dimensions import update_visitor_observations
+from shopverse_platform.lib.segmentation.visitors import recent_visitor_state_sql
 from shopverse_platform.lib.warehouse.column_docs import comment_columns
 from shopverse_platform.lib.warehouse.shapes import relation
 
@@ -108,7 +109,7 @@ def _customer_frame(con, config: ClusterConfig, as_of):
     """Customers with an order, their RFM and behaviour features, and recent site activity when
     known; and the statements that queried each of the two parts (for column lineage)."""
     params = as_of_params(as_of)
-    observed = update_visitor_state(con)  # the visitor observations the site activity is read from
+    observed = update_visitor_observations(con)  # the visitor observations the site activity is read from
     log = StatementLog(con)  # the SQL that really ran (the settings it reads included)
     customers = log.execute(f"SELECT * FROM ({customer_state_sql(log, config.order_source)}) WHERE orders > 0 ORDER BY customer_id",
                             params).df()
@@ -292,7 +293,7 @@ def intent_segments(context: dg.AssetExecutionContext, config: IntentConfig, war
         as_of = date.fromisoformat(config.as_of_date) if config.as_of_date else con.execute(
             f"SELECT max(event_date) FROM {events}").fetchone()[0]
         before = as_of + timedelta(days=1) if as_of else None
-        observed = update_visitor_state(con)  # the visitor observations the segments are read from
+        observed = update_visitor_observations(con)  # the visitor observations the segments are read from
         context.log.info(f"intent_segments: {observed.mode}")
         log = StatementLog(con)  # the SQL that really ran (the settings it reads included), for column lineage
         build_table(log, "intent_segments", intent_segments_sql(log, config.lookback_days), {"before": before})

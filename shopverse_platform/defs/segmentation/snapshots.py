@@ -11,7 +11,7 @@ from shopverse_platform.defs.lineage.sql_lineage import StatementLog, sql_lineag
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.defs.segmentation.common import SEGMENTATION
 from shopverse_platform.lib.segmentation import checks, movements
-from shopverse_platform.lib.segmentation.visitors import update_visitor_state
+from shopverse_platform.lib.cleaning.dimensions import update_visitor_observations
 
 WINDOW = window("week_start")
 
@@ -34,7 +34,7 @@ def segment_snapshots(context: dg.AssetExecutionContext, config: SnapshotConfig,
     rebuilt later gives the same snapshot; the current tables are the same code as of today."""
     params = window_params(context)
     with warehouse.connect() as con:
-        observed = update_visitor_state(con)  # the visitor observations the intent segments are read from
+        observed = update_visitor_observations(con)  # the visitor observations the intent segments are read from
         log = StatementLog(con)  # the SQL that really ran, for column lineage
         movements.write_snapshots(log, params["start"], params["end"], config.order_source, config.lookback_days)
         counts = con.execute(
@@ -69,7 +69,7 @@ def segment_movements(context: dg.AssetExecutionContext, config: SnapshotConfig,
     params = window_params(context)
     start, end = params["start"], params["end"]
     with warehouse.connect() as con:
-        observed = update_visitor_state(con)  # a week never snapshotted is computed from the observations
+        observed = update_visitor_observations(con)  # a week never snapshotted is computed from the observations
         log = StatementLog(con)  # the SQL that really ran, for column lineage
         movements.write_movements(log, start, end, config.order_source, config.lookback_days)
         moved = con.execute(

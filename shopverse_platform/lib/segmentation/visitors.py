@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import duckdb
 
-from shopverse_platform.lib.cleaning.dimensions import bot_rule_sql, sessions_current, update_visitor_observations
-from shopverse_platform.lib.warehouse.tables import IncrementalBuild, table_exists
+from shopverse_platform.lib.cleaning.dimensions import bot_rule_sql, sessions_current
+from shopverse_platform.lib.warehouse.tables import table_exists
 from shopverse_platform.lib.warehouse.shapes import relation
 from shopverse_platform.lib.warehouse.sql import SqlText, load_sql, table
 
@@ -73,7 +73,7 @@ def recent_visitor_state_sql(con: duckdb.DuckDBPyConnection, lookback_days: int)
     Bots are judged on all of a session's events, and ``revenue_total`` covers the whole history
     (the purchase observations): both are narrow reads of the history, the per-visitor grouping is
     the lookback's. Same parameter and settings as :func:`visitor_state_sql`. The observations are
-    brought up to date first (:func:`update_visitor_state`)."""
+    brought up to date first (``dimensions.update_visitor_observations``)."""
     _settings(con, lookback_days)
     activity = _observations(con, "visitor_observations")
     rule = _bot_rule("sum(events)", "min(first_ts)", "max(last_ts)")
@@ -85,16 +85,8 @@ def recent_visitor_state_sql(con: duckdb.DuckDBPyConnection, lookback_days: int)
                     purchases=_observations(con, "purchase_observations"), bot_sessions=bot_sessions)
 
 
-def update_visitor_state(con: duckdb.DuckDBPyConnection, full: bool = False) -> IncrementalBuild:
-    """Bring the observations :func:`recent_visitor_state_sql` reads up to date with clean_events
-    (the partitions changed since the last update; the first time, or with ``full``, every one).
-    Intent segments, the behaviour clusters and order_lines each call it first; the later ones find
-    nothing changed."""
-    return update_visitor_observations(con, full)
-
-
 def _observations(con: duckdb.DuckDBPyConnection, name: str):
     """An observations table (an error before the first update made it)."""
     if table_exists(con, name):
         return table(name)
-    raise LookupError(f"{name} does not exist yet: call update_visitor_state first")
+    raise LookupError(f"{name} does not exist yet: call update_visitor_observations first")
