@@ -29,6 +29,10 @@ class CleanEventsConfig(dg.Config):
         description="Landing bytes cleaned at a time (whole days): bounds memory on long backfills.",
     )
 
+    def rules(self) -> event_cleaning.EventRules:
+        """The validation and dedupe rules these settings make."""
+        return event_cleaning.EventRules(self.future_tolerance_hours, self.max_lateness_days)
+
 
 def _reconciliation_check(asset_name: str, source: str) -> Check:
     # Evaluated by the asset: it counts the run's days only.
@@ -98,7 +102,7 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
     """
     params = window_params(context)
     start, end = params["start"], params["end"]
-    rules = event_cleaning.EventRules(config.future_tolerance_hours, config.max_lateness_days)
+    rules = config.rules()
     with warehouse.connect() as con:
         if not table_exists(con, "raw_events"):
             raise LookupError("raw_events was never materialized: materialize it for these days first")
@@ -152,8 +156,7 @@ def _event_id_unique(con, start, end, run_config):
     if start is None:
         passed, outcome = unique_key(con, "clean_events", "event_id")
         return passed, {**outcome, "days": "all (the whole table)"}
-    settings = CleanEventsConfig(**run_config.get("ops", {}).get("clean_events", {}).get("config", {}))
-    rules = event_cleaning.EventRules(settings.future_tolerance_hours, settings.max_lateness_days)
+    rules = CleanEventsConfig(**run_config.get("ops", {}).get("clean_events", {}).get("config", {})).rules()
     reach = (event_cleaning.history_start(start, rules), event_cleaning.history_end(end, rules))
     return unique_key_in_days(con, "clean_events", "event_id", "partition_date", start, end, reach)
 
