@@ -36,12 +36,13 @@ from shopverse_platform.lib.metrics.sources import (
 from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql
 
 
-def order_lines_sql(con: duckdb.DuckDBPyConnection, rates: TableName) -> SqlText:
-    """``order_lines.sql`` over the clean tables (or their empty shapes when never built) and the rate
-    table ``rates`` (``currencies.load_rates``); parameters ``$start``, ``$end``, ``$sales_line_types``
-    and those of ``currencies.conversion_params``."""
+def order_lines_sql(con: duckdb.DuckDBPyConnection, rates: TableName, purchases: TableName | SqlText) -> SqlText:
+    """``order_lines.sql`` over the clean tables (or their empty shapes when never built), every
+    purchase ``purchases`` (``sources.purchase_events``) and the rate table ``rates``
+    (``currencies.load_rates``); parameters ``$start``, ``$end``, ``$sales_line_types`` and those of
+    ``currencies.conversion_params``."""
     return load_sql(__file__, "order_lines", events=source(con, "clean_events"), exports=source(con, "clean_order_lines"),
-                    rates=rates, all_purchases=purchase_events(con))
+                    rates=rates, all_purchases=purchases)
 
 
 def build_order_lines(con: duckdb.DuckDBPyConnection, start: date, end: date,
@@ -50,11 +51,12 @@ def build_order_lines(con: duckdb.DuckDBPyConnection, start: date, end: date,
     currency of most revenue reports, exports in GBP). Raises ``currencies.ExchangeRateError`` on a
     rate file that cannot be used."""
     settings = settings or CurrencySettings()
-    reporting = currencies.reporting_currency(con, settings, purchase_events(con), source(con, "clean_order_lines"))
+    purchases = purchase_events(con)  # whether the observations are current, decided once
+    reporting = currencies.reporting_currency(con, settings, purchases, source(con, "clean_order_lines"))
     rates = currencies.load_rates(con, settings, reporting)
     params = {"start": start, "end": end, "sales_line_types": list(SALES_LINE_TYPES),
               **currencies.conversion_params(settings, reporting)}
-    return replace_window(con, "order_lines", "order_date", start, end, order_lines_sql(con, rates), params)
+    return replace_window(con, "order_lines", "order_date", start, end, order_lines_sql(con, rates, purchases), params)
 
 
 def build_orders(con: duckdb.DuckDBPyConnection, start: date, end: date) -> int:
