@@ -169,6 +169,29 @@ def test_a_longer_rate_window_converts_the_late_day(mixed):
     assert checks.revenue_converted(con, D1, END, 8, rates)[0]
 
 
+def test_a_sale_on_a_rate_day_takes_that_day_rate_once(tmp_path):
+    """Rates on consecutive days: each day of sale takes the rate of its own day (not the day
+    before's as well: the line is neither doubled nor dropped); a day before the first rate has none."""
+    rates = tmp_path / "rates.csv"
+    rates.write_text("date,currency,rate\n2024-03-04,USD,0.80\n2024-03-05,USD,0.75\n2024-03-07,USD,0.50\n")
+    con = shop([
+        ("g", "purchase", date(2024, 3, 4), 8, "G", "GBP", [("vase", 500.00, 1)]),  # GBP is the reporting currency
+        ("a", "purchase", date(2024, 3, 3), 9, "A", "USD", [("mug", 10.00, 1)]),  # before any rate: unconverted
+        ("b", "purchase", date(2024, 3, 4), 9, "B", "USD", [("mug", 10.00, 1)]),  # 10 x 0.80 = 8.00
+        ("c", "purchase", date(2024, 3, 5), 9, "C", "USD", [("mug", 10.00, 1)]),  # 10 x 0.75 (its own day's) = 7.50
+        ("d", "purchase", date(2024, 3, 6), 9, "D", "USD", [("mug", 10.00, 1)]),  # 03-05's rate, a day old: 7.50
+        ("e", "purchase", date(2024, 3, 7), 9, "E", "USD", [("mug", 10.00, 1)]),  # 10 x 0.50 = 5.00
+    ])
+    build_order_lines(con, date(2024, 3, 3), date(2024, 3, 8), CurrencySettings(exchange_rates=rates))
+    lines = con.execute("SELECT document_id, rate_date, exchange_rate, line_amount FROM order_lines "
+                        "WHERE currency = 'USD' ORDER BY document_id").fetchall()
+    assert lines == [("A", None, None, None),
+                     ("B", date(2024, 3, 4), Decimal("0.80"), Decimal("8.00")),
+                     ("C", date(2024, 3, 5), Decimal("0.75"), Decimal("7.50")),
+                     ("D", date(2024, 3, 5), Decimal("0.75"), Decimal("7.50")),
+                     ("E", date(2024, 3, 7), Decimal("0.50"), Decimal("5.00"))]
+
+
 def test_a_configured_reporting_currency_and_a_mixed_table_are_caught(mixed, tmp_path):
     con, _ = mixed
     rates = tmp_path / "usd_rates.csv"

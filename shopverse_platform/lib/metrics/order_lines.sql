@@ -57,13 +57,21 @@ export_lines AS (
     WHERE invoice_date >= $start AND invoice_date < $end
 ),
 unioned AS ((SELECT * FROM event_lines) UNION ALL BY NAME (SELECT * FROM export_lines)),
-rated AS (  -- the latest rate on or before the day (ASOF), used only within $max_rate_age_days days
+daily_rates AS (  -- each rate on the days it applies: from its own day until the next rate of its
+    -- currency, and for at most $max_rate_age_days days after it (read_rates admits one rate per
+    -- currency and day, so a day has at most one). Joined on the day by hash: an ASOF join sorted
+    -- every line of the window (0.45 s of 0.85 at the UCI year's 537k lines), rates or not.
+    SELECT currency, CAST(unnest(generate_series(rate_date, least(next_rate_date - 1, rate_date + $max_rate_age_days),
+                                                 INTERVAL 1 DAY)) AS DATE) AS order_date,
+           rate_date, rate
+    FROM (SELECT *, lead(rate_date, 1, DATE '9999-12-31') OVER (PARTITION BY currency ORDER BY rate_date) AS next_rate_date
+          FROM {{rates}})
+),
+rated AS (  -- the latest rate on or before the day, used only within $max_rate_age_days days
     SELECT u.*, $reporting_currency AS reporting_currency,
-           CASE WHEN u.currency = $reporting_currency THEN NULL
-                WHEN u.order_date - r.rate_date <= $max_rate_age_days THEN r.rate_date END AS rate_date,
-           CAST(CASE WHEN u.currency = $reporting_currency THEN 1
-                     WHEN u.order_date - r.rate_date <= $max_rate_age_days THEN r.rate END AS DECIMAL(18,10)) AS exchange_rate
-    FROM unioned u ASOF LEFT JOIN {{rates}} r ON u.currency = r.currency AND u.order_date >= r.rate_date
+           CASE WHEN u.currency = $reporting_currency THEN NULL ELSE r.rate_date END AS rate_date,
+           CAST(CASE WHEN u.currency = $reporting_currency THEN 1 ELSE r.rate END AS DECIMAL(18,10)) AS exchange_rate
+    FROM unioned u LEFT JOIN daily_rates r ON u.currency = r.currency AND u.order_date = r.order_date
 ),
 converted AS (  -- reporting-currency amounts, rounded per line; NULL without a rate
     SELECT *, CAST(original_unit_price * exchange_rate AS DECIMAL(18,3)) AS unit_price,
@@ -76,11 +84,12 @@ amounts AS (
            CAST(CASE WHEN document_type = 'order' THEN 0 ELSE -line_amount END AS DECIMAL(18,2)) AS credited_amount,
            line_amount AS net_amount
     FROM converted
+),
+billing AS (  -- the order bills something: invoices of zero-priced stock movements are not orders;
+    -- judged in its own currency, so an order without an exchange rate still counts as an order.
+    -- Grouped and joined back: a window over the wide lines cost 0.55 s at the UCI year, this 0.05.
+    SELECT source, document_id, sum(CASE WHEN is_sales THEN original_amount ELSE 0 END) > 0 AS bills
+    FROM unioned WHERE document_type = 'order' GROUP BY source, document_id
 )
-SELECT *,
-       -- the document bills something: invoices of zero-priced stock movements are not orders; judged
-       -- in its own currency, so an order without an exchange rate still counts as an order
-       document_type = 'order'
-           AND sum(CASE WHEN is_sales THEN original_amount ELSE 0 END) OVER (PARTITION BY source, document_id) > 0
-           AS in_order
-FROM amounts
+SELECT a.*, a.document_type = 'order' AND coalesce(b.bills, false) AS in_order
+FROM amounts a LEFT JOIN billing b USING (source, document_id)
