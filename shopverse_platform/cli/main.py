@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import subprocess
 import sys
@@ -254,5 +255,17 @@ def main(argv: list[str] | None = None) -> int:
     return run_checked(args.func, args)
 
 
+def entry() -> None:
+    """The ``shopverse`` command: ``main``, then exit with its code."""
+    code = main()
+    # The command is done: the interpreter's teardown would now walk every object of Dagster's
+    # module graph through the cyclic collector, 0.44 s per command (measured after the UCI
+    # year's backfill: 0.49 s, 0.05 frozen). Frozen objects are still freed by reference counting,
+    # and atexit handlers and thread joins still run; only collecting cycles is skipped, moot at
+    # exit. Not in ``main``: the tests call it in a process that goes on.
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
