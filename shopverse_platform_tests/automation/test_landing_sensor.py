@@ -18,6 +18,7 @@ import pytest
 
 from shopverse_platform.defs.resources import LandingZone
 from shopverse_platform.lib.automation import landing_scan
+from shopverse_platform.lib.ingestion import order_exports
 from shopverse_platform.lib.automation.settings import (
     last_complete_day,
     last_complete_week,
@@ -38,7 +39,7 @@ def _tick(root: Path, cursor: landing_scan.LandingCursor | None, now: float = NO
           settle: float = 10) -> landing_scan.LandingPlan:
     snapshot = landing_scan.scan(root, root / "orders", now, settle)
     return landing_scan.plan(snapshot, cursor, last_complete=TODAY - timedelta(days=1), first_day=FIRST,
-                             processed_at=processed_at, days_of_export=lambda key: landing_scan.export_days(Path(key)))
+                             processed_at=processed_at, days_of_export=lambda key: order_exports.partition_days(Path(key)))
 
 
 def _land_at(root: Path, day: date, name: str, seconds_before_now: float, layout: str = "events") -> Path:
@@ -143,6 +144,34 @@ def test_order_exports_run_the_invoice_days_they_contain(tmp_path):
     assert _tick(tmp_path, plan.cursor).days_to_run == {}
 
 
+
+
+def test_a_malformed_or_truncated_export_runs_the_days_ingestion_gives_its_lines(tmp_path):
+    """A line with a field missing, an undated line, a gzip cut short, a file that is no export:
+    the sensor plans the partitions the raw layer will write them to (so the run quarantines them
+    or fails naming them) instead of failing on every tick and stopping all automatic runs."""
+    orders = tmp_path / "orders"
+    orders.mkdir()
+    header = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+    malformed = orders / "late.csv"
+    malformed.write_text(header + "1,A,x,1,2026-11-17 10:00:00,1.0,7,UK\n"
+                         "2,B,y,1,2026-11-18 10:00:00,7,UK\n"  # 7 fields: quarantined on the file's earliest day
+                         "3,C,z,1,2026-11-31 10:00,1.0,8,UK\n")  # no 31 November: the same
+    truncated = orders / "cut.csv.gz"
+    whole = gzip.compress((header + "4,D,w,1,2026-11-18 09:00:00,1.0,9,UK\n" * 2000).encode())
+    truncated.write_bytes(whole[: len(whole) // 2])  # unreadable: one record line on its modification day
+    not_an_export = orders / "notes.csv"
+    not_an_export.write_text("day,remark\n2026-11-17,stocktake\n")  # the run over its day fails naming it
+    os.utime(malformed, (NOW - 600, NOW - 600))
+    os.utime(truncated, (NOW - 3 * 86400, NOW - 3 * 86400))  # modified on the 18th
+    os.utime(not_an_export, (NOW - 2 * 86400, NOW - 2 * 86400))  # the 19th
+    assert order_exports.partition_days(malformed) == {D1}
+    assert order_exports.partition_days(truncated) == {D2}
+    assert order_exports.partition_days(not_an_export) == {D3}
+    assert order_exports.partition_days(orders / "gone.csv") == set()
+    plan = _tick(tmp_path, landing_scan.LandingCursor())
+    assert plan.days_to_run == {D1: "order export late.csv", D2: "order export cut.csv.gz",
+                                D3: "order export notes.csv"}
 # ------------------------------------------------------------------------------ the real sensor
 def _evaluate(definitions, instance, cursor=None) -> dg.SensorResult:
     sensor = definitions.resolve_sensor_def("landing_zone_sensor")

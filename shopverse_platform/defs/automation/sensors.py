@@ -19,6 +19,7 @@ from shopverse_platform.defs.automation.resources import Alerting
 from shopverse_platform.defs.automation.selections import WEEKLY
 from shopverse_platform.defs.resources import LandingZone, Warehouse
 from shopverse_platform.lib.automation import alerts, landing_scan
+from shopverse_platform.lib.ingestion import order_exports
 from shopverse_platform.lib.automation.settings import (
     DEFAULT_FIRST_DAY,
     AutomationSettings,
@@ -145,7 +146,7 @@ def build_landing_zone_sensor(settings: AutomationSettings, start: FirstDay | No
             last_complete=last_complete_day(now),
             first_day=start.day,
             processed_at=partial(processed_at, context.instance),
-            days_of_export=lambda key: landing_scan.export_days(Path(key)),
+            days_of_export=lambda key: order_exports.partition_days(Path(key)),
         )
         requests = []
         for first, last in plan.blocks():

@@ -190,32 +190,6 @@ def scan(root: Path, order_exports: Path | None, now: float, settle_seconds: flo
     return snapshot
 
 
-def export_days(path: Path) -> set[date]:
-    """The invoice days of an order export (the same date formats the raw layer accepts)."""
-    import duckdb
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    table = pacsv.read_csv(
-        path,
-        read_options=pacsv.ReadOptions(block_size=1 << 24),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True),
-        convert_options=pacsv.ConvertOptions(include_columns=["InvoiceDate"], column_types={"InvoiceDate": pa.string()}),
-    )
-    con = duckdb.connect()
-    try:
-        con.register("_export_dates", table)
-        rows = con.execute(
-            """SELECT DISTINCT CAST(coalesce(try_strptime(InvoiceDate, '%Y-%m-%d %H:%M:%S'),
-                                            try_strptime(InvoiceDate, '%Y-%m-%d %H:%M'),
-                                            try_strptime(InvoiceDate, '%m/%d/%Y %H:%M')) AS DATE) AS day
-               FROM _export_dates WHERE day IS NOT NULL"""
-        ).fetchall()
-    finally:
-        con.close()
-    return {row[0] for row in rows}
-
-
 # ----------------------------------------------------------------------------------- planning
 ProcessedAt = Callable[[str, Iterable[date]], dict[date, float]]
 """(raw asset name, days) -> {day: timestamp of the latest materialization of that day}."""

@@ -247,6 +247,32 @@ def write_raw_orders(con, exports: list[pa.Table], start: date, end: date, finge
         con.unregister("_export_fingerprints")
 
 
+def partition_days(path: Path) -> set[date]:
+    """The partition days ``write_raw_orders`` will give an export's lines, so that the landing
+    sensor runs exactly those: its invoice days (an undated or malformed line goes to the earliest
+    of them), else the day the file was modified: a file no line of which has a date, one that
+    cannot be read at all (quarantined by the run over that day), and one that is not an order
+    export (the run over that day fails naming it). Read as ingestion reads it, so a malformed
+    line or a truncated file never stops the sensor. A file gone since it was seen: no day."""
+    import duckdb  # local: keeps this module DuckDB-free at import
+
+    try:
+        modified = modified_day(fingerprint(path)[1])
+        export = read_order_export(path)
+    except FileNotFoundError:
+        return set()
+    except ValueError:  # not an order export (read_order_export's error): the run over the day says so
+        return {modified}
+    con = duckdb.connect()
+    try:
+        con.register("_order_exports", export.select(["InvoiceDate"]))
+        days = {day for (day,) in con.execute(load_sql(__file__, "export_invoice_days",
+                                                       invoice_day=load_sql(__file__, "invoice_day"))).fetchall()}
+    finally:
+        con.close()
+    return days or {modified}
+
+
 def modified_day(modified_ns: int) -> date:
     """The UTC day of a file modification time: the partition of an export's undated lines."""
     return datetime.fromtimestamp(modified_ns // 1_000_000_000, timezone.utc).date()
