@@ -1,6 +1,8 @@
 """Bad landing files are isolated, not contagious: an unreadable file, a file that is not an event
 file, or a symbolic link leading out of the landing zone becomes one quarantine record naming the
-file, with the reason; the rest of the window is cleaned normally and the reconciliation holds."""
+file, with the reason; the rest of the window is cleaned normally and the reconciliation holds. A
+file that could not be read at all also fails the blocking input-quality gate: its lines are lost,
+how many is unknown, and the metrics of its day wait until it is dealt with."""
 
 from __future__ import annotations
 
@@ -25,9 +27,19 @@ def _line(event_id: str, day: str = "2024-03-05") -> str:
                        "anonymous_id": "dev-a", "page": "/"})
 
 
-def _run(resources, start: str = "2024-03-05", end: str = "2024-03-06"):
+def _run(resources, start: str = "2024-03-05", end: str = "2024-03-06", unreadable: bool = False):
+    """Raw and clean events over the days; the reconciliation's (passed, raw, unaccounted). With
+    ``unreadable``, a file of the window could not be read at all: the window is still cleaned, and
+    the blocking input-quality gate fails naming it (the metrics wait; nothing else fails)."""
     result = materialize_range([raw_events, clean_events], resources, start, end, raise_on_error=False)
-    assert result.success, [e.event_specific_data for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    failures = [e.event_specific_data for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    gate = next(c for c in result.get_asset_check_evaluations() if c.check_name == "clean_events_input_quality")
+    if unreadable:
+        assert not gate.passed
+        assert any("could not be read at all (unreadable_file)" in f for f in gate.metadata["findings"].value)
+        assert failures and all("blocking asset check failed" in f.error.message for f in failures), failures
+    else:
+        assert result.success, failures
     checks = {c.check_name: (c.passed, c.metadata["raw"].value, c.metadata["unaccounted"].value)
               for c in result.get_asset_check_evaluations() if c.check_name.endswith("_reconciles_with_raw")}
     return checks["clean_events_reconciles_with_raw"]
@@ -50,9 +62,9 @@ def _tables(query) -> tuple:
             query("SELECT * FROM quarantine ORDER BY ALL"))
 
 
-def _rerun_is_identical(resources, query, reconciliation) -> None:
+def _rerun_is_identical(resources, query, reconciliation, unreadable: bool = False) -> None:
     before = _tables(query)
-    assert _run(resources) == reconciliation
+    assert _run(resources, unreadable=unreadable) == reconciliation
     assert _tables(query) == before
 
 
@@ -68,7 +80,7 @@ def test_a_truncated_or_fake_gzip_is_one_quarantine_record_and_the_window_procee
     (day1 / "c-plain.ndjson.gz").write_text(_line("p1") + "\n")  # not gzip at all
     (day2 / "d-good.ndjson").write_text(_line("g3", "2024-03-06") + "\n")
 
-    reconciliation = _run(resources)
+    reconciliation = _run(resources, unreadable=True)
 
     # the whole broken file is one record: the two lines it yielded before the break are not read
     assert _quarantine(query, landing_dir) == [
@@ -89,7 +101,7 @@ def test_a_truncated_or_fake_gzip_is_one_quarantine_record_and_the_window_procee
         ("c-plain.ndjson.gz", 1, 0, "unreadable_file"),
         ("d-good.ndjson", 1, 0, None),
     ]
-    _rerun_is_identical(resources, query, reconciliation)
+    _rerun_is_identical(resources, query, reconciliation, unreadable=True)
 
 
 def test_a_corrupt_gzip_names_the_zlib_error(landing_dir, resources, query):
@@ -99,7 +111,7 @@ def test_a_corrupt_gzip_names_the_zlib_error(landing_dir, resources, query):
     compressed[10:20] = b"\xff" * 10  # the deflate data right after the 10-byte header garbled
     (day1 / "corrupt.ndjson.gz").write_bytes(bytes(compressed))
     (day1 / "good.ndjson").write_text(_line("g1") + "\n")
-    assert _run(resources, end="2024-03-05") == (True, 2, 0)
+    assert _run(resources, end="2024-03-05", unreadable=True) == (True, 2, 0)
     [(day, name, line, reason, detail, key, raw)] = _quarantine(query, landing_dir)
     assert (day, name, line, reason, key, raw) == (D1, "events/2024-03-05/corrupt.ndjson.gz", None, "unreadable_file", None, None)
     assert detail.startswith("corrupt gzip stream after 0 bytes: Error -3 while decompressing data")
@@ -207,7 +219,7 @@ def test_a_dangling_link_is_unreadable_and_a_repointed_link_fails_cleaning_namin
     (day1 / "other.ndjson").write_text(_line("g2") + "\n")
     (day1 / "gone.ndjson").symlink_to("missing.ndjson")  # inside the landing zone, leading nowhere
     (day1 / "x-link.ndjson").symlink_to("other.ndjson")  # inside: read, its event a duplicate
-    assert _run(resources, end="2024-03-05") == (True, 4, 0)
+    assert _run(resources, end="2024-03-05", unreadable=True) == (True, 4, 0)
     assert _quarantine(query, landing_dir) == [
         (D1, "events/2024-03-05/gone.ndjson", None, "unreadable_file",
          "gone.ndjson: a symbolic link leading nowhere (its target is missing)", None, None),

@@ -4,6 +4,8 @@
 --     reason, against $warn_share / $fail_share (a reason may have its own pair: $reason_names with
 --     $reason_warn / $reason_fail); a failure needs at least $min_rejected rejected lines, so one bad
 --     line in a three-line test day warns instead;
+--   * a file that could not be read at all ($unreadable_reason: one quarantine row for the whole
+--     file, however many lines it held) always fails: its lines are lost, and how many is unknown;
 --   * volume: lines received against the median of the same weekday over the previous
 --     $volume_weeks weeks (weekly rhythm: a shop closed on Saturdays is not a drop), judged only
 --     when at least two of those weeks lie on or after the source's first day and the median is
@@ -27,6 +29,7 @@ by_reason AS (
     SELECT partition_date,
            sum(lines) FILTER (WHERE reason_code <> $duplicate_reason) AS rejected_lines,
            sum(lines) FILTER (WHERE reason_code = $duplicate_reason) AS duplicate_lines,
+           sum(lines) FILTER (WHERE reason_code = $unreadable_reason) AS unreadable_files,
            map_from_entries(list((reason_code, lines) ORDER BY reason_code)
                             FILTER (WHERE reason_code <> $duplicate_reason)) AS rejected_by_reason,
            arg_max(reason_code, lines ORDER BY reason_code DESC) FILTER (WHERE reason_code <> $duplicate_reason) AS worst_reason,
@@ -52,6 +55,7 @@ counted AS (
            coalesce(c.lines, 0) AS lines_accepted,
            coalesce(b.rejected_lines, 0) AS lines_rejected,
            coalesce(b.duplicate_lines, 0) AS duplicates,
+           coalesce(b.unreadable_files, 0) AS unreadable_files,
            coalesce(b.rejected_by_reason, MAP {}) AS rejected_by_reason,
            b.worst_reason, b.worst_reason_lines, b.reasons, b.reason_lines,
            CASE WHEN h.weeks_seen >= 2 THEN h.expected_lines END AS expected_lines
@@ -85,10 +89,14 @@ verdicts AS (
 )
 SELECT partition_date, $source AS source, lines_received, lines_accepted, lines_rejected, duplicates,
        rejected_share, rejected_by_reason, worst_reason, worst_reason_share, expected_lines, volume_ratio,
-       CASE WHEN (over_fail OR len(failing_reasons) > 0) AND lines_rejected >= $min_rejected THEN 'fail'
+       CASE WHEN (over_fail OR len(failing_reasons) > 0) AND lines_rejected >= $min_rejected OR unreadable_files > 0 THEN 'fail'
             WHEN over_warn OR len(failing_reasons) > 0 OR len(warning_reasons) > 0 OR volume_off THEN 'warn'
             ELSE 'ok' END AS status,
        list_filter([
+           CASE WHEN unreadable_files > 0 THEN
+               printf('%d %s file(s) could not be read at all (%s): their lines are lost and how many is unknown; '
+                      'a file is filed under the day it was modified when none of its days can be read',
+                      unreadable_files, $source, $unreadable_reason) END,
            CASE WHEN over_fail OR over_warn THEN
                printf('%.1f%% of %,d %s lines rejected (threshold: warn above %.1f%%, fail above %.1f%%); most: %s (%,d)',
                       100 * rejected_share, lines_received, $source, 100 * $warn_share, 100 * $fail_share,
