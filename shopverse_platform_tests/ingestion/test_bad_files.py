@@ -1,8 +1,8 @@
 """Bad landing files are isolated, not contagious: an unreadable file, a file that is not an event
 file, or a symbolic link leading out of the landing zone becomes one quarantine record naming the
 file, with the reason; the rest of the window is cleaned normally and the reconciliation holds. A
-file that could not be read at all also fails the blocking input-quality gate: its lines are lost,
-how many is unknown, and the metrics of its day wait until it is dealt with."""
+file that could not be read at all also makes the input-quality gate warn, naming it: its lines
+are lost and how many is unknown."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import json
 import os
 from datetime import date
 
+import dagster as dg
 import pytest
 
 from shopverse_platform.defs.cleaning.assets import clean_events
@@ -29,17 +30,15 @@ def _line(event_id: str, day: str = "2024-03-05") -> str:
 
 def _run(resources, start: str = "2024-03-05", end: str = "2024-03-06", unreadable: bool = False):
     """Raw and clean events over the days; the reconciliation's (passed, raw, unaccounted). With
-    ``unreadable``, a file of the window could not be read at all: the window is still cleaned, and
-    the blocking input-quality gate fails naming it (the metrics wait; nothing else fails)."""
+    ``unreadable``, a file of the window could not be read at all: the input-quality gate warns
+    naming it, however small a share its one quarantine row is (its lines are unknown)."""
     result = materialize_range([raw_events, clean_events], resources, start, end, raise_on_error=False)
-    failures = [e.event_specific_data for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert result.success, [e.event_specific_data for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     gate = next(c for c in result.get_asset_check_evaluations() if c.check_name == "clean_events_input_quality")
+    findings = gate.metadata["findings"].value
+    assert any("could not be read at all (unreadable_file)" in f for f in findings) == unreadable, findings
     if unreadable:
-        assert not gate.passed
-        assert any("could not be read at all (unreadable_file)" in f for f in gate.metadata["findings"].value)
-        assert failures and all("blocking asset check failed" in f.error.message for f in failures), failures
-    else:
-        assert result.success, failures
+        assert not gate.passed and gate.severity == dg.AssetCheckSeverity.WARN
     checks = {c.check_name: (c.passed, c.metadata["raw"].value, c.metadata["unaccounted"].value)
               for c in result.get_asset_check_evaluations() if c.check_name.endswith("_reconciles_with_raw")}
     return checks["clean_events_reconciles_with_raw"]

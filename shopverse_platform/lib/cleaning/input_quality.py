@@ -8,8 +8,9 @@ judges them:
 
 - the rejected share, overall and per reason: above ``warn_share`` (1 %) a warning, above
   ``fail_share`` (20 %) a failure, which blocks the metrics downstream (a blocking check);
-- a file that could not be read at all (one quarantine row, however many lines it held): a
-  failure, since its lines are lost and how many is unknown;
+- a file that could not be read at all (one quarantine row, however many lines it held): its lines
+  are lost and how many is unknown, so never "ok": an order export (days of orders in one file)
+  fails, an event file (one batch of many a day) warns;
 - the volume against the median of the same weekday over the previous weeks: beyond
   ``volume_factor`` (3×) either way, a warning (a drop is often a broken tracker, a spike a replay).
 
@@ -39,13 +40,14 @@ class Source(NamedTuple):
     raw_first_day: str  # .sql beside this module
     clean_table: str
     duplicate_reason: str
-    unreadable_reason: str  # a whole file that could not be read: one quarantine row, always a failure
+    unreadable_reason: str  # a whole file that could not be read: one quarantine row, never judged as one line
+    unreadable_fails: bool  # such a file fails the day (else it warns): input_quality_rows.sql
 
 
 SOURCES: dict[str, Source] = {
-    "events": Source("raw_events", "raw_event_lines_by_day", "raw_events_first_day", "clean_events", "duplicate_event", "unreadable_file"),
+    "events": Source("raw_events", "raw_event_lines_by_day", "raw_events_first_day", "clean_events", "duplicate_event", "unreadable_file", False),
     "orders": Source("raw_orders", "raw_order_lines_by_day", "raw_orders_first_day", "clean_order_lines", "duplicate_line",
-                     "unreadable_export"),
+                     "unreadable_export", True),
 }
 
 
@@ -130,7 +132,7 @@ def write_input_quality(con: duckdb.DuckDBPyConnection, source: str, start: date
     query = load_sql(__file__, "input_quality_rows", raw_by_day=load_sql(__file__, spec.raw_lines_by_day),
                      raw_first_day=load_sql(__file__, spec.raw_first_day), clean=table(spec.clean_table))
     params = {**window, **gates.params(), "duplicate_reason": spec.duplicate_reason,
-              "unreadable_reason": spec.unreadable_reason,
+              "unreadable_reason": spec.unreadable_reason, "unreadable_fails": spec.unreadable_fails,
               "history_start": start - timedelta(days=7 * gates.volume_weeks)}
     with transaction(con):
         con.execute(load_sql(__file__, "delete_input_quality"), window)

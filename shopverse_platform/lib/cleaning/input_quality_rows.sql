@@ -5,7 +5,10 @@
 --     $reason_warn / $reason_fail); a failure needs at least $min_rejected rejected lines, so one bad
 --     line in a three-line test day warns instead;
 --   * a file that could not be read at all ($unreadable_reason: one quarantine row for the whole
---     file, however many lines it held) always fails: its lines are lost, and how many is unknown;
+--     file, however many lines it held): its lines are lost and how many is unknown, so it is never
+--     judged by its one row; it warns, and fails where $unreadable_fails (order exports: one file
+--     holds days of orders; an events folder holds many batches a day, and a day that lost most of
+--     them is caught by the volume gate);
 --   * volume: lines received against the median of the same weekday over the previous
 --     $volume_weeks weeks (weekly rhythm: a shop closed on Saturdays is not a drop), judged only
 --     when at least two of those weeks lie on or after the source's first day and the median is
@@ -89,13 +92,14 @@ verdicts AS (
 )
 SELECT partition_date, $source AS source, lines_received, lines_accepted, lines_rejected, duplicates,
        rejected_share, rejected_by_reason, worst_reason, worst_reason_share, expected_lines, volume_ratio,
-       CASE WHEN (over_fail OR len(failing_reasons) > 0) AND lines_rejected >= $min_rejected OR unreadable_files > 0 THEN 'fail'
-            WHEN over_warn OR len(failing_reasons) > 0 OR len(warning_reasons) > 0 OR volume_off THEN 'warn'
+       CASE WHEN (over_fail OR len(failing_reasons) > 0) AND lines_rejected >= $min_rejected
+                 OR (unreadable_files > 0 AND $unreadable_fails) THEN 'fail'
+            WHEN over_warn OR len(failing_reasons) > 0 OR len(warning_reasons) > 0 OR volume_off
+                 OR unreadable_files > 0 THEN 'warn'
             ELSE 'ok' END AS status,
        list_filter([
            CASE WHEN unreadable_files > 0 THEN
-               printf('%d %s file(s) could not be read at all (%s): their lines are lost and how many is unknown; '
-                      'a file is filed under the day it was modified when none of its days can be read',
+               printf('%d %s file(s) could not be read at all (%s): their lines are lost and how many is unknown',
                       unreadable_files, $source, $unreadable_reason) END,
            CASE WHEN over_fail OR over_warn THEN
                printf('%.1f%% of %,d %s lines rejected (threshold: warn above %.1f%%, fail above %.1f%%); most: %s (%,d)',
