@@ -137,6 +137,12 @@ def test_two_currencies_sum_in_the_reporting_currency_at_the_last_known_rate(mix
     assert day_sales(con, date(2024, 3, 11)) == (1, 30.0, 0.0, 30.0)
     # U3 is an order (it billed 33.33 USD) whose money is unknown in GBP: 2 orders, 10.00 GBP
     assert day_sales(con, date(2024, 3, 12)) == (2, 10.0, 0.0, 10.0)
+    # both averages over the one order priced in GBP: 10.00 / 1, not the gross one over 2 orders
+    # (5.00, below the net average with nothing cancelled)
+    assert con.execute("SELECT average_order_value, gross_average_order_value, aov_orders, gross_aov_orders "
+                       "FROM daily_sales WHERE sales_date = ?", [date(2024, 3, 12)]).fetchone() == (10.0, 10.0, 1, 1)
+    period = report_data.load(con, report_data.Period.day(date(2024, 3, 12)))
+    assert (period.totals["average_order_value"], period.totals["gross_average_order_value"]) == (10.0, 10.0)
     u3 = con.execute("SELECT is_order, currency, net_amount, original_net_amount FROM orders WHERE document_id = 'U3'").fetchone()
     assert u3 == (True, "USD", None, Decimal("33.33"))
     # the reconciliations still hold: clean sources, documents and days agree with the lines

@@ -10,6 +10,9 @@ firsts AS (
 per_day AS (
     SELECT d.order_date,
            count(*) FILTER (WHERE is_order) AS orders,
+           -- orders whose gross amount is known in the reporting currency (one without an exchange
+           -- rate has none): the gross average's denominator, as the net one leaves them out too
+           count(*) FILTER (WHERE is_order AND gross_amount IS NOT NULL) AS gross_aov_orders,
            sum(units) FILTER (WHERE is_order) AS items,
            sum(gross_amount) AS gross_revenue,
            count(*) FILTER (WHERE is_credit) AS cancellations,
@@ -67,7 +70,8 @@ SELECT days.sales_date,
        CAST(coalesce(cancelled_revenue, 0) AS DECIMAL(18,2)) AS cancelled_revenue,
        CAST(coalesce(net_revenue, 0) AS DECIMAL(18,2)) AS net_revenue,
        CASE WHEN aov_orders > 0 THEN CAST(aov_net_revenue AS DOUBLE) / aov_orders END AS average_order_value,
-       CASE WHEN orders > 0 THEN CAST(gross_revenue AS DOUBLE) / orders END AS gross_average_order_value,
+       CASE WHEN gross_aov_orders > 0 THEN CAST(gross_revenue AS DOUBLE) / gross_aov_orders END AS gross_average_order_value,
+       coalesce(gross_aov_orders, 0) AS gross_aov_orders,
        coalesce(aov_orders, 0) AS aov_orders,
        CAST(coalesce(aov_net_revenue, 0) AS DECIMAL(18,2)) AS aov_net_revenue,
        coalesce(unique_customers, 0) AS unique_customers,

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import duckdb
 import pandas as pd
 
-from shopverse_platform.lib.warehouse.sql import load_sql
+from shopverse_platform.lib.warehouse.sql import SqlText, load_sql
 from shopverse_platform.lib.reports.insights import DEFAULT_CURRENCY
 from shopverse_platform.lib.warehouse.tables import table_exists, table_schema
 
@@ -105,7 +105,11 @@ def _totals(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, float |
     params = {"start": period.start, "end": period.end}
     totals: dict[str, float | None] = {}
     if table_exists(con, "daily_sales"):
-        totals.update(_df(con, load_sql(__file__, "sales_totals"), params).iloc[0].to_dict())
+        # the orders priced in the reporting currency; a daily_sales from before that column (added
+        # by the next run that rebuilds a day) has only orders, every one of them priced then
+        priced = "coalesce(gross_aov_orders, orders)" if any(
+            name == "gross_aov_orders" for name, _ in table_schema(con, "daily_sales")) else "orders"
+        totals.update(_df(con, load_sql(__file__, "sales_totals", priced_orders=SqlText(priced)), params).iloc[0].to_dict())
     if table_exists(con, "daily_traffic"):
         row = con.execute(load_sql(__file__, "traffic_totals"), params).fetchone()
         totals.update({"sessions": row[0], "bounce_rate": row[1]})
