@@ -31,10 +31,12 @@ class CommandLine(argparse.ArgumentParser):
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Every option's default after its help; an option whose default depends on the environment or
-    the date says it in its own words ("default: yesterday, UTC") and gets no "(default: None)"."""
+    the date says it in its own words ("default: yesterday, UTC") and gets no "(default: None)". A
+    flag (no argument: ``--no-weekly``) has no default worth showing: "(default: True)" after
+    "skip the weekly job" read as if it were skipped by default."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default in (None, False) or "default:" in (action.help or ""):
+        if action.default in (None, False) or action.nargs == 0 or "default:" in (action.help or ""):
             return action.help
         return super()._get_help_string(action)
 

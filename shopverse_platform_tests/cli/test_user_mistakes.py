@@ -98,6 +98,8 @@ def test_every_option_of_every_command_has_help_and_its_default():
         text = command.format_help()
         if name == "run":
             assert "(default: 60)" in text and "default: yesterday, UTC" in text
+        # a flag shows no default: "--no-weekly  skip the weekly job (default: True)" read as skipped
+        assert "(default: True)" not in text and "(default: False)" not in text, name
 
 
 def test_the_installed_command_exits_2_with_one_line():
