@@ -78,7 +78,7 @@ def test_steps_of_a_run_run_one_after_another_unless_the_run_asks_for_processes(
 
 
 def test_sensors_are_on_and_documented(definitions):
-    for name in ("landing_zone_sensor", "run_failure_alert_sensor", "automation_sensor"):
+    for name in ("landing_zone_sensor", "late_events_sensor", "run_failure_alert_sensor", "automation_sensor"):
         sensor = definitions.resolve_sensor_def(name)
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING, name
         assert sensor.description, name

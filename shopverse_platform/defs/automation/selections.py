@@ -54,3 +54,8 @@ UNPARTITIONED = PartitionedLike(None, "unpartitioned")
 WEEKLY_SCOPE = WEEKLY | (UNPARTITIONED & (WEEKLY | dg.AssetSelection.groups(*WEEKLY_GROUPS)).downstream())
 DAILY_SCOPE = DAILY | ((UNPARTITIONED & DAILY.downstream()) - WEEKLY_SCOPE)
 FRESHNESS_SCOPE = DAILY - (UNPARTITIONED | WEEKLY).downstream()
+# What the late-events sensor re-runs for an event day: the daily job without the layers that are
+# partitioned by landing day (ingestion and cleaning: the late events are already clean under the
+# day they landed), i.e. the facts, daily metrics and report by event day, and the unpartitioned
+# tables after them.
+LATE_EVENTS_SCOPE = DAILY_SCOPE - (DAILY & dg.AssetSelection.groups("ingestion", "cleaning"))

@@ -1,6 +1,7 @@
 """Sensors: landing-zone files, failed runs, and declarative automation."""
 
 import time
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
@@ -16,7 +17,8 @@ from shopverse_platform.defs.automation.jobs import (
     weekly_job,
 )
 from shopverse_platform.defs.automation.resources import Alerting
-from shopverse_platform.defs.automation.selections import WEEKLY
+from shopverse_platform.defs.automation.selections import DAILY, LATE_EVENTS_SCOPE, WEEKLY
+from shopverse_platform.defs.cleaning.assets import EVENT_DAYS_OUTSIDE
 from shopverse_platform.defs.resources import LandingZone, Warehouse
 from shopverse_platform.lib.automation import alerts, landing_scan
 from shopverse_platform.lib.ingestion import order_exports
@@ -25,12 +27,17 @@ from shopverse_platform.lib.automation.settings import (
     AutomationSettings,
     FirstDay,
     automation_settings,
+    contiguous_blocks,
     first_day,
     last_complete_day,
     last_complete_week,
+    week_start,
 )
 
 LANDING_DAYS_TAG = "shopverse/landing_days"
+LATE_DAYS_TAG = "shopverse/late_event_days"
+CLEAN_EVENTS = dg.AssetKey("clean_events")
+_NO_DAYS = dg.MetadataValue.json([])
 
 
 def processed_at(instance: dg.DagsterInstance, asset_name: str, days) -> dict[date, float]:
@@ -53,26 +60,34 @@ def processed_at(instance: dg.DagsterInstance, asset_name: str, days) -> dict[da
         cursor = result.cursor
 
 
-def _weekly_reruns(context: dg.SensorEvaluationContext, plan: landing_scan.LandingPlan, now: datetime,
-                   first_week: date) -> list[dg.RunRequest]:
+def _weekly_reruns(context: dg.SensorEvaluationContext, weeks: set[date], now: datetime, first_week: date,
+                   run_key: Callable[[date], str], trigger: str) -> list[dg.RunRequest]:
     """Weeks already built whose days changed: re-run their weekly rollups (not model retraining)."""
     if context.repository_def is None:
         return []
     weekly_keys = sorted(WEEKLY.resolve(context.repository_def.asset_graph), key=lambda k: k.to_user_string())
     last_week = last_complete_week(now)
     requests = []
-    for week in sorted(plan.weeks()):
+    for week in sorted(weeks):
         if not first_week <= week <= last_week:
             continue  # an unfinished week is the weekly schedule's job
         key = week.isoformat()
         if not any(key in context.instance.get_materialized_partitions(asset) for asset in weekly_keys):
             continue
-        requests.append(dg.RunRequest(
-            job_name=weekly_job.name, partition_key=key, asset_selection=weekly_keys,
-            run_key=landing_scan.run_key("landing-week", week, week + timedelta(days=6), plan),
-            tags={TRIGGER_TAG: "landing_zone_sensor"},
-        ))
+        requests.append(dg.RunRequest(job_name=weekly_job.name, partition_key=key, asset_selection=weekly_keys,
+                                      run_key=run_key(week), tags={TRIGGER_TAG: trigger}))
     return requests
+
+
+def _day_runs(first: date, last: date, run_key: str, tags: dict[str, str],
+              asset_selection: list[dg.AssetKey] | None = None) -> dg.RunRequest:
+    """A daily_job run over [first, last]: one partition, or one single-run backfill over the range
+    (the SQL runs once over it)."""
+    if first == last:
+        return dg.RunRequest(job_name=daily_job.name, partition_key=first.isoformat(), run_key=run_key, tags=tags,
+                             asset_selection=asset_selection)
+    tags = {**tags, alerts.RANGE_START_TAG: first.isoformat(), alerts.RANGE_END_TAG: last.isoformat()}
+    return dg.RunRequest(job_name=daily_job.name, run_key=run_key, tags=tags, asset_selection=asset_selection)
 
 
 _IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
@@ -151,17 +166,13 @@ def build_landing_zone_sensor(settings: AutomationSettings, start: FirstDay | No
         requests = []
         for first, last in plan.blocks():
             span = first.isoformat() if first == last else f"{first.isoformat()}..{last.isoformat()}"
-            tags = {TRIGGER_TAG: "landing_zone_sensor", LANDING_DAYS_TAG: span}
-            if first == last:
-                request = dg.RunRequest(job_name=daily_job.name, partition_key=first.isoformat(),
-                                        run_key=landing_scan.run_key("landing", first, last, plan), tags=tags)
-            else:  # one single-run backfill over consecutive days: the SQL runs once over the range
-                tags.update({alerts.RANGE_START_TAG: first.isoformat(), alerts.RANGE_END_TAG: last.isoformat()})
-                request = dg.RunRequest(job_name=daily_job.name, run_key=landing_scan.run_key("landing", first, last, plan), tags=tags)
-            requests.append(request)
+            requests.append(_day_runs(first, last, landing_scan.run_key("landing", first, last, plan),
+                                      {TRIGGER_TAG: "landing_zone_sensor", LANDING_DAYS_TAG: span}))
             reasons = sorted({plan.days_to_run[d] for d in plan.days_to_run if first <= d <= last})
             context.log.info(f"landing zone: run daily_job for {span} ({'; '.join(reasons)})")
-        requests += _weekly_reruns(context, plan, now, start.first_week)
+        requests += _weekly_reruns(
+            context, plan.weeks(), now, start.first_week, trigger="landing_zone_sensor",
+            run_key=lambda week: landing_scan.run_key("landing-week", week, week + timedelta(days=6), plan))
         requests += _freshness_requests(context, snapshot, plan, previous, settings, now, start.day)
         if plan.deletions_ignored:
             context.log.info(f"files removed (not re-run): {sorted(d.isoformat() for d in plan.deletions_ignored)}")
@@ -171,6 +182,60 @@ def build_landing_zone_sensor(settings: AutomationSettings, start: FirstDay | No
         return dg.SensorResult(run_requests=requests, cursor=plan.cursor.to_json())
 
     return landing_zone_sensor
+
+
+LATE_EVENTS_TRIGGER = "late_events_sensor"
+
+
+def build_late_events_sensor(start: FirstDay) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="late_events_sensor",
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "Events that landed after their day (a tracker's retry, a phone back online) or were stamped "
+            "into the next day are cleaned under the day they landed, while the metrics count them on "
+            "their own day. After each clean_events materialization this sensor reads the event days "
+            "it reported outside its landing days (metadata event_days_outside_run) and re-runs those "
+            "days' facts, metrics and report (daily_job without ingestion and cleaning), and their "
+            "weekly rollups when the week is built. Days not built yet are left to their own run."
+        ),
+    )
+    def late_events_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        if context.repository_def is None:
+            return dg.SensorResult(skip_reason="no repository")
+        graph = context.repository_def.asset_graph
+        rebuilt = sorted(LATE_EVENTS_SCOPE.resolve(graph), key=lambda k: k.to_user_string())
+        daily = [key for key in rebuilt if key in DAILY.resolve(graph)]
+        if context.cursor is None:  # first look: what runs before it made is what they made
+            latest = context.instance.fetch_materializations(CLEAN_EVENTS, limit=1).records
+            return dg.SensorResult(skip_reason="first look: late events are followed from now on",
+                                   cursor=str(latest[0].storage_id if latest else 0))
+        found = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=CLEAN_EVENTS, after_storage_id=int(context.cursor)), limit=1000, ascending=True)
+        if not found.records:
+            return dg.SensorResult(skip_reason="no clean_events materialization since the last look")
+        cursor = str(found.records[-1].storage_id)  # more than 1,000 (a long backfill): the next tick goes on
+        now = datetime.now(timezone.utc)
+        reported = {date.fromisoformat(day) for record in found.records
+                    for day in (record.asset_materialization.metadata.get(EVENT_DAYS_OUTSIDE) or _NO_DAYS).value}
+        built = set().union(*(context.instance.get_materialized_partitions(key) for key in daily)) if daily else set()
+        days = {day for day in reported if start.day <= day <= last_complete_day(now) and day.isoformat() in built}
+        if not days:
+            return dg.SensorResult(skip_reason=f"no late events on a built day ({len(reported)} day(s) reported)",
+                                   cursor=cursor)
+        requests = []
+        for first, last in contiguous_blocks(days):
+            span = first.isoformat() if first == last else f"{first.isoformat()}..{last.isoformat()}"
+            requests.append(_day_runs(first, last, f"late-events:{span}:{cursor}",
+                                      {TRIGGER_TAG: LATE_EVENTS_TRIGGER, LATE_DAYS_TAG: span}, asset_selection=rebuilt))
+            context.log.info(f"late events: re-run the facts and metrics of {span}")
+        requests += _weekly_reruns(context, {week_start(day) for day in days}, now, start.first_week,
+                                   run_key=lambda week: f"late-events-week:{week.isoformat()}:{cursor}",
+                                   trigger=LATE_EVENTS_TRIGGER)
+        return dg.SensorResult(run_requests=requests, cursor=cursor)
+
+    return late_events_sensor
 
 
 @dg.run_failure_sensor(
@@ -208,5 +273,6 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
 @dg.definitions
 def sensors() -> dg.Definitions:
     return dg.Definitions(sensors=[
-        build_landing_zone_sensor(automation_settings(), first_day()), run_failure_alert_sensor, automation_sensor,
+        build_landing_zone_sensor(automation_settings(), first_day()), build_late_events_sensor(first_day()),
+        run_failure_alert_sensor, automation_sensor,
     ])

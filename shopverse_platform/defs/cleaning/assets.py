@@ -17,6 +17,9 @@ from shopverse_platform.lib.ingestion import landing
 from shopverse_platform.lib.warehouse.column_docs import comment_columns
 from shopverse_platform.lib.warehouse.tables import table_exists, unique_key, unique_key_in_days
 
+# clean_events' metadata: the event days, outside the run's landing days, of the events it cleaned
+EVENT_DAYS_OUTSIDE = "event_days_outside_run"
+
 CLEANING = PLATFORM.with_group("cleaning")
 WINDOW = window("partition_date")
 
@@ -99,6 +102,10 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
     only grew (every file cleaned before is registered unchanged, every new one sorts after them by
     name) cleans only the new files and appends them, with the same rules and the same rows as a whole-day
     rebuild (`cleaned_landing_files` records what was cleaned; metadata `mode`).
+
+    Metadata `event_days_outside_run`: the event days, outside the run's landing days, of the
+    events it cleaned (landed late, or stamped into the next day); the late-events sensor rebuilds
+    those days' metrics, which select by event day.
     """
     params = window_params(context)
     start, end = params["start"], params["end"]
@@ -136,9 +143,13 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
         comment_columns(con, "quarantine")  # written beside clean_events, rejected lines
         comment_columns(con, "cleaned_landing_files")
         comment_columns(con, "partition_fingerprints")  # the days' fingerprints, kept by the writers
+        late_days = event_cleaning.event_days_outside(
+            con, start, end, None if appended is None else [f.path for f in appended])
         yield dg.MaterializeResult(
             metadata={**metadata, "outcome_by_reason": dg.MetadataValue.json(outcome),
                       "chunks": dg.MetadataValue.int(len(chunks)), "mode": dg.MetadataValue.text(mode),
+                      # read by the late-events sensor, which rebuilds those days' metrics
+                      EVENT_DAYS_OUTSIDE: dg.MetadataValue.json([day.isoformat() for day in late_days]),
                       # every group of days runs the same texts: stated once
                       **sql_lineage_metadata(con, "clean_events", log.take(distinct=True))}
         )

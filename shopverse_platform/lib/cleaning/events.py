@@ -183,6 +183,15 @@ def reconcile(con: duckdb.DuckDBPyConnection, source: str, start: date, end: dat
 
 
 # ------------------------------------------------------------------ a day that only grew
+def event_days_outside(con: duckdb.DuckDBPyConnection, start: date, end: date,
+                       files: list[str] | None = None) -> list[date]:
+    """The event days, outside [start, end), of the events landed in [start, end) (of ``files``
+    only, when given): the days whose metrics (by event_date) are stale until rebuilt (the
+    late-events sensor rebuilds them)."""
+    rows = con.execute(load_sql(__file__, "event_days_outside"), {"start": start, "end": end, "files": files}).fetchall()
+    return [day for (day,) in rows]
+
+
 def _rules_params(rules: EventRules) -> dict[str, int]:
     return {"future_tolerance_hours": rules.future_tolerance_hours, "max_lateness_days": rules.max_lateness_days}
 
