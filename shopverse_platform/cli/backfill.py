@@ -260,13 +260,17 @@ def alert_failed_run(result: dg.JobExecutionResult) -> None:
     """Raise the run-failure alert of a run this process executed (the failure sensor only sees
     runs of the daemon's queue): the webhook when configured, the ``alerts`` table always."""
     from shopverse_platform.defs.automation.resources import Alerting
+    from shopverse_platform.defs.checks import failed_check_findings
     from shopverse_platform.defs.resources import Warehouse
     from shopverse_platform.lib.automation import alerts
 
     failure = next((e for e in result.all_events if e.event_type_value == "RUN_FAILURE"), None)
     alerting = Alerting()
+    checks = failed_check_findings(result.get_asset_check_evaluations())
     sent, stored = alerting.dispatch(alerts.run_failure_alert(
         result.dagster_run, result.get_step_failure_events(), failure.message if failure else None,
-        alerting.resolved_ui_url()), Warehouse())
-    print(f"ALERT {sent.title}\n  {sent.error.splitlines()[0][:300]}\n  {sent.run_url}  (webhook: {sent.webhook_status}; table: {stored})")
+        alerting.resolved_ui_url(), checks), Warehouse())
+    # each failed check's finding in full (what failed the run, in words), else the error's first line
+    said = "\n  ".join(line[:600] for line in checks) or sent.error.splitlines()[0][:300]
+    print(f"ALERT {sent.title}\n  {said}\n  {sent.run_url}  (webhook: {sent.webhook_status}; table: {stored})")
 

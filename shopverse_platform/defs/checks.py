@@ -63,10 +63,30 @@ class Check:
             check_name=self.check_name,
             asset_key=self.asset,
             passed=bool(passed),
+            # a failure says what it found in words: the run's error and the alert show it
+            description=None if passed else _finding(metadata),
             # lists and dicts (offending keys, per-split figures) are shown as JSON in the UI
             metadata={k: dg.MetadataValue.json(v) if isinstance(v, (list, dict)) else v for k, v in metadata.items()},
             severity=dg.AssetCheckSeverity.WARN if warn else dg.AssetCheckSeverity.ERROR,
         )
+
+
+def _finding(metadata: dict) -> str | None:
+    """A failed check's finding in words, from its metadata: its findings (the first three), else
+    what to look at."""
+    findings = metadata.get("findings")
+    if findings:
+        more = f" (and {len(findings) - 3} more)" if len(findings) > 3 else ""
+        return "; ".join(str(f) for f in findings[:3]) + more
+    look = metadata.get("what_to_look_at")
+    return str(look) if look else None
+
+
+def failed_check_findings(evaluations: Iterable[dg.AssetCheckEvaluation]) -> list[str]:
+    """``check_name: finding`` of each evaluation that failed with ERROR severity (what blocked a
+    run), for the run-failure alert: Dagster's own error names the checks only."""
+    return [f"{e.check_name}: {e.description or 'failed'}" for e in evaluations
+            if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
 
 
 def run_checks(

@@ -11,8 +11,10 @@ import dagster as dg
 import duckdb
 import pytest
 
+from shopverse_platform.defs.checks import failed_check_findings
 from shopverse_platform.defs.cleaning.assets import clean_events, sessions
 from shopverse_platform.defs.ingestion.assets import raw_events
+from shopverse_platform.lib.automation import alerts
 from shopverse_platform.lib.cleaning import events as event_cleaning
 from shopverse_platform.lib.cleaning.input_quality import QualityGates, gate_outcome, write_input_quality
 from shopverse_platform.lib.reports import data as report_data
@@ -73,6 +75,20 @@ def test_a_feed_that_is_all_rejected_fails_and_says_what_to_look_at():
     assert status == "fail" and metadata["days_failed"] == [str(MONDAY)]
     assert "100.0% of 1,000 events lines rejected" in metadata["findings"][0]
     assert "quarantine" in metadata["what_to_look_at"]
+
+
+def test_what_to_look_at_names_the_day_with_rejected_lines_not_a_volume_warning():
+    tuesday = MONDAY + timedelta(days=1)
+    history = {MONDAY - timedelta(days=7 * w): 1000 for w in range(1, 5)}
+    # Monday: a volume drop, nothing rejected; Tuesday: 5 % rejected (no history: volume not judged)
+    con = _warehouse(history, {MONDAY: (200, {}, 4), tuesday: (950, {"bad_timestamp": 50}, 0)})
+    rows = write_input_quality(con, "events", MONDAY, tuesday + timedelta(days=1), QualityGates())
+    assert [r["status"] for r in rows] == ["warn", "warn"]
+    status, metadata = gate_outcome(rows)
+    assert status == "warn" and f"DATE '{tuesday}'" in metadata["what_to_look_at"]
+    assert "reason_code <> 'duplicate_event'" in metadata["what_to_look_at"]  # not Monday's 4 duplicates
+    status, metadata = gate_outcome(rows[:1])  # the volume warning alone: look at the counts
+    assert "FROM input_quality" in metadata["what_to_look_at"] and "volume" in metadata["what_to_look_at"]
 
 
 def test_a_clean_day_at_the_usual_volume_passes():
@@ -153,6 +169,16 @@ def test_a_rejected_feed_blocks_the_tables_downstream_and_the_report_says_so(lan
     gate = next(e for e in result.get_asset_check_evaluations() if e.check_name == "clean_events_input_quality")
     assert (gate.passed, gate.severity) == (False, dg.AssetCheckSeverity.ERROR)
     assert gate.metadata["status"].value == "fail"
+    # the failure in words, where the run's error and the alert show it (Dagster's error names the
+    # check only: "1 blocking asset check failed with ERROR severity: clean_events: ...")
+    finding = ("2024-03-05: 60.0% of 100 events lines rejected (threshold: warn above 1.0%, fail above 20.0%); "
+               "most: schema_violation (60)")
+    assert gate.description.startswith(finding)
+    assert failed_check_findings(result.get_asset_check_evaluations()) == [f"clean_events_input_quality: {gate.description}"]
+    alert = alerts.run_failure_alert(result.dagster_run, result.get_step_failure_events(), None, "http://ui",
+                                     failed_check_findings(result.get_asset_check_evaluations()))
+    assert alert.error.startswith(f"clean_events_input_quality: {finding}")
+    assert "blocking asset check failed" in alert.error  # Dagster's own error follows
     materialized = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()
                     for m in [m.event_specific_data.materialization]}
     assert materialized == {"raw_events", "clean_events"}  # sessions blocked

@@ -18,6 +18,7 @@ from shopverse_platform.defs.automation.jobs import (
 )
 from shopverse_platform.defs.automation.resources import Alerting
 from shopverse_platform.defs.automation.selections import DAILY, LATE_EVENTS_SCOPE, WEEKLY
+from shopverse_platform.defs.checks import failed_check_findings
 from shopverse_platform.defs.cleaning.assets import EVENT_DAYS_OUTSIDE
 from shopverse_platform.defs.resources import LandingZone, Warehouse
 from shopverse_platform.lib.automation import alerts, landing_scan
@@ -249,8 +250,11 @@ def build_late_events_sensor(start: FirstDay) -> dg.SensorDefinition:
     ),
 )
 def run_failure_alert_sensor(context: dg.RunFailureSensorContext, alerting: Alerting, warehouse: Warehouse) -> None:
+    evaluations = [entry.dagster_event.event_specific_data for entry in context.instance.all_logs(
+        context.dagster_run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
     alert = alerts.run_failure_alert(
-        context.dagster_run, context.get_step_failure_events(), context.failure_event.message, alerting.resolved_ui_url()
+        context.dagster_run, context.get_step_failure_events(), context.failure_event.message, alerting.resolved_ui_url(),
+        failed_check_findings(evaluations),
     )
     alert, stored = alerting.dispatch(alert, warehouse)
     context.log.error(f"ALERT {alert.title}: {alert.error.splitlines()[0][:300]} | webhook {alert.webhook_status} | table {stored}")

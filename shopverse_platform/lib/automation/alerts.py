@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -114,10 +114,13 @@ def _root_error(error) -> tuple[str | None, str | None]:
     return (error.cls_name, error.message) if error is not None else (None, None)
 
 
-def run_failure_alert(run, step_failure_events, fallback_message: str | None, ui_url: str) -> Alert:
+def run_failure_alert(run, step_failure_events, fallback_message: str | None, ui_url: str,
+                      failed_checks: Sequence[str] = ()) -> Alert:
     """The alert of a failed run (a ``DagsterRun`` and its ``STEP_FAILURE`` events): failing assets
-    and steps, partition, root error and the link to the run in the UI."""
-    steps, errors = [], []
+    and steps, partition, root error and the link to the run in the UI. ``failed_checks``: the
+    findings of the checks that failed it (``check_name: finding``), first in the error: Dagster's
+    own error for a blocking check names the check only."""
+    steps, errors = [], list(failed_checks)
     for event in step_failure_events:
         steps.append(event.step_key)
         data = event.step_failure_data

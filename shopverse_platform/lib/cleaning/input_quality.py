@@ -190,10 +190,16 @@ def gate_outcome(rows: list[dict]) -> tuple[str, dict[str, object]]:
     }
     flagged = [row for row in rows if row["status"] == status and status != "ok"]
     if flagged:
-        day = flagged[0]["partition_date"]
+        # the flagged day with the most rejected lines (the first on a tie): a day flagged for its
+        # volume alone has no rejected line to look at
+        worst = max(flagged, key=lambda row: row["lines_rejected"])
+        day = worst["partition_date"]
         metadata["what_to_look_at"] = (
             f"shopverse sql \"SELECT reason_code, reason_detail, source_file, line_number FROM quarantine "
-            f"WHERE partition_date = DATE '{day}'\" — the rejected lines of {day} and why; the table input_quality "
-            "holds the per-day counts."
+            f"WHERE partition_date = DATE '{day}' AND reason_code <> '{SOURCES[worst['source']].duplicate_reason}'\" "
+            f"— the rejected lines of {day} and why; the table input_quality holds the per-day counts."
+            if worst["lines_rejected"] else
+            f"shopverse sql \"SELECT * FROM input_quality WHERE partition_date = DATE '{day}'\" — {day} is flagged "
+            "for its volume against the usual (no line rejected): is a feed missing, or replayed?"
         )
     return status, metadata
