@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import subprocess
+import signal
 import sys
 import time
 from datetime import date, timedelta
@@ -154,8 +154,16 @@ def cmd_ui(args: argparse.Namespace) -> int:
     # (or from make) without the environment activated, a bare "dagster" is not on the PATH.
     dagster = Path(sys.executable).parent / "dagster"
     command = [str(dagster), "dev", "-w", str(paths.PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
-    print(f"Dagster UI on http://{args.host}:{args.port}  (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
-    return subprocess.call(command, cwd=paths.PROJECT_ROOT)
+    print(f"Dagster UI on http://{args.host}:{args.port}  (DAGSTER_HOME={os.environ['DAGSTER_HOME']})", flush=True)
+    # This process becomes `dagster dev` (same PID): a SIGTERM or Ctrl-C sent to `shopverse ui`
+    # reaches dagster dev, which stops its webserver, daemon and code server. Run as a child, the
+    # wrapper died on SIGTERM and left the three of them running, orphaned.
+    # A shell starting a command in the background (`shopverse ui &`, nohup) ignores SIGINT in it,
+    # and dagster dev maps SIGTERM onto SIGINT's handler: ignored too, it kept running a minute after
+    # SIGTERM (measured). Default SIGINT across the exec, so Python installs its handler again.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.chdir(paths.PROJECT_ROOT)
+    os.execv(command[0], command)
 
 
 def _check_simulate(args: argparse.Namespace) -> None:
