@@ -155,14 +155,14 @@ def cmd_ui(args: argparse.Namespace) -> int:
     dagster = Path(sys.executable).parent / "dagster"
     command = [str(dagster), "dev", "-w", str(paths.PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.port)]
     print(f"Dagster UI on http://{args.host}:{args.port}  (DAGSTER_HOME={os.environ['DAGSTER_HOME']})", flush=True)
-    # This process becomes `dagster dev` (same PID): a SIGTERM or Ctrl-C sent to `shopverse ui`
-    # reaches dagster dev, which stops its webserver, daemon and code server. Run as a child, the
-    # wrapper died on SIGTERM and left the three of them running, orphaned.
     # A shell starting a command in the background (`shopverse ui &`, nohup) ignores SIGINT in it,
     # and dagster dev maps SIGTERM onto SIGINT's handler: ignored too, it kept running a minute after
     # SIGTERM (measured). Default SIGINT across the exec, so Python installs its handler again.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.chdir(paths.PROJECT_ROOT)
+    # This process becomes `dagster dev` (same PID): a SIGTERM or Ctrl-C sent to `shopverse ui`
+    # reaches dagster dev, which stops its webserver, daemon and code server. Run as a child, the
+    # wrapper died on SIGTERM and left the three of them running, orphaned.
     os.execv(command[0], command)
 
 

@@ -1,4 +1,4 @@
-"""Sensors: landing-zone files, failed runs, and declarative automation."""
+"""Sensors: landing-zone files, late events, failed runs, and declarative automation."""
 
 import time
 from collections.abc import Callable
@@ -22,7 +22,6 @@ from shopverse_platform.defs.checks import failed_check_findings
 from shopverse_platform.defs.cleaning.assets import EVENT_DAYS_OUTSIDE
 from shopverse_platform.defs.resources import LandingZone, Warehouse
 from shopverse_platform.lib.automation import alerts, landing_scan
-from shopverse_platform.lib.ingestion import order_exports
 from shopverse_platform.lib.automation.settings import (
     DEFAULT_FIRST_DAY,
     AutomationSettings,
@@ -34,6 +33,7 @@ from shopverse_platform.lib.automation.settings import (
     last_complete_week,
     week_start,
 )
+from shopverse_platform.lib.ingestion import order_exports
 
 LANDING_DAYS_TAG = "shopverse/landing_days"
 LATE_DAYS_TAG = "shopverse/late_event_days"

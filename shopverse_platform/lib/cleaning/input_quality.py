@@ -45,9 +45,10 @@ class Source(NamedTuple):
 
 
 SOURCES: dict[str, Source] = {
-    "events": Source("raw_events", "raw_event_lines_by_day", "raw_events_first_day", "clean_events", "duplicate_event", "unreadable_file", False),
-    "orders": Source("raw_orders", "raw_order_lines_by_day", "raw_orders_first_day", "clean_order_lines", "duplicate_line",
-                     "unreadable_export", True),
+    "events": Source("raw_events", "raw_event_lines_by_day", "raw_events_first_day", "clean_events",
+                     duplicate_reason="duplicate_event", unreadable_reason="unreadable_file", unreadable_fails=False),
+    "orders": Source("raw_orders", "raw_order_lines_by_day", "raw_orders_first_day", "clean_order_lines",
+                     duplicate_reason="duplicate_line", unreadable_reason="unreadable_export", unreadable_fails=True),
 }
 
 

@@ -105,8 +105,8 @@ def _totals(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, float |
     params = {"start": period.start, "end": period.end}
     totals: dict[str, float | None] = {}
     if table_exists(con, "daily_sales"):
-        # the orders priced in the reporting currency; a daily_sales from before that column (added
-        # by the next run that rebuilds a day) has only orders, every one of them priced then
+        # the orders priced in the reporting currency; days built before that column (it is added
+        # by the next run that rebuilds a day) keep the former denominator, every order
         priced = "coalesce(gross_aov_orders, orders)" if any(
             name == "gross_aov_orders" for name, _ in table_schema(con, "daily_sales")) else "orders"
         totals.update(_df(con, load_sql(__file__, "sales_totals", priced_orders=SqlText(priced)), params).iloc[0].to_dict())

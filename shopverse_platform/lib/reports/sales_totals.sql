@@ -5,8 +5,8 @@ SELECT
   (SELECT sum(orders)::DOUBLE FROM daily_sales WHERE sales_date >= $start AND sales_date < $end) AS orders,
   (SELECT sum(aov_net_revenue)::DOUBLE / nullif(sum(aov_orders), 0) FROM daily_sales
      WHERE sales_date >= $start AND sales_date < $end) AS average_order_value,
-  -- {{priced_orders}}: the orders priced in the reporting currency (data.py: gross_aov_orders, or
-  -- orders on days built before that column, when every order was)
+  -- priced orders: gross_aov_orders, the orders priced in the reporting currency (data.py; on days
+  -- built before that column, every order: the former denominator)
   (SELECT sum(gross_revenue)::DOUBLE / nullif(sum({{priced_orders}}), 0) FROM daily_sales
      WHERE sales_date >= $start AND sales_date < $end) AS gross_average_order_value,
   (SELECT sum(new_customers)::DOUBLE FROM daily_sales WHERE sales_date >= $start AND sales_date < $end) AS new_customers
