@@ -35,6 +35,7 @@ DAILY_SALES_DEPS = {
     "average_order_value": {("orders", "gross_amount"), ("order_lines", "credited_amount")},
     # CASE WHEN orders > 0 THEN gross_revenue / orders
     "gross_average_order_value": {("orders", "gross_amount"), ("orders", "is_order")},
+    "gross_aov_orders": {("orders", "gross_amount"), ("orders", "is_order")},  # orders priced in the reporting currency
     "aov_orders": {("orders", "gross_amount"), ("order_lines", "credited_amount")},  # count(*) FILTER (WHERE kept_amount > 0)
     "aov_net_revenue": {("orders", "gross_amount"), ("order_lines", "credited_amount")},
     "unique_customers": {("orders", "customer_id"), ("orders", "is_order")},
