@@ -281,3 +281,32 @@ def test_the_warehouse_namespace_is_its_name_not_its_path(tmp_path, monkeypatch)
     monkeypatch.setenv("SHOPVERSE_WAREHOUSE_NAME", "/srv/data/shop")
     with pytest.raises(ValueError, match="SHOPVERSE_WAREHOUSE_NAME"):
         Warehouse(path=str(here)).uri
+
+
+def test_the_run_catalogue_is_read_once_and_again_only_for_a_table_it_does_not_know(tmp_path):
+    """Column lineage needs every table's columns: read once per run in this process (each step
+    used to open the warehouse and read them all), updated by each step's own schema, and read
+    again, once per step at most, when a statement names a table created since."""
+    from shopverse_platform.defs.lineage import observer
+    from shopverse_platform.defs.resources import Warehouse
+
+    class CountingWarehouse(Warehouse):
+        def connect(self, *args, **kwargs):
+            opened.append(kwargs.get("read_only"))
+            return super().connect(*args, **kwargs)
+
+    opened: list = []
+    warehouse = CountingWarehouse(path=str(tmp_path / "w.duckdb"))
+    with Warehouse(path=warehouse.path).connect() as con:
+        con.execute("CREATE TABLE a (x INTEGER)")
+    catalogue = observer._catalogue_of_run(warehouse, "run-1")
+    assert catalogue.columns == {"main.a": [("x", "INTEGER")]} and len(opened) == 1
+    assert observer._catalogue_of_run(warehouse, "run-1") is catalogue and len(opened) == 1  # the next step
+    catalogue.learn("main.a", [("x", "INTEGER"), ("y", "VARCHAR")])  # a step's own schema after it wrote
+    names = catalogue.column_names_for_step()
+    assert names("main.a") == ["x", "y"] and len(opened) == 1
+    with Warehouse(path=warehouse.path).connect() as con:
+        con.execute("CREATE TABLE b (z DOUBLE)")  # an earlier step of the run made it
+    assert names("main.b") == ["z"] and len(opened) == 2
+    assert names("main._staging") is None and len(opened) == 2  # a temp table: not read again this step
+    assert observer._catalogue_of_run(warehouse, "run-2") is not catalogue and len(opened) == 3  # a new run reads anew

@@ -9,7 +9,7 @@ Every method swallows its own errors: lineage is never allowed to fail a step.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -265,15 +265,21 @@ class StepLineage:
         table = asset.output.name.split(".", 1)[-1]
         sql = _sql_of(asset.metadata) or asset.job.sql
         try:
-            with self.warehouse.connect(read_only=True) as con:
-                columns = _columns(con)
-                output.schema = columns.get(f"main.{table}")
-                if output.row_count is None and output.schema:
-                    output.row_count = int(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
+            catalogue = _catalogue_of_run(self.warehouse, self.context.run_id)
+            schema = metadata.get("dagster/column_schema")
+            if isinstance(schema, dg.TableSchema) and output.row_count is not None:
+                # what the step itself reported of its table, read on its own connection after writing
+                output.schema = [(c.name, c.type) for c in schema.columns]
+                catalogue.learn(f"main.{table}", output.schema)
+            else:
+                with self.warehouse.connect(read_only=True) as con:
+                    columns = catalogue.read(con)
+                    output.schema = columns.get(f"main.{table}")
+                    if output.row_count is None and output.schema:
+                        output.row_count = int(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
             if sql:
-                output.column_lineage = column_lineage(
-                    sql, lambda name: [c for c, _ in columns[name]] if name in columns else None, target=table,
-                ).restricted_to(set(columns))  # a temp table of the run is no dataset
+                output.column_lineage = column_lineage(sql, catalogue.column_names_for_step(), target=table).restricted_to(
+                    set(catalogue.columns))  # a temp table of the run is no dataset
         except Exception as error:  # noqa: BLE001 - e.g. another process holds the write lock
             self.context.log.debug(f"OpenLineage: warehouse facts for {table} unavailable ({error})")
             if sql and output.column_lineage is None:
@@ -358,6 +364,54 @@ def _int(value: object) -> int | None:
         return int(value) if value is not None else None  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
+
+
+class _RunCatalogue:
+    """The warehouse's tables and columns, as column lineage needs them, for one run in this
+    process: read on the first step that needs them, then kept up to date by each step's own
+    column schema (its writer's view, read on the step's connection after writing), and read again
+    when a statement names a table it does not know (one an earlier step created). Each step used
+    to open a connection and read the whole catalogue: ~25 ms a step, 0.6-0.7 s of a daily run."""
+
+    def __init__(self, warehouse, run_id: str) -> None:
+        self.warehouse, self.run_id = warehouse, run_id
+        self.columns: dict[str, list[tuple[str, str]]] = {}
+        self.loaded = False
+
+    def read(self, con) -> dict[str, list[tuple[str, str]]]:
+        self.columns, self.loaded = _columns(con), True
+        return self.columns
+
+    def learn(self, table: str, schema: list[tuple[str, str]]) -> None:
+        self.columns[table] = list(schema)
+
+    def column_names_for_step(self) -> Callable[[str], list[str] | None]:
+        """Column names by table for one step's lineage; a table not known reads the catalogue again,
+        once per step (a statement's temp tables are never in it)."""
+        refreshed = False
+
+        def column_names(table: str) -> list[str] | None:
+            nonlocal refreshed
+            if table not in self.columns and not refreshed:
+                refreshed = True
+                with self.warehouse.connect(read_only=True) as con:
+                    self.read(con)
+            return [name for name, _ in self.columns[table]] if table in self.columns else None
+
+        return column_names
+
+
+_CATALOGUE: list[_RunCatalogue] = []  # the current run's, in this process (one at a time)
+
+
+def _catalogue_of_run(warehouse, run_id: str) -> _RunCatalogue:
+    if not _CATALOGUE or _CATALOGUE[0].run_id != run_id or _CATALOGUE[0].warehouse.uri != warehouse.uri:
+        _CATALOGUE[:] = [_RunCatalogue(warehouse, run_id)]
+    catalogue = _CATALOGUE[0]
+    if not catalogue.loaded:
+        with warehouse.connect(read_only=True) as con:
+            catalogue.read(con)
+    return catalogue
 
 
 def _columns(con) -> dict[str, list[tuple[str, str]]]:
