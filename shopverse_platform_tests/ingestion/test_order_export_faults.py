@@ -8,6 +8,7 @@ counts are worked out by hand from the lines written here.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -208,6 +209,11 @@ def test_values_outside_their_domain_are_quarantined_not_coerced(landing_dir, re
     details = dict(query("SELECT record_key, reason_detail FROM quarantine"))
     assert details["11"] == "Quantity '1.5' is not a whole number from -999999 to 999999 other than 0"
     assert details["16"] == "UnitPrice '1e400' is not a decimal of at most 3 decimals below 1e9 in magnitude"
+    # the rejected line verbatim, every field as text as the export wrote it (nothing cast or trimmed)
+    raw = dict(query("SELECT record_key, raw_line FROM quarantine"))
+    assert json.loads(raw["12"]) == {"InvoiceNo": "12", "StockCode": "A", "Description": "ITEM", "Quantity": "many",
+                                     "InvoiceDate": "2010-12-01 09:00:00", "UnitPrice": "1.5",
+                                     "CustomerID": "17850", "Country": "United Kingdom"}
     assert query("SELECT invoice_no, quantity, unit_price, line_amount, line_type FROM clean_order_lines ORDER BY line_number") == [
         ("21", 6, Decimal("2.550"), Decimal("15.30"), "product"),
         ("C22", -2, Decimal("2.550"), Decimal("-5.10"), "product"),

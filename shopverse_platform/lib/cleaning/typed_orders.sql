@@ -23,11 +23,10 @@ WITH typed AS (
            upper(trim(invoice_no)) LIKE 'C%' AS is_cancellation,
            trim(quantity) AS quantity_text, trim(unit_price) AS unit_price_text, invoice_date AS invoice_date_text,
            read_error,
-           -- a malformed line or an unreadable file (read_error, lib/ingestion) has no fields: its
-           -- text (as text: a CASE with JSON would parse it as JSON)
-           CASE WHEN read_error IS NOT NULL THEN raw_text ELSE CAST(to_json({InvoiceNo: invoice_no, StockCode: stock_code, Description: description,
-                    Quantity: quantity, InvoiceDate: invoice_date, UnitPrice: unit_price,
-                    CustomerID: customer_id, Country: country}) AS VARCHAR) END AS raw_line
+           -- a malformed line or an unreadable file (read_error, lib/ingestion) has no fields, only
+           -- its text; a line's verbatim fields are put together for the rejected ones only
+           -- (quarantine_orders_rows.sql), not for every line
+           raw_text
     FROM raw_orders WHERE partition_date >= $start AND partition_date < $end
 ),
 classified AS (
