@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import duckdb
 import pytest
@@ -63,3 +63,29 @@ def test_a_week_the_feed_ends_in_is_compared_with_the_same_weekdays():
     assert "Revenue 0.0% against the same weekdays of the previous week (£900.00 against £900.00)" in texts
     assert report.data.like_for_like == pytest.approx(
         {"net_revenue": 900.0, "orders": 6.0, "previous_net_revenue": 900.0, "previous_orders": 6.0})
+
+
+def test_a_day_in_progress_is_partial_up_to_now_even_for_a_new_shop(monkeypatch):
+    """Today's report (the freshness path builds today while it fills) read "Revenue −100% day over
+    day" at 00:30 for a shop of three days: the 7 days of history the usual-end rule needs were not
+    there. A day not ended is partial up to now whatever the history, compared with the same hours."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE orders (order_date DATE, order_ts TIMESTAMP, net_amount DECIMAL(18,2), is_order BOOLEAN)")
+    yesterday = LAST - timedelta(days=1)
+    for day, hour, amount in ((yesterday, 9, 40.0), (yesterday, 20, 500.0), (LAST, 8, 30.0)):
+        con.execute("INSERT INTO orders VALUES (?, ?, ?, true)", [day, datetime(day.year, day.month, day.day, hour), amount])
+    con.execute("""CREATE TABLE daily_sales AS
+        SELECT order_date AS sales_date, sum(net_amount) AS net_revenue, count(*) AS orders,
+               sum(net_amount) AS aov_net_revenue, count(*) AS aov_orders, sum(net_amount) AS gross_revenue,
+               0 AS new_customers
+        FROM orders GROUP BY order_date""")
+    monkeypatch.setattr(report_data, "utc_now", lambda: datetime(LAST.year, LAST.month, LAST.day, 10, 30, tzinfo=timezone.utc))
+    report = render.build(report_data.load(con, report_data.Period.day(LAST)))
+    texts = [i.text for i in report.insights]
+    assert "Day in progress: its data up to 10:30 UTC; changes compare the same hours of the previous day" in texts
+    # £30 by 10:30 against the £40 of the day before by 10:30: −25 %, not −94 % against its full £540
+    assert "Revenue \u221225% against the same hours of the previous day (£30.00 against £40.00)" in texts
+    # the day before, seen the next day: a full day, compared day over day
+    monkeypatch.setattr(report_data, "utc_now", lambda: datetime(LAST.year, LAST.month, LAST.day + 1, 1, tzinfo=timezone.utc))
+    texts = [i.text for i in render.build(report_data.load(con, report_data.Period.day(LAST))).insights]
+    assert not any(t.startswith(("Day in progress", "Partial")) for t in texts)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
 import duckdb
 import pandas as pd
@@ -126,6 +126,11 @@ def _totals(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, float |
 PARTIAL_DAY_MARGIN_SECONDS = 2 * 3600
 
 
+def utc_now() -> datetime:
+    """The time reports judge "in progress" by (a function, so tests can set it)."""
+    return datetime.now(timezone.utc)
+
+
 def _clock(seconds: float) -> str:
     minutes = int(seconds // 60)
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
@@ -134,20 +139,28 @@ def _clock(seconds: float) -> str:
 def completeness(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
     """Mark the period partial, with like-for-like figures, when its data is incomplete.
 
-    A day is partial when its last document comes more than two hours before the median end of
-    the previous 28 days with orders (needs 7 of them): it is compared with the same hours of the
-    day before. A week is partial when the sales feed starts after its Monday or ends before its
-    Sunday: it is compared with the same weekdays of the week before."""
+    A day that has not ended yet (today, UTC: the freshness path builds it while it fills) is
+    partial up to now, whatever the history. An ended day is partial when its last document comes
+    more than two hours before the median end of the previous 28 days with orders (needs 7 of
+    them). Either is compared with the same hours of the day before. A week is partial when the
+    sales feed starts after its Monday or ends before its Sunday: it is compared with the same
+    weekdays of the week before."""
     period = data.period
     if not table_exists(con, "orders") or not table_exists(con, "daily_sales"):
         return
     if period.kind == "daily":
-        ends_after, usual, days_seen = con.execute(load_sql(__file__, "day_completeness"), {"day": period.start}).fetchone()
-        if ends_after is None or usual is None or days_seen < 7 or ends_after >= usual - PARTIAL_DAY_MARGIN_SECONDS:
-            return
+        so_far = (utc_now() - datetime.combine(period.start, time(), timezone.utc)).total_seconds()
+        if so_far < 86_400:  # the day is in progress: its hours so far
+            ends_after = so_far
+            data.partial = (f"day in progress: its data up to {_clock(so_far)} UTC; changes compare the same hours of "
+                            "the previous day")
+        else:
+            ends_after, usual, days_seen = con.execute(load_sql(__file__, "day_completeness"), {"day": period.start}).fetchone()
+            if ends_after is None or usual is None or days_seen < 7 or ends_after >= usual - PARTIAL_DAY_MARGIN_SECONDS:
+                return
+            data.partial = (f"partial day: its data ends at {_clock(ends_after)} UTC, when the shop's days usually end "
+                            f"at {_clock(usual)}; changes compare the same hours of the previous day")
         row = con.execute(load_sql(__file__, "day_like_for_like"), {"day": period.start, "ends_after": ends_after}).fetchone()
-        data.partial = (f"partial day: its data ends at {_clock(ends_after)} UTC, when the shop's days usually end "
-                        f"at {_clock(usual)}; changes compare the same hours of the previous day")
     else:
         row = con.execute(load_sql(__file__, "week_like_for_like"), {"start": period.start, "end": period.end}).fetchone()
         first_day, last_day = row[0], row[1]
