@@ -14,6 +14,15 @@ from shopverse_platform.lib.reports import render
 LAST = date(2026, 11, 18)  # a Wednesday
 
 
+def _daily_sales(con: duckdb.DuckDBPyConnection) -> None:
+    """daily_sales summing ``orders`` per day, with the columns the report reads."""
+    con.execute("""CREATE TABLE daily_sales AS
+        SELECT order_date AS sales_date, sum(net_amount) AS net_revenue, count(*) AS orders,
+               sum(net_amount) AS aov_net_revenue, count(*) AS aov_orders, sum(net_amount) AS gross_revenue,
+               0 AS new_customers
+        FROM orders GROUP BY order_date""")
+
+
 def _warehouse(last_day_orders: list[tuple[int, float]]) -> duckdb.DuckDBPyConnection:
     """Fourteen full days before LAST with a £100 order at 10:00 and a £200 one at 18:00; LAST holds
     ``last_day_orders`` (hour, amount). daily_sales sums the same orders per day."""
@@ -24,11 +33,7 @@ def _warehouse(last_day_orders: list[tuple[int, float]]) -> duckdb.DuckDBPyConne
     for day, orders in days.items():
         for hour, amount in orders:
             con.execute("INSERT INTO orders VALUES (?, ?, ?, true)", [day, datetime(day.year, day.month, day.day, hour), amount])
-    con.execute("""CREATE TABLE daily_sales AS
-        SELECT order_date AS sales_date, sum(net_amount) AS net_revenue, count(*) AS orders,
-               sum(net_amount) AS aov_net_revenue, count(*) AS aov_orders, sum(net_amount) AS gross_revenue,
-               0 AS new_customers
-        FROM orders GROUP BY order_date""")
+    _daily_sales(con)
     return con
 
 
@@ -74,11 +79,7 @@ def test_a_day_in_progress_is_partial_up_to_now_even_for_a_new_shop(monkeypatch)
     yesterday = LAST - timedelta(days=1)
     for day, hour, amount in ((yesterday, 9, 40.0), (yesterday, 20, 500.0), (LAST, 8, 30.0)):
         con.execute("INSERT INTO orders VALUES (?, ?, ?, true)", [day, datetime(day.year, day.month, day.day, hour), amount])
-    con.execute("""CREATE TABLE daily_sales AS
-        SELECT order_date AS sales_date, sum(net_amount) AS net_revenue, count(*) AS orders,
-               sum(net_amount) AS aov_net_revenue, count(*) AS aov_orders, sum(net_amount) AS gross_revenue,
-               0 AS new_customers
-        FROM orders GROUP BY order_date""")
+    _daily_sales(con)
     monkeypatch.setattr(report_data, "utc_now", lambda: datetime(LAST.year, LAST.month, LAST.day, 10, 30, tzinfo=timezone.utc))
     report = render.build(report_data.load(con, report_data.Period.day(LAST)))
     texts = [i.text for i in report.insights]
