@@ -263,3 +263,28 @@ def test_scan_cost_stays_small_for_the_one_file_per_event_layout(tmp_path):
     cursor = landing_scan.plan(snapshot, landing_scan.LandingCursor(), last_complete=TODAY, first_day=FIRST,
                                processed_at=_nothing_processed, days_of_export=lambda key: set()).cursor
     assert len(cursor.to_json()) < 200  # one token per day, not one entry per file
+
+
+def test_a_failing_sensor_raises_one_alert_per_distinct_error(definitions, landing, tmp_path, monkeypatch):
+    """A sensor that raises starts no run, so no run-failure alert says that nothing runs any more:
+    the sensor's own failure is alerted (log, table, webhook), once per distinct error, not every 30 s."""
+    log = tmp_path / "data" / "alerts" / "alerts.log"
+    real_scan = landing_scan.scan
+
+    def broken(*args, **kwargs):
+        raise PermissionError("[Errno 13] Permission denied: 'landing/events/2026-11-17'")
+
+    monkeypatch.setattr(landing_scan, "scan", broken)
+    with dg.instance_for_test() as instance:
+        for _ in range(2):
+            with pytest.raises(Exception, match="Permission denied"):
+                _evaluate(definitions, instance)
+        lines = log.read_text().splitlines()
+        assert len(lines) == 1 and "sensor_failure" in lines[0] and "job=landing_zone_sensor" in lines[0]
+        assert "PermissionError" in lines[0]
+        monkeypatch.setattr(landing_scan, "scan", real_scan)
+        _evaluate(definitions, instance)  # working again
+        monkeypatch.setattr(landing_scan, "scan", broken)
+        with pytest.raises(Exception, match="Permission denied"):
+            _evaluate(definitions, instance)
+        assert len(log.read_text().splitlines()) == 2  # failing again after a good tick: alerted again

@@ -129,6 +129,25 @@ def _freshness_requests(context: dg.SensorEvaluationContext, snapshot: landing_s
     return requests
 
 
+def alerting_on_failure(sensor: str, tick: Callable[[], dg.SensorResult]) -> dg.SensorResult:
+    """Run a sensor's tick; when it raises, raise the sensor-failure alert (log, table, webhook: the
+    run-failure alert's channels) once per distinct error, then let Dagster record the failed tick.
+    A sensor that fails starts no run, so no run-failure alert would ever say that nothing runs."""
+    alerting = Alerting()
+    marker = alerting.resolved_log_path().with_name(f"failing_{sensor}.txt")
+    try:
+        result = tick()
+    except Exception as error:
+        try:
+            if alerts.sensor_failure_is_new(marker, error):
+                alerting.dispatch(alerts.sensor_failure_alert(sensor, error, alerting.resolved_ui_url()), Warehouse())
+        except Exception:  # noqa: BLE001 - the alert must not hide the sensor's own error
+            pass
+        raise
+    marker.unlink(missing_ok=True)  # working again: its next failure alerts
+    return result
+
+
 def build_landing_zone_sensor(settings: AutomationSettings, start: FirstDay | None = None) -> dg.SensorDefinition:
     """``start``: where the partitions start (unset: the default first day, 2010-12-01)."""
     start = start or FirstDay(DEFAULT_FIRST_DAY, "the default first day", pinned=False)
@@ -151,6 +170,9 @@ def build_landing_zone_sensor(settings: AutomationSettings, start: FirstDay | No
         ),
     )
     def landing_zone_sensor(context: dg.SensorEvaluationContext, landing_zone: LandingZone) -> dg.SensorResult:
+        return alerting_on_failure("landing_zone_sensor", lambda: _landing_tick(context, landing_zone))
+
+    def _landing_tick(context: dg.SensorEvaluationContext, landing_zone: LandingZone) -> dg.SensorResult:
         now = datetime.now(timezone.utc)
         snapshot = landing_scan.scan(
             landing_zone.root(), landing_zone.order_exports_path(), time.time(), settings.landing_settle_seconds

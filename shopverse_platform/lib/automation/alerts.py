@@ -144,6 +144,31 @@ def run_failure_alert(run, step_failure_events, fallback_message: str | None, ui
     )
 
 
+def sensor_failure_alert(sensor: str, error: BaseException, ui_url: str) -> Alert:
+    """The alert of a sensor whose tick raised: nothing it watches starts a run until it is fixed,
+    and no run fails to say so."""
+    now = datetime.now(timezone.utc)
+    return Alert(
+        alert_id=f"sensor_failure:{sensor}:{now.isoformat(timespec='seconds')}", created_at=now, kind="sensor_failure",
+        severity="error", run_id="", job_name=sensor, assets=(), partition_key=None, steps=("its tick",),
+        error=error_text(type(error).__name__, str(error)), run_url=f"{ui_url.rstrip('/')}/overview/automation",
+    )
+
+
+def sensor_failure_is_new(marker: Path, error: BaseException) -> bool:
+    """True (and remembered in ``marker``) when this failure differs from the one last alerted: a
+    sensor failing every 30 seconds alerts once per distinct error, not once per tick."""
+    signature = error_text(type(error).__name__, str(error))
+    try:
+        if marker.read_text(encoding="utf-8") == signature:
+            return False
+    except FileNotFoundError:
+        pass
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(signature, encoding="utf-8")
+    return True
+
+
 def write_log(alert: Alert, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as handle:
