@@ -225,6 +225,9 @@ def build_late_events_sensor(start: FirstDay) -> dg.SensorDefinition:
         ),
     )
     def late_events_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        return alerting_on_failure("late_events_sensor", lambda: _late_events_tick(context))
+
+    def _late_events_tick(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         if context.repository_def is None:
             return dg.SensorResult(skip_reason="no repository")
         graph = context.repository_def.asset_graph
