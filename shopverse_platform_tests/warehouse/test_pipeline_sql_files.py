@@ -64,6 +64,7 @@ def _parts(folder: str, name: str) -> dict:
     ingestion = {
         "raw_orders_rows": {"invoice_day": _load("ingestion", "invoice_day")},
         "insert_order_export_files": {"invoice_day": _load("ingestion", "invoice_day")},
+        "export_invoice_days": {"invoice_day": _load("ingestion", "invoice_day")},
     }
     return {"cleaning": cleaning, "ingestion": ingestion}.get(folder, {}).get(name, {})
 
