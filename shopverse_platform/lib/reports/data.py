@@ -150,7 +150,7 @@ def completeness(con: duckdb.DuckDBPyConnection, data: ReportData) -> None:
         return
     if period.kind == "daily":
         so_far = (utc_now() - datetime.combine(period.start, time(), timezone.utc)).total_seconds()
-        if so_far < 86_400:  # the day is in progress: its hours so far
+        if 0 <= so_far < 86_400:  # the day is in progress: its hours so far
             ends_after = so_far
             data.partial = (f"day in progress: its data up to {_clock(so_far)} UTC; changes compare the same hours of "
                             "the previous day")
