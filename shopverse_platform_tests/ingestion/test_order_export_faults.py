@@ -287,3 +287,24 @@ def test_the_run_warns_naming_each_file_not_read_whole(tmp_path):
         "clean_order_lines quarantines them",
         f"{tmp_path / 'latin.csv'}: not valid UTF-8, decoded as latin-1",
     ]
+
+
+def test_an_exact_repeat_is_the_copy_in_the_export_that_arrived_later(landing_dir, resources, query):
+    """Found using the platform: a late export named so that it sorts first ("late_...") made the
+    original line the repeat and kept the late copy. The copy kept is the one in the export that
+    arrived first (modified first, as ingestion read it), whatever the names."""
+    orders = landing_dir / "orders"
+    orders.mkdir()
+    original = orders / "online_retail.csv"
+    original.write_text(HEADER + line("536365", "85123A", "6", "2010-12-01 08:26:00", "2.55")
+                        + line("536366", "22633", "6", "2010-12-01 08:28:00", "1.85"))
+    late = orders / "late_export.csv"
+    late.write_text(HEADER + line("536366", "22633", "6", "2010-12-01 08:28:00", "1.85"))  # an exact repeat
+    modified_on(original, "2010-12-02")
+    modified_on(late, "2010-12-20")  # arrived weeks later
+    assert materialize_range(ASSETS, resources, "2010-12-01", "2010-12-01").success
+    assert [(name(f), n, r) for f, n, r in query(
+        "SELECT source_file, line_number, reason_code FROM quarantine WHERE source = 'orders'")] == [
+        ("late_export.csv", 2, "duplicate_line")]
+    assert sorted((name(f), n) for f, n in query("SELECT source_file, line_number FROM clean_order_lines")) == [
+        ("online_retail.csv", 2), ("online_retail.csv", 3)]

@@ -39,6 +39,7 @@ def _parts(folder: str, name: str) -> dict:
         "input_quality_rows": {"raw_by_day": _load("cleaning", "raw_event_lines_by_day"),
                                "raw_first_day": _load("cleaning", "raw_events_first_day"), "clean": table("clean_events")},
         "clean_order_lines_rows": {"history": _load("cleaning", "order_history")},
+        "typed_orders": {"arrivals": SqlText(f"({_load('cleaning', 'export_arrivals')})")},
         "empty_table_like": {"target": table("clean_order_lines"), "rows": _load(
             "cleaning", "clean_order_lines_rows", history=_load("cleaning", "order_history_empty"))},
         "insert_rows": {"target": table("quarantine"), "rows": _load("cleaning", "quarantine_orders_rows")},

@@ -25,7 +25,8 @@ def write_clean_order_lines(con: duckdb.DuckDBPyConnection, start: date, end: da
       reference, so this is the standard as-of match), when there is one.
     - Lines without CustomerID are guest orders: kept, ``is_guest``.
     - Postage, fees and adjustments get a ``line_type`` other than ``product``.
-    - An exact repeat of a line (every column equal), in the same or another export, is a duplicate.
+    - An exact repeat of a line (every column equal), in the same or another export, is a duplicate;
+      the copy kept is the one in the export that arrived first (modified first, as ingestion read it).
     - Quarantined with a reason: a line the reader could not split or a file it could not read
       (``malformed_line``, ``unreadable_export``), an unparseable InvoiceDate (``bad_invoice_date``),
       a Quantity or UnitPrice outside its domain (``quantity_out_of_domain``,
@@ -34,8 +35,9 @@ def write_clean_order_lines(con: duckdb.DuckDBPyConnection, start: date, end: da
     con.execute(load_sql(__file__, "quarantine_ddl"))
     for column in ("raw_orders_read_error", "raw_orders_raw_text"):  # raw_orders from before these columns
         con.execute(load_sql(__file__, column))
+    arrivals = load_sql(__file__, "export_arrivals" if table_exists(con, "order_export_files") else "export_arrivals_empty")
     con.execute(
-        load_sql(__file__, "typed_orders"),
+        load_sql(__file__, "typed_orders", arrivals=SqlText(f"({arrivals})")),
         {
             "start": start, "end": end,
             "non_product_codes": list(NON_PRODUCT_STOCK_CODES),

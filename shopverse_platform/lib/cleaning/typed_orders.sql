@@ -1,6 +1,7 @@
 -- The raw order-export lines of [start, end) typed, classified and judged: a NULL reason_code
 -- (clean), the rule a line breaks, or duplicate_line for an exact repeat of an earlier line (every
--- column equal, in the same or another export; the first delivery by day, file and line wins).
+-- column equal, in the same or another export; the first delivery wins: by day, the file that
+-- arrived first, file name and line).
 -- $non_product_codes and $non_product_kinds: stock codes that are not goods and what each is,
 -- in the same order (event_schema.NON_PRODUCT_STOCK_CODES).
 -- Value domains (docs/events.md), checked on the text so nothing is coerced on the way in (a cast
@@ -51,11 +52,14 @@ judged AS (
     FROM classified
 ),
 ranked AS (
-    SELECT *, CASE WHEN reason_code IS NULL THEN row_number() OVER (
+    -- the first delivery is the copy in the file that arrived first (its modification time when
+    -- read: export_arrivals.sql), then by file name and line: a late copy whose name sorts first is
+    -- the repeat
+    SELECT j.*, CASE WHEN reason_code IS NULL THEN row_number() OVER (
         PARTITION BY reason_code IS NULL, invoice_no, stock_code, description, quantity, invoice_ts,
                      unit_price, customer_id, country
-        ORDER BY partition_date, source_file, line_number) END AS delivery_rank
-    FROM judged
+        ORDER BY partition_date, a.modified_ns NULLS LAST, source_file, line_number) END AS delivery_rank
+    FROM judged j LEFT JOIN {{arrivals}} a USING (source_file)
 )
 SELECT * REPLACE (CASE WHEN reason_code IS NULL AND delivery_rank > 1 THEN 'duplicate_line'
                        ELSE reason_code END AS reason_code)
