@@ -230,9 +230,6 @@ def build_late_events_sensor(start: FirstDay) -> dg.SensorDefinition:
     def _late_events_tick(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         if context.repository_def is None:
             return dg.SensorResult(skip_reason="no repository")
-        graph = context.repository_def.asset_graph
-        rebuilt = sorted(LATE_EVENTS_SCOPE.resolve(graph), key=lambda k: k.to_user_string())
-        daily = [key for key in rebuilt if key in DAILY.resolve(graph)]
         if context.cursor is None:  # first look: what runs before it made is what they made
             latest = context.instance.fetch_materializations(CLEAN_EVENTS, limit=1).records
             return dg.SensorResult(skip_reason="first look: late events are followed from now on",
@@ -245,8 +242,14 @@ def build_late_events_sensor(start: FirstDay) -> dg.SensorDefinition:
         now = datetime.now(timezone.utc)
         reported = {date.fromisoformat(day) for record in found.records
                     for day in (record.asset_materialization.metadata.get(EVENT_DAYS_OUTSIDE) or _NO_DAYS).value}
-        built = set().union(*(context.instance.get_materialized_partitions(key) for key in daily)) if daily else set()
-        days = {day for day in reported if start.day <= day <= last_complete_day(now) and day.isoformat() in built}
+        reported = {day for day in reported if start.day <= day <= last_complete_day(now)}
+        graph = context.repository_def.asset_graph
+        rebuilt = sorted(LATE_EVENTS_SCOPE.resolve(graph), key=lambda k: k.to_user_string())
+        daily_keys = DAILY.resolve(graph)
+        # the partitions built so far, read only when late events were reported (most ticks: none)
+        built = set().union(*(context.instance.get_materialized_partitions(key)
+                              for key in rebuilt if key in daily_keys)) if reported else set()
+        days = {day for day in reported if day.isoformat() in built}
         if not days:
             return dg.SensorResult(skip_reason=f"no late events on a built day ({len(reported)} day(s) reported)",
                                    cursor=cursor)
