@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from shopverse_platform.defs.resources import LandingZone, Warehouse
+from shopverse_platform.lib.metrics.anomalies import AnomalyThresholds, anomalies_params, anomalies_sql
 from shopverse_platform.lib.metrics.ground_truth import evaluate
 from shopverse_platform.lib.simulator.traffic import simulate
 from shopverse_platform_tests.conftest import materialize_range
@@ -53,6 +54,14 @@ def test_simulated_anomalies_are_found_without_false_alarms(tmp_path):
     assert result.success
     with warehouse.connect(read_only=True) as con:
         report = evaluate(con, summary.ground_truth_path)
+        # the table was read from the running aggregates kept beside sessions; judged again from
+        # every session, the same rows
+        kept = con.execute("SELECT * FROM anomalies ORDER BY ALL").fetchall()
+        from_every_session = con.execute(f"SELECT * FROM ({anomalies_sql(con, from_sessions=True)}) ORDER BY ALL",
+                                         anomalies_params(AnomalyThresholds())).fetchall()
+        busy, every = con.execute("SELECT (SELECT count(*) FROM busy_sessions), (SELECT count(*) FROM sessions)").fetchone()
     assert report["bots"]["recall"] == 1.0 and report["orders"]["recall"] == 1.0
     assert report["traffic"]["true_positives"] >= 1
     assert report["overall"]["precision"] == 1.0
+    assert kept == from_every_session
+    assert {row[1] for row in kept} >= {"traffic_spike", "unusual_order", "bot"} and 0 < busy < every

@@ -218,12 +218,14 @@ def sessions(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Mate
     day (`sessions_sources`) finds the days that changed since the last build, and only the sessions
     with an event in them (now or before: `session_partitions`) are re-aggregated over all their
     events, so a session crossing midnight is one session, counted on the UTC day it started. The
-    first build, or one without that state, rebuilds the table whole (metadata `mode`).
+    first build, or one without that state, rebuilds the table whole (metadata `mode`). Beside it,
+    in the same transaction, two running aggregates the anomalies read instead of every session:
+    `session_hours` (sessions started per UTC hour) and `busy_sessions` (sessions of 10 events or more).
     """
     with warehouse.connect() as con:
         log = StatementLog(con)  # the SQL that really ran, for column lineage
         mode = dimensions.build_sessions(log)
-        for bookkeeping in ("sessions_sources", "session_partitions"):  # written beside sessions
+        for bookkeeping in ("sessions_sources", "session_partitions", "session_hours", "busy_sessions"):  # beside sessions
             comment_columns(con, bookkeeping)
         context.log.info(f"sessions: {mode}")
         return dg.MaterializeResult(metadata={**table_metadata(con, "sessions"), "mode": dg.MetadataValue.text(mode),

@@ -29,6 +29,13 @@ FUNNEL_FLAGS = {
 # sessions, and used by the metric layer and the visitor segments.
 BOT_MIN_EVENTS = 30
 BOT_EVENTS_PER_MINUTE = 30.0
+# A session of at least this many events is "busy": the population whose events per minute the
+# anomalies judge (hyperactive sessions), kept in ``busy_sessions``. Every bot must be one of them.
+BUSY_SESSION_MIN_EVENTS = 10
+assert BOT_MIN_EVENTS >= BUSY_SESSION_MIN_EVENTS, "busy_sessions must hold every bot"
+# The tables build_sessions keeps, in one transaction: sessions first (the one its query fills),
+# then its state, then the running aggregates over it that the anomalies read.
+SESSION_TABLES = ("sessions", "sessions_sources", "session_partitions", "session_hours", "busy_sessions")
 
 
 def events_per_minute_sql(events: str, first_ts: str, last_ts: str) -> str:
@@ -78,12 +85,18 @@ def build_sessions(con: duckdb.DuckDBPyConnection, full: bool = False) -> str:
     Only the sessions with an event in a changed partition, now or before, are deleted and
     re-aggregated over all their events (a session crossing midnight stays one). Without that state
     (a first build, a warehouse from before it, no clean events yet), when the stored table's columns
-    are not the query's (a release changed sessions.sql), or with ``full``, it is rebuilt whole."""
+    are not the query's (a release changed sessions.sql), or with ``full``, it is rebuilt whole.
+
+    Beside it, two running aggregates over the sessions, in the same transaction: ``session_hours``
+    (sessions started per hour; the affected sessions' hours, where they started before and where
+    they start now, counted again) and ``busy_sessions`` (the sessions of at least
+    ``BUSY_SESSION_MIN_EVENTS`` events; the affected ones replaced). The daily anomalies read them
+    instead of every session."""
     events = _source(con, "clean_events")
     partition_fingerprints.reconcile(con, "clean_events")
     con.execute(load_sql(__file__, "sessions_sources_now"))
-    state = not full and stored_state_matches(con, ("sessions", "sessions_sources", "session_partitions"),
-                                              sessions_query(events), FUNNEL_FLAGS)
+    state = not full and stored_state_matches(con, SESSION_TABLES, sessions_query(events), FUNNEL_FLAGS)
+    busy = {"busy_min_events": BUSY_SESSION_MIN_EVENTS}
     with transaction(con):
         if state and isinstance(events, TableName):
             con.execute(load_sql(__file__, "sessions_changed_days"))
@@ -97,19 +110,34 @@ def build_sessions(con: duckdb.DuckDBPyConnection, full: bool = False) -> str:
                 # constant, DuckDB skips every row group of clean_events before it (zone maps),
                 # where a session_id filter alone reads the whole history's session ids
                 since = con.execute(load_sql(__file__, "sessions_affected_since")).fetchone()[0]
+                con.execute(load_sql(__file__, "session_hours_affected"))
                 con.execute(load_sql(__file__, "sessions_delete_affected"))
+                con.execute(load_sql(__file__, "busy_sessions_delete"))
                 only_affected = SqlText("(SELECT * FROM clean_events WHERE partition_date >= $since "
                                         "AND session_id IN (SELECT session_id FROM _sessions_affected))")
                 con.execute(load_sql(__file__, "sessions_insert", sessions=sessions_query(only_affected)),
                             {**FUNNEL_FLAGS, "since": since})
+                con.execute(load_sql(__file__, "busy_sessions_insert"), busy)
+                _update_session_hours(con)
                 con.execute(load_sql(__file__, "sessions_sources_save"))
             mode = f"incremental ({days} changed partitions, {affected} sessions recomputed)"
         else:
             con.execute(f"CREATE OR REPLACE TABLE sessions AS {sessions_query(events)}", FUNNEL_FLAGS)
             con.execute(load_sql(__file__, "session_partitions_full", events=events))
+            con.execute(load_sql(__file__, "session_hours_full"))
+            con.execute(load_sql(__file__, "busy_sessions_full"), busy)
             con.execute(load_sql(__file__, "sessions_sources_save"))
             mode = "full"
     return mode
+
+
+def _update_session_hours(con: duckdb.DuckDBPyConnection) -> None:
+    """Count again the hours the affected sessions started in at the last build or start in now."""
+    con.execute(load_sql(__file__, "session_hours_affected_now"))
+    first, last = con.execute("SELECT min(hour_ts), max(hour_ts) FROM _session_hours_affected").fetchone()
+    con.execute(load_sql(__file__, "session_hours_delete"))
+    if first is not None:
+        con.execute(load_sql(__file__, "session_hours_insert"), {"first": first, "last": last})
 
 
 def build_dim_products(con: duckdb.DuckDBPyConnection, catalogue_file: Path, full: bool = False) -> IncrementalBuild:

@@ -1,19 +1,19 @@
 -- Every anomaly of the whole history, with how it was found (see anomalies.py for the methods).
--- The sessions spliced in are session_stats.sql: whole-history sessions with epm, seconds and the bot flag.
--- sess_rated is NOT MATERIALIZED: read by three parts, DuckDB materialized it, every column of every
--- session held at once (1.6 M sessions at 240 days of 34k events a day: the query peaked 484 MB above
--- the process, now 250; 0.39 -> 0.26 s; the same rows there, at 120 days and on the UCI year)
-WITH sess_rated AS NOT MATERIALIZED (SELECT * FROM {{sessions}}),
--- traffic: sessions started per hour over every hour of the observed days
+-- The sessions are read as two relations spliced in (anomalies.py): the sessions started per hour
+-- (hour_ts, sessions, human_sessions: session_hours) and session_stats.sql over the busy sessions
+-- (at least $busy_min_events events; every bot is one of them), with epm, seconds and the bot flag.
+-- busy_rated is NOT MATERIALIZED: read by three parts, DuckDB would hold every column of it at once.
+WITH busy_rated AS NOT MATERIALIZED (SELECT * FROM {{busy_sessions}} WHERE events >= $busy_min_events),
+-- traffic: sessions started per hour over every hour of the observed days (an hour without a
+-- session has no row in session_hours: it counts 0)
 hours AS (
-    SELECT range AS hour_ts FROM (SELECT min(session_start) AS lo, max(session_start) AS hi FROM sess_rated),
+    SELECT range AS hour_ts FROM (SELECT min(hour_ts) AS lo, max(hour_ts) AS hi FROM {{session_hours}}),
          range(date_trunc('day', lo), date_trunc('day', hi) + INTERVAL 1 DAY, INTERVAL 1 HOUR)
     WHERE lo IS NOT NULL
 ),
 hourly AS (
-    SELECT h.hour_ts, count(s.session_id) AS sessions
-    FROM hours h LEFT JOIN sess_rated s ON date_trunc('hour', s.session_start) = h.hour_ts AND NOT s.is_bot
-    GROUP BY h.hour_ts
+    SELECT h.hour_ts, coalesce(s.human_sessions, 0) AS sessions
+    FROM hours h LEFT JOIN {{session_hours}} s USING (hour_ts)
 ),
 -- each hour beside the same hour of the weeks around it: the reference hour is computed first, so
 -- the join below is an equality of two columns (a hash join); written as
@@ -73,7 +73,7 @@ matching_credit AS (
     GROUP BY ALL
 ),
 -- sessions: events per minute
-busy AS (SELECT * FROM sess_rated WHERE events >= 10 AND NOT is_bot),
+busy AS (SELECT * FROM busy_rated WHERE NOT is_bot),
 busy_norm AS (  -- a norm needs a population: fewer than 30 busy sessions judge nothing
     SELECT median(ln(epm)) AS med, greatest(mad(ln(epm)), 0.05) AS mad FROM busy HAVING count(*) >= 30
 ),
@@ -126,7 +126,7 @@ found AS (
            CAST(session_id AS VARCHAR), 'events_per_minute', CAST(epm AS DOUBLE), CAST(exp(n.med) AS DOUBLE),
            CAST(epm AS DOUBLE), CAST($bot_events_per_minute AS DOUBLE),
            CAST(json_object('events', events, 'seconds', seconds, 'anonymous_id', visitor_id, 'user_id', user_id) AS VARCHAR)
-    FROM sess_rated LEFT JOIN busy_norm n ON true WHERE is_bot
+    FROM busy_rated LEFT JOIN busy_norm n ON true WHERE is_bot
     UNION ALL
     SELECT 'hyperactive_session', CAST(session_start AS DATE), CAST(session_start AS TIMESTAMP), CAST('events' AS VARCHAR),
            'session', CAST(session_id AS VARCHAR), 'log_events_per_minute_robust_z', CAST(epm AS DOUBLE),

@@ -98,16 +98,17 @@ def create_window_events(con: duckdb.DuckDBPyConnection, start: date, end: date)
     con.execute(load_sql(__file__, "window_events", events=events))
 
 
-def session_stats(con: duckdb.DuckDBPyConnection) -> SqlText:
+def session_stats(con: duckdb.DuckDBPyConnection, sessions: str = "sessions") -> SqlText:
     """Whole-history sessions with the bot rule, for the whole-history tables and weekly visitors,
     as a parenthesized subquery.
 
     Read from the cleaning layer's ``sessions`` table when it is built (one row per session, already
-    aggregated), else aggregated here from ``clean_events``; the bot rule is the same as in
-    ``create_window_events`` (millisecond timestamps, a session under a minute counts as one minute).
+    aggregated; or ``busy_sessions``, its busy ones, kept beside it), else aggregated here from
+    ``clean_events``; the bot rule is the same as in ``create_window_events`` (millisecond
+    timestamps, a session under a minute counts as one minute).
     """
-    if table_exists(con, "sessions"):
-        base = load_sql(__file__, "sessions_from_table", sessions=table("sessions"))
+    if table_exists(con, sessions):
+        base = load_sql(__file__, "sessions_from_table", sessions=table(sessions))
     else:
         base = load_sql(__file__, "sessions_from_events", events=source(con, "clean_events"))
     stats = load_sql(

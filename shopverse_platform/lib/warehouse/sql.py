@@ -27,7 +27,7 @@ WAREHOUSE_TABLES: frozenset[str] = frozenset({
     "raw_events", "raw_orders", "order_export_files",
     # cleaning
     "clean_events", "clean_order_lines", "quarantine", "input_quality", "cleaned_landing_files", "sessions",
-    "sessions_sources", "session_partitions", "dim_customers", "dim_products",
+    "sessions_sources", "session_partitions", "session_hours", "busy_sessions", "dim_customers", "dim_products",
     "dimension_sources", "product_observations", "customer_observations", "partition_fingerprints",
     "visitor_observations", "purchase_observations",
     # metrics

@@ -1,0 +1,1 @@
+DELETE FROM busy_sessions WHERE session_id IN (SELECT session_id FROM _sessions_affected)
