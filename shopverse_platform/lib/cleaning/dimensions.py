@@ -110,15 +110,11 @@ def build_sessions(con: duckdb.DuckDBPyConnection, full: bool = False) -> str:
                 # constant, DuckDB skips every row group of clean_events before it (zone maps),
                 # where a session_id filter alone reads the whole history's session ids
                 since = con.execute(load_sql(__file__, "sessions_affected_since")).fetchone()[0]
-                con.execute(load_sql(__file__, "session_hours_affected"))
-                con.execute(load_sql(__file__, "sessions_delete_affected"))
-                con.execute(load_sql(__file__, "busy_sessions_delete"))
                 only_affected = SqlText("(SELECT * FROM clean_events WHERE partition_date >= $since "
                                         "AND session_id IN (SELECT session_id FROM _sessions_affected))")
-                con.execute(load_sql(__file__, "sessions_insert", sessions=sessions_query(only_affected)),
+                con.execute(load_sql(__file__, "sessions_recomputed", sessions=sessions_query(only_affected)),
                             {**FUNNEL_FLAGS, "since": since})
-                con.execute(load_sql(__file__, "busy_sessions_insert"), busy)
-                _update_session_hours(con)
+                _replace_affected_sessions(con, busy)
                 con.execute(load_sql(__file__, "sessions_sources_save"))
             mode = f"incremental ({days} changed partitions, {affected} sessions recomputed)"
         else:
@@ -131,13 +127,19 @@ def build_sessions(con: duckdb.DuckDBPyConnection, full: bool = False) -> str:
     return mode
 
 
-def _update_session_hours(con: duckdb.DuckDBPyConnection) -> None:
-    """Count again the hours the affected sessions started in at the last build or start in now."""
-    con.execute(load_sql(__file__, "session_hours_affected_now"))
-    first, last = con.execute("SELECT min(hour_ts), max(hour_ts) FROM _session_hours_affected").fetchone()
-    con.execute(load_sql(__file__, "session_hours_delete"))
-    if first is not None:
-        con.execute(load_sql(__file__, "session_hours_insert"), {"first": first, "last": last})
+def _replace_affected_sessions(con: duckdb.DuckDBPyConnection, busy: dict[str, int]) -> None:
+    """Swap the affected sessions for their recomputed rows (``_sessions_recomputed``) in
+    ``sessions`` and ``busy_sessions``, and move ``session_hours`` by the difference. The sessions'
+    ids are read once: the affected rows as they were (a few thousand a day: their start, bot
+    verdict and rowid) are kept, the delete goes by rowid and the hours they leave are known
+    without another lookup by id (three such reads took 0.13 s at 1.58 M sessions; a ``DELETE ...
+    RETURNING`` 0.23 s against 0.04 for the plain delete)."""
+    con.execute(load_sql(__file__, "sessions_removed"))
+    con.execute(load_sql(__file__, "sessions_delete_affected"))
+    con.execute(load_sql(__file__, "sessions_insert"))
+    con.execute(load_sql(__file__, "busy_sessions_delete"))
+    con.execute(load_sql(__file__, "busy_sessions_insert"), busy)
+    con.execute(load_sql(__file__, "session_hours_update"))
 
 
 def build_dim_products(con: duckdb.DuckDBPyConnection, catalogue_file: Path, full: bool = False) -> IncrementalBuild:

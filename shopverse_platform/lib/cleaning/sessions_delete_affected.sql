@@ -1,1 +1,1 @@
-DELETE FROM sessions WHERE session_id IN (SELECT session_id FROM _sessions_affected)
+DELETE FROM sessions WHERE rowid IN (SELECT row_id FROM _sessions_removed)

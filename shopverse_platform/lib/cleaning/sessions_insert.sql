@@ -1,2 +1,1 @@
--- The affected sessions re-aggregated over all their events (sessions.sql over them).
-INSERT INTO sessions BY NAME {{sessions}}
+INSERT INTO sessions BY NAME SELECT * FROM _sessions_recomputed
