@@ -21,15 +21,16 @@ WINDOW = (DAY, DAY + timedelta(days=2))  # the second day has no session: rows o
 
 
 def feed(con: duckdb.DuckDBPyConnection, sessions: dict[str, list[str]]) -> None:
-    """``clean_events`` with one session per entry, its events one minute apart from 10:00 on DAY."""
-    con.execute(f"CREATE TABLE clean_events AS {EMPTY_CLEAN_EVENTS}")
+    """``clean_events`` with one session per entry, its events one minute apart from 10:00 on DAY,
+    landed on DAY (its partition)."""
+    con.execute(f"CREATE TABLE clean_events AS SELECT NULL::DATE AS partition_date, * FROM ({EMPTY_CLEAN_EVENTS})")
     for n, (session, names) in enumerate(sessions.items()):
         for i, name in enumerate(["session_start", *names]):
             ts = datetime(2024, 5, 6, 10 + n, i)
             con.execute(
-                "INSERT INTO clean_events (event_id, event_name, event_ts, event_date, anonymous_id, session_id, device, "
-                "country) VALUES (?, ?, ?, ?, ?, ?, 'desktop', 'GB')",
-                [f"{session}-{i}", name, ts, ts.date(), f"dev-{session}", session])
+                "INSERT INTO clean_events (partition_date, event_id, event_name, event_ts, event_date, anonymous_id, "
+                "session_id, device, country) VALUES (?, ?, ?, ?, ?, ?, ?, 'desktop', 'GB')",
+                [ts.date(), f"{session}-{i}", name, ts, ts.date(), f"dev-{session}", session])
 
 
 def funnel(con: duckdb.DuckDBPyConnection, day: date = DAY, name: str = "purchase") -> list[tuple]:
@@ -108,6 +109,32 @@ def test_a_checkout_funnel_exists_only_with_checkout_events():
     assert checkout == ("begin_checkout", "purchase")
     traffic.build_funnel_daily(con, *WINDOW)
     assert funnel(con, name="checkout") == [(1, "begin_checkout", 2, 2, 1.0), (3, "purchase", 1, 1, 0.5)]
+
+
+def test_the_steps_follow_the_days_that_change():
+    """The steps a shop emits are read from per-day event names kept from the changed days: a day
+    landing the first checkout event adds the checkout funnel, and a day re-cleaned without it (the
+    writer records its fingerprint) or gone takes it away again."""
+    from shopverse_platform.lib.warehouse import partition_fingerprints
+
+    con = duckdb.connect()
+    feed(con, NO_CHECKOUT)
+    assert traffic.funnel_steps(con)[1] == ()
+    later = DAY + timedelta(days=3)
+    con.execute("INSERT INTO clean_events (partition_date, event_id, event_name, event_ts, event_date, anonymous_id, "
+                "session_id) VALUES (?, 'c-1', 'begin_checkout', ?, ?, 'dev-c', 'c')",
+                [later, datetime.combine(later, datetime.min.time()), later])
+    assert traffic.funnel_steps(con)[1] == ("begin_checkout", "purchase")
+    # the day cleaned again: its checkout event is a page view now, and the writer records the day
+    con.execute("UPDATE clean_events SET event_name = 'page_view' WHERE event_id = 'c-1'")
+    partition_fingerprints.record(con, "clean_events", later, later + timedelta(days=1))
+    assert traffic.funnel_steps(con)[1] == ()
+    con.execute("UPDATE clean_events SET event_name = 'begin_checkout' WHERE event_id = 'c-1'")
+    partition_fingerprints.record(con, "clean_events", later, later + timedelta(days=1))
+    assert traffic.funnel_steps(con)[1] == ("begin_checkout", "purchase")
+    con.execute("DELETE FROM clean_events WHERE partition_date = ?", [later])  # the day gone
+    assert traffic.funnel_steps(con)[1] == ()
+    assert con.execute("SELECT count(DISTINCT partition_date) FROM event_name_observations").fetchone() == (1,)
 
 
 def _walk(events: pd.DataFrame, steps: list[str]) -> pd.Series:

@@ -139,7 +139,8 @@ def _replace_affected_sessions(con: duckdb.DuckDBPyConnection, busy: dict[str, i
     con.execute(load_sql(__file__, "sessions_insert"))
     con.execute(load_sql(__file__, "busy_sessions_delete"))
     con.execute(load_sql(__file__, "busy_sessions_insert"), busy)
-    con.execute(load_sql(__file__, "session_hours_update"))
+    for step in ("session_hours_moved", "session_hours_delete", "session_hours_insert"):
+        con.execute(load_sql(__file__, step))
 
 
 def build_dim_products(con: duckdb.DuckDBPyConnection, catalogue_file: Path, full: bool = False) -> IncrementalBuild:
@@ -185,6 +186,16 @@ def update_visitor_observations(con: duckdb.DuckDBPyConnection, full: bool = Fal
         comment_columns(con, name)
     return IncrementalBuild("; ".join(f"{name}: {build.mode}" for name, build in zip(VISITOR_OBSERVATIONS, builds)),
                             [sql for build in builds for sql in build.sql])
+
+
+def update_event_name_observations(con: duckdb.DuckDBPyConnection) -> IncrementalBuild:
+    """Bring ``event_name_observations`` (events per landing partition of clean_events and event
+    name) up to date from the partitions that changed, as the visitor observations are; one
+    transaction. The funnels read which steps the shop emits from it, not from every event."""
+    with transaction(con):
+        build = update_observations(con, "event_name_observations", "event_name_observations", sources=("clean_events",))
+    comment_columns(con, "event_name_observations")
+    return build
 
 
 def observations_current(con: duckdb.DuckDBPyConnection, observations: str) -> bool:

@@ -23,12 +23,12 @@ from datetime import date
 
 import duckdb
 
+from shopverse_platform.lib.cleaning.dimensions import update_event_name_observations
 from shopverse_platform.lib.metrics.sources import (
     CHECKOUT_FUNNEL,
     PURCHASE_FUNNEL,
     create_window_events,
     replace_window,
-    source,
 )
 from shopverse_platform.lib.warehouse.sql import load_sql
 
@@ -44,9 +44,8 @@ def build_daily_traffic(con: duckdb.DuckDBPyConnection, start: date, end: date, 
 def funnel_steps(con: duckdb.DuckDBPyConnection) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The purchase and checkout funnels of this shop: the steps it emits, in journey order."""
     candidates = [step for step in PURCHASE_FUNNEL if step not in ("session_start", "purchase")]
-    emitted = set(con.execute(
-        load_sql(__file__, "emitted_funnel_steps", events=source(con, "clean_events")), {"candidates": candidates}
-    ).fetchone()[0] or [])
+    update_event_name_observations(con)
+    emitted = set(con.execute(load_sql(__file__, "emitted_funnel_steps"), {"candidates": candidates}).fetchone()[0] or [])
     purchase = tuple(step for step in PURCHASE_FUNNEL if step in emitted or step in ("session_start", "purchase"))
     checkout = tuple(step for step in CHECKOUT_FUNNEL if step in emitted)
     return purchase, (checkout + ("purchase",) if checkout else ())

@@ -29,7 +29,7 @@ WAREHOUSE_TABLES: frozenset[str] = frozenset({
     "clean_events", "clean_order_lines", "quarantine", "input_quality", "cleaned_landing_files", "sessions",
     "sessions_sources", "session_partitions", "session_hours", "busy_sessions", "dim_customers", "dim_products",
     "dimension_sources", "product_observations", "customer_observations", "partition_fingerprints",
-    "visitor_observations", "purchase_observations",
+    "visitor_observations", "purchase_observations", "event_name_observations",
     # metrics
     "orders", "order_lines", "daily_sales", "daily_traffic", "funnel_daily", "cart_abandonment",
     "product_performance", "customer_metrics", "seasonality", "anomalies", "weekly_kpis",

@@ -1,5 +1,5 @@
 -- session_hours moved by the affected sessions: their part at the last build taken back (the rows
--- the delete returned, _sessions_removed) and their part now added (_sessions_recomputed); an hour
+-- kept before the delete, _sessions_removed) and their part now added (_sessions_recomputed); an hour
 -- left without a session loses its row. Reads the affected sessions and their hours only.
 CREATE OR REPLACE TEMP TABLE _session_hours_moved AS
 WITH delta AS (
@@ -11,7 +11,4 @@ WITH delta AS (
 moved AS (SELECT hour_ts, sum(sessions) AS sessions, sum(human_sessions) AS human_sessions FROM delta GROUP BY hour_ts)
 SELECT m.hour_ts, coalesce(h.sessions, 0) + m.sessions AS sessions,
        coalesce(h.human_sessions, 0) + m.human_sessions AS human_sessions
-FROM moved m LEFT JOIN session_hours h USING (hour_ts);
-DELETE FROM session_hours WHERE hour_ts IN (SELECT hour_ts FROM _session_hours_moved);
-INSERT INTO session_hours
-SELECT hour_ts, CAST(sessions AS BIGINT), CAST(human_sessions AS BIGINT) FROM _session_hours_moved WHERE sessions > 0 ORDER BY hour_ts
+FROM moved m LEFT JOIN session_hours h USING (hour_ts)
