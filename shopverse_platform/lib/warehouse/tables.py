@@ -45,18 +45,20 @@ def replace_date_range(
     select_sql: str,
     params: Iterable[object] | Mapping[str, object] = (),
     extra_filter: str = "",
+    exists: bool | None = None,
 ) -> int:
     """Replace the rows of ``table`` whose ``date_column`` lies in [start, end) by ``select_sql``.
 
     All or nothing: the delete and the insert run in one transaction, so a failed run leaves the
     previous partition in place and a rerun never duplicates rows. The table is created from the
     query's shape on first use. ``params``: positional values, or a mapping for ``$name``
-    parameters. Returns the number of rows inserted.
+    parameters. ``exists``: whether the caller knows the table exists (None: looked up). Returns the
+    number of rows inserted.
     """
     params = _bound(params)
     # Create the empty table outside the transaction: DuckDB 2.0.0 reads a table created empty and
     # filled with >~122k rows inside one transaction as empty on the same connection.
-    if not table_exists(con, table):
+    if not (table_exists(con, table) if exists is None else exists):
         con.execute(f"CREATE TABLE {table} AS SELECT * FROM ({select_sql}) WHERE false", params)
     else:
         add_new_columns(con, table, select_sql, params)
