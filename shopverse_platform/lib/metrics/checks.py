@@ -12,7 +12,7 @@ from decimal import Decimal
 import duckdb
 
 from shopverse_platform.lib.metrics.sources import customer_documents, purchase_events, revenue_documents, source
-from shopverse_platform.lib.warehouse.sql import SqlText, load_sql
+from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql
 from shopverse_platform.lib.warehouse.sql import table as warehouse_table
 from shopverse_platform.lib.warehouse.tables import rows_failing, unique_key  # noqa: F401  (unique_key re-exported: checks.unique_key)
 
@@ -112,12 +112,16 @@ def nested_rates(column: str, field: str) -> str:
     return f"CASE WHEN list_min({values}) < 0 THEN list_min({values}) ELSE list_max({values}) END"
 
 
-def order_lines_match_clean(con: duckdb.DuckDBPyConnection, start: date, end: date) -> Outcome:
+def order_lines_match_clean(con: duckdb.DuckDBPyConnection, start: date, end: date,
+                            purchases: TableName | SqlText | None = None) -> Outcome:
     """Export lines in the fact = clean order lines of the window (count and amount); event documents =
-    the window's first purchase events per transaction and its refund events."""
+    the window's first purchase events per transaction and its refund events. ``purchases``:
+    ``sources.purchase_events(con)`` when the caller has it already (the order_lines step, which
+    decided it for its build: the same purchase events either way)."""
     fact = load_sql(__file__, "order_lines_source_totals")
     clean = load_sql(__file__, "clean_source_totals", exports=source(con, "clean_order_lines"),
-                     events=source(con, "clean_events"), purchases=purchase_events(con))
+                     events=source(con, "clean_events"),
+                     purchases=purchase_events(con) if purchases is None else purchases)
     return _totals_match(con, {"start": start, "end": end}, ["export_lines", "export_amount", "event_orders", "event_refunds"],
                          {"fact": fact, "clean": clean})
 
