@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 import duckdb
 
+from shopverse_platform.lib.warehouse.column_docs import write_comments
 from shopverse_platform.lib.warehouse.lake import retry_contention
 
 # The tables an unqualified name reaches: the warehouse's own (current_database(): the DuckDB file,
@@ -125,11 +126,16 @@ def add_new_columns(con: duckdb.DuckDBPyConnection, table: str, select_sql: str,
 def replace_table(
     con: duckdb.DuckDBPyConnection, *, table: str, select_sql: str, params: Iterable[object] | Mapping[str, object] = (),
 ) -> int:
-    """Atomically rebuild a whole (unpartitioned) table from a query (``params`` as in ``replace_date_range``)."""
+    """Atomically rebuild a whole (unpartitioned) table from a query (``params`` as in ``replace_date_range``),
+    with its documented columns' comments (lib/warehouse/columns.toml) in the same transaction."""
     def replace() -> int:
         with transaction(con):
             con.execute(f"CREATE OR REPLACE TABLE {table} AS {select_sql}", _bound(params))
             rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            # the comments through the connection itself when handed a statement log (a builder's
+            # defs/lineage/sql_lineage.StatementLog, kept as its .con): they are no part of the SQL
+            # that builds the table, whose text lineage reads
+            write_comments(getattr(con, "con", con), table)
         return int(rows)
 
     return retry_contention(replace)
