@@ -7,8 +7,7 @@ from datetime import date
 import dagster as dg
 import duckdb
 
-from shopverse_platform.lib.warehouse.column_docs import column_descriptions, comment_columns
-from shopverse_platform.lib.warehouse.tables import table_schema
+from shopverse_platform.lib.warehouse.column_docs import column_descriptions, columns_with_comments, comment_columns
 
 
 def window_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:
@@ -37,8 +36,17 @@ def table_metadata(con: duckdb.DuckDBPyConnection, table: str, where: str = "", 
     given), total rows, and its column schema with each column's description from
     ``lib/warehouse/columns.toml`` (shown in the Dagster UI and used by lineage). Called after the
     table is written, it also writes those descriptions into the warehouse as column comments."""
-    comment_columns(con, table)
-    total = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    columns = columns_with_comments(con, table)  # read once for the comments and the schema
+    comment_columns(con, table, {name: comment for name, _, comment in columns})
+    # Both counts in one scan: on a DuckLake each scan of a table first reads its file list from the
+    # catalog (the two counts of order_lines 27 ms there, the one scan 12 ms). On a DuckDB file the
+    # one scan reads the whole date column instead of the window's (1.5 ms against 0.6 ms for the
+    # 1.2 M rows of clean_events).
+    if where:
+        total, rows = con.execute(f"SELECT count(*), count(*) FILTER (WHERE {where}) FROM {table}",
+                                  params or []).fetchall()[0]
+    else:
+        total = rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     descriptions = column_descriptions(table)
     metadata: dict[str, object] = {
         "table": dg.MetadataValue.text(f"main.{table}"),
@@ -46,13 +54,9 @@ def table_metadata(con: duckdb.DuckDBPyConnection, table: str, where: str = "", 
         "dagster/column_schema": dg.TableSchema(
             columns=[
                 dg.TableColumn(name, dtype, description=descriptions.get(name))
-                for name, dtype in table_schema(con, table)
+                for name, dtype, _ in columns
             ]
         ),
     }
-    if where:
-        rows = con.execute(f"SELECT count(*) FROM {table} WHERE {where}", params or []).fetchone()[0]
-        metadata["dagster/row_count"] = dg.MetadataValue.int(int(rows))
-    else:
-        metadata["dagster/row_count"] = dg.MetadataValue.int(int(total))
+    metadata["dagster/row_count"] = dg.MetadataValue.int(int(rows))
     return metadata

@@ -15,6 +15,7 @@ from shopverse_platform.defs.metrics.sales import daily_sales
 from shopverse_platform.defs.metrics.weekly import weekly_kpis
 from shopverse_platform.defs.asset_helpers import FRESHNESS_TRIGGER, TRIGGER_TAG
 from shopverse_platform.defs.cleaning.assets import clean_events, clean_order_lines
+from shopverse_platform.defs.lineage.sql_lineage import StatementLog
 from shopverse_platform.defs.ingestion.assets import raw_events, raw_orders
 from shopverse_platform.defs.resources import LandingZone, Warehouse
 from shopverse_platform.lib.cleaning import events as event_cleaning
@@ -144,6 +145,36 @@ def test_checks_pass_on_the_week_and_fail_on_a_wrong_number(built, tmp_path, cas
     finally:
         con.close()
     assert not passed, metadata
+
+
+@pytest.mark.parametrize("tamper", [
+    None,
+    "UPDATE daily_traffic SET sessions = -1 WHERE traffic_date = '2024-03-06'",
+    "UPDATE daily_traffic SET bounce_rate = 1.2 WHERE traffic_date = '2024-03-04'",
+    "UPDATE daily_traffic SET sessions = -1, visitors = -2, bounce_rate = -0.5 WHERE traffic_date = '2024-03-05'",
+])
+def test_counts_and_rates_give_each_check_its_own_outcome_from_one_scan(built, tmp_path, tamper):
+    """session_metrics evaluates no_negative_counts and rates_in_unit_interval of a table with one
+    query (a scan less per table on a DuckLake): each outcome is the one its own function gives."""
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(built.warehouse.resolved_path(), copy)
+    con = duckdb.connect(str(copy))
+    try:
+        if tamper:
+            con.execute(tamper)
+        where, params = "traffic_date >= $start AND traffic_date < $end", {"start": WINDOW[0], "end": WINDOW[1]}
+        counts_columns = ["visitors", "sessions", "events"]
+        log = StatementLog(con)
+        counts, rates = checks.counts_and_rates(log, "daily_traffic", counts_columns, RATES, where, params)
+        assert rates() == checks.rates_in_unit_interval(con, "daily_traffic", RATES, where, params)
+        assert counts() == checks.no_negative_counts(con, "daily_traffic", counts_columns, where, params)
+        assert len(log.take()) == 1, "one scan for both checks"
+        if tamper:
+            assert not (counts()[0] and rates()[0])
+        else:
+            assert counts()[0] and rates()[0]
+    finally:
+        con.close()
 
 
 def test_the_source_check_counts_an_event_order_on_its_first_delivery_only(built, tmp_path):

@@ -74,37 +74,35 @@ CHECKS = [
 ]
 
 
+# The columns each table's no_negative_counts and rates_in_unit_interval checks look at (one scan for both).
+CHECKED_COUNTS = {"daily_traffic": TRAFFIC_COUNTS, "funnel_daily": ["sessions"],
+                  "cart_abandonment": ["carts_created", "carts_converted", "carts_abandoned", "abandoned_value"],
+                  "product_performance": PRODUCT_COUNTS}
+CHECKED_RATES = {"daily_traffic": ["bounce_rate"],
+                 "funnel_daily": ["conversion_from_previous", "drop_off_rate", "conversion_from_start", "open_conversion_rate"],
+                 "cart_abandonment": CART_RATES,
+                 "product_performance": ["view_to_cart_rate", "cart_to_purchase_rate", "abandonment_rate"]}
+
+
 def _evaluations(table: str, con, start, end) -> dict[str, Callable[[], tuple[bool, dict]]]:
     """How each check of ``table`` is evaluated on the run's days, by its name in ``CHECKS``."""
     params = {"start": start, "end": end}
-    where = window(DATE_COLUMNS[table])
     every_day = lambda rows=1: checks.every_day_present(con, table, DATE_COLUMNS[table], start, end, rows)  # noqa: E731
-    return {
-        "daily_traffic": {
-            "every_day_present": every_day,
-            "no_negative_counts": lambda: checks.no_negative_counts(con, table, TRAFFIC_COUNTS, where, params),
-            "rates_in_unit_interval": lambda: checks.rates_in_unit_interval(con, table, ["bounce_rate"], where, params),
-        },
+    no_negative_counts, rates_in_unit_interval = checks.counts_and_rates(
+        con, table, CHECKED_COUNTS[table], CHECKED_RATES[table], window(DATE_COLUMNS[table]), params)
+    shared = {"no_negative_counts": no_negative_counts, "rates_in_unit_interval": rates_in_unit_interval}
+    return shared | {
+        "daily_traffic": {"every_day_present": every_day},
         "funnel_daily": {
             "never_rises": lambda: checks.funnel_never_rises(con, start, end),
-            "rates_in_unit_interval": lambda: checks.rates_in_unit_interval(
-                con, table, ["conversion_from_previous", "drop_off_rate", "conversion_from_start", "open_conversion_rate"],
-                where, params),
             "every_day_present": lambda: every_day(traffic.funnel_rows_per_day(con)),
-            "no_negative_counts": lambda: checks.no_negative_counts(con, table, ["sessions"], where, params),
         },
         "cart_abandonment": {
             "carts_add_up": lambda: checks.carts_add_up(con, start, end),
-            "rates_in_unit_interval": lambda: checks.rates_in_unit_interval(con, table, CART_RATES, where, params),
             "every_day_present": every_day,
-            "no_negative_counts": lambda: checks.no_negative_counts(
-                con, table, ["carts_created", "carts_converted", "carts_abandoned", "abandoned_value"], where, params),
         },
         "product_performance": {
             "revenue_reconciles": lambda: checks.product_revenue_reconciles(con, start, end),
-            "rates_in_unit_interval": lambda: checks.rates_in_unit_interval(
-                con, table, ["view_to_cart_rate", "cart_to_purchase_rate", "abandonment_rate"], where, params),
-            "no_negative_counts": lambda: checks.no_negative_counts(con, table, PRODUCT_COUNTS, where, params),
         },
     }[table]
 

@@ -46,12 +46,14 @@ def order_lines_sql(con: duckdb.DuckDBPyConnection, rates: TableName, purchases:
 
 
 def build_order_lines(con: duckdb.DuckDBPyConnection, start: date, end: date,
-                      settings: CurrencySettings | None = None) -> int:
+                      settings: CurrencySettings | None = None, purchases: TableName | SqlText | None = None) -> int:
     """Replace the window's order lines; ``settings``: how amounts convert (default: no rate file, the
-    currency of most revenue reports, exports in GBP). Raises ``currencies.ExchangeRateError`` on a
-    rate file that cannot be used."""
+    currency of most revenue reports, exports in GBP); ``purchases``: ``sources.purchase_events(con)``
+    when the caller has it already. Raises ``currencies.ExchangeRateError`` on a rate file that cannot
+    be used."""
     settings = settings or CurrencySettings()
-    purchases = purchase_events(con)  # whether the observations are current, decided once
+    if purchases is None:
+        purchases = purchase_events(con)  # whether the observations are current, decided once
     reporting = currencies.reporting_currency(con, settings, purchases, source(con, "clean_order_lines"))
     rates = currencies.load_rates(con, settings, reporting)
     params = {"start": start, "end": end, "sales_line_types": list(SALES_LINE_TYPES),

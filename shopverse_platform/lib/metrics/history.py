@@ -20,6 +20,7 @@ from shopverse_platform.lib.metrics.sources import (
     source,
     table_or_empty,
 )
+from shopverse_platform.lib.warehouse.column_docs import write_comments
 from shopverse_platform.lib.warehouse.sql import SqlText, load_sql
 from shopverse_platform.lib.warehouse.tables import IncrementalBuild, stored_state_matches, transaction
 
@@ -62,6 +63,9 @@ def build_customer_metrics(con: duckdb.DuckDBPyConnection, full: bool = False) -
             mode = "full"
         con.execute("CREATE OR REPLACE TABLE customer_sources AS SELECT * FROM _customer_sources_now")
         con.execute(final)
+        # the replaced tables' column comments committed with them (one snapshot on a DuckLake)
+        for replaced in ("customer_metrics", "customer_sources", *(() if state else ("customer_totals", "customer_order_days"))):
+            write_comments(con, replaced)
     return IncrementalBuild(mode, [f"CREATE OR REPLACE TABLE customer_totals AS {everyone}", final])
 
 

@@ -133,7 +133,7 @@ def replace_window(
         con.execute(load_sql(__file__, "empty_table_from_staging", target=target, staging=staging))
     rows = replace_date_range(
         con, table=target, date_column=date_column, start=start, end=end,
-        select_sql=load_sql(__file__, "staging_rows", staging=staging),
+        select_sql=load_sql(__file__, "staging_rows", staging=staging), exists=True,  # made above if it was not
     )
     con.execute(load_sql(__file__, "drop_staging_table", staging=staging))
     return rows

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 import duckdb
 
+from shopverse_platform.lib.warehouse.column_docs import write_comments
 from shopverse_platform.lib.warehouse.lake import retry_contention
 
 # The tables an unqualified name reaches: the warehouse's own (current_database(): the DuckDB file,
@@ -45,18 +46,20 @@ def replace_date_range(
     select_sql: str,
     params: Iterable[object] | Mapping[str, object] = (),
     extra_filter: str = "",
+    exists: bool | None = None,
 ) -> int:
     """Replace the rows of ``table`` whose ``date_column`` lies in [start, end) by ``select_sql``.
 
     All or nothing: the delete and the insert run in one transaction, so a failed run leaves the
     previous partition in place and a rerun never duplicates rows. The table is created from the
     query's shape on first use. ``params``: positional values, or a mapping for ``$name``
-    parameters. Returns the number of rows inserted.
+    parameters. ``exists``: whether the caller knows the table exists (None: looked up). Returns the
+    number of rows inserted.
     """
     params = _bound(params)
     # Create the empty table outside the transaction: DuckDB 2.0.0 reads a table created empty and
     # filled with >~122k rows inside one transaction as empty on the same connection.
-    if not table_exists(con, table):
+    if not (table_exists(con, table) if exists is None else exists):
         con.execute(f"CREATE TABLE {table} AS SELECT * FROM ({select_sql}) WHERE false", params)
     else:
         add_new_columns(con, table, select_sql, params)
@@ -123,11 +126,16 @@ def add_new_columns(con: duckdb.DuckDBPyConnection, table: str, select_sql: str,
 def replace_table(
     con: duckdb.DuckDBPyConnection, *, table: str, select_sql: str, params: Iterable[object] | Mapping[str, object] = (),
 ) -> int:
-    """Atomically rebuild a whole (unpartitioned) table from a query (``params`` as in ``replace_date_range``)."""
+    """Atomically rebuild a whole (unpartitioned) table from a query (``params`` as in ``replace_date_range``),
+    with its documented columns' comments (lib/warehouse/columns.toml) in the same transaction."""
     def replace() -> int:
         with transaction(con):
             con.execute(f"CREATE OR REPLACE TABLE {table} AS {select_sql}", _bound(params))
             rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            # the comments through the connection itself when handed a statement log (a builder's
+            # defs/lineage/sql_lineage.StatementLog, kept as its .con): they are no part of the SQL
+            # that builds the table, whose text lineage reads
+            write_comments(getattr(con, "con", con), table)
         return int(rows)
 
     return retry_contention(replace)

@@ -1,0 +1,151 @@
+"""Where the DuckLake's extra time goes, statement by statement: the metric runs of bench/metrics.py on the
+DuckDB file and on the lake, every statement timed and counted, per step and per call site.
+
+Not a test: run `python bench/metrics.py --compare-lake --users N --days D` once (it leaves the file and
+the lake it measured in bench/output/metrics_N_D_11/lake_comparison/), then
+`python bench/lake_statements.py --users N --days D [--step day|whole] [--runs 3]`. Each run copies both
+warehouses afresh and runs the step in a process of its own (file and lake alternated), with every
+connection the warehouse resource hands out wrapped so that each `execute` (and the fetch after it) is
+timed with the code that issued it. Prints the medians of the runs, the statements per step on each
+layout, and the call sites where the lake spends the most beyond the file (one run's figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+PROJECT = BENCH_DIR.parent
+
+
+class TimedConnection:
+    """A connection whose statements are timed (execute plus the fetch of its result) and recorded as
+    [step, call site, statement, seconds]."""
+
+    def __init__(self, con, records: list) -> None:
+        self._con, self._records = con, records
+        self._step = next((f.name for f in reversed(traceback.extract_stack())
+                           if "/shopverse_platform/defs/" in f.filename and not f.filename.endswith("resources.py")), "?")
+
+    def execute(self, sql, *args, **kwargs):
+        site = next((f"{f.filename.split('shopverse_platform/')[-1]}:{f.name}" for f in reversed(traceback.extract_stack()[:-1])
+                     if "shopverse_platform" in f.filename and "sql_lineage.py" not in f.filename), "?")
+        started = time.perf_counter()
+        try:
+            self._con.execute(sql, *args, **kwargs)
+        finally:
+            self._records.append([self._step, site, " ".join(str(sql).split())[:120], time.perf_counter() - started])
+        return self
+
+    def _fetch(self, name: str, *args):
+        started = time.perf_counter()
+        result = getattr(self._con, name)(*args)
+        self._records[-1][3] += time.perf_counter() - started
+        return result
+
+    def fetchone(self):
+        return self._fetch("fetchone")
+
+    def fetchall(self):
+        return self._fetch("fetchall")
+
+    def df(self):
+        return self._fetch("df")
+
+    def fetchdf(self):
+        return self._fetch("fetchdf")
+
+    @property
+    def description(self):
+        return self._con.description
+
+    def __getattr__(self, name: str):
+        return getattr(self._con, name)
+
+
+def child(setting: str, landing: str, days: int, step: str) -> None:
+    sys.path.insert(0, str(BENCH_DIR))
+    import metrics as bench  # bench/metrics.py
+
+    from shopverse_platform.defs import resources
+    from shopverse_platform.lib.warehouse import lake
+
+    records: list = []
+    lake_connect, file_connect = lake.connect, resources.connect_with_retry
+    lake.connect = lambda *a, **k: TimedConnection(lake_connect(*a, **k), records)
+    resources.connect_with_retry = lambda *a, **k: TimedConnection(file_connect(*a, **k), records)
+    bench.warm_up()
+    records.clear()
+    daily, whole, _ = bench._metric_assets()
+    day = bench.last_day(days)
+    seconds, steps = (bench._materialize(daily, setting, landing, day, day, "1GB") if step == "day"
+                      else bench._materialize(whole, setting, landing, None, None, "1GB"))
+    print(json.dumps({"seconds": seconds, "steps": steps, "records": records}))
+
+
+def run(layout: str, source: Path, landing: Path, days: int, step: str) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / "w"
+        shutil.copytree(source, work)
+        setting = str(work / "file.duckdb") if layout == "file" else f"ducklake:sqlite:{work / 'lake' / 'shopverse.sqlite'}"
+        out = subprocess.run([sys.executable, __file__, "--child", json.dumps([setting, str(landing), days, step])],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT,
+                             env={**os.environ, "DAGSTER_HOME": tmp})
+        if out.returncode:
+            raise RuntimeError(out.stderr[-3000:])
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=40_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--step", choices=("day", "whole"), default="day")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--child")
+    args = parser.parse_args()
+    if args.child:
+        child(*json.loads(args.child))
+        return
+    root = BENCH_DIR / "output" / f"metrics_{args.users}_{args.days}_11"
+    source = root / "lake_comparison"
+    if not (source / "file.duckdb").exists():
+        sys.exit(f"no {source}: run python bench/metrics.py --compare-lake --users {args.users} --days {args.days} first")
+    results: dict[str, list[dict]] = {"file": [], "lake": []}
+    print(f"load average {os.getloadavg()[0]:.1f} before")
+    for _ in range(args.runs):
+        for layout in ("file", "lake"):
+            results[layout].append(run(layout, source, root / "landing", args.days, args.step))
+            print(f"{layout}: {results[layout][-1]['seconds']:.2f} s, {results[layout][-1]['steps']}", flush=True)
+    print(f"load average {os.getloadavg()[0]:.1f} after")
+    for layout, runs in results.items():
+        steps = {name: statistics.median(r["steps"][name] for r in runs) for name in runs[0]["steps"]}
+        sql = statistics.median(sum(rec[3] for rec in r["records"]) for r in runs)
+        counts = collections.Counter(rec[0] for rec in runs[0]["records"])
+        print(f"{layout}: median {statistics.median(r['seconds'] for r in runs):.2f} s, of which SQL {sql:.2f} s; "
+              f"by step {steps}; statements {len(runs[0]['records'])} {dict(counts)}")
+    by_site: dict[tuple[str, str], list[float]] = collections.defaultdict(lambda: [0, 0.0, 0.0])
+    for layout, column in (("file", 1), ("lake", 2)):
+        for step, site, _, seconds in results[layout][-1]["records"]:
+            by_site[(step, site)][column] += seconds
+            if layout == "lake":
+                by_site[(step, site)][0] += 1
+    print("\nwhere the lake spends more than the file (last run), ms:")
+    for (step, site), (n, file_s, lake_s) in sorted(by_site.items(), key=lambda kv: kv[1][1] - kv[1][2])[:args.top]:
+        print(f"  {1000 * (lake_s - file_s):+7.0f}  {n:3d} statements  file {1000 * file_s:6.0f}  lake {1000 * lake_s:6.0f}  {step}  {site}")
+
+
+if __name__ == "__main__":
+    main()
