@@ -88,10 +88,9 @@ def build_sessions(con: duckdb.DuckDBPyConnection, full: bool = False) -> str:
     are not the query's (a release changed sessions.sql), or with ``full``, it is rebuilt whole.
 
     Beside it, two running aggregates over the sessions, in the same transaction: ``session_hours``
-    (sessions started per hour; the affected sessions' hours, where they started before and where
-    they start now, counted again) and ``busy_sessions`` (the sessions of at least
-    ``BUSY_SESSION_MIN_EVENTS`` events; the affected ones replaced). The daily anomalies read them
-    instead of every session."""
+    (sessions started per hour; moved by the affected sessions, their old part taken back and their
+    new one added) and ``busy_sessions`` (the sessions of at least ``BUSY_SESSION_MIN_EVENTS``
+    events; the affected ones replaced). The daily anomalies read them instead of every session."""
     events = _source(con, "clean_events")
     partition_fingerprints.reconcile(con, "clean_events")
     con.execute(load_sql(__file__, "sessions_sources_now"))
