@@ -36,6 +36,9 @@ def con():
         _event(D2, 1, "b", 5, "add_to_cart"), _event(D2, 2, "c", 600), _event(D2, 3, "c", 601, "view_item"),
         # z: ten events in ten minutes, a busy session (at least 10 events)
         *[_event(D1, 10 + n, "z", 300 + n) for n in range(10)],
+        # y: 40 events within one minute, a bot (busy too): counted in its hour's sessions, not in its humans
+        *[(D2, f"y-{D2}-{n}", "y", "dev-y", None, datetime.combine(D2, datetime.min.time()) + timedelta(hours=3, seconds=n),
+           "page_view", None, "desktop", "GB", None, None, "/") for n in range(40)],
     ]
     con.executemany(f"INSERT INTO clean_events VALUES ({', '.join('?' * 13)})", rows)
     yield con
@@ -70,9 +73,11 @@ def _aggregates_match(con) -> bool:
 
 def test_sessions_updated_from_changed_days_equal_a_rebuild(con):
     assert dimensions.build_sessions(con) == "full"  # no state yet
-    assert _kept(con) == _full(con) and len(_kept(con)) == 4
+    assert _kept(con) == _full(con) and len(_kept(con)) == 5
     assert _aggregates_match(con)
-    assert con.execute("SELECT session_id FROM busy_sessions").fetchall() == [("z",)]
+    assert sorted(con.execute("SELECT session_id FROM busy_sessions").fetchall()) == [("y",), ("z",)]
+    assert con.execute("SELECT sessions, human_sessions FROM session_hours WHERE hour_ts = ?",
+                       [datetime(2024, 3, 5, 3)]).fetchone() == (1, 0)
 
     # nothing changed: nothing recomputed
     assert dimensions.build_sessions(con) == "incremental (0 changed partitions, 0 sessions recomputed)"
@@ -85,7 +90,7 @@ def test_sessions_updated_from_changed_days_equal_a_rebuild(con):
     assert dimensions.build_sessions(con) == "incremental (1 changed partitions, 2 sessions recomputed)"
     assert _kept(con) == _full(con)
     assert _aggregates_match(con)
-    assert {r[0] for r in con.execute("SELECT session_id FROM busy_sessions").fetchall()} == {"z", "c"}
+    assert {r[0] for r in con.execute("SELECT session_id FROM busy_sessions").fetchall()} == {"z", "c", "y"}
     assert con.execute("SELECT session_end, purchased FROM sessions WHERE session_id = 'c'").fetchone() == (
         datetime(2024, 3, 6, 0, 8), True)
 
@@ -100,7 +105,7 @@ def test_sessions_updated_from_changed_days_equal_a_rebuild(con):
     assert _kept(con) == _full(con)
     assert _aggregates_match(con)
     assert con.execute("SELECT count(*) FROM session_hours WHERE hour_ts = ?", [datetime(2024, 3, 4, 5)]).fetchone() == (0,)
-    assert {r[0] for r in con.execute("SELECT session_id FROM busy_sessions").fetchall()} == {"c"}
+    assert {r[0] for r in con.execute("SELECT session_id FROM busy_sessions").fetchall()} == {"c", "y"}
 
     # D2 emptied (no writer recorded it: a day gone is seen by comparing the table's days with the
     # fingerprinted ones, as a new day is above): session b loses its last event and goes
