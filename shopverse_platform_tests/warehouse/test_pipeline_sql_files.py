@@ -53,6 +53,8 @@ def _parts(folder: str, name: str) -> dict:
         "session_ids_appended": {"session_rule": _load("cleaning", "session_rule", needs=table("_session_needs"))},
         "session_partitions_full": {"events": table("clean_events")},
         "sessions_recomputed": {"sessions": dimensions.sessions_query(table("clean_events"))},
+        "session_hours_rows": {"sessions": table("sessions")},
+        "session_hours_full": {"rows": dimensions.session_hours_sql(table("sessions"))},
         "dim_products": {"catalogue": _load("cleaning", "catalogue_file")},
         "dim_customers": {"profiles": _load("cleaning", "customer_profiles_empty")},
         "product_observations": {"events": table("clean_events"), "lines": table("clean_order_lines")},

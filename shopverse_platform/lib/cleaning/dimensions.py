@@ -119,11 +119,17 @@ def build_sessions(con: duckdb.DuckDBPyConnection, full: bool = False) -> str:
         else:
             con.execute(f"CREATE OR REPLACE TABLE sessions AS {sessions_query(events)}", FUNNEL_FLAGS)
             con.execute(load_sql(__file__, "session_partitions_full", events=events))
-            con.execute(load_sql(__file__, "session_hours_full"))
+            con.execute(load_sql(__file__, "session_hours_full", rows=session_hours_sql(table("sessions"))))
             con.execute(load_sql(__file__, "busy_sessions_full"), busy)
             con.execute(load_sql(__file__, "sessions_sources_save"))
             mode = "full"
     return mode
+
+
+def session_hours_sql(sessions: TableName | SqlText) -> SqlText:
+    """Sessions started per UTC hour over ``sessions`` (a relation with ``session_start`` and
+    ``is_bot``): the rows of ``session_hours``."""
+    return load_sql(__file__, "session_hours_rows", sessions=sessions)
 
 
 def _replace_affected_sessions(con: duckdb.DuckDBPyConnection, busy: dict[str, int]) -> None:

@@ -29,6 +29,7 @@ from shopverse_platform.lib.cleaning.dimensions import (
     BOT_EVENTS_PER_MINUTE,
     BOT_MIN_EVENTS,
     BUSY_SESSION_MIN_EVENTS,
+    session_hours_sql,
 )
 from shopverse_platform.lib.metrics.sources import replace_whole, session_stats
 from shopverse_platform.lib.warehouse.sql import SqlText, load_sql, table
@@ -58,9 +59,7 @@ def anomalies_sql(con: duckdb.DuckDBPyConnection, from_sessions: bool = False) -
         hours, busy = table("session_hours"), session_stats(con, "busy_sessions")
     else:
         every = session_stats(con)
-        per_hour = load_sql(__file__, "anomalies_session_hours", sessions=every)
-        hours = SqlText(f"({per_hour})")
-        busy = SqlText(f"(SELECT * FROM {every} WHERE events >= $busy_min_events)")
+        hours, busy = SqlText(f"({session_hours_sql(every)})"), every  # anomalies.sql keeps the busy ones itself
     return load_sql(__file__, "anomalies", session_hours=hours, busy_sessions=busy)
 
 
