@@ -289,3 +289,24 @@ def test_rejects_bad_arguments(tmp_path: Path) -> None:
         simulate(tmp_path, **{**RUN, "faults": 1.5})
     with pytest.raises(ValueError, match="layout"):
         simulate(tmp_path, layout="parquet", **RUN)
+
+
+def test_growth_sets_the_traffic_trend(tmp_path: Path) -> None:
+    """``growth`` scales each day's expected traffic by 1 + growth × day: with the customers' churn
+    (fewer active visitors as the window goes on) it decides whether late days are bigger or
+    smaller than early ones; a benchmark comparing histories picks the one that keeps them equal."""
+    def late_over_early(growth: float) -> float:
+        root = tmp_path / f"g{growth}"
+        simulate(root, users=1500, days=56, start=date(2026, 1, 5), seed=3, faults=0.0, growth=growth)
+        per_day = {folder.name: sum(path.read_bytes().count(b"\n") for path in folder.iterdir())
+                   for folder in (root / "events").iterdir()}
+        days = sorted(per_day)[:56]  # a US evening of the last day lands in the next UTC folder
+        early, late = days[7:28], days[-21:]  # whole weeks; the first week is still filling up
+        return sum(per_day[d] for d in late) / sum(per_day[d] for d in early)
+
+    # same seed, same visitors: the trend moves the ratio, by at most (1 + .02 × 45) / (1 + .02 × 17)
+    # ≈ 1.42 (the weeks' middle days 45 and 17); less, as more visits mean more purchases and so
+    # more churn (1.24 measured here); without the trend it stays near 1 (0.98 here)
+    assert 1.15 < late_over_early(0.02) / late_over_early(0.0) < 1.45
+    with pytest.raises(ValueError, match="growth"):
+        simulate(tmp_path / "bad", users=10, days=1, start=START, seed=1, growth=-0.1)

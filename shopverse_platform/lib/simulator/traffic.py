@@ -90,26 +90,30 @@ def _gap_stream(rng: np.random.Generator, chunk: int = 65_536):
 
 def simulate(landing_dir: Path, *, users: int, days: int, start: date, seed: int,
              gzip: bool = False, layout: str = "ndjson", faults: float = 0.002,
-             batch_size: int = 50_000, progress: bool = False) -> SimulationSummary:
+             batch_size: int = 50_000, progress: bool = False,
+             growth: float = DAILY_GROWTH) -> SimulationSummary:
     """Simulate ``days`` days of traffic of ``users`` visitors from ``start`` into ``landing_dir``.
 
     Same arguments give byte-identical output; the run's own day folders are emptied first.
     ``faults`` is the fraction of extra bad lines (split over the six kinds of ``FAULT_KINDS``).
+    ``growth`` is the traffic's daily trend, a fraction of the first day's traffic added per day
+    (0: the same traffic every day, but for the day of the week).
     """
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")
-    if users < 1 or days < 1 or batch_size < 1 or not 0 <= faults < 1:
-        raise ValueError("users, days and batch_size must be positive and 0 <= faults < 1")
+    if users < 1 or days < 1 or batch_size < 1 or not 0 <= faults < 1 or growth < 0:
+        raise ValueError("users, days and batch_size must be positive, 0 <= faults < 1 and growth >= 0")
     return _Simulator(Path(landing_dir), users, days, start, seed, gzip, layout, faults,
-                      batch_size).run(progress)
+                      batch_size, growth).run(progress)
 
 
 class _Simulator(_PopulationMixin):
     """One run: population -> sessions (vectorised) -> events day by day -> files."""
 
     def __init__(self, root: Path, users: int, days: int, start: date, seed: int, gzip: bool,
-                 layout: str, faults: float, batch_size: int) -> None:
+                 layout: str, faults: float, batch_size: int, growth: float = DAILY_GROWTH) -> None:
         self.root, self.users, self.days, self.start, self.seed = root, users, days, start, seed
+        self.growth = growth
         streams = np.random.SeedSequence(seed).spawn(5)
         self.rng, self.rng_ids, rng_faults = (np.random.default_rng(s) for s in streams[:3])
         self.py = random.Random(int(np.random.default_rng(streams[3]).integers(2**63)))
@@ -145,7 +149,7 @@ class _Simulator(_PopulationMixin):
         # local days -1 .. days: a US evening before the window is already inside it in UTC
         local_days = np.arange(-1, days + 1)
         weekday = (local_days + self.start.weekday()) % 7
-        day_w = WEEKDAY_FACTOR[weekday] * (1 + DAILY_GROWTH * local_days.clip(0))
+        day_w = WEEKDAY_FACTOR[weekday] * (1 + self.growth * local_days.clip(0))
         user = np.repeat(np.arange(self.users), rng.poisson(self.rate * day_w.sum()))
         n = len(user)
         pick = rng.choice(len(local_days), n, p=day_w / day_w.sum())
