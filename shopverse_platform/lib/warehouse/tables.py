@@ -68,7 +68,8 @@ def replace_date_range(
     def replace() -> int:
         with transaction(con):
             con.execute(f"DELETE FROM {table} WHERE {where}", [start, end])
-            inserted = con.execute(f"INSERT INTO {table} BY NAME {select_sql}", params).fetchone()[0]
+            inserted = con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM ({select_sql}) ORDER BY {date_column}",
+                                   params).fetchone()[0]
         return int(inserted)
 
     # On a DuckLake, another process may commit other days of the same table meanwhile (partitions
