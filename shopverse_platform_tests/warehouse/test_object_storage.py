@@ -120,8 +120,8 @@ def _objects(client) -> list[str]:
 
 @pytest.mark.services
 def test_without_keys_the_lake_reaches_object_storage_through_the_aws_credential_chain(s3_bucket, tmp_path, monkeypatch):
-    # the keys in a profile file only, as ~/.aws/credentials holds them (an instance or pod role
-    # goes through the same chain, which cannot be exercised here)
+    # the keys in a profile file only, as ~/.aws/credentials holds them (a task or pod role: the
+    # test after this one)
     credentials = tmp_path / "credentials"
     credentials.write_text("[lake]\naws_access_key_id = from-the-profile\naws_secret_access_key = not-a-secret\n")
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
@@ -146,6 +146,63 @@ def test_without_keys_the_lake_reaches_object_storage_through_the_aws_credential
     with pytest.raises(lake.LakeConfigurationError, match="credential chain found no credentials"):
         with Warehouse(path=setting).connect() as con:
             pass
+
+
+@pytest.mark.services
+def test_a_role_from_the_container_credentials_endpoint_reaches_the_lake(s3_bucket, tmp_path, monkeypatch):
+    # An ECS task role and an EKS Pod Identity hand their short-lived credentials out the same way:
+    # an HTTP endpoint named by AWS_CONTAINER_CREDENTIALS_FULL_URI, asked with the token of
+    # AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE. The agent is played here by a loopback server (the only
+    # stand-in: neither runs here); the AWS SDK inside DuckDB's aws extension asks it, and the lake's
+    # Parquet goes to the S3 server with those credentials. No key pair, no profile.
+    import http.server
+    import json
+    import threading
+
+    asked: list[tuple[str, str | None]] = []
+
+    class Agent(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            asked.append((self.path, self.headers.get("Authorization")))
+            body = json.dumps({"AccessKeyId": "from-the-role", "SecretAccessKey": "not-a-secret",
+                               "Token": "session-token", "Expiration": "2099-01-01T00:00:00Z",
+                               "RoleArn": "arn:aws:iam::123456789012:role/shopverse-lake"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    agent = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Agent)
+    threading.Thread(target=agent.serve_forever, daemon=True).start()
+    try:
+        token = tmp_path / "token"
+        token.write_text("pod-identity-token")
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            monkeypatch.delenv(name)
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+        monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", f"http://127.0.0.1:{agent.server_port}/v1/credentials")
+        monkeypatch.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", str(token))
+        setting = f"ducklake:sqlite:{tmp_path / 'lake' / 'shopverse.sqlite'}"
+        monkeypatch.setenv("SHOPVERSE_WAREHOUSE_DATA_PATH", f"s3://{BUCKET}/role/")
+        with Warehouse(path=setting).connect() as con:
+            con.execute("CREATE TABLE days AS SELECT range AS day FROM range(10000)")  # past data inlining: a file
+            secret = con.execute("SELECT secret_string FROM duckdb_secrets() WHERE name = ?",
+                                 [lake.OBJECT_STORE_SECRET]).fetchone()[0]
+        assert "provider=credential_chain" in secret and "key_id=from-the-role" in secret
+        assert ("/v1/credentials", "pod-identity-token") in asked
+        assert any(key.startswith("role/") and key.endswith(".parquet") for key in _objects(s3_bucket))
+        lake.release_instances()
+        with Warehouse(path=setting).connect(read_only=True) as con:
+            assert con.execute("SELECT sum(day) FROM days").fetchone()[0] == 9999 * 10000 // 2
+    finally:
+        agent.shutdown()
+        agent.server_close()
 
 
 @pytest.mark.services
