@@ -96,8 +96,9 @@ def simulate(landing_dir: Path, *, users: int, days: int, start: date, seed: int
 
     Same arguments give byte-identical output; the run's own day folders are emptied first.
     ``faults`` is the fraction of extra bad lines (split over the six kinds of ``FAULT_KINDS``).
-    ``growth`` is the traffic's daily trend, a fraction of the first day's traffic added per day
-    (0: the same traffic every day, but for the day of the week).
+    ``growth`` is the traffic's daily trend, a fraction of the first day's traffic added per day;
+    the customers' churn works against it (with 0 the later days are smaller; 0.004 keeps a day
+    after eight months about the size of one after a month: bench/daily_growth.py).
     """
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")
