@@ -152,9 +152,9 @@ def test_without_keys_the_lake_reaches_object_storage_through_the_aws_credential
 def test_a_role_from_the_container_credentials_endpoint_reaches_the_lake(s3_bucket, tmp_path, monkeypatch):
     # An ECS task role and an EKS Pod Identity hand their short-lived credentials out the same way:
     # an HTTP endpoint named by AWS_CONTAINER_CREDENTIALS_FULL_URI, asked with the token of
-    # AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE. The agent is played here by a loopback server (the only
-    # stand-in: neither runs here); the AWS SDK inside DuckDB's aws extension asks it, and the lake's
-    # Parquet goes to the S3 server with those credentials. No key pair, no profile.
+    # AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE. The agent is played here by a loopback server, a
+    # stand-in as moto is for S3 (neither runs here); the AWS SDK inside DuckDB's aws extension asks
+    # it, and the lake's Parquet goes to the S3 server with those credentials. No key pair, no profile.
     import http.server
     import json
     import threading
