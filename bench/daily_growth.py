@@ -43,6 +43,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from shopverse_platform.lib.simulator.traffic import DAILY_GROWTH  # the simulator's own trend
 from results import (
     write_section,  # bench/results.py (this folder is on sys.path when run as a script)
 )
@@ -295,7 +296,7 @@ def main() -> None:
     parser.add_argument("--issue-volume", action="store_true", help="36,000 users: the issue's ~34k events a day")
     parser.add_argument("--growth", type=float, default=BALANCED_GROWTH,
                         help="the traffic's daily trend (default: the one offsetting the simulated churn; "
-                             "the simulator's own: 0.008)")
+                             f"the simulator's own: {DAILY_GROWTH})")
     parser.add_argument("--sizes", default="30,120,240", help="days of history, comma-separated")
     parser.add_argument("--chunk", type=int, default=30, help="days per run while building the history")
     parser.add_argument("--label", default="current code", help="the table's heading in the section")
@@ -308,7 +309,7 @@ def main() -> None:
     users = 36_000 if args.issue_volume else args.users
     sizes = sorted(int(s) for s in args.sizes.split(","))
     # the simulator's own trend keeps the cache name it had before the balanced one was the default
-    root = OUTPUT / (f"daily_growth_{users}_{max(sizes) + 1}" + ("" if args.growth == 0.008 else f"_g{args.growth}"))
+    root = OUTPUT / (f"daily_growth_{users}_{max(sizes) + 1}" + ("" if args.growth == DAILY_GROWTH else f"_g{args.growth}"))
     root.mkdir(parents=True, exist_ok=True)
     landing = ensure_landing(root, users, max(sizes) + 1, args.growth)
     ensure_histories(root, landing, sizes, args.chunk)

@@ -43,8 +43,6 @@ def _parts(folder: str, name: str) -> dict:
         "empty_table_like": {"target": table("clean_order_lines"), "rows": _load(
             "cleaning", "clean_order_lines_rows", history=_load("cleaning", "order_history_empty"))},
         "insert_rows": {"target": table("quarantine"), "rows": _load("cleaning", "quarantine_orders_rows")},
-        "insert_rows_by_day": {"target": table("clean_order_lines"),
-                               "rows": _load("cleaning", "clean_order_lines_rows", history=_load("cleaning", "order_history"))},
         "sessions": {
             "events": table("clean_events"),
             "events_per_minute": SqlText(dimensions.events_per_minute_sql("count(*)", "min(event_ts)", "max(event_ts)")),

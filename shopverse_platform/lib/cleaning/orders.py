@@ -65,7 +65,7 @@ def _write_clean_and_quarantine(
     partition_fingerprints.ensure_table(con)
     with transaction(con):
         con.execute(load_sql(__file__, "delete_window", target=target), window)
-        con.execute(load_sql(__file__, "insert_rows_by_day", target=target, rows=clean_sql), clean_params)
+        con.execute(load_sql(__file__, "insert_rows", target=target, rows=clean_sql), clean_params)
         con.execute(load_sql(__file__, "delete_quarantine_window"), {**window, "source": source})
         con.execute(load_sql(__file__, "insert_rows", target=table("quarantine"), rows=quarantine_sql))
         partition_fingerprints.record(con, clean_table, start, end)
