@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -245,6 +246,21 @@ def test_contention_is_retried_and_other_errors_are_not():
 
     with pytest.raises(duckdb.TransactionException):
         lake.retry_contention(always_locked, attempts=4, sleep=lambda s: None)
+
+    # a new SQLite catalog put in WAL mode by two step processes at once (Python's sqlite3, before
+    # the attach): SQLite answers one "database is locked" without waiting (CI, session 15)
+    calls.clear()
+
+    def new_catalog() -> str:
+        calls.append(1)
+        if len(calls) < 2:
+            raise sqlite3.OperationalError("database is locked")
+        return "attached"
+
+    assert lake.retry_contention(new_catalog, sleep=lambda s: None) == "attached" and len(calls) == 2
+    with pytest.raises(sqlite3.OperationalError):
+        lake.retry_contention(lambda: sqlite3.connect(":memory:").execute("SELECT nope FROM nowhere"),
+                              sleep=lambda s: None)
 
     # a new catalog created by two processes at once: the loser's attach is retried, and only an attach's
     race = duckdb.Error('Failed to initialize DuckLake: Failed to execute query "CREATE TABLE "public"."ducklake_metadata"'

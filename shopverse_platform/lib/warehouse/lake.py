@@ -305,6 +305,8 @@ def use_write_ahead_log(catalog: Path) -> None:
     in bench/concurrency.py); in WAL mode readers read the last commit while a writer writes."""
     connection = sqlite3.connect(catalog, timeout=30)
     try:
+        # a no-op on a catalog in WAL mode already; the change of a new one's mode takes the file
+        # exclusively and may meet another process's (retried with the attach: retry_contention)
         connection.execute("PRAGMA journal_mode=WAL")
     finally:
         connection.close()
@@ -355,7 +357,11 @@ def release_instances() -> None:
 # does not help a read turned write in WAL mode); DuckLake itself retries a commit whose snapshot
 # id was taken (`ducklake_max_retry_count`) and gives up with a "conflict" when the two changed the
 # same table in ways it cannot merge (a delete beside an insert). Both leave the transaction
-# rolled back, so doing the whole transaction again is safe.
+# rolled back, so doing the whole transaction again is safe. The same words from Python's sqlite3,
+# which puts a new SQLite catalog in WAL mode before the attach (use_write_ahead_log): two step
+# processes starting on a new lake at once both hold the file shared and want it exclusive, and
+# SQLite answers one of them "database is locked" at once, without waiting (CI, session 15).
+CONTENTION_ERRORS = (duckdb.Error, sqlite3.OperationalError)
 CONTENTION_MARKERS = ("database is locked", "database table is locked", "conflict")
 # What the first attach of a new lake meets when another process creates the same catalog at the
 # same moment (two steps of a run's first batch, on two Celery workers): PostgreSQL answers the
@@ -371,7 +377,7 @@ def is_contention(error: BaseException | None, markers: tuple[str, ...] = CONTEN
     process's (``markers``: what such an error says)."""
     seen = 0
     while error is not None and seen < 5:
-        if isinstance(error, duckdb.Error) and any(marker in str(error).lower() for marker in markers):
+        if isinstance(error, CONTENTION_ERRORS) and any(marker in str(error).lower() for marker in markers):
             return True
         error, seen = error.__cause__ or error.__context__, seen + 1
     return False
@@ -385,7 +391,7 @@ def retry_contention(work: Callable[[], T], *, attempts: int = 12, first_wait: f
     for attempt in range(attempts):
         try:
             return work()
-        except duckdb.Error as error:
+        except CONTENTION_ERRORS as error:
             if not is_contention(error, markers) or attempt == attempts - 1:
                 raise
             sleep(random.uniform(0.5, 1.0) * min(max_wait, first_wait * 2 ** attempt))
