@@ -121,3 +121,34 @@ def test_backfill_select_builds_only_the_selected_assets(tmp_path, monkeypatch, 
     con.close()
     assert "sessions" not in tables and "daily_traffic" not in tables
     assert sales_days == 3 and orders == expected_orders
+
+
+def test_the_step_processes_forkserver_preloads_the_code_location_and_the_instance(tmp_path):
+    """`--workers N` forks each step's process from a server that imported the code location (every
+    module of defs/) and the classes the instance's dagster.yaml names, once (cli/step_processes.py):
+    importing it in a fresh interpreter loads them, and the executor config names it."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from shopverse_platform.cli.backfill import STEP_PROCESS_PRELOAD, step_execution
+
+    home = tmp_path / "instance_of_the_step_processes"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((PROJECT_ROOT / "dagster.yaml").read_text())
+    probe = ("import json, sys; before = set(sys.modules); import importlib; "
+             f"importlib.import_module({STEP_PROCESS_PRELOAD!r}); "
+             "print(json.dumps(sorted(set(sys.modules) - before)))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "DAGSTER_HOME": str(home)}, check=True)
+    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    defs_folder = PROJECT_ROOT / "shopverse_platform" / "defs"
+    on_disk = {".".join(("shopverse_platform", "defs", *path.relative_to(defs_folder).with_suffix("").parts)).removesuffix(".__init__")
+               for path in defs_folder.rglob("*.py")}
+    assert len(on_disk) > 30 and on_disk <= loaded, sorted(on_disk - loaded)
+    named = yaml.safe_load((home / "dagster.yaml").read_text())
+    assert named["run_launcher"]["module"] in loaded and named["event_log_storage"]["module"] in loaded
+    assert "dagster._core.storage.runs" in loaded  # the run storage Dagster defaults to when the file names none
+    assert step_execution(2, celery=False)["multiprocess"]["start_method"] == {
+        "forkserver": {"preload_modules": [STEP_PROCESS_PRELOAD]}}

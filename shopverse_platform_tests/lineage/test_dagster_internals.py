@@ -146,3 +146,13 @@ def test_no_other_module_uses_dagster_internals():
             if isinstance(node, ast.Attribute) and node.attr in INTERNAL_NAMES:
                 offenders.append(f"{path.relative_to(package)}:{node.lineno} uses .{node.attr}")
     assert offenders == [], "Dagster internals belong in defs/lineage/dagster_internals.py only"
+
+
+def test_the_instance_ref_read_for_the_step_processes_still_has_its_shape(tmp_path):
+    from dagster._core.instance.ref import InstanceRef
+
+    assert list(inspect.signature(InstanceRef.from_dir).parameters)[0] == "base_dir", RECHECK
+    (tmp_path / "dagster.yaml").write_text("run_launcher:\n  module: a.launcher.module\n  class: Launcher\n")
+    modules = internals.instance_class_modules(str(tmp_path))
+    assert "a.launcher.module" in modules, RECHECK  # named by the file, not imported to be read
+    assert {"dagster._core.storage.root", "dagster._core.storage.local_compute_log_manager"} <= set(modules), RECHECK

@@ -26,6 +26,7 @@ import dagster as dg
 from dagster._core.definitions.decorators.op_decorator import DecoratedOpFunction
 from dagster._core.execution.plan.compute_generator import create_op_compute_wrapper
 from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, EVENT_TYPE_TO_PIPELINE_RUN_STATUS
+from dagster._core.instance.ref import InstanceRef
 from dagster._core.launcher import CheckRunHealthResult, DefaultRunLauncher, WorkerStatus
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
@@ -72,12 +73,15 @@ INTERNALS = {
     "EVENT_TYPE_TO_PIPELINE_RUN_STATUS":
         "the SQLite event log the batching storage extends (defs/automation/event_log.py): an event log storage "
         "class is Dagster's documented extension point (dagster.yaml), its SQLite base and helpers are not exported",
+    "dagster._core.instance.ref.InstanceRef.from_dir(base_dir) (fields of ConfigurableClassData: .module_name)":
+        "the classes an instance's dagster.yaml names, read without opening them: the forkserver of "
+        "`shopverse backfill --workers` imports their modules once for every step's process (cli/step_processes.py)",
 }
 
 __all__ = ["ASSET_CHECK_EVENTS", "ASSET_EVENTS", "EVENT_TYPE_TO_PIPELINE_RUN_STATUS", "AssetCheckExecutionRecordStatus",
            "AssetCheckExecutionsTable", "CheckRunHealthResult", "SqlEventLogStorageTable",
            "DefaultRunLauncher", "SqliteEventLogStorage", "WorkerStatus", "compute_core",
-           "execute_in_code_location", "user_function"]
+           "execute_in_code_location", "instance_class_modules", "user_function"]
 
 
 def compute_core(op: dg.OpDefinition) -> Callable:
@@ -174,3 +178,11 @@ def execute_in_code_location(job: dg.JobDefinition, repository_name: str, worksp
             reconstructable = reconstructable.get_subset(asset_selection=frozenset(asset_selection))
         return execute_run(reconstructable, run, instance)
     return execute_run(InMemoryJob(job), run, instance)
+
+
+def instance_class_modules(dagster_home: str) -> list[str]:
+    """The modules of the classes the instance in ``dagster_home`` is made of (its storages, compute
+    log manager, run launcher and coordinator, as its dagster.yaml names them or Dagster's defaults),
+    read from the file without opening any of them."""
+    ref = InstanceRef.from_dir(dagster_home)
+    return sorted({value.module_name for value in ref if hasattr(value, "module_name")})
