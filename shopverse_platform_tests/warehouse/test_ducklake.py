@@ -365,6 +365,38 @@ def test_maintenance_expires_old_snapshots_and_deletes_files_no_snapshot_uses(tm
     assert "nothing to do" in _command(monkeypatch, capsys, str(file), "warehouse", "maintain")
 
 
+def test_the_weekly_maintenance_job_maintains_a_lake_and_leaves_a_file_alone(tmp_path, monkeypatch):
+    """lake_maintenance_job (defs/automation/maintenance.py), scheduled weekly: on a lake it expires
+    the old snapshots and keeps the current rows whole, and its schedule runs by default; on a DuckDB
+    file it does nothing and its schedule is stopped."""
+    from shopverse_platform.definitions import defs
+
+    setting = f"ducklake:sqlite:{tmp_path / 'shopverse.sqlite'}"
+    monkeypatch.setenv("SHOPVERSE_WAREHOUSE", setting)
+    with Warehouse().connect() as con:
+        for rewrite in range(6):  # six daily reruns of one day: six snapshots and six versions
+            replace_date_range(con, table="parts", date_column="day", start=date(2026, 1, 1), end=date(2026, 1, 2),
+                               select_sql="SELECT DATE '2026-01-01' AS day, range + ? AS id FROM range(1000)", params=[rewrite])
+    time.sleep(1.1)
+    on_a_lake = defs()
+    assert on_a_lake.get_schedule_def("lake_maintenance_schedule").default_status == dg.DefaultScheduleStatus.RUNNING
+    result = on_a_lake.get_job_def("lake_maintenance_job").execute_in_process(
+        run_config={"ops": {"maintain_warehouse": {"config": {"keep": "1 second"}}}}, instance=dg.DagsterInstance.ephemeral())
+    [materialized] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_OUTPUT]
+    told = {k: v.value for k, v in materialized.event_specific_data.metadata.items()}
+    assert told["maintained"] is True and told["snapshots_before"] >= 7 and told["snapshots_after"] == 1, told
+    with Warehouse().connect(read_only=True) as con:
+        assert con.execute("SELECT count(*), min(id), max(id) FROM parts").fetchall() == [(1000, 5, 1004)]
+    lake.release_instances()
+
+    monkeypatch.setenv("SHOPVERSE_WAREHOUSE", str(tmp_path / "file.duckdb"))
+    on_a_file = defs()
+    assert on_a_file.get_schedule_def("lake_maintenance_schedule").default_status == dg.DefaultScheduleStatus.STOPPED
+    result = on_a_file.get_job_def("lake_maintenance_job").execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    [materialized] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_OUTPUT]
+    assert materialized.event_specific_data.metadata["maintained"].value is False
+
+
 @pytest.mark.parametrize("layout", ["file", "lake"])
 def test_a_whole_table_is_replaced_with_its_column_comments_in_one_commit(tmp_path, layout):
     """replace_table writes the documented columns' comments in the transaction that replaces the

@@ -61,7 +61,8 @@ def build_daily_schedule(settings: AutomationSettings) -> dg.ScheduleDefinition:
     return daily_schedule
 
 
-def _each_week(settings: AutomationSettings, name: str, job, what: str, partitioned: bool) -> dg.ScheduleDefinition:
+def each_week(settings: AutomationSettings, name: str, job, what: str, partitioned: bool,
+              default_status: dg.DefaultScheduleStatus = dg.DefaultScheduleStatus.RUNNING) -> dg.ScheduleDefinition:
     """A schedule at the weekly time asking ``job`` for the last Monday-to-Sunday UTC week that has
     ended: that week's partition, or (``partitioned`` False) a run keyed by the week, without one."""
 
@@ -70,7 +71,7 @@ def _each_week(settings: AutomationSettings, name: str, job, what: str, partitio
         job=job,
         cron_schedule=settings.weekly_cron,
         execution_timezone=settings.timezone,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
+        default_status=default_status,
         description=f"Every {settings.weekly_day.title()} at {settings.weekly_at:%H:%M} ({settings.timezone}): {what}",
     )
     def each_week(context: dg.ScheduleEvaluationContext):
@@ -81,13 +82,13 @@ def _each_week(settings: AutomationSettings, name: str, job, what: str, partitio
 
 
 def build_weekly_schedule(settings: AutomationSettings) -> dg.ScheduleDefinition:
-    return _each_week(settings, "weekly_schedule", weekly_job, (
+    return each_week(settings, "weekly_schedule", weekly_job, (
         "the weekly job for the last Monday-to-Sunday UTC week that has ended (rollups, segment snapshots, "
         "model retraining, the weekly report). Queued behind the daily run of Sunday."), partitioned=True)
 
 
 def build_integrity_schedule(settings: AutomationSettings) -> dg.ScheduleDefinition:
-    return _each_week(settings, "integrity_schedule", integrity_job, (
+    return each_week(settings, "integrity_schedule", integrity_job, (
         "the whole-table uniqueness of clean_events' event ids (a daily run checks the days it wrote against "
         "the days a re-delivery can land on; this looks at every day). Queued behind the other writers."),
         partitioned=False)
