@@ -7,8 +7,9 @@ Not a test: run `python bench/concurrency.py [--users N] [--days D]`; results go
 
 1. file:            the DuckDB file, steps one after another (the platform before DuckLake);
 2. lake:            a DuckLake (SQLite catalog, Parquet beside it: the embedded layout), the same;
-3. lake, 2 workers: the same lake layout, `--workers 2` (steps in processes of their own, two at once);
-4. lake on PostgreSQL, 1 and 2 workers: the production layout, the catalog in a PostgreSQL cluster
+3. lake, a reader beside it: the same, with the reader below;
+4. lake, 2 workers: the same lake layout, `--workers 2` (steps in processes of their own, two at once);
+5. lake on PostgreSQL, alone, with a reader, and with 2 workers: the production layout, the catalog in a PostgreSQL cluster
    started for the benchmark by scripts/services/postgres.sh (a free port, a temporary folder,
    stopped and deleted after), where two commits at once do not queue on one SQLite file
    (skipped when no PostgreSQL is installed: scripts/services/install.sh postgres).
@@ -16,9 +17,11 @@ Not a test: run `python bench/concurrency.py [--users N] [--days D]`; results go
 What it reports: wall time and peak RSS of each (the command's own, os.wait4; and the largest sum
 of RSS over the command and all its descendants, sampled every 0.1 s, as under --workers the step
 processes are forked from Dagster's forkserver; pages they share are counted in each), the ingestion (raw_events + clean_events) and metric steps' time from the run's
-own step lines, and, while cases 1 and 2 run, a reader in another process asking every 0.2 s how
-many events each day holds, as a notebook would: on the file through DuckDB's own read-only
-connect (what a notebook does), on the lake through one connection held open for the whole run.
+own step lines, and, in the file's case and the "reader beside it" cases, a reader in another
+process asking every 0.2 s how many events each day holds, as a notebook would: on the file through
+DuckDB's own read-only connect (what a notebook does), on the lake through one connection held open
+for the whole run. A lake's reader is answered, and its queries share the two cores with the run:
+the layouts' costs are the cases without one (the file's reader fails at once and costs nothing).
 Every case's tables are compared row for row with the file's: a layout that is faster but
 different is not reported as a result.
 """
@@ -270,15 +273,22 @@ def main() -> None:
     work = OUTPUT / "concurrency_runs"
     load_before = os.getloadavg()[0]
     file_setting = str(work / "file" / "data" / "warehouse" / "shopverse.duckdb")
+    def sqlite_lake(folder: str) -> str:
+        return f"ducklake:sqlite:{work / folder / 'data' / 'warehouse' / 'shopverse.sqlite'}"
+
+    # The layouts' costs are timed without a reader: a lake's reader answers every 0.2 s and takes
+    # its share of the two cores (the file's fails at once), so the reader gets runs of its own.
     cases = [  # (name, folder, setting, workers, reader, data path)
         ("file", "file", file_setting, 1, "file", None),
-        ("lake", "lake", f"ducklake:sqlite:{work / 'lake' / 'data' / 'warehouse' / 'shopverse.sqlite'}", 1, "lake", None),
-        ("lake, 2 workers", "lake2", f"ducklake:sqlite:{work / 'lake2' / 'data' / 'warehouse' / 'shopverse.sqlite'}", 2, None, None),
+        ("lake", "lake", sqlite_lake("lake"), 1, None, None),
+        ("lake, a reader beside it", "lake_read", sqlite_lake("lake_read"), 1, "lake", None),
+        ("lake, 2 workers", "lake2", sqlite_lake("lake2"), 2, None, None),
     ]
     postgres = PostgresCluster(work / "services")
     if postgres.available():
         postgres.start()
-        for name, folder, workers, reader in (("lake on PostgreSQL", "lakepg1", 1, "lake"),
+        for name, folder, workers, reader in (("lake on PostgreSQL", "lakepg1", 1, None),
+                                              ("lake on PostgreSQL, a reader beside it", "lakepg_read", 1, "lake"),
                                               ("lake on PostgreSQL, 2 workers", "lakepg2", 2, None)):
             cases.append((name, folder, postgres.lake(folder), workers, reader, str(work / folder / "data" / "lake")))
     results, digests = [], {}
