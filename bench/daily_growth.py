@@ -69,14 +69,49 @@ def day(n: int) -> date:
     return START + timedelta(days=n - 1)
 
 
-def environment(root: Path) -> dict[str, str]:
-    """Everything the platform writes (warehouse, reports, lineage buffer, MLflow, runs) under ``root``."""
+def environment(root: Path, lake: bool = False) -> dict[str, str]:
+    """Everything the platform writes (warehouse, reports, lineage buffer, MLflow, runs) under ``root``;
+    ``lake``: the warehouse is the DuckLake `shopverse warehouse migrate` made of the DuckDB file."""
+    warehouse = root / "data" / "warehouse"
     return {
         **os.environ,
         "SHOPVERSE_DATA_DIR": str(root / "data"),
-        "SHOPVERSE_WAREHOUSE": str(root / "data" / "warehouse" / "shopverse.duckdb"),
+        "SHOPVERSE_WAREHOUSE": f"ducklake:sqlite:{warehouse / LAKE_CATALOG}" if lake else str(warehouse / "shopverse.duckdb"),
         "DAGSTER_HOME": str(root / "dagster_home"),
     }
+
+
+LAKE_CATALOG = "lake.sqlite"  # its Parquet files in lake.files/ beside it
+
+
+def ensure_lake_histories(root: Path, sizes: list[int]) -> None:
+    """Each history's warehouse migrated into a DuckLake with a SQLite catalog (`shopverse warehouse
+    migrate`, as a user moves an existing warehouse), beside a copy of its Dagster instance."""
+    for size in sizes:
+        target = root / f"history_{size}_lake"
+        if (target / "complete").exists():
+            continue
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(root / f"history_{size}", target)
+        env = environment(target)
+        setting = environment(target, lake=True)["SHOPVERSE_WAREHOUSE"]
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "shopverse_platform.cli.main", "warehouse", "migrate", "--to", setting],
+                       cwd=PROJECT, env=env, check=True, capture_output=True, text=True)
+        (target / "data" / "warehouse" / "shopverse.duckdb").unlink()
+        print(f"history of {size} days migrated to a DuckLake in {time.perf_counter() - started:.0f}s", flush=True)
+        (target / "complete").write_text(str(size))
+
+
+def relocate_lake(warehouse: Path) -> None:
+    """Point a copied lake's SQLite catalog at the copy's own data folder (a catalog records the
+    absolute data path it was created with; its files' paths are relative to it)."""
+    import sqlite3
+
+    with sqlite3.connect(warehouse / LAKE_CATALOG) as catalog:
+        catalog.execute("UPDATE ducklake_metadata SET value = ? WHERE key = 'data_path'",
+                        [str(warehouse / LAKE_CATALOG).removesuffix(".sqlite") + ".files/"])
 
 
 # ------------------------------------------------------------------ steps (each in a child process)
@@ -153,22 +188,17 @@ def step_history(first: str, last: str) -> dict:
 
 
 def step_next_day(next_day: str) -> dict:
-    import duckdb
-
     from shopverse_platform.defs.resources import Warehouse
 
-    path = Warehouse().resolved_path()
-    con = duckdb.connect(str(path), read_only=True)
-    history_events = con.execute("SELECT count(*) FROM clean_events").fetchone()[0]
-    con.close()
+    with Warehouse().connect(read_only=True) as con:  # the DuckDB file or the lake
+        history_events = con.execute("SELECT count(*) FROM clean_events").fetchone()[0]
     rss_before = peak_rss_mb()  # interpreter, imports and the definitions' modules
     outcome = _daily_run(date.fromisoformat(next_day), date.fromisoformat(next_day))
     # the day's own volume: the simulated shop grows, so the day after 240 days holds more events
     # than the day after 30 (its own cost is more, whatever the history)
-    con = duckdb.connect(str(path), read_only=True)
-    day_events = con.execute("SELECT count(*) FROM clean_events WHERE partition_date = ?",
-                             [date.fromisoformat(next_day)]).fetchone()[0]
-    con.close()
+    with Warehouse().connect(read_only=True) as con:
+        day_events = con.execute("SELECT count(*) FROM clean_events WHERE partition_date = ?",
+                                 [date.fromisoformat(next_day)]).fetchone()[0]
     return {**outcome, "history_events": history_events, "day_events": day_events, "rss_before_run_mb": rss_before}
 
 
@@ -223,15 +253,17 @@ def ensure_histories(root: Path, landing: Path, sizes: list[int], chunk: int) ->
         (target / "complete").write_text(str(size))
 
 
-def measure(root: Path, landing: Path, size: int) -> dict:
+def measure(root: Path, landing: Path, size: int, lake: bool = False) -> dict:
     with tempfile.TemporaryDirectory(dir=OUTPUT) as tmp:
         work = Path(tmp) / "run"
-        shutil.copytree(root / f"history_{size}", work)
+        shutil.copytree(root / (f"history_{size}" + ("_lake" if lake else "")), work)
+        if lake:
+            relocate_lake(work / "data" / "warehouse")
         # the copy's dirty pages written out before the clock starts: left to the kernel, their
         # writeback (0.1 GB at 30 days, 0.9 GB at 240) overlapped the run's first steps and was
         # counted as theirs (raw_events 0.29 s at 30 days, 0.62-0.89 s at 240, on a small file registry)
         os.sync()
-        env = {**environment(work), "SHOPVERSE_LANDING_DIR": str(landing)}
+        env = {**environment(work, lake), "SHOPVERSE_LANDING_DIR": str(landing)}
         load_before = os.getloadavg()
         started = time.perf_counter()
         outcome = run_child("next_day", [day(size + 1).isoformat()], env)
@@ -300,6 +332,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="30,120,240", help="days of history, comma-separated")
     parser.add_argument("--chunk", type=int, default=30, help="days per run while building the history")
     parser.add_argument("--label", default="current code", help="the table's heading in the section")
+    parser.add_argument("--lake", action="store_true",
+                        help="measure on each history migrated into a DuckLake (SQLite catalog) instead of the DuckDB file")
     parser.add_argument("--child", nargs="+", metavar="ARG")
     args = parser.parse_args()
     if args.child:
@@ -313,9 +347,11 @@ def main() -> None:
     root.mkdir(parents=True, exist_ok=True)
     landing = ensure_landing(root, users, max(sizes) + 1, args.growth)
     ensure_histories(root, landing, sizes, args.chunk)
+    if args.lake:
+        ensure_lake_histories(root, sizes)
     results = {}
     for size in sizes:
-        results[size] = measure(root, landing, size)
+        results[size] = measure(root, landing, size, args.lake)
         r = results[size]
         print(f"{size} days ({r['history_events']:,} events): run {r['seconds']:.1f}s, peak {r['peak_rss_mb']:,.0f} MB, "
               f"load {r['load'][0]:.1f}->{r['load'][1]:.1f}; " + ", ".join(f"{k} {v:.2f}" for k, v in

@@ -1,13 +1,10 @@
 """DuckLake probe: can a reader query while another process writes, and can two processes write?
 
-Groundwork for the scale-out issue (docs/scaling.md, "Concurrent writers and readers: first
-measurements"). DuckLake's extensions are published for DuckDB 1.5.5, the project pins DuckDB 2.0.0,
-so this runs in its own environment, not the project's:
+Groundwork for the scale-out issue (docs/scaling.md, "Many writers and readers"), written when the
+project pinned DuckDB 2.0.0 and ran in an environment of its own; the project now pins DuckDB 1.5.5
+with DuckLake's extensions in its lock, so it runs in the project's:
 
-    uv venv /tmp/ducklake-probe --python 3.11
-    VIRTUAL_ENV=/tmp/ducklake-probe uv pip install duckdb==1.5.5 duckdb-extension-ducklake==1.5.5 \\
-        duckdb-extension-sqlite-scanner==1.5.5
-    /tmp/ducklake-probe/bin/python bench/ducklake_probe.py [--rows 200000] [--rewrites 20]
+    .venv/bin/python bench/ducklake_probe.py [--rows 200000] [--rewrites 20]
 
 A lake with a SQLite catalog (the embedded-default candidate) and Parquet data in a temp folder.
 1. One writer replaces one of five "day partitions" per transaction (DELETE + INSERT, the platform's
