@@ -88,8 +88,8 @@ def step_execution(workers: int, celery: bool) -> dict:
         return {"in_process": {}}
     # forkserver: each step's process is forked from one server that has imported the code
     # location and the instance's storage classes (cli/step_processes.py) once; spawned afresh, or
-    # forked from Dagster's default preload (its executor module alone), each step first spent ~2 s
-    # importing them.
+    # forked from a server that preloaded Dagster's executor module alone (what an empty preload
+    # list gives), each step first spent ~2 s importing them.
     return {"multiprocess": {"max_concurrent": workers,
                              "start_method": {"forkserver": {"preload_modules": [STEP_PROCESS_PRELOAD]}}}}
 

@@ -2,12 +2,12 @@
 ``shopverse backfill --workers N`` preloads (Dagster's multiprocess executor, ``preload_modules``)
 before it forks each step's process.
 
-Dagster preloads the job's module when the job was loaded from one; a run executed in the code
-location of workspace.yaml names none, and the executor's own default then preloads Dagster's
-executor module alone. Each step's process then imported the code location (its asset modules,
-the OpenLineage client, MLflow's, DuckDB's) and the instance's storage classes afresh: in a 3-day
-backfill with 2 workers, 53 of the 97 s its 26 step processes ran went to imports (py-spy).
-Importing them here, in the forkserver, makes every fork start with them loaded.
+Dagster preloads the job's module only when the executor's config names no preload list, and
+``start_method: {forkserver: {}}`` counts as naming an empty one: the forkserver then preloaded
+Dagster's executor module alone, and each step's process imported the code location (its asset
+modules, the OpenLineage client, MLflow's, DuckDB's) and the instance's storage classes afresh: in
+a 3-day backfill with 2 workers, 53 of the 97 s its 26 step processes ran went to imports (py-spy).
+Naming this module, imported in the forkserver, makes every fork start with them loaded.
 """
 
 from __future__ import annotations

@@ -67,4 +67,6 @@ def build_lake_maintenance_schedule(settings: AutomationSettings, on_a_lake: boo
 
 @dg.definitions
 def lake_maintenance() -> dg.Definitions:
-    return dg.Definitions(jobs=[lake_maintenance_job], schedules=[build_lake_maintenance_schedule(automation_settings(), Warehouse().lake() is not None)])
+    on_a_lake = Warehouse().lake() is not None
+    return dg.Definitions(jobs=[lake_maintenance_job],
+                          schedules=[build_lake_maintenance_schedule(automation_settings(), on_a_lake)])
