@@ -221,6 +221,45 @@ def test_two_processes_replacing_days_of_one_table_at_once_both_succeed(tmp_path
     assert [(d.day, n, distinct) for d, n, distinct in per_day] == [(day, 50_000, 50_000) for day in range(1, 7)]
 
 
+def _count_up(setting: str, times: int, errors) -> None:
+    from shopverse_platform.lib.warehouse.tables import in_transaction
+
+    try:
+        warehouse = Warehouse(path=setting)
+        for _ in range(times):
+            with warehouse.connect() as con:
+                def add_one() -> None:  # a read, then a write from it: a retry must read again
+                    (n,) = con.execute("SELECT n FROM counter").fetchone()
+                    con.execute("DELETE FROM counter")
+                    con.execute("INSERT INTO counter VALUES (?)", [n + 1])
+
+                in_transaction(con, add_one)
+    except BaseException as error:  # reported to the test, which fails on it
+        errors.put(repr(error))
+
+
+def test_a_transaction_meeting_another_processes_commit_is_done_again_whole(tmp_path):
+    """in_transaction (lib/warehouse/tables.py), as the dimensions, the visitor observations and the
+    customer totals write: two processes each adding 1 to a counter 15 times, reading it in the same
+    transaction, on one SQLite-catalogued lake. Each commit that meets the other's is done again from
+    its read, so none is lost and neither process fails (without the retry one fails on
+    'database is locked' or a DuckLake conflict)."""
+    setting = f"ducklake:sqlite:{tmp_path / 'shopverse.sqlite'}"
+    with Warehouse(path=setting).connect() as con:
+        con.execute("CREATE TABLE counter AS SELECT 0 AS n")
+    lake.release_instances()
+    errors = mp.get_context("spawn").Queue()
+    writers = [mp.get_context("spawn").Process(target=_count_up, args=(setting, 15, errors)) for _ in range(2)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=300)
+    assert errors.empty(), errors.get()
+    assert [w.exitcode for w in writers] == [0, 0]
+    with Warehouse(path=setting).connect(read_only=True) as con:
+        assert con.execute("SELECT n FROM counter").fetchall() == [(30,)]
+
+
 def test_contention_is_retried_and_other_errors_are_not():
     calls: list[int] = []
 

@@ -10,7 +10,12 @@ from shopverse_platform.lib.warehouse import partition_fingerprints
 from shopverse_platform.lib.warehouse.column_docs import comment_columns
 from shopverse_platform.lib.warehouse.shapes import relation
 from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql, table
-from shopverse_platform.lib.warehouse.tables import IncrementalBuild, stored_state_matches, table_exists, transaction
+from shopverse_platform.lib.warehouse.tables import (
+    IncrementalBuild,
+    in_transaction,
+    stored_state_matches,
+    table_exists,
+)
 
 # Funnel steps in order; a session "reached" a step if it has the event (ordering is enforced in
 # the metric layer, which needs it; here the flags describe what happened).
@@ -91,12 +96,15 @@ def build_sessions(con: duckdb.DuckDBPyConnection, full: bool = False) -> str:
     (sessions started per hour; moved by the affected sessions, their old part taken back and their
     new one added) and ``busy_sessions`` (the sessions of at least ``BUSY_SESSION_MIN_EVENTS``
     events; the affected ones replaced). The daily anomalies read them instead of every session."""
-    events = _source(con, "clean_events")
-    partition_fingerprints.reconcile(con, "clean_events")
-    con.execute(load_sql(__file__, "sessions_sources_now"))
-    state = not full and stored_state_matches(con, SESSION_TABLES, sessions_query(events), FUNNEL_FLAGS)
     busy = {"busy_min_events": BUSY_SESSION_MIN_EVENTS}
-    with transaction(con):
+
+    def update() -> str:
+        # everything read here, inside the transaction: done again after meeting another commit
+        # (in_transaction), it reads that commit's rows
+        events = _source(con, "clean_events")
+        partition_fingerprints.reconcile(con, "clean_events")
+        con.execute(load_sql(__file__, "sessions_sources_now"))
+        state = not full and stored_state_matches(con, SESSION_TABLES, sessions_query(events), FUNNEL_FLAGS)
         if state and isinstance(events, TableName):
             con.execute(load_sql(__file__, "sessions_changed_days"))
             con.execute(load_sql(__file__, "sessions_affected"))
@@ -123,7 +131,9 @@ def build_sessions(con: duckdb.DuckDBPyConnection, full: bool = False) -> str:
             con.execute(load_sql(__file__, "busy_sessions_full"), busy)
             con.execute(load_sql(__file__, "sessions_sources_save"))
             mode = "full"
-    return mode
+        return mode
+
+    return in_transaction(con, update)
 
 
 def session_hours_sql(sessions: TableName | SqlText) -> SqlText:
@@ -167,11 +177,15 @@ def _build_dimension(con: duckdb.DuckDBPyConnection, table_name: str, observatio
     character in it is safe; ``empty`` stands in without it). One transaction: a failure leaves the
     dimension, its observations and their fingerprints as they were."""
     present = file.is_file()
-    with transaction(con):
+    build = (f"CREATE OR REPLACE TABLE {table(table_name)} AS "
+             + load_sql(__file__, table_name, **{part: load_sql(__file__, reader if present else empty)}))
+
+    def update() -> IncrementalBuild:
         observed = update_observations(con, table_name, observations, full)
-        build = (f"CREATE OR REPLACE TABLE {table(table_name)} AS "
-                 + load_sql(__file__, table_name, **{part: load_sql(__file__, reader if present else empty)}))
         con.execute(build, {"file": str(file)} if present else {})
+        return observed
+
+    observed = in_transaction(con, update)
     return IncrementalBuild(observed.mode, [*observed.sql, build])
 
 
@@ -185,12 +199,11 @@ def update_visitor_observations(con: duckdb.DuckDBPyConnection, full: bool = Fal
     dimensions' observations are. One transaction. The daily visitor state reads these instead of
     the events (lib/segmentation/visitors.py), order_lines the purchases (lib/metrics/sources.py
     ``purchase_events``); each step calls this first, and the later ones find nothing changed."""
-    with transaction(con):
-        # clean_events reconciled with its fingerprints once: the second reconciliation, in the same
-        # transaction, found nothing to do and cost a scan of the table's days (~12 ms on a DuckLake)
-        builds = [update_observations(con, name, name, full, sources=("clean_events",),
-                                      reconciled=("clean_events",) if position else ())
-                  for position, name in enumerate(VISITOR_OBSERVATIONS)]
+    # clean_events reconciled with its fingerprints once: the second reconciliation, in the same
+    # transaction, found nothing to do and cost a scan of the table's days (~12 ms on a DuckLake)
+    builds = in_transaction(con, lambda: [update_observations(con, name, name, full, sources=("clean_events",),
+                                                              reconciled=("clean_events",) if position else ())
+                                          for position, name in enumerate(VISITOR_OBSERVATIONS)])
     for name in (*VISITOR_OBSERVATIONS, "dimension_sources"):  # their columns described in the warehouse
         comment_columns(con, name)
     return IncrementalBuild("; ".join(f"{name}: {build.mode}" for name, build in zip(VISITOR_OBSERVATIONS, builds)),
@@ -201,8 +214,8 @@ def update_event_name_observations(con: duckdb.DuckDBPyConnection) -> Incrementa
     """Bring ``event_name_observations`` (events per landing partition of clean_events and event
     name) up to date from the partitions that changed, as the visitor observations are; one
     transaction. The funnels read which steps the shop emits from it, not from every event."""
-    with transaction(con):
-        build = update_observations(con, "event_name_observations", "event_name_observations", sources=("clean_events",))
+    build = in_transaction(con, lambda: update_observations(con, "event_name_observations", "event_name_observations",
+                                                            sources=("clean_events",)))
     comment_columns(con, "event_name_observations")
     return build
 

@@ -22,7 +22,7 @@ from shopverse_platform.lib.metrics.sources import (
 )
 from shopverse_platform.lib.warehouse.column_docs import write_comments
 from shopverse_platform.lib.warehouse.sql import SqlText, load_sql
-from shopverse_platform.lib.warehouse.tables import IncrementalBuild, stored_state_matches, transaction
+from shopverse_platform.lib.warehouse.tables import IncrementalBuild, in_transaction, stored_state_matches
 
 
 def build_customer_metrics(con: duckdb.DuckDBPyConnection, full: bool = False) -> IncrementalBuild:
@@ -37,13 +37,16 @@ def build_customer_metrics(con: duckdb.DuckDBPyConnection, full: bool = False) -
     every customer is recomputed."""
     documents = customer_documents()
     everyone = load_sql(__file__, "customer_totals", documents=documents, customers=SqlText("true"))
-    dim = table_or_empty(con, "dim_customers", load_sql(__file__, "empty_dim_customers"))
-    final = ("CREATE OR REPLACE TABLE customer_metrics AS "
-             + load_sql(__file__, "customer_metrics", dim_customers=dim))
-    con.execute(load_sql(__file__, "customer_sources_now"))
-    state = not full and stored_state_matches(con, ("customer_totals", "customer_sources", "customer_order_days"),
-                                              everyone)
-    with transaction(con):
+
+    def update() -> tuple[str, str]:
+        # everything read here, inside the transaction: done again after meeting another commit
+        # (in_transaction), it reads that commit's rows
+        dim = table_or_empty(con, "dim_customers", load_sql(__file__, "empty_dim_customers"))
+        final = ("CREATE OR REPLACE TABLE customer_metrics AS "
+                 + load_sql(__file__, "customer_metrics", dim_customers=dim))
+        con.execute(load_sql(__file__, "customer_sources_now"))
+        state = not full and stored_state_matches(con, ("customer_totals", "customer_sources", "customer_order_days"),
+                                                  everyone)
         if state:
             con.execute(load_sql(__file__, "customer_metrics_affected"))
             days = con.execute("SELECT count(*) FROM _customer_changed_days").fetchone()[0]
@@ -66,6 +69,9 @@ def build_customer_metrics(con: duckdb.DuckDBPyConnection, full: bool = False) -
         # the replaced tables' column comments committed with them (one snapshot on a DuckLake)
         for replaced in ("customer_metrics", "customer_sources", *(() if state else ("customer_totals", "customer_order_days"))):
             write_comments(con, replaced)
+        return mode, final
+
+    mode, final = in_transaction(con, update)
     return IncrementalBuild(mode, [f"CREATE OR REPLACE TABLE customer_totals AS {everyone}", final])
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TypeVar
 
 import duckdb
 
 from shopverse_platform.lib.warehouse.column_docs import write_comments
 from shopverse_platform.lib.warehouse.lake import retry_contention
+
+T = TypeVar("T")
 
 # The tables an unqualified name reaches: the warehouse's own (current_database(): the DuckDB file,
 # or the DuckLake attached and in use) and this connection's temp tables. A DuckLake connection is
@@ -92,6 +95,18 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     except BaseException:
         rollback(con)
         raise
+
+
+def in_transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
+    """``work()`` in one transaction (:func:`transaction`), done again whole when its commit met
+    another process's on a DuckLake (``retry_contention``: a step beside it in ``--workers`` or on
+    a Celery worker) instead of failing the step, which Dagster then ran again in a new process.
+    ``work`` must read everything it depends on itself: a retry sees the other process's commit."""
+    def attempt() -> T:
+        with transaction(con):
+            return work()
+
+    return retry_contention(attempt)
 
 
 def rollback(con: duckdb.DuckDBPyConnection) -> None:
