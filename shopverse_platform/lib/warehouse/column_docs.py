@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from shopverse_platform.lib.warehouse.lake import retry_contention
+from shopverse_platform.lib.warehouse.transactions import in_transaction
 
 COLUMNS_FILE = Path(__file__).with_name("columns.toml")
 
@@ -49,19 +49,8 @@ def comment_columns(con: duckdb.DuckDBPyConnection, table: str, current: Mapping
         # One transaction: on a DuckLake every commit is a snapshot written to the catalog (~40 ms
         # each), and a table's comments one by one took ~1 s; in one they are one snapshot. Written
         # again when the commit met another process's (a step beside it under --workers).
-        retry_contention(lambda: _commit(con, statements))
+        in_transaction(con, lambda: con.execute(";\n".join(statements)))
     return len(statements)
-
-
-def _commit(con: duckdb.DuckDBPyConnection, statements: list[str]) -> None:
-    try:
-        con.execute("BEGIN TRANSACTION;\n" + ";\n".join(statements) + ";\nCOMMIT")
-    except duckdb.Error:
-        try:  # a failed COMMIT has ended the transaction; a failed COMMENT has not
-            con.execute("ROLLBACK")
-        except duckdb.TransactionException:
-            pass
-        raise
 
 
 def write_comments(con: duckdb.DuckDBPyConnection, table: str) -> int:

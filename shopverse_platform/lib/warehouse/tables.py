@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TypeVar
 
 import duckdb
 
 from shopverse_platform.lib.warehouse.column_docs import write_comments
-from shopverse_platform.lib.warehouse.lake import retry_contention
-
-T = TypeVar("T")
+# transactions live in their own module, below column_docs (which commits comments through them);
+# imported here too, where the table helpers' callers have always found them
+from shopverse_platform.lib.warehouse.transactions import in_transaction, transaction  # noqa: F401
 
 # The tables an unqualified name reaches: the warehouse's own (current_database(): the DuckDB file,
 # or the DuckLake attached and in use) and this connection's temp tables. A DuckLake connection is
@@ -69,54 +67,18 @@ def replace_date_range(
     where = f"{date_column} >= ? AND {date_column} < ?" + (f" AND {extra_filter}" if extra_filter else "")
 
     def replace() -> int:
-        with transaction(con):
-            con.execute(f"DELETE FROM {table} WHERE {where}", [start, end])
-            # In day order: rows in the order a parallel query leaves them made DuckDB recompress the
-            # new row groups at the checkpoint when the step's connection closed (a year of order
-            # lines: 0.60 s, 0.04 s in day order); the sort costs memory (+150-200 MB at the UCI year,
-            # docs/scaling.md), and a day's own rows are the zone maps' unit for later day reads.
-            inserted = con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM ({select_sql}) ORDER BY {date_column}",
-                                   params).fetchone()[0]
+        con.execute(f"DELETE FROM {table} WHERE {where}", [start, end])
+        # In day order: rows in the order a parallel query leaves them made DuckDB recompress the
+        # new row groups at the checkpoint when the step's connection closed (a year of order
+        # lines: 0.60 s, 0.04 s in day order); the sort costs memory (+150-200 MB at the UCI year,
+        # docs/scaling.md), and a day's own rows are the zone maps' unit for later day reads.
+        inserted = con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM ({select_sql}) ORDER BY {date_column}",
+                               params).fetchone()[0]
         return int(inserted)
 
     # On a DuckLake, another process may commit other days of the same table meanwhile (partitions
     # in parallel): the commit then fails whole, and the replacement is done again.
-    return retry_contention(replace)
-
-
-@contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """BEGIN, the block, COMMIT: all or nothing. Any error, the COMMIT's own included, rolls the
-    transaction back (``rollback``) and propagates."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield
-        con.execute("COMMIT")
-    except BaseException:
-        rollback(con)
-        raise
-
-
-def in_transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
-    """``work()`` in one transaction (:func:`transaction`), done again whole when its commit met
-    another process's on a DuckLake (``retry_contention``: a step beside it in ``--workers`` or on
-    a Celery worker) instead of failing the step, which Dagster then ran again in a new process.
-    ``work`` must read everything it depends on itself: a retry sees the other process's commit."""
-    def attempt() -> T:
-        with transaction(con):
-            return work()
-
-    return retry_contention(attempt)
-
-
-def rollback(con: duckdb.DuckDBPyConnection) -> None:
-    """Roll back the open transaction, in an ``except`` around BEGIN...COMMIT. A failed COMMIT has
-    already ended it (on a DuckLake, a commit that met another process's): a plain ROLLBACK would
-    then raise "no transaction is active" and hide why the commit failed."""
-    try:
-        con.execute("ROLLBACK")
-    except duckdb.TransactionException:
-        pass
+    return in_transaction(con, replace)
 
 
 def add_new_columns(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, params: list | dict) -> list[str]:
@@ -149,16 +111,15 @@ def replace_table(
     """Atomically rebuild a whole (unpartitioned) table from a query (``params`` as in ``replace_date_range``),
     with its documented columns' comments (lib/warehouse/columns.toml) in the same transaction."""
     def replace() -> int:
-        with transaction(con):
-            con.execute(f"CREATE OR REPLACE TABLE {table} AS {select_sql}", _bound(params))
-            rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            # the comments through the connection itself when handed a statement log (a builder's
-            # defs/lineage/sql_lineage.StatementLog, kept as its .con): they are no part of the SQL
-            # that builds the table, whose text lineage reads
-            write_comments(getattr(con, "con", con), table)
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {select_sql}", _bound(params))
+        rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        # the comments through the connection itself when handed a statement log (a builder's
+        # defs/lineage/sql_lineage.StatementLog, kept as its .con): they are no part of the SQL
+        # that builds the table, whose text lineage reads
+        write_comments(getattr(con, "con", con), table)
         return int(rows)
 
-    return retry_contention(replace)
+    return in_transaction(con, replace)
 
 
 def table_schema(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:

@@ -1,0 +1,49 @@
+"""Transactions on the warehouse: all or nothing, and on a DuckLake done again whole when the
+commit met another process's. Below ``tables`` and ``column_docs``, which both write through them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import duckdb
+
+from shopverse_platform.lib.warehouse.lake import retry_contention
+
+T = TypeVar("T")
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN, the block, COMMIT: all or nothing. Any error, the COMMIT's own included, rolls the
+    transaction back (``rollback``) and propagates."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        rollback(con)
+        raise
+
+
+def in_transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
+    """``work()`` in one transaction (:func:`transaction`), done again whole when its commit met
+    another process's on a DuckLake (``retry_contention``: a step beside it in ``--workers`` or on
+    a Celery worker) instead of failing the step, which Dagster then ran again in a new process.
+    ``work`` must read everything it depends on itself: a retry sees the other process's commit."""
+    def attempt() -> T:
+        with transaction(con):
+            return work()
+
+    return retry_contention(attempt)
+
+
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the open transaction, in an ``except`` around BEGIN...COMMIT. A failed COMMIT has
+    already ended it (on a DuckLake, a commit that met another process's): a plain ROLLBACK would
+    then raise "no transaction is active" and hide why the commit failed."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.TransactionException:
+        pass
