@@ -135,17 +135,17 @@ def ducklake_duckdb_catalog(folder: Path, day: date, small_day: date) -> SqlLayo
     return SqlLayout("DuckLake, DuckDB-file catalog (one process)", con, day, small_day)
 
 
-class ParquetViews:
-    """One Parquet file a day and table (hive folders), a view over each table's files. A day is
-    replaced by writing its new file beside the old one and renaming it over it: a reader sees the
-    old or the new file, never half of one; two tables are two renames, not one transaction."""
+class ParquetViews(SqlLayout):
+    """One Parquet file a day and table (hive folders), a view over each table's files, read with
+    the same SQL. A day is replaced by writing its new file beside the old one and renaming it over
+    it: a reader sees the old or the new file, never half of one; two tables are two renames, not
+    one transaction."""
 
-    name = "Parquet files a day + views"
     atomic_across_tables = False
 
     def __init__(self, folder: Path, day: date, small_day: date):
-        self.folder, self.day, self.small_day = folder, day, small_day
-        self.con = duckdb.connect(str(folder / "views.duckdb"))
+        super().__init__("Parquet files a day + views", duckdb.connect(str(folder / "views.duckdb")), day, small_day)
+        self.folder = folder
 
     def _files(self, table: str) -> Path:
         return self.folder / table
@@ -161,12 +161,6 @@ class ParquetViews:
         self.con.execute(f"CREATE TEMP TABLE staged_small AS SELECT * EXCLUDE ({SMALL_DAY}) FROM {SMALL} WHERE {SMALL_DAY} = ?",
                          [self.small_day])
 
-    def count_small(self) -> None:
-        self.con.execute(f"SELECT count(*) FROM {SMALL}").fetchall()
-
-    def read_day(self) -> None:
-        self.con.execute(f"SELECT event_name, count(*) FROM {BIG} WHERE {BIG_DAY} = ? GROUP BY ALL", [self.day]).fetchall()
-
     def _replace(self, table: str, column: str, staged: str, day: date) -> None:
         folder = self._files(table) / f"{column}={day.isoformat()}"
         partial = folder / ".day_0.parquet.partial"  # not matched by the views' glob
@@ -179,12 +173,6 @@ class ParquetViews:
     def replace_two(self) -> None:
         self._replace(BIG, BIG_DAY, "staged_big", self.day)
         self._replace(SMALL, SMALL_DAY, "staged_small", self.small_day)
-
-    def rows(self) -> tuple[int, int]:
-        return tuple(self.con.execute(f"SELECT (SELECT count(*) FROM {BIG}), (SELECT count(*) FROM {SMALL})").fetchone())
-
-    def close(self) -> None:
-        self.con.close()
 
 
 class IcebergTables:
@@ -205,9 +193,7 @@ class IcebergTables:
         self.catalog.create_namespace("shop")
         self.con = duckdb.connect()
         for extension in ("avro", "iceberg"):
-            spec = importlib.util.find_spec(f"duckdb_extension_{extension}")
-            found = Path(next(iter(spec.submodule_search_locations))) / "extensions" / f"v{duckdb.__version__}" / f"{extension}.duckdb_extension"
-            self.con.execute(f"LOAD '{found}'")
+            self.con.execute(f"LOAD '{lake.extension_path(extension)}'")
         self.staged: dict[str, object] = {}
 
     def load(self, big: Path, small: Path) -> None:
