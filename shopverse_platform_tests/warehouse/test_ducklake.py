@@ -263,12 +263,16 @@ def test_a_transaction_meeting_another_processes_commit_is_done_again_whole(tmp_
 def test_contention_is_retried_and_other_errors_are_not():
     calls: list[int] = []
 
-    def flaky() -> str:
-        calls.append(1)
-        if len(calls) < 3:
-            raise duckdb.TransactionException("Failed to commit DuckLake transaction: database is locked")
-        return "done"
+    def failing(error: Exception, times: int, result: str):
+        """Work that raises ``error`` on its first ``times`` calls, then returns ``result``."""
+        def work() -> str:
+            calls.append(1)
+            if len(calls) <= times:
+                raise error
+            return result
+        return work
 
+    flaky = failing(duckdb.TransactionException("Failed to commit DuckLake transaction: database is locked"), 2, "done")
     assert lake.retry_contention(flaky, sleep=lambda s: None) == "done" and len(calls) == 3
 
     def broken() -> None:
@@ -289,13 +293,7 @@ def test_contention_is_retried_and_other_errors_are_not():
     # a new SQLite catalog put in WAL mode by two step processes at once (Python's sqlite3, before
     # the attach): SQLite answers one "database is locked" without waiting (CI, session 15)
     calls.clear()
-
-    def new_catalog() -> str:
-        calls.append(1)
-        if len(calls) < 2:
-            raise sqlite3.OperationalError("database is locked")
-        return "attached"
-
+    new_catalog = failing(sqlite3.OperationalError("database is locked"), 1, "attached")
     assert lake.retry_contention(new_catalog, sleep=lambda s: None) == "attached" and len(calls) == 2
     with pytest.raises(sqlite3.OperationalError):
         lake.retry_contention(lambda: sqlite3.connect(":memory:").execute("SELECT nope FROM nowhere"),
