@@ -154,3 +154,36 @@ def test_an_even_count_interpolates_between_the_two_middle_prices(con, tmp_path)
     direct = con.execute("SELECT CAST(median(unit_price) AS DOUBLE) FROM clean_order_lines WHERE stock_code = 'S9'").fetchone()[0]
     got = con.execute("SELECT list_price FROM dim_products WHERE product_id = 'S9'").fetchone()[0]
     assert got == direct == 1.255
+
+
+def test_observations_with_nothing_changed_write_nothing_on_a_lake(tmp_path):
+    """Every step of a run brings the observations it reads up to date first, and the later ones
+    find no partition changed: they then write nothing (on a DuckLake, no snapshot), and a change
+    after that is still found and applied."""
+    from shopverse_platform.lib.warehouse import lake
+
+    con = lake.connect(lake.parse_location(f"ducklake:sqlite:{tmp_path / 'lake.sqlite'}"), "wh", read_only=False, config={})
+    try:
+        con.execute("CREATE TABLE clean_events (partition_date DATE, event_name VARCHAR)")
+        con.execute("INSERT INTO clean_events VALUES (?, 'page_view'), (?, 'page_view'), (?, 'purchase')", [D1, D1, D1])
+
+        def snapshots() -> int:
+            return con.execute("SELECT count(*) FROM ducklake_snapshots(current_database())").fetchall()[0][0]
+
+        def observed() -> list[tuple]:
+            return con.execute("SELECT partition_date, event_name, events FROM event_name_observations ORDER BY ALL").fetchall()
+
+        assert dimensions.update_event_name_observations(con).mode == "full (1 partitions)"
+        before = snapshots()
+        assert dimensions.update_event_name_observations(con).mode == "incremental (0 changed partitions)"
+        assert snapshots() == before, "an update with nothing changed committed a snapshot"
+        assert observed() == [(D1, "page_view", 2), (D1, "purchase", 1)]
+
+        con.execute("INSERT INTO clean_events VALUES (?, 'add_to_cart')", [D2])
+        before = snapshots()
+        assert dimensions.update_event_name_observations(con).mode == "incremental (1 changed partitions)"
+        assert snapshots() == before + 1
+        assert observed() == [(D1, "page_view", 2), (D1, "purchase", 1), (D2, "add_to_cart", 1)]
+    finally:
+        con.close()
+        lake.release_instances()
