@@ -95,7 +95,8 @@ def _evaluations(table: str, con, start, end) -> dict[str, Callable[[], tuple[bo
         "daily_traffic": {"every_day_present": every_day},
         "funnel_daily": {
             "never_rises": lambda: checks.funnel_never_rises(con, start, end),
-            "every_day_present": lambda: every_day(traffic.funnel_rows_per_day(con)),
+            # the funnel's build, just before in this step, brought the event names up to date
+            "every_day_present": lambda: every_day(traffic.funnel_rows_per_day(con, observations_updated=True)),
         },
         "cart_abandonment": {
             "carts_add_up": lambda: checks.carts_add_up(con, start, end),

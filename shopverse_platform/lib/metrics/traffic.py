@@ -41,19 +41,23 @@ def build_daily_traffic(con: duckdb.DuckDBPyConnection, start: date, end: date, 
     )
 
 
-def funnel_steps(con: duckdb.DuckDBPyConnection) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The purchase and checkout funnels of this shop: the steps it emits, in journey order."""
+def funnel_steps(con: duckdb.DuckDBPyConnection, observations_updated: bool = False) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The purchase and checkout funnels of this shop: the steps it emits, in journey order.
+    ``observations_updated``: the event names were brought up to date on this connection already
+    (the funnel's build, earlier in the same step), so they are read as they are."""
     candidates = [step for step in PURCHASE_FUNNEL if step not in ("session_start", "purchase")]
-    update_event_name_observations(con)
+    if not observations_updated:
+        update_event_name_observations(con)
     emitted = set(con.execute(load_sql(__file__, "emitted_funnel_steps"), {"candidates": candidates}).fetchone()[0] or [])
     purchase = tuple(step for step in PURCHASE_FUNNEL if step in emitted or step in ("session_start", "purchase"))
     checkout = tuple(step for step in CHECKOUT_FUNNEL if step in emitted)
     return purchase, (checkout + ("purchase",) if checkout else ())
 
 
-def funnel_rows_per_day(con: duckdb.DuckDBPyConnection) -> int:
-    """How many rows each day of ``funnel_daily`` holds for this shop (9 with every step emitted)."""
-    purchase, checkout = funnel_steps(con)
+def funnel_rows_per_day(con: duckdb.DuckDBPyConnection, observations_updated: bool = False) -> int:
+    """How many rows each day of ``funnel_daily`` holds for this shop (9 with every step emitted);
+    ``observations_updated`` as in :func:`funnel_steps`."""
+    purchase, checkout = funnel_steps(con, observations_updated)
     return len(purchase) + len(checkout)
 
 
