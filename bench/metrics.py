@@ -277,7 +277,7 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, metavar=("STEP", "KWARGS"))
     parser.add_argument("--compare-lake", action="store_true",
                         help="instead: the same runs on the DuckDB file and on a DuckLake migrated from it "
-                             "(section 'Metrics: DuckLake against the DuckDB file')")
+                             "(section 'Metrics: DuckLake against the DuckDB file, N visitors over D days')")
     args = parser.parse_args()
     if args.child:
         child(args.child[0], [args.child[1]])
