@@ -1,10 +1,11 @@
 -- One row per line of a sales document from both sources (see facts.py for the rules). Amounts in the
 -- line's own currency are original_*; unit_price, line_amount and the gross/credited/net amounts are in
 -- $reporting_currency (currencies.py), NULL when no rate converts them.
-WITH purchases AS (
+WITH window_documents AS MATERIALIZED (  -- the window's purchase and refund events: clean_events read once
     SELECT *, coalesce(transaction_id, event_id) AS txn FROM {{events}}
-    WHERE event_name = 'purchase' AND event_date >= $start AND event_date < $end
+    WHERE event_name IN ('purchase', 'refund') AND event_date >= $start AND event_date < $end
 ),
+purchases AS (SELECT * FROM window_documents WHERE event_name = 'purchase'),
 earliest AS (  -- the earliest purchase event of each of the window's transactions, wherever it landed,
     -- from every purchase (purchase_events.sql: narrow, and a small table when current) ranked for
     -- the window's transactions only
@@ -21,7 +22,7 @@ documents AS (
     UNION ALL
     SELECT event_id, event_ts, event_date, user_id, anonymous_id, session_id, device, country, items, currency,
            'refund', event_id, transaction_id
-    FROM {{events}} WHERE event_name = 'refund' AND event_date >= $start AND event_date < $end
+    FROM window_documents WHERE event_name = 'refund'
 ),
 lines AS (
     SELECT *, unnest(items) AS item, generate_subscripts(items, 1) AS line_no FROM documents
