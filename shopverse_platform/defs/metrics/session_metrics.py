@@ -49,6 +49,7 @@ DATE_COLUMNS = {"daily_traffic": "traffic_date", "funnel_daily": "funnel_date", 
                 "product_performance": "product_date"}
 DEPS = {"daily_traffic": ["clean_events"], "funnel_daily": ["clean_events"],
         "cart_abandonment": ["clean_events", "orders"], "product_performance": ["clean_events", "order_lines"]}
+CART_TABLES = {"cart_abandonment", "product_performance"}  # the two read the window's carts (carts.create_window_carts)
 BUILDERS = {"daily_traffic": traffic.build_daily_traffic, "funnel_daily": traffic.build_funnel_daily,
             "cart_abandonment": carts.build_cart_abandonment, "product_performance": carts.build_product_performance}
 
@@ -129,7 +130,9 @@ def session_metrics(context: dg.AssetExecutionContext, warehouse: Warehouse):
     with warehouse.connect() as con:
         log = StatementLog(con)  # the SQL that really ran, for column lineage
         create_window_events(log, start, end)
-        shared = log.take()  # the window's sessions and events, which every table reads
+        if selected & CART_TABLES:
+            carts.create_window_carts(log, start, end)
+        shared = log.take()  # the window's sessions, events and carts, which the tables read
         for table, build in BUILDERS.items():
             if table not in selected:
                 continue
