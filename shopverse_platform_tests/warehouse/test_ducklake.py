@@ -275,6 +275,13 @@ def test_contention_is_retried_and_other_errors_are_not():
     flaky = failing(duckdb.TransactionException("Failed to commit DuckLake transaction: database is locked"), 2, "done")
     assert lake.retry_contention(flaky, sleep=lambda s: None) == "done" and len(calls) == 3
 
+    # a commit that loaded the catalog while another process was creating a table (fast suite, session 17)
+    calls.clear()
+    mid_creation = failing(duckdb.TransactionException(
+        'Failed to commit: Failed to commit DuckLake transaction. Failed to load DuckLake - Table entry '
+        '"order_export_files" does not have any columns'), 1, "created")
+    assert lake.retry_contention(mid_creation, sleep=lambda s: None) == "created" and len(calls) == 2
+
     def broken() -> None:
         calls.append(1)
         raise duckdb.CatalogException("Table with name nope does not exist!")
