@@ -3,13 +3,13 @@
 One abandonment rule for both tables, written once in ``carts.sql`` and ``cart_contents.sql`` and
 computed once per window into temp tables both queries read (``create_window_carts``): a cart lives
 in a session: it is created by the session's first add_to_cart and converted when the session
-purchases at or after that; otherwise it is abandoned (a later session buying the same goods is a
-new cart). Carts count on the day their session started, bot sessions
-excluded. The value left in an abandoned cart is what was added minus what was removed, at the prices
-of the cart events. A product is abandoned in a cart when the cart is abandoned and the product is
-still in it: ``most_abandoned_products`` counts those carts per product, and the product's
-``abandonment_rate`` is the same count ÷ the carts it was added to (``sessions_added``), so the two
-levels agree. The product's ``cart_to_purchase_rate`` counts carts that bought it at or after adding it.
+purchases at or after that; otherwise it is abandoned (a later session buying the same goods is a new
+cart). Carts count on the day their session started, bot sessions excluded. The value left in an
+abandoned cart is what was added minus what was removed, at the prices of the cart events. A product
+is abandoned in a cart when the cart is abandoned and the product is still in it:
+``most_abandoned_products`` counts those carts per product, and the product's ``abandonment_rate`` is
+the same count ÷ the carts it was added to (``sessions_added``), so the two levels agree. The
+product's ``cart_to_purchase_rate`` counts carts that bought it at or after adding it.
 
 Customer segment of a cart: ``anonymous`` (no user id in the session), ``new`` (identified, no order
 before that day) or ``returning``.
@@ -41,8 +41,9 @@ def create_window_carts(con: duckdb.DuckDBPyConnection, start: date, end: date) 
 
     Computed once for both tables: spliced into each query, the rule's fragments read the window's
     events three times a query (the carts, their contents, and the carts again inside the
-    contents), six in all, decoding their items each time; now twice. At 940k events a day the two queries took 521 ms on the DuckDB
-    file and 937 ms on a DuckLake; with the carts computed once, 365 and 663 ms, the same rows."""
+    contents), six in all, decoding their items each time; now twice. At 940k events a day the two
+    queries took 521 ms on the DuckDB file and 937 ms on a DuckLake; with the carts computed once,
+    365 and 663 ms, the same rows."""
     params = {"start": start, "end": end}
     carts = load_sql(__file__, "carts")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {WINDOW_CARTS} AS {carts}", params)
@@ -53,7 +54,8 @@ def create_window_carts(con: duckdb.DuckDBPyConnection, start: date, end: date) 
 def cart_rule() -> dict[str, SqlText]:
     """The carts of the window and what they hold (``create_window_carts``), as the parts both
     tables' queries splice in."""
-    return {"carts": SqlText(f"(SELECT * FROM {WINDOW_CARTS})"), "cart_contents": SqlText(f"SELECT * FROM {WINDOW_CART_CONTENTS}")}
+    return {"carts": SqlText(f"(SELECT * FROM {WINDOW_CARTS})"),
+            "cart_contents": SqlText(f"SELECT * FROM {WINDOW_CART_CONTENTS}")}
 
 
 def build_cart_abandonment(con: duckdb.DuckDBPyConnection, start: date, end: date, window_ready: bool = False) -> int:

@@ -41,7 +41,8 @@ def build_daily_traffic(con: duckdb.DuckDBPyConnection, start: date, end: date, 
     )
 
 
-def funnel_steps(con: duckdb.DuckDBPyConnection, observations_updated: bool = False) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def funnel_steps(con: duckdb.DuckDBPyConnection,
+                 observations_updated: bool = False) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The purchase and checkout funnels of this shop: the steps it emits, in journey order.
     ``observations_updated``: the event names were brought up to date on this connection already
     (the funnel's build, earlier in the same step), so they are read as they are."""
