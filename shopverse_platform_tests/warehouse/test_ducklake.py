@@ -239,7 +239,7 @@ def _count_up(setting: str, times: int, errors) -> None:
 
 
 def test_a_transaction_meeting_another_processes_commit_is_done_again_whole(tmp_path):
-    """in_transaction (lib/warehouse/tables.py), as the dimensions, the visitor observations and the
+    """in_transaction (lib/warehouse/transactions.py), as the dimensions, the visitor observations and the
     customer totals write: two processes each adding 1 to a counter 15 times, reading it in the same
     transaction, on one SQLite-catalogued lake. Each commit that meets the other's is done again from
     its read, so none is lost and neither process fails (without the retry one fails on

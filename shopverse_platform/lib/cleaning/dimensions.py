@@ -277,16 +277,18 @@ def update_observations(con: duckdb.DuckDBPyConnection, dimension: str, observat
         con.execute("CREATE OR REPLACE TEMP TABLE _dimension_changed_days AS "
                     "SELECT source, partition_date FROM _dimension_sources_now")
     days = con.execute("SELECT count(*) FROM _dimension_changed_days").fetchone()[0]
-    if not incremental:
-        con.execute(f"CREATE OR REPLACE TABLE {table(observations)} AS {select}")
-    elif days:
+    mode = f"incremental ({days} changed partitions)" if incremental else f"full ({days} partitions)"
+    built = IncrementalBuild(mode, [f"CREATE OR REPLACE TABLE {table(observations)} AS {select}"])
+    if incremental and not days:
+        # No partition changed since the last build (each step of a run calls this, and the first
+        # brought them up to date): the stored observations and fingerprints are this build's
+        # already. Rewritten identical, they cost four writes, on a DuckLake a snapshot and ~60 ms.
+        return built
+    if incremental:
         con.execute(load_sql(__file__, "observations_delete", observations=table(observations)))
         con.execute(f"INSERT INTO {table(observations)} {select}")
-    # No partition changed since the last build (each step of a run calls this, and the first
-    # brought them up to date): the stored observations and fingerprints are this build's already.
-    # Rewritten identical, they cost four writes, on a DuckLake a snapshot and ~60 ms.
-    if days or not incremental:
-        con.execute(load_sql(__file__, "dimension_sources_delete"), {"dimension": dimension})
-        con.execute(load_sql(__file__, "dimension_sources_insert"), {"dimension": dimension})
-    mode = f"incremental ({days} changed partitions)" if incremental else f"full ({days} partitions)"
-    return IncrementalBuild(mode, [f"CREATE OR REPLACE TABLE {table(observations)} AS {select}"])
+    else:
+        con.execute(f"CREATE OR REPLACE TABLE {table(observations)} AS {select}")
+    con.execute(load_sql(__file__, "dimension_sources_delete"), {"dimension": dimension})
+    con.execute(load_sql(__file__, "dimension_sources_insert"), {"dimension": dimension})
+    return built
