@@ -8,6 +8,10 @@ warehouses afresh and runs the step in a process of its own (file and lake alter
 connection the warehouse resource hands out wrapped so that each `execute` (and the fetch after it) is
 timed with the code that issued it. Prints the medians of the runs, the statements per step on each
 layout, and the call sites where the lake spends the most beyond the file (one run's figures).
+
+`--step daily` measures the whole daily job instead: the day after a history of `--history` days built by
+`python bench/daily_growth.py --lake --issue-volume --sizes N` (its DuckDB file and the lake migrated from it,
+each copied afresh), and adds the helpers (call sites over every step) where the lake spends the most.
 """
 
 from __future__ import annotations
@@ -78,13 +82,8 @@ def child(setting: str, landing: str, days: int, step: str) -> None:
     sys.path.insert(0, str(BENCH_DIR))
     import metrics as bench  # bench/metrics.py
 
-    from shopverse_platform.defs import resources
-    from shopverse_platform.lib.warehouse import lake
-
     records: list = []
-    lake_connect, file_connect = lake.connect, resources.connect_with_retry
-    lake.connect = lambda *a, **k: TimedConnection(lake_connect(*a, **k), records)
-    resources.connect_with_retry = lambda *a, **k: TimedConnection(file_connect(*a, **k), records)
+    _timed_connections(records)
     bench.warm_up()
     records.clear()
     daily, whole, _ = bench._metric_assets()
@@ -92,6 +91,53 @@ def child(setting: str, landing: str, days: int, step: str) -> None:
     seconds, steps = (bench._materialize(daily, setting, landing, day, day, "1GB") if step == "day"
                       else bench._materialize(whole, setting, landing, None, None, "1GB"))
     print(json.dumps({"seconds": seconds, "steps": steps, "records": records}))
+
+
+def _timed_connections(records: list) -> None:
+    """Every connection the warehouse resource hands out from now on, in this process, times its statements."""
+    from shopverse_platform.defs import resources
+    from shopverse_platform.lib.warehouse import lake
+
+    lake_connect, file_connect = lake.connect, resources.connect_with_retry
+    lake.connect = lambda *a, **k: TimedConnection(lake_connect(*a, **k), records)
+    resources.connect_with_retry = lambda *a, **k: TimedConnection(file_connect(*a, **k), records)
+
+
+def child_daily(history: int) -> None:
+    sys.path.insert(0, str(BENCH_DIR))
+    import daily_growth  # bench/daily_growth.py
+
+    records: list = []
+    _timed_connections(records)
+    outcome = daily_growth._daily_run(daily_growth.day(history + 1), daily_growth.day(history + 1))
+    print(json.dumps({"seconds": outcome["seconds"], "steps": outcome["steps"], "records": records}))
+
+
+def daily_root(users: int, history: int) -> Path:
+    """bench/daily_growth.py's cache holding a history of ``history`` days and its lake."""
+    for root in sorted((BENCH_DIR / "output").glob(f"daily_growth_{users}_*")):
+        if (root / f"history_{history}_lake" / "complete").exists():
+            return root
+    sys.exit(f"no {history}-day history migrated to a lake: run python bench/daily_growth.py --lake "
+             f"--users {users} --sizes {history} first")
+
+
+def run_daily(layout: str, root: Path, history: int) -> dict:
+    sys.path.insert(0, str(BENCH_DIR))
+    import daily_growth
+
+    with tempfile.TemporaryDirectory(dir=BENCH_DIR / "output") as tmp:
+        work = Path(tmp) / "run"
+        shutil.copytree(root / (f"history_{history}" + ("_lake" if layout == "lake" else "")), work)
+        if layout == "lake":
+            daily_growth.relocate_lake(work / "data" / "warehouse")
+        os.sync()  # the copy written out before the clock starts (see daily_growth.measure)
+        env = {**daily_growth.environment(work, layout == "lake"), "SHOPVERSE_LANDING_DIR": str(root / "landing")}
+        out = subprocess.run([sys.executable, __file__, "--child-daily", str(history)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, cwd=PROJECT, env=env)
+        if out.returncode:
+            raise RuntimeError(out.stderr[-3000:])
+        return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def run(layout: str, source: Path, landing: Path, days: int, step: str) -> dict:
@@ -109,25 +155,38 @@ def run(layout: str, source: Path, landing: Path, days: int, step: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--users", type=int, default=40_000)
+    parser.add_argument("--users", type=int,
+                        help="simulated visitors of the cache to use (default 40,000; --step daily: 36,000, the issue's volume)")
     parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--step", choices=("day", "whole"), default="day")
+    parser.add_argument("--step", choices=("day", "whole", "daily"), default="day",
+                        help="day, whole: the metric runs of bench/metrics.py; daily: the daily job after a history")
+    parser.add_argument("--history", type=int, default=30, help="--step daily: days of history before the day run")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--child")
+    parser.add_argument("--child-daily", type=int)
     args = parser.parse_args()
     if args.child:
         child(*json.loads(args.child))
         return
-    root = BENCH_DIR / "output" / f"metrics_{args.users}_{args.days}_11"
-    source = root / "lake_comparison"
-    if not (source / "file.duckdb").exists():
-        sys.exit(f"no {source}: run python bench/metrics.py --compare-lake --users {args.users} --days {args.days} first")
+    if args.child_daily:
+        child_daily(args.child_daily)
+        return
+    if args.step == "daily":
+        root = daily_root(args.users or 36_000, args.history)
+        measure = lambda layout: run_daily(layout, root, args.history)  # noqa: E731
+    else:
+        args.users = args.users or 40_000
+        root = BENCH_DIR / "output" / f"metrics_{args.users}_{args.days}_11"
+        source = root / "lake_comparison"
+        if not (source / "file.duckdb").exists():
+            sys.exit(f"no {source}: run python bench/metrics.py --compare-lake --users {args.users} --days {args.days} first")
+        measure = lambda layout: run(layout, source, root / "landing", args.days, args.step)  # noqa: E731
     results: dict[str, list[dict]] = {"file": [], "lake": []}
     print(f"load average {os.getloadavg()[0]:.1f} before")
     for _ in range(args.runs):
         for layout in ("file", "lake"):
-            results[layout].append(run(layout, source, root / "landing", args.days, args.step))
+            results[layout].append(measure(layout))
             print(f"{layout}: {results[layout][-1]['seconds']:.2f} s, {results[layout][-1]['steps']}", flush=True)
     print(f"load average {os.getloadavg()[0]:.1f} after")
     for layout, runs in results.items():
@@ -145,6 +204,15 @@ def main() -> None:
     print("\nwhere the lake spends more than the file (last run), ms:")
     for (step, site), (n, file_s, lake_s) in sorted(by_site.items(), key=lambda kv: kv[1][1] - kv[1][2])[:args.top]:
         print(f"  {1000 * (lake_s - file_s):+7.0f}  {n:3d} statements  file {1000 * file_s:6.0f}  lake {1000 * lake_s:6.0f}  {step}  {site}")
+    if args.step == "daily":  # many steps share the helpers: their sum over the run
+        by_helper: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0, 0.0])
+        for (_, site), (n, file_s, lake_s) in by_site.items():
+            by_helper[site][0] += n
+            by_helper[site][1] += file_s
+            by_helper[site][2] += lake_s
+        print("\nthe same by helper, over every step of the run, ms:")
+        for site, (n, file_s, lake_s) in sorted(by_helper.items(), key=lambda kv: kv[1][1] - kv[1][2])[:args.top]:
+            print(f"  {1000 * (lake_s - file_s):+7.0f}  {n:3d} statements  file {1000 * file_s:6.0f}  lake {1000 * lake_s:6.0f}  {site}")
 
 
 if __name__ == "__main__":
