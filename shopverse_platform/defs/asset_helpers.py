@@ -43,8 +43,14 @@ def table_metadata(con: duckdb.DuckDBPyConnection, table: str, where: str = "", 
     # history. One scan reads the whole date column: 5.0 ms against 0.5 ms for the 9.7 M rows of
     # clean_events at 240 days on a DuckDB file, and growing with them; on a DuckLake at 30 days it
     # was cheaper (12 ms against 27 ms: each scan first reads the table's file list from the catalog).
-    total = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-    rows = con.execute(f"SELECT count(*) FROM {table} WHERE {where}", params or []).fetchall()[0][0] if where else total
+    # The two counts are one statement: on a DuckLake each statement also starts a transaction that
+    # reads the catalog's snapshot (15-18 ms against 18-20 ms for the two, 30 days of issue volume;
+    # the same 0.56 ms on a DuckDB file).
+    if where:
+        total, rows = con.execute(f"SELECT (SELECT count(*) FROM {table}), (SELECT count(*) FROM {table} WHERE {where})",
+                                  params or []).fetchall()[0]
+    else:
+        total = rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     descriptions = column_descriptions(table)
     metadata: dict[str, object] = {
         "table": dg.MetadataValue.text(f"main.{table}"),
