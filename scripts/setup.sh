@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the project on a fresh machine: uv, then the locked environment in .venv.
-# Idempotent; about 10 s warm. Pass --services to also install PostgreSQL, Chromium and the
-# Marquez jars (needed by the integration tests; apt-get, so as root or with sudo).
+# Idempotent; about 10 s warm. Pass --services to also install PostgreSQL, Redis, SeaweedFS,
+# Chromium and the Marquez jars (needed by the integration tests; apt-get, so as root or with sudo;
+# SeaweedFS is built with the machine's Go).
 #
 # Needs: bash, python3 (any 3.x with its standard library: no pip, no venv module) and HTTPS access
 # to the package index. uv comes from scripts/install_uv.py: the uv on PATH if it is the pinned
@@ -32,6 +33,7 @@ echo "python environment ready: $VENV ($("$VENV/bin/python" --version)), uv: $UV
 if [[ "${1:-}" == "--services" ]]; then
     bash scripts/services/install.sh postgres
     bash scripts/services/install.sh redis    # the broker of the Celery step workers' test
+    bash scripts/services/install.sh seaweedfs  # the S3 server of the object-storage lake tests
     bash scripts/install_browser.sh   # Debian's Chromium for the Playwright UI checks
     # Marquez's published jar (io.github.marquezproject:marquez-api) is absent from the Maven
     # mirror these machines reach (404 for every version, checked 2026-11-21), while all its

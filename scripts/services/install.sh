@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the local services need, idempotently.
 #
-#   scripts/services/install.sh [all|postgres|redis|marquez]     (default: all)
+#   scripts/services/install.sh [all|postgres|redis|marquez|seaweedfs]     (default: all)
 #
 #   postgres  apt-get installs Debian's PostgreSQL (15 on bookworm) when no pg_ctl is found
 #             under /usr/lib/postgresql/*/bin.
@@ -11,6 +11,10 @@
 #             io.github.marquezproject:marquez-api and all its runtime dependencies with
 #             scripts/services/marquez/pom.xml into $MARQUEZ_LIB_DIR. Skipped when that
 #             directory already holds a complete resolve of the wanted version.
+#   seaweedfs SeaweedFS's `weed` (an S3-compatible object store, Apache-2.0: the object-storage
+#             lake tests' S3 server) built with the machine's Go from the Go module proxy, at the
+#             pinned version, into $SEAWEEDFS_HOME/bin. About 4 min and 2 GB of modules once;
+#             skipped when that binary is already the pinned version.
 #
 # Environment:
 #   SHOPVERSE_SERVICES_HOME  state dir (default <repo>/.services)
@@ -21,6 +25,7 @@
 #                            Maven Central, e.g. an internal mirror that serves marquez-api
 #   SHOPVERSE_M2_REPO        Maven local repository (default $SHOPVERSE_SERVICES_HOME/marquez/m2)
 #   MAVEN_EXTRA_ARGS         extra arguments for mvn (e.g. "-s /path/settings.xml")
+#   SEAWEEDFS_HOME           where weed is built (default $SHOPVERSE_SERVICES_HOME/seaweedfs)
 set -euo pipefail
 
 # shellcheck source=_common.sh
@@ -28,9 +33,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 
 COMPONENT="${1:-all}"
 case "$COMPONENT" in
-  all|postgres|redis|marquez) ;;
+  all|postgres|redis|marquez|seaweedfs) ;;
   -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-  *) die "unknown component '$COMPONENT' (expected all, postgres, redis or marquez)" ;;
+  *) die "unknown component '$COMPONENT' (expected all, postgres, redis, marquez or seaweedfs)" ;;
 esac
 
 MARQUEZ_HOME="$SHOPVERSE_SERVICES_HOME/marquez"
@@ -39,6 +44,10 @@ SHOPVERSE_M2_REPO="${SHOPVERSE_M2_REPO:-$MARQUEZ_HOME/m2}"
 MARQUEZ_VERSION_CANDIDATES="${MARQUEZ_VERSION_CANDIDATES:-0.51.1 0.51.0 0.50.0}"
 MARQUEZ_MAVEN_REPO="${MARQUEZ_MAVEN_REPO:-}"
 POM="$SERVICES_DIR/marquez/pom.xml"
+SEAWEEDFS_HOME="${SEAWEEDFS_HOME:-$SHOPVERSE_SERVICES_HOME/seaweedfs}"
+# A pseudo-version: the module publishes no semver tags the proxy lists (its `weed version`: 4.53).
+SEAWEEDFS_MODULE="github.com/seaweedfs/seaweedfs"
+SEAWEEDFS_VERSION="v0.0.0-20261109003541-7506e5f91cd6"
 
 # ---------------------------------------------------------------------------- apt packages
 APT_UPDATED=0
@@ -199,12 +208,34 @@ install_marquez() {
   log "Marquez $resolved resolved: $(find "$MARQUEZ_LIB_DIR" -name '*.jar' | wc -l) jars, $(du -sh "$MARQUEZ_LIB_DIR" | cut -f1) in $MARQUEZ_LIB_DIR ($(( SECONDS - t0 )) s)"
 }
 
+install_seaweedfs() {
+  local bin="$SEAWEEDFS_HOME/bin/weed" marker="$SEAWEEDFS_HOME/bin/.version" t0=$SECONDS source_dir
+  if [[ -x "$bin" && "$(cat "$marker" 2>/dev/null)" == "$SEAWEEDFS_VERSION" ]]; then
+    log "SeaweedFS present: $bin ($("$bin" version 2>/dev/null | head -1))"
+    return 0
+  fi
+  command -v go >/dev/null || die "Go is needed to build SeaweedFS's weed from the Go module proxy (no go on PATH)"
+  # `go install module/weed@version` refuses a module whose go.mod has replace directives, as this
+  # one's does: download the module, then build its weed package inside it, where they apply.
+  log "building $SEAWEEDFS_MODULE/weed@$SEAWEEDFS_VERSION with $(go version | cut -d' ' -f3) (a few minutes once)..."
+  source_dir="$(go mod download -json "$SEAWEEDFS_MODULE@$SEAWEEDFS_VERSION" \
+                | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')" \
+    || die "could not download $SEAWEEDFS_MODULE@$SEAWEEDFS_VERSION from the Go module proxy ($(go env GOPROXY))"
+  mkdir -p "$SEAWEEDFS_HOME/bin"
+  (cd "$source_dir" && go build -mod=mod -buildvcs=false -trimpath -o "$bin.tmp" ./weed) \
+    || die "go build of $SEAWEEDFS_MODULE/weed failed"
+  mv -f -- "$bin.tmp" "$bin"
+  printf '%s\n' "$SEAWEEDFS_VERSION" >"$marker"
+  log "SeaweedFS built: $bin ($("$bin" version 2>/dev/null | head -1)) in $(( SECONDS - t0 )) s"
+}
+
 T_START=$SECONDS
 ensure_services_home
 case "$COMPONENT" in
   postgres) install_postgres ;;
   redis)    install_redis ;;
   marquez)  install_marquez ;;
-  all)      install_postgres; install_redis; install_marquez ;;
+  seaweedfs) install_seaweedfs ;;
+  all)      install_postgres; install_redis; install_seaweedfs; install_marquez ;;
 esac
 log "done ($COMPONENT) in $(( SECONDS - T_START )) s"

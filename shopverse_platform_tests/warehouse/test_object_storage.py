@@ -1,19 +1,20 @@
 """A DuckLake whose data path is on object storage (issue 16): `s3://bucket/prefix/` reached through
-DuckDB's httpfs with a secret from the AWS variables. The store is moto's S3 server, run as a
-process on loopback: a stand-in for S3 or MinIO (neither runs here), speaking the same HTTP API
-to the same httpfs client. The tables equal a DuckDB-file build; the Parquet files are objects
-in the bucket, none on the local disk; maintenance deletes the objects no snapshot needs; the
-lake is read back without the data-path setting (its catalog knows it)."""
+DuckDB's httpfs with a secret from the AWS variables. The store is SeaweedFS, an S3-compatible
+object store, run as a process on loopback (built by scripts/services/install.sh seaweedfs); it
+checks each request's signature against the keys it knows. The tables equal a DuckDB-file build;
+the Parquet files are objects in the bucket, none on the local disk; maintenance deletes the
+objects no snapshot needs; the lake is read back without the data-path setting (its catalog knows
+it)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
-import sys
 import time
-import urllib.request
 from datetime import date, timedelta
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -21,7 +22,7 @@ import pytest
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.simulator.traffic import simulate
 from shopverse_platform.lib.warehouse import lake
-from shopverse_platform_tests.conftest import free_port, stop_process_group
+from shopverse_platform_tests.conftest import free_port, free_ports, stop_process_group
 from shopverse_platform_tests.warehouse.test_ducklake import _command, assert_same_tables, snapshot
 
 FIRST = date(2026, 11, 9)
@@ -80,37 +81,72 @@ def test_a_new_sqlite_lake_is_attached_with_its_default_data_path_until_its_cata
     assert location.attach_data_path() is None  # the catalog's own from now on
 
 
+# SeaweedFS's weed, built by scripts/services/install.sh seaweedfs (make test does it).
+WEED = Path(os.environ.get("SEAWEEDFS_HOME") or Path(__file__).resolve().parents[2] / ".services" / "seaweedfs") / "bin" / "weed"
+# The S3 identities the server knows, by access key: those the tests sign with (their keys, a
+# profile's, a role's). Any other key, or a wrong secret, is refused: the tests' objects got there
+# with the credentials each test meant DuckDB to use.
+IDENTITIES = {"shopverse": "not-a-secret", "from-the-profile": "not-a-secret", "from-the-role": "not-a-secret"}
+
+
 @pytest.fixture
 def s3_bucket(tmp_path, monkeypatch):
-    """moto's S3 server on a free port, in a session of its own, stopped by its PID; a bucket in it,
-    and the AWS variables pointing at it."""
+    """SeaweedFS (an S3-compatible object store) on free loopback ports, in a session of its own,
+    stopped by its PID, its data in the test's directory; a bucket in it, and the AWS variables
+    pointing at it."""
     boto3 = pytest.importorskip("boto3")
-    pytest.importorskip("moto")
-    port = free_port()
-    log = tmp_path / "moto.log"
+    if not WEED.exists():
+        pytest.skip(f"no SeaweedFS at {WEED}: run scripts/services/install.sh seaweedfs")
+    config = tmp_path / "s3.json"
+    config.write_text(json.dumps({"identities": [
+        {"name": key, "credentials": [{"accessKey": key, "secretKey": secret}],
+         "actions": ["Admin", "Read", "Write", "List", "Tagging"]} for key, secret in IDENTITIES.items()]}))
+    master, volume, filer, s3, *grpc = free_ports(8)
+    data = tmp_path / "seaweedfs"
+    data.mkdir()
+    log = tmp_path / "seaweedfs.log"
     with log.open("w") as out:
-        server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    endpoint = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen(
+            [str(WEED), "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+             f"-master.port={master}", f"-master.port.grpc={grpc[0]}", "-master.volumeSizeLimitMB=64",
+             "-master.telemetry=false", f"-volume.port={volume}", f"-volume.port.grpc={grpc[1]}",
+             "-volume.preStopSeconds=0", "-filer", f"-filer.port={filer}", f"-filer.port.grpc={grpc[2]}",
+             "-s3", f"-s3.port={s3}", f"-s3.port.grpc={grpc[3]}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+             f"-s3.config={config}"],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    endpoint = f"http://127.0.0.1:{s3}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
+        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                              aws_access_key_id="shopverse", aws_secret_access_key=IDENTITIES["shopverse"])
+        deadline = time.monotonic() + 90
+        while True:  # the S3 gateway answers once its filer and volume server are up
             try:
-                urllib.request.urlopen(endpoint, timeout=2)
+                client.create_bucket(Bucket=BUCKET)
                 break
-            except OSError:
+            except Exception:  # noqa: BLE001 (not up yet: refused, or the filer not ready)
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise AssertionError(f"moto's S3 server did not start:\n{log.read_text()[-2000:]}")
-                time.sleep(0.3)
-        for name, value in (("AWS_ACCESS_KEY_ID", "shopverse"), ("AWS_SECRET_ACCESS_KEY", "not-a-secret"),
+                    raise AssertionError(f"SeaweedFS did not start:\n{log.read_text()[-3000:]}")
+                time.sleep(0.5)
+        for name, value in (("AWS_ACCESS_KEY_ID", "shopverse"), ("AWS_SECRET_ACCESS_KEY", IDENTITIES["shopverse"]),
                             ("AWS_REGION", "us-east-1"), ("AWS_ENDPOINT_URL", endpoint)):
             monkeypatch.setenv(name, value)
-        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
         yield client
     finally:
         lake.release_instances()
         stop_process_group(server, timeout=30)
+
+
+@pytest.mark.services
+def test_the_s3_server_refuses_a_wrong_secret(s3_bucket):
+    """The store the lake tests write to checks signatures, so their objects prove the keys."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    stranger = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                            aws_access_key_id="shopverse", aws_secret_access_key="wrong")
+    with pytest.raises(ClientError, match="SignatureDoesNotMatch"):
+        stranger.list_objects_v2(Bucket=BUCKET)
+    assert _objects(s3_bucket) == []  # the right key reads the (empty) bucket
 
 
 def _objects(client) -> list[str]:
@@ -152,11 +188,10 @@ def test_without_keys_the_lake_reaches_object_storage_through_the_aws_credential
 def test_a_role_from_the_container_credentials_endpoint_reaches_the_lake(s3_bucket, tmp_path, monkeypatch):
     # An ECS task role and an EKS Pod Identity hand their short-lived credentials out the same way:
     # an HTTP endpoint named by AWS_CONTAINER_CREDENTIALS_FULL_URI, asked with the token of
-    # AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE. The agent is played here by a loopback server, a
-    # stand-in as moto is for S3 (neither runs here); the AWS SDK inside DuckDB's aws extension asks
-    # it, and the lake's Parquet goes to the S3 server with those credentials. No key pair, no profile.
+    # AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE. The agent is played here by a loopback server (it
+    # cannot run outside AWS); the AWS SDK inside DuckDB's aws extension asks it, and the lake's
+    # Parquet goes to the S3 server signed with those credentials. No key pair, no profile.
     import http.server
-    import json
     import threading
 
     asked: list[tuple[str, str | None]] = []
