@@ -218,12 +218,14 @@ install_seaweedfs() {
   # `go install module/weed@version` refuses a module whose go.mod has replace directives, as this
   # one's does: download the module, then build its weed package inside it, where they apply.
   log "building $SEAWEEDFS_MODULE/weed@$SEAWEEDFS_VERSION with $(go version | cut -d' ' -f3) (a few minutes once)..."
-  source_dir="$(go mod download -json "$SEAWEEDFS_MODULE@$SEAWEEDFS_VERSION" \
-                | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')" \
-    || die "could not download $SEAWEEDFS_MODULE@$SEAWEEDFS_VERSION from the Go module proxy ($(go env GOPROXY))"
   mkdir -p "$SEAWEEDFS_HOME/bin"
-  (cd "$source_dir" && go build -mod=mod -buildvcs=false -trimpath -o "$bin.tmp" ./weed) \
-    || die "go build of $SEAWEEDFS_MODULE/weed failed"
+  local build_log="$SEAWEEDFS_HOME/build.log"
+  source_dir="$(go mod download -json "$SEAWEEDFS_MODULE@$SEAWEEDFS_VERSION" 2>"$build_log" \
+                | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')" \
+    || { tail -n 20 "$build_log" >&2; die "could not download $SEAWEEDFS_MODULE@$SEAWEEDFS_VERSION from the Go module proxy ($(go env GOPROXY))"; }
+  # its ~400 "go: downloading" lines go to the log, shown when the build fails
+  (cd "$source_dir" && go build -mod=mod -buildvcs=false -trimpath -o "$bin.tmp" ./weed) >>"$build_log" 2>&1 \
+    || { tail -n 40 "$build_log" >&2; die "go build of $SEAWEEDFS_MODULE/weed failed (log: $build_log)"; }
   mv -f -- "$bin.tmp" "$bin"
   printf '%s\n' "$SEAWEEDFS_VERSION" >"$marker"
   log "SeaweedFS built: $bin ($("$bin" version 2>/dev/null | head -1)) in $(( SECONDS - t0 )) s"
