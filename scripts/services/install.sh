@@ -221,7 +221,7 @@ install_seaweedfs() {
   mkdir -p "$SEAWEEDFS_HOME/bin"
   local build_log="$SEAWEEDFS_HOME/build.log"
   source_dir="$(go mod download -json "$SEAWEEDFS_MODULE@$SEAWEEDFS_VERSION" 2>"$build_log" \
-                | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')" \
+                | python3 -c 'import json, sys; d = json.load(sys.stdin); sys.exit(d.get("Error", "no module")) if "Dir" not in d else print(d["Dir"])')" \
     || { tail -n 20 "$build_log" >&2; die "could not download $SEAWEEDFS_MODULE@$SEAWEEDFS_VERSION from the Go module proxy ($(go env GOPROXY))"; }
   # its ~400 "go: downloading" lines go to the log, shown when the build fails
   (cd "$source_dir" && go build -mod=mod -buildvcs=false -trimpath -o "$bin.tmp" ./weed) >>"$build_log" 2>&1 \
