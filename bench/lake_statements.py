@@ -12,6 +12,10 @@ layout, and the call sites where the lake spends the most beyond the file (one r
 `--step daily` measures the whole daily job instead: the day after a history of `--history` days built by
 `python bench/daily_growth.py --lake --issue-volume --sizes N` (its DuckDB file and the lake migrated from it,
 each copied afresh), and adds the helpers (call sites over every step) where the lake spends the most.
+
+`--object-store` (steps day and whole) adds a third layout: the same lake with its Parquet in an S3 bucket of
+SeaweedFS on loopback (shopverse_platform_tests/seaweedfs.py; built by `scripts/services/install.sh
+seaweedfs`), migrated from the same file: what the S3 protocol adds, not a network's round trips.
 """
 
 from __future__ import annotations
@@ -27,10 +31,12 @@ import sys
 import tempfile
 import time
 import traceback
+from contextlib import ExitStack
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT = BENCH_DIR.parent
+sys.path.insert(0, str(PROJECT))  # shopverse_platform_tests.seaweedfs, for --object-store
 
 
 class TimedConnection:
@@ -140,6 +146,35 @@ def run_daily(layout: str, root: Path, history: int) -> dict:
         return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def object_store_source(stack: ExitStack, file: Path) -> Path:
+    """A lake migrated from ``file`` whose Parquet is in a bucket of a SeaweedFS started for the
+    bench (stopped when ``stack`` closes), laid out as a lake_comparison folder (its catalog in
+    lake/); the AWS variables of this process point at the bucket, and the runs inherit them."""
+    from shopverse_platform_tests import seaweedfs
+
+    if not seaweedfs.WEED.exists():
+        sys.exit(f"no SeaweedFS at {seaweedfs.WEED}: run scripts/services/install.sh seaweedfs")
+    work = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+    key, secret = "bench", "bench-secret"
+    endpoint = stack.enter_context(seaweedfs.s3_server(work, {key: secret}, "bench"))
+    os.environ.update({"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "AWS_REGION": seaweedfs.REGION,
+                       "AWS_ENDPOINT_URL": endpoint})
+    source = work / "lake_comparison"
+    source.mkdir()
+    shutil.copy(file, source / "file.duckdb")
+    sys.path.insert(0, str(BENCH_DIR))
+    import metrics as bench  # bench/metrics.py: its migration, as `shopverse warehouse migrate` does it
+
+    os.environ["SHOPVERSE_WAREHOUSE_DATA_PATH"] = "s3://bench/lake/"  # a new lake's data path
+    try:
+        migrated = bench.run_child("migrate", source=str(source / "file.duckdb"),
+                                   lake=f"ducklake:sqlite:{source / 'lake' / 'shopverse.sqlite'}")
+    finally:
+        del os.environ["SHOPVERSE_WAREHOUSE_DATA_PATH"]  # the runs read it from the lake's catalog
+    print(f"migrated {migrated['tables']} tables into a lake on SeaweedFS's S3 in {migrated['seconds']:.1f} s")
+    return source
+
+
 def run(layout: str, source: Path, landing: Path, days: int, step: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "w"
@@ -161,6 +196,8 @@ def main() -> None:
     parser.add_argument("--step", choices=("day", "whole", "daily"), default="day",
                         help="day, whole: the metric runs of bench/metrics.py; daily: the daily job after a history")
     parser.add_argument("--history", type=int, default=30, help="--step daily: days of history before the day run")
+    parser.add_argument("--object-store", action="store_true",
+                        help="day, whole: also the lake with its Parquet in SeaweedFS's S3 on loopback")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--child")
@@ -182,13 +219,20 @@ def main() -> None:
         if not (source / "file.duckdb").exists():
             sys.exit(f"no {source}: run python bench/metrics.py --compare-lake --users {args.users} --days {args.days} first")
         measure = lambda layout: run(layout, source, root / "landing", args.days, args.step)  # noqa: E731
-    results: dict[str, list[dict]] = {"file": [], "lake": []}
-    print(f"load average {os.getloadavg()[0]:.1f} before")
-    for _ in range(args.runs):
-        for layout in ("file", "lake"):
-            results[layout].append(measure(layout))
-            print(f"{layout}: {results[layout][-1]['seconds']:.2f} s, {results[layout][-1]['steps']}", flush=True)
-    print(f"load average {os.getloadavg()[0]:.1f} after")
+    with ExitStack() as stack:
+        results: dict[str, list[dict]] = {"file": [], "lake": []}
+        if args.object_store and args.step != "daily":
+            s3_source = object_store_source(stack, source / "file.duckdb")
+            results["lake on S3"] = []
+            plain = measure
+            measure = lambda layout: (run("lake", s3_source, root / "landing", args.days, args.step)  # noqa: E731
+                                      if layout == "lake on S3" else plain(layout))
+        print(f"load average {os.getloadavg()[0]:.1f} before")
+        for _ in range(args.runs):
+            for layout in results:
+                results[layout].append(measure(layout))
+                print(f"{layout}: {results[layout][-1]['seconds']:.2f} s, {results[layout][-1]['steps']}", flush=True)
+        print(f"load average {os.getloadavg()[0]:.1f} after")
     for layout, runs in results.items():
         steps = {name: statistics.median(r["steps"][name] for r in runs) for name in runs[0]["steps"]}
         sql = statistics.median(sum(rec[3] for rec in r["records"]) for r in runs)

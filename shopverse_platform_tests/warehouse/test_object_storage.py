@@ -11,10 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import time
 from datetime import date, timedelta
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -22,7 +20,8 @@ import pytest
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.simulator.traffic import simulate
 from shopverse_platform.lib.warehouse import lake
-from shopverse_platform_tests.conftest import free_port, free_ports, stop_process_group
+from shopverse_platform_tests import seaweedfs
+from shopverse_platform_tests.conftest import free_port
 from shopverse_platform_tests.warehouse.test_ducklake import _command, assert_same_tables, snapshot
 
 FIRST = date(2026, 11, 9)
@@ -81,8 +80,6 @@ def test_a_new_sqlite_lake_is_attached_with_its_default_data_path_until_its_cata
     assert location.attach_data_path() is None  # the catalog's own from now on
 
 
-# SeaweedFS's weed, built by scripts/services/install.sh seaweedfs (make test does it).
-WEED = Path(os.environ.get("SEAWEEDFS_HOME") or Path(__file__).resolve().parents[2] / ".services" / "seaweedfs") / "bin" / "weed"
 # The S3 identities the server knows, by access key: those the tests sign with (their keys, a
 # profile's, a role's). Any other key, or a wrong secret, is refused: the tests' objects got there
 # with the credentials each test meant DuckDB to use.
@@ -91,49 +88,20 @@ IDENTITIES = {"shopverse": "not-a-secret", "from-the-profile": "not-a-secret", "
 
 @pytest.fixture
 def s3_bucket(tmp_path, monkeypatch):
-    """SeaweedFS (an S3-compatible object store) on free loopback ports, in a session of its own,
-    stopped by its PID, its data in the test's directory; a bucket in it, and the AWS variables
-    pointing at it."""
+    """SeaweedFS's S3 server on loopback (shopverse_platform_tests/seaweedfs.py), a bucket in it, and
+    the AWS variables pointing at it; yields a client of the bucket."""
     boto3 = pytest.importorskip("boto3")
-    if not WEED.exists():
-        pytest.skip(f"no SeaweedFS at {WEED}: run scripts/services/install.sh seaweedfs")
-    config = tmp_path / "s3.json"
-    config.write_text(json.dumps({"identities": [
-        {"name": key, "credentials": [{"accessKey": key, "secretKey": secret}],
-         "actions": ["Admin", "Read", "Write", "List", "Tagging"]} for key, secret in IDENTITIES.items()]}))
-    master, volume, filer, s3, *grpc = free_ports(8)
-    data = tmp_path / "seaweedfs"
-    data.mkdir()
-    log = tmp_path / "seaweedfs.log"
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [str(WEED), "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-             f"-master.port={master}", f"-master.port.grpc={grpc[0]}", "-master.volumeSizeLimitMB=64",
-             "-master.telemetry=false", f"-volume.port={volume}", f"-volume.port.grpc={grpc[1]}",
-             "-volume.preStopSeconds=0", "-filer", f"-filer.port={filer}", f"-filer.port.grpc={grpc[2]}",
-             "-s3", f"-s3.port={s3}", f"-s3.port.grpc={grpc[3]}", "-s3.port.iceberg=0", "-s3.port.lance=0",
-             f"-s3.config={config}"],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    endpoint = f"http://127.0.0.1:{s3}"
+    if not seaweedfs.WEED.exists():
+        pytest.skip(f"no SeaweedFS at {seaweedfs.WEED}: run scripts/services/install.sh seaweedfs")
     try:
-        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                              aws_access_key_id="shopverse", aws_secret_access_key=IDENTITIES["shopverse"])
-        deadline = time.monotonic() + 90
-        while True:  # the S3 gateway answers once its filer and volume server are up
-            try:
-                client.create_bucket(Bucket=BUCKET)
-                break
-            except Exception:  # noqa: BLE001 (not up yet: refused, or the filer not ready)
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise AssertionError(f"SeaweedFS did not start:\n{log.read_text()[-3000:]}")
-                time.sleep(0.5)
-        for name, value in (("AWS_ACCESS_KEY_ID", "shopverse"), ("AWS_SECRET_ACCESS_KEY", IDENTITIES["shopverse"]),
-                            ("AWS_REGION", "us-east-1"), ("AWS_ENDPOINT_URL", endpoint)):
-            monkeypatch.setenv(name, value)
-        yield client
+        with seaweedfs.s3_server(tmp_path, IDENTITIES, BUCKET) as endpoint:
+            for name, value in (("AWS_ACCESS_KEY_ID", "shopverse"), ("AWS_SECRET_ACCESS_KEY", IDENTITIES["shopverse"]),
+                                ("AWS_REGION", seaweedfs.REGION), ("AWS_ENDPOINT_URL", endpoint)):
+                monkeypatch.setenv(name, value)
+            yield boto3.client("s3", endpoint_url=endpoint, region_name=seaweedfs.REGION,
+                               aws_access_key_id="shopverse", aws_secret_access_key=IDENTITIES["shopverse"])
     finally:
         lake.release_instances()
-        stop_process_group(server, timeout=30)
 
 
 @pytest.mark.services
