@@ -110,7 +110,7 @@ def test_the_s3_server_refuses_a_wrong_secret(s3_bucket):
     import boto3
     from botocore.exceptions import ClientError
 
-    stranger = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1",
+    stranger = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=seaweedfs.REGION,
                             aws_access_key_id="shopverse", aws_secret_access_key="wrong")
     with pytest.raises(ClientError, match="SignatureDoesNotMatch"):
         stranger.list_objects_v2(Bucket=BUCKET)
