@@ -14,7 +14,9 @@ from pathlib import Path
 
 from shopverse_platform_tests.conftest import free_ports, stop_process_group
 
-WEED = Path(os.environ.get("SEAWEEDFS_HOME") or Path(__file__).resolve().parents[1] / ".services" / "seaweedfs") / "bin" / "weed"
+# where scripts/services/install.sh builds it: $SEAWEEDFS_HOME, else $SHOPVERSE_SERVICES_HOME/seaweedfs
+SERVICES_HOME = Path(os.environ.get("SHOPVERSE_SERVICES_HOME") or Path(__file__).resolve().parents[1] / ".services")
+WEED = Path(os.environ.get("SEAWEEDFS_HOME") or SERVICES_HOME / "seaweedfs") / "bin" / "weed"
 REGION = "us-east-1"
 
 
