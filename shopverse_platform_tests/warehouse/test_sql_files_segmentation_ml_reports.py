@@ -52,7 +52,7 @@ def test_each_file_is_loaded_with_its_parts_and_holds_one_statement(package, pat
         assert parts == placeholders, f"{path.name}: a call passes {sorted(parts)}, the file names {sorted(placeholders)}"
     # Fill each placeholder as a part would: a table name after TABLE, else a subquery or fragment.
     text = path.read_text()
-    filled = {name: SqlText("_part" if re.search(r"TABLE\s+(IF\s+EXISTS\s+)?\{\{\s*" + name + r"\s*\}\}", text) else "(SELECT 1)")
+    filled = {name: SqlText("_part" if re.search(r"TABLE\s+(IF\s+EXISTS\s+)?(temp\.main\.)?\{\{\s*" + name + r"\s*\}\}", text) else "(SELECT 1)")
               for name in placeholders}
     loaded = load_sql(path, path.stem, **filled)
     body = _strip_comments(loaded)

@@ -64,7 +64,7 @@ def reconcile(con: duckdb.DuckDBPyConnection, table_name: str) -> int:
     if unmatched:
         con.execute(load_sql(__file__, "partition_fingerprints_delete_unmatched"), params)
         con.execute(load_sql(__file__, "partition_fingerprints_insert_unmatched", target=table(table_name)), params)
-    con.execute("DROP TABLE _unmatched_partitions")
+    con.execute("DROP TABLE temp.main._unmatched_partitions")  # by its full name, as tables.add_new_columns drops
     return int(unmatched)
 
 

@@ -13,23 +13,21 @@ from shopverse_platform.lib.warehouse.column_docs import write_comments
 # imported here too, where the table helpers' callers have always found them
 from shopverse_platform.lib.warehouse.transactions import in_transaction, transaction  # noqa: F401
 
-# The tables an unqualified name reaches: the warehouse's own (current_database(): the DuckDB file,
-# or the DuckLake attached and in use) and this connection's temp tables. A DuckLake connection is
-# an in-memory database with the lake attached, so the catalog lists more than the warehouse.
-VISIBLE_CATALOGS = "table_catalog IN (current_database(), 'temp') AND table_schema = 'main'"
-
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    # A table (or view) has a first column. Asked of duckdb_columns() rather than of
-    # information_schema.tables or duckdb_tables(), which on a DuckLake read every table's statistics
-    # for their size estimates: 3.7 ms a call against 17 ms, and a day's run asks ~150 times.
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM duckdb_columns() WHERE database_name IN (current_database(), 'temp') "
-            "AND schema_name = 'main' AND table_name = ? AND column_index = 1",
-            [table],
-        ).fetchall()[0][0]  # fetchall, not fetchone: DuckDB 2 keeps a result open until it is drained
-    )
+    """Does an unqualified ``table`` name a table (or view): one of this connection's temp tables or
+    the warehouse's (the DuckDB file, or the DuckLake in use)?"""
+    # The name is bound, as a relation that is never run, the way a query would resolve it. Not a
+    # lookup in duckdb_columns(), which lists every column of every attached database first: 1.6 ms
+    # a call on a DuckDB file at 30 days of history and 5.1 ms on a DuckLake, against 0.02 and 3.0 ms
+    # bound (information_schema.tables and duckdb_tables() read each lake table's statistics: 20 ms).
+    # A daily run asks ~110 times. A missing name costs more on a lake (~10 ms: DuckDB looks for a
+    # similar name to suggest), which happens on a warehouse's first runs only.
+    try:
+        con.table(table)
+    except duckdb.CatalogException:
+        return False
+    return True
 
 
 def _bound(params: Iterable[object] | Mapping[str, object]) -> list[object] | dict[str, object]:
@@ -98,7 +96,9 @@ def add_new_columns(con: duckdb.DuckDBPyConnection, table: str, select_sql: str,
         return []
     con.execute(f"CREATE OR REPLACE TEMP TABLE _new_shape AS SELECT * FROM ({select_sql}) WHERE false", params)
     missing = [(name, dtype) for name, dtype in table_schema(con, "_new_shape") if name not in have]
-    con.execute("DROP TABLE _new_shape")
+    # by its full name: unqualified, DROP looks in the warehouse first, which on a DuckLake starts a
+    # lake transaction (its snapshot read from the catalog, ~2.4 ms)
+    con.execute("DROP TABLE temp.main._new_shape")
     for name, dtype in missing:
         quoted = '"' + name.replace('"', '""') + '"'
         con.execute(f"ALTER TABLE {table} ADD COLUMN {quoted} {dtype}")  # a type DuckDB itself reported
@@ -123,15 +123,12 @@ def replace_table(
 
 
 def table_schema(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
-    """(column, type) pairs of a warehouse table, in column order."""
-    return [
-        (name, dtype)
-        for name, dtype in con.execute(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            f"WHERE {VISIBLE_CATALOGS} AND table_name = ? ORDER BY ordinal_position",
-            [table],
-        ).fetchall()
-    ]
+    """(column, type) pairs of a warehouse table (or a temp table), in column order; the types as
+    DuckDB writes them (``DECIMAL(18,2)``, ``STRUCT(...)[]``), as information_schema.columns gives
+    them. Read from the bound relation: 0.03 ms on a DuckDB file and 2.8 ms on a DuckLake, against
+    2.7 and 6.2 ms through information_schema.columns (30 days of history)."""
+    relation = con.table(table)
+    return [(name, str(dtype)) for name, dtype in zip(relation.columns, relation.types, strict=True)]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,49 @@
+"""lib/warehouse/tables.table_exists and table_schema, which bind a name as a relation instead of reading
+the catalog's listings: the same answers as those listings, on a DuckDB file and on a DuckLake."""
+
+from __future__ import annotations
+
+import pytest
+
+from shopverse_platform.defs.resources import Warehouse
+from shopverse_platform.lib.warehouse.tables import table_exists, table_schema
+
+TYPED = """CREATE TABLE order_lines AS SELECT DATE '2026-03-02' AS order_date, 12.50::DECIMAL(18, 2) AS amount,
+    [{'sku': 'A1', 'quantity': 2}] AS items, {'code': 'GBP', 'rate': 1.0::DOUBLE} AS currency, 'x' AS "odd name" """
+
+
+def _setting(tmp_path, layout: str) -> str:
+    return str(tmp_path / "w.duckdb") if layout == "file" else f"ducklake:sqlite:{tmp_path / 'lake' / 'w.sqlite'}"
+
+
+@pytest.mark.parametrize("layout", ["file", "lake"])
+def test_a_name_exists_when_a_query_would_reach_it_there(tmp_path, layout):
+    other = tmp_path / "other.duckdb"
+    with Warehouse(path=_setting(tmp_path, layout)).connect() as con:
+        con.execute(TYPED)
+        con.execute("CREATE TEMP TABLE _staged AS SELECT 1 AS x")
+        con.execute(f"ATTACH '{other}' AS other")
+        con.execute("CREATE TABLE other.main.daily_sales AS SELECT 1 AS x")  # another database: not the warehouse
+        assert table_exists(con, "order_lines")
+        assert table_exists(con, "_staged")
+        assert not table_exists(con, "daily_sales")
+        assert not table_exists(con, "orders; DROP TABLE order_lines")  # a name, never SQL
+        assert table_exists(con, "order_lines")
+        con.execute("DROP TABLE temp.main._staged")
+        assert not table_exists(con, "_staged")
+
+
+@pytest.mark.parametrize("layout", ["file", "lake"])
+def test_a_tables_columns_and_types_are_those_the_catalog_lists(tmp_path, layout):
+    with Warehouse(path=_setting(tmp_path, layout)).connect() as con:
+        con.execute(TYPED)
+        con.execute("CREATE TEMP TABLE _new_shape AS SELECT * EXCLUDE (items) FROM order_lines WHERE false")
+        for name in ("order_lines", "_new_shape"):
+            listed = con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog IN "
+                "(current_database(), 'temp') AND table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
+                [name]).fetchall()
+            assert table_schema(con, name) == listed
+        assert table_schema(con, "order_lines") == [
+            ("order_date", "DATE"), ("amount", "DECIMAL(18,2)"), ("items", "STRUCT(sku VARCHAR, quantity INTEGER)[]"),
+            ("currency", "STRUCT(code VARCHAR, rate DOUBLE)"), ("odd name", "VARCHAR")]
