@@ -58,6 +58,16 @@ class TimedConnection:
             self._records.append([self._step, site, " ".join(str(sql).split())[:120], time.perf_counter() - started])
         return self
 
+    def table(self, name: str):
+        """A relation bound by name (lib/warehouse/tables.table_exists, table_schema): timed as a statement."""
+        site = next((f"{f.filename.split('shopverse_platform/')[-1]}:{f.name}" for f in reversed(traceback.extract_stack()[:-1])
+                     if "shopverse_platform" in f.filename), "?")
+        started = time.perf_counter()
+        try:
+            return self._con.table(name)
+        finally:
+            self._records.append([self._step, site, f"(relation) {name}", time.perf_counter() - started])
+
     def _fetch(self, name: str, *args):
         started = time.perf_counter()
         result = getattr(self._con, name)(*args)
