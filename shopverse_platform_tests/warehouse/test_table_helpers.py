@@ -1,11 +1,13 @@
 """lib/warehouse/tables.table_exists and table_schema, which bind a name as a relation instead of reading
-the catalog's listings: the same answers as those listings, on a DuckDB file and on a DuckLake."""
+the catalog's listings: the same answers as those listings, on a DuckDB file and on a DuckLake; and
+column_docs.comment_tables, several tables' comments from one listing."""
 
 from __future__ import annotations
 
 import pytest
 
 from shopverse_platform.defs.resources import Warehouse
+from shopverse_platform.lib.warehouse.column_docs import column_docs, comment_tables
 from shopverse_platform.lib.warehouse.tables import table_exists, table_schema
 
 TYPED = """CREATE TABLE order_lines AS SELECT DATE '2026-03-02' AS order_date, 12.50::DECIMAL(18, 2) AS amount,
@@ -47,3 +49,24 @@ def test_a_tables_columns_and_types_are_those_the_catalog_lists(tmp_path, layout
         assert table_schema(con, "order_lines") == [
             ("order_date", "DATE"), ("amount", "DECIMAL(18,2)"), ("items", "STRUCT(sku VARCHAR, quantity INTEGER)[]"),
             ("currency", "STRUCT(code VARCHAR, rate DOUBLE)"), ("odd name", "VARCHAR")]
+
+
+@pytest.mark.parametrize("layout", ["file", "lake"])
+def test_a_steps_bookkeeping_tables_get_the_comments_they_lack_and_keep_the_right_ones(tmp_path, layout):
+    docs = column_docs()
+    with Warehouse(path=_setting(tmp_path, layout)).connect() as con:
+        con.execute("CREATE TABLE session_hours (hour_ts TIMESTAMP, sessions BIGINT)")
+        con.execute("CREATE TABLE busy_sessions (session_id VARCHAR, session_start TIMESTAMP, session_date DATE, events BIGINT)")
+        con.execute("COMMENT ON COLUMN session_hours.sessions IS 'stale text'")
+        con.execute(f"COMMENT ON COLUMN busy_sessions.events IS '{docs['busy_sessions']['events']}'")  # right already
+
+        def comments() -> dict[tuple[str, str], str | None]:
+            return {(t, c): comment for t, c, comment in con.execute(
+                "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE database_name = current_database() "
+                "AND table_name IN ('session_hours', 'busy_sessions')").fetchall()}
+
+        # sessions_sources is not built here: nothing to comment, no error
+        written = comment_tables(con, ("session_hours", "busy_sessions", "sessions_sources"))
+        assert written == 2 + 3  # session_hours' two columns, busy_sessions' three without the right text
+        assert comments() == {(t, c): docs[t][c] for t, c in comments()}
+        assert comment_tables(con, ("session_hours", "busy_sessions")) == 0  # all right now: nothing written

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 
 from shopverse_platform.lib.warehouse import partition_fingerprints
-from shopverse_platform.lib.warehouse.column_docs import comment_columns
+from shopverse_platform.lib.warehouse.column_docs import comment_columns, comment_tables
 from shopverse_platform.lib.warehouse.shapes import relation
 from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql, table
 from shopverse_platform.lib.warehouse.tables import (
@@ -204,8 +204,7 @@ def update_visitor_observations(con: duckdb.DuckDBPyConnection, full: bool = Fal
     builds = in_transaction(con, lambda: [update_observations(con, name, name, full, sources=("clean_events",),
                                                               reconciled=("clean_events",) if position else ())
                                           for position, name in enumerate(VISITOR_OBSERVATIONS)])
-    for name in (*VISITOR_OBSERVATIONS, "dimension_sources"):  # their columns described in the warehouse
-        comment_columns(con, name)
+    comment_tables(con, (*VISITOR_OBSERVATIONS, "dimension_sources"))  # their columns described in the warehouse
     return IncrementalBuild("; ".join(f"{name}: {build.mode}" for name, build in zip(VISITOR_OBSERVATIONS, builds)),
                             [sql for build in builds for sql in build.sql])
 

@@ -11,7 +11,7 @@ prose needs no escaping rules beyond quotes and nothing is read as a date or a b
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 
@@ -44,7 +44,29 @@ def comment_columns(con: duckdb.DuckDBPyConnection, table: str, current: Mapping
     comments). ``current``: the table's columns and their comments now, when the caller has read
     them (:func:`columns_with_comments`). Returns how many comments it wrote (those already right
     are left alone)."""
-    statements = _comment_statements(con, table, current)
+    if current is None:
+        return comment_tables(con, [table])
+    return _write(con, _comment_statements(table, current))
+
+
+def comment_tables(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> int:
+    """:func:`comment_columns` for the tables a step writes beside its asset (its bookkeeping): their
+    comments read in one listing of ``duckdb_columns()``, which lists every column of every attached
+    database whatever the filter (~5 ms on the daily run's DuckDB file, ~10 ms on a lake, a listing),
+    and the missing ones written in one transaction."""
+    documented = [name for name in (table.split(".")[-1] for table in tables) if column_descriptions(name)]
+    if not documented:
+        return 0
+    current: dict[str, dict[str, str | None]] = {name: {} for name in documented}
+    for name, column, comment in con.execute(
+            "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name = 'main' AND list_contains(?, table_name) ORDER BY table_name, column_index",
+            [documented]).fetchall():
+        current[name][column] = comment
+    return _write(con, [statement for name in documented for statement in _comment_statements(name, current[name])])
+
+
+def _write(con: duckdb.DuckDBPyConnection, statements: list[str]) -> int:
     if statements:
         # One transaction: on a DuckLake every commit is a snapshot written to the catalog (~40 ms
         # each), and a table's comments one by one took ~1 s; in one they are one snapshot. Written
@@ -65,19 +87,17 @@ def write_comments(con: duckdb.DuckDBPyConnection, table: str) -> int:
     its columns are read from the bound name, not with their comments from duckdb_columns(), which
     lists every column of every attached database (~2 ms on a file, ~5 ms on a lake, per table)."""
     name = table.split(".")[-1]
-    statements = _comment_statements(con, name, {column: None for column in con.table(name).columns})
+    statements = _comment_statements(name, {column: None for column in con.table(name).columns})
     for statement in statements:
         con.execute(statement)
     return len(statements)
 
 
-def _comment_statements(con: duckdb.DuckDBPyConnection, table: str, current: Mapping[str, str | None] | None) -> list[str]:
+def _comment_statements(table: str, current: Mapping[str, str | None]) -> list[str]:
+    """The ``COMMENT`` statements that bring ``table``'s columns (``current``: column -> its comment
+    now) to their descriptions."""
     name = table.split(".")[-1]
     descriptions = column_descriptions(name)
-    if not descriptions:
-        return []
-    if current is None:
-        current = {column: comment for column, _, comment in columns_with_comments(con, name)}
     # COMMENT ON takes its text as a literal only: DuckDB's parser accepts no parameter there
     # ("syntax error at or near ?"), so the description is quoted here as a SQL string literal.
     # Only comments that differ are written: a daily run writes the same descriptions again and
