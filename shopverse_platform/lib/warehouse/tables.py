@@ -22,7 +22,8 @@ def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     # a call on a DuckDB file at 30 days of history and 5.1 ms on a DuckLake, against 0.02 and 3.0 ms
     # bound (information_schema.tables and duckdb_tables() read each lake table's statistics: 20 ms).
     # A daily run asks ~110 times. A missing name costs more on a lake (~10 ms: DuckDB looks for a
-    # similar name to suggest), which happens on a warehouse's first runs only.
+    # similar name to suggest), which happens on a warehouse's first runs only. DuckDB's own catalog
+    # views (duckdb_tables, pg_class, ...) resolve too; no warehouse or temp table takes their names.
     try:
         con.table(table)
     except duckdb.CatalogException:
