@@ -342,6 +342,12 @@ def main() -> None:
 
     users = 36_000 if args.issue_volume else args.users
     sizes = sorted(int(s) for s in args.sizes.split(","))
+    # The day measured must be a past one: the clean step rejects events stamped after the run's
+    # clock, and a history reaching into the future fails there, after every chunk before it was built.
+    latest = (date.today() - START).days  # the last whole day before today, as a size + 1
+    if max(sizes) + 1 > latest:
+        sys.exit(f"--sizes {max(sizes)}: the day measured, {day(max(sizes) + 1)}, is not before today ({date.today()}); "
+                 f"the simulation starts on {START}, so the largest size that fits is {latest - 1} days")
     # the simulator's own trend keeps the cache name it had before the balanced one was the default
     root = OUTPUT / (f"daily_growth_{users}_{max(sizes) + 1}" + ("" if args.growth == DAILY_GROWTH else f"_g{args.growth}"))
     root.mkdir(parents=True, exist_ok=True)
