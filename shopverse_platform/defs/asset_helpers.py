@@ -7,7 +7,7 @@ from datetime import date
 import dagster as dg
 import duckdb
 
-from shopverse_platform.lib.warehouse.column_docs import column_descriptions, columns_with_comments, comment_columns
+from shopverse_platform.lib.warehouse.column_docs import column_descriptions, columns_with_comments, comment_tables
 
 
 def window_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:
@@ -31,13 +31,16 @@ def is_freshness_run(context: dg.AssetExecutionContext) -> bool:
     return context.run.tags.get(TRIGGER_TAG) == FRESHNESS_TRIGGER
 
 
-def table_metadata(con: duckdb.DuckDBPyConnection, table: str, where: str = "", params: list | dict | None = None) -> dict:
+def table_metadata(con: duckdb.DuckDBPyConnection, table: str, where: str = "", params: list | dict | None = None,
+                   beside: tuple[str, ...] = ()) -> dict:
     """Standard metadata for a warehouse table: row count (of the run's window when ``where`` is
     given), total rows, and its column schema with each column's description from
     ``lib/warehouse/columns.toml`` (shown in the Dagster UI and used by lineage). Called after the
-    table is written, it also writes those descriptions into the warehouse as column comments."""
-    columns = columns_with_comments(con, table)  # read once for the comments and the schema
-    comment_columns(con, table, {name: comment for name, _, comment in columns})
+    table is written, it also writes those descriptions into the warehouse as column comments, and
+    those of the tables ``beside`` it (what the step writes beside its asset: its bookkeeping)."""
+    listed = columns_with_comments(con, (table, *beside))  # one listing: the comments and the schema
+    comment_tables(con, (table, *beside), listed)
+    columns = listed.get(table.split(".")[-1], [])
     # Two counts, not one scan with a filtered count: the total is read from the table's statistics
     # and the window's count skips the other days (zone maps), so both cost the window, not the
     # history. One scan reads the whole date column: 5.0 ms against 0.5 ms for the 9.7 M rows of

@@ -14,7 +14,7 @@ from shopverse_platform.lib.cleaning import events as event_cleaning
 from shopverse_platform.lib.cleaning import input_quality
 from shopverse_platform.lib.cleaning import orders as order_cleaning
 from shopverse_platform.lib.ingestion import landing
-from shopverse_platform.lib.warehouse.column_docs import comment_columns, comment_tables
+from shopverse_platform.lib.warehouse.column_docs import comment_columns
 from shopverse_platform.lib.warehouse.tables import table_exists, unique_key, unique_key_in_days
 
 # clean_events' metadata: the event days, outside the run's landing days, of the events it cleaned
@@ -139,9 +139,9 @@ def clean_events(context: dg.AssetExecutionContext, config: CleanEventsConfig, w
             outcome = (event_cleaning.clean_appended_lines(log, start, end, after, landing.read_lines(appended), rules)
                        if appended else {})
             mode = f"incremental ({len(appended)} new files)"
-        metadata = table_metadata(con, "clean_events", WINDOW, params)
         # written beside clean_events: rejected lines, the files cleaned, the days' fingerprints
-        comment_tables(con, ("quarantine", "cleaned_landing_files", "partition_fingerprints"))
+        metadata = table_metadata(con, "clean_events", WINDOW, params,
+                                  beside=("quarantine", "cleaned_landing_files", "partition_fingerprints"))
         late_days = event_cleaning.event_days_outside(
             con, start, end, None if appended is None else [f.path for f in appended])
         yield dg.MaterializeResult(
@@ -200,8 +200,8 @@ def clean_order_lines(context: dg.AssetExecutionContext, warehouse: Warehouse):
     with warehouse.connect() as con:
         log = StatementLog(con)  # the SQL that really ran, for column lineage
         outcome = order_cleaning.write_clean_order_lines(log, params["start"], params["end"])
-        metadata = table_metadata(con, "clean_order_lines", WINDOW, params)
-        comment_tables(con, ("quarantine", "partition_fingerprints"))  # written beside clean_order_lines
+        metadata = table_metadata(con, "clean_order_lines", WINDOW, params,
+                                  beside=("quarantine", "partition_fingerprints"))  # written beside it
         yield dg.MaterializeResult(metadata={**metadata, "outcome_by_reason": dg.MetadataValue.json(outcome),
                                              **sql_lineage_metadata(con, "clean_order_lines", log.take())})
         yield ORDER_LINES_RECONCILE.result(_reconciliation(con, "orders", params))
@@ -223,9 +223,10 @@ def sessions(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Mate
     with warehouse.connect() as con:
         log = StatementLog(con)  # the SQL that really ran, for column lineage
         mode = dimensions.build_sessions(log)
-        comment_tables(con, ("sessions_sources", "session_partitions", "session_hours", "busy_sessions"))  # beside sessions
         context.log.info(f"sessions: {mode}")
-        return dg.MaterializeResult(metadata={**table_metadata(con, "sessions"), "mode": dg.MetadataValue.text(mode),
+        beside = ("sessions_sources", "session_partitions", "session_hours", "busy_sessions")  # written with sessions
+        return dg.MaterializeResult(metadata={**table_metadata(con, "sessions", beside=beside),
+                                              "mode": dg.MetadataValue.text(mode),
                                               **sql_lineage_metadata(con, "sessions", log.take())})
 
 
@@ -237,9 +238,10 @@ def dim_products(context: dg.AssetExecutionContext, warehouse: Warehouse, landin
     product, updated from the partitions that changed since the last build (metadata `mode`)."""
     with warehouse.connect() as con:
         build = dimensions.build_dim_products(con, landing_zone.catalogue_file())
-        comment_tables(con, ("product_observations", "dimension_sources"))  # written beside dim_products
         context.log.info(f"dim_products: {build.mode}")
-        return dg.MaterializeResult(metadata={**table_metadata(con, "dim_products"), "mode": dg.MetadataValue.text(build.mode),
+        beside = ("product_observations", "dimension_sources")  # written with dim_products
+        return dg.MaterializeResult(metadata={**table_metadata(con, "dim_products", beside=beside),
+                                              "mode": dg.MetadataValue.text(build.mode),
                                               **sql_lineage_metadata(con, "dim_products", build.sql)})
 
 
@@ -251,7 +253,8 @@ def dim_customers(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
     from the partitions that changed since the last build (metadata `mode`)."""
     with warehouse.connect() as con:
         build = dimensions.build_dim_customers(con, landing_zone.customers_file())
-        comment_tables(con, ("customer_observations", "dimension_sources"))  # written beside dim_customers
         context.log.info(f"dim_customers: {build.mode}")
-        return dg.MaterializeResult(metadata={**table_metadata(con, "dim_customers"), "mode": dg.MetadataValue.text(build.mode),
+        beside = ("customer_observations", "dimension_sources")  # written with dim_customers
+        return dg.MaterializeResult(metadata={**table_metadata(con, "dim_customers", beside=beside),
+                                              "mode": dg.MetadataValue.text(build.mode),
                                               **sql_lineage_metadata(con, "dim_customers", build.sql)})

@@ -8,7 +8,6 @@ from shopverse_platform.defs.checks import Check, table_checks
 from shopverse_platform.defs.lineage.sql_lineage import StatementLog, sql_lineage_metadata
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.metrics import checks, history
-from shopverse_platform.lib.warehouse.column_docs import comment_tables
 
 
 @dg.asset(**ANALYTICS.whole_history(["orders", "dim_customers"]))
@@ -20,10 +19,10 @@ def customer_metrics(context: dg.AssetExecutionContext, warehouse: Warehouse):
     the customers with a document on a day that changed since the last build (metadata `mode`)."""
     with warehouse.connect() as con:
         build = history.build_customer_metrics(con)
-        comment_tables(con, ("customer_totals", "customer_sources", "customer_order_days"))  # written beside it
         context.log.info(f"customer_metrics: {build.mode}")
+        beside = ("customer_totals", "customer_sources", "customer_order_days")  # written with customer_metrics
         yield dg.MaterializeResult(metadata={
-            **table_metadata(con, "customer_metrics"), "mode": dg.MetadataValue.text(build.mode),
+            **table_metadata(con, "customer_metrics", beside=beside), "mode": dg.MetadataValue.text(build.mode),
             **sql_lineage_metadata(con, "customer_metrics", build.sql),
         })
 

@@ -11,7 +11,7 @@ prose needs no escaping rules beyond quotes and nothing is read as a date or a b
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -38,32 +38,23 @@ def column_description(table: str, column: str) -> str | None:
     return column_descriptions(table).get(column)
 
 
-def comment_columns(con: duckdb.DuckDBPyConnection, table: str, current: Mapping[str, str | None] | None = None) -> int:
+def comment_columns(con: duckdb.DuckDBPyConnection, table: str) -> int:
     """Write the description of every documented column of ``table`` into the warehouse as the
     column's ``COMMENT``; call it after the table is written (a ``CREATE OR REPLACE`` drops the
-    comments). ``current``: the table's columns and their comments now, when the caller has read
-    them (:func:`columns_with_comments`). Returns how many comments it wrote (those already right
-    are left alone)."""
-    if current is None:
-        return comment_tables(con, [table])
-    return _write(con, _comment_statements(table, current))
+    comments). Returns how many comments it wrote (those already right are left alone)."""
+    return comment_tables(con, [table])
 
 
-def comment_tables(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> int:
-    """:func:`comment_columns` for the tables a step writes beside its asset (its bookkeeping): their
-    comments read in one listing of ``duckdb_columns()``, which lists every column of every attached
-    database whatever the filter (~5 ms on the daily run's DuckDB file, ~10 ms on a lake, a listing),
-    and the missing ones written in one transaction."""
-    documented = [name for name in (table.split(".")[-1] for table in tables) if column_descriptions(name)]
-    if not documented:
-        return 0
-    current: dict[str, dict[str, str | None]] = {name: {} for name in documented}
-    for name, column, comment in con.execute(
-            "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE database_name = current_database() "
-            "AND schema_name = 'main' AND list_contains(?, table_name) ORDER BY table_name, column_index",
-            [documented]).fetchall():
-        current[name][column] = comment
-    return _write(con, [statement for name in documented for statement in _comment_statements(name, current[name])])
+def comment_tables(con: duckdb.DuckDBPyConnection, tables: Iterable[str],
+                   listed: Mapping[str, list[tuple[str, str, str | None]]] | None = None) -> int:
+    """:func:`comment_columns` for several tables (an asset and what its step writes beside it):
+    their comments read in one listing (:func:`columns_with_comments`; ``listed``: that listing, when
+    the caller has made it), the missing ones written in one transaction."""
+    names = [table.split(".")[-1] for table in tables]
+    if listed is None:
+        listed = columns_with_comments(con, [name for name in names if column_descriptions(name)])
+    return _write(con, [statement for name in names for statement in _comment_statements(
+        name, {column: comment for column, _, comment in listed.get(name, [])})])
 
 
 def _write(con: duckdb.DuckDBPyConnection, statements: list[str]) -> int:
@@ -106,13 +97,19 @@ def _comment_statements(table: str, current: Mapping[str, str | None]) -> list[s
             for column, comment in current.items() if column in descriptions and comment != descriptions[column]]
 
 
-def columns_with_comments(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str, str | None]]:
-    """(column, type, comment) of the warehouse table ``table``, in column order: one catalog read
-    for what ``comment_columns`` and a table's column schema both need (on a DuckLake a catalog read
-    outside a transaction costs ~4 ms, ~2 ms on a DuckDB file)."""
-    return [(column, dtype, comment) for column, dtype, comment in con.execute(
-        "SELECT column_name, data_type, comment FROM duckdb_columns() WHERE database_name = current_database() "
-        "AND schema_name = 'main' AND table_name = ? ORDER BY column_index", [table.split(".")[-1]]).fetchall()]
+def columns_with_comments(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> dict[str, list[tuple[str, str, str | None]]]:
+    """table -> its (column, type, comment), in column order, for the warehouse tables ``tables``
+    (those absent are left out): one listing of ``duckdb_columns()`` for all of them. That listing
+    reads every column of every attached database whatever the filter (~5 ms on the daily run's
+    DuckDB file, ~10 ms on a lake), so a step makes one for its asset and the tables beside it."""
+    listed: dict[str, list[tuple[str, str, str | None]]] = {}
+    if tables:
+        for name, column, dtype, comment in con.execute(
+                "SELECT table_name, column_name, data_type, comment FROM duckdb_columns() "
+                "WHERE database_name = current_database() AND schema_name = 'main' AND list_contains(?, table_name) "
+                "ORDER BY table_name, column_index", [[table.split(".")[-1] for table in tables]]).fetchall():
+            listed.setdefault(name, []).append((column, dtype, comment))
+    return listed
 
 
 def _literal(text: str) -> str:
