@@ -117,6 +117,12 @@ def online_retail_file() -> Path:
     return path
 
 
+def warehouse_setting(tmp_path: Path, layout: str) -> str:
+    """``SHOPVERSE_WAREHOUSE`` for a test parametrized over the two layouts: a DuckDB file
+    (``layout="file"``), else a DuckLake with a SQLite catalog, both under ``tmp_path``."""
+    return str(tmp_path / "w.duckdb") if layout == "file" else f"ducklake:sqlite:{tmp_path / 'lake' / 'w.sqlite'}"
+
+
 def free_ports(count: int) -> list[int]:
     """Loopback ports nobody listens on, held open together so that they differ. A port from here
     is also a "closed" address: nothing answers on it."""

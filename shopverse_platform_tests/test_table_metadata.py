@@ -12,6 +12,7 @@ from shopverse_platform.defs.asset_helpers import table_metadata
 from shopverse_platform.defs.asset_shapes import window
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.warehouse.column_docs import column_docs
+from shopverse_platform_tests.conftest import warehouse_setting
 
 FIRST = date(2026, 3, 2)
 ROWS_PER_DAY = [3, 1, 4]  # three days, a different count on each
@@ -19,8 +20,7 @@ ROWS_PER_DAY = [3, 1, 4]  # three days, a different count on each
 
 @pytest.mark.parametrize("layout", ["file", "lake"])
 def test_the_window_count_and_the_total_are_those_of_the_table(tmp_path, layout):
-    setting = str(tmp_path / "w.duckdb") if layout == "file" else f"ducklake:sqlite:{tmp_path / 'lake' / 'w.sqlite'}"
-    with Warehouse(path=setting).connect() as con:
+    with Warehouse(path=warehouse_setting(tmp_path, layout)).connect() as con:
         con.execute("CREATE TABLE daily_sales (sales_date DATE, orders BIGINT)")
         for offset, count in enumerate(ROWS_PER_DAY):
             con.execute("INSERT INTO daily_sales SELECT ?, range FROM range(?)", [FIRST + timedelta(days=offset), count])
@@ -40,9 +40,8 @@ def test_the_window_count_and_the_total_are_those_of_the_table(tmp_path, layout)
 
 @pytest.mark.parametrize("layout", ["file", "lake"])
 def test_the_table_and_the_tables_beside_it_get_their_column_comments(tmp_path, layout):
-    setting = str(tmp_path / "w.duckdb") if layout == "file" else f"ducklake:sqlite:{tmp_path / 'lake' / 'w.sqlite'}"
     docs = column_docs()
-    with Warehouse(path=setting).connect() as con:
+    with Warehouse(path=warehouse_setting(tmp_path, layout)).connect() as con:
         con.execute("CREATE TABLE daily_sales (sales_date DATE, orders BIGINT)")
         con.execute("CREATE TABLE session_hours (hour_ts TIMESTAMP, sessions BIGINT)")
         metadata = table_metadata(con, "daily_sales", beside=("session_hours", "busy_sessions"))  # the last not built

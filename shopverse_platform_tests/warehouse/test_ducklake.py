@@ -27,6 +27,7 @@ from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.simulator.traffic import simulate
 from shopverse_platform.lib.warehouse import lake
 from shopverse_platform.lib.warehouse.tables import replace_date_range
+from shopverse_platform_tests.conftest import warehouse_setting
 
 FIRST = date(2026, 11, 9)
 DAYS = 7
@@ -450,7 +451,7 @@ def test_a_whole_table_is_replaced_with_its_column_comments_in_one_commit(tmp_pa
     from shopverse_platform.lib.warehouse.column_docs import column_descriptions, comment_columns
     from shopverse_platform.lib.warehouse.tables import replace_table
 
-    setting = str(tmp_path / "w.duckdb") if layout == "file" else f"ducklake:sqlite:{tmp_path / 'shopverse.sqlite'}"
+    setting = warehouse_setting(tmp_path, layout)
     described = column_descriptions("seasonality")
     select = "SELECT 'weekday' AS grain, 'Mon' AS slot, 1.5 AS net_revenue"
     try:

@@ -9,19 +9,16 @@ import pytest
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.warehouse.column_docs import column_docs, comment_tables
 from shopverse_platform.lib.warehouse.tables import table_exists, table_schema
+from shopverse_platform_tests.conftest import warehouse_setting
 
 TYPED = """CREATE TABLE order_lines AS SELECT DATE '2026-03-02' AS order_date, 12.50::DECIMAL(18, 2) AS amount,
     [{'sku': 'A1', 'quantity': 2}] AS items, {'code': 'GBP', 'rate': 1.0::DOUBLE} AS currency, 'x' AS "odd name" """
 
 
-def _setting(tmp_path, layout: str) -> str:
-    return str(tmp_path / "w.duckdb") if layout == "file" else f"ducklake:sqlite:{tmp_path / 'lake' / 'w.sqlite'}"
-
-
 @pytest.mark.parametrize("layout", ["file", "lake"])
 def test_a_name_exists_when_a_query_would_reach_it_there(tmp_path, layout):
     other = tmp_path / "other.duckdb"
-    with Warehouse(path=_setting(tmp_path, layout)).connect() as con:
+    with Warehouse(path=warehouse_setting(tmp_path, layout)).connect() as con:
         con.execute(TYPED)
         con.execute("CREATE TEMP TABLE _staged AS SELECT 1 AS x")
         con.execute(f"ATTACH '{other}' AS other")
@@ -37,7 +34,7 @@ def test_a_name_exists_when_a_query_would_reach_it_there(tmp_path, layout):
 
 @pytest.mark.parametrize("layout", ["file", "lake"])
 def test_a_tables_columns_and_types_are_those_the_catalog_lists(tmp_path, layout):
-    with Warehouse(path=_setting(tmp_path, layout)).connect() as con:
+    with Warehouse(path=warehouse_setting(tmp_path, layout)).connect() as con:
         con.execute(TYPED)
         con.execute("CREATE TEMP TABLE _new_shape AS SELECT * EXCLUDE (items) FROM order_lines WHERE false")
         for name in ("order_lines", "_new_shape"):
@@ -54,7 +51,7 @@ def test_a_tables_columns_and_types_are_those_the_catalog_lists(tmp_path, layout
 @pytest.mark.parametrize("layout", ["file", "lake"])
 def test_a_steps_bookkeeping_tables_get_the_comments_they_lack_and_keep_the_right_ones(tmp_path, layout):
     docs = column_docs()
-    with Warehouse(path=_setting(tmp_path, layout)).connect() as con:
+    with Warehouse(path=warehouse_setting(tmp_path, layout)).connect() as con:
         con.execute("CREATE TABLE session_hours (hour_ts TIMESTAMP, sessions BIGINT)")
         con.execute("CREATE TABLE busy_sessions (session_id VARCHAR, session_start TIMESTAMP, session_date DATE, events BIGINT)")
         con.execute("COMMENT ON COLUMN session_hours.sessions IS 'stale text'")
