@@ -37,6 +37,14 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT = BENCH_DIR.parent
 sys.path.insert(0, str(PROJECT))  # shopverse_platform_tests.seaweedfs, for --object-store
+sys.path.insert(0, str(BENCH_DIR))  # the benches this one runs: metrics.py, daily_growth.py
+
+
+def _call_site() -> str:
+    """The platform code that issued a statement: its innermost frame in shopverse_platform, the
+    statement log of column lineage (which only passes statements on) left out."""
+    return next((f"{f.filename.split('shopverse_platform/')[-1]}:{f.name}" for f in reversed(traceback.extract_stack()[:-2])
+                 if "shopverse_platform" in f.filename and "sql_lineage.py" not in f.filename), "?")
 
 
 class TimedConnection:
@@ -49,8 +57,7 @@ class TimedConnection:
                            if "/shopverse_platform/defs/" in f.filename and not f.filename.endswith("resources.py")), "?")
 
     def execute(self, sql, *args, **kwargs):
-        site = next((f"{f.filename.split('shopverse_platform/')[-1]}:{f.name}" for f in reversed(traceback.extract_stack()[:-1])
-                     if "shopverse_platform" in f.filename and "sql_lineage.py" not in f.filename), "?")
+        site = _call_site()
         started = time.perf_counter()
         try:
             self._con.execute(sql, *args, **kwargs)
@@ -60,8 +67,7 @@ class TimedConnection:
 
     def table(self, name: str):
         """A relation bound by name (lib/warehouse/tables.table_exists, table_schema): timed as a statement."""
-        site = next((f"{f.filename.split('shopverse_platform/')[-1]}:{f.name}" for f in reversed(traceback.extract_stack()[:-1])
-                     if "shopverse_platform" in f.filename), "?")
+        site = _call_site()
         started = time.perf_counter()
         try:
             return self._con.table(name)
@@ -95,7 +101,6 @@ class TimedConnection:
 
 
 def child(setting: str, landing: str, days: int, step: str) -> None:
-    sys.path.insert(0, str(BENCH_DIR))
     import metrics as bench  # bench/metrics.py
 
     records: list = []
@@ -120,7 +125,6 @@ def _timed_connections(records: list) -> None:
 
 
 def child_daily(history: int) -> None:
-    sys.path.insert(0, str(BENCH_DIR))
     import daily_growth  # bench/daily_growth.py
 
     records: list = []
@@ -139,7 +143,6 @@ def daily_root(users: int, history: int) -> Path:
 
 
 def run_daily(layout: str, root: Path, history: int) -> dict:
-    sys.path.insert(0, str(BENCH_DIR))
     import daily_growth
 
     with tempfile.TemporaryDirectory(dir=BENCH_DIR / "output") as tmp:
@@ -172,7 +175,6 @@ def object_store_source(stack: ExitStack, file: Path) -> Path:
     source = work / "lake_comparison"
     source.mkdir()
     shutil.copy(file, source / "file.duckdb")
-    sys.path.insert(0, str(BENCH_DIR))
     import metrics as bench  # bench/metrics.py: its migration, as `shopverse warehouse migrate` does it
 
     os.environ["SHOPVERSE_WAREHOUSE_DATA_PATH"] = "s3://bench/lake/"  # a new lake's data path
