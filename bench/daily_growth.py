@@ -64,9 +64,23 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def day(n: int) -> date:
-    """The n-th day of the simulation, 1-based."""
-    return START + timedelta(days=n - 1)
+def day(n: int, start: date = START) -> date:
+    """The n-th day of a simulation starting on ``start``, 1-based."""
+    return start + timedelta(days=n - 1)
+
+
+def cache_root(users: int, days: int, growth: float, start: date = START) -> Path:
+    """The cache of a landing zone of ``days`` days and its histories. The simulator's own trend keeps
+    the name it had before the balanced one was the default, the default start the name it had
+    before ``--start``."""
+    return OUTPUT / (f"daily_growth_{users}_{days}" + ("" if growth == DAILY_GROWTH else f"_g{growth}")
+                     + ("" if start == START else f"_from{start.isoformat()}"))
+
+
+def cache_start(root: Path) -> date:
+    """The first simulated day of a cache made by :func:`cache_root`."""
+    _, found, first = root.name.partition("_from")
+    return date.fromisoformat(first) if found else START
 
 
 def environment(root: Path, lake: bool = False) -> dict[str, str]:
@@ -115,11 +129,11 @@ def relocate_lake(warehouse: Path) -> None:
 
 
 # ------------------------------------------------------------------ steps (each in a child process)
-def step_simulate(landing: str, users: int, days: int, growth: float) -> dict:
+def step_simulate(landing: str, users: int, days: int, growth: float, start: str) -> dict:
     from shopverse_platform.lib.simulator.traffic import simulate
 
     started = time.perf_counter()
-    summary = simulate(Path(landing), users=users, days=days, start=START, seed=SEED, growth=growth)
+    summary = simulate(Path(landing), users=users, days=days, start=date.fromisoformat(start), seed=SEED, growth=growth)
     return {"events": summary.events, "seconds": time.perf_counter() - started}
 
 
@@ -207,7 +221,7 @@ STEPS = {"simulate": step_simulate, "history": step_history, "next_day": step_ne
 
 def child(step: str, args: list[str]) -> None:
     fn = STEPS[step]
-    outcome = fn(*([args[0], int(args[1]), int(args[2]), float(args[3])] if step == "simulate" else args))
+    outcome = fn(*([args[0], int(args[1]), int(args[2]), float(args[3]), args[4]] if step == "simulate" else args))
     outcome["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(outcome))
 
@@ -225,7 +239,8 @@ def ensure_landing(root: Path, users: int, days: int, growth: float) -> Path:
     landing = root / "landing"
     marker = root / "landing.complete"
     if not marker.exists():
-        outcome = run_child("simulate", [str(landing), str(users), str(days), str(growth)], environment(root))
+        outcome = run_child("simulate", [str(landing), str(users), str(days), str(growth), cache_start(root).isoformat()],
+                            environment(root))
         print(f"simulated {outcome['events']:,} events, {days} days, in {outcome['seconds']:.0f}s", flush=True)
         marker.write_text(json.dumps(outcome))
     return landing
@@ -243,8 +258,9 @@ def ensure_histories(root: Path, landing: Path, sizes: list[int], chunk: int) ->
         while done < size:
             last = min(done + chunk, size)
             started = time.perf_counter()
-            run_child("history", [day(done + 1).isoformat(), day(last).isoformat()], env)
-            print(f"history {day(done + 1)}..{day(last)} built in {time.perf_counter() - started:.0f}s", flush=True)
+            first, end = day(done + 1, cache_start(root)), day(last, cache_start(root))
+            run_child("history", [first.isoformat(), end.isoformat()], env)
+            print(f"history {first}..{end} built in {time.perf_counter() - started:.0f}s", flush=True)
             done = last
             (build / "done.json").write_text(json.dumps(done))
         if target.exists():
@@ -266,7 +282,7 @@ def measure(root: Path, landing: Path, size: int, lake: bool = False) -> dict:
         env = {**environment(work, lake), "SHOPVERSE_LANDING_DIR": str(landing)}
         load_before = os.getloadavg()
         started = time.perf_counter()
-        outcome = run_child("next_day", [day(size + 1).isoformat()], env)
+        outcome = run_child("next_day", [day(size + 1, cache_start(root)).isoformat()], env)
         outcome["process_seconds"] = time.perf_counter() - started
         outcome["load"] = (load_before[0], os.getloadavg()[0])
     return outcome
@@ -330,6 +346,9 @@ def main() -> None:
                         help="the traffic's daily trend (default: the one offsetting the simulated churn; "
                              f"the simulator's own: {DAILY_GROWTH})")
     parser.add_argument("--sizes", default="30,120,240", help="days of history, comma-separated")
+    parser.add_argument("--start", type=date.fromisoformat, default=START,
+                        help=f"the first simulated day (default {START}): an earlier one makes room for a longer history, "
+                             "every day measured having to be before today")
     parser.add_argument("--chunk", type=int, default=30, help="days per run while building the history")
     parser.add_argument("--label", default="current code", help="the table's heading in the section")
     parser.add_argument("--lake", action="store_true",
@@ -344,12 +363,12 @@ def main() -> None:
     sizes = sorted(int(s) for s in args.sizes.split(","))
     # The day measured must be a past one: the clean step rejects events stamped after the run's
     # clock, and a history reaching into the future fails there, after every chunk before it was built.
-    latest = (date.today() - START).days  # the last whole day before today, as a size + 1
+    latest = (date.today() - args.start).days  # the last whole day before today, as a size + 1
     if max(sizes) + 1 > latest:
-        sys.exit(f"--sizes {max(sizes)}: the day measured, {day(max(sizes) + 1)}, is not before today ({date.today()}); "
-                 f"the simulation starts on {START}, so the largest size that fits is {latest - 1} days")
-    # the simulator's own trend keeps the cache name it had before the balanced one was the default
-    root = OUTPUT / (f"daily_growth_{users}_{max(sizes) + 1}" + ("" if args.growth == DAILY_GROWTH else f"_g{args.growth}"))
+        sys.exit(f"--sizes {max(sizes)}: the day measured, {day(max(sizes) + 1, args.start)}, is not before today "
+                 f"({date.today()}); the simulation starts on {args.start}, so the largest size that fits is {latest - 1} "
+                 "days (--start: an earlier first day)")
+    root = cache_root(users, max(sizes) + 1, args.growth, args.start)
     root.mkdir(parents=True, exist_ok=True)
     landing = ensure_landing(root, users, max(sizes) + 1, args.growth)
     ensure_histories(root, landing, sizes, args.chunk)
@@ -377,7 +396,8 @@ max RSS. The machine is shared: the load average is that of the whole machine (2
 figure here is slower by it.
 """
     trend = f"daily trend {args.growth:g}" + (" (offsets the churn)" if args.growth == BALANCED_GROWTH else "")
-    body = (f"{users:,} users (~{next(iter(results.values()))['history_events'] / sizes[0]:,.0f} events a day, {trend}), "
+    body = (f"{users:,} users (~{next(iter(results.values()))['history_events'] / sizes[0]:,.0f} events a day, {trend}, "
+            f"from {args.start}), "
             f"{time.strftime('%Y-%m-%d %H:%M')} UTC, DuckDB memory_limit: {memory_limit()}.\n\n" + _table(results))
     previous = {}
     if (BENCH_DIR / "RESULTS.md").exists():

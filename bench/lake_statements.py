@@ -32,6 +32,7 @@ import tempfile
 import time
 import traceback
 from contextlib import ExitStack
+from datetime import date
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -124,12 +125,13 @@ def _timed_connections(records: list) -> None:
     resources.connect_with_retry = lambda *a, **k: TimedConnection(file_connect(*a, **k), records)
 
 
-def child_daily(history: int) -> None:
+def child_daily(history: int, start: str) -> None:
     import daily_growth  # bench/daily_growth.py
 
     records: list = []
     _timed_connections(records)
-    outcome = daily_growth._daily_run(daily_growth.day(history + 1), daily_growth.day(history + 1))
+    the_day = daily_growth.day(history + 1, date.fromisoformat(start))
+    outcome = daily_growth._daily_run(the_day, the_day)
     print(json.dumps({"seconds": outcome["seconds"], "steps": outcome["steps"], "records": records}))
 
 
@@ -152,7 +154,8 @@ def run_daily(layout: str, root: Path, history: int) -> dict:
             daily_growth.relocate_lake(work / "data" / "warehouse")
         os.sync()  # the copy written out before the clock starts (see daily_growth.measure)
         env = {**daily_growth.environment(work, layout == "lake"), "SHOPVERSE_LANDING_DIR": str(root / "landing")}
-        out = subprocess.run([sys.executable, __file__, "--child-daily", str(history)], stdout=subprocess.PIPE,
+        out = subprocess.run([sys.executable, __file__, "--child-daily", str(history),
+                              daily_growth.cache_start(root).isoformat()], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, cwd=PROJECT, env=env)
         if out.returncode:
             raise RuntimeError(out.stderr[-3000:])
@@ -213,13 +216,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--child")
-    parser.add_argument("--child-daily", type=int)
+    parser.add_argument("--child-daily", nargs=2, metavar=("HISTORY", "FIRST_DAY"))
     args = parser.parse_args()
     if args.child:
         child(*json.loads(args.child))
         return
     if args.child_daily:
-        child_daily(args.child_daily)
+        child_daily(int(args.child_daily[0]), args.child_daily[1])
         return
     if args.step == "daily":
         root = daily_root(args.users or 36_000, args.history)
