@@ -12,6 +12,7 @@ import pytest
 
 from shopverse_platform.lib.cleaning import dimensions
 from shopverse_platform.lib.warehouse import partition_fingerprints
+from shopverse_platform.lib.warehouse.column_docs import column_docs
 from shopverse_platform.lib.warehouse.shapes import ITEMS_TYPE
 
 D1, D2, D3 = date(2024, 3, 4), date(2024, 3, 5), date(2024, 3, 6)
@@ -186,4 +187,46 @@ def test_observations_with_nothing_changed_write_nothing_on_a_lake(tmp_path):
         assert observed() == [(D1, "page_view", 2), (D1, "purchase", 1), (D2, "add_to_cart", 1)]
     finally:
         con.close()
+        lake.release_instances()
+
+
+def _comments(con, tables: tuple[str, ...]) -> dict[tuple[str, str], str | None]:
+    return {(table, column): comment for table, column, comment in con.execute(
+        "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND list_contains(?, table_name)", [list(tables)]).fetchall()}
+
+
+def _documented(tables: tuple[str, ...]) -> dict[tuple[str, str], str]:
+    docs = column_docs()
+    return {(table, column): text for table in tables for column, text in docs[table].items()}
+
+
+def test_a_dimension_is_committed_with_its_column_descriptions_on_a_lake(con, tmp_path):
+    """A dimension is created anew on every build (a CREATE OR REPLACE drops its comments): its
+    columns' descriptions are written in the build's own transaction, one snapshot on a DuckLake,
+    not left to a second commit after it (in which a reader saw the table without them)."""
+    from shopverse_platform.lib.warehouse import lake
+
+    lake_con = lake.connect(lake.parse_location(f"ducklake:sqlite:{tmp_path / 'lake.sqlite'}"), "wh", read_only=False,
+                            config={})
+    try:
+        for name, columns in (("clean_events", EVENTS), ("clean_order_lines", LINES)):
+            lake_con.execute(f"CREATE TABLE {name} ({columns})")
+            rows = con.execute(f"SELECT * FROM {name}").fetchall()
+            lake_con.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+
+        def snapshots() -> int:
+            return lake_con.execute("SELECT count(*) FROM ducklake_snapshots(current_database())").fetchall()[0][0]
+
+        dims = ("dim_products", "dim_customers")
+        for rebuild in (False, True):  # created, then replaced
+            for build in (dimensions.build_dim_products, dimensions.build_dim_customers):
+                before = snapshots()
+                build(lake_con, tmp_path / "absent.csv", full=rebuild)
+                assert snapshots() == before + 1
+            comments = _comments(lake_con, dims)
+            assert {key: comments.get(key) for key in _documented(dims)} == _documented(dims)
+        assert _kept(lake_con) == _full(tmp_path, con)  # the same rows as a DuckDB database's build
+    finally:
+        lake_con.close()
         lake.release_instances()

@@ -13,6 +13,7 @@ import pytest
 from shopverse_platform.lib.cleaning import dimensions
 from shopverse_platform.lib.cleaning.dimensions import FUNNEL_FLAGS, sessions_query
 from shopverse_platform.lib.warehouse import partition_fingerprints
+from shopverse_platform.lib.warehouse.column_docs import column_docs
 from shopverse_platform.lib.warehouse.sql import table
 
 D1, D2, D3 = date(2024, 3, 4), date(2024, 3, 5), date(2024, 3, 6)
@@ -154,3 +155,23 @@ def test_a_sessions_table_of_other_columns_is_rebuilt_whole(con):
     assert dimensions.build_sessions(con) == "full"
     assert _kept(con) == _full(con)
     assert dimensions.build_sessions(con, full=True) == "full"
+
+
+def test_the_tables_a_build_creates_carry_their_column_descriptions(con):
+    """A build that creates a table anew (all five in a full build; sessions_sources, the
+    fingerprints, whenever a day changed) writes its columns' descriptions in the same transaction:
+    a CREATE OR REPLACE drops them, and nothing after the build is needed to put them back."""
+    docs = column_docs()
+
+    def described(tables) -> bool:
+        comments = {(t, c): text for t, c, text in con.execute(
+            "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE database_name = current_database()"
+        ).fetchall()}
+        return all(comments.get((t, c)) == text for t in tables for c, text in docs[t].items())
+
+    assert dimensions.build_sessions(con) == "full"
+    assert described(dimensions.SESSION_TABLES)
+    con.execute("COMMENT ON COLUMN sessions_sources.partition_date IS 'stale'")
+    con.execute(f"INSERT INTO clean_events VALUES ({', '.join('?' * 13)})", _event(D3, 1, "d", 30))  # a new day
+    assert dimensions.build_sessions(con).startswith("incremental (1 changed partitions")
+    assert described(dimensions.SESSION_TABLES)

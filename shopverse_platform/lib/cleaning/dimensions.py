@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 
 from shopverse_platform.lib.warehouse import partition_fingerprints
-from shopverse_platform.lib.warehouse.column_docs import comment_columns, comment_tables
+from shopverse_platform.lib.warehouse.column_docs import comment_columns, comment_tables, write_comments
 from shopverse_platform.lib.warehouse.shapes import relation
 from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql, table
 from shopverse_platform.lib.warehouse.tables import (
@@ -123,6 +123,9 @@ def build_sessions(con: duckdb.DuckDBPyConnection, full: bool = False) -> str:
                             {**FUNNEL_FLAGS, "since": since})
                 _replace_affected_sessions(con, busy)
                 con.execute(load_sql(__file__, "sessions_sources_save"))
+                replaced: tuple[str, ...] = ("sessions_sources",)
+            else:
+                replaced = ()
             mode = f"incremental ({days} changed partitions, {affected} sessions recomputed)"
         else:
             con.execute(f"CREATE OR REPLACE TABLE sessions AS {sessions_query(events)}", FUNNEL_FLAGS)
@@ -130,7 +133,12 @@ def build_sessions(con: duckdb.DuckDBPyConnection, full: bool = False) -> str:
             con.execute(load_sql(__file__, "session_hours_full", rows=session_hours_sql(table("sessions"))))
             con.execute(load_sql(__file__, "busy_sessions_full"), busy)
             con.execute(load_sql(__file__, "sessions_sources_save"))
-            mode = "full"
+            mode, replaced = "full", SESSION_TABLES
+        # The tables created anew (a CREATE OR REPLACE drops a table's comments) get theirs in the
+        # same commit: on a DuckLake a commit of its own was another snapshot (~35-50 ms) and, being a
+        # catalog change, a reload of the schema by the next statement (~40 ms).
+        for created in replaced:
+            write_comments(con, created)
         return mode
 
     return in_transaction(con, update)
@@ -183,6 +191,7 @@ def _build_dimension(con: duckdb.DuckDBPyConnection, table_name: str, observatio
     def update() -> IncrementalBuild:
         observed = update_observations(con, table_name, observations, full)
         con.execute(build, {"file": str(file)} if present else {})
+        write_comments(con, table_name)  # with the table (see build_sessions)
         return observed
 
     observed = in_transaction(con, update)
@@ -288,6 +297,7 @@ def update_observations(con: duckdb.DuckDBPyConnection, dimension: str, observat
         con.execute(f"INSERT INTO {table(observations)} {select}")
     else:
         con.execute(f"CREATE OR REPLACE TABLE {table(observations)} AS {select}")
+        write_comments(con, observations)  # with the table (see build_sessions)
     con.execute(load_sql(__file__, "dimension_sources_delete"), {"dimension": dimension})
     con.execute(load_sql(__file__, "dimension_sources_insert"), {"dimension": dimension})
     return built

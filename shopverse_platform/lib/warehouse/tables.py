@@ -114,10 +114,7 @@ def replace_table(
     def replace() -> int:
         con.execute(f"CREATE OR REPLACE TABLE {table} AS {select_sql}", _bound(params))
         rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        # the comments through the connection itself when handed a statement log (a builder's
-        # defs/lineage/sql_lineage.StatementLog, kept as its .con): they are no part of the SQL
-        # that builds the table, whose text lineage reads
-        write_comments(getattr(con, "con", con), table)
+        write_comments(con, table)
         return int(rows)
 
     return in_transaction(con, replace)
