@@ -1,6 +1,7 @@
 """lib/warehouse/tables.table_exists and table_schema, which bind a name as a relation instead of reading
-the catalog's listings: the same answers as those listings, on a DuckDB file and on a DuckLake; and
-column_docs.comment_tables, several tables' comments from one listing."""
+the catalog's listings: the same answers as those listings, on a DuckDB file and on a DuckLake;
+column_docs.comment_tables, several tables' comments from one listing; and rebuild_table, a whole
+table replaced by a query's rows on either layout."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.warehouse.column_docs import column_docs, comment_tables
-from shopverse_platform.lib.warehouse.tables import table_exists, table_schema
+from shopverse_platform.lib.warehouse.tables import in_transaction, rebuild_table, table_exists, table_schema
 from shopverse_platform_tests.conftest import warehouse_setting
 
 TYPED = """CREATE TABLE order_lines AS SELECT DATE '2026-03-02' AS order_date, 12.50::DECIMAL(18, 2) AS amount,
@@ -67,3 +68,45 @@ def test_a_steps_bookkeeping_tables_get_the_comments_they_lack_and_keep_the_righ
         assert written == 2 + 3  # session_hours' two columns, busy_sessions' three without the right text
         assert comments() == {(t, c): docs[t][c] for t, c in comments()}
         assert comment_tables(con, ("session_hours", "busy_sessions")) == 0  # all right now: nothing written
+
+
+@pytest.mark.parametrize("layout", ["file", "lake"])
+def test_a_rebuilt_table_holds_the_querys_rows_and_its_descriptions_in_any_shape(tmp_path, layout):
+    """rebuild_table: created with its comments when absent; its rows replaced by the query's, the
+    comments kept, when the query's columns and types are the table's; created anew (new column,
+    new comments) when they are not. On a DuckLake the same-shape rebuild changes no schema (a
+    delete and an insert: the next statement reloads nothing); on a DuckDB file the table is
+    always created anew."""
+    docs = column_docs()["sessions_sources"]
+    rows_of = "SELECT * FROM (VALUES (DATE '2026-03-02', 10::BIGINT, 7::UBIGINT), (DATE '2026-03-03', ?, 8::UBIGINT)) v({})"
+    columns = "partition_date, events, fingerprint"
+    with Warehouse(path=warehouse_setting(tmp_path, layout)).connect() as con:
+        def comments() -> dict[str, str | None]:
+            return dict(con.execute("SELECT column_name, comment FROM duckdb_columns() WHERE database_name = current_database() "
+                                    "AND table_name = 'sessions_sources'").fetchall())
+
+        def created_last() -> bool:
+            if layout == "file":
+                return True
+            changes = con.execute("SELECT changes FROM ducklake_snapshots(current_database()) ORDER BY snapshot_id DESC "
+                                  "LIMIT 1").fetchone()[0]
+            return "tables_created" in changes
+
+        assert in_transaction(con, lambda: rebuild_table(con, "sessions_sources", rows_of.format(columns), [3])) == 2
+        assert created_last()
+        assert comments() == {c: docs[c] for c in ("partition_date", "events", "fingerprint")}
+        assert con.execute("SELECT events FROM sessions_sources ORDER BY ALL").fetchall() == [(3,), (10,)]
+
+        assert in_transaction(con, lambda: rebuild_table(con, "sessions_sources", rows_of.format(columns), [4])) == 2
+        assert created_last() == (layout == "file")  # the lake's rows replaced, its schema untouched
+        assert comments() == {c: docs[c] for c in ("partition_date", "events", "fingerprint")}
+        assert con.execute("SELECT events FROM sessions_sources ORDER BY ALL").fetchall() == [(4,), (10,)]
+
+        # another type (a release changed the query): created anew in the query's shape
+        wider = rows_of.replace("10::BIGINT", "10::DOUBLE")
+        assert in_transaction(con, lambda: rebuild_table(con, "sessions_sources", wider.format(columns), [5])) == 2
+        assert created_last()
+        assert table_schema(con, "sessions_sources") == [("partition_date", "DATE"), ("events", "DOUBLE"),
+                                                         ("fingerprint", "UBIGINT")]
+        assert comments()["events"] == docs["events"]
+        assert con.execute("SELECT events FROM sessions_sources ORDER BY ALL").fetchall() == [(5.0,), (10.0,)]

@@ -13,6 +13,7 @@ from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql, t
 from shopverse_platform.lib.warehouse.tables import (
     IncrementalBuild,
     in_transaction,
+    rebuild_table,
     stored_state_matches,
     table_exists,
 )
@@ -122,23 +123,21 @@ def build_sessions(con: duckdb.DuckDBPyConnection, full: bool = False) -> str:
                 con.execute(load_sql(__file__, "sessions_recomputed", sessions=sessions_query(only_affected)),
                             {**FUNNEL_FLAGS, "since": since})
                 _replace_affected_sessions(con, busy)
-                con.execute(load_sql(__file__, "sessions_sources_save"))
-                replaced: tuple[str, ...] = ("sessions_sources",)
-            else:
-                replaced = ()
+                # each partition's fingerprint as of this build, for the next one to find what changed
+                rebuild_table(con, "sessions_sources", load_sql(__file__, "sessions_sources_rows"))
             mode = f"incremental ({days} changed partitions, {affected} sessions recomputed)"
         else:
             con.execute(f"CREATE OR REPLACE TABLE sessions AS {sessions_query(events)}", FUNNEL_FLAGS)
             con.execute(load_sql(__file__, "session_partitions_full", events=events))
             con.execute(load_sql(__file__, "session_hours_full", rows=session_hours_sql(table("sessions"))))
             con.execute(load_sql(__file__, "busy_sessions_full"), busy)
-            con.execute(load_sql(__file__, "sessions_sources_save"))
-            mode, replaced = "full", SESSION_TABLES
-        # The tables created anew (a CREATE OR REPLACE drops a table's comments) get theirs in the
-        # same commit: on a DuckLake a commit of its own was another snapshot (~35-50 ms) and, being a
-        # catalog change, a reload of the schema by the next statement (~40 ms).
-        for created in replaced:
-            write_comments(con, created)
+            rebuild_table(con, "sessions_sources", load_sql(__file__, "sessions_sources_rows"))
+            # The tables created anew (a CREATE OR REPLACE drops a table's comments) get theirs in
+            # the same commit: on a DuckLake a commit of its own was another snapshot (~35-50 ms)
+            # and, being a catalog change, a reload of the schema by the next statement (~40 ms).
+            for created in ("sessions", "session_partitions", "session_hours", "busy_sessions"):
+                write_comments(con, created)
+            mode = "full"
         return mode
 
     return in_transaction(con, update)
@@ -185,17 +184,15 @@ def _build_dimension(con: duckdb.DuckDBPyConnection, table_name: str, observatio
     character in it is safe; ``empty`` stands in without it). One transaction: a failure leaves the
     dimension, its observations and their fingerprints as they were."""
     present = file.is_file()
-    build = (f"CREATE OR REPLACE TABLE {table(table_name)} AS "
-             + load_sql(__file__, table_name, **{part: load_sql(__file__, reader if present else empty)}))
+    rows = load_sql(__file__, table_name, **{part: load_sql(__file__, reader if present else empty)})
 
     def update() -> IncrementalBuild:
         observed = update_observations(con, table_name, observations, full)
-        con.execute(build, {"file": str(file)} if present else {})
-        write_comments(con, table_name)  # with the table (see build_sessions)
+        rebuild_table(con, table(table_name), rows, {"file": str(file)} if present else {})  # with its comments
         return observed
 
     observed = in_transaction(con, update)
-    return IncrementalBuild(observed.mode, [*observed.sql, build])
+    return IncrementalBuild(observed.mode, [*observed.sql, f"CREATE OR REPLACE TABLE {table(table_name)} AS {rows}"])
 
 
 VISITOR_OBSERVATIONS = ("visitor_observations", "purchase_observations")
@@ -296,8 +293,7 @@ def update_observations(con: duckdb.DuckDBPyConnection, dimension: str, observat
         con.execute(load_sql(__file__, "observations_delete", observations=table(observations)))
         con.execute(f"INSERT INTO {table(observations)} {select}")
     else:
-        con.execute(f"CREATE OR REPLACE TABLE {table(observations)} AS {select}")
-        write_comments(con, observations)  # with the table (see build_sessions)
+        rebuild_table(con, table(observations), select)
     con.execute(load_sql(__file__, "dimension_sources_delete"), {"dimension": dimension})
     con.execute(load_sql(__file__, "dimension_sources_insert"), {"dimension": dimension})
     return built

@@ -22,7 +22,7 @@ from shopverse_platform.lib.metrics.sources import (
 )
 from shopverse_platform.lib.warehouse.column_docs import write_comments
 from shopverse_platform.lib.warehouse.sql import SqlText, load_sql
-from shopverse_platform.lib.warehouse.tables import IncrementalBuild, in_transaction, stored_state_matches
+from shopverse_platform.lib.warehouse.tables import IncrementalBuild, in_transaction, rebuild_table, stored_state_matches
 
 
 def build_customer_metrics(con: duckdb.DuckDBPyConnection, full: bool = False) -> IncrementalBuild:
@@ -42,8 +42,7 @@ def build_customer_metrics(con: duckdb.DuckDBPyConnection, full: bool = False) -
         # everything read here, inside the transaction: done again after meeting another commit
         # (in_transaction), it reads that commit's rows
         dim = table_or_empty(con, "dim_customers", load_sql(__file__, "empty_dim_customers"))
-        final = ("CREATE OR REPLACE TABLE customer_metrics AS "
-                 + load_sql(__file__, "customer_metrics", dim_customers=dim))
+        metrics = load_sql(__file__, "customer_metrics", dim_customers=dim)
         con.execute(load_sql(__file__, "customer_sources_now"))
         state = not full and stored_state_matches(con, ("customer_totals", "customer_sources", "customer_order_days"),
                                                   everyone)
@@ -64,12 +63,13 @@ def build_customer_metrics(con: duckdb.DuckDBPyConnection, full: bool = False) -
             con.execute("CREATE OR REPLACE TABLE customer_order_days AS "
                         "SELECT DISTINCT customer_id, order_date FROM orders WHERE customer_id IS NOT NULL")
             mode = "full"
-        con.execute("CREATE OR REPLACE TABLE customer_sources AS SELECT * FROM _customer_sources_now")
-        con.execute(final)
-        # the replaced tables' column comments committed with them (one snapshot on a DuckLake)
-        for replaced in ("customer_metrics", "customer_sources", *(() if state else ("customer_totals", "customer_order_days"))):
+        rebuild_table(con, "customer_sources", "SELECT * FROM _customer_sources_now")
+        rebuild_table(con, "customer_metrics", metrics)
+        # the tables created anew get their column comments in the same commit (one snapshot on a
+        # DuckLake); rebuild_table writes those of the tables it creates
+        for replaced in () if state else ("customer_totals", "customer_order_days"):
             write_comments(con, replaced)
-        return mode, final
+        return mode, f"CREATE OR REPLACE TABLE customer_metrics AS {metrics}"
 
     mode, final = in_transaction(con, update)
     return IncrementalBuild(mode, [f"CREATE OR REPLACE TABLE customer_totals AS {everyone}", final])

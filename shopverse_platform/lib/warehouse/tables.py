@@ -111,13 +111,41 @@ def replace_table(
 ) -> int:
     """Atomically rebuild a whole (unpartitioned) table from a query (``params`` as in ``replace_date_range``),
     with its documented columns' comments (lib/warehouse/columns.toml) in the same transaction."""
-    def replace() -> int:
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS {select_sql}", _bound(params))
-        rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        write_comments(con, table)
-        return int(rows)
+    return in_transaction(con, lambda: rebuild_table(con, table, select_sql, params))
 
-    return in_transaction(con, replace)
+
+def rebuild_table(con: duckdb.DuckDBPyConnection, table: str, select_sql: str,
+                  params: Iterable[object] | Mapping[str, object] = ()) -> int:
+    """Make ``table`` hold exactly the rows of ``select_sql``, with the columns' descriptions, inside
+    the caller's transaction; returns the number of rows. ``con`` may be a builder's statement log:
+    it records the statements that write the table, not the lookups deciding how.
+
+    On a DuckLake, a table that exists with the query's columns and types has its rows replaced
+    (``DELETE``, ``INSERT``): a ``CREATE OR REPLACE`` is a change of the catalog, whose commit
+    costs more and makes the next statement reload the lake's schema, and it drops the columns'
+    comments, written again. Replacing dim_products on the 30-day bench lake and reading it after:
+    125 + 73 ms by ``CREATE OR REPLACE``, 52 + 23 ms by delete and insert, whose old file leaves the
+    table whole (no delete file). Anywhere else, and when the query's shape changed (a new release),
+    the table is created anew. A DuckDB file keeps ``CREATE OR REPLACE``: it does not reclaim the
+    space of rows deleted (twenty replacements of dim_customers' 26k rows grew it by 4.5 MB, none
+    when created anew), and on a large table it was the faster there (23 against 38 ms)."""
+    bound = _bound(params)
+    probe = getattr(con, "con", con)  # the connection itself, under a statement log
+    if _on_lake(probe) and table_exists(probe, table):
+        shape = probe.execute(f"SELECT * FROM ({select_sql}) LIMIT 0", bound)
+        columns = [(column[0], str(column[1])) for column in shape.description]
+        shape.fetchall()  # drained: DuckDB 2 keeps an open result, which blocks the next statement's plan
+        if columns == table_schema(probe, table):
+            con.execute(f"DELETE FROM {table}")
+            return int(con.execute(f"INSERT INTO {table} {select_sql}", bound).fetchone()[0])
+    rows = int(con.execute(f"CREATE OR REPLACE TABLE {table} AS {select_sql}", bound).fetchone()[0])
+    write_comments(con, table)
+    return rows
+
+
+def _on_lake(con: duckdb.DuckDBPyConnection) -> bool:
+    """Is the warehouse this connection writes to (its default database) a DuckLake?"""
+    return con.execute("SELECT type FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0] == "ducklake"
 
 
 def table_schema(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
