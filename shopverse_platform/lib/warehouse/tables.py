@@ -118,7 +118,9 @@ def rebuild_table(con: duckdb.DuckDBPyConnection, table: str, select_sql: str,
                   params: Iterable[object] | Mapping[str, object] = ()) -> int:
     """Make ``table`` hold exactly the rows of ``select_sql``, with the columns' descriptions, inside
     the caller's transaction; returns the number of rows. ``con`` may be a builder's statement log:
-    it records the statements that write the table, not the lookups deciding how.
+    it records the statements that write the table, not the lookups deciding how. ``select_sql``
+    must not read ``table`` itself: on a DuckLake its rows are deleted before the query runs (every
+    caller reads a staging table, a frame or other tables).
 
     On a DuckLake, a table that exists with the query's columns and types has its rows replaced
     (``DELETE``, ``INSERT``): a ``CREATE OR REPLACE`` is a change of the catalog, whose commit
