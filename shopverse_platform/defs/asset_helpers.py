@@ -32,12 +32,17 @@ def is_freshness_run(context: dg.AssetExecutionContext) -> bool:
 
 
 def table_metadata(con: duckdb.DuckDBPyConnection, table: str, where: str = "", params: list | dict | None = None,
-                   beside: tuple[str, ...] = ()) -> dict:
+                   beside: tuple[str, ...] = (), window_rows: int | None = None) -> dict:
     """Standard metadata for a warehouse table: row count (of the run's window when ``where`` is
     given), total rows, and its column schema with each column's description from
     ``lib/warehouse/columns.toml`` (shown in the Dagster UI and used by lineage). Called after the
     table is written, it also writes those descriptions into the warehouse as column comments, and
-    those of the tables ``beside`` it (what the step writes beside its asset: its bookkeeping)."""
+    those of the tables ``beside`` it (what the step writes beside its asset: its bookkeeping).
+
+    ``window_rows``: the window's row count when the step knows it, having just replaced the window
+    (``replace_window``'s return): it is not counted again. On a DuckLake the window's count was the
+    costlier half of the statement, a filtered scan whose file list and statistics come from the
+    catalog (25-45 ms against 8-15 ms for the total, read from the table's statistics, at 30 days)."""
     listed = columns_with_comments(con, (table, *beside))  # one listing: the comments and the schema
     comment_tables(con, (table, *beside), listed)
     columns = listed.get(table.split(".")[-1], [])
@@ -49,7 +54,9 @@ def table_metadata(con: duckdb.DuckDBPyConnection, table: str, where: str = "", 
     # The two counts are one statement: on a DuckLake each statement also starts a transaction that
     # reads the catalog's snapshot (15-18 ms against 18-20 ms for the two, 30 days of issue volume;
     # the same 0.56 ms on a DuckDB file).
-    if where:
+    if window_rows is not None:
+        total, rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0], window_rows
+    elif where:
         total, rows = con.execute(f"SELECT (SELECT count(*) FROM {table}), (SELECT count(*) FROM {table} WHERE {where})",
                                   params or []).fetchall()[0]
     else:

@@ -60,7 +60,7 @@ def order_lines(context: dg.AssetExecutionContext, warehouse: Warehouse):
         rows = facts.build_order_lines(log, start, end, settings, purchases)
         context.log.info(f"order_lines {start}..{end}: {rows} lines")
         yield dg.MaterializeResult(metadata={
-            **table_metadata(con, "order_lines", window("order_date"), params),
+            **table_metadata(con, "order_lines", window("order_date"), params, window_rows=rows),
             **sql_lineage_metadata(con, "order_lines", log.take()),
         })
         yield LINES_MATCH_CLEAN.result(checks.order_lines_match_clean(con, start, end, purchases))
@@ -82,9 +82,9 @@ def orders(context: dg.AssetExecutionContext, warehouse: Warehouse):
     params = window_params(context)
     with warehouse.connect() as con:
         log = StatementLog(con)  # the SQL that really ran, for column lineage
-        facts.build_orders(log, params["start"], params["end"])
+        rows = facts.build_orders(log, params["start"], params["end"])
         yield dg.MaterializeResult(metadata={
-            **table_metadata(con, "orders", window("order_date"), params),
+            **table_metadata(con, "orders", window("order_date"), params, window_rows=rows),
             **sql_lineage_metadata(con, "orders", log.take()),
         })
         yield ORDERS_MATCH_LINES.result(checks.orders_match_lines(con, params["start"], params["end"]))

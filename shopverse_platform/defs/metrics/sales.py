@@ -39,9 +39,9 @@ def daily_sales(context: dg.AssetExecutionContext, warehouse: Warehouse):
     start, end = params["start"], params["end"]
     with warehouse.connect() as con:
         log = StatementLog(con)  # the SQL that really ran, for column lineage
-        sales.build_daily_sales(log, start, end)
+        rows = sales.build_daily_sales(log, start, end)
         yield dg.MaterializeResult(metadata={
-            **table_metadata(con, "daily_sales", window("sales_date"), params),
+            **table_metadata(con, "daily_sales", window("sales_date"), params, window_rows=rows),
             **sql_lineage_metadata(con, "daily_sales", log.take()),
         })
         yield from run_checks(zip(RUN_CHECKS, [

@@ -136,9 +136,9 @@ def session_metrics(context: dg.AssetExecutionContext, warehouse: Warehouse):
         for table, build in BUILDERS.items():
             if table not in selected:
                 continue
-            build(log, start, end, window_ready=True)
+            rows = build(log, start, end, window_ready=True)
             yield dg.MaterializeResult(asset_key=table, metadata={
-                **table_metadata(con, table, window(DATE_COLUMNS[table]), params),
+                **table_metadata(con, table, window(DATE_COLUMNS[table]), params, window_rows=rows),
                 **sql_lineage_metadata(con, table, [*shared, *log.take()]),
             })
             evaluations = _evaluations(table, con, start, end)

@@ -32,9 +32,9 @@ def weekly_kpis(context: dg.AssetExecutionContext, warehouse: Warehouse):
     rates = f"{window('week_start')} AND kpi IN ('bounce_rate', 'conversion_rate', 'cart_abandonment_rate')"
     with warehouse.connect() as con:
         log = StatementLog(con)  # the SQL that really ran, for column lineage
-        weekly.build_weekly_kpis(log, start, end)
+        rows = weekly.build_weekly_kpis(log, start, end)
         yield dg.MaterializeResult(metadata={
-            **table_metadata(con, "weekly_kpis", window("week_start"), params),
+            **table_metadata(con, "weekly_kpis", window("week_start"), params, window_rows=rows),
             **sql_lineage_metadata(con, "weekly_kpis", log.take()),
         })
         yield from run_checks(zip(RUN_CHECKS, [
