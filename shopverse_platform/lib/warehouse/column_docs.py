@@ -86,8 +86,8 @@ def write_comments(con: duckdb.DuckDBPyConnection, table: str) -> int:
         return 0  # an undocumented table: nothing to write, and no name to bind (~3 ms on a lake)
     con = getattr(con, "con", con)
     statements = _comment_statements(name, {column: None for column in con.table(name).columns})
-    for statement in statements:
-        con.execute(statement)
+    if statements:
+        con.execute(";\n".join(statements))  # in one call, as _write does
     return len(statements)
 
 
