@@ -202,9 +202,10 @@ def _documented(tables: tuple[str, ...]) -> dict[tuple[str, str], str]:
 
 
 def test_a_dimension_is_committed_with_its_column_descriptions_on_a_lake(con, tmp_path):
-    """A dimension is created anew on every build (a CREATE OR REPLACE drops its comments): its
-    columns' descriptions are written in the build's own transaction, one snapshot on a DuckLake,
-    not left to a second commit after it (in which a reader saw the table without them)."""
+    """A dimension is rebuilt whole on every build: created the first time (with its columns'
+    descriptions, in the build's own transaction), its rows replaced after that (the comments kept);
+    either way one snapshot on a DuckLake, not a second commit for the comments (in which a reader
+    saw the table without them), and the rows a DuckDB database's build makes."""
     from shopverse_platform.lib.warehouse import lake
 
     lake_con = lake.connect(lake.parse_location(f"ducklake:sqlite:{tmp_path / 'lake.sqlite'}"), "wh", read_only=False,
