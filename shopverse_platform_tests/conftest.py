@@ -123,6 +123,14 @@ def warehouse_setting(tmp_path: Path, layout: str) -> str:
     return str(tmp_path / "w.duckdb") if layout == "file" else f"ducklake:sqlite:{tmp_path / 'lake' / 'w.sqlite'}"
 
 
+def column_comments(con, tables) -> dict[tuple[str, str], str | None]:
+    """(table, column) -> the column's comment, for the warehouse tables ``tables``, as
+    ``duckdb_columns()`` lists them (an absent table has no entry)."""
+    return {(table, column): comment for table, column, comment in con.execute(
+        "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND list_contains(?, table_name)", [list(tables)]).fetchall()}
+
+
 def free_ports(count: int) -> list[int]:
     """Loopback ports nobody listens on, held open together so that they differ. A port from here
     is also a "closed" address: nothing answers on it."""

@@ -14,6 +14,7 @@ from shopverse_platform.lib.cleaning import dimensions
 from shopverse_platform.lib.warehouse import partition_fingerprints
 from shopverse_platform.lib.warehouse.column_docs import column_docs
 from shopverse_platform.lib.warehouse.shapes import ITEMS_TYPE
+from shopverse_platform_tests.conftest import column_comments
 
 D1, D2, D3 = date(2024, 3, 4), date(2024, 3, 5), date(2024, 3, 6)
 EVENTS = f"partition_date DATE, event_id VARCHAR, user_id VARCHAR, event_ts TIMESTAMP, country VARCHAR, items {ITEMS_TYPE}"
@@ -190,12 +191,6 @@ def test_observations_with_nothing_changed_write_nothing_on_a_lake(tmp_path):
         lake.release_instances()
 
 
-def _comments(con, tables: tuple[str, ...]) -> dict[tuple[str, str], str | None]:
-    return {(table, column): comment for table, column, comment in con.execute(
-        "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE database_name = current_database() "
-        "AND list_contains(?, table_name)", [list(tables)]).fetchall()}
-
-
 def _documented(tables: tuple[str, ...]) -> dict[tuple[str, str], str]:
     docs = column_docs()
     return {(table, column): text for table in tables for column, text in docs[table].items()}
@@ -225,7 +220,7 @@ def test_a_dimension_is_committed_with_its_column_descriptions_on_a_lake(con, tm
                 before = snapshots()
                 build(lake_con, tmp_path / "absent.csv", full=rebuild)
                 assert snapshots() == before + 1
-            comments = _comments(lake_con, dims)
+            comments = column_comments(lake_con, dims)
             assert {key: comments.get(key) for key in _documented(dims)} == _documented(dims)
         assert _kept(lake_con) == _full(tmp_path, con)  # the same rows as a DuckDB database's build
     finally:

@@ -15,6 +15,7 @@ from shopverse_platform.lib.cleaning.dimensions import FUNNEL_FLAGS, sessions_qu
 from shopverse_platform.lib.warehouse import partition_fingerprints
 from shopverse_platform.lib.warehouse.column_docs import column_docs
 from shopverse_platform.lib.warehouse.sql import table
+from shopverse_platform_tests.conftest import column_comments
 
 D1, D2, D3 = date(2024, 3, 4), date(2024, 3, 5), date(2024, 3, 6)
 COLUMNS = ("partition_date DATE, event_id VARCHAR, session_id VARCHAR, anonymous_id VARCHAR, user_id VARCHAR, "
@@ -164,9 +165,7 @@ def test_the_tables_a_build_creates_carry_their_column_descriptions(con):
     docs = column_docs()
 
     def described(tables) -> bool:
-        comments = {(t, c): text for t, c, text in con.execute(
-            "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE database_name = current_database()"
-        ).fetchall()}
+        comments = column_comments(con, tables)
         return all(comments.get((t, c)) == text for t in tables for c, text in docs[t].items())
 
     assert dimensions.build_sessions(con) == "full"

@@ -10,7 +10,7 @@ import pytest
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.warehouse.column_docs import column_docs, comment_tables
 from shopverse_platform.lib.warehouse.tables import in_transaction, rebuild_table, table_exists, table_schema
-from shopverse_platform_tests.conftest import warehouse_setting
+from shopverse_platform_tests.conftest import column_comments, warehouse_setting
 
 TYPED = """CREATE TABLE order_lines AS SELECT DATE '2026-03-02' AS order_date, 12.50::DECIMAL(18, 2) AS amount,
     [{'sku': 'A1', 'quantity': 2}] AS items, {'code': 'GBP', 'rate': 1.0::DOUBLE} AS currency, 'x' AS "odd name" """
@@ -59,9 +59,7 @@ def test_a_steps_bookkeeping_tables_get_the_comments_they_lack_and_keep_the_righ
         con.execute(f"COMMENT ON COLUMN busy_sessions.events IS '{docs['busy_sessions']['events']}'")  # right already
 
         def comments() -> dict[tuple[str, str], str | None]:
-            return {(t, c): comment for t, c, comment in con.execute(
-                "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE database_name = current_database() "
-                "AND table_name IN ('session_hours', 'busy_sessions')").fetchall()}
+            return column_comments(con, ("session_hours", "busy_sessions"))
 
         # sessions_sources is not built here: nothing to comment, no error
         written = comment_tables(con, ("session_hours", "busy_sessions", "sessions_sources"))
@@ -82,8 +80,7 @@ def test_a_rebuilt_table_holds_the_querys_rows_and_its_descriptions_in_any_shape
     columns = "partition_date, events, fingerprint"
     with Warehouse(path=warehouse_setting(tmp_path, layout)).connect() as con:
         def comments() -> dict[str, str | None]:
-            return dict(con.execute("SELECT column_name, comment FROM duckdb_columns() WHERE database_name = current_database() "
-                                    "AND table_name = 'sessions_sources'").fetchall())
+            return {column: comment for (_, column), comment in column_comments(con, ["sessions_sources"]).items()}
 
         def created_last() -> bool:
             if layout == "file":
