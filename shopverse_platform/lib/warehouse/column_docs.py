@@ -91,10 +91,9 @@ def write_comments(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return len(statements)
 
 
-def _comment_statements(table: str, current: Mapping[str, str | None]) -> list[str]:
-    """The ``COMMENT`` statements that bring ``table``'s columns (``current``: column -> its comment
-    now) to their descriptions."""
-    name = table.split(".")[-1]
+def _comment_statements(name: str, current: Mapping[str, str | None]) -> list[str]:
+    """The ``COMMENT`` statements that bring the columns of the table ``name`` (bare, as both callers
+    have it; ``current``: column -> its comment now) to their descriptions."""
     descriptions = column_descriptions(name)
     # COMMENT ON takes its text as a literal only: DuckDB's parser accepts no parameter there
     # ("syntax error at or near ?"), so the description is quoted here as a SQL string literal.
