@@ -101,25 +101,26 @@ def _need(con: duckdb.DuckDBPyConnection, data: ReportData, section: str, *table
     return True
 
 
-def _totals(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, float | None]:
-    params = {"start": period.start, "end": period.end}
-    totals: dict[str, float | None] = {}
+def _totals(con: duckdb.DuckDBPyConnection, period: Period) -> tuple[dict[str, float | None], dict[str, float | None]]:
+    """The KPIs of ``period`` and of the period before it, each table read once for both (a
+    statement per table; on a DuckLake each statement pays its catalog queries)."""
+    params = {"start": period.start, "end": period.end, "previous_start": period.previous.start}
+    queries = []  # (table, SQL): each gives a row per period, named by the columns it selects
     if table_exists(con, "daily_sales"):
         # the orders priced in the reporting currency; days built before that column (it is added
         # by the next run that rebuilds a day) keep the former denominator, every order
         priced = "coalesce(gross_aov_orders, orders)" if any(
             name == "gross_aov_orders" for name, _ in table_schema(con, "daily_sales")) else "orders"
-        totals.update(_df(con, load_sql(__file__, "sales_totals", priced_orders=SqlText(priced)), params).iloc[0].to_dict())
-    if table_exists(con, "daily_traffic"):
-        row = con.execute(load_sql(__file__, "traffic_totals"), params).fetchone()
-        totals.update({"sessions": row[0], "bounce_rate": row[1]})
-    if table_exists(con, "funnel_daily"):
-        row = con.execute(load_sql(__file__, "conversion_rate"), params).fetchone()
-        totals["conversion_rate"] = row[0]
-    if table_exists(con, "cart_abandonment"):
-        row = con.execute(load_sql(__file__, "cart_abandonment_rate"), params).fetchone()
-        totals["cart_abandonment_rate"] = row[0]
-    return {k: (None if pd.isna(v) else float(v)) for k, v in totals.items()}
+        queries.append(load_sql(__file__, "sales_totals", priced_orders=SqlText(priced)))
+    for table_name, query in (("daily_traffic", "traffic_totals"), ("funnel_daily", "conversion_rate"),
+                              ("cart_abandonment", "cart_abandonment_rate")):
+        if table_exists(con, table_name):
+            queries.append(load_sql(__file__, query))
+    totals: dict[str, dict[str, float | None]] = {"current": {}, "previous": {}}
+    for query in queries:
+        for row in _df(con, query, params).to_dict("records"):
+            totals[row.pop("period")].update({k: (None if pd.isna(v) else float(v)) for k, v in row.items()})
+    return totals["current"], totals["previous"]
 
 
 # A day counts as partial when its data ends this long before the usual end of the shop's days.
@@ -242,8 +243,7 @@ def reporting_currency(con: duckdb.DuckDBPyConnection, period: Period) -> str:
 def load(con: duckdb.DuckDBPyConnection, period: Period, models: ModelSource | None = None) -> ReportData:
     """All sections of the report of ``period``; ``models`` reads the model registry (see models.py)."""
     data = ReportData(period, currency=reporting_currency(con, period))
-    data.totals = _totals(con, period)
-    data.previous_totals = _totals(con, period.previous)
+    data.totals, data.previous_totals = _totals(con, period)
     if not table_exists(con, "daily_sales"):
         data.missing["kpis"] = "not available yet: daily_sales has not been built"
     if _need(con, data, "trend", "daily_sales"):
