@@ -236,8 +236,8 @@ def reporting_currency(con: duckdb.DuckDBPyConnection, period: Period) -> str:
     currencies were kept apart, when the facts are not built or predate the column."""
     if not table_exists(con, "order_lines") or "reporting_currency" not in dict(table_schema(con, "order_lines")):
         return DEFAULT_CURRENCY
-    found = con.execute(load_sql(__file__, "reporting_currency"), {"end": period.end}).fetchone()
-    return found[0] if found else DEFAULT_CURRENCY
+    (found,) = con.execute(load_sql(__file__, "reporting_currency"), {"end": period.end}).fetchone()
+    return found or DEFAULT_CURRENCY
 
 
 def load(con: duckdb.DuckDBPyConnection, period: Period, models: ModelSource | None = None) -> ReportData:
