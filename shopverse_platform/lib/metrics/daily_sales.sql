@@ -26,9 +26,14 @@ per_day AS (
     FROM docs d LEFT JOIN firsts f USING (customer_id)
     GROUP BY d.order_date
 ),
+window_lines AS MATERIALIZED (  -- the window's lines, read once for the credits and the products (on a
+    -- DuckLake each read of a table pays its catalog queries and a scan)
+    SELECT source, order_id, order_date, credited_amount, is_sales, document_type, product_id, in_order, is_product
+    FROM order_lines WHERE order_date >= $start AND order_date < $end
+),
 same_day_credits AS (  -- what cancellations and refunds gave back on an order the day it was placed
-    SELECT source, order_id, order_date, sum(credited_amount) AS credited FROM order_lines
-    WHERE order_date >= $start AND order_date < $end AND is_sales AND document_type <> 'order' AND order_id IS NOT NULL
+    SELECT source, order_id, order_date, sum(credited_amount) AS credited FROM window_lines
+    WHERE is_sales AND document_type <> 'order' AND order_id IS NOT NULL
     GROUP BY ALL
 ),
 kept AS (  -- each order with its revenue net of those credits (0 or less: fully cancelled)
@@ -44,8 +49,8 @@ aov AS (
     FROM kept GROUP BY order_date
 ),
 products AS (
-    SELECT order_date, count(DISTINCT product_id) AS unique_products FROM order_lines
-    WHERE order_date >= $start AND order_date < $end AND in_order AND is_product GROUP BY order_date
+    SELECT order_date, count(DISTINCT product_id) AS unique_products FROM window_lines
+    WHERE in_order AND is_product GROUP BY order_date
 ),
 countries AS (
     SELECT order_date, list({'country': country, 'orders': orders, 'gross_revenue': gross, 'net_revenue': net}
