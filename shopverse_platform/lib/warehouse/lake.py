@@ -28,6 +28,7 @@ machine or a container without egress does not have.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import random
 import sqlite3
@@ -46,6 +47,8 @@ LAKE_PREFIX = "ducklake:"
 CATALOG_EXTENSIONS = {"sqlite": "sqlite_scanner", "postgres": "postgres_scanner"}
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 class LakeConfigurationError(ValueError):
@@ -333,6 +336,8 @@ def connect(location: LakeLocation, alias: str, *, read_only: bool, config: dict
                 instance.close()
                 raise
             _instances[key] = instance
+            if not read_only:
+                prime_table_statistics(instance, alias)
         con = instance.cursor()
     try:
         for setting in STEP_SETTINGS:
@@ -342,6 +347,71 @@ def connect(location: LakeLocation, alias: str, *, read_only: bool, config: dict
         con.close()
         raise
     return con
+
+
+# DuckLake 1.5.5 keeps no statistics for a table that has never held a row, and caches none: every
+# statement reading it asks the catalog for the table's statistics once per column it binds (29
+# catalog queries for raw_orders), every time. Reading such a table took 51-72 ms against 4-11 ms
+# once it had statistics, and a shop without order exports reads its three never-filled order
+# tables about ten times a daily run. (Fixed upstream by caching the missing statistics, DuckLake
+# pull request 1313, in no build for DuckDB 1.5.) A row inserted and deleted in one transaction gives
+# the table its statistics (0 rows) and writes no file: one snapshot per table, once.
+_NOT_NULL_FILLER = ("'0'", "'1970-01-01'", "'false'", "'[]'", "'{}'", "'00000000-0000-0000-0000-000000000000'")
+
+
+def never_filled_tables(con: duckdb.DuckDBPyConnection, alias: str) -> list[str]:
+    """The lake's tables (schema ``main``) that have never held a row: no statistics in its catalog."""
+    meta = quoted_identifier(f"__ducklake_metadata_{alias}")
+    return [name for (name,) in con.execute(
+        f"SELECT t.table_name FROM {meta}.ducklake_table t JOIN {meta}.ducklake_schema s USING (schema_id) "
+        "WHERE t.end_snapshot IS NULL AND s.end_snapshot IS NULL AND s.schema_name = 'main' "
+        f"AND NOT EXISTS (SELECT 1 FROM {meta}.ducklake_table_stats st WHERE st.table_id = t.table_id) "
+        "ORDER BY t.table_name").fetchall()]
+
+
+def prime_table_statistics(con: duckdb.DuckDBPyConnection, alias: str) -> list[str]:
+    """Give every never-filled table of the lake its statistics (a row inserted and deleted in one
+    transaction each; see above); returns the tables primed. Never raises: a table another process
+    writes meanwhile (its commit meets ours) or whose columns refuse the filler values is left as
+    it is, to be primed by a later process or not at all; only reads of it stay slower."""
+    primed = []
+    try:
+        tables = never_filled_tables(con, alias)
+    except duckdb.Error as error:  # a catalog this code does not know the layout of: nothing to do
+        log.debug("lake statistics: catalog not read: %s", error)
+        return primed
+    for name in tables:
+        target = f"{quoted_identifier(alias)}.main.{quoted_identifier(name)}"
+        try:
+            con.execute("BEGIN TRANSACTION")
+            # in the transaction: a row another process committed since the catalog was read is
+            # seen here (and the table left alone); one committed after, DELETE cannot see
+            if con.execute(f"SELECT count(*) FROM {target}").fetchone()[0] == 0:
+                required = con.execute(
+                    "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ? "
+                    "AND schema_name = 'main' AND table_name = ? AND NOT is_nullable ORDER BY column_index",
+                    [alias, name]).fetchall()
+                if required:  # each NOT NULL column gets the first filler its type takes (types DuckDB named)
+                    columns = ", ".join(quoted_identifier(column) for column, _ in required)
+                    values = ", ".join("coalesce(" + ", ".join(f"TRY_CAST({v} AS {dtype})" for v in _NOT_NULL_FILLER) + ")"
+                                       for _, dtype in required)
+                    con.execute(f"INSERT INTO {target} ({columns}) SELECT {values}")
+                else:
+                    con.execute(f"INSERT INTO {target} DEFAULT VALUES")
+                con.execute(f"DELETE FROM {target}")
+                primed.append(name)
+            con.execute("COMMIT")
+        except duckdb.Error as error:
+            log.debug("lake statistics: %s left unprimed: %s", name, error)
+            if name in primed:
+                primed.remove(name)
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+    if primed:
+        log.info("lake statistics given to the never-filled tables %s", ", ".join(primed))
+    return primed
 
 
 def release_instances() -> None:
