@@ -1,0 +1,78 @@
+"""A lake's tables that never held a row (an events-only shop's order tables, a shop whose data
+never needed a quarantine row): DuckLake 1.5.5 keeps no statistics for them and asks its catalog
+for them per column on every read; the first writing connection of a process gives them their
+statistics (lib/warehouse/lake.py, ``prime_table_statistics``). On the embedded SQLite catalog and on
+PostgreSQL (services)."""
+
+from __future__ import annotations
+
+import pytest
+
+from shopverse_platform.defs.resources import Warehouse
+from shopverse_platform.lib.warehouse import lake
+from shopverse_platform_tests.automation.test_celery_workers import lake_catalogued_in_postgres  # noqa: F401 (fixture)
+
+
+def _catalog_queries(con, sql: str) -> int:
+    """How many queries DuckLake sent its catalog to run ``sql`` (its DuckLakeMetadata log)."""
+    con.execute("CALL truncate_duckdb_logs()")
+    con.execute("CALL enable_logging('DuckLakeMetadata')")
+    try:
+        con.execute(sql).fetchall()
+    finally:
+        con.execute("CALL disable_logging()")
+    return con.execute("SELECT count(*) FROM duckdb_logs_parsed('DuckLakeMetadata')").fetchall()[0][0]
+
+
+def _never_filled_tables_are_primed(setting: str, monkeypatch) -> None:
+    warehouse = Warehouse(path=setting)
+    alias = warehouse.lineage_name()
+    wide = ", ".join(f"c{i} VARCHAR" for i in range(12))
+    read_empty = "SELECT * FROM never_filled WHERE day >= DATE '2026-01-01'"
+    try:
+        with warehouse.connect() as con:
+            con.execute(f"CREATE TABLE never_filled (day DATE, {wide})")
+            con.execute("CREATE TABLE never_filled_required (day DATE NOT NULL, source VARCHAR NOT NULL, "
+                        "n BIGINT NOT NULL, fingerprint UBIGINT NOT NULL, seen_at TIMESTAMP NOT NULL, "
+                        "flag BOOLEAN NOT NULL, ids INTEGER[] NOT NULL, note VARCHAR)")
+            con.execute("CREATE TABLE filled (day DATE, n INTEGER)")
+            con.execute("INSERT INTO filled VALUES (DATE '2026-01-01', 1), (DATE '2026-01-02', 2), (DATE '2026-01-03', 3)")
+            assert lake.never_filled_tables(con, alias) == ["never_filled", "never_filled_required"]
+            unprimed = _catalog_queries(con, read_empty)
+            assert unprimed >= 12, "a read of the never-filled table asks for its statistics per column"
+
+            # the listing went stale: another process filled the table since; its rows stay
+            with monkeypatch.context() as stale:
+                stale.setattr(lake, "never_filled_tables", lambda con, alias: ["filled"])
+                assert lake.prime_table_statistics(con, alias) == []
+            assert con.execute("SELECT sum(n) FROM filled").fetchall() == [(6,)]
+        lake.release_instances()
+
+        with warehouse.connect() as con:  # the first write connection of a process primes
+            assert lake.never_filled_tables(con, alias) == []
+            counts = [con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
+                      for name in ("never_filled", "never_filled_required", "filled")]
+            assert counts == [0, 0, 3]
+            primed = _catalog_queries(con, read_empty)
+            assert primed < unprimed, (primed, unprimed)
+            assert con.execute("SELECT count(*) FROM ducklake_list_files(current_database(), 'never_filled')"
+                               ).fetchall() == [(0,)], "no file written for the row inserted and deleted"
+    finally:
+        lake.release_instances()
+
+
+def test_a_table_that_never_held_a_row_gets_its_statistics_from_the_next_writer_and_stays_empty(tmp_path, monkeypatch):
+    """DuckLake 1.5.5 keeps no statistics for a table that never held a row and asks its catalog for
+    them once per column on every read (lake.prime_table_statistics). The next process that opens
+    the lake to write gives such tables their statistics (a row inserted and deleted in one
+    transaction, NOT NULL columns filled), and reading them then asks the catalog less. A table with
+    rows is never touched, even one the catalog listed as never filled a moment before (another
+    process's first rows). Should a DuckLake release cache the missing statistics itself, the first
+    assertion on the catalog queries fails: the priming can then go."""
+    _never_filled_tables_are_primed(f"ducklake:sqlite:{tmp_path / 'shopverse.sqlite'}", monkeypatch)
+
+
+@pytest.mark.services
+def test_never_filled_tables_get_their_statistics_on_a_postgresql_catalog(lake_catalogued_in_postgres, monkeypatch):
+    """The same on the production catalog: its tables are read in PostgreSQL's default schema."""
+    _never_filled_tables_are_primed(lake_catalogued_in_postgres, monkeypatch)
