@@ -6,6 +6,7 @@ PostgreSQL (services)."""
 
 from __future__ import annotations
 
+import duckdb
 import pytest
 
 from shopverse_platform.defs.resources import Warehouse
@@ -76,3 +77,25 @@ def test_a_table_that_never_held_a_row_gets_its_statistics_from_the_next_writer_
 def test_never_filled_tables_get_their_statistics_on_a_postgresql_catalog(lake_catalogued_in_postgres, monkeypatch):
     """The same on the production catalog: its tables are read in PostgreSQL's default schema."""
     _never_filled_tables_are_primed(lake_catalogued_in_postgres, monkeypatch)
+
+
+def test_a_migrated_lake_gives_the_tables_it_copied_empty_their_statistics(tmp_path):
+    """`shopverse warehouse migrate`: a table of the DuckDB file that is empty (an events-only
+    shop's order tables) arrives in the lake with its statistics, its rows (none) and the other
+    tables' rows as they were."""
+    from shopverse_platform.lib.warehouse.migrate import migrate_file_to_lake
+
+    file = tmp_path / "shopverse.duckdb"
+    with duckdb.connect(str(file)) as source:
+        source.execute("CREATE TABLE raw_orders (partition_date DATE, invoice_no VARCHAR NOT NULL)")
+        source.execute("CREATE TABLE daily_sales AS SELECT DATE '2026-01-01' + range::INT AS sales_date FROM range(5)")
+    warehouse = Warehouse(path=f"ducklake:sqlite:{tmp_path / 'lake.sqlite'}")
+    try:
+        with warehouse.connect() as con:
+            migrated = {table.name: table.rows for table in migrate_file_to_lake(file, con, echo=lambda _: None)}
+            assert migrated == {"raw_orders": 0, "daily_sales": 5}
+            assert lake.never_filled_tables(con, warehouse.lineage_name()) == []
+            assert [con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
+                    for name in ("raw_orders", "daily_sales")] == [0, 5]
+    finally:
+        lake.release_instances()

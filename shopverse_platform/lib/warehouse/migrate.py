@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from shopverse_platform.lib.warehouse.lake import quoted_identifier
+from shopverse_platform.lib.warehouse.lake import prime_table_statistics, quoted_identifier
 from shopverse_platform.lib.warehouse.lock import warehouse_lock
 from shopverse_platform.lib.warehouse.tables import transaction
 
@@ -61,9 +61,13 @@ def migrate_file_to_lake(source: Path, lake_con: duckdb.DuckDBPyConnection,
         # ATTACH takes no bound parameters; the path is the configured warehouse file, quoted.
         lake_con.execute(f"ATTACH {_literal(str(source))} AS {SOURCE_ALIAS} (READ_ONLY)")
         try:
-            return _copy(lake_con, echo)
+            migrated = _copy(lake_con, echo)
         finally:
             lake_con.execute(f"DETACH {SOURCE_ALIAS}")
+    # the tables copied empty (an events-only shop's order tables) would otherwise read slowly until
+    # the next process writing to the lake gives them their statistics (lake.prime_table_statistics)
+    prime_table_statistics(lake_con, lake)
+    return migrated
 
 
 def _copy(con: duckdb.DuckDBPyConnection, echo: Callable[[str], None]) -> list[MigratedTable]:
