@@ -472,4 +472,3 @@ def test_a_whole_table_is_replaced_with_its_column_comments_in_one_commit(tmp_pa
                     assert after == snapshots + 1
     finally:
         lake.release_instances()
-
