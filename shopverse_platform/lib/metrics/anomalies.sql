@@ -5,8 +5,8 @@
 -- busy_rated is NOT MATERIALIZED: read by three parts, DuckDB would hold every column of it at once.
 -- orders and session_hours are each read once (MATERIALIZED, the columns used): on a DuckLake every
 -- read of a table pays its catalog queries and a Parquet scan, and this query read orders four times
--- and session_hours twice (the whole statement 91-96 ms against 60 ms read once; 24 against 22 ms on
--- the DuckDB file; bench lakes of 30 days at 40k events a day).
+-- and session_hours twice (the whole statement 91-96 ms against 60-64 ms read once on the bench lake
+-- of 30 days at 40k events a day; on its DuckDB file the same 24-37 ms either way, alternated).
 WITH hour_counts AS MATERIALIZED (SELECT hour_ts, human_sessions FROM {{session_hours}}),
 all_orders AS MATERIALIZED (
     SELECT source, document_id, order_date, order_ts, customer_id, gross_amount, net_amount, credited_amount,
