@@ -386,7 +386,8 @@ def prime_table_statistics(con: duckdb.DuckDBPyConnection, alias: str) -> list[s
             con.execute("BEGIN TRANSACTION")
             # in the transaction: a row another process committed since the catalog was read is
             # seen here (and the table left alone); one committed after, DELETE cannot see
-            if con.execute(f"SELECT count(*) FROM {target}").fetchone()[0] == 0:
+            empty = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0] == 0
+            if empty:
                 required = con.execute(
                     "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ? "
                     "AND schema_name = 'main' AND table_name = ? AND NOT is_nullable ORDER BY column_index",
@@ -399,12 +400,11 @@ def prime_table_statistics(con: duckdb.DuckDBPyConnection, alias: str) -> list[s
                 else:
                     con.execute(f"INSERT INTO {target} DEFAULT VALUES")
                 con.execute(f"DELETE FROM {target}")
-                primed.append(name)
             con.execute("COMMIT")
+            if empty:
+                primed.append(name)
         except duckdb.Error as error:
             log.debug("lake statistics: %s left unprimed: %s", name, error)
-            if name in primed:
-                primed.remove(name)
             try:
                 con.execute("ROLLBACK")
             except duckdb.Error:
