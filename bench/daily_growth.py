@@ -118,14 +118,15 @@ def ensure_lake_histories(root: Path, sizes: list[int]) -> None:
         (target / "complete").write_text(str(size))
 
 
-def relocate_lake(warehouse: Path) -> None:
-    """Point a copied lake's SQLite catalog at the copy's own data folder (a catalog records the
-    absolute data path it was created with; its files' paths are relative to it)."""
+def relocate_lake(catalog: Path) -> None:
+    """Point a copied lake's SQLite catalog at the copy's own data folder, ``<catalog without
+    .sqlite>.files/`` (a catalog records the absolute data path it was created with; its files' paths
+    are relative to it). A data path on object storage is left as it is."""
     import sqlite3
 
-    with sqlite3.connect(warehouse / LAKE_CATALOG) as catalog:
-        catalog.execute("UPDATE ducklake_metadata SET value = ? WHERE key = 'data_path'",
-                        [str(warehouse / LAKE_CATALOG).removesuffix(".sqlite") + ".files/"])
+    with sqlite3.connect(catalog) as connection:
+        connection.execute("UPDATE ducklake_metadata SET value = ? WHERE key = 'data_path' AND value NOT LIKE '%://%'",
+                           [str(catalog).removesuffix(".sqlite") + ".files/"])
 
 
 # ------------------------------------------------------------------ steps (each in a child process)
@@ -274,7 +275,7 @@ def measure(root: Path, landing: Path, size: int, lake: bool = False) -> dict:
         work = Path(tmp) / "run"
         shutil.copytree(root / (f"history_{size}" + ("_lake" if lake else "")), work)
         if lake:
-            relocate_lake(work / "data" / "warehouse")
+            relocate_lake(work / "data" / "warehouse" / LAKE_CATALOG)
         # the copy's dirty pages written out before the clock starts: left to the kernel, their
         # writeback (0.1 GB at 30 days, 0.9 GB at 240) overlapped the run's first steps and was
         # counted as theirs (raw_events 0.29 s at 30 days, 0.62-0.89 s at 240, on a small file registry)

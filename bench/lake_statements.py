@@ -151,7 +151,7 @@ def run_daily(layout: str, root: Path, history: int) -> dict:
         work = Path(tmp) / "run"
         shutil.copytree(root / (f"history_{history}" + ("_lake" if layout == "lake" else "")), work)
         if layout == "lake":
-            daily_growth.relocate_lake(work / "data" / "warehouse")
+            daily_growth.relocate_lake(work / "data" / "warehouse" / daily_growth.LAKE_CATALOG)
         os.sync()  # the copy written out before the clock starts (see daily_growth.measure)
         env = {**daily_growth.environment(work, layout == "lake"), "SHOPVERSE_LANDING_DIR": str(root / "landing")}
         out = subprocess.run([sys.executable, __file__, "--child-daily", str(history),
@@ -194,7 +194,12 @@ def run(layout: str, source: Path, landing: Path, days: int, step: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "w"
         shutil.copytree(source, work)
-        setting = str(work / "file.duckdb") if layout == "file" else f"ducklake:sqlite:{work / 'lake' / 'shopverse.sqlite'}"
+        catalog = work / "lake" / "shopverse.sqlite"
+        if layout != "file":
+            import daily_growth  # bench/daily_growth.py
+
+            daily_growth.relocate_lake(catalog)  # the copy's Parquet written beside the copy, not into the cache
+        setting = str(work / "file.duckdb") if layout == "file" else f"ducklake:sqlite:{catalog}"
         out = subprocess.run([sys.executable, __file__, "--child", json.dumps([setting, str(landing), days, step])],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT,
                              env={**os.environ, "DAGSTER_HOME": tmp})
