@@ -280,13 +280,42 @@ def test_the_run_warns_naming_each_file_not_read_whole(tmp_path):
     exports = [order_exports.read_order_export(tmp_path / f) for f in ("good.csv", "empty.csv", "ragged.csv", "latin.csv")]
     assert [(e.num_rows, order_exports.export_encoding(e)) for e in exports] == [(1, "utf8"), (1, "unread"), (2, "utf8"), (1, "latin-1")]
     assert exports[2].column("line_number").to_pylist() == [3, 2]  # the read line, then the malformed one
-    assert order_exports.read_warnings(exports) == [
+    # where write_raw_orders put their unread lines: the ragged file's first invoice day; the empty
+    # file has none, so the day it was modified (a day outside the run's window here)
+    first_days = {str(tmp_path / "empty.csv"): date(2026, 3, 4), str(tmp_path / "ragged.csv"): date(2010, 12, 1)}
+    assert order_exports.read_warnings(exports, first_days, date(2010, 12, 1), date(2010, 12, 8)) == [
         f"{tmp_path / 'empty.csv'}: 1 line(s) not read (unreadable export: ArrowInvalid: Empty CSV file): "
-        "clean_order_lines quarantines them",
+        "clean_order_lines quarantines them with the day 2026-03-04, outside this run (2010-12-01..2010-12-07): "
+        "the landing sensor's run of that day, or `shopverse backfill --start 2026-03-04 --end 2026-03-04`, "
+        "quarantines them",
         f"{tmp_path / 'ragged.csv'}: 1 line(s) not read (malformed line: expected 8 fields, found 2): "
-        "clean_order_lines quarantines them",
+        "clean_order_lines quarantines them with the day 2010-12-01",
         f"{tmp_path / 'latin.csv'}: not valid UTF-8, decoded as latin-1",
     ]
+
+
+def test_the_warning_names_the_day_the_run_recorded_for_an_unreadable_export(landing_dir, resources, warehouse, query):
+    """Found using the platform: a truncated re-sent export beside a year of UCI exports, backfilled
+    over the year, warned "clean_order_lines quarantines them", but its one record line went to the
+    day the file was modified (today), outside the backfill, whose quarantine never showed it."""
+    from shopverse_platform.lib.ingestion import order_exports
+
+    orders = landing_dir / "orders"
+    orders.mkdir()
+    (orders / "orders.csv").write_text(HEADER + line("1", "A", "1", "2010-12-01 09:00:00", "1.5"))
+    truncated = orders / "resend.csv.gz"
+    truncated.write_bytes(gzip.compress((HEADER + line("2", "B", "2", "2010-12-01 10:00:00", "2.5") * 500).encode())[:200])
+    modified_on(truncated, "2026-03-04")
+    assert materialize_range(ASSETS, resources, "2010-12-01", "2010-12-01").success
+    assert query("SELECT count(*) FROM quarantine") == [(0,)]  # its record line is not in this run's day
+    with warehouse.connect(read_only=True) as con:
+        first_days = order_exports.recorded_first_days(con)
+    assert first_days == {str(orders / "orders.csv"): date(2010, 12, 1), str(truncated): date(2026, 3, 4)}
+    (warning,) = order_exports.read_warnings([order_exports.read_order_export(truncated)], first_days,
+                                             date(2010, 12, 1), date(2010, 12, 2))
+    assert "with the day 2026-03-04, outside this run (2010-12-01..2010-12-01)" in warning
+    materialize_range(ASSETS, resources, "2026-03-04", "2026-03-04", raise_on_error=False)
+    assert query("SELECT reason_code, source_file FROM quarantine") == [("unreadable_export", str(truncated))]
 
 
 def test_an_exact_repeat_is_the_copy_in_the_export_that_arrived_later(landing_dir, resources, query):

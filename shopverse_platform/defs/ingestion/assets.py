@@ -126,10 +126,11 @@ def raw_orders(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_
         needed = order_exports.exports_to_read(con, files, start, end)
         fingerprints = {str(path): order_exports.fingerprint(path) for path in needed}
         exports = [order_exports.read_order_export(path) for path in needed]
-        for warning in order_exports.read_warnings(exports):  # in the run's log too, naming the file
-            context.log.warning(warning)
         log = StatementLog(con)  # the SQL that really ran, for lineage (its source is the exports, no table)
         rows = order_exports.write_raw_orders(log, exports, start, end, fingerprints)
+        # in the run's log too, naming the file and the day its unread lines went to
+        for warning in order_exports.read_warnings(exports, order_exports.recorded_first_days(con), start, end):
+            context.log.warning(warning)
         metadata = {**table_metadata(con, "raw_orders", window("partition_date"), params),
                     **sql_lineage_metadata(con, "raw_orders", log.take())}
         comment_columns(con, "order_export_files")  # the exports' register, written beside raw_orders

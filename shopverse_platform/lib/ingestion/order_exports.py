@@ -10,7 +10,8 @@ GBP), which the order facts apply (``lib/metrics/currencies.py``); raw and clean
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pyarrow as pa
@@ -153,20 +154,35 @@ def export_encoding(export: pa.Table) -> str:
     return (export.schema.metadata or {}).get(b"encoding", b"utf8").decode()
 
 
-def read_warnings(exports: list[pa.Table]) -> list[str]:
-    """What the run should say about the exports just read, each naming its file: lines or a
-    whole file not read (quarantined by cleaning), and a file decoded with the fallback encoding."""
+def read_warnings(exports: list[pa.Table], first_days: Mapping[str, date], start: date, end: date) -> list[str]:
+    """What the run over [start, end) should say about the exports just read, each naming its file:
+    lines or a whole file not read, and a file decoded with the fallback encoding. Lines not read go
+    to their file's first day (``first_days``: ``recorded_first_days``, the earliest invoice day, else
+    the day the file was modified), where cleaning quarantines them: a day outside the window is
+    named with the command that builds it, since this run's quarantine will not show them."""
     warnings = []
     for export in exports:
         if not export.num_rows:
             continue
         source, errors = export.column("source_file")[0].as_py(), export.column("read_error").drop_null()
         if len(errors):
-            warnings.append(f"{source}: {len(errors)} line(s) not read ({errors[0].as_py()}): "
-                            "clean_order_lines quarantines them")
+            day = first_days.get(source)
+            where = (f"clean_order_lines quarantines them with the day {day}" if day is not None
+                     else "clean_order_lines quarantines them")
+            if day is not None and not start <= day < end:
+                where += (f", outside this run ({start}..{end - timedelta(days=1)}): the landing sensor's run of "
+                          f"that day, or `shopverse backfill --start {day} --end {day}`, quarantines them")
+            warnings.append(f"{source}: {len(errors)} line(s) not read ({errors[0].as_py()}): {where}")
         if export_encoding(export) == FALLBACK_ENCODING:
             warnings.append(f"{source}: not valid UTF-8, decoded as {FALLBACK_ENCODING}")
     return warnings
+
+
+def recorded_first_days(con) -> dict[str, date]:
+    """The first partition day ``order_export_files`` records for each export read: where its
+    undated and unread lines go."""
+    return {source_file: first_day for source_file, _, _, first_day, _ in
+            con.execute(load_sql(__file__, "known_order_exports")).fetchall()}
 
 
 def fingerprint(path: Path) -> tuple[int, int]:
