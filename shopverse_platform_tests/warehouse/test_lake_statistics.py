@@ -99,3 +99,32 @@ def test_a_migrated_lake_gives_the_tables_it_copied_empty_their_statistics(tmp_p
                     for name in ("raw_orders", "daily_sales")] == [0, 5]
     finally:
         lake.release_instances()
+
+
+def test_a_run_gives_the_tables_it_created_and_left_empty_their_statistics(tmp_path):
+    """Found backfilling a UCI-shaped (orders-only) year on a lake: the process's lake instance primes
+    the never-filled tables when it is made, before the run creates its empty event tables, and
+    `shopverse backfill` ran the weekly job in the same process: every statement reading them asked
+    the catalog for their statistics per column (a week's segment snapshot: 149 catalog queries
+    instead of 29, its step 23.6 s instead of 10.4 s). The warehouse resource primes them when a run
+    ends; a new instance is not needed for it."""
+    import dagster as dg
+
+    warehouse = Warehouse(path=f"ducklake:sqlite:{tmp_path / 'shopverse.sqlite'}")
+
+    @dg.asset
+    def filled_and_empty(warehouse: Warehouse) -> None:
+        with warehouse.connect() as con:  # the process's instance is made here, the lake still empty
+            con.execute("CREATE TABLE filled (day DATE, n INTEGER)")
+            con.execute("INSERT INTO filled VALUES (DATE '2026-01-01', 1)")
+            con.execute("CREATE TABLE left_empty (day DATE, n INTEGER NOT NULL)")
+            assert lake.never_filled_tables(con, warehouse.lineage_name()) == ["left_empty"]
+
+    try:
+        assert dg.materialize([filled_and_empty], resources={"warehouse": warehouse}).success
+        with warehouse.connect() as con:  # the same instance: nothing made it again
+            assert lake.never_filled_tables(con, warehouse.lineage_name()) == []
+            assert [con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
+                    for name in ("filled", "left_empty")] == [1, 0]
+    finally:
+        lake.release_instances()
