@@ -90,3 +90,39 @@ def test_a_day_in_progress_is_partial_up_to_now_even_for_a_new_shop(monkeypatch)
     monkeypatch.setattr(report_data, "utc_now", lambda: datetime(LAST.year, LAST.month, LAST.day + 1, 1, tzinfo=timezone.utc))
     texts = [i.text for i in render.build(report_data.load(con, report_data.Period.day(LAST))).insights]
     assert not any(t.startswith(("Day in progress", "Partial")) for t in texts)
+
+
+def test_a_report_reads_one_snapshot_while_a_run_commits_beside_it(tmp_path, monkeypatch):
+    """On a DuckLake a run writes while reports are read. A run that commits daily_sales between the
+    report's KPI totals and its trend must not make the two disagree: every section is read in one
+    transaction (the snapshot before the commit), and the next report reads the commit."""
+    from shopverse_platform.defs.resources import Warehouse
+    from shopverse_platform.lib.warehouse import lake
+
+    warehouse = Warehouse(path=f"ducklake:sqlite:{tmp_path / 'shopverse.sqlite'}")
+    try:
+        with warehouse.connect() as con:
+            con.execute("CREATE TABLE orders (order_date DATE, order_ts TIMESTAMP, net_amount DECIMAL(18,2), is_order BOOLEAN)")
+            for n in range(0, 15):
+                day = LAST - timedelta(days=n)
+                con.execute("INSERT INTO orders VALUES (?, ?, 100, true), (?, ?, 200, true)",
+                            [day, datetime(day.year, day.month, day.day, 10), day, datetime(day.year, day.month, day.day, 18)])
+            _daily_sales(con)
+        trend_read = report_data._trend
+
+        def run_commits_then_trend(con, period):
+            with warehouse.connect() as run:  # another connection: its own transaction, committed
+                run.execute("UPDATE daily_sales SET net_revenue = net_revenue + 1000 WHERE sales_date = ?", [LAST])
+            return trend_read(con, period)
+
+        monkeypatch.setattr(report_data, "_trend", run_commits_then_trend)
+        with warehouse.connect() as con:
+            data = report_data.load(con, report_data.Period.day(LAST))
+        last = dict(zip((bucket.date() for bucket in data.trend["bucket"]), data.trend["net_revenue"]))
+        assert data.totals["net_revenue"] == 300.0
+        assert last[LAST] == data.totals["net_revenue"], "the trend read the run's commit, the KPI totals did not"
+        monkeypatch.setattr(report_data, "_trend", trend_read)
+        with warehouse.connect() as con:
+            assert report_data.load(con, report_data.Period.day(LAST)).totals["net_revenue"] == 1300.0
+    finally:
+        lake.release_instances()

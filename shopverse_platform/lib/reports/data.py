@@ -18,6 +18,7 @@ import pandas as pd
 from shopverse_platform.lib.warehouse.sql import SqlText, load_sql
 from shopverse_platform.lib.reports.insights import DEFAULT_CURRENCY
 from shopverse_platform.lib.warehouse.tables import table_exists, table_schema
+from shopverse_platform.lib.warehouse.transactions import transaction
 
 TOP_PRODUCTS = 10
 
@@ -243,7 +244,24 @@ def reporting_currency(con: duckdb.DuckDBPyConnection, period: Period) -> str:
 
 
 def load(con: duckdb.DuckDBPyConnection, period: Period, models: ModelSource | None = None) -> ReportData:
-    """All sections of the report of ``period``; ``models`` reads the model registry (see models.py)."""
+    """All sections of the report of ``period``; ``models`` reads the model registry (see models.py).
+
+    The warehouse's sections are read in one read transaction: one snapshot, so a report built
+    while a run writes (a DuckLake admits both) never mixes the tables before and after its
+    commits; and a DuckLake looks its snapshot up once instead of once per query (a week's report
+    of a UCI-shaped year: 298-350 ms of reads against 197-220 ms; a DuckDB file: 43 ms either way)."""
+    with transaction(con):
+        data = _warehouse_sections(con, period)
+    if models is None:
+        data.missing["models"] = "not available yet: no model registry configured"
+    else:
+        data.models, reason = models()
+        if reason:
+            data.missing["models"] = reason
+    return data
+
+
+def _warehouse_sections(con: duckdb.DuckDBPyConnection, period: Period) -> ReportData:
     data = ReportData(period, currency=reporting_currency(con, period))
     data.totals, data.previous_totals = _totals(con, period)
     if not table_exists(con, "daily_sales"):
@@ -264,10 +282,4 @@ def load(con: duckdb.DuckDBPyConnection, period: Period, models: ModelSource | N
     if table_exists(con, "input_quality"):
         data.quality = _df(con, load_sql(__file__, "period_input_quality"), {"start": period.start, "end": period.end})
     _segments(con, data)
-    if models is None:
-        data.missing["models"] = "not available yet: no model registry configured"
-    else:
-        data.models, reason = models()
-        if reason:
-            data.missing["models"] = reason
     return data
