@@ -26,6 +26,7 @@ from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.automation.alerts import RANGE_END_TAG, RANGE_START_TAG
 from shopverse_platform.lib.automation.processes import RUNNER_TAG, runner_tag
 from shopverse_platform.lib.paths import PROJECT_ROOT
+from shopverse_platform.lib.warehouse import lake as ducklake
 
 # Runs executed in this process carry shopverse/runner ("host:pid:start time"). If the process
 # dies (kill -9, OOM, a closed laptop lid), the run stays STARTED; the daemon's run monitoring fails
@@ -254,6 +255,12 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date
         stage, result = run_range(defs, instance, job_name, first, last, "cli_backfill", log_level, assets, what, echo,
                                   execution=execution)
         stages.append(stage)
+        # The runs ran in this process, on its DuckLake instance, which gave the never-filled tables
+        # their statistics when it was made: the tables this run created and left empty (a UCI-shaped,
+        # orders-only shop's 14 event tables) get theirs now, before the next run reads them (its
+        # weekly job read them unprimed: a week's segment snapshot 149 catalog queries instead of 29,
+        # the step 23.6 s instead of 10.4 s). A run launched by the daemon has a process of its own.
+        ducklake.prime_instances()
         echo(f"{what} {first}..{last}: {'ok' if stage.success else 'FAILED'} in {stage.seconds:.1f}s (run {stage.run_id})")
         if not stage.success:
             if on_failure is not None:

@@ -70,15 +70,6 @@ class Warehouse(dg.ConfigurableResource):
     )
     threads: int | None = Field(default=None, description="DuckDB worker threads. Unset: all cores.")
 
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        """After a run (the in-process executor: once per run; a step process: once per step), give
-        the DuckLake tables the run created and left empty their statistics (lib/warehouse/lake.py,
-        ``prime_instances``): the process's lake instance primes such tables only when it is made,
-        and `shopverse backfill` runs its daily and weekly jobs in one process. On a UCI-shaped
-        (orders-only) year, the weekly job after the daily job read the 14 empty event tables
-        unprimed: its segment snapshots took 23.6 s against 10.4 s."""
-        ducklake.prime_instances()
-
     def setting(self) -> str:
         """The configured warehouse: ``path``, else $SHOPVERSE_WAREHOUSE, else the default DuckDB file."""
         return self.path or os.environ.get("SHOPVERSE_WAREHOUSE") or str(paths.default_warehouse_path())

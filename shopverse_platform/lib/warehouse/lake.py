@@ -416,11 +416,11 @@ def prime_table_statistics(con: duckdb.DuckDBPyConnection, alias: str) -> list[s
 
 def prime_instances() -> list[str]:
     """Prime the never-filled tables (``prime_table_statistics``) through each of this process's
-    writing lake instances: the tables a run created and left empty since the instance was made
-    (an orders-only shop's event tables, created by its first run) were never primed by it, and every
-    statement reading them asked the catalog for their statistics per column (a week's segment
-    snapshot of a UCI-shaped shop: 149 catalog queries, 113 of them statistics, 372-404 ms; primed:
-    29 and 95-146 ms). Returns the tables primed."""
+    writing lake instances, for a process that runs several runs (``shopverse backfill``): the
+    tables a run created and left empty after the instance was made (an orders-only shop's event
+    tables) were never primed by it, and every statement reading them asked the catalog for their
+    statistics per column (a week's segment snapshot of a UCI-shaped shop: 149 catalog queries, 113
+    of them statistics, 372-404 ms; primed: 29 and 95-146 ms). Returns the tables primed."""
     with _instances_guard:
         writers = [(key[2], instance) for key, instance in _instances.items() if key[0] == os.getpid() and not key[3]]
         primed = []
