@@ -1,6 +1,7 @@
 """`shopverse sql`: read the warehouse, from the command line or an interactive prompt.
 
     shopverse sql "SELECT * FROM daily_sales ORDER BY sales_date DESC LIMIT 7"
+    shopverse sql ".schema daily_sales"   # or .tables: the prompt's dot commands work here too
     shopverse sql                       # a prompt: SQL ending in ';', .tables, .schema TABLE, .quit
 
 Read-only. Each query opens the warehouse, runs and closes it, so a prompt left open never holds the
@@ -64,25 +65,36 @@ def _cell(value: object) -> str:
     return "NULL" if value is None else str(value)
 
 
+DOT_USAGE = ".tables | .schema TABLE | .quit  (SQL ends with ';')"
+
+
+def _dot(line: str, max_rows: int) -> bool:
+    """A dot command, at the prompt or as the one query (`shopverse sql .tables`); False, with one
+    line, when it failed or is not one."""
+    words = line.split()
+    if words[0] == ".tables":
+        return run_query("SELECT table_name, estimated_size AS approx_rows FROM duckdb_tables() "
+                         "WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_name",
+                         max_rows=1000)
+    if words[0] == ".schema" and len(words) == 2:
+        return run_query("SELECT column_name, data_type, comment FROM duckdb_columns() WHERE database_name = current_database() "
+                         "AND schema_name = 'main' AND table_name = ? ORDER BY column_index", max_rows=1000, params=[words[1]])
+    print(DOT_USAGE)
+    return False
+
+
 def _command(line: str, max_rows: int) -> bool:
     """The prompt's dot commands; False for .quit."""
-    words = line.split()
-    if words[0] in (".quit", ".exit"):
+    if line.split()[0] in (".quit", ".exit"):
         return False
-    if words[0] == ".tables":
-        run_query("SELECT table_name, estimated_size AS approx_rows FROM duckdb_tables() "
-                  "WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_name", max_rows=1000)
-    elif words[0] == ".schema" and len(words) == 2:
-        run_query("SELECT column_name, data_type, comment FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' "
-                  "AND table_name = ? ORDER BY column_index", max_rows=1000, params=[words[1]])
-    else:
-        print(".tables | .schema TABLE | .quit  (SQL ends with ';')")
+    _dot(line, max_rows)
     return True
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
     if args.query is not None:
-        return 0 if run_query(args.query, args.max_rows) else 1
+        ran = _dot(args.query.strip(), args.max_rows) if args.query.strip().startswith(".") else run_query(args.query, args.max_rows)
+        return 0 if ran else 1
     print(f"read-only SQL on {_warehouse().describe()}; .tables, .schema TABLE, .quit; SQL ends with ';'")
     buffer: list[str] = []
     while True:

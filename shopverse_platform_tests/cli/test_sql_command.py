@@ -62,3 +62,16 @@ def test_the_prompt_lists_tables_and_columns_and_does_not_hold_the_file(tmp_path
     out, err = shell.communicate("SELECT sum(net_revenue) AS total FROM daily_sales;\n.quit\n", timeout=120)
     assert shell.returncode == 0, err
     assert "106.0" in out  # the next query sees the write
+
+
+def test_the_prompts_dot_commands_work_as_the_one_query(tmp_path, capsys):
+    """Found using the platform: `shopverse sql ".schema quarantine"` answered a DuckDB parser error
+    (the dot commands were the prompt's only)."""
+    _warehouse(tmp_path)
+    assert main(["sql", ".schema daily_sales"]) == 0
+    out = capsys.readouterr().out
+    assert "net_revenue" in out and "revenue after cancellations" in out and "(2 rows)" in out
+    assert main(["sql", ".tables"]) == 0
+    assert "daily_sales" in capsys.readouterr().out
+    assert main(["sql", ".nonsense"]) == 1
+    assert ".tables | .schema TABLE" in capsys.readouterr().out
