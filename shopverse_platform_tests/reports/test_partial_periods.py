@@ -126,3 +126,24 @@ def test_a_report_reads_one_snapshot_while_a_run_commits_beside_it(tmp_path, mon
             assert report_data.load(con, report_data.Period.day(LAST)).totals["net_revenue"] == 1300.0
     finally:
         lake.release_instances()
+
+
+def test_an_orders_only_shop_has_no_sessions_rather_than_zero():
+    """Found reading the report of the UCI year (order exports, no event feed): its KPI card said
+    "Sessions 0" beside 44 orders, daily_traffic holding a row of 0 sessions a day. Before the shop's
+    first event the traffic KPIs are none and the event sections say why; once it has sent events, a
+    day without a session is 0 (a tracker that stopped)."""
+    con = _warehouse([(10, 100.0), (18, 200.0)])
+    con.execute("CREATE TABLE daily_traffic AS SELECT sales_date AS traffic_date, 0 AS sessions, 0 AS bounced_sessions, "
+                "0 AS visitors, [{'hour': 10, 'sessions_started': 0}] AS activity_by_hour FROM daily_sales")
+    data = report_data.load(con, report_data.Period.day(LAST))
+    assert (data.totals["sessions"], data.totals["bounce_rate"], data.previous_totals["sessions"]) == (None, None, None)
+    assert data.totals["net_revenue"] == 300.0
+    assert data.missing["traffic"].startswith("no shop events before the end of this day")
+    report = render.build(data)
+    cards = {k.key: k for k in report.kpis}
+    assert cards["sessions"].value is None
+
+    con.execute("UPDATE daily_traffic SET sessions = 5 WHERE traffic_date = ?", [LAST - timedelta(days=3)])
+    data = report_data.load(con, report_data.Period.day(LAST))
+    assert data.totals["sessions"] == 0.0 and "traffic" not in data.missing

@@ -261,20 +261,39 @@ def load(con: duckdb.DuckDBPyConnection, period: Period, models: ModelSource | N
     return data
 
 
+# What only a shop's event feed gives (the tracker, another tool's export): order exports carry no
+# visits, and a shop that has sent no event yet has no sessions to count, not zero of them.
+EVENT_TOTALS = ("sessions", "bounce_rate", "conversion_rate", "cart_abandonment_rate")
+EVENT_SECTIONS = ("traffic", "funnel", "carts")
+NO_EVENTS = ("no shop events before the end of this {noun}: sessions, the funnel and cart abandonment come from the "
+             "event feed (the tracker or another tool's export); order exports carry no visits")
+
+
+def _sent_events(con: duckdb.DuckDBPyConnection, period: Period) -> bool:
+    """Whether the shop had sent any event before ``period`` ended (a day of daily_traffic with a session)."""
+    (sent,) = con.execute(load_sql(__file__, "sent_events"), {"end": period.end}).fetchone()
+    return bool(sent)
+
+
 def _warehouse_sections(con: duckdb.DuckDBPyConnection, period: Period) -> ReportData:
     data = ReportData(period, currency=reporting_currency(con, period))
     data.totals, data.previous_totals = _totals(con, period)
     if not table_exists(con, "daily_sales"):
         data.missing["kpis"] = "not available yet: daily_sales has not been built"
+    if table_exists(con, "daily_traffic") and not _sent_events(con, period):
+        # an orders-only shop's daily_traffic holds a row of 0 sessions a day: shown as none, not 0
+        for totals in (data.totals, data.previous_totals):
+            totals.update({key: None for key in EVENT_TOTALS if key in totals})
+        data.missing.update({section: NO_EVENTS.format(noun=period.noun) for section in EVENT_SECTIONS})
     if _need(con, data, "trend", "daily_sales"):
         data.trend = _trend(con, period)
-    if _need(con, data, "traffic", "daily_traffic"):
+    if "traffic" not in data.missing and _need(con, data, "traffic", "daily_traffic"):
         data.hourly = _hourly(con, period)
-    if _need(con, data, "funnel", "funnel_daily"):
+    if "funnel" not in data.missing and _need(con, data, "funnel", "funnel_daily"):
         data.funnel = _funnel(con, period)
     if _need(con, data, "products", "product_performance"):
         data.products = _products(con, period)
-    if _need(con, data, "carts", "cart_abandonment"):
+    if "carts" not in data.missing and _need(con, data, "carts", "cart_abandonment"):
         data.carts, data.carts_by_device = _carts(con, period)
     if _need(con, data, "anomalies", "anomalies"):
         data.anomalies = _anomalies(con, period)
