@@ -58,7 +58,9 @@ def _build(context: dg.AssetExecutionContext, spec: ModelSpec, config, warehouse
     with warehouse.connect() as con:
         last_day = features.last_day(con, spec, order_source)
         if last_day is None:
-            context.log.warning(f"{spec.training_set}: no data yet; the set is empty and its checks fail")
+            what = ("no shop events yet (visitors and their visits come from the event feed: the tracker or another "
+                    "tool's export; order exports carry none)" if spec.entity == "visitor" else "no orders yet")
+            context.log.warning(f"{spec.training_set}: {what}; the set is empty and its checks fail")
         cutoffs = features.resolve_cutoffs(
             last_day or date.today(), window,
             date.fromisoformat(config.training_cutoff) if config.training_cutoff else None,
