@@ -106,19 +106,20 @@ def _totals(con: duckdb.DuckDBPyConnection, period: Period) -> tuple[dict[str, f
     """The KPIs of ``period`` and of the period before it, each table read once for both (a
     statement per table; on a DuckLake each statement pays its catalog queries)."""
     params = {"start": period.start, "end": period.end, "previous_start": period.previous.start}
+    periods = load_sql(__file__, "report_periods")  # the two periods' rows, joined by each query
     queries = []  # each gives a row per period, named by the columns it selects
     if table_exists(con, "daily_sales"):
         # the orders priced in the reporting currency; days built before that column (it is added
         # by the next run that rebuilds a day) keep the former denominator, every order
         priced = "coalesce(gross_aov_orders, orders)" if any(
             name == "gross_aov_orders" for name, _ in table_schema(con, "daily_sales")) else "orders"
-        queries.append(load_sql(__file__, "sales_totals", priced_orders=SqlText(priced)))
+        queries.append(load_sql(__file__, "sales_totals", periods=periods, priced_orders=SqlText(priced)))
     if table_exists(con, "daily_traffic"):
-        queries.append(load_sql(__file__, "traffic_totals"))
+        queries.append(load_sql(__file__, "traffic_totals", periods=periods))
     if table_exists(con, "funnel_daily"):
-        queries.append(load_sql(__file__, "conversion_rate"))
+        queries.append(load_sql(__file__, "conversion_rate", periods=periods))
     if table_exists(con, "cart_abandonment"):
-        queries.append(load_sql(__file__, "cart_abandonment_rate"))
+        queries.append(load_sql(__file__, "cart_abandonment_rate", periods=periods))
     totals: dict[str, dict[str, float | None]] = {"current": {}, "previous": {}}
     for query in queries:
         for row in _df(con, query, params).to_dict("records"):
