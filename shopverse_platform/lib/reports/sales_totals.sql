@@ -10,7 +10,7 @@ SELECT p.period,
        -- days built before that column, every order: the former denominator)
        sum(d.gross_revenue)::DOUBLE / nullif(sum({{priced_orders}}), 0) AS gross_average_order_value,
        sum(d.new_customers)::DOUBLE AS new_customers
-FROM {{periods}}
+FROM ({{periods}}) p
 LEFT JOIN (SELECT * FROM daily_sales WHERE sales_date >= $previous_start AND sales_date < $end) d
   ON d.sales_date >= p.first_day AND d.sales_date < p.end_day
 GROUP BY p.period
