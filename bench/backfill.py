@@ -3,7 +3,7 @@ command) against, in the same run, the plain pandas script a team would write in
 (bench/plain_daily_kpis.py: the same daily KPIs and one Markdown summary a day), with the figures
 compared day by day.
 
-Not a test: run `python bench/backfill.py [--reports latest|all|none]`; results go to the
+Not a test: run `python bench/backfill.py [--reports latest|all|none] [--lake]`; results go to the
 `## Year backfill (UCI)` section of bench/RESULTS.md.
 
 Each side runs in its own process; wall time and peak RSS (the child's max RSS) are measured. The
@@ -49,17 +49,18 @@ def _timed(argv: list[str], env: dict[str, str], log: Path) -> tuple[float, floa
 KPI_SELECTION = "+key:daily_sales"
 
 
-def _daily_kpis(warehouse: Path):
-    import duckdb
+def _daily_kpis(warehouse: str):
+    """The platform's daily KPIs from ``warehouse`` (a DuckDB file, or a ``ducklake:`` setting), read-only."""
     import pandas as pd
 
-    con = duckdb.connect(str(warehouse), read_only=True)
-    got = con.execute(
-        """SELECT sales_date AS day, orders, CAST(round(gross_revenue * 100) AS BIGINT) AS gross_cents,
-                  CAST(round(cancelled_revenue * 100) AS BIGINT) AS cancelled_cents,
-                  CAST(round(net_revenue * 100) AS BIGINT) AS net_cents, unique_customers, peak_hour_by_orders
-           FROM daily_sales ORDER BY 1""").df()
-    con.close()
+    from shopverse_platform.defs.resources import Warehouse
+
+    with Warehouse(path=warehouse).connect(read_only=True) as con:
+        got = con.execute(
+            """SELECT sales_date AS day, orders, CAST(round(gross_revenue * 100) AS BIGINT) AS gross_cents,
+                      CAST(round(cancelled_revenue * 100) AS BIGINT) AS cancelled_cents,
+                      CAST(round(net_revenue * 100) AS BIGINT) AS net_cents, unique_customers, peak_hour_by_orders
+               FROM daily_sales ORDER BY 1""").df()
     return got.set_index(pd.DatetimeIndex(got.day)).drop(columns="day")
 
 
@@ -73,10 +74,23 @@ def _equal_days(plain, got, columns: list[str]) -> int:
         for _, row in joined.iterrows())
 
 
+def _lake_lines(lake_run, file_s: float, equal_days: int | None, days: int) -> str:
+    """The lake's run (``--lake``) against the DuckDB file's, as lines of the section; none without it."""
+    if lake_run is None:
+        return ""
+    lake_s, lake_mb, stages, _ = lake_run
+    return (f"\nThe same `shopverse run` on a DuckLake (SQLite catalog, `SHOPVERSE_WAREHOUSE=ducklake:sqlite:...`, from "
+            f"nothing as the file's run): **{lake_s:.1f} s, ×{lake_s / file_s:.2f} the DuckDB file's run**, peak RSS "
+            f"{lake_mb:,.0f} MB; days equal to the script's: **{equal_days} of {days}**. Its stages: {'; '.join(stages)}.\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reports", choices=["latest", "all", "none"], default="latest",
                         help="the platform's daily reports (default: the last day's, as `shopverse run` does)")
+    parser.add_argument("--lake", action="store_true",
+                        help="also the same `shopverse run` on a DuckLake (SQLite catalog, the embedded lake), "
+                             "compared with the DuckDB file's run of the same invocation")
     args = parser.parse_args()
 
     import pandas as pd
@@ -104,11 +118,24 @@ def main() -> None:
         kpi_steps = [line.strip() for line in (scratch / "kpi.log").read_text().splitlines() if re.match(r"\s+\[\d+/\d+\]", line)]
 
         plain = pd.read_csv(plain_out / "kpis.csv", parse_dates=["day"]).set_index("day")
-        got = _daily_kpis(data / "warehouse" / "shopverse.duckdb")
-        got_kpi = _daily_kpis(kpi_data / "warehouse" / "shopverse.duckdb")
+        lake_run = None
+        if args.lake:  # the same command on the embedded lake, from nothing as the file's run was
+            lake_data = scratch / "lake-data"
+            lake_setting = f"ducklake:sqlite:{lake_data / 'warehouse' / 'lake.sqlite'}"
+            lake_s, lake_mb = _timed(
+                [sys.executable, "-m", "shopverse_platform.cli.main", "run", "--simulate", "never", "--end", "2011-12-09",
+                 "--days", "374", "--reports", args.reports],
+                {**platform_env, "SHOPVERSE_DATA_DIR": str(lake_data), "SHOPVERSE_WAREHOUSE": lake_setting},
+                scratch / "lake.log")
+            lake_stages = [line.strip() for line in (scratch / "lake.log").read_text().splitlines()
+                           if ": ok in " in line or ": FAILED in " in line]
+            lake_run = (lake_s, lake_mb, lake_stages, _daily_kpis(lake_setting))
+        got = _daily_kpis(str(data / "warehouse" / "shopverse.duckdb"))
+        got_kpi = _daily_kpis(str(kpi_data / "warehouse" / "shopverse.duckdb"))
         columns = list(plain.columns)
         equal_days = _equal_days(plain, got, columns)
         equal_days_kpi = _equal_days(plain, got_kpi, columns)
+        equal_days_lake = _equal_days(plain, lake_run[3], columns) if lake_run else None
         net = got.net_cents.sum() / 100
         reports = len(list((data / "reports" / "daily").glob("*.html"))) if (data / "reports" / "daily").exists() else 0
     finally:
@@ -135,7 +162,7 @@ on both sides: **{equal_days} of {len(plain)}** (the KPI-only run: **{equal_days
 year £{net:,.2f}.
 
 Stages of the platform's run: {'; '.join(stages)}.
-
+{_lake_lines(lake_run, platform_s, equal_days_lake, len(plain))}
 Steps of the KPI-only run (Dagster's step timings): {' · '.join(kpi_steps)}.
 
 Target (issue 14): the platform within 5× the script. Where the rest goes: Dagster records two
