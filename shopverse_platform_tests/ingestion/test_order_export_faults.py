@@ -285,11 +285,11 @@ def test_the_run_warns_naming_each_file_not_read_whole(tmp_path):
     first_days = {str(tmp_path / "empty.csv"): date(2026, 3, 4), str(tmp_path / "ragged.csv"): date(2010, 12, 1)}
     assert order_exports.read_warnings(exports, first_days, date(2010, 12, 1), date(2010, 12, 8)) == [
         f"{tmp_path / 'empty.csv'}: 1 line(s) not read (unreadable export: ArrowInvalid: Empty CSV file): "
-        "clean_order_lines quarantines them with the day 2026-03-04, outside this run (2010-12-01..2010-12-07): "
+        "clean_order_lines quarantines them in the day 2026-03-04, outside this run (2010-12-01..2010-12-07): "
         "the landing sensor's run of that day, or `shopverse backfill --start 2026-03-04 --end 2026-03-04`, "
         "quarantines them",
         f"{tmp_path / 'ragged.csv'}: 1 line(s) not read (malformed line: expected 8 fields, found 2): "
-        "clean_order_lines quarantines them with the day 2010-12-01",
+        "clean_order_lines quarantines them in the day 2010-12-01",
         f"{tmp_path / 'latin.csv'}: not valid UTF-8, decoded as latin-1",
     ]
 
@@ -313,7 +313,7 @@ def test_the_warning_names_the_day_the_run_recorded_for_an_unreadable_export(lan
     assert first_days == {str(orders / "orders.csv"): date(2010, 12, 1), str(truncated): date(2026, 3, 4)}
     (warning,) = order_exports.read_warnings([order_exports.read_order_export(truncated)], first_days,
                                              date(2010, 12, 1), date(2010, 12, 2))
-    assert "with the day 2026-03-04, outside this run (2010-12-01..2010-12-01)" in warning
+    assert "in the day 2026-03-04, outside this run (2010-12-01..2010-12-01)" in warning
     materialize_range(ASSETS, resources, "2026-03-04", "2026-03-04", raise_on_error=False)
     assert query("SELECT reason_code, source_file FROM quarantine") == [("unreadable_export", str(truncated))]
 

@@ -167,7 +167,7 @@ def read_warnings(exports: list[pa.Table], first_days: Mapping[str, date], start
         source, errors = export.column("source_file")[0].as_py(), export.column("read_error").drop_null()
         if len(errors):
             day = first_days.get(source)
-            where = (f"clean_order_lines quarantines them with the day {day}" if day is not None
+            where = (f"clean_order_lines quarantines them in the day {day}" if day is not None
                      else "clean_order_lines quarantines them")
             if day is not None and not start <= day < end:
                 where += (f", outside this run ({start}..{end - timedelta(days=1)}): the landing sensor's run of "
