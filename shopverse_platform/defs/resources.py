@@ -149,6 +149,8 @@ class Warehouse(dg.ConfigurableResource):
         con = ducklake.connect(lake, self.lineage_name(), read_only=read_only, config=self._config())
         try:
             yield con
+            if not read_only:  # tables this connection created and left empty: primed before the next reads them
+                ducklake.prime_new_tables(lake, self.lineage_name(), config=self._config())
         except duckdb.Error as error:
             if not ducklake.is_contention(error):
                 raise

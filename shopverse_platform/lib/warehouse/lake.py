@@ -35,6 +35,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -315,16 +316,25 @@ def use_write_ahead_log(catalog: Path) -> None:
         connection.close()
 
 
+def _instance_config(location: LakeLocation, config: dict) -> dict:
+    config = dict(config)
+    temp = location.temp_directory()
+    if temp is not None:
+        config.setdefault("temp_directory", str(temp))
+    return config
+
+
+def _instance_key(location: LakeLocation, alias: str, read_only: bool, config: dict) -> tuple:
+    return (os.getpid(), location, alias, read_only, tuple(sorted(config.items())))
+
+
 def connect(location: LakeLocation, alias: str, *, read_only: bool, config: dict) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the lake attached as ``alias`` and in use, so the platform's
     unqualified SQL reads and writes the lake's tables and ``current_database()`` names it (the
     instance itself is in memory: nothing of the warehouse is in it). Attaching may meet a catalog
     another process is committing to; that is retried like a commit."""
-    config = dict(config)
-    temp = location.temp_directory()
-    if temp is not None:
-        config.setdefault("temp_directory", str(temp))
-    key = (os.getpid(), location, alias, read_only, tuple(sorted(config.items())))
+    config = _instance_config(location, config)
+    key = _instance_key(location, alias, read_only, config)
     with _instances_guard:
         instance = _instances.get(key)
         if instance is None:
@@ -337,6 +347,7 @@ def connect(location: LakeLocation, alias: str, *, read_only: bool, config: dict
                 raise
             _instances[key] = instance
             if not read_only:
+                _primed_at[key] = _schema_version(location)  # read first: a table created meanwhile is primed later
                 prime_table_statistics(instance, alias)
         con = instance.cursor()
     try:
@@ -414,6 +425,50 @@ def prime_table_statistics(con: duckdb.DuckDBPyConnection, alias: str) -> list[s
     return primed
 
 
+# The catalog's schema version (DuckLake counts every table created, altered or dropped) when each
+# writing instance last primed its never-filled tables: ``prime_new_tables`` primes again only when
+# it moved. Read from a SQLite catalog file directly (~0.8 ms; through DuckDB every statement on the
+# lake pays a DuckLake transaction, ~2.5 ms, and the never-filled listing ~14 ms). A PostgreSQL
+# catalog is not read this way: None, and nothing primed on close.
+_primed_at: dict[tuple, int | None] = {}
+
+
+def _schema_version(location: LakeLocation) -> int | None:
+    """The lake's schema version, read from its SQLite catalog file (None: a PostgreSQL catalog, or
+    one that cannot be read now). A connection of its own each time: one kept open went on reading
+    the catalog as it was when opened, the commits of DuckDB's own SQLite (the catalog's writer, in
+    this process) unseen."""
+    file = location.catalog_file()
+    if file is None:
+        return None
+    try:
+        with closing(sqlite3.connect(f"file:{file}?mode=ro", uri=True, timeout=5)) as reader:
+            return reader.execute("SELECT max(schema_version) FROM ducklake_snapshot").fetchall()[0][0]
+    except sqlite3.Error as error:
+        log.debug("lake schema version not read: %s", error)
+        return None
+
+
+def prime_new_tables(location: LakeLocation, alias: str, *, config: dict) -> list[str]:
+    """After a writing connection closes: when the lake's schema changed since this process's
+    instance last primed (a step created tables), give the tables it left empty their statistics
+    now, before the next step reads them. Without it a new lake's first run read its own empty
+    tables unprimed: the UCI shop's first year-long daily job asked the catalog 2,919 times, 993 of
+    them for statistics (1.7 s of catalog queries); with it 2,390 and 447 (0.8 s). Returns the
+    tables primed."""
+    config = _instance_config(location, config)
+    key = _instance_key(location, alias, False, config)
+    with _instances_guard:
+        instance = _instances.get(key)
+        version = _schema_version(location) if instance is not None else None
+        if version is None or version == _primed_at.get(key):
+            return []
+        with instance.cursor() as con:
+            primed = prime_table_statistics(con, alias)
+        _primed_at[key] = version
+    return primed
+
+
 def prime_instances() -> list[str]:
     """Prime the never-filled tables (``prime_table_statistics``) through each of this process's
     writing lake instances, for a process that runs several runs (``shopverse backfill``): the
@@ -435,6 +490,7 @@ def release_instances() -> None:
     with _instances_guard:
         for key in [k for k in _instances if k[0] == os.getpid()]:
             _instances.pop(key).close()
+            _primed_at.pop(key, None)
 
 
 # What a writer meets when another process commits to the same lake at the same moment: a SQLite
