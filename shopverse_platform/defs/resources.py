@@ -149,8 +149,6 @@ class Warehouse(dg.ConfigurableResource):
         con = ducklake.connect(lake, self.lineage_name(), read_only=read_only, config=self._config())
         try:
             yield con
-            if not read_only:  # tables this connection created and left empty: primed before the next reads them
-                ducklake.prime_new_tables(lake, self.lineage_name(), config=self._config())
         except duckdb.Error as error:
             if not ducklake.is_contention(error):
                 raise
@@ -158,6 +156,9 @@ class Warehouse(dg.ConfigurableResource):
             # partitions of one asset written at once): the transaction was rolled back whole, and
             # every step here is idempotent, so the step runs again after a jittered wait.
             raise dg.RetryRequested(max_retries=LAKE_STEP_RETRIES, seconds_to_wait=random.uniform(0.5, 3.0)) from error
+        else:
+            if not read_only:  # the tables this connection created and left empty, primed before the next reads them
+                ducklake.prime_new_tables(lake, self.lineage_name(), config=self._config())
         finally:
             con.close()
 
