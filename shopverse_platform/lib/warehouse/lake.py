@@ -347,8 +347,7 @@ def connect(location: LakeLocation, alias: str, *, read_only: bool, config: dict
                 raise
             _instances[key] = instance
             if not read_only:
-                _primed_at[key] = _schema_version(location)  # read first: a table created meanwhile is primed later
-                prime_table_statistics(instance, alias)
+                _prime_instance(key, instance, _schema_version(location))
         con = instance.cursor()
     try:
         for setting in STEP_SETTINGS:
@@ -449,6 +448,16 @@ def _schema_version(location: LakeLocation) -> int | None:
         return None
 
 
+def _prime_instance(key: tuple, instance: duckdb.DuckDBPyConnection, version: int | None) -> list[str]:
+    """Prime the never-filled tables through a writing instance (``key``: its ``_instances`` key)
+    and record the schema ``version`` read before it (a table created meanwhile is primed later).
+    Called under ``_instances_guard``."""
+    with instance.cursor() as con:
+        primed = prime_table_statistics(con, key[2])
+    _primed_at[key] = version
+    return primed
+
+
 def prime_new_tables(location: LakeLocation, alias: str, *, config: dict) -> list[str]:
     """After a writing connection closes: when the lake's schema changed since this process's
     instance last primed (a step created tables), give the tables it left empty their statistics
@@ -463,10 +472,7 @@ def prime_new_tables(location: LakeLocation, alias: str, *, config: dict) -> lis
         version = _schema_version(location) if instance is not None else None
         if version is None or version == _primed_at.get(key):
             return []
-        with instance.cursor() as con:
-            primed = prime_table_statistics(con, alias)
-        _primed_at[key] = version
-    return primed
+        return _prime_instance(key, instance, version)
 
 
 def prime_instances() -> list[str]:
@@ -477,12 +483,8 @@ def prime_instances() -> list[str]:
     statistics per column (a week's segment snapshot of a UCI-shaped shop: 149 catalog queries, 113
     of them statistics, 372-404 ms; primed: 29 and 95-146 ms). Returns the tables primed."""
     with _instances_guard:
-        writers = [(key[2], instance) for key, instance in _instances.items() if key[0] == os.getpid() and not key[3]]
-        primed = []
-        for alias, instance in writers:
-            with instance.cursor() as con:
-                primed += prime_table_statistics(con, alias)
-    return primed
+        return [name for key, instance in list(_instances.items()) if key[0] == os.getpid() and not key[3]
+                for name in _prime_instance(key, instance, _schema_version(key[1]))]
 
 
 def release_instances() -> None:
