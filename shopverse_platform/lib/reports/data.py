@@ -102,9 +102,11 @@ def _need(con: duckdb.DuckDBPyConnection, data: ReportData, section: str, *table
     return True
 
 
-def _totals(con: duckdb.DuckDBPyConnection, period: Period) -> tuple[dict[str, float | None], dict[str, float | None]]:
+def _totals(con: duckdb.DuckDBPyConnection, period: Period,
+            sent_events: bool = True) -> tuple[dict[str, float | None], dict[str, float | None]]:
     """The KPIs of ``period`` and of the period before it, each table read once for both (a
-    statement per table; on a DuckLake each statement pays its catalog queries)."""
+    statement per table; on a DuckLake each statement pays its catalog queries). ``sent_events``
+    False: the event tables' KPIs are none, and their tables not read."""
     params = {"start": period.start, "end": period.end, "previous_start": period.previous.start}
     periods = load_sql(__file__, "report_periods")  # the two periods' rows, joined by each query
     queries = []  # each gives a row per period, named by the columns it selects
@@ -114,13 +116,18 @@ def _totals(con: duckdb.DuckDBPyConnection, period: Period) -> tuple[dict[str, f
         priced = "coalesce(gross_aov_orders, orders)" if any(
             name == "gross_aov_orders" for name, _ in table_schema(con, "daily_sales")) else "orders"
         queries.append(load_sql(__file__, "sales_totals", periods=periods, priced_orders=SqlText(priced)))
-    if table_exists(con, "daily_traffic"):
-        queries.append(load_sql(__file__, "traffic_totals", periods=periods))
-    if table_exists(con, "funnel_daily"):
-        queries.append(load_sql(__file__, "conversion_rate", periods=periods))
-    if table_exists(con, "cart_abandonment"):
-        queries.append(load_sql(__file__, "cart_abandonment_rate", periods=periods))
-    totals: dict[str, dict[str, float | None]] = {"current": {}, "previous": {}}
+    none: dict[str, None] = {}  # the KPIs of an event table of a shop that has sent no event
+    for events_table, columns, read in (
+            ("daily_traffic", ("sessions", "bounce_rate"), lambda: load_sql(__file__, "traffic_totals", periods=periods)),
+            ("funnel_daily", ("conversion_rate",), lambda: load_sql(__file__, "conversion_rate", periods=periods)),
+            ("cart_abandonment", ("cart_abandonment_rate",),
+             lambda: load_sql(__file__, "cart_abandonment_rate", periods=periods))):
+        if table_exists(con, events_table):
+            if sent_events:
+                queries.append(read())
+            else:
+                none.update(dict.fromkeys(columns))
+    totals: dict[str, dict[str, float | None]] = {"current": dict(none), "previous": dict(none)}
     for query in queries:
         for row in _df(con, query, params).to_dict("records"):
             totals[row.pop("period")].update({k: (None if pd.isna(v) else float(v)) for k, v in row.items()})
@@ -264,7 +271,6 @@ def load(con: duckdb.DuckDBPyConnection, period: Period, models: ModelSource | N
 
 # What only a shop's event feed gives (the tracker, another tool's export): order exports carry no
 # visits, and a shop that has sent no event yet has no sessions to count, not zero of them.
-EVENT_TOTALS = ("sessions", "bounce_rate", "conversion_rate", "cart_abandonment_rate")
 EVENT_SECTIONS = ("traffic", "funnel", "carts")
 NO_EVENTS = ("no shop events before the end of this {noun}: sessions, the funnel and cart abandonment come from the "
              "event feed (the tracker or another tool's export); order exports carry no visits")
@@ -278,13 +284,12 @@ def _sent_events(con: duckdb.DuckDBPyConnection, period: Period) -> bool:
 
 def _warehouse_sections(con: duckdb.DuckDBPyConnection, period: Period) -> ReportData:
     data = ReportData(period, currency=reporting_currency(con, period))
-    data.totals, data.previous_totals = _totals(con, period)
+    # an orders-only shop's daily_traffic holds a row of 0 sessions a day: its traffic is none, not 0
+    no_events = table_exists(con, "daily_traffic") and not _sent_events(con, period)
+    data.totals, data.previous_totals = _totals(con, period, sent_events=not no_events)
     if not table_exists(con, "daily_sales"):
         data.missing["kpis"] = "not available yet: daily_sales has not been built"
-    if table_exists(con, "daily_traffic") and not _sent_events(con, period):
-        # an orders-only shop's daily_traffic holds a row of 0 sessions a day: shown as none, not 0
-        for totals in (data.totals, data.previous_totals):
-            totals.update({key: None for key in EVENT_TOTALS if key in totals})
+    if no_events:
         data.missing.update({section: NO_EVENTS.format(noun=period.noun) for section in EVENT_SECTIONS})
     if _need(con, data, "trend", "daily_sales"):
         data.trend = _trend(con, period)
