@@ -178,11 +178,16 @@ def read_warnings(exports: list[pa.Table], first_days: Mapping[str, date], start
     return warnings
 
 
+def recorded_exports(con) -> dict[str, tuple[int, int, date | None, date | None]]:
+    """What ``order_export_files`` records of each export read: (size, mtime_ns, first day, last day)."""
+    return {source_file: (size, modified_ns, first_day, last_day) for source_file, size, modified_ns, first_day, last_day
+            in con.execute(load_sql(__file__, "known_order_exports")).fetchall()}
+
+
 def recorded_first_days(con) -> dict[str, date]:
     """The first partition day ``order_export_files`` records for each export read: where its
     undated and unread lines go."""
-    return {source_file: first_day for source_file, _, _, first_day, _ in
-            con.execute(load_sql(__file__, "known_order_exports")).fetchall()}
+    return {source_file: record[2] for source_file, record in recorded_exports(con).items()}
 
 
 def fingerprint(path: Path) -> tuple[int, int]:
@@ -200,12 +205,7 @@ def exports_to_read(con, files: list[Path], start: date, end: date) -> list[Path
 
     if not table_exists(con, "order_export_files"):
         return list(files)
-    known = {
-        source_file: (size, modified_ns, first_day, last_day)
-        for source_file, size, modified_ns, first_day, last_day in con.execute(
-            load_sql(__file__, "known_order_exports")
-        ).fetchall()
-    }
+    known = recorded_exports(con)
     needed = []
     for path in files:
         record = known.get(str(path))
