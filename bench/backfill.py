@@ -74,6 +74,11 @@ def _equal_days(plain, got, columns: list[str]) -> int:
         for _, row in joined.iterrows())
 
 
+def _stages(log: Path) -> list[str]:
+    """The stage lines (`daily_job ...: ok in 13.7s (run ...)`) of a `shopverse run`'s output."""
+    return [line.strip() for line in log.read_text().splitlines() if ": ok in " in line or ": FAILED in " in line]
+
+
 def _lake_lines(lake_run, file_s: float, equal_days: int | None, days: int) -> str:
     """The lake's run (``--lake``) against the DuckDB file's, as lines of the section; none without it."""
     if lake_run is None:
@@ -104,11 +109,10 @@ def main() -> None:
                                    env, scratch / "plain.log")
         data = scratch / "data"
         platform_env = {**env, "SHOPVERSE_DATA_DIR": str(data), "SHOPVERSE_ORDER_EXPORTS": str(EXPORT)}
-        platform_s, platform_mb = _timed(
-            [sys.executable, "-m", "shopverse_platform.cli.main", "run", "--simulate", "never", "--end", "2011-12-09",
-             "--days", "374", "--reports", args.reports], platform_env, scratch / "platform.log")
-        stages = [line.strip() for line in (scratch / "platform.log").read_text().splitlines()
-                  if ": ok in " in line or ": FAILED in " in line]
+        run_year = [sys.executable, "-m", "shopverse_platform.cli.main", "run", "--simulate", "never", "--end", "2011-12-09",
+                    "--days", "374", "--reports", args.reports]
+        platform_s, platform_mb = _timed(run_year, platform_env, scratch / "platform.log")
+        stages = _stages(scratch / "platform.log")
         # The same KPIs through the platform and nothing else: daily_sales and what it is built from.
         kpi_data = scratch / "kpi-data"
         kpi_s, kpi_mb = _timed(
@@ -123,13 +127,9 @@ def main() -> None:
             lake_data = scratch / "lake-data"
             lake_setting = f"ducklake:sqlite:{lake_data / 'warehouse' / 'lake.sqlite'}"
             lake_s, lake_mb = _timed(
-                [sys.executable, "-m", "shopverse_platform.cli.main", "run", "--simulate", "never", "--end", "2011-12-09",
-                 "--days", "374", "--reports", args.reports],
-                {**platform_env, "SHOPVERSE_DATA_DIR": str(lake_data), "SHOPVERSE_WAREHOUSE": lake_setting},
+                run_year, {**platform_env, "SHOPVERSE_DATA_DIR": str(lake_data), "SHOPVERSE_WAREHOUSE": lake_setting},
                 scratch / "lake.log")
-            lake_stages = [line.strip() for line in (scratch / "lake.log").read_text().splitlines()
-                           if ": ok in " in line or ": FAILED in " in line]
-            lake_run = (lake_s, lake_mb, lake_stages, _daily_kpis(lake_setting))
+            lake_run = (lake_s, lake_mb, _stages(scratch / "lake.log"), _daily_kpis(lake_setting))
         got = _daily_kpis(str(data / "warehouse" / "shopverse.duckdb"))
         got_kpi = _daily_kpis(str(kpi_data / "warehouse" / "shopverse.duckdb"))
         columns = list(plain.columns)
