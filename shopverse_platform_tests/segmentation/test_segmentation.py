@@ -29,7 +29,7 @@ from shopverse_platform.defs.segmentation.snapshots import (
     segment_snapshots,
     segment_snapshots_checks,
 )
-from shopverse_platform.lib.segmentation import checks
+from shopverse_platform.lib.segmentation import checks, movements
 from shopverse_platform.lib.segmentation.clusters import EVENT_FEATURES, ORDER_FEATURES, cluster_customers
 from shopverse_platform_tests.ml.conftest import with_mlflow
 from shopverse_platform_tests.ml.warehouses import hand_orders_warehouse, mlflow_store
@@ -145,6 +145,52 @@ def test_real_customers_tiers_and_rfm_match_a_pandas_computation(retail):
     for column in ("r", "f", "m", "segment"):
         assert (merged[column] == merged[f"{column}_platform"]).all(), column
     assert set(rfm.segment) == set(grid.values())  # all ten segments occur on the real customers
+
+
+def _weeks(first: str, last: str) -> dict[str, str]:
+    return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+
+
+@pytest.mark.slow
+def test_a_backfill_of_many_weeks_moves_every_customer_as_their_stored_snapshots_say(retail):
+    """18 weeks of real customers' snapshots and 17 of movements, more than one quarter
+    (movements.QUARTER_WEEKS, the weeks swapped in at once): every week's movements equal a pandas
+    comparison of its stored snapshot with the week before's, and a week rebuilt alone gives the
+    snapshot the quarter gave it."""
+    assert movements.QUARTER_WEEKS < 17
+    assert retail.materialize([segment_snapshots], tags=_weeks("2010-12-27", "2011-04-25")).success
+    result = retail.materialize([segment_movements], tags=_weeks("2011-01-03", "2011-04-25"))
+    assert result.success and all(c.passed for c in result.get_asset_check_evaluations())
+
+    snapshots = retail.frame("SELECT week_start, segmentation, entity_id, segment, CAST(value AS DOUBLE) AS value "
+                             "FROM segment_snapshots WHERE week_start BETWEEN '2010-12-27' AND '2011-04-25'")
+    expected = []
+    for week in pd.date_range("2011-01-03", "2011-04-25", freq="7D"):
+        now = snapshots[snapshots.week_start == week]
+        before = snapshots[snapshots.week_start == week - pd.Timedelta(days=7)]
+        assert len(now) > 1000 and len(before) > 1000  # both weeks stored: the pandas side reads them only
+        pairs = now.merge(before, on=["segmentation", "entity_id"], how="outer", suffixes=("", "_before"))
+        pairs["from_segment"] = pairs.segment_before.fillna(movements.ENTERED)
+        pairs["to_segment"] = pairs.segment.fillna(movements.LEFT)
+        pairs["value"] = pairs.value.fillna(pairs.value_before)
+        pairs["value_change"] = pairs.value - pairs.value_before.fillna(0)
+        for (segmentation, origin, destination), group in pairs.groupby(["segmentation", "from_segment", "to_segment"]):
+            expected.append((week.date(), segmentation, origin, destination, len(group), round(group.value.sum(), 2),
+                             round(group.value_change.sum(), 2), sorted(group.entity_id)))
+    platform = [(week, segmentation, origin, destination, entities, round(float(value), 2), round(float(change), 2), list(ids))
+                for week, segmentation, origin, destination, entities, value, change, ids in retail.query(
+                    "SELECT week_start, segmentation, from_segment, to_segment, entities, value, value_change, entity_ids "
+                    "FROM segment_movements WHERE week_start BETWEEN '2011-01-03' AND '2011-04-25'")]
+    assert len({row[0] for row in platform}) == 17
+    assert sorted(platform) == sorted(expected)
+    assert any(origin != destination for _, _, origin, destination, *_ in platform)
+
+    def week_rows(week: str) -> list:
+        return retail.query("SELECT * FROM segment_snapshots WHERE week_start = ? ORDER BY segmentation, entity_id", [week])
+
+    in_quarter = week_rows("2011-04-04")  # the second quarter's
+    assert retail.materialize([segment_snapshots], tags=_weeks("2011-04-04", "2011-04-04")).success
+    assert week_rows("2011-04-04") == in_quarter
 
 
 @pytest.mark.slow

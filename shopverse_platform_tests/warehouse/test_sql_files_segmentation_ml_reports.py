@@ -16,7 +16,7 @@ from shopverse_platform.lib.warehouse.sql import SqlText, load_sql
 LIB = Path(shopverse_platform.__file__).parent / "lib"
 PACKAGES = ("segmentation", "ml", "reports")
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
-STATEMENT = re.compile(r"^\s*(SELECT|WITH|CREATE|DROP|SET)\b", re.I)
+STATEMENT = re.compile(r"^\s*(SELECT|WITH|CREATE|DROP|SET|INSERT)\b", re.I)
 
 
 def _calls(package: str) -> dict[str, list[set[str]]]:
@@ -50,9 +50,9 @@ def test_each_file_is_loaded_with_its_parts_and_holds_one_statement(package, pat
     placeholders = set(PLACEHOLDER.findall(path.read_text()))
     for parts in calls[path.stem]:
         assert parts == placeholders, f"{path.name}: a call passes {sorted(parts)}, the file names {sorted(placeholders)}"
-    # Fill each placeholder as a part would: a table name after TABLE, else a subquery or fragment.
+    # Fill each placeholder as a part would: a table name after TABLE or INTO, else a subquery or fragment.
     text = path.read_text()
-    filled = {name: SqlText("_part" if re.search(r"TABLE\s+(IF\s+EXISTS\s+)?(temp\.main\.)?\{\{\s*" + name + r"\s*\}\}", text) else "(SELECT 1)")
+    filled = {name: SqlText("_part" if re.search(r"(TABLE\s+(IF\s+EXISTS\s+)?(temp\.main\.)?|INTO\s+)\{\{\s*" + name + r"\s*\}\}", text) else "(SELECT 1)")
               for name in placeholders}
     loaded = load_sql(path, path.stem, **filled)
     body = _strip_comments(loaded)

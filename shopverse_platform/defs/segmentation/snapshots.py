@@ -77,4 +77,4 @@ def segment_movements(context: dg.AssetExecutionContext, config: SnapshotConfig,
         yield dg.MaterializeResult(metadata={**table_metadata(con, "segment_movements", WINDOW, params),
                                              "moved_by_segmentation": dg.MetadataValue.json({k: int(v) for k, v in moved}),
                                              **sql_lineage_metadata(con, "segment_movements", [*observed.sql, *log.take()])})
-        yield CONSERVE_ENTITIES.result(checks.movements_conserve_entities(con, movements.weeks_in(start, end)))
+        yield CONSERVE_ENTITIES.result(checks.movements_conserve_entities(con, start, end))

@@ -1,2 +1,3 @@
--- Entities per segmentation in the snapshot of the week starting $week.
-SELECT segmentation, count(*) FROM segment_snapshots WHERE week_start = $week GROUP BY 1
+-- Entities per week starting in [$start, $end) and segmentation in the stored snapshots.
+SELECT week_start, segmentation, count(*) FROM segment_snapshots
+WHERE week_start >= $start AND week_start < $end GROUP BY 1, 2

@@ -3,12 +3,13 @@ or the facts, so a test can tamper with a table and watch the check fail."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import duckdb
 
 from shopverse_platform.lib.segmentation.intent import INTENT_LEVELS
-from shopverse_platform.lib.segmentation.movements import ENTERED, LEFT
+from shopverse_platform.lib.segmentation.movements import ENTERED, LEFT, weeks_in
 from shopverse_platform.lib.segmentation.rfm import RFM_SEGMENTS, VALUE_TIERS
 from shopverse_platform.lib.warehouse.sql import load_sql
 from shopverse_platform.lib.warehouse.tables import table_exists, unique_key  # noqa: F401  (re-exported: checks.unique_key)
@@ -60,17 +61,17 @@ def intent_levels_valid(con: duckdb.DuckDBPyConnection) -> Outcome:
     return bad == 0, {"invalid_rows": bad, "visitors_by_level": by_level}
 
 
-def movements_conserve_entities(con: duckdb.DuckDBPyConnection, weeks: list) -> Outcome:
-    """For every week and segmentation: the movements' 'to' side counts exactly the week's
-    snapshot, and the 'from' side exactly the previous week's (stored or as recomputed)."""
-    wrong = []
-    for week in weeks:
-        rows = con.execute(load_sql(__file__, "check_movement_sides"),
-                           {"week": week, "entered": ENTERED, "left": LEFT}).fetchall()
-        snapshot = dict(con.execute(load_sql(__file__, "check_snapshot_sizes"), {"week": week}).fetchall())
-        for segmentation, to_side, _ in rows:
-            if (to_side or 0) != snapshot.get(segmentation, 0):
-                wrong.append(f"{week} {segmentation}: to-side {to_side} vs snapshot {snapshot.get(segmentation, 0)}")
-        if set(snapshot) - {r[0] for r in rows}:
-            wrong.append(f"{week}: segmentations without movements {sorted(set(snapshot) - {r[0] for r in rows})}")
-    return not wrong, {"weeks": [str(w) for w in weeks], "mismatches": wrong[:20]}
+def movements_conserve_entities(con: duckdb.DuckDBPyConnection, start: date, end: date) -> Outcome:
+    """For every week starting in [start, end) and segmentation: the movements' 'to' side counts
+    exactly the week's snapshot, and the 'from' side exactly the previous week's (stored or as
+    recomputed)."""
+    params = {"start": start, "end": end}
+    sides = con.execute(load_sql(__file__, "check_movement_sides"), {**params, "entered": ENTERED, "left": LEFT}).fetchall()
+    snapshot = {(week, segmentation): n for week, segmentation, n in
+                con.execute(load_sql(__file__, "check_snapshot_sizes"), params).fetchall()}
+    to_side = {(week, segmentation): to for week, segmentation, to, _ in sides}
+    wrong = [f"{week} {segmentation}: to-side {to_side.get((week, segmentation)) or 0} vs snapshot {n}"
+             for (week, segmentation), n in sorted(snapshot.items()) if (to_side.get((week, segmentation)) or 0) != n]
+    wrong += [f"{week} {segmentation}: to-side {to} vs snapshot 0"
+              for (week, segmentation), to in sorted(to_side.items()) if (week, segmentation) not in snapshot and (to or 0)]
+    return not wrong, {"weeks": [str(w) for w in weeks_in(start, end)], "mismatches": wrong[:20]}

@@ -1,2 +1,3 @@
--- The stored snapshot of the week starting $week, as a temp table the movements compare.
-CREATE OR REPLACE TEMP TABLE {{snapshot}} AS SELECT * FROM segment_snapshots WHERE week_start = $week
+-- The stored snapshots of the weeks starting in [$first, $end), as a temp table the movements compare.
+CREATE OR REPLACE TEMP TABLE {{snapshot}} AS
+SELECT * FROM segment_snapshots WHERE week_start >= $first AND week_start < $end

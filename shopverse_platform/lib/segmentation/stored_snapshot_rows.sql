@@ -1,2 +1,2 @@
--- How many snapshot rows the week starting $week has stored (0: compute it instead).
-SELECT count(*) FROM segment_snapshots WHERE week_start = $week
+-- The weeks a temp table of snapshots holds (a week not there is computed instead).
+SELECT DISTINCT week_start FROM {{snapshot}}
