@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from shopverse_platform.defs.segmentation.snapshots import (
     segment_snapshots,
     segment_snapshots_checks,
 )
+from shopverse_platform.lib.cleaning.dimensions import update_visitor_observations
 from shopverse_platform.lib.segmentation import checks, movements
 from shopverse_platform.lib.segmentation.clusters import EVENT_FEATURES, ORDER_FEATURES, cluster_customers
 from shopverse_platform_tests.ml.conftest import with_mlflow
@@ -98,6 +100,26 @@ def test_intent_segments_classify_recent_visitors_by_hand(hand_events):
     assert dict(hand_events.query("SELECT visitor_id, intent_segment FROM intent_segments")) == fx.EXPECTED_INTENT
     # device d-h logged in as u-a: its anonymous visit counts for u-a (3 sessions on 2 devices)
     assert hand_events.query("SELECT recent_sessions, is_identified FROM intent_segments WHERE visitor_id = 'u-a'") == [(3, True)]
+
+
+def test_a_snapshot_reads_the_event_tables_only_once_the_shop_has_sent_events(hand_orders, hand_events):
+    """An orders-only shop has no visitor to put in an intent segment: its weekly snapshot's query
+    reads no event table. A shop with events gets every recent visitor's intent segment in it, as
+    the daily intent segments give them (the hand-worked table: nothing happens between that day
+    and the Sunday, and nothing leaves the 28 days)."""
+    week = movements.week_params(fx.INTENT_AS_OF - timedelta(days=fx.INTENT_AS_OF.weekday()))
+    with hand_orders.warehouse.connect() as con:
+        update_visitor_observations(con)
+        sql = movements.snapshot_sql(con, None, 28)
+        assert "visitor_observations" not in sql and "purchase_observations" not in sql
+        assert {row[0] for row in con.execute(f"SELECT DISTINCT segmentation FROM ({sql})", week).fetchall()} \
+            == {"value_tier", "rfm_segment"}
+    with hand_events.warehouse.connect() as con:
+        update_visitor_observations(con)
+        sql = movements.snapshot_sql(con, None, 28)
+        assert "visitor_observations" in sql
+        intent = con.execute(f"SELECT entity_id, segment FROM ({sql}) WHERE segmentation = 'intent_segment'", week).fetchall()
+    assert dict(intent) == fx.EXPECTED_INTENT
 
 
 # ------------------------------------------------------------------------------------ real data

@@ -17,6 +17,7 @@ import duckdb
 
 from shopverse_platform.lib.segmentation.intent import intent_segments_sql
 from shopverse_platform.lib.segmentation.rfm import rfm_segments_sql, value_tiers_sql
+from shopverse_platform.lib.segmentation.visitors import visitors_seen
 from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql, table
 from shopverse_platform.lib.warehouse.tables import replace_date_range, table_exists
 
@@ -25,13 +26,17 @@ ENTERED, LEFT = "(new)", "(left)"
 
 
 def snapshot_sql(con: duckdb.DuckDBPyConnection, order_source: str | None, lookback_days: int) -> SqlText:
-    """The snapshot rows of the week starting ``$week_start`` (parameter ``$before`` = the Monday after)."""
-    return load_sql(
-        __file__, "segment_snapshots",
-        value_tiers=value_tiers_sql(con, order_source),
-        rfm_segments=rfm_segments_sql(con, order_source),
-        intent_segments=intent_segments_sql(con, lookback_days),
-    )
+    """The snapshot rows of the week starting ``$week_start`` (parameter ``$before`` = the Monday after).
+
+    A shop that has sent no event has no visitor to put in an intent segment: its snapshot reads no
+    event table (on a DuckLake every table read pays its catalog queries: a week's snapshot of the
+    UCI year, an orders-only shop, 72 -> 28 ms; the DuckDB file 18 -> 14 ms)."""
+    customers = load_sql(__file__, "customer_snapshots", value_tiers=value_tiers_sql(con, order_source),
+                         rfm_segments=rfm_segments_sql(con, order_source))
+    if not visitors_seen(con):
+        return customers
+    return load_sql(__file__, "segment_snapshots", customer_snapshots=customers,
+                    intent_segments=intent_segments_sql(con, lookback_days))
 
 
 def week_params(week_start: date) -> dict[str, date]:

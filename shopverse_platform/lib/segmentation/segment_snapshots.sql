@@ -1,14 +1,7 @@
--- The snapshot rows of the week starting $week_start ($before = the Monday after): every customer's
--- value tier and RFM segment and every recent visitor's intent segment as of the Sunday, with the
--- value they carry (net revenue to date; visitors: purchase revenue to date).
-SELECT CAST($week_start AS DATE) AS week_start, CAST($before AS DATE) - 1 AS as_of_date,
-       'value_tier' AS segmentation, customer_id AS entity_id, value_tier AS segment,
-       CAST(net_revenue AS DECIMAL(18,2)) AS value
-FROM ({{value_tiers}})
-UNION ALL
-SELECT CAST($week_start AS DATE) AS week_start, CAST($before AS DATE) - 1 AS as_of_date,
-       'rfm_segment', customer_id, rfm_segment, CAST(monetary AS DECIMAL(18,2))
-FROM ({{rfm_segments}})
+-- The snapshot rows of the week starting $week_start ($before = the Monday after): the customers'
+-- (customer_snapshots.sql) and every recent visitor's intent segment as of the Sunday, with the
+-- value it carries (purchase revenue to date).
+SELECT * FROM ({{customer_snapshots}})
 UNION ALL
 SELECT CAST($week_start AS DATE) AS week_start, CAST($before AS DATE) - 1 AS as_of_date,
        'intent_segment', visitor_id, intent_segment, CAST(revenue_total AS DECIMAL(18,2))

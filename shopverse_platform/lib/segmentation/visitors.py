@@ -85,6 +85,15 @@ def recent_visitor_state_sql(con: duckdb.DuckDBPyConnection, lookback_days: int)
                     purchases=_observations(con, "purchase_observations"), bot_sessions=bot_sessions)
 
 
+def visitors_seen(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether any visitor has been observed (the visitor observations hold a row): none in a shop
+    whose event feed has sent nothing, such as one fed by order exports alone."""
+    if not table_exists(con, "visitor_observations"):
+        return False
+    (seen,) = con.execute(load_sql(__file__, "visitors_seen", activity=table("visitor_observations"))).fetchone()
+    return bool(seen)
+
+
 def _observations(con: duckdb.DuckDBPyConnection, name: str):
     """An observations table (an error before the first update made it)."""
     if table_exists(con, name):
