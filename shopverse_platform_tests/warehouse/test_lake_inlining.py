@@ -73,6 +73,30 @@ def test_a_new_lake_writes_small_tables_as_files_and_reads_them_with_fewer_catal
     assert off < on, (off, on)
 
 
+class _CommitMeetsAnother:
+    """A connection whose setting of an option meets another process's commit."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+
+    def execute(self, sql: str, params=None):
+        if sql.startswith("CALL ducklake_set_option"):
+            raise duckdb.TransactionException("Transaction conflict: the lake's options were changed by another process")
+        return self._con.execute(sql, params)
+
+
+def test_a_lake_opened_by_two_processes_at_once_leaves_the_setting_to_the_other(tmp_path):
+    """Attaching is retried whole on contention; the setting meeting another process's commit
+    must not fail the attach (attaching again would meet the lake attached already)."""
+    owner = duckdb.connect()
+    lake.load_extensions(owner, "sqlite")
+    owner.execute(f"ATTACH 'ducklake:sqlite:{tmp_path / 'new.sqlite'}' AS new (DATA_PATH '{tmp_path / 'new_files'}')")
+    assert lake.keep_rows_out_of_catalog(_CommitMeetsAnother(owner), "new") is False
+    assert lake.inlining_limit(owner, "new") is None
+    assert lake.keep_rows_out_of_catalog(owner, "new") is True  # the next process sets it
+    assert lake.inlining_limit(owner, "new") == 0
+
+
 @pytest.mark.services
 def test_a_new_lake_on_a_postgresql_catalog_writes_small_tables_as_files(lake_catalogued_in_postgres):
     _new_lake_keeps_rows_out_of_its_catalog(lake_catalogued_in_postgres)
