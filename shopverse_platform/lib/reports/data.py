@@ -117,14 +117,13 @@ def _totals(con: duckdb.DuckDBPyConnection, period: Period,
             name == "gross_aov_orders" for name, _ in table_schema(con, "daily_sales")) else "orders"
         queries.append(load_sql(__file__, "sales_totals", periods=periods, priced_orders=SqlText(priced)))
     none: dict[str, None] = {}  # the KPIs of an event table of a shop that has sent no event
-    for events_table, columns, read in (
-            ("daily_traffic", ("sessions", "bounce_rate"), lambda: load_sql(__file__, "traffic_totals", periods=periods)),
-            ("funnel_daily", ("conversion_rate",), lambda: load_sql(__file__, "conversion_rate", periods=periods)),
-            ("cart_abandonment", ("cart_abandonment_rate",),
-             lambda: load_sql(__file__, "cart_abandonment_rate", periods=periods))):
+    for events_table, columns, query in (
+            ("daily_traffic", ("sessions", "bounce_rate"), load_sql(__file__, "traffic_totals", periods=periods)),
+            ("funnel_daily", ("conversion_rate",), load_sql(__file__, "conversion_rate", periods=periods)),
+            ("cart_abandonment", ("cart_abandonment_rate",), load_sql(__file__, "cart_abandonment_rate", periods=periods))):
         if table_exists(con, events_table):
             if sent_events:
-                queries.append(read())
+                queries.append(query)
             else:
                 none.update(dict.fromkeys(columns))
     totals: dict[str, dict[str, float | None]] = {"current": dict(none), "previous": dict(none)}
