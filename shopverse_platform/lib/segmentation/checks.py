@@ -70,8 +70,7 @@ def movements_conserve_entities(con: duckdb.DuckDBPyConnection, start: date, end
     snapshot = {(week, segmentation): n for week, segmentation, n in
                 con.execute(load_sql(__file__, "check_snapshot_sizes"), params).fetchall()}
     to_side = {(week, segmentation): to for week, segmentation, to, _ in sides}
-    wrong = [f"{week} {segmentation}: to-side {to_side.get((week, segmentation)) or 0} vs snapshot {n}"
-             for (week, segmentation), n in sorted(snapshot.items()) if (to_side.get((week, segmentation)) or 0) != n]
-    wrong += [f"{week} {segmentation}: to-side {to} vs snapshot 0"
-              for (week, segmentation), to in sorted(to_side.items()) if (week, segmentation) not in snapshot and (to or 0)]
+    wrong = [f"{week} {segmentation}: to-side {to_side.get((week, segmentation)) or 0} vs snapshot {snapshot.get((week, segmentation), 0)}"
+             for week, segmentation in sorted(snapshot.keys() | to_side.keys())
+             if (to_side.get((week, segmentation)) or 0) != snapshot.get((week, segmentation), 0)]
     return not wrong, {"weeks": [str(w) for w in weeks_in(start, end)], "mismatches": wrong[:20]}
