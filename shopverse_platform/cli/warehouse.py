@@ -3,12 +3,16 @@
     shopverse warehouse                  # which layout and where (the same as `shopverse warehouse info`)
     shopverse warehouse migrate          # the DuckDB file into a DuckLake beside it (data/warehouse/shopverse.sqlite)
     shopverse warehouse migrate --to ducklake:postgres:"dbname=shopverse host=db" --data-path s3://bucket/lake/
+    shopverse warehouse migrate --from ducklake:sqlite:data/warehouse/shopverse.sqlite \
+        --to ducklake:postgres:"dbname=shopverse host=db" --data-path s3://bucket/lake/   # a lake into another
     shopverse warehouse maintain         # a lake's old snapshots expired, small files merged (weekly, e.g. from cron)
 
 A DuckDB file admits one process at a time; a DuckLake (Parquet data and a catalog in SQLite or
 PostgreSQL) admits runs writing at once and readers beside them (docs/scaling.md, "Many writers
 and readers"). `migrate` copies every table in one transaction, then says the setting to use:
-SHOPVERSE_WAREHOUSE=<the lake>. The file is left as it was.
+SHOPVERSE_WAREHOUSE=<the lake>. The source is left as it was. From a lake: the embedded lake's
+catalog moved to PostgreSQL (and its data to object storage) when a shop outgrows one machine, or a
+lake made by an older version rebuilt; the new lake needs a data path of its own.
 """
 
 from __future__ import annotations
@@ -27,12 +31,15 @@ def add_warehouse_commands(subparsers: argparse._SubParsersAction) -> None:
     actions = warehouse.add_subparsers(dest="action", metavar="ACTION")
     info = add_command(actions, "info", "which layout the warehouse has, and where")
     info.set_defaults(func=cmd_info)
-    migrate = add_command(actions, "migrate", "copy a DuckDB-file warehouse into a DuckLake, in one transaction")
+    migrate = add_command(actions, "migrate", "copy a DuckDB-file warehouse, or a DuckLake, into a new DuckLake, "
+                                              "in one transaction")
     migrate.add_argument("--from", dest="source", default=None,
-                         help="the DuckDB file (default: $SHOPVERSE_WAREHOUSE, else data/warehouse/shopverse.duckdb)")
+                         help="the DuckDB file, or a lake (default: $SHOPVERSE_WAREHOUSE, else "
+                              "data/warehouse/shopverse.duckdb)")
     migrate.add_argument("--to", dest="target", default=None,
-                         help="the lake: ducklake:sqlite:<catalog file> or ducklake:postgres:<conninfo> "
-                              "(default: ducklake:sqlite:<the file's folder>/<its name>.sqlite)")
+                         help="the new lake: ducklake:sqlite:<catalog file> or ducklake:postgres:<conninfo> "
+                              "(default from a file: ducklake:sqlite:<the file's folder>/<its name>.sqlite; "
+                              "from a lake: required)")
     migrate.add_argument("--data-path", default=None,
                          help="the lake's data path (default: $SHOPVERSE_WAREHOUSE_DATA_PATH, else <catalog>.files/ beside a SQLite catalog)")
     migrate.set_defaults(func=cmd_migrate)
@@ -68,27 +75,36 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from shopverse_platform.defs.resources import Warehouse
-    from shopverse_platform.lib.warehouse.migrate import MigrationRefused, migrate_file_to_lake
+    from shopverse_platform.lib.warehouse.lake import parse_location
+    from shopverse_platform.lib.warehouse.migrate import (MigrationRefused, migrate_file_to_lake, migrate_lake_to_lake,
+                                                          refuse_shared_data_path)
 
     source = Warehouse(path=args.source) if args.source else Warehouse()
-    if source.lake() is not None:
-        print(f"the warehouse is a DuckLake already ({source.describe()}); --from names the DuckDB file to migrate")
+    source_lake = source.lake()
+    if source_lake is not None:  # its data are where its catalog says: a data path setting is the new lake's
+        source_lake = parse_location(source.setting(), None)
+    if source_lake is not None and not args.target:
+        print(f"the warehouse is a DuckLake ({source.describe()}): --to names the new lake to copy it into "
+              "(ducklake:postgres:<conninfo> to move its catalog to PostgreSQL, say)")
         return 2
-    file = source.resolved_path()
-    target_setting = args.target or f"ducklake:sqlite:{file.with_suffix('.sqlite')}"
+    target_setting = args.target or f"ducklake:sqlite:{source.resolved_path().with_suffix('.sqlite')}"
     target = Warehouse(path=target_setting, data_path=args.data_path, name=source.lineage_name())
     try:
-        if target.lake() is None:
+        target_lake = target.lake()
+        if target_lake is None:
             print(f"--to {target_setting!r} is not a DuckLake (ducklake:sqlite:<file> or ducklake:postgres:<conninfo>)")
             return 2
     except ValueError as error:
         print(error)
         return 2
-    print(f"migrating {file}\n       to {target.describe()}")
+    print(f"migrating {source.describe()}\n       to {target.describe()}")
     started = time.perf_counter()
     try:
+        if source_lake is not None:  # refused before the new lake's catalog is created
+            refuse_shared_data_path(source_lake, target_lake)
         with target.connect() as con:
-            tables = migrate_file_to_lake(file, con)
+            tables = (migrate_lake_to_lake(source_lake, target_lake, con) if source_lake is not None
+                      else migrate_file_to_lake(source.resolved_path(), con))
     except MigrationRefused as error:
         print(f"refused: {error}")
         return 1
@@ -99,7 +115,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
           + (f"\n  export SHOPVERSE_WAREHOUSE_DATA_PATH='{data_path}'" if data_path else "")
           + (f"\n  export SHOPVERSE_WAREHOUSE_NAME='{source.lineage_name()}'  # the same nodes in Marquez"
              if target.lake().stem() != source.lineage_name() else "")
-          + f"\nThe DuckDB file {file} was left as it was; delete it once the lake is in use.")
+          + f"\nThe {'lake' if source_lake is not None else 'DuckDB file'} {source.describe()} was left as it was; "
+            "delete it once the new lake is in use.")
     return 0
 
 

@@ -99,6 +99,19 @@ class LakeLocation:
         finally:
             probe.close()
 
+    def stored_data_path(self) -> str | None:
+        """The data path an existing lake's catalog records (None: no lake there yet), read through
+        a read-only attach of its own, which changes nothing."""
+        if not self.exists():
+            return None
+        probe = duckdb.connect(config=extension_loading_settings())
+        try:
+            attach(probe, self, "probe", read_only=True)
+            return probe.execute('SELECT value FROM "__ducklake_metadata_probe".ducklake_metadata '
+                                 "WHERE key = 'data_path'").fetchall()[0][0]
+        finally:
+            probe.close()
+
     def describe(self) -> str:
         """For messages: the catalog (a PostgreSQL password left out) and the data path."""
         catalog = self.catalog if self.catalog_kind == "sqlite" else " ".join(
