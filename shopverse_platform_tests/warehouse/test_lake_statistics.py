@@ -116,8 +116,8 @@ def test_backfill_gives_the_tables_a_run_created_empty_their_statistics_before_i
 
     setting = f"ducklake:sqlite:{tmp_path / 'shopverse.sqlite'}"
     monkeypatch.setenv("SHOPVERSE_WAREHOUSE", setting)
-    # as on a PostgreSQL catalog, whose schema version is not read: no priming when a connection closes
-    monkeypatch.setattr(lake, "_schema_version", lambda location: None)
+    # as when the catalog's schema version cannot be read: no priming when a connection closes
+    monkeypatch.setattr(lake, "_schema_version", lambda instance, alias: None)
     warehouse = Warehouse(path=setting)
     seen_by_run: dict[str, list[str]] = {}
 

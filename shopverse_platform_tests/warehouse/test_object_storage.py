@@ -72,7 +72,11 @@ def test_a_new_sqlite_lake_is_attached_with_its_default_data_path_until_its_cata
     assert location.attach_data_path() == f"{tmp_path / 'shopverse.files'}/"
     # another process starting on the same new lake has created the file, not yet the catalog:
     # attaching without the data path would fail ("data_path is not set"), so it is still given
-    lake.use_write_ahead_log(catalog)
+    probe = duckdb.connect(config=lake.extension_loading_settings())
+    lake.load_extensions(probe, "sqlite")
+    assert lake.use_write_ahead_log(catalog, probe) is True
+    assert lake.journal_mode(probe, catalog) == "wal"
+    probe.close()
     assert catalog.exists() and location.attach_data_path() == f"{tmp_path / 'shopverse.files'}/"
     with Warehouse(path=f"ducklake:sqlite:{catalog}").connect() as con:
         con.execute("CREATE TABLE t AS SELECT 1 AS x")

@@ -32,10 +32,11 @@ import logging
 import os
 import random
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -135,21 +136,45 @@ class LakeLocation:
         return file.with_name(file.name + ".tmp") if file is not None else None
 
 
-def sqlite_catalog_created(file: Path) -> bool:
+# A SQLite catalog is opened in this process only through DuckDB's sqlite extension, never with
+# Python's sqlite3: that is another copy of SQLite, and POSIX file locks belong to a process, not
+# to a connection, so closing any descriptor of the catalog (or of its -shm) drops every lock the
+# process holds on it, those of DuckDB's SQLite connections included; another process may then
+# write, or reset the write-ahead log's index, under them. SQLite guards against this within one
+# copy of itself only (sqlite.org/howtocorrupt.html, 2.2.1). Found in session 24: a lake written by
+# two step processes at once whose catalog had the snapshots' rows in its metadata table. What
+# only Python's sqlite3 can do (a journal mode change, which SQLite refuses inside the transaction
+# DuckDB's sqlite_query runs in) runs in a process of its own.
+_created_catalogs: set[tuple[Path, int, int]] = set()
+
+
+def sqlite_catalog_created(file: Path, con: duckdb.DuckDBPyConnection | None = None) -> bool:
     """Whether ``file`` holds a DuckLake catalog already. Not merely whether it exists: another
     process starting on the same new lake creates the file (WAL mode) a moment before its ATTACH
-    writes the catalog, and a lake attached without its data path cannot be created."""
-    if not file.exists():
-        return False
+    writes the catalog, and a lake attached without its data path cannot be created. Read through
+    DuckDB's SQLite (``con``, whose sqlite extension is loaded, else a probe of its own); a catalog
+    found is remembered by its file's identity (stat, which opens nothing)."""
     try:
-        connection = sqlite3.connect(f"{file.as_uri()}?mode=ro", uri=True, timeout=30)
-        try:
-            return connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
-                                      "AND name = 'ducklake_metadata'").fetchone() is not None
-        finally:
-            connection.close()
-    except sqlite3.Error:
+        stat = file.stat()
+    except OSError:
         return False
+    identity = (file, stat.st_dev, stat.st_ino)
+    if identity in _created_catalogs:
+        return True
+    probe = con if con is not None else duckdb.connect(config=extension_loading_settings())
+    try:
+        if con is None:
+            probe.execute(f"LOAD {_literal(extension_path(CATALOG_EXTENSIONS['sqlite']))}")
+        found = probe.execute("SELECT count(*) FROM sqlite_scan(?, 'sqlite_master') "
+                              "WHERE type = 'table' AND name = 'ducklake_metadata'", [str(file)]).fetchone()[0] > 0
+    except duckdb.Error:  # a file another process is creating
+        return False
+    finally:
+        if con is None:
+            probe.close()
+    if found:
+        _created_catalogs.add(identity)
+    return found
 
 
 def parse_location(setting: str, data_path: str | None = None) -> LakeLocation | None:
@@ -314,7 +339,7 @@ def attach(con: duckdb.DuckDBPyConnection, location: LakeLocation, alias: str, *
     if file is not None:
         file.parent.mkdir(parents=True, exist_ok=True)
         if not read_only:
-            use_write_ahead_log(file)
+            use_write_ahead_log(file, con)
     try:
         con.execute(f"ATTACH {_literal(location.attach_target)} AS {quoted_identifier(alias)}"
                     + (f" ({', '.join(options)})" if options else ""))
@@ -375,17 +400,42 @@ _instances_guard = threading.Lock()
 STEP_SETTINGS = ("preserve_insertion_order",)
 
 
-def use_write_ahead_log(catalog: Path) -> None:
-    """Put a SQLite catalog in WAL mode (kept in the file): in its default rollback-journal mode a
-    commit locks readers out, and a reader beside a run waited up to ~1 s for a query (p95 1,053 ms
-    in bench/concurrency.py); in WAL mode readers read the last commit while a writer writes."""
-    connection = sqlite3.connect(catalog, timeout=30)
+CATALOG_PROBE = "__shopverse_catalog_probe"
+_TO_WRITE_AHEAD_LOG = ("import sqlite3, sys\n"
+                       "connection = sqlite3.connect(sys.argv[1], timeout=30)\n"
+                       "connection.execute('PRAGMA journal_mode=WAL')\n"
+                       "connection.close()\n")
+
+
+def journal_mode(con: duckdb.DuckDBPyConnection, catalog: Path) -> str | None:
+    """The SQLite catalog's journal mode read through DuckDB's SQLite (``con`` has the sqlite
+    extension loaded); None when there is no file yet."""
+    if not catalog.exists():
+        return None
+    # ATTACH takes no bound parameters: the configured catalog's path, quoted
+    con.execute(f"ATTACH {_literal(str(catalog))} AS {CATALOG_PROBE} (TYPE sqlite, READ_ONLY)")
     try:
-        # a no-op on a catalog in WAL mode already; the change of a new one's mode takes the file
-        # exclusively and may meet another process's (retried with the attach: retry_contention)
-        connection.execute("PRAGMA journal_mode=WAL")
+        return str(con.execute(f"SELECT * FROM sqlite_query('{CATALOG_PROBE}', 'PRAGMA journal_mode')").fetchone()[0]).lower()
     finally:
-        connection.close()
+        con.execute(f"DETACH {CATALOG_PROBE}")
+
+
+def use_write_ahead_log(catalog: Path, con: duckdb.DuckDBPyConnection) -> bool:
+    """Put a SQLite catalog in WAL mode (kept in the file) unless it is already; whether it was
+    changed now. In its default rollback-journal mode a commit locks readers out, and a reader
+    beside a run waited up to ~1 s for a query (p95 1,053 ms in bench/concurrency.py); in WAL mode
+    readers read the last commit while a writer writes. The change runs in a process of its own
+    (Python's sqlite3; see above), ~30 ms, once for a lake's life; it takes the file exclusively and
+    may meet another process's hold of it: "database is locked", retried with the attach
+    (retry_contention)."""
+    if journal_mode(con, catalog) == "wal":
+        return False
+    done = subprocess.run([sys.executable, "-I", "-c", _TO_WRITE_AHEAD_LOG, str(catalog)],
+                          capture_output=True, text=True, timeout=120)
+    if done.returncode:
+        lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+        raise sqlite3.OperationalError(f"{catalog}: WAL mode not set: {lines[-1]}")
+    return True
 
 
 def _instance_config(location: LakeLocation, config: dict) -> dict:
@@ -419,7 +469,7 @@ def connect(location: LakeLocation, alias: str, *, read_only: bool, config: dict
                 raise
             _instances[key] = instance
             if not read_only:
-                _prime_instance(key, instance, _schema_version(location))
+                _prime_instance(key, instance, _schema_version(instance, alias))
         con = instance.cursor()
     try:
         for setting in STEP_SETTINGS:
@@ -504,24 +554,19 @@ def prime_table_statistics(con: duckdb.DuckDBPyConnection, alias: str) -> list[s
 
 # The catalog's schema version (DuckLake counts every table created, altered or dropped) when each
 # writing instance last primed its never-filled tables: ``prime_new_tables`` primes again only when
-# it moved. Read from a SQLite catalog file directly (~0.8 ms; through DuckDB every statement on the
-# lake pays a DuckLake transaction, ~2.5 ms, and the never-filled listing ~14 ms). A PostgreSQL
-# catalog is not read this way: None, and nothing primed on close.
+# it moved. Read from the catalog's own tables (DuckLake attaches them as
+# ``__ducklake_metadata_<alias>``), not through a DuckLake statement, which pays a DuckLake
+# transaction (~2.5 ms), nor with Python's sqlite3 (see sqlite_catalog_created).
 _primed_at: dict[tuple, int | None] = {}
 
 
-def _schema_version(location: LakeLocation) -> int | None:
-    """The lake's schema version, read from its SQLite catalog file (None: a PostgreSQL catalog, or
-    one that cannot be read now). A connection of its own each time: one kept open went on reading
-    the catalog as it was when opened, the commits of DuckDB's own SQLite (the catalog's writer, in
-    this process) unseen."""
-    file = location.catalog_file()
-    if file is None:
-        return None
+def _schema_version(instance: duckdb.DuckDBPyConnection, alias: str) -> int | None:
+    """The lake's schema version, read from its catalog (None: it cannot be read now)."""
     try:
-        with closing(sqlite3.connect(f"file:{file}?mode=ro", uri=True, timeout=5)) as reader:
-            return reader.execute("SELECT max(schema_version) FROM ducklake_snapshot").fetchall()[0][0]
-    except sqlite3.Error as error:
+        with instance.cursor() as con:
+            meta = quoted_identifier(f"__ducklake_metadata_{alias}")
+            return con.execute(f"SELECT max(schema_version) FROM {meta}.ducklake_snapshot").fetchall()[0][0]
+    except duckdb.Error as error:
         log.debug("lake schema version not read: %s", error)
         return None
 
@@ -547,7 +592,7 @@ def prime_new_tables(location: LakeLocation, alias: str, *, config: dict) -> lis
     key = _instance_key(location, alias, False, config)
     with _instances_guard:
         instance = _instances.get(key)
-        version = _schema_version(location) if instance is not None else None
+        version = _schema_version(instance, alias) if instance is not None else None
         if version is None or version == _primed_at.get(key):
             return []
         return _prime_instance(key, instance, version)
@@ -562,7 +607,7 @@ def prime_instances() -> list[str]:
     of them statistics, 372-404 ms; primed: 29 and 95-146 ms). Returns the tables primed."""
     with _instances_guard:
         return [name for key, instance in list(_instances.items()) if key[0] == os.getpid() and not key[3]
-                for name in _prime_instance(key, instance, _schema_version(key[1]))]
+                for name in _prime_instance(key, instance, _schema_version(instance, key[2]))]
 
 
 def release_instances() -> None:
@@ -571,6 +616,7 @@ def release_instances() -> None:
         for key in [k for k in _instances if k[0] == os.getpid()]:
             _instances.pop(key).close()
             _primed_at.pop(key, None)
+        _created_catalogs.clear()
 
 
 # What a writer meets when another process commits to the same lake at the same moment: a SQLite
@@ -580,7 +626,8 @@ def release_instances() -> None:
 # id was taken (`ducklake_max_retry_count`) and gives up with a "conflict" when the two changed the
 # same table in ways it cannot merge (a delete beside an insert). Both leave the transaction
 # rolled back, so doing the whole transaction again is safe. The same words from Python's sqlite3,
-# which puts a new SQLite catalog in WAL mode before the attach (use_write_ahead_log): two step
+# which puts a new SQLite catalog in WAL mode before the attach (use_write_ahead_log, in a process
+# of its own, its error raised here as sqlite3's): two step
 # processes starting on a new lake at once both hold the file shared and want it exclusive, and
 # SQLite answers one of them "database is locked" at once, without waiting (CI, session 15).
 CONTENTION_ERRORS = (duckdb.Error, sqlite3.OperationalError)
