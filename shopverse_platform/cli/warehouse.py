@@ -5,6 +5,7 @@
     shopverse warehouse migrate --to ducklake:postgres:"dbname=shopverse host=db" --data-path s3://bucket/lake/
     shopverse warehouse migrate --from ducklake:sqlite:data/warehouse/shopverse.sqlite \
         --to ducklake:postgres:"dbname=shopverse host=db" --data-path s3://bucket/lake/   # a lake into another
+    shopverse warehouse check            # a lake's catalog passes SQLite's integrity check, its files are there
     shopverse warehouse maintain         # a lake's old snapshots expired, small files merged (weekly, e.g. from cron)
 
 A DuckDB file admits one process at a time; a DuckLake (Parquet data and a catalog in SQLite or
@@ -43,6 +44,9 @@ def add_warehouse_commands(subparsers: argparse._SubParsersAction) -> None:
     migrate.add_argument("--data-path", default=None,
                          help="the lake's data path (default: $SHOPVERSE_WAREHOUSE_DATA_PATH, else <catalog>.files/ beside a SQLite catalog)")
     migrate.set_defaults(func=cmd_migrate)
+    check = add_command(actions, "check", "whether a DuckLake is whole: its SQLite catalog passes SQLite's integrity "
+                                          "check, and every file its current snapshot names is there")
+    check.set_defaults(func=cmd_check)
     maintain = add_command(actions, "maintain", "a DuckLake's maintenance: old snapshots expired, small files merged, unused files deleted")
     maintain.add_argument("--keep", default="7 days",
                           help="how far back time travel must still reach (older snapshots are expired)")
@@ -118,6 +122,40 @@ def cmd_migrate(args: argparse.Namespace) -> int:
           + f"\nThe {'lake' if source_lake is not None else 'DuckDB file'} {source.describe()} was left as it was; "
             "delete it once the new lake is in use.")
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from shopverse_platform.defs.resources import Warehouse
+    from shopverse_platform.lib.warehouse.integrity import check_lake
+    from shopverse_platform.lib.warehouse.lake import parse_location
+
+    warehouse = Warehouse()
+    location = warehouse.lake()
+    if location is None:
+        print(f"{warehouse.describe()} is a DuckDB file: DuckDB checksums its blocks as it reads them; nothing to check here")
+        return 0
+    if not warehouse.exists():
+        print(f"no warehouse at {warehouse.describe()} yet")
+        return 1
+    # its data are where its catalog says: a data path setting (a new lake's) is not asked
+    result = check_lake(parse_location(warehouse.setting(), None))
+    print(warehouse.describe())
+    if not result.catalog_checked:
+        print("  catalog       PostgreSQL: its integrity is the server's")
+    elif result.catalog_problems:
+        print("  catalog       damaged (SQLite's integrity_check):")
+        for problem in result.catalog_problems[:20]:
+            print(f"    {problem}")
+        print("  the lake was not loaded; docs/operations.md, troubleshooting, says what to do")
+        return 1
+    else:
+        print("  catalog       ok (SQLite's integrity_check)")
+    present = result.files_listed - len(result.files_missing) - result.files_not_checked
+    print(f"  files         {present:,} of {result.files_listed:,} present"
+          + (f", {result.files_not_checked:,} on object storage not checked" if result.files_not_checked else ""))
+    for path in result.files_missing[:20]:
+        print(f"    missing: {path}")
+    return 0 if result.whole else 1
 
 
 def cmd_maintain(args: argparse.Namespace) -> int:

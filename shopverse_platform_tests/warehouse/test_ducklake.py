@@ -26,6 +26,7 @@ from shopverse_platform.cli.warehouse import add_warehouse_commands
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.simulator.traffic import simulate
 from shopverse_platform.lib.warehouse import lake
+from shopverse_platform.lib.warehouse.integrity import check_lake
 from shopverse_platform.lib.warehouse.tables import replace_date_range
 from shopverse_platform_tests.conftest import warehouse_setting
 
@@ -378,6 +379,9 @@ def test_a_run_with_its_steps_in_two_processes_builds_the_same_tables(shared_lan
         pids = {record.event_log_entry.dagster_event.pid for record in starts}
     assert len(pids) == len(starts) > 10  # a process per step
     assert_same_tables(snapshot(setting), snapshot(file))
+    # the catalog two processes wrote at once is whole (a lost lock once left one damaged: session 24)
+    integrity = check_lake(lake.parse_location(setting))
+    assert integrity.whole and integrity.catalog_checked and integrity.files_listed > 20, integrity
 
     # a DuckDB file admits one writing process: asking for workers on it is refused with the way out
     monkeypatch.setenv("SHOPVERSE_WAREHOUSE", file)

@@ -17,6 +17,7 @@ import pytest
 from shopverse_platform.cli.warehouse import add_warehouse_commands
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.warehouse import lake
+from shopverse_platform.lib.warehouse.integrity import check_lake
 from shopverse_platform_tests.automation.test_celery_workers import lake_catalogued_in_postgres  # noqa: F401 (fixture)
 from shopverse_platform_tests.warehouse.test_ducklake import snapshot
 
@@ -121,3 +122,6 @@ def test_an_embedded_lake_moves_its_catalog_into_postgresql(old_lake, lake_catal
     assert _inlined_tables(lake_catalogued_in_postgres) == {"raw_orders"}
     assert lake.parse_location(lake_catalogued_in_postgres, None).stored_data_path() == new_data_path + "/"
     assert list(Path(new_data_path).rglob("*.parquet")), "the tables' files under the new lake's own data path"
+    integrity = check_lake(lake.parse_location(lake_catalogued_in_postgres, None))
+    assert integrity.whole and not integrity.catalog_checked
+    assert integrity.files_listed == len(list(Path(new_data_path).rglob("*.parquet"))) == 2  # orders, daily_totals

@@ -407,17 +407,22 @@ _TO_WRITE_AHEAD_LOG = ("import sqlite3, sys\n"
                        "connection.close()\n")
 
 
-def journal_mode(con: duckdb.DuckDBPyConnection, catalog: Path) -> str | None:
-    """The SQLite catalog's journal mode read through DuckDB's SQLite (``con`` has the sqlite
-    extension loaded); None when there is no file yet."""
-    if not catalog.exists():
-        return None
+def catalog_pragma(con: duckdb.DuckDBPyConnection, catalog: Path, pragma: str) -> list[tuple]:
+    """The rows of ``PRAGMA <pragma>`` on a SQLite catalog, read through DuckDB's SQLite (``con``
+    has the sqlite extension loaded) on a read-only attach of its own."""
     # ATTACH takes no bound parameters: the configured catalog's path, quoted
     con.execute(f"ATTACH {_literal(str(catalog))} AS {CATALOG_PROBE} (TYPE sqlite, READ_ONLY)")
     try:
-        return str(con.execute(f"SELECT * FROM sqlite_query('{CATALOG_PROBE}', 'PRAGMA journal_mode')").fetchone()[0]).lower()
+        return con.execute(f"SELECT * FROM sqlite_query('{CATALOG_PROBE}', ?)", [f"PRAGMA {pragma}"]).fetchall()
     finally:
         con.execute(f"DETACH {CATALOG_PROBE}")
+
+
+def journal_mode(con: duckdb.DuckDBPyConnection, catalog: Path) -> str | None:
+    """The SQLite catalog's journal mode (``catalog_pragma``); None when there is no file yet."""
+    if not catalog.exists():
+        return None
+    return str(catalog_pragma(con, catalog, "journal_mode")[0][0]).lower()
 
 
 def use_write_ahead_log(catalog: Path, con: duckdb.DuckDBPyConnection) -> bool:
