@@ -33,13 +33,20 @@ ISOLATED_UNSET = ("SHOPVERSE_WAREHOUSE", "SHOPVERSE_WAREHOUSE_NAME", "SHOPVERSE_
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No test may touch the developer's data/ or Dagster home."""
     monkeypatch.setenv("SHOPVERSE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     (tmp_path / "dagster_home").mkdir()
     for name in ISOLATED_UNSET:
         monkeypatch.delenv(name, raising=False)
+    yield
+    # A lake process keeps each of its SQLite catalogs open through a process of its own
+    # (lib/warehouse/lake.py, keep_catalog_open; ~15 MB each). Tests leave their lake instances to
+    # the session, which would gather one keeper per test's lake: each ends with its test.
+    from shopverse_platform.lib.warehouse.lake import end_catalog_keepers
+
+    end_catalog_keepers()
 
 
 @pytest.fixture

@@ -45,6 +45,7 @@ from shopverse_platform.cli.supervisor import (
 )
 from shopverse_platform.lib import paths
 from shopverse_platform.lib.ingestion.collector.settings import DEFAULT_PORT as COLLECTOR_DEFAULT_PORT
+from shopverse_platform.lib.warehouse.lake import parse_location
 
 REPO = paths.PROJECT_ROOT
 BIN = Path(sys.executable).parent
@@ -182,6 +183,15 @@ def up_stack(dagster_port: int | None = None, mlflow_port: int | None = None, ma
         env, ready=lambda: http_ok(f"{collector_url}/health", '"status":"ok"'), url=f"{collector_url}/v1/events",
     )
     services = [dagster, reports, collector]
+    lake = parse_location(os.environ.get("SHOPVERSE_WAREHOUSE", ""))
+    if lake is not None and lake.catalog_file() is not None:
+        # A SQLite lake's catalog held open by a process of its own, so that no run's connection is
+        # its last (lib/warehouse/catalog_keeper.py: readers otherwise stall a second now and then)
+        services.append(Service(
+            "lake-catalog", "Lake catalog kept open",
+            [sys.executable, "-m", "shopverse_platform.cli.main", "warehouse", "keep-catalog-open"],
+            env, ready=lambda: True,
+        ))
     remote = os.environ.get("MLFLOW_TRACKING_URI", "")
     backend, artifacts = embedded_mlflow_store()
     if not remote.startswith(("http://", "https://")):

@@ -6,6 +6,7 @@
     shopverse warehouse migrate --from ducklake:sqlite:data/warehouse/shopverse.sqlite \
         --to ducklake:postgres:"dbname=shopverse host=db" --data-path s3://bucket/lake/   # a lake into another
     shopverse warehouse check            # a lake's catalog passes SQLite's integrity check, its files are there
+    shopverse warehouse keep-catalog-open  # a SQLite lake's catalog held open (`shopverse up` runs it)
     shopverse warehouse maintain         # a lake's old snapshots expired, small files merged (weekly, e.g. from cron)
 
 A DuckDB file admits one process at a time; a DuckLake (Parquet data and a catalog in SQLite or
@@ -47,6 +48,10 @@ def add_warehouse_commands(subparsers: argparse._SubParsersAction) -> None:
     check = add_command(actions, "check", "whether a DuckLake is whole: its SQLite catalog passes SQLite's integrity "
                                           "check, and every file its current snapshot names is there")
     check.set_defaults(func=cmd_check)
+    keeper = add_command(actions, "keep-catalog-open",
+                         "hold a SQLite lake's catalog open until stopped, so that no run's connection is its last "
+                         "(readers otherwise stall a second now and then; `shopverse up` runs it)")
+    keeper.set_defaults(func=cmd_keep_catalog_open)
     maintain = add_command(actions, "maintain", "a DuckLake's maintenance: old snapshots expired, small files merged, unused files deleted")
     maintain.add_argument("--keep", default="7 days",
                           help="how far back time travel must still reach (older snapshots are expired)")
@@ -156,6 +161,27 @@ def cmd_check(args: argparse.Namespace) -> int:
     for path in result.files_missing[:20]:
         print(f"    missing: {path}")
     return 0 if result.whole else 1
+
+
+def cmd_keep_catalog_open(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from shopverse_platform.defs.resources import Warehouse
+    from shopverse_platform.lib.warehouse.catalog_keeper import keep_open
+
+    warehouse = Warehouse()
+    location = warehouse.lake()
+    catalog = location.catalog_file() if location is not None else None
+    if catalog is None:
+        print(f"{warehouse.describe()} has no SQLite catalog: nothing to keep open")
+        return 0
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"keeping {catalog} open until stopped (waiting for it to be created if need be)", flush=True)
+    keep_open(catalog, stop, report=lambda message: print(message, flush=True))
+    return 0
 
 
 def cmd_maintain(args: argparse.Namespace) -> int:

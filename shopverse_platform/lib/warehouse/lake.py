@@ -473,6 +473,8 @@ def connect(location: LakeLocation, alias: str, *, read_only: bool, config: dict
                 instance.close()
                 raise
             _instances[key] = instance
+            if location.catalog_file() is not None:
+                keep_catalog_open(location.catalog_file())
             if not read_only:
                 _prime_instance(key, instance, _schema_version(instance, alias))
         con = instance.cursor()
@@ -616,12 +618,49 @@ def prime_instances() -> list[str]:
 
 
 def release_instances() -> None:
-    """Close this process's lake instances (tests that remove a lake's files; a migration)."""
+    """Close this process's lake instances (tests that remove a lake's files; a migration), and
+    end the processes keeping their catalogs open."""
     with _instances_guard:
         for key in [k for k in _instances if k[0] == os.getpid()]:
             _instances.pop(key).close()
             _primed_at.pop(key, None)
         _created_catalogs.clear()
+        end_catalog_keepers()
+
+
+KEEP_CATALOG_OPEN_VARIABLE = "SHOPVERSE_LAKE_KEEP_CATALOG_OPEN"
+# (this process's PID, a SQLite catalog) -> the process keeping it open beside this one
+_keepers: dict[tuple[int, Path], subprocess.Popen] = {}
+
+
+def end_catalog_keepers() -> int:
+    """End the processes keeping this process's catalogs open (their connections closed: the last
+    one checkpoints the log); how many."""
+    ended = 0
+    for key in [k for k in _keepers if k[0] == os.getpid()]:
+        keeper = _keepers.pop(key)
+        keeper.terminate()
+        keeper.wait(timeout=30)
+        ended += 1
+    return ended
+
+
+def keep_catalog_open(catalog: Path) -> subprocess.Popen | None:
+    """Start, once per process and catalog, a process that holds the SQLite catalog open while this
+    one lives (lib/warehouse/catalog_keeper.py: without it, each commit's close here was the
+    catalog's last connection, and SQLite checkpointed and deleted the log under an exclusive lock
+    that stalled readers a second at a time). ~50 ms, once a process. Not started when
+    $SHOPVERSE_LAKE_KEEP_CATALOG_OPEN is 0. Called under ``_instances_guard``."""
+    if os.environ.get(KEEP_CATALOG_OPEN_VARIABLE, "").strip().lower() in ("0", "false", "no"):
+        return None
+    key = (os.getpid(), catalog)
+    keeper = _keepers.get(key)
+    if keeper is None or keeper.poll() is not None:
+        keeper = _keepers[key] = subprocess.Popen(
+            [sys.executable, "-I", "-m", "shopverse_platform.lib.warehouse.catalog_keeper", str(catalog),
+             "--parent", str(os.getpid())],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return keeper
 
 
 # What a writer meets when another process commits to the same lake at the same moment: a SQLite
