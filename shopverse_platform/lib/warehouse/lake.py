@@ -148,12 +148,12 @@ class LakeLocation:
 _created_catalogs: set[tuple[Path, int, int]] = set()
 
 
-def sqlite_catalog_created(file: Path, con: duckdb.DuckDBPyConnection | None = None) -> bool:
+def sqlite_catalog_created(file: Path) -> bool:
     """Whether ``file`` holds a DuckLake catalog already. Not merely whether it exists: another
     process starting on the same new lake creates the file (WAL mode) a moment before its ATTACH
     writes the catalog, and a lake attached without its data path cannot be created. Read through
-    DuckDB's SQLite (``con``, whose sqlite extension is loaded, else a probe of its own); a catalog
-    found is remembered by its file's identity (stat, which opens nothing)."""
+    DuckDB's SQLite, in a probe of its own (~17 ms); a catalog found is remembered by its file's
+    identity (stat, which opens nothing)."""
     try:
         stat = file.stat()
     except OSError:
@@ -161,17 +161,15 @@ def sqlite_catalog_created(file: Path, con: duckdb.DuckDBPyConnection | None = N
     identity = (file, stat.st_dev, stat.st_ino)
     if identity in _created_catalogs:
         return True
-    probe = con if con is not None else duckdb.connect(config=extension_loading_settings())
+    probe = duckdb.connect(config=extension_loading_settings())
     try:
-        if con is None:
-            probe.execute(f"LOAD {_literal(extension_path(CATALOG_EXTENSIONS['sqlite']))}")
+        probe.execute(f"LOAD {_literal(extension_path(CATALOG_EXTENSIONS['sqlite']))}")
         found = probe.execute("SELECT count(*) FROM sqlite_scan(?, 'sqlite_master') "
                               "WHERE type = 'table' AND name = 'ducklake_metadata'", [str(file)]).fetchone()[0] > 0
     except duckdb.Error:  # a file another process is creating
         return False
     finally:
-        if con is None:
-            probe.close()
+        probe.close()
     if found:
         _created_catalogs.add(identity)
     return found
@@ -473,8 +471,9 @@ def connect(location: LakeLocation, alias: str, *, read_only: bool, config: dict
                 instance.close()
                 raise
             _instances[key] = instance
-            if location.catalog_file() is not None:
-                keep_catalog_open(location.catalog_file())
+            catalog = location.catalog_file()
+            if catalog is not None:
+                keep_catalog_open(catalog)
             if not read_only:
                 _prime_instance(key, instance, _schema_version(instance, alias))
         con = instance.cursor()
@@ -640,7 +639,11 @@ def end_catalog_keepers() -> int:
     for key in [k for k in _keepers if k[0] == os.getpid()]:
         keeper = _keepers.pop(key)
         keeper.terminate()
-        keeper.wait(timeout=30)
+        try:
+            keeper.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # it ends on SIGTERM within half a second; this one did not
+            keeper.kill()
+            keeper.wait()
         ended += 1
     return ended
 
@@ -657,7 +660,8 @@ def keep_catalog_open(catalog: Path) -> subprocess.Popen | None:
     keeper = _keepers.get(key)
     if keeper is None or keeper.poll() is not None:
         keeper = _keepers[key] = subprocess.Popen(
-            [sys.executable, "-I", "-m", "shopverse_platform.lib.warehouse.catalog_keeper", str(catalog),
+            # the environment inherited (PYTHONPATH included): the package is found as this process found it
+            [sys.executable, "-m", "shopverse_platform.lib.warehouse.catalog_keeper", str(catalog),
              "--parent", str(os.getpid())],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return keeper
