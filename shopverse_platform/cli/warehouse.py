@@ -124,8 +124,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
           + (f"\n  export SHOPVERSE_WAREHOUSE_DATA_PATH='{data_path}'" if data_path else "")
           + (f"\n  export SHOPVERSE_WAREHOUSE_NAME='{source.lineage_name()}'  # the same nodes in Marquez"
              if target.lake().stem() != source.lineage_name() else "")
-          + f"\nThe {'lake' if source_lake is not None else 'DuckDB file'} {source.describe()} was left as it was; "
-            "delete it once the new lake is in use.")
+          + f"\n{source.describe() if source_lake is not None else f'The DuckDB file {source.describe()}'} "
+            "was left as it was; delete it once the new lake is in use.")
     return 0
 
 
