@@ -89,27 +89,23 @@ class LakeLocation:
         file = self.catalog_file()
         if file is not None:
             return file.exists()
-        probe = duckdb.connect(config=extension_loading_settings())
-        try:
-            attach(probe, self, "probe", read_only=True)
-            return True
-        except duckdb.InvalidInputException as error:
-            if "does not exist" in str(error):
-                return False
-            raise
-        finally:
-            probe.close()
+        return self.stored_data_path() is not None
 
     def stored_data_path(self) -> str | None:
         """The data path an existing lake's catalog records (None: no lake there yet), read through
-        a read-only attach of its own, which changes nothing."""
-        if not self.exists():
+        a read-only attach of its own, which creates nothing."""
+        file = self.catalog_file()
+        if file is not None and not file.exists():
             return None
         probe = duckdb.connect(config=extension_loading_settings())
         try:
             attach(probe, self, "probe", read_only=True)
             return probe.execute('SELECT value FROM "__ducklake_metadata_probe".ducklake_metadata '
                                  "WHERE key = 'data_path'").fetchall()[0][0]
+        except duckdb.InvalidInputException as error:
+            if "does not exist" in str(error):  # a PostgreSQL database without DuckLake's catalog
+                return None
+            raise
         finally:
             probe.close()
 

@@ -104,7 +104,7 @@ def refuse_shared_data_path(source: LakeLocation, target: LakeLocation) -> None:
     source_path = source.stored_data_path()
     if source_path is None:
         raise MigrationRefused(f"no DuckLake at {source.describe()}")
-    target_path = target.stored_data_path() if target.exists() else target.attach_data_path()
+    target_path = target.stored_data_path() or target.attach_data_path()
     if target_path is not None and _same_data_path(source_path, target_path):
         raise MigrationRefused(
             f"both lakes would keep their Parquet files in {source_path}, and each one's maintenance would delete "
