@@ -44,6 +44,8 @@ from urllib.parse import urlparse
 
 import duckdb
 
+from shopverse_platform.lib.warehouse import write_turns
+
 LAKE_PREFIX = "ducklake:"
 # catalog kind -> the DuckDB extension that reads and writes it
 CATALOG_EXTENSIONS = {"sqlite": "sqlite_scanner", "postgres": "postgres_scanner"}
@@ -480,6 +482,9 @@ def connect(location: LakeLocation, alias: str, *, read_only: bool, config: dict
     except BaseException:
         con.close()
         raise
+    catalog = location.catalog_file()
+    if catalog is not None and not read_only:  # its transactions queue for the catalog (write_turns)
+        write_turns.takes_turns(con, catalog)
     return con
 
 

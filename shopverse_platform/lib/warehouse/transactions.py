@@ -10,6 +10,7 @@ from typing import TypeVar
 import duckdb
 
 from shopverse_platform.lib.warehouse.lake import retry_contention
+from shopverse_platform.lib.warehouse.write_turns import write_turn
 
 T = TypeVar("T")
 
@@ -17,14 +18,17 @@ T = TypeVar("T")
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """BEGIN, the block, COMMIT: all or nothing. Any error, the COMMIT's own included, rolls the
-    transaction back (``rollback``) and propagates."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield
-        con.execute("COMMIT")
-    except BaseException:
-        rollback(con)
-        raise
+    transaction back (``rollback``) and propagates. On a lake with a SQLite catalog the whole of
+    it runs in the lake's write turn (``write_turns``): one writing transaction at a time, queued,
+    as SQLite refuses the later commit of any two that overlap."""
+    with write_turn(con):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+            con.execute("COMMIT")
+        except BaseException:
+            rollback(con)
+            raise
 
 
 def in_transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:

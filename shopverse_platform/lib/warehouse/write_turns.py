@@ -1,0 +1,126 @@
+"""Writers of a lake with a SQLite catalog take turns: one writing transaction at a time, queued.
+
+On a SQLite catalog any two writing transactions that overlap conflict, whatever they write: the
+first read of a DuckLake transaction opens SQLite's snapshot of the catalog, and when another
+process commits before this one does, SQLite refuses this one's commit ("database is locked", a
+stale snapshot), before DuckLake's own conflict check could see that the two changed different
+tables. (On PostgreSQL, DuckLake merges such commits: inserts into one table, changes to different
+tables. Measured in session 25: bench/write_turns.py.) The platform redid such a transaction after
+a growing, jittered wait (``lake.retry_contention``), which let a writer that commits back to back
+starve another: two processes replacing a day of their own table in a loop for 20 s committed 510
+and 7 times, the second after 14 failed attempts. Taking turns, 250 and 241, none redone.
+
+A turn is an exclusive ``flock`` on ``<catalog>.write-turn``, a file beside the catalog (empty, kept:
+removing a lock file races with the next writer opening it), held from before a transaction's
+first statement to after its commit or rollback (``transactions.transaction``). It costs two system
+calls; a writer waits only while another process's transaction runs, where before it would have
+run its own and then failed at the commit. The lock is the operating system's: it goes with the
+process that held it, killed or not. BSD ``flock`` locks belong to the open file, not to the
+process, so this does not meet the POSIX-lock hazard of opening the catalog itself (see
+``lake.sqlite_catalog_created``), and a turn file is never the catalog.
+
+Readers take no turn: a DuckLake read commits nothing. Writers outside the platform (a notebook
+writing to the lake) take none either and stay optimistic, as does a statement run outside an
+explicit transaction; both are still retried on contention. Within a process, turns are re-entrant
+(a transaction opened inside another on the same thread would otherwise wait for itself) and the
+threads of a process take turns too. ``$SHOPVERSE_LAKE_WRITE_TURNS=0`` turns them off.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+WRITE_TURNS_VARIABLE = "SHOPVERSE_LAKE_WRITE_TURNS"
+TURN_SUFFIX = ".write-turn"
+
+# A writing connection to a SQLite lake -> its catalog file. Weak: an entry goes with its
+# connection, whoever closes it.
+_catalog_of: weakref.WeakKeyDictionary[object, Path] = weakref.WeakKeyDictionary()
+# The turns held here: (this process's PID, catalog) -> (its open turn file, how many nested
+# transactions hold it). By PID: a process forked while a turn was held has not got it.
+_held: dict[tuple[int, Path], tuple[int, int]] = {}
+_guard = threading.RLock()
+
+
+def turns_enabled(environ: dict[str, str] | None = None) -> bool:
+    """Whether writers take turns: unless $SHOPVERSE_LAKE_WRITE_TURNS is 0 (or false, no)."""
+    env = os.environ if environ is None else environ
+    return env.get(WRITE_TURNS_VARIABLE, "").strip().lower() not in ("0", "false", "no")
+
+
+def turn_file(catalog: Path) -> Path:
+    """The file whose lock is a SQLite lake's write turn."""
+    return catalog.with_name(catalog.name + TURN_SUFFIX)
+
+
+def takes_turns(con: object, catalog: Path) -> None:
+    """Record that ``con`` writes to the SQLite lake whose catalog is ``catalog``: its transactions
+    take turns. ``con`` may be any object handed to ``transactions.transaction`` (a DuckDB
+    connection, or something wrapping one)."""
+    _catalog_of[con] = catalog
+
+
+def catalog_of(con: object) -> Path | None:
+    """The SQLite catalog whose turns ``con``'s transactions take (None: they take none)."""
+    try:
+        return _catalog_of.get(con)
+    except TypeError:  # not weakly referenceable: never recorded
+        return None
+
+
+@contextmanager
+def write_turn(con: object) -> Iterator[bool]:
+    """Hold the write turn of ``con``'s lake while the block runs (a transaction, BEGIN to COMMIT);
+    yields whether a turn is held (False: a DuckDB file, a PostgreSQL lake, a reading connection,
+    or turns switched off)."""
+    catalog = catalog_of(con)
+    if catalog is None or not turns_enabled():
+        yield False
+        return
+    with _guard:  # threads of this process queue here; the thread holding it may enter again
+        _take(catalog)
+        try:
+            yield True
+        finally:
+            _give_back(catalog)
+
+
+def _take(catalog: Path) -> None:
+    key = (os.getpid(), catalog)
+    held = _held.get(key)
+    if held is not None:
+        _held[key] = (held[0], held[1] + 1)
+        return
+    fd = os.open(turn_file(catalog), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.debug("waiting for the write turn of %s", catalog)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(fd)
+        raise
+    _held[key] = (fd, 1)
+
+
+def _give_back(catalog: Path) -> None:
+    key = (os.getpid(), catalog)
+    fd, depth = _held[key]
+    if depth > 1:
+        _held[key] = (fd, depth - 1)
+        return
+    del _held[key]
+    try:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

@@ -1,0 +1,168 @@
+"""Writers of a lake with a SQLite catalog take turns (lib/warehouse/write_turns.py): one writing
+transaction at a time, queued, where before each ran optimistically and SQLite refused the later
+commit of any two that overlapped, which let a writer committing back to back starve another."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from shopverse_platform.defs.resources import Warehouse
+from shopverse_platform.lib.warehouse import lake, write_turns
+from shopverse_platform.lib.warehouse.transactions import in_transaction, transaction
+
+# One writer process: connects and stages its rows, says so (<start>.<table>), waits for the start
+# file (both start together), then replaces day after day of its table through in_transaction,
+# counting the attempts; prints commits, attempts, failed.
+WRITER = """
+import json, os, sys, time
+from pathlib import Path
+from shopverse_platform.lib.warehouse import lake
+from shopverse_platform.lib.warehouse.transactions import in_transaction
+catalog, table, commits_wanted, start = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+con = lake.connect(lake.parse_location("ducklake:sqlite:" + catalog), "shopverse", read_only=False, config={"threads": 1})
+con.execute("CREATE TEMP TABLE staging AS SELECT i % 5 AS day, i AS v, md5(i::VARCHAR) AS s FROM range(100000) r(i)")
+start.with_name(start.name + "." + table).touch()
+while not start.exists():
+    time.sleep(0.01)
+commits = attempts = 0
+failed = None
+while commits < commits_wanted and failed is None:
+    day = commits % 5
+    def replace():
+        global attempts
+        attempts += 1
+        con.execute(f"DELETE FROM {table} WHERE day = ?", [day])
+        con.execute(f"INSERT INTO {table} SELECT * FROM staging WHERE day = ?", [day])
+    try:
+        in_transaction(con, replace)
+        commits += 1
+    except Exception as error:  # attempts exhausted: the starvation the turns end
+        failed = str(error)[:200]
+print(json.dumps({"commits": commits, "attempts": attempts, "failed": failed}))
+"""
+
+
+def _new_lake(catalog: Path) -> None:
+    with Warehouse(path=f"ducklake:sqlite:{catalog}").connect() as con:
+        for table in ("a", "b"):
+            con.execute(f"CREATE TABLE {table} (day INTEGER, v BIGINT, s VARCHAR)")
+            con.execute(f"INSERT INTO {table} SELECT i % 5, i, md5(i::VARCHAR) FROM range(100000) r(i)")
+    lake.release_instances()
+
+
+def _two_writers(catalog: Path, tmp_path: Path, turns: str, commits: int) -> list[dict]:
+    start = tmp_path / f"start-{turns}"
+    env = {**os.environ, write_turns.WRITE_TURNS_VARIABLE: turns}
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(catalog), table, str(commits), str(start)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+               for table in ("a", "b")]
+    deadline = time.monotonic() + 120
+    while not all(start.with_name(f"{start.name}.{table}").exists() for table in ("a", "b")):
+        assert time.monotonic() < deadline and all(w.poll() is None for w in writers), "a writer did not get ready"
+        time.sleep(0.05)
+    start.touch()
+    outcomes = []
+    for writer in writers:
+        out, err = writer.communicate(timeout=600)
+        assert writer.returncode == 0, err[-2000:]
+        outcomes.append(json.loads(out.strip().splitlines()[-1]))
+    return outcomes
+
+
+def test_two_writers_on_their_own_tables_take_turns_and_redo_nothing(tmp_path, monkeypatch):
+    """Each of two processes replaces a day of its own table 20 times. Taking turns, no transaction
+    is done again; without turns (the variable at 0, as before) overlapping transactions are refused
+    and done again, the control that shows the writers did overlap."""
+    monkeypatch.delenv("SHOPVERSE_WAREHOUSE_DATA_PATH", raising=False)
+    catalog = tmp_path / "with_turns" / "shopverse.sqlite"
+    _new_lake(catalog)
+    taking_turns = _two_writers(catalog, tmp_path, "1", 20)
+    assert [o["commits"] for o in taking_turns] == [20, 20]
+    assert [o["attempts"] for o in taking_turns] == [20, 20], taking_turns
+    assert write_turns.turn_file(catalog).exists()
+
+    control = tmp_path / "without_turns" / "shopverse.sqlite"
+    _new_lake(control)
+    optimistic = _two_writers(control, tmp_path, "0", 20)
+    redone = sum(o["attempts"] - o["commits"] for o in optimistic)
+    assert redone > 0 or any(o["failed"] for o in optimistic), optimistic
+    assert not write_turns.turn_file(control).exists()
+
+
+def test_only_writing_connections_to_a_sqlite_lake_take_turns(tmp_path, monkeypatch):
+    monkeypatch.delenv("SHOPVERSE_WAREHOUSE_DATA_PATH", raising=False)
+    catalog = tmp_path / "shopverse.sqlite"
+    _new_lake(catalog)
+    with Warehouse(path=f"ducklake:sqlite:{catalog}").connect() as con:
+        assert write_turns.catalog_of(con) == catalog
+        with write_turns.write_turn(con) as held:
+            assert held
+        monkeypatch.setenv(write_turns.WRITE_TURNS_VARIABLE, "0")
+        with write_turns.write_turn(con) as held:
+            assert not held
+        monkeypatch.delenv(write_turns.WRITE_TURNS_VARIABLE)
+    with Warehouse(path=f"ducklake:sqlite:{catalog}").connect(read_only=True) as con:
+        assert write_turns.catalog_of(con) is None
+    with Warehouse(path=str(tmp_path / "file.duckdb")).connect() as con:
+        assert write_turns.catalog_of(con) is None
+        with write_turns.write_turn(con) as held:
+            assert not held
+    assert write_turns.catalog_of(duckdb.connect()) is None
+    assert write_turns.catalog_of(42) is None  # not weakly referenceable: never recorded
+
+
+def test_a_transaction_inside_another_on_the_same_lake_does_not_wait_for_itself(tmp_path, monkeypatch):
+    monkeypatch.delenv("SHOPVERSE_WAREHOUSE_DATA_PATH", raising=False)
+    catalog = tmp_path / "shopverse.sqlite"
+    _new_lake(catalog)
+    finished = threading.Event()
+
+    def nested() -> None:
+        warehouse = Warehouse(path=f"ducklake:sqlite:{catalog}")
+        with warehouse.connect() as outer, warehouse.connect() as inner:
+            with transaction(outer):
+                # the inner commits before the outer first reads the lake: a DuckLake transaction
+                # opens its snapshot of the catalog then, so the outer's commit is not refused
+                in_transaction(inner, lambda: inner.execute("DELETE FROM b WHERE day = 0"))
+                outer.execute("DELETE FROM a WHERE day = 0")
+        finished.set()
+
+    worker = threading.Thread(target=nested, daemon=True)
+    worker.start()
+    worker.join(timeout=120)
+    assert finished.is_set(), "the inner transaction waited for the outer one's turn"
+    with Warehouse(path=f"ducklake:sqlite:{catalog}").connect(read_only=True) as con:
+        assert con.execute("SELECT (SELECT count(*) FROM a WHERE day = 0), (SELECT count(*) FROM b WHERE day = 0)").fetchone() == (0, 0)
+
+
+def test_another_process_waits_for_the_turn_and_commits_after_it_is_given_back(tmp_path, monkeypatch):
+    monkeypatch.delenv("SHOPVERSE_WAREHOUSE_DATA_PATH", raising=False)
+    catalog = tmp_path / "shopverse.sqlite"
+    _new_lake(catalog)
+    start = tmp_path / "start"
+    start.touch()
+    with Warehouse(path=f"ducklake:sqlite:{catalog}").connect() as con:
+        with write_turns.write_turn(con):
+            other = subprocess.Popen([sys.executable, "-c", WRITER, str(catalog), "b", "1", str(start)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            time.sleep(3.0)  # ample for it to connect and reach its transaction
+            assert other.poll() is None, "it committed while another process held the turn"
+            # the turn is still ours: a transaction of this process enters at once (re-entrant)
+            in_transaction(con, lambda: con.execute("DELETE FROM a WHERE day = 1"))
+        out, err = other.communicate(timeout=120)
+    assert other.returncode == 0, err[-2000:]
+    assert json.loads(out.strip().splitlines()[-1]) == {"commits": 1, "attempts": 1, "failed": None}
+
+
+@pytest.mark.parametrize("variable, expected", [(None, True), ("1", True), ("0", False), ("false", False), ("no", False)])
+def test_turns_are_on_unless_switched_off(variable, expected):
+    assert write_turns.turns_enabled({} if variable is None else {write_turns.WRITE_TURNS_VARIABLE: variable}) is expected
