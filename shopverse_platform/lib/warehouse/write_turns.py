@@ -5,10 +5,12 @@ first read of a DuckLake transaction opens SQLite's snapshot of the catalog, and
 process commits before this one does, SQLite refuses this one's commit ("database is locked", a
 stale snapshot), before DuckLake's own conflict check could see that the two changed different
 tables. (On PostgreSQL, DuckLake merges such commits: inserts into one table, changes to different
-tables. Measured in session 25: bench/write_turns.py.) The platform redid such a transaction after
-a growing, jittered wait (``lake.retry_contention``), which let a writer that commits back to back
-starve another: two processes replacing a day of their own table in a loop for 20 s committed 510
-and 7 times, the second after 14 failed attempts. Taking turns, 250 and 241, none redone.
+tables.) The platform redid such a transaction after a growing, jittered wait
+(``lake.retry_contention``), which let a writer that commits back to back starve another: two
+processes replacing a day of their own table in a loop for 20 s committed 610 and 4 times, the
+second's transactions done again 19 times and one given up after its 12 attempts (where a step
+fails). Taking turns: 329 and 338, none done again, the slowest commit 0.20 s against 7.0 s
+(bench/write_turns.py, bench/RESULTS.md).
 
 A turn is an exclusive ``flock`` on ``<catalog>.write-turn``, a file beside the catalog (empty, kept:
 removing a lock file races with the next writer opening it), held from before a transaction's
