@@ -54,6 +54,7 @@ class TimedConnection:
 
     def __init__(self, con, records: list) -> None:
         self._con, self._records = con, records
+        self.__wrapped__ = con  # what takes a lake's write turns (lib/warehouse/write_turns.py)
         self._step = next((f.name for f in reversed(traceback.extract_stack())
                            if "/shopverse_platform/defs/" in f.filename and not f.filename.endswith("resources.py")), "?")
 
@@ -118,18 +119,10 @@ def child(setting: str, landing: str, days: int, step: str) -> None:
 def _timed_connections(records: list) -> None:
     """Every connection the warehouse resource hands out from now on, in this process, times its statements."""
     from shopverse_platform.defs import resources
-    from shopverse_platform.lib.warehouse import lake, write_turns
-
-    def timed_lake_connection(*args, **kwargs) -> TimedConnection:
-        con = lake_connect(*args, **kwargs)
-        timed = TimedConnection(con, records)
-        catalog = write_turns.catalog_of(con)
-        if catalog is not None:  # the steps' transactions get the wrapper: it takes the turns the connection took
-            write_turns.takes_turns(timed, catalog)
-        return timed
+    from shopverse_platform.lib.warehouse import lake
 
     lake_connect, file_connect = lake.connect, resources.connect_with_retry
-    lake.connect = timed_lake_connection
+    lake.connect = lambda *a, **k: TimedConnection(lake_connect(*a, **k), records)
     resources.connect_with_retry = lambda *a, **k: TimedConnection(file_connect(*a, **k), records)
 
 

@@ -109,6 +109,11 @@ class StatementLog:
         self.con = con
         self.statements: list[str] = []
 
+    @property
+    def __wrapped__(self) -> duckdb.DuckDBPyConnection:
+        """The connection recorded: what takes a lake's write turns (lib/warehouse/write_turns.py)."""
+        return self.con
+
     def execute(self, sql: str, *args, **kwargs):
         self.statements.append(str(sql))
         return self.con.execute(sql, *args, **kwargs)

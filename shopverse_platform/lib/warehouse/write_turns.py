@@ -66,17 +66,25 @@ def turn_file(catalog: Path) -> Path:
 
 def takes_turns(con: object, catalog: Path) -> None:
     """Record that ``con`` writes to the SQLite lake whose catalog is ``catalog``: its transactions
-    take turns. ``con`` may be any object handed to ``transactions.transaction`` (a DuckDB
-    connection, or something wrapping one)."""
+    take turns."""
     _catalog_of[con] = catalog
 
 
 def catalog_of(con: object) -> Path | None:
-    """The SQLite catalog whose turns ``con``'s transactions take (None: they take none)."""
-    try:
-        return _catalog_of.get(con)
-    except TypeError:  # not weakly referenceable: never recorded
-        return None
+    """The SQLite catalog whose turns ``con``'s transactions take (None: they take none). ``con``
+    may wrap the connection ``lake.connect`` returned, as a step's ``StatementLog`` does: wrappers
+    name what they wrap ``__wrapped__`` (Python's convention), and the turn is the wrapped one's."""
+    for _ in range(8):  # a few wrappers deep at most
+        try:
+            found = _catalog_of.get(con)
+        except TypeError:  # not weakly referenceable: never recorded
+            found = None
+        if found is not None:
+            return found
+        con = getattr(con, "__wrapped__", None)
+        if con is None:
+            return None
+    return None
 
 
 @contextmanager
