@@ -15,8 +15,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from shopverse_platform.defs.lineage.sql_lineage import StatementLog
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.warehouse import lake, write_turns
+from shopverse_platform.lib.warehouse.tables import create_table_if_missing, table_exists
 from shopverse_platform.lib.warehouse.transactions import in_transaction, transaction
 
 # One writer process: connects and stages its rows, says so (<start>.<table>), waits for the start
@@ -110,8 +112,13 @@ def test_only_writing_connections_to_a_sqlite_lake_take_turns(tmp_path, monkeypa
         with write_turns.write_turn(con) as held:
             assert not held
         monkeypatch.delenv(write_turns.WRITE_TURNS_VARIABLE)
+        # a step's statement log wraps the connection: its transactions take the same turns
+        assert write_turns.catalog_of(StatementLog(con)) == catalog
+        with transaction(StatementLog(con)):
+            assert write_turns._held.get((os.getpid(), catalog)) is not None
     with Warehouse(path=f"ducklake:sqlite:{catalog}").connect(read_only=True) as con:
         assert write_turns.catalog_of(con) is None
+        assert write_turns.catalog_of(StatementLog(con)) is None
     with Warehouse(path=str(tmp_path / "file.duckdb")).connect() as con:
         assert write_turns.catalog_of(con) is None
         with write_turns.write_turn(con) as held:
@@ -166,3 +173,51 @@ def test_another_process_waits_for_the_turn_and_commits_after_it_is_given_back(t
 @pytest.mark.parametrize("variable, expected", [(None, True), ("1", True), ("0", False), ("false", False), ("no", False)])
 def test_turns_are_on_unless_switched_off(variable, expected):
     assert write_turns.turns_enabled({} if variable is None else {write_turns.WRITE_TURNS_VARIABLE: variable}) is expected
+
+
+# Holds a lake's write turn from another process until the stop file appears.
+HOLDER = """
+import sys, time
+from pathlib import Path
+from shopverse_platform.lib.warehouse import lake, write_turns
+catalog, ready, stop = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+con = lake.connect(lake.parse_location("ducklake:sqlite:" + catalog), "shopverse", read_only=False, config={})
+with write_turns.write_turn(con):
+    ready.touch()
+    while not stop.exists():
+        time.sleep(0.02)
+"""
+
+
+def test_a_table_created_outside_a_transaction_waits_for_the_turn(tmp_path, monkeypatch):
+    """A table created on its own, before the transaction that fills it, commits by itself: on a
+    SQLite lake it waits for the turn, as committing beside another process's transaction would
+    make that one's commit fail. A table that exists is not created again and waits for nothing."""
+    monkeypatch.delenv("SHOPVERSE_WAREHOUSE_DATA_PATH", raising=False)
+    catalog = tmp_path / "shopverse.sqlite"
+    _new_lake(catalog)
+    ready, stop = tmp_path / "ready", tmp_path / "stop"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(catalog), str(ready), str(stop)])
+    created = threading.Event()
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert time.monotonic() < deadline and holder.poll() is None, "the holder did not take the turn"
+            time.sleep(0.05)
+        with Warehouse(path=f"ducklake:sqlite:{catalog}").connect() as con:
+            assert not create_table_if_missing(con, "a", "CREATE TABLE IF NOT EXISTS a (day INTEGER)")  # exists: at once
+
+            def create() -> None:
+                create_table_if_missing(con, "c", "CREATE TABLE IF NOT EXISTS c (day INTEGER)")
+                created.set()
+
+            creator = threading.Thread(target=create, daemon=True)
+            creator.start()
+            assert not created.wait(2.0), "created while another process held the turn"
+            stop.touch()
+            creator.join(timeout=60)
+            assert created.is_set()
+            assert table_exists(con, "c")
+    finally:
+        stop.touch()
+        holder.wait(timeout=60)

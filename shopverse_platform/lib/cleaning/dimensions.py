@@ -12,6 +12,7 @@ from shopverse_platform.lib.warehouse.shapes import relation
 from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql, table
 from shopverse_platform.lib.warehouse.tables import (
     IncrementalBuild,
+    create_table_if_missing,
     in_transaction,
     rebuild_table,
     stored_state_matches,
@@ -267,7 +268,7 @@ def update_observations(con: duckdb.DuckDBPyConnection, dimension: str, observat
     transaction has already reconciled with their fingerprints (``partition_fingerprints.reconcile``)."""
     parts = {"clean_events": "events", "clean_order_lines": "lines"}
     select = load_sql(__file__, observations, **{parts[name]: _partitioned_source(con, name) for name in sources})
-    con.execute(load_sql(__file__, "dimension_sources_ddl"))
+    create_table_if_missing(con, "dimension_sources", load_sql(__file__, "dimension_sources_ddl"))
     for clean_table in sources:
         if clean_table not in reconciled:
             partition_fingerprints.reconcile(con, clean_table)

@@ -29,7 +29,13 @@ from shopverse_platform.lib.cleaning.event_schema import (
 from shopverse_platform.lib.warehouse.shapes import ITEMS_TYPE
 from shopverse_platform.lib.warehouse import partition_fingerprints
 from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql, table
-from shopverse_platform.lib.warehouse.tables import replace_date_range, table_exists, table_schema, transaction
+from shopverse_platform.lib.warehouse.tables import (
+    create_table_if_missing,
+    replace_date_range,
+    table_exists,
+    table_schema,
+    transaction,
+)
 
 SESSION_TIMEOUT_MINUTES = 30
 
@@ -59,15 +65,15 @@ def clean_event_lines(
     naming it, written from the registry in its group's transaction (the raw layer counted it as
     one line, so the reconciliation holds).
     """
-    con.execute(load_sql(__file__, "quarantine_ddl"))
+    create_table_if_missing(con, "quarantine", load_sql(__file__, "quarantine_ddl"))
     con.execute(load_sql(__file__, "quarantine_migrate"))  # a warehouse from before raw_bytes
     # a registry written before rejected_reason existed registered no rejected file
     rejected_files = table_exists(con, "raw_events") and "rejected_reason" in dict(table_schema(con, "raw_events"))
     # outside the transaction: see lib/warehouse.replace_date_range. ITEMS_TYPE is a type written
     # in lib/warehouse/shapes.py (no value in it), which is why it may be spliced as SqlText.
-    con.execute(load_sql(__file__, "clean_events_ddl", items_type=SqlText(ITEMS_TYPE)))
+    create_table_if_missing(con, "clean_events", load_sql(__file__, "clean_events_ddl", items_type=SqlText(ITEMS_TYPE)))
     con.execute(load_sql(__file__, "unordered_inserts"))
-    con.execute(load_sql(__file__, "cleaned_landing_files_ddl"))
+    create_table_if_missing(con, "cleaned_landing_files", load_sql(__file__, "cleaned_landing_files_ddl"))
     partition_fingerprints.ensure_table(con)
     outcome: dict[str, int] = {}
     for chunk_start, chunk_end, lines in chunks:

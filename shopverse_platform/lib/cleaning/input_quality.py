@@ -32,7 +32,7 @@ import duckdb
 
 from shopverse_platform.lib.ingestion.adapters import sniff_format
 from shopverse_platform.lib.warehouse.sql import load_sql, table
-from shopverse_platform.lib.warehouse.tables import table_exists, transaction
+from shopverse_platform.lib.warehouse.tables import create_table_if_missing, table_exists, transaction
 
 class Source(NamedTuple):
     raw_table: str
@@ -126,7 +126,7 @@ def write_input_quality(con: duckdb.DuckDBPyConnection, source: str, start: date
     """Replace the ``input_quality`` rows of ``source`` for [start, end) and return them (one per
     day, as dicts). Reads the raw, clean and quarantine tables the cleaning step just wrote."""
     spec = SOURCES[source]
-    con.execute(load_sql(__file__, "input_quality_ddl"))
+    create_table_if_missing(con, "input_quality", load_sql(__file__, "input_quality_ddl"))
     window = {"source": source, "start": start, "end": end}
     if not (table_exists(con, spec.raw_table) and table_exists(con, spec.clean_table)):
         return []

@@ -14,7 +14,7 @@ import duckdb
 from shopverse_platform.lib.cleaning.event_schema import NON_PRODUCT_STOCK_CODES
 from shopverse_platform.lib.warehouse import partition_fingerprints
 from shopverse_platform.lib.warehouse.sql import SqlText, load_sql, table
-from shopverse_platform.lib.warehouse.tables import table_exists, transaction
+from shopverse_platform.lib.warehouse.tables import create_table_if_missing, schema_change, table_exists, transaction
 
 
 def write_clean_order_lines(con: duckdb.DuckDBPyConnection, start: date, end: date) -> dict[str, int]:
@@ -32,7 +32,7 @@ def write_clean_order_lines(con: duckdb.DuckDBPyConnection, start: date, end: da
       a Quantity or UnitPrice outside its domain (``quantity_out_of_domain``,
       ``price_out_of_domain``: typed_orders.sql), never coerced.
     """
-    con.execute(load_sql(__file__, "quarantine_ddl"))
+    create_table_if_missing(con, "quarantine", load_sql(__file__, "quarantine_ddl"))
     for column in ("raw_orders_read_error", "raw_orders_raw_text"):  # raw_orders from before these columns
         con.execute(load_sql(__file__, column))
     arrivals = load_sql(__file__, "export_arrivals" if table_exists(con, "order_export_files") else "export_arrivals_empty")
@@ -61,7 +61,7 @@ def _write_clean_and_quarantine(
     # Created outside the transaction: see lib/warehouse.replace_date_range (a DuckDB 2.0.0 bug).
     target, window = table(clean_table), {"start": start, "end": end}
     if not table_exists(con, clean_table):
-        con.execute(load_sql(__file__, "empty_table_like", target=target, rows=clean_sql), clean_params)
+        schema_change(con, load_sql(__file__, "empty_table_like", target=target, rows=clean_sql), clean_params)
     partition_fingerprints.ensure_table(con)
     with transaction(con):
         con.execute(load_sql(__file__, "delete_window", target=target), window)

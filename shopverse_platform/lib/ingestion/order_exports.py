@@ -228,6 +228,7 @@ def write_raw_orders(con, exports: list[pa.Table], start: date, end: date, finge
     ``fingerprints`` maps each export's path to its (size, mtime_ns) taken before it was read.
     """
     from shopverse_platform.lib.warehouse.tables import (
+        create_table_if_missing,
         replace_date_range,  # local: keeps this module DuckDB-free at import
         transaction,
     )
@@ -252,7 +253,7 @@ def write_raw_orders(con, exports: list[pa.Table], start: date, end: date, finge
             select_sql=load_sql(__file__, "raw_orders_rows", invoice_day=invoice_day),
             params={"start": start, "end": end},
         )
-        con.execute(load_sql(__file__, "order_export_files_ddl"))
+        create_table_if_missing(con, "order_export_files", load_sql(__file__, "order_export_files_ddl"))
         con.execute(load_sql(__file__, "order_export_files_encoding"))  # warehouses from before it
         with transaction(con):
             con.execute(load_sql(__file__, "delete_order_export_files"))

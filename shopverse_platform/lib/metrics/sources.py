@@ -18,7 +18,7 @@ from shopverse_platform.lib.cleaning.dimensions import (
 )
 from shopverse_platform.lib.warehouse.shapes import relation
 from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql, table
-from shopverse_platform.lib.warehouse.tables import replace_date_range, replace_table, table_exists
+from shopverse_platform.lib.warehouse.tables import replace_date_range, replace_table, schema_change, table_exists
 
 # Order-export line types that are money from customers for goods: they make gross sales,
 # cancellations and net revenue. Fees the shop pays (bank charges, Amazon fees), charity commission,
@@ -130,7 +130,7 @@ def replace_window(
         # Created empty outside the replacing transaction: with duckdb 2.0.0, a table created and
         # bulk-filled in one transaction reports stale statistics (count(*) = 0) to the same
         # connection until it reconnects, which would fail this run's checks.
-        con.execute(load_sql(__file__, "empty_table_from_staging", target=target, staging=staging))
+        schema_change(con, load_sql(__file__, "empty_table_from_staging", target=target, staging=staging))
     rows = replace_date_range(
         con, table=target, date_column=date_column, start=start, end=end,
         select_sql=load_sql(__file__, "staging_rows", staging=staging), exists=True,  # made above if it was not

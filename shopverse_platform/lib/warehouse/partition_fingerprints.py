@@ -29,13 +29,13 @@ from datetime import date
 import duckdb
 
 from shopverse_platform.lib.warehouse.sql import load_sql, table
-from shopverse_platform.lib.warehouse.tables import table_exists
+from shopverse_platform.lib.warehouse.tables import create_table_if_missing, table_exists
 
 FINGERPRINTED = ("clean_events", "clean_order_lines")
 
 
 def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(load_sql(__file__, "partition_fingerprints_ddl"))
+    create_table_if_missing(con, "partition_fingerprints", load_sql(__file__, "partition_fingerprints_ddl"))
 
 
 def record(con: duckdb.DuckDBPyConnection, table_name: str, start: date, end: date) -> None:

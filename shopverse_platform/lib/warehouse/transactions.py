@@ -43,6 +43,17 @@ def in_transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
     return retry_contention(attempt)
 
 
+def schema_change(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> duckdb.DuckDBPyConnection:
+    """Run ``sql``, a statement that changes the warehouse's schema on its own, outside any
+    transaction (a table created empty before the transaction that fills it, a column added), in
+    the lake's write turn (``write_turns``). It commits by itself, and on a SQLite lake a commit
+    beside another process's transaction makes that one's commit fail: two workers on a new lake
+    redid clean_events' whole 6 s transaction, refused after clean_order_lines created its tables
+    beside it (bench/concurrency.py, session 25)."""
+    with write_turn(con):
+        return con.execute(sql) if params is None else con.execute(sql, params)
+
+
 def rollback(con: duckdb.DuckDBPyConnection) -> None:
     """Roll back the open transaction, in an ``except`` around BEGIN...COMMIT. A failed COMMIT has
     already ended it (on a DuckLake, a commit that met another process's): a plain ROLLBACK would
