@@ -97,7 +97,6 @@ def test_two_writers_on_their_own_tables_take_turns_and_redo_nothing(tmp_path, m
     optimistic = _two_writers(control, tmp_path, "0", 20)
     redone = sum(o["attempts"] - o["commits"] for o in optimistic)
     assert redone > 0 or any(o["failed"] for o in optimistic), optimistic
-    assert not write_turns.turn_file(control).exists()
 
 
 def test_only_writing_connections_to_a_sqlite_lake_take_turns(tmp_path, monkeypatch):
@@ -189,6 +188,28 @@ with write_turns.write_turn(con):
 """
 
 
+def _while_another_process_holds_the_turn(catalog: Path, tmp_path: Path, write) -> None:
+    """Start ``write`` (no arguments) in a thread while another process holds the lake's turn:
+    it must not finish until the turn is given back, and must finish then."""
+    ready, stop = tmp_path / "ready", tmp_path / "stop"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(catalog), str(ready), str(stop)])
+    done = threading.Event()
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert time.monotonic() < deadline and holder.poll() is None, "the holder did not take the turn"
+            time.sleep(0.05)
+        writer = threading.Thread(target=lambda: (write(), done.set()), daemon=True)
+        writer.start()
+        assert not done.wait(2.0), "committed while another process held the turn"
+        stop.touch()
+        writer.join(timeout=60)
+        assert done.is_set()
+    finally:
+        stop.touch()
+        holder.wait(timeout=60)
+
+
 def test_a_table_created_outside_a_transaction_waits_for_the_turn(tmp_path, monkeypatch):
     """A table created on its own, before the transaction that fills it, commits by itself: on a
     SQLite lake it waits for the turn, as committing beside another process's transaction would
@@ -196,28 +217,28 @@ def test_a_table_created_outside_a_transaction_waits_for_the_turn(tmp_path, monk
     monkeypatch.delenv("SHOPVERSE_WAREHOUSE_DATA_PATH", raising=False)
     catalog = tmp_path / "shopverse.sqlite"
     _new_lake(catalog)
-    ready, stop = tmp_path / "ready", tmp_path / "stop"
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(catalog), str(ready), str(stop)])
-    created = threading.Event()
-    try:
-        deadline = time.monotonic() + 60
-        while not ready.exists():
-            assert time.monotonic() < deadline and holder.poll() is None, "the holder did not take the turn"
-            time.sleep(0.05)
-        with Warehouse(path=f"ducklake:sqlite:{catalog}").connect() as con:
-            assert not create_table_if_missing(con, "a", "CREATE TABLE IF NOT EXISTS a (day INTEGER)")  # exists: at once
+    with Warehouse(path=f"ducklake:sqlite:{catalog}").connect() as con:
+        assert not create_table_if_missing(con, "a", "CREATE TABLE IF NOT EXISTS a (day INTEGER)")  # exists
+        _while_another_process_holds_the_turn(
+            catalog, tmp_path, lambda: create_table_if_missing(con, "c", "CREATE TABLE IF NOT EXISTS c (day INTEGER)"))
+        assert table_exists(con, "c")
 
-            def create() -> None:
-                create_table_if_missing(con, "c", "CREATE TABLE IF NOT EXISTS c (day INTEGER)")
-                created.set()
 
-            creator = threading.Thread(target=create, daemon=True)
-            creator.start()
-            assert not created.wait(2.0), "created while another process held the turn"
-            stop.touch()
-            creator.join(timeout=60)
-            assert created.is_set()
-            assert table_exists(con, "c")
-    finally:
-        stop.touch()
-        holder.wait(timeout=60)
+def test_priming_a_never_filled_table_waits_for_the_turn(tmp_path, monkeypatch):
+    """Giving a table that never held a row its statistics is a commit of the lake's own (at a
+    writing process's first connection, and after a step that created tables): it takes the turn.
+    On a new lake with two workers, such commits beside clean_events' transaction made it fail."""
+    monkeypatch.delenv("SHOPVERSE_WAREHOUSE_DATA_PATH", raising=False)
+    catalog = tmp_path / "shopverse.sqlite"
+    _new_lake(catalog)
+    with Warehouse(path=f"ducklake:sqlite:{catalog}").connect() as con:
+        alias = con.execute("SELECT current_database()").fetchone()[0]
+        primed: list[str] = []
+
+        def create_and_prime() -> None:
+            # created once the holder has connected (its own first connection primes what it finds)
+            con.execute("CREATE TABLE never_filled (day INTEGER)")
+            primed.extend(lake.prime_table_statistics(con, alias, catalog))
+
+        _while_another_process_holds_the_turn(catalog, tmp_path, create_and_prime)
+        assert primed == ["never_filled"]

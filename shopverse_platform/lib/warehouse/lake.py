@@ -346,7 +346,7 @@ def attach(con: duckdb.DuckDBPyConnection, location: LakeLocation, alias: str, *
                 "(a folder every worker sees, or s3://bucket/prefix/)") from error
         raise
     if not read_only:
-        keep_rows_out_of_catalog(con, alias)
+        keep_rows_out_of_catalog(con, alias, location.catalog_file())
 
 
 def inlining_limit(con: duckdb.DuckDBPyConnection, alias: str) -> int | None:
@@ -356,7 +356,7 @@ def inlining_limit(con: duckdb.DuckDBPyConnection, alias: str) -> int | None:
     return int(chosen[0][0]) if chosen else None
 
 
-def keep_rows_out_of_catalog(con: duckdb.DuckDBPyConnection, alias: str) -> bool:
+def keep_rows_out_of_catalog(con: duckdb.DuckDBPyConnection, alias: str, catalog: Path | None = None) -> bool:
     """Turn DuckLake's data inlining off for a lake that has not chosen (its catalog keeps the
     choice, for every process and tool that writes it). Returns whether it was set now.
 
@@ -374,7 +374,8 @@ def keep_rows_out_of_catalog(con: duckdb.DuckDBPyConnection, alias: str) -> bool
     if inlining_limit(con, alias) is not None:
         return False
     try:
-        con.execute("CALL ducklake_set_option(?, 'data_inlining_row_limit', 0)", [alias])
+        with write_turns.catalog_turn(catalog):  # a commit: in the lake's turn, as prime_table_statistics
+            con.execute("CALL ducklake_set_option(?, 'data_inlining_row_limit', 0)", [alias])
     except duckdb.Error as error:
         if not is_contention(error):
             raise
@@ -508,11 +509,14 @@ def never_filled_tables(con: duckdb.DuckDBPyConnection, alias: str) -> list[str]
         "ORDER BY t.table_name").fetchall()]
 
 
-def prime_table_statistics(con: duckdb.DuckDBPyConnection, alias: str) -> list[str]:
+def prime_table_statistics(con: duckdb.DuckDBPyConnection, alias: str, catalog: Path | None = None) -> list[str]:
     """Give every never-filled table of the lake its statistics (a row inserted and deleted in one
     transaction each; see above); returns the tables primed. Never raises: a table another process
     writes meanwhile (its commit meets ours) or whose columns refuse the filler values is left as
-    it is, to be primed by a later process or not at all; only reads of it stay slower."""
+    it is, to be primed by a later process or not at all; only reads of it stay slower.
+    ``catalog``: a SQLite lake's catalog, whose write turn each table's priming takes
+    (lib/warehouse/write_turns.py): committed beside another process's transaction, it made that
+    one's commit fail (two workers on a new lake, session 25)."""
     primed = []
     try:
         tables = never_filled_tables(con, alias)
@@ -522,38 +526,40 @@ def prime_table_statistics(con: duckdb.DuckDBPyConnection, alias: str) -> list[s
         return primed
     for name in tables:
         target = f"{quoted_identifier(alias)}.main.{quoted_identifier(name)}"
-        try:
-            if not inlines:
-                # without inlining the row would go to a file the DELETE drops before the commit,
-                # which then records no statistics: this table inlines its single-row writes
-                # (one more catalog query per read of it, against the ~30 it saves)
-                con.execute("CALL ducklake_set_option(?, 'data_inlining_row_limit', 1, table_name => ?)", [alias, name])
-            con.execute("BEGIN TRANSACTION")
-            # in the transaction: a row another process committed since the catalog was read is
-            # seen here (and the table left alone); one committed after, DELETE cannot see
-            empty = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0] == 0
-            if empty:
-                required = con.execute(
-                    "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ? "
-                    "AND schema_name = 'main' AND table_name = ? AND NOT is_nullable ORDER BY column_index",
-                    [alias, name]).fetchall()
-                if required:  # each NOT NULL column gets the first filler its type takes (types DuckDB named)
-                    columns = ", ".join(quoted_identifier(column) for column, _ in required)
-                    values = ", ".join("coalesce(" + ", ".join(f"TRY_CAST({v} AS {dtype})" for v in _NOT_NULL_FILLER) + ")"
-                                       for _, dtype in required)
-                    con.execute(f"INSERT INTO {target} ({columns}) SELECT {values}")
-                else:
-                    con.execute(f"INSERT INTO {target} DEFAULT VALUES")
-                con.execute(f"DELETE FROM {target}")
-            con.execute("COMMIT")
-            if empty:
-                primed.append(name)
-        except duckdb.Error as error:
-            log.debug("lake statistics: %s left unprimed: %s", name, error)
+        # in the lake's turn: each table's priming is a commit (two, with the option set)
+        with write_turns.catalog_turn(catalog):
             try:
-                con.execute("ROLLBACK")
-            except duckdb.Error:
-                pass
+                if not inlines:
+                    # without inlining the row would go to a file the DELETE drops before the commit,
+                    # which then records no statistics: this table inlines its single-row writes
+                    # (one more catalog query per read of it, against the ~30 it saves)
+                    con.execute("CALL ducklake_set_option(?, 'data_inlining_row_limit', 1, table_name => ?)", [alias, name])
+                con.execute("BEGIN TRANSACTION")
+                # in the transaction: a row another process committed since the catalog was read is
+                # seen here (and the table left alone); one committed after, DELETE cannot see
+                empty = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0] == 0
+                if empty:
+                    required = con.execute(
+                        "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ? "
+                        "AND schema_name = 'main' AND table_name = ? AND NOT is_nullable ORDER BY column_index",
+                        [alias, name]).fetchall()
+                    if required:  # each NOT NULL column gets the first filler its type takes (types DuckDB named)
+                        columns = ", ".join(quoted_identifier(column) for column, _ in required)
+                        values = ", ".join("coalesce(" + ", ".join(f"TRY_CAST({v} AS {dtype})" for v in _NOT_NULL_FILLER) + ")"
+                                           for _, dtype in required)
+                        con.execute(f"INSERT INTO {target} ({columns}) SELECT {values}")
+                    else:
+                        con.execute(f"INSERT INTO {target} DEFAULT VALUES")
+                    con.execute(f"DELETE FROM {target}")
+                con.execute("COMMIT")
+                if empty:
+                    primed.append(name)
+            except duckdb.Error as error:
+                log.debug("lake statistics: %s left unprimed: %s", name, error)
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass
     if primed:
         log.info("lake statistics given to the never-filled tables %s", ", ".join(primed))
     return primed
@@ -583,7 +589,7 @@ def _prime_instance(key: tuple, instance: duckdb.DuckDBPyConnection, version: in
     and record the schema ``version`` read before it (a table created meanwhile is primed later).
     Called under ``_instances_guard``."""
     with instance.cursor() as con:
-        primed = prime_table_statistics(con, key[2])
+        primed = prime_table_statistics(con, key[2], key[1].catalog_file())
     _primed_at[key] = version
     return primed
 

@@ -92,7 +92,15 @@ def write_turn(con: object) -> Iterator[bool]:
     """Hold the write turn of ``con``'s lake while the block runs (a transaction, BEGIN to COMMIT);
     yields whether a turn is held (False: a DuckDB file, a PostgreSQL lake, a reading connection,
     or turns switched off)."""
-    catalog = catalog_of(con)
+    with catalog_turn(catalog_of(con)) as held:
+        yield held
+
+
+@contextmanager
+def catalog_turn(catalog: Path | None) -> Iterator[bool]:
+    """Hold the write turn of the SQLite lake whose catalog is ``catalog`` while the block runs
+    (None: no turn), for a writer that has its catalog, not a connection recorded with it (the
+    lake's own bookkeeping in lib/warehouse/lake.py). Yields whether a turn is held."""
     if catalog is None or not turns_enabled():
         yield False
         return
