@@ -14,16 +14,19 @@ fails). Taking turns: 329 and 338, none done again, the slowest commit 0.20 s ag
 
 A turn is an exclusive ``flock`` on ``<catalog>.write-turn``, a file beside the catalog (empty, kept:
 removing a lock file races with the next writer opening it), held from before a transaction's
-first statement to after its commit or rollback (``transactions.transaction``). It costs two system
-calls; a writer waits only while another process's transaction runs, where before it would have
-run its own and then failed at the commit. The lock is the operating system's: it goes with the
+first statement to after its commit or rollback (``transactions.transaction``), and around a
+statement that commits a schema change on its own (``transactions.schema_change``: a table created
+before the transaction that fills it) and the lake's own commits (``lake.prime_table_statistics``,
+``lake.keep_rows_out_of_catalog``). It costs four system calls; a writer waits only while another
+process's transaction runs, where before it would have run its own and then failed at the commit. The lock is the operating system's: it goes with the
 process that held it, killed or not. BSD ``flock`` locks belong to the open file, not to the
 process, so this does not meet the POSIX-lock hazard of opening the catalog itself (see
 ``lake.sqlite_catalog_created``), and a turn file is never the catalog.
 
 Readers take no turn: a DuckLake read commits nothing. Writers outside the platform (a notebook
-writing to the lake) take none either and stay optimistic, as does a statement run outside an
-explicit transaction; both are still retried on contention. Within a process, turns are re-entrant
+writing to the lake) take none either and stay optimistic, as does any other statement that writes
+outside an explicit transaction (a column added by a migration of an older warehouse's layout); a
+commit of theirs that meets another is still retried. Within a process, turns are re-entrant
 (a transaction opened inside another on the same thread would otherwise wait for itself) and the
 threads of a process take turns too. ``$SHOPVERSE_LAKE_WRITE_TURNS=0`` turns them off.
 """
