@@ -459,6 +459,7 @@ def connect(location: LakeLocation, alias: str, *, read_only: bool, config: dict
     another process is committing to; that is retried like a commit."""
     config = _instance_config(location, config)
     key = _instance_key(location, alias, read_only, config)
+    catalog = location.catalog_file()  # a SQLite lake's: kept open beside this process, its writers' turns
     with _instances_guard:
         instance = _instances.get(key)
         if instance is None:
@@ -470,7 +471,6 @@ def connect(location: LakeLocation, alias: str, *, read_only: bool, config: dict
                 instance.close()
                 raise
             _instances[key] = instance
-            catalog = location.catalog_file()
             if catalog is not None:
                 keep_catalog_open(catalog)
             if not read_only:
@@ -483,7 +483,6 @@ def connect(location: LakeLocation, alias: str, *, read_only: bool, config: dict
     except BaseException:
         con.close()
         raise
-    catalog = location.catalog_file()
     if catalog is not None and not read_only:  # its transactions queue for the catalog (write_turns)
         write_turns.takes_turns(con, catalog)
     return con
