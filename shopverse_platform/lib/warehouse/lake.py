@@ -44,7 +44,7 @@ from urllib.parse import urlparse
 
 import duckdb
 
-from shopverse_platform.lib.warehouse import write_turns
+from shopverse_platform.lib.warehouse import read_groups, write_turns
 
 LAKE_PREFIX = "ducklake:"
 # catalog kind -> the DuckDB extension that reads and writes it
@@ -485,6 +485,8 @@ def connect(location: LakeLocation, alias: str, *, read_only: bool, config: dict
         raise
     if catalog is not None and not read_only:  # its transactions queue for the catalog (write_turns)
         write_turns.takes_turns(con, catalog)
+    if not read_only and read_groups.read_groups_enabled():
+        return read_groups.ReadGroups(con)
     return con
 
 
