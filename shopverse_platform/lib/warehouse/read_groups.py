@@ -176,6 +176,12 @@ class ReadGroups:
         finally:
             self._con.close()
 
+    def __enter__(self) -> ReadGroups:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()  # as a DuckDB connection's own ``with`` does
+
     def _read(self, run):
         if self._explicit:
             return run()
