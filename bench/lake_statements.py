@@ -13,6 +13,10 @@ layout, and the call sites where the lake spends the most beyond the file (one r
 `python bench/daily_growth.py --lake --issue-volume --sizes N` (its DuckDB file and the lake migrated from it,
 each copied afresh), and adds the helpers (call sites over every step) where the lake spends the most.
 
+`--read-groups` (steps day and whole) adds the lake with its reads ungrouped (`$SHOPVERSE_LAKE_READ_GROUPS=0`,
+lib/warehouse/read_groups.py) and counts, in one untimed run of each lake, the transactions and queries the lake
+sent its SQLite catalog; `--write` puts the figures in bench/RESULTS.md.
+
 `--object-store` (steps day and whole) adds a third layout: the same lake with its Parquet in an S3 bucket of
 SeaweedFS on loopback (shopverse_platform_tests/seaweedfs.py; built by `scripts/services/install.sh
 seaweedfs`), migrated from the same file: what the S3 protocol adds, not a network's round trips.
@@ -24,6 +28,7 @@ import argparse
 import collections
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -122,7 +127,15 @@ def _timed_connections(records: list) -> None:
     from shopverse_platform.lib.warehouse import lake
 
     lake_connect, file_connect = lake.connect, resources.connect_with_retry
-    lake.connect = lambda *a, **k: TimedConnection(lake_connect(*a, **k), records)
+    show_queries = os.environ.get(SHOW_CATALOG_QUERIES) == "1"
+
+    def timed_lake_connection(*args, **kwargs):
+        con = lake_connect(*args, **kwargs)
+        if show_queries:  # printed on stderr, counted by run()
+            con.execute("SET sqlite_debug_show_queries = true")
+        return TimedConnection(con, records)
+
+    lake.connect = timed_lake_connection
     resources.connect_with_retry = lambda *a, **k: TimedConnection(file_connect(*a, **k), records)
 
 
@@ -191,7 +204,16 @@ def object_store_source(stack: ExitStack, file: Path) -> Path:
     return source
 
 
-def run(layout: str, source: Path, landing: Path, days: int, step: str) -> dict:
+UNGROUPED = "lake, reads ungrouped"  # --read-groups: the lake with $SHOPVERSE_LAKE_READ_GROUPS=0
+SHOW_CATALOG_QUERIES = "SHOPVERSE_BENCH_SHOW_CATALOG_QUERIES"
+# What the sqlite extension prints of each query it sends the catalog (sqlite_debug_show_queries):
+# its first line. Dagster's log lines begin with a date.
+_CATALOG_QUERY = re.compile(r"^(SELECT|PRAGMA|BEGIN|COMMIT|ROLLBACK|INSERT|UPDATE|DELETE|CREATE|DROP) ")
+
+
+def run(layout: str, source: Path, landing: Path, days: int, step: str, count_queries: bool = False) -> dict:
+    """One run of ``step`` on a fresh copy of ``layout``. ``count_queries``: untimed, the queries the
+    lake sent its SQLite catalog counted instead (and how many were BEGIN: its transactions)."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "w"
         shutil.copytree(source, work)
@@ -203,10 +225,47 @@ def run(layout: str, source: Path, landing: Path, days: int, step: str) -> dict:
         setting = str(work / "file.duckdb") if layout == "file" else f"ducklake:sqlite:{catalog}"
         out = subprocess.run([sys.executable, __file__, "--child", json.dumps([setting, str(landing), days, step])],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT,
-                             env={**os.environ, "DAGSTER_HOME": tmp})
+                             env={**os.environ, "DAGSTER_HOME": tmp,
+                                  **({"SHOPVERSE_LAKE_READ_GROUPS": "0"} if layout == UNGROUPED else {}),
+                                  **({SHOW_CATALOG_QUERIES: "1"} if count_queries else {})})
         if out.returncode:
             raise RuntimeError(out.stderr[-3000:])
-        return json.loads(out.stdout.strip().splitlines()[-1])
+        outcome = json.loads(out.stdout.strip().splitlines()[-1])
+        if count_queries:
+            queries = [line for line in out.stderr.splitlines() if _CATALOG_QUERY.match(line)]
+            outcome["catalog_queries"] = len(queries)
+            outcome["catalog_transactions"] = sum(line.startswith("BEGIN") for line in queries)
+        return outcome
+
+
+def write_read_groups(results: dict[str, list[dict]], counts: dict[str, dict], users: int, days: int,
+                      load: tuple[float, float]) -> None:
+    """bench/RESULTS.md's section on read groups: the metric day on the file, the lake, and the lake
+    with its reads ungrouped."""
+    import results as shared  # bench/results.py
+
+    rows = []
+    file_median = statistics.median(r["seconds"] for r in results["file"])
+    for layout, runs in results.items():
+        seconds = statistics.median(r["seconds"] for r in runs)
+        sql = statistics.median(sum(rec[3] for rec in r["records"]) for r in runs)
+        count = counts.get(layout, {})
+        rows.append(f"| {layout} | {seconds:.2f} s | ×{seconds / file_median:.2f} | {sql:.2f} s | {len(runs[0]['records'])} | "
+                    f"{count.get('catalog_transactions', '–')} | {count.get('catalog_queries', '–')} | "
+                    + ", ".join(f"{r['seconds']:.2f}" for r in runs) + " |")
+    body = (f"## Read groups: the metric day's statements on a lake (bench/lake_statements.py)\n\n"
+            f"`python bench/lake_statements.py --users {users} --days {days} --step day --read-groups --runs "
+            f"{len(results['file'])} --write` — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+            f"{os.cpu_count()} cores, load average {load[0]:.1f} before, {load[1]:.1f} after. One incremental day of the "
+            "metric layer (order_lines, orders, daily_sales, session_metrics) through Dagster, each run in a process "
+            "of its own on a fresh copy; the layouts alternated, their order reversed every other round (the first "
+            "run of a round is slower whichever it is). \"SQL\": the statements' own seconds (execute and fetch), "
+            "of which the file's includes the first bound parameter's import of pandas (~0.36 s), which the lake "
+            "pays in its first connection. Catalog transactions and queries: the SQLite catalog's query log "
+            "(`sqlite_debug_show_queries`), one untimed run each.\n\n"
+            "| layout | median | vs file | SQL | statements | catalog transactions | catalog queries | runs (s) |\n"
+            "|---|---:|---:|---:|---:|---:|---:|---|\n" + "\n".join(rows) + "\n")
+    shared.write_section("Read groups: the metric day's statements on a lake (bench/lake_statements.py)", body)
 
 
 def main() -> None:
@@ -219,6 +278,10 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=30, help="--step daily: days of history before the day run")
     parser.add_argument("--object-store", action="store_true",
                         help="day, whole: also the lake with its Parquet in SeaweedFS's S3 on loopback")
+    parser.add_argument("--read-groups", action="store_true",
+                        help="day, whole: also the lake with its reads ungrouped ($SHOPVERSE_LAKE_READ_GROUPS=0), and "
+                             "the catalog's transactions and queries counted on both")
+    parser.add_argument("--write", action="store_true", help="--read-groups: write the figures to bench/RESULTS.md")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--child")
@@ -248,12 +311,27 @@ def main() -> None:
             plain = measure
             measure = lambda layout: (run("lake", s3_source, root / "landing", args.days, args.step)  # noqa: E731
                                       if layout == "lake on S3" else plain(layout))
-        print(f"load average {os.getloadavg()[0]:.1f} before")
-        for _ in range(args.runs):
-            for layout in results:
+        if args.read_groups and args.step != "daily":
+            results[UNGROUPED] = []
+            plain_measure = measure
+            measure = lambda layout: (run(UNGROUPED, source, root / "landing", args.days, args.step)  # noqa: E731
+                                      if layout == UNGROUPED else plain_measure(layout))
+        load_before = os.getloadavg()[0]
+        print(f"load average {load_before:.1f} before")
+        for round_ in range(args.runs):
+            for layout in (list(results) if round_ % 2 == 0 else list(reversed(results))):
                 results[layout].append(measure(layout))
                 print(f"{layout}: {results[layout][-1]['seconds']:.2f} s, {results[layout][-1]['steps']}", flush=True)
-        print(f"load average {os.getloadavg()[0]:.1f} after")
+        load_after = os.getloadavg()[0]
+        print(f"load average {load_after:.1f} after")
+        counts = {}
+        if args.read_groups and args.step != "daily":
+            for layout in ("lake", UNGROUPED):
+                counts[layout] = run(layout, source, root / "landing", args.days, args.step, count_queries=True)
+                print(f"{layout}: {counts[layout]['catalog_transactions']} catalog transactions, "
+                      f"{counts[layout]['catalog_queries']} catalog queries")
+            if args.write:
+                write_read_groups(results, counts, args.users, args.days, (load_before, load_after))
     for layout, runs in results.items():
         steps = {name: statistics.median(r["steps"][name] for r in runs) for name in runs[0]["steps"]}
         sql = statistics.median(sum(rec[3] for rec in r["records"]) for r in runs)
