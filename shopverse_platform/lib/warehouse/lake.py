@@ -456,7 +456,9 @@ def connect(location: LakeLocation, alias: str, *, read_only: bool, config: dict
     """A DuckDB connection with the lake attached as ``alias`` and in use, so the platform's
     unqualified SQL reads and writes the lake's tables and ``current_database()`` names it (the
     instance itself is in memory: nothing of the warehouse is in it). Attaching may meet a catalog
-    another process is committing to; that is retried like a commit."""
+    another process is committing to; that is retried like a commit. A writing connection comes
+    wrapped in ``read_groups.ReadGroups`` (its reads outside transactions share one) unless
+    $SHOPVERSE_LAKE_READ_GROUPS is 0."""
     config = _instance_config(location, config)
     key = _instance_key(location, alias, read_only, config)
     catalog = location.catalog_file()  # a SQLite lake's: kept open beside this process, its writers' turns
