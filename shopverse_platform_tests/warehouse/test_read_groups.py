@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from shopverse_platform.defs.resources import Warehouse
-from shopverse_platform.lib.warehouse import lake, read_groups
+from shopverse_platform.lib.warehouse import lake, read_groups, switches
 from shopverse_platform.lib.warehouse.read_groups import ReadGroups, statement_kind
 from shopverse_platform.lib.warehouse.tables import table_exists
 from shopverse_platform.lib.warehouse.transactions import transaction
@@ -162,3 +162,13 @@ def test_only_writing_lake_connections_group_their_reads(tmp_path, monkeypatch):
 def test_read_groups_are_on_unless_switched_off(value, enabled):
     assert read_groups.read_groups_enabled({read_groups.READ_GROUPS_VARIABLE: value}) is enabled
     assert read_groups.read_groups_enabled({}) is True
+
+
+@pytest.mark.parametrize(("value", "default", "on"), [
+    ("", True, True), ("", False, False), ("junk", True, True), ("junk", False, False),
+    ("0", True, False), (" FALSE ", True, False), ("no", True, False),
+    ("1", False, True), ("True", False, True), (" yes", False, True), ("0", False, False), ("1", True, True),
+])
+def test_the_warehouse_switches_read_one_way(value, default, on):
+    assert switches.switched_on("SWITCH", default, {"SWITCH": value}) is on
+    assert switches.switched_on("SWITCH", default, {}) is default

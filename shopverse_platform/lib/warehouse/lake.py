@@ -45,6 +45,7 @@ from urllib.parse import urlparse
 import duckdb
 
 from shopverse_platform.lib.warehouse import read_groups, write_turns
+from shopverse_platform.lib.warehouse.switches import switched_on
 
 LAKE_PREFIX = "ducklake:"
 # catalog kind -> the DuckDB extension that reads and writes it
@@ -240,8 +241,7 @@ def extension_loading_settings(environ: Mapping[str, str] | None = None) -> dict
     SQL uses is built into DuckDB's wheel or loaded by path here), so none INSTALLed earlier from
     elsewhere is loaded unchecked. $SHOPVERSE_LAKE_VERIFY_EXTENSIONS=1 keeps DuckDB's check (and
     its defaults) for a deployment whose policy asks for it."""
-    env = os.environ if environ is None else environ
-    if env.get(VERIFY_EXTENSIONS_VARIABLE, "").strip().lower() in ("1", "true", "yes"):
+    if switched_on(VERIFY_EXTENSIONS_VARIABLE, False, environ):
         return {}
     return {"allow_unsigned_extensions": True, "autoload_known_extensions": False, "autoinstall_known_extensions": False}
 
@@ -664,7 +664,7 @@ def keep_catalog_open(catalog: Path) -> subprocess.Popen | None:
     catalog's last connection, and SQLite checkpointed and deleted the log under an exclusive lock
     that stalled readers a second at a time). ~50 ms, once a process. Not started when
     $SHOPVERSE_LAKE_KEEP_CATALOG_OPEN is 0. Called under ``_instances_guard``."""
-    if os.environ.get(KEEP_CATALOG_OPEN_VARIABLE, "").strip().lower() in ("0", "false", "no"):
+    if not switched_on(KEEP_CATALOG_OPEN_VARIABLE, True):
         return None
     key = (os.getpid(), catalog)
     keeper = _keepers.get(key)

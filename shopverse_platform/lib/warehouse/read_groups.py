@@ -39,11 +39,12 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import re
 import time
 
 import duckdb
+
+from shopverse_platform.lib.warehouse.switches import switched_on
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,7 @@ _RESULT_METHODS = frozenset({
 def read_groups_enabled(environ: dict[str, str] | None = None) -> bool:
     """Whether a writing lake connection groups its reads: unless $SHOPVERSE_LAKE_READ_GROUPS is 0
     (or false, no)."""
-    env = os.environ if environ is None else environ
-    return env.get(READ_GROUPS_VARIABLE, "").strip().lower() not in ("0", "false", "no")
+    return switched_on(READ_GROUPS_VARIABLE, True, environ)
 
 
 @functools.lru_cache(maxsize=4096)

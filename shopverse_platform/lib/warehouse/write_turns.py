@@ -42,6 +42,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from shopverse_platform.lib.warehouse.switches import switched_on
+
 log = logging.getLogger(__name__)
 
 WRITE_TURNS_VARIABLE = "SHOPVERSE_LAKE_WRITE_TURNS"
@@ -58,8 +60,7 @@ _guard = threading.RLock()
 
 def turns_enabled(environ: dict[str, str] | None = None) -> bool:
     """Whether writers take turns: unless $SHOPVERSE_LAKE_WRITE_TURNS is 0 (or false, no)."""
-    env = os.environ if environ is None else environ
-    return env.get(WRITE_TURNS_VARIABLE, "").strip().lower() not in ("0", "false", "no")
+    return switched_on(WRITE_TURNS_VARIABLE, True, environ)
 
 
 def turn_file(catalog: Path) -> Path:
