@@ -156,11 +156,10 @@ class Warehouse(dg.ConfigurableResource):
             # partitions of one asset written at once): the transaction was rolled back whole, and
             # every step here is idempotent, so the step runs again after a jittered wait.
             raise dg.RetryRequested(max_retries=LAKE_STEP_RETRIES, seconds_to_wait=random.uniform(0.5, 3.0)) from error
-        else:
-            if not read_only:  # the tables this connection created and left empty, primed before the next reads them
-                ducklake.prime_new_tables(lake, self.lineage_name(), config=self._config())
         finally:
-            con.close()
+            con.close()  # its read group, if one is open, ended first (lib/warehouse/read_groups.py)
+        if not read_only:  # the tables this connection created and left empty, primed before the next reads them
+            ducklake.prime_new_tables(lake, self.lineage_name(), config=self._config())
 
 
 class LandingZone(dg.ConfigurableResource):
