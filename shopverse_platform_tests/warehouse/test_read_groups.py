@@ -73,7 +73,10 @@ def _in_the_same_group(con, other) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def _release_lake_instances():
+def _release_lake_instances(monkeypatch):
+    # A group ends at its first read after GROUP_MAX_SECONDS: long enough here that a slow machine
+    # does not end one between two reads a test expects in the same group.
+    monkeypatch.setattr(read_groups, "GROUP_MAX_SECONDS", 60.0)
     yield
     lake.release_instances()
 
@@ -95,14 +98,14 @@ def test_reads_share_a_transaction_until_a_write_which_they_then_see(tmp_path, m
 
 def test_another_connections_commit_shows_in_the_next_group(tmp_path, monkeypatch):
     warehouse = _lake(tmp_path, monkeypatch)
-    monkeypatch.setattr(read_groups, "GROUP_MAX_SECONDS", 0.5)
     with warehouse.connect() as con, warehouse.connect() as other:
         assert _in_the_same_group(con, other)
         con.close_group()
         assert _count(con) == 101
         other.execute("INSERT INTO a VALUES (8, 8)")
         assert _count(con) == 101
-        time.sleep(0.6)  # the group is older than its limit: the next read begins another
+        con.max_age = 0.2
+        time.sleep(0.3)  # the group is older than its limit: the next read begins another
         assert _count(con) == 102
 
 

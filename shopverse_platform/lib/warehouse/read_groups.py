@@ -129,7 +129,7 @@ class ReadGroups:
     def __init__(self, con: duckdb.DuckDBPyConnection, max_age: float | None = None) -> None:
         self.__wrapped__ = con  # what takes a lake's write turns (lib/warehouse/write_turns.py)
         self._con = con
-        self._max_age = GROUP_MAX_SECONDS if max_age is None else max_age
+        self.max_age = GROUP_MAX_SECONDS if max_age is None else max_age  # seconds a group serves reads
         self._opened: float | None = None  # when the open group began; None: no group open
         self._explicit = False  # inside the caller's own BEGIN ... COMMIT
 
@@ -190,7 +190,7 @@ class ReadGroups:
     def _read(self, run):
         if self._explicit:
             return run()
-        if self._opened is not None and time.monotonic() - self._opened > self._max_age:
+        if self._opened is not None and time.monotonic() - self._opened > self.max_age:
             self.close_group()  # another process's commits show within a group's age
         if self._opened is None:
             self._con.execute("BEGIN TRANSACTION")
