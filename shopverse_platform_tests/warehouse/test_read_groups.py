@@ -30,6 +30,8 @@ from shopverse_platform.lib.warehouse.transactions import transaction
     ("SET memory_limit = '1GB'", "neutral"),
     ("RESET threads", "neutral"),
     ("BEGIN TRANSACTION", "begin"),
+    ("-- the caller's own\nBEGIN TRANSACTION", "begin"),  # a comment first is not the first word
+    ("START TRANSACTION", "begin"),
     ("COMMIT", "end"),
     ("ROLLBACK", "end"),
     # the lake's own: writes, schema changes, and anything not known to read

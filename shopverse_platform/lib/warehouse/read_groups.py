@@ -98,9 +98,16 @@ def _kind(statement: duckdb.Statement) -> str:
     if statement.type in _NEUTRAL_TYPES:
         return _NEUTRAL
     if statement.type == duckdb.StatementType.TRANSACTION:
-        first = statement.query.lstrip().split(None, 1)[0].upper() if statement.query.strip() else ""
-        return _BEGIN if first in ("BEGIN", "START") else _END
+        return _BEGIN if _first_words(statement)[:1] in (["begin"], ["start"]) else _END
     return _OTHER
+
+
+def _first_words(statement: duckdb.Statement, count: int = 8) -> list[str]:
+    """The first ``count`` words of ``statement`` as DuckDB tokenizes it, comments left out (DuckDB
+    1.5 keeps the comments before a statement in its text), lower case, quotes taken off."""
+    text = statement.query.encode()  # the tokenizer's offsets count bytes
+    starts = [start for start, kind in duckdb.tokenize(statement.query) if kind != duckdb.token_type.comment][:count]
+    return [_WORD.match(text, start).group().decode().strip('"').lower() for start in starts]
 
 
 def _writes_temp_only(statement: duckdb.Statement) -> bool:
@@ -109,9 +116,7 @@ def _writes_temp_only(statement: duckdb.Statement) -> bool:
     Read by DuckDB's tokens, comments left out."""
     if statement.type not in (duckdb.StatementType.CREATE, duckdb.StatementType.DROP, duckdb.StatementType.INSERT):
         return False
-    text = statement.query.encode()  # the tokenizer's offsets count bytes
-    starts = [start for start, kind in duckdb.tokenize(statement.query) if kind != duckdb.token_type.comment][:8]
-    words = [_WORD.match(text, start).group().decode().strip('"').lower() for start in starts]
+    words = _first_words(statement)
     if statement.type == duckdb.StatementType.CREATE:
         words = words[1:]
         if words[:2] == ["or", "replace"]:
