@@ -10,7 +10,8 @@ again from a temp table: what a daily partition's step does) through the platfor
 ``transactions.in_transaction``, which retries a transaction that met another's commit. Scenarios:
 each writer on its own table (two assets' steps at once), and both on table `a` (two partitions of
 one asset). `--postgres` adds the same on a PostgreSQL catalog (scripts/services/postgres.sh, a
-cluster of its own in a temp folder, stopped after), where the platform takes no turns.
+cluster of its own in a temp folder, stopped after), with the platform's per-table turns (advisory
+locks) and without them (retries only, as before session 27).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def writer(setting: str, table: str, seconds: float, rows: int, first_day: int) 
 
         started = time.perf_counter()
         try:
-            in_transaction(con, replace)
+            in_transaction(con, replace, writes=(table,))  # as replace_date_range names its table
         except duckdb.Error as error:  # its attempts spent: a step would fail here (and Dagster run it again)
             if not lake.is_contention(error):
                 raise
@@ -131,7 +132,7 @@ def main() -> None:
         pg = None
         if args.postgres:
             pg = start_postgres(cleanups, work)
-            layouts.append(("PostgreSQL", False))
+            layouts += [("PostgreSQL", True), ("PostgreSQL", False)]
         for n, (tables, scenario) in enumerate(((("a", "b"), "each writer on its own table"), (("a", "a"), "both on one table, other days"))):
             for catalog, turns in layouts:
                 if catalog == "SQLite":
@@ -139,15 +140,15 @@ def main() -> None:
                     env = dict(os.environ)
                 else:
                     env_pg, script, port = pg
-                    database = f"bench_{n}"
+                    database = f"bench_{n}_{int(turns)}"
                     subprocess.run(["bash", str(script), "createdb", database], env=env_pg, check=True, capture_output=True)
                     setting = (f"ducklake:postgres:dbname={database} host=127.0.0.1 port={port} "
                                "user=shopverse password=shopverse")
-                    env = {**os.environ, "SHOPVERSE_WAREHOUSE_DATA_PATH": str(work / f"pg{n}")}
+                    env = {**os.environ, "SHOPVERSE_WAREHOUSE_DATA_PATH": str(work / f"pg{n}{int(turns)}")}
                     os.environ["SHOPVERSE_WAREHOUSE_DATA_PATH"] = env["SHOPVERSE_WAREHOUSE_DATA_PATH"]
                 outcomes = run(setting, tables, turns, args.seconds, args.rows, env)
                 os.environ.pop("SHOPVERSE_WAREHOUSE_DATA_PATH", None)
-                label = f"{catalog}, " + ("write turns" if turns else ("retry only (before)" if catalog == "SQLite" else "no turns"))
+                label = f"{catalog}, " + (("write turns" if catalog == "SQLite" else "table turns") if turns else "retry only (before)")
                 results.append((scenario, label, outcomes))
                 latencies = [t for o in outcomes for t in o["latencies"]]
                 print(f"{scenario} | {label} | commits {[o['commits'] for o in outcomes]} | redone {[o['redone'] for o in outcomes]} "

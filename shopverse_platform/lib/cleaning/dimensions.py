@@ -141,7 +141,7 @@ def build_sessions(con: duckdb.DuckDBPyConnection, full: bool = False) -> str:
             mode = "full"
         return mode
 
-    return in_transaction(con, update)
+    return in_transaction(con, update, writes=SESSION_TABLES)
 
 
 def session_hours_sql(sessions: TableName | SqlText) -> SqlText:
@@ -192,7 +192,7 @@ def _build_dimension(con: duckdb.DuckDBPyConnection, table_name: str, observatio
         rebuild_table(con, table(table_name), rows, {"file": str(file)} if present else {})  # with its comments
         return observed
 
-    observed = in_transaction(con, update)
+    observed = in_transaction(con, update, writes=(table_name, observations, "dimension_sources"))
     return IncrementalBuild(observed.mode, [*observed.sql, f"CREATE OR REPLACE TABLE {table(table_name)} AS {rows}"])
 
 
@@ -210,7 +210,8 @@ def update_visitor_observations(con: duckdb.DuckDBPyConnection, full: bool = Fal
     # transaction, found nothing to do and cost a scan of the table's days (~12 ms on a DuckLake)
     builds = in_transaction(con, lambda: [update_observations(con, name, name, full, sources=("clean_events",),
                                                               reconciled=("clean_events",) if position else ())
-                                          for position, name in enumerate(VISITOR_OBSERVATIONS)])
+                                          for position, name in enumerate(VISITOR_OBSERVATIONS)],
+                            writes=(*VISITOR_OBSERVATIONS, "dimension_sources"))
     comment_tables(con, (*VISITOR_OBSERVATIONS, "dimension_sources"))  # their columns described in the warehouse
     return IncrementalBuild("; ".join(f"{name}: {build.mode}" for name, build in zip(VISITOR_OBSERVATIONS, builds)),
                             [sql for build in builds for sql in build.sql])
@@ -221,7 +222,8 @@ def update_event_name_observations(con: duckdb.DuckDBPyConnection) -> Incrementa
     name) up to date from the partitions that changed, as the visitor observations are; one
     transaction. The funnels read which steps the shop emits from it, not from every event."""
     build = in_transaction(con, lambda: update_observations(con, "event_name_observations", "event_name_observations",
-                                                            sources=("clean_events",)))
+                                                            sources=("clean_events",)),
+                           writes=("event_name_observations", "dimension_sources"))
     comment_columns(con, "event_name_observations")
     return build
 

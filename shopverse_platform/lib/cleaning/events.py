@@ -38,6 +38,10 @@ from shopverse_platform.lib.warehouse.tables import (
 )
 
 SESSION_TIMEOUT_MINUTES = 30
+# What a cleaning transaction writes: on a lake with a PostgreSQL catalog it takes these tables'
+# write turns, so two partitions cleaned at once (or the order lines' cleaning, which writes the
+# quarantine too) queue instead of failing the later commit (lib/warehouse/write_turns.py).
+CLEANING_WRITES = ("clean_events", "quarantine", "cleaned_landing_files", "partition_fingerprints")
 
 @dataclass(frozen=True)
 class EventRules:
@@ -80,7 +84,7 @@ def clean_event_lines(
         con.register("_landed_lines", lines)
         del lines  # DuckDB holds it until unregistered: one group's lines in memory at a time
         try:
-            with transaction(con):
+            with transaction(con, writes=CLEANING_WRITES):
                 window = {"start": chunk_start, "end": chunk_end}
                 con.execute(load_sql(__file__, "delete_window", target=table("clean_events")), window)
                 con.execute(load_sql(__file__, "delete_quarantine_window"), {**window, "source": "events"})
@@ -256,7 +260,7 @@ def clean_appended_lines(con: duckdb.DuckDBPyConnection, start: date, end: date,
     registered = True
     del lines
     try:
-        with transaction(con):
+        with transaction(con, writes=CLEANING_WRITES):
             _parse_events(con, start, end, rules)
             # nothing is replaced: the day's clean rows count as earlier deliveries too
             con.execute(load_sql(__file__, "duplicate_lines"), {

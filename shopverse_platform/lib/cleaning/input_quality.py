@@ -135,7 +135,7 @@ def write_input_quality(con: duckdb.DuckDBPyConnection, source: str, start: date
     params = {**window, **gates.params(), "duplicate_reason": spec.duplicate_reason,
               "unreadable_reason": spec.unreadable_reason, "unreadable_fails": spec.unreadable_fails,
               "history_start": start - timedelta(days=7 * gates.volume_weeks)}
-    with transaction(con):
+    with transaction(con, writes=("input_quality",)):
         con.execute(load_sql(__file__, "delete_input_quality"), window)
         con.execute(f"INSERT INTO input_quality BY NAME {query}", params)
     cursor = con.execute(

@@ -61,9 +61,10 @@ def _write_clean_and_quarantine(
     # Created outside the transaction: see lib/warehouse.replace_date_range (a DuckDB 2.0.0 bug).
     target, window = table(clean_table), {"start": start, "end": end}
     if not table_exists(con, clean_table):
-        schema_change(con, load_sql(__file__, "empty_table_like", target=target, rows=clean_sql), clean_params)
+        schema_change(con, load_sql(__file__, "empty_table_like", target=target, rows=clean_sql), clean_params,
+                      table=clean_table)
     partition_fingerprints.ensure_table(con)
-    with transaction(con):
+    with transaction(con, writes=(clean_table, "quarantine", "partition_fingerprints")):
         con.execute(load_sql(__file__, "delete_window", target=target), window)
         con.execute(load_sql(__file__, "insert_rows", target=target, rows=clean_sql), clean_params)
         con.execute(load_sql(__file__, "delete_quarantine_window"), {**window, "source": source})

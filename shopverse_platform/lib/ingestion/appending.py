@@ -39,7 +39,7 @@ def append_registry(con: duckdb.DuckDBPyConnection, registered: pa.Table) -> Non
     con.register("_landed_files", registered)
     try:
         add_new_columns(con, "raw_events", "SELECT * FROM _landed_files", {})
-        with transaction(con):
+        with transaction(con, writes=("raw_events",)):
             con.execute(load_sql(__file__, "append_raw_events"))
     finally:
         con.unregister("_landed_files")

@@ -255,7 +255,7 @@ def write_raw_orders(con, exports: list[pa.Table], start: date, end: date, finge
         )
         create_table_if_missing(con, "order_export_files", load_sql(__file__, "order_export_files_ddl"))
         con.execute(load_sql(__file__, "order_export_files_encoding"))  # warehouses from before it
-        with transaction(con):
+        with transaction(con, writes=("order_export_files",)):
             con.execute(load_sql(__file__, "delete_order_export_files"))
             con.execute(load_sql(__file__, "insert_order_export_files", invoice_day=invoice_day))
         return rows

@@ -71,7 +71,8 @@ def build_customer_metrics(con: duckdb.DuckDBPyConnection, full: bool = False) -
             write_comments(con, replaced)
         return mode, f"CREATE OR REPLACE TABLE customer_metrics AS {metrics}"
 
-    mode, final = in_transaction(con, update)
+    mode, final = in_transaction(con, update, writes=("customer_totals", "customer_order_days", "customer_sources",
+                                                      "customer_metrics"))
     return IncrementalBuild(mode, [f"CREATE OR REPLACE TABLE customer_totals AS {everyone}", final])
 
 

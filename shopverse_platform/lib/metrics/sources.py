@@ -130,7 +130,7 @@ def replace_window(
         # Created empty outside the replacing transaction: with duckdb 2.0.0, a table created and
         # bulk-filled in one transaction reports stale statistics (count(*) = 0) to the same
         # connection until it reconnects, which would fail this run's checks.
-        schema_change(con, load_sql(__file__, "empty_table_from_staging", target=target, staging=staging))
+        schema_change(con, load_sql(__file__, "empty_table_from_staging", target=target, staging=staging), table=target)
     rows = replace_date_range(
         con, table=target, date_column=date_column, start=start, end=end,
         select_sql=load_sql(__file__, "staging_rows", staging=staging), exists=True,  # made above if it was not

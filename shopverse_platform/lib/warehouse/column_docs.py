@@ -53,16 +53,19 @@ def comment_tables(con: duckdb.DuckDBPyConnection, tables: Iterable[str],
     names = [table.split(".")[-1] for table in tables]
     if listed is None:
         listed = columns_with_comments(con, [name for name in names if column_descriptions(name)])
-    return _write(con, [statement for name in names for statement in _comment_statements(
-        name, {column: comment for column, _, comment in listed.get(name, [])})])
+    statements = {name: _comment_statements(name, {column: comment for column, _, comment in listed.get(name, [])})
+                  for name in names}
+    return _write(con, [statement for name in names for statement in statements[name]],
+                  [name for name in names if statements[name]])
 
 
-def _write(con: duckdb.DuckDBPyConnection, statements: list[str]) -> int:
+def _write(con: duckdb.DuckDBPyConnection, statements: list[str], tables: list[str]) -> int:
     if statements:
         # One transaction: on a DuckLake every commit is a snapshot written to the catalog (~40 ms
         # each), and a table's comments one by one took ~1 s; in one they are one snapshot. Written
-        # again when the commit met another process's (a step beside it under --workers).
-        in_transaction(con, lambda: con.execute(";\n".join(statements)))
+        # again when the commit met another process's (a step beside it under --workers). A comment
+        # alters its table: on PostgreSQL it takes the tables' write turns (write_turns).
+        in_transaction(con, lambda: con.execute(";\n".join(statements)), writes=tables)
     return len(statements)
 
 

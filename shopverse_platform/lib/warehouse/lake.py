@@ -485,8 +485,8 @@ def connect(location: LakeLocation, alias: str, *, read_only: bool, config: dict
     except BaseException:
         con.close()
         raise
-    if catalog is not None and not read_only:  # its transactions queue for the catalog (write_turns)
-        write_turns.takes_turns(con, catalog)
+    if not read_only:  # its transactions queue for the catalog (write_turns): all on SQLite, per table on PostgreSQL
+        write_turns.takes_turns(con, catalog if catalog is not None else write_turns.PostgresCatalog(location.catalog))
     if not read_only and read_groups.read_groups_enabled():
         return read_groups.ReadGroups(con)
     return con
@@ -627,14 +627,15 @@ def prime_instances() -> list[str]:
 
 
 def release_instances() -> None:
-    """Close this process's lake instances (tests that remove a lake's files; a migration), and
-    end the processes keeping their catalogs open."""
+    """Close this process's lake instances (tests that remove a lake's files; a migration) and its
+    connections for PostgreSQL lakes' write turns, and end the processes keeping catalogs open."""
     with _instances_guard:
         for key in [k for k in _instances if k[0] == os.getpid()]:
             _instances.pop(key).close()
             _primed_at.pop(key, None)
         _created_catalogs.clear()
         end_catalog_keepers()
+        write_turns.release_lock_connections()
 
 
 KEEP_CATALOG_OPEN_VARIABLE = "SHOPVERSE_LAKE_KEEP_CATALOG_OPEN"

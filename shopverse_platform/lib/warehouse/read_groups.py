@@ -229,3 +229,15 @@ def _quiet_rollback(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("ROLLBACK")
     except duckdb.Error:
         pass  # no transaction left to roll back
+
+
+def end_read_group(con: object) -> None:
+    """End the read group of ``con``, or of the connection it wraps (a step's statement log names
+    what it wraps ``__wrapped__``), if one is open: what comes next sees the lake as it is now."""
+    for _ in range(8):  # a few wrappers deep at most
+        if isinstance(con, ReadGroups):
+            con.close_group()
+            return
+        con = getattr(con, "__wrapped__", None)
+        if con is None:
+            return

@@ -38,7 +38,7 @@ def create_table_if_missing(con: duckdb.DuckDBPyConnection, table: str, ddl_sql:
     creation runs in the lake's write turn (``schema_change``)."""
     if table_exists(con, table):
         return False
-    schema_change(con, ddl_sql)
+    schema_change(con, ddl_sql, table=table)
     return True
 
 
@@ -71,7 +71,7 @@ def replace_date_range(
     # Create the empty table outside the transaction: DuckDB 2.0.0 reads a table created empty and
     # filled with >~122k rows inside one transaction as empty on the same connection.
     if not (table_exists(con, table) if exists is None else exists):
-        schema_change(con, f"CREATE TABLE {table} AS SELECT * FROM ({select_sql}) WHERE false", params)
+        schema_change(con, f"CREATE TABLE {table} AS SELECT * FROM ({select_sql}) WHERE false", params, table=table)
     else:
         add_new_columns(con, table, select_sql, params)
     where = f"{date_column} >= ? AND {date_column} < ?" + (f" AND {extra_filter}" if extra_filter else "")
@@ -88,7 +88,7 @@ def replace_date_range(
 
     # On a DuckLake, another process may commit other days of the same table meanwhile (partitions
     # in parallel): the commit then fails whole, and the replacement is done again.
-    return in_transaction(con, replace)
+    return in_transaction(con, replace, writes=(table,))
 
 
 def add_new_columns(con: duckdb.DuckDBPyConnection, table: str, select_sql: str, params: list | dict) -> list[str]:
@@ -113,7 +113,7 @@ def add_new_columns(con: duckdb.DuckDBPyConnection, table: str, select_sql: str,
     con.execute("DROP TABLE temp.main._new_shape")
     for name, dtype in missing:
         quoted = '"' + name.replace('"', '""') + '"'
-        schema_change(con, f"ALTER TABLE {table} ADD COLUMN {quoted} {dtype}")  # a type DuckDB itself reported
+        schema_change(con, f"ALTER TABLE {table} ADD COLUMN {quoted} {dtype}", table=table)  # a type DuckDB itself reported
     return [name for name, _ in missing]
 
 
@@ -122,7 +122,7 @@ def replace_table(
 ) -> int:
     """Atomically rebuild a whole (unpartitioned) table from a query (``params`` as in ``replace_date_range``),
     with its documented columns' comments (lib/warehouse/columns.toml) in the same transaction."""
-    return in_transaction(con, lambda: rebuild_table(con, table, select_sql, params))
+    return in_transaction(con, lambda: rebuild_table(con, table, select_sql, params), writes=(table,))
 
 
 def rebuild_table(con: duckdb.DuckDBPyConnection, table: str, select_sql: str,

@@ -1,0 +1,178 @@
+"""Writers of a lake with a PostgreSQL catalog take turns per table (lib/warehouse/write_turns.py):
+a transaction naming the tables it writes holds an advisory lock per table, so two writers of one
+table queue instead of the later commit failing, and writers of other tables go on beside it. On a
+real PostgreSQL cluster (services), but for what needs none."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from shopverse_platform.defs.resources import Warehouse
+from shopverse_platform.lib.warehouse import lake, read_groups, write_turns
+from shopverse_platform.lib.warehouse.transactions import transaction
+from shopverse_platform_tests.automation.test_celery_workers import lake_catalogued_in_postgres  # noqa: F401 (fixture)
+
+# One writer process: connects to the lake ($SHOPVERSE_WAREHOUSE), stages its rows, says so
+# (<start>.<name>), waits for the start file, then replaces day after day of its table through
+# in_transaction naming the table (as replace_date_range does), counting the attempts; prints
+# commits, attempts, failed.
+WRITER = """
+import json, os, sys, time
+from pathlib import Path
+from shopverse_platform.lib.warehouse import lake
+from shopverse_platform.lib.warehouse.transactions import in_transaction
+table, commits_wanted, start, name = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
+location = lake.parse_location(os.environ["SHOPVERSE_WAREHOUSE"], os.environ["SHOPVERSE_WAREHOUSE_DATA_PATH"])
+con = lake.connect(location, "shopverse", read_only=False, config={"threads": 1})
+con.execute("CREATE TEMP TABLE staging AS SELECT i % 5 AS day, i AS v, md5(i::VARCHAR) AS s FROM range(100000) r(i)")
+start.with_name(start.name + "." + name).touch()
+while not start.exists():
+    time.sleep(0.01)
+commits = attempts = 0
+failed = None
+while commits < commits_wanted and failed is None:
+    day = commits % 5
+    def replace():
+        global attempts
+        attempts += 1
+        con.execute(f"DELETE FROM {table} WHERE day = ?", [day])
+        con.execute(f"INSERT INTO {table} SELECT * FROM staging WHERE day = ?", [day])
+    try:
+        in_transaction(con, replace, writes=(table,))
+        commits += 1
+    except Exception as error:  # attempts exhausted
+        failed = str(error)[:200]
+print(json.dumps({"commits": commits, "attempts": attempts, "failed": failed}))
+"""
+
+
+def _new_tables() -> None:
+    with Warehouse(path=os.environ["SHOPVERSE_WAREHOUSE"]).connect() as con:
+        for table in ("a", "b"):
+            con.execute(f"CREATE TABLE {table} (day INTEGER, v BIGINT, s VARCHAR)")
+            con.execute(f"INSERT INTO {table} SELECT i % 5, i, md5(i::VARCHAR) FROM range(100000) r(i)")
+
+
+def _writers(tmp_path: Path, tables: list[str], commits: int, turns: str = "1") -> list[subprocess.Popen]:
+    """Writer processes, one per entry of ``tables`` (its table), started together once all are ready."""
+    start = tmp_path / f"start-{turns}-{'-'.join(tables)}"
+    env = {**os.environ, write_turns.WRITE_TURNS_VARIABLE: turns}
+    names = [f"w{i}" for i in range(len(tables))]
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, table, str(commits), str(start), name],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+               for table, name in zip(tables, names)]
+    deadline = time.monotonic() + 120
+    while not all(start.with_name(f"{start.name}.{name}").exists() for name in names):
+        assert time.monotonic() < deadline and all(w.poll() is None for w in writers), "a writer did not get ready"
+        time.sleep(0.05)
+    start.touch()
+    return writers
+
+
+def _outcome(writer: subprocess.Popen, timeout: float = 600) -> dict:
+    out, err = writer.communicate(timeout=timeout)
+    assert writer.returncode == 0, err[-2000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _turn_holders(conninfo: str) -> list[tuple[int, str]]:
+    """(backend pid, lock mode) of the advisory locks held now, as an operator would list them."""
+    import psycopg2
+
+    with psycopg2.connect(conninfo) as probe, probe.cursor() as cursor:
+        cursor.execute("SELECT l.pid, l.mode FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+                       "WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = %s ORDER BY 1",
+                       (write_turns.LOCK_APPLICATION_NAME,))
+        return cursor.fetchall()
+
+
+@pytest.mark.services
+def test_a_writer_of_a_table_waits_for_its_turn_and_a_writer_of_another_table_does_not(lake_catalogued_in_postgres, tmp_path):
+    _new_tables()
+    conninfo = lake_catalogued_in_postgres.split("ducklake:postgres:", 1)[1]
+    with Warehouse(path=lake_catalogued_in_postgres).connect() as con:
+        assert write_turns.catalog_of(con) == write_turns.PostgresCatalog(conninfo)
+        with write_turns.write_turn(con, writes=("a",)) as held:
+            assert held
+            assert len(_turn_holders(conninfo)) == 1
+            same_table, other_table = _writers(tmp_path, ["a", "b"], 1)
+            assert _outcome(other_table, timeout=120) == {"commits": 1, "attempts": 1, "failed": None}
+            time.sleep(2.0)  # ample for the other writer to reach its transaction
+            assert same_table.poll() is None, "it committed to table a while this process held a's turn"
+        assert _outcome(same_table, timeout=120) == {"commits": 1, "attempts": 1, "failed": None}
+        assert _turn_holders(conninfo) == []  # given back
+
+
+@pytest.mark.services
+def test_two_writers_of_one_table_redo_no_transaction(lake_catalogued_in_postgres, tmp_path):
+    """Two processes replace days of the same table 15 times each: taking the table's turns, every
+    transaction commits at its first attempt. The control, without turns (the variable at 0, as
+    before), shows the writers overlap: DuckLake refuses the later of two commits deleting from one
+    table, and the transaction is done again."""
+    _new_tables()
+    taking_turns = [_outcome(writer) for writer in _writers(tmp_path, ["a", "a"], 15)]
+    assert taking_turns == [{"commits": 15, "attempts": 15, "failed": None}] * 2
+    optimistic = [_outcome(writer) for writer in _writers(tmp_path, ["a", "a"], 15, turns="0")]
+    assert any(o["attempts"] > o["commits"] or o["failed"] for o in optimistic), optimistic
+
+
+@pytest.mark.services
+def test_a_lost_lock_connection_is_opened_again(lake_catalogued_in_postgres):
+    """An operator ending the turns' session (or the server restarting) takes its locks with it:
+    giving the turn back does not fail, and the next turn opens a new connection."""
+    import psycopg2
+
+    _new_tables()
+    conninfo = lake_catalogued_in_postgres.split("ducklake:postgres:", 1)[1]
+    with Warehouse(path=lake_catalogued_in_postgres).connect() as con:
+        with transaction(con, writes=("a",)):
+            con.execute("DELETE FROM a WHERE day = 0")
+            [(first_backend, mode)] = _turn_holders(conninfo)
+            assert mode == "ExclusiveLock"
+            with psycopg2.connect(conninfo) as admin, admin.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(%s)", (first_backend,))
+        with transaction(con, writes=("a", "b")):
+            holders = _turn_holders(conninfo)
+            assert len(holders) == 2 and first_backend not in {pid for pid, _ in holders}
+            con.execute("DELETE FROM b WHERE day = 0")
+        assert _turn_holders(conninfo) == []
+        assert con.execute("SELECT (SELECT count(*) FROM a WHERE day = 0), (SELECT count(*) FROM b WHERE day = 0)").fetchone() == (0, 0)
+
+
+def test_a_postgresql_lake_takes_no_turn_for_no_table_or_with_turns_off(monkeypatch):
+    """Naming no table, a PostgreSQL lake's transaction stays optimistic, as with turns switched
+    off: no connection is even made for locks (this catalog's server does not exist, and naming a
+    table with turns on fails trying to reach it)."""
+    import psycopg2
+
+    catalog = write_turns.PostgresCatalog("dbname=none host=/nonexistent/socket/dir connect_timeout=2")
+    with write_turns.table_turns(catalog, ()) as held:
+        assert held is False
+    monkeypatch.setenv(write_turns.WRITE_TURNS_VARIABLE, "0")
+    with write_turns.table_turns(catalog, ["a"]) as held:
+        assert held is False
+    monkeypatch.delenv(write_turns.WRITE_TURNS_VARIABLE)
+    with pytest.raises(psycopg2.OperationalError):
+        with write_turns.table_turns(catalog, ["a"]):
+            pass
+
+
+def test_a_turn_is_taken_after_the_read_group_ends(tmp_path, monkeypatch):
+    """A read group left open while waiting for a turn would hold a catalog snapshot another
+    writer may wait on: write_turn ends it first (here on a SQLite lake, where groups exist too)."""
+    monkeypatch.delenv("SHOPVERSE_WAREHOUSE_DATA_PATH", raising=False)
+    with Warehouse(path=f"ducklake:sqlite:{tmp_path / 'shopverse.sqlite'}").connect() as con:
+        assert isinstance(con, read_groups.ReadGroups)
+        con.execute("CREATE TABLE a (day INTEGER)")
+        con.execute("SELECT count(*) FROM a").fetchall()
+        assert con._opened is not None  # a group is open
+        with write_turns.write_turn(con) as held:
+            assert held and con._opened is None
+    lake.release_instances()
