@@ -77,9 +77,26 @@ def cmd_info(args: argparse.Namespace) -> int:
             lake = footprint(con)
             print(f"  snapshots     {lake.snapshots:,} (shopverse warehouse maintain expires the old ones)")
             print(f"  data files    {lake.data_files:,}, {lake.data_bytes / 2**20:,.1f} MB")
+            names = [name for (name,) in con.execute("SELECT table_name FROM duckdb_tables() "
+                                                     "WHERE database_name = current_database()").fetchall()]
+            print(f"  write turns   {describe_turns(warehouse.lake(), names)}")
         else:
             print(f"  file size     {warehouse.resolved_path().stat().st_size / 2**20:,.1f} MB")
     return 0
+
+
+def describe_turns(location, tables: list[str]) -> str:
+    """Who holds the lake's write turns and who waits (lib/warehouse/write_turns.py), in one line."""
+    from shopverse_platform.lib.warehouse.write_turns import PostgresCatalog, turn_holders
+
+    catalog = location.catalog_file() or PostgresCatalog(location.catalog)
+    holders = turn_holders(catalog, tables)
+    held = [str(holder) for holder in holders if not holder.waiting]
+    waiting = [str(holder) for holder in holders if holder.waiting]
+    if not holders:
+        return "none held (no transaction writing now)"
+    return (f"held by {', '.join(held) or 'none'}" + (f"; waiting: {', '.join(waiting)}" if waiting else "")
+            + " (a waiter is a transaction queued behind another process's)")
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

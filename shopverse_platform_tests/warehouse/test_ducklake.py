@@ -122,6 +122,7 @@ def test_a_migrated_file_continues_on_the_lake_as_the_file_does_and_a_new_lake_b
     tables = len(snapshot(str(six_days)))
     assert info_lake.startswith("DuckLake sqlite:") and f"tables        {tables} (" in info_lake
     assert "snapshots" in info_lake and "data files" in info_lake
+    assert "write turns   none held" in info_lake and "write turns" not in info_file
     assert info_file.startswith("DuckDB file:") and f"tables        {tables} (" in info_file and "file size" in info_file
     _backfill(monkeypatch, capsys, migrated, LAST, LAST)
     file_tables = snapshot(str(file))

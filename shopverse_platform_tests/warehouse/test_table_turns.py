@@ -82,15 +82,20 @@ def _outcome(writer: subprocess.Popen, timeout: float = 600) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def _turn_holders(conninfo: str) -> list[tuple[int, str]]:
-    """(backend pid, lock mode) of the advisory locks held now, as an operator would list them."""
+def _lock_backends(conninfo: str) -> list[tuple[int, str, str]]:
+    """(backend pid, lock mode, application name) of the advisory locks granted now, read from
+    pg_locks independently of turn_holders, as an operator would list them."""
     import psycopg2
 
-    with psycopg2.connect(conninfo) as probe, probe.cursor() as cursor:
-        cursor.execute("SELECT l.pid, l.mode FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
-                       "WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = %s ORDER BY 1",
-                       (write_turns.LOCK_APPLICATION_NAME,))
-        return cursor.fetchall()
+    probe = psycopg2.connect(conninfo)
+    try:
+        with probe.cursor() as cursor:
+            cursor.execute("SELECT l.pid, l.mode, a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+                           "WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE %s ORDER BY 1",
+                           (write_turns.LOCK_APPLICATION_NAME + " %",))
+            return cursor.fetchall()
+    finally:
+        probe.close()
 
 
 @pytest.mark.services
@@ -101,13 +106,18 @@ def test_a_writer_of_a_table_waits_for_its_turn_and_a_writer_of_another_table_do
         assert write_turns.catalog_of(con) == write_turns.PostgresCatalog(conninfo)
         with write_turns.write_turn(con, writes=("a",)) as held:
             assert held
-            assert len(_turn_holders(conninfo)) == 1
+            [(_, mode, application)] = _lock_backends(conninfo)
+            assert mode == "ExclusiveLock" and application == f"{write_turns.LOCK_APPLICATION_NAME} {os.getpid()}"
             same_table, other_table = _writers(tmp_path, ["a", "b"], 1)
             assert _outcome(other_table, timeout=120) == {"commits": 1, "attempts": 1, "failed": None}
             time.sleep(2.0)  # ample for the other writer to reach its transaction
             assert same_table.poll() is None, "it committed to table a while this process held a's turn"
+            # who holds and who waits, as `shopverse warehouse info` lists them
+            assert write_turns.turn_holders(write_turns.catalog_of(con), ["a", "b"]) == [
+                write_turns.TurnHolder(os.getpid(), False, "a"), write_turns.TurnHolder(same_table.pid, True, "a")]
         assert _outcome(same_table, timeout=120) == {"commits": 1, "attempts": 1, "failed": None}
-        assert _turn_holders(conninfo) == []  # given back
+        assert _lock_backends(conninfo) == []  # given back
+        assert write_turns.turn_holders(write_turns.catalog_of(con), ["a", "b"]) == []
 
 
 @pytest.mark.services
@@ -134,15 +144,14 @@ def test_a_lost_lock_connection_is_opened_again(lake_catalogued_in_postgres):
     with Warehouse(path=lake_catalogued_in_postgres).connect() as con:
         with transaction(con, writes=("a",)):
             con.execute("DELETE FROM a WHERE day = 0")
-            [(first_backend, mode)] = _turn_holders(conninfo)
-            assert mode == "ExclusiveLock"
+            [(first_backend, _, _)] = _lock_backends(conninfo)
             with psycopg2.connect(conninfo) as admin, admin.cursor() as cursor:
                 cursor.execute("SELECT pg_terminate_backend(%s)", (first_backend,))
         with transaction(con, writes=("a", "b")):
-            holders = _turn_holders(conninfo)
-            assert len(holders) == 2 and first_backend not in {pid for pid, _ in holders}
+            backends = _lock_backends(conninfo)
+            assert len(backends) == 2 and first_backend not in {backend for backend, _, _ in backends}
             con.execute("DELETE FROM b WHERE day = 0")
-        assert _turn_holders(conninfo) == []
+        assert _lock_backends(conninfo) == []
         assert con.execute("SELECT (SELECT count(*) FROM a WHERE day = 0), (SELECT count(*) FROM b WHERE day = 0)").fetchone() == (0, 0)
 
 

@@ -242,3 +242,56 @@ def test_priming_a_never_filled_table_waits_for_the_turn(tmp_path, monkeypatch):
 
         _while_another_process_holds_the_turn(catalog, tmp_path, create_and_prime)
         assert primed == ["never_filled"]
+
+
+def test_who_holds_and_who_waits_for_the_turn_and_a_long_wait_is_logged(tmp_path, monkeypatch, caplog):
+    """The kernel's file locks say which process holds a SQLite lake's turn and which wait
+    (``turn_holders``, what `shopverse warehouse info` prints); a writer that waited a second or
+    more logs a warning naming the holder, so a slow step says why."""
+    monkeypatch.delenv("SHOPVERSE_WAREHOUSE_DATA_PATH", raising=False)
+    catalog = tmp_path / "shopverse.sqlite"
+    _new_lake(catalog)
+    assert write_turns.turn_holders(catalog) == []
+    ready, stop = tmp_path / "ready", tmp_path / "stop"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(catalog), str(ready), str(stop)])
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert time.monotonic() < deadline and holder.poll() is None, "the holder did not take the turn"
+            time.sleep(0.05)
+        assert write_turns.turn_holders(catalog) == [write_turns.TurnHolder(holder.pid, False)]
+        monkeypatch.setenv("SHOPVERSE_WAREHOUSE", f"ducklake:sqlite:{catalog}")
+        assert f"  write turns   held by PID {holder.pid} (" in _shopverse("warehouse")
+        with Warehouse(path=f"ducklake:sqlite:{catalog}").connect() as con:
+            caplog.set_level("WARNING", logger=write_turns.__name__)
+            writer = threading.Thread(target=lambda: in_transaction(con, lambda: con.execute("DELETE FROM a WHERE day = 2")),
+                                      daemon=True)
+            writer.start()
+            deadline = time.monotonic() + 30
+            while write_turns.TurnHolder(os.getpid(), True) not in write_turns.turn_holders(catalog):
+                assert time.monotonic() < deadline, write_turns.turn_holders(catalog)
+                time.sleep(0.05)
+            time.sleep(write_turns.WAIT_REPORTED_SECONDS + 0.2)
+            stop.touch()
+            writer.join(timeout=60)
+            assert not writer.is_alive()
+        [warning] = [r.getMessage() for r in caplog.records if r.name == write_turns.__name__]
+        assert warning.startswith("waited ") and f"held by PID {holder.pid}" in warning, warning
+    finally:
+        stop.touch()
+        holder.wait(timeout=60)
+    assert write_turns.turn_holders(catalog) == []
+
+
+def _shopverse(*argv: str) -> str:
+    """The `shopverse` command's output, run in this process (main's parser)."""
+    import contextlib
+    import io
+
+    from shopverse_platform.cli.main import build_parser
+
+    args = build_parser().parse_args(list(argv))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert args.func(args) == 0
+    return out.getvalue()

@@ -54,6 +54,7 @@ import fcntl
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -70,7 +71,24 @@ TURN_SUFFIX = ".write-turn"
 # The advisory locks' first key on a PostgreSQL catalog (hashtext of it): the platform's turns, apart
 # from any other use of advisory locks in the same database. The second key is the table's name.
 TABLE_TURN_NAMESPACE = "shopverse write turn"
+# The lock connections' application name: this prefix and the OS process's PID, so that an operator
+# (and turn_holders) can tell which process holds or waits for a turn.
 LOCK_APPLICATION_NAME = "shopverse write turns"
+# A wait for a turn this long or longer is logged as a warning naming who held it: a step that waits
+# shows why it is slow (another process's transaction), not only that it is.
+WAIT_REPORTED_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class TurnHolder:
+    """A process holding or waiting for a write turn."""
+
+    pid: int  # the OS process (on PostgreSQL, as its lock connection's application name says)
+    waiting: bool  # False: it holds the turn
+    table: str | None = None  # a PostgreSQL lake's table whose turn it is (None: SQLite's one turn, or unknown)
+
+    def __str__(self) -> str:
+        return f"PID {self.pid}" + (f" ({self.table})" if self.table else "")
 
 
 @dataclass(frozen=True)
@@ -170,8 +188,10 @@ def _take(catalog: Path) -> None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            log.debug("waiting for the write turn of %s", catalog)
+            holders = [holder for holder in turn_holders(catalog) if not holder.waiting]
+            started = time.monotonic()
             fcntl.flock(fd, fcntl.LOCK_EX)
+            _report_wait(f"the write turn of {catalog}", holders, time.monotonic() - started)
     except BaseException:
         os.close(fd)
         raise
@@ -252,7 +272,7 @@ def _lock_connection(catalog: PostgresCatalog):
     key = (os.getpid(), catalog)
     lock_con = _lock_connections.get(key)
     if lock_con is None or lock_con.closed:
-        lock_con = psycopg2.connect(catalog.conninfo, application_name=LOCK_APPLICATION_NAME)
+        lock_con = psycopg2.connect(catalog.conninfo, application_name=f"{LOCK_APPLICATION_NAME} {os.getpid()}")
         lock_con.autocommit = True
         _lock_connections[key] = lock_con
     return lock_con
@@ -263,9 +283,11 @@ def _advisory_lock(lock_con, table: str) -> None:
         cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s), hashtext(%s))", (TABLE_TURN_NAMESPACE, table))
         if cursor.fetchone()[0]:
             return
-        log.debug("waiting for the write turn of table %s", table)
+        holders = [holder for holder in _advisory_holders(cursor, [table]) if not holder.waiting]
+        started = time.monotonic()
         cursor.execute("SELECT pg_advisory_lock(hashtext(%s), hashtext(%s))", (TABLE_TURN_NAMESPACE, table))
         cursor.fetchone()
+        _report_wait(f"the write turn of table {table}", holders, time.monotonic() - started)
 
 
 def _advisory_unlock(catalog: PostgresCatalog, lock_con, table: str) -> None:
@@ -288,3 +310,63 @@ def release_lock_connections() -> None:
     """Close this process's advisory-lock connections (none of their turns is held after a block)."""
     for key in [key for key in _lock_connections if key[0] == os.getpid()]:
         _lock_connections.pop(key).close()
+
+
+def _report_wait(turn: str, holders: list[TurnHolder], waited: float) -> None:
+    if waited >= WAIT_REPORTED_SECONDS:
+        log.warning("waited %.1f s for %s, held by %s (another process's transaction)", waited, turn,
+                    ", ".join(map(str, holders)) or "a process gone since")
+
+
+def turn_holders(catalog: Path | PostgresCatalog, tables: Iterable[str] = ()) -> list[TurnHolder]:
+    """The processes holding or waiting for the lake's write turns now. A SQLite lake's: from the
+    kernel's list of file locks (``/proc/locks``: Linux; elsewhere none are listed). A PostgreSQL
+    lake's: from ``pg_locks``, each turn's table named when it is one of ``tables``."""
+    if isinstance(catalog, PostgresCatalog):
+        import psycopg2
+
+        probe = psycopg2.connect(catalog.conninfo)
+        try:
+            with probe.cursor() as cursor:
+                return _advisory_holders(cursor, list(tables))
+        finally:
+            probe.close()
+    return _flock_holders(turn_file(catalog))
+
+
+def _flock_holders(file: Path) -> list[TurnHolder]:
+    """``/proc/locks`` lines of ``file``'s flock: ``1: FLOCK  ADVISORY  WRITE <pid> <major>:<minor>:<inode>
+    0 EOF`` for the holder, the same after ``->`` for each waiter (device numbers in hex)."""
+    try:
+        status = file.stat()
+        listing = Path("/proc/locks").read_text()
+    except OSError:  # no turn file yet (no writer ever), or not Linux
+        return []
+    device = f"{os.major(status.st_dev):02x}:{os.minor(status.st_dev):02x}:{status.st_ino}"
+    holders = []
+    for line in listing.splitlines():
+        fields = line.split()
+        waiting = len(fields) > 1 and fields[1] == "->"
+        fields = fields[2:] if waiting else fields[1:]
+        if len(fields) >= 5 and fields[0] == "FLOCK" and fields[4] == device:
+            holders.append(TurnHolder(int(fields[3]), waiting))
+    return holders
+
+
+def _advisory_holders(cursor, tables: list[str]) -> list[TurnHolder]:
+    """The platform's advisory locks in the catalog's database, granted and awaited, from
+    ``pg_locks``: the lock connections' application name gives the OS process; a lock's second key
+    (``objid``, hashtext of the table's name as unsigned) is matched against ``tables``."""
+    cursor.execute(
+        "SELECT a.application_name, NOT l.granted, t.name FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+        "LEFT JOIN unnest(%s::text[]) AS t(name) ON l.objid::bigint = (hashtext(t.name)::bigint & 4294967295) "
+        "WHERE l.locktype = 'advisory' AND l.objsubid = 2 "
+        "AND l.classid::bigint = (hashtext(%s)::bigint & 4294967295) AND l.database = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY l.granted DESC, a.pid",
+        (tables, TABLE_TURN_NAMESPACE))
+    holders = []
+    for application, waiting, table in cursor.fetchall():
+        pid = (application or "").removeprefix(LOCK_APPLICATION_NAME).strip()
+        if pid.isdigit():
+            holders.append(TurnHolder(int(pid), waiting, table))
+    return holders
