@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from shopverse_platform.lib.warehouse.lake import quoted_identifier, string_literal
 from shopverse_platform.lib.warehouse.transactions import in_transaction
 
 COLUMNS_FILE = Path(__file__).with_name("columns.toml")
@@ -102,7 +103,7 @@ def _comment_statements(name: str, current: Mapping[str, str | None]) -> list[st
     # ("syntax error at or near ?"), so the description is quoted here as a SQL string literal.
     # Only comments that differ are written: a daily run writes the same descriptions again and
     # each COMMENT is a catalog change (13 ms a table on every materialization otherwise).
-    return [f"COMMENT ON COLUMN {_identifier(name)}.{_identifier(column)} IS {_literal(descriptions[column])}"
+    return [f"COMMENT ON COLUMN {quoted_identifier(name)}.{quoted_identifier(column)} IS {string_literal(descriptions[column])}"
             for column, comment in current.items() if column in descriptions and comment != descriptions[column]]
 
 
@@ -119,13 +120,3 @@ def columns_with_comments(con: duckdb.DuckDBPyConnection, tables: Sequence[str])
                 "ORDER BY table_name, column_index", [[table.split(".")[-1] for table in tables]]).fetchall():
             listed.setdefault(name, []).append((column, dtype, comment))
     return listed
-
-
-def _literal(text: str) -> str:
-    """``text`` as a standard SQL string literal: single quotes doubled (DuckDB reads no backslash
-    escapes in a plain '...' literal), so no description can end the literal early."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'

@@ -162,7 +162,7 @@ def sqlite_catalog_created(file: Path) -> bool:
         return True
     probe = duckdb.connect(config=extension_loading_settings())
     try:
-        probe.execute(f"LOAD {_literal(extension_path(CATALOG_EXTENSIONS['sqlite']))}")
+        probe.execute(f"LOAD {string_literal(extension_path(CATALOG_EXTENSIONS['sqlite']))}")
         found = probe.execute("SELECT count(*) FROM sqlite_scan(?, 'sqlite_master') "
                               "WHERE type = 'table' AND name = 'ducklake_metadata'", [str(file)]).fetchone()[0] > 0
     except duckdb.Error:  # a file another process is creating
@@ -209,9 +209,11 @@ def extension_path(name: str) -> str:
     return str(found)
 
 
-def _literal(text: str) -> str:
-    # LOAD and ATTACH take no bound parameters (DuckDB binds values only in queries): the text is a
-    # path of an installed package or the configured catalog, quoted as a string literal.
+def string_literal(text: str) -> str:
+    """``text`` quoted as a standard SQL string literal (single quotes doubled; DuckDB reads no
+    backslash escapes in a plain '...' literal, so no text can end it early), for the statements
+    that take no bound parameters (DuckDB binds values only in queries): LOAD and ATTACH (a path of
+    an installed package, the configured catalog) and COMMENT ON (a column's description)."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -221,7 +223,7 @@ def quoted_identifier(name: str) -> str:
 
 def load_extensions(con: duckdb.DuckDBPyConnection, catalog_kind: str) -> None:
     for name in ("ducklake", CATALOG_EXTENSIONS[catalog_kind]):
-        con.execute(f"LOAD {_literal(extension_path(name))}")
+        con.execute(f"LOAD {string_literal(extension_path(name))}")
 
 
 VERIFY_EXTENSIONS_VARIABLE = "SHOPVERSE_LAKE_VERIFY_EXTENSIONS"
@@ -272,16 +274,16 @@ def object_store_secret(environ: Mapping[str, str]) -> str:
     if uses_credential_chain(environ):
         options = ["PROVIDER credential_chain"]
         if environ.get("AWS_PROFILE"):
-            options.append(f"PROFILE {_literal(environ['AWS_PROFILE'])}")
+            options.append(f"PROFILE {string_literal(environ['AWS_PROFILE'])}")
     else:
-        options = [f"KEY_ID {_literal(environ['AWS_ACCESS_KEY_ID'])}", f"SECRET {_literal(environ['AWS_SECRET_ACCESS_KEY'])}"]
+        options = [f"KEY_ID {string_literal(environ['AWS_ACCESS_KEY_ID'])}", f"SECRET {string_literal(environ['AWS_SECRET_ACCESS_KEY'])}"]
         if environ.get("AWS_SESSION_TOKEN"):
-            options.append(f"SESSION_TOKEN {_literal(environ['AWS_SESSION_TOKEN'])}")
-    options.append(f"REGION {_literal(region)}")
+            options.append(f"SESSION_TOKEN {string_literal(environ['AWS_SESSION_TOKEN'])}")
+    options.append(f"REGION {string_literal(region)}")
     endpoint = environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL")
     if endpoint:
         url = urlparse(endpoint if "://" in endpoint else f"https://{endpoint}")
-        options += [f"ENDPOINT {_literal(url.netloc)}", "URL_STYLE 'path'",
+        options += [f"ENDPOINT {string_literal(url.netloc)}", "URL_STYLE 'path'",
                     f"USE_SSL {'false' if url.scheme == 'http' else 'true'}"]
     return f"CREATE OR REPLACE TEMPORARY SECRET {OBJECT_STORE_SECRET} (TYPE s3, {', '.join(options)})"
 
@@ -296,10 +298,10 @@ def use_object_store(con: duckdb.DuckDBPyConnection, location: LakeLocation,
     pointed_at = env.get("AWS_ACCESS_KEY_ID") or any(env.get(name) for name in CHAIN_VARIABLES)
     if not ((data_path or "").startswith("s3://") or (data_path is None and pointed_at)):
         return False
-    con.execute(f"LOAD {_literal(extension_path('httpfs'))}")
+    con.execute(f"LOAD {string_literal(extension_path('httpfs'))}")
     chain = uses_credential_chain(env)
     if chain:
-        con.execute(f"LOAD {_literal(extension_path('aws'))}")
+        con.execute(f"LOAD {string_literal(extension_path('aws'))}")
     try:
         con.execute(object_store_secret(env))
     except duckdb.Error as error:
@@ -326,7 +328,7 @@ def attach(con: duckdb.DuckDBPyConnection, location: LakeLocation, alias: str, *
     options = []
     data_path = location.attach_data_path()
     if data_path is not None:
-        options.append(f"DATA_PATH {_literal(data_path)}")
+        options.append(f"DATA_PATH {string_literal(data_path)}")
         if not read_only and "://" not in data_path:
             Path(data_path).mkdir(parents=True, exist_ok=True)
     if read_only:
@@ -337,7 +339,7 @@ def attach(con: duckdb.DuckDBPyConnection, location: LakeLocation, alias: str, *
         if not read_only:
             use_write_ahead_log(file, con)
     try:
-        con.execute(f"ATTACH {_literal(location.attach_target)} AS {quoted_identifier(alias)}"
+        con.execute(f"ATTACH {string_literal(location.attach_target)} AS {quoted_identifier(alias)}"
                     + (f" ({', '.join(options)})" if options else ""))
     except duckdb.Error as error:
         if data_path is None and location.catalog_kind == "postgres" and "DATA_PATH" in str(error):
@@ -408,7 +410,7 @@ def catalog_pragma(con: duckdb.DuckDBPyConnection, catalog: Path, pragma: str) -
     """The rows of ``PRAGMA <pragma>`` on a SQLite catalog, read through DuckDB's SQLite (``con``
     has the sqlite extension loaded) on a read-only attach of its own."""
     # ATTACH takes no bound parameters: the configured catalog's path, quoted
-    con.execute(f"ATTACH {_literal(str(catalog))} AS {CATALOG_PROBE} (TYPE sqlite, READ_ONLY)")
+    con.execute(f"ATTACH {string_literal(str(catalog))} AS {CATALOG_PROBE} (TYPE sqlite, READ_ONLY)")
     try:
         return con.execute(f"SELECT * FROM sqlite_query('{CATALOG_PROBE}', ?)", [f"PRAGMA {pragma}"]).fetchall()
     finally:
@@ -559,10 +561,7 @@ def prime_table_statistics(con: duckdb.DuckDBPyConnection, alias: str, catalog: 
                     primed.append(name)
             except duckdb.Error as error:
                 log.debug("lake statistics: %s left unprimed: %s", name, error)
-                try:
-                    con.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass
+                read_groups.quiet_rollback(con)
     if primed:
         log.info("lake statistics given to the never-filled tables %s", ", ".join(primed))
     return primed

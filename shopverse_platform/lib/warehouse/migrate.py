@@ -27,7 +27,8 @@ from pathlib import Path
 
 import duckdb
 
-from shopverse_platform.lib.warehouse.lake import LakeLocation, attach, prime_table_statistics, quoted_identifier
+from shopverse_platform.lib.warehouse.lake import (LakeLocation, attach, prime_table_statistics, quoted_identifier,
+                                                   string_literal)
 from shopverse_platform.lib.warehouse.lock import warehouse_lock
 from shopverse_platform.lib.warehouse.tables import transaction
 
@@ -49,10 +50,6 @@ def source_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [name for (name,) in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main' ORDER BY table_name",
         [SOURCE_ALIAS]).fetchall()]
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _empty_target(lake_con: duckdb.DuckDBPyConnection) -> str:
@@ -85,7 +82,7 @@ def migrate_file_to_lake(source: Path, lake_con: duckdb.DuckDBPyConnection,
     lake = _empty_target(lake_con)
     with warehouse_lock(source, timeout=600.0):
         # ATTACH takes no bound parameters; the path is the configured warehouse file, quoted.
-        lake_con.execute(f"ATTACH {_literal(str(source))} AS {SOURCE_ALIAS} (READ_ONLY)")
+        lake_con.execute(f"ATTACH {string_literal(str(source))} AS {SOURCE_ALIAS} (READ_ONLY)")
         return _copied_and_primed(lake_con, lake, echo)
 
 
@@ -133,7 +130,7 @@ def _copy(con: duckdb.DuckDBPyConnection, echo: Callable[[str], None]) -> list[M
                 "AND table_name = ? AND comment IS NOT NULL ORDER BY column_index", [SOURCE_ALIAS, name]).fetchall()
             for column, comment in comments:
                 # COMMENT ON takes a literal only (lib/warehouse/column_docs.py): quoted here
-                con.execute(f"COMMENT ON COLUMN {table}.{quoted_identifier(column)} IS {_literal(comment)}")
+                con.execute(f"COMMENT ON COLUMN {table}.{quoted_identifier(column)} IS {string_literal(comment)}")
             copied.append(MigratedTable(name, 0, len(comments)))
         # Counted inside the transaction, against the file: what is committed is what was read.
         checked: list[MigratedTable] = []

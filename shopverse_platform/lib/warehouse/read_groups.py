@@ -178,7 +178,7 @@ class ReadGroups:
             self._con.execute("COMMIT")
         except duckdb.Error as error:
             log.debug("a read group's commit failed, rolled back: %s", error)
-            _quiet_rollback(self._con)
+            quiet_rollback(self._con)
 
     def close(self) -> None:
         try:
@@ -208,7 +208,7 @@ class ReadGroups:
                 # ones (a name that does not bind does not): the group ends, rolled back (it held
                 # only reads and temp tables), so the caller's next statement starts afresh.
                 self._opened = None
-                _quiet_rollback(self._con)
+                quiet_rollback(self._con)
             raise
 
     def _aborted(self) -> bool:
@@ -224,7 +224,10 @@ class ReadGroups:
         return getattr(self._con, name)
 
 
-def _quiet_rollback(con: duckdb.DuckDBPyConnection) -> None:
+def quiet_rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back whatever transaction is open, if any, where there is nothing to lose (a group of
+    reads, a priming whose commit failed). ``transactions.rollback`` is the one for a writer's
+    transaction: there an error other than "no transaction" must surface."""
     try:
         con.execute("ROLLBACK")
     except duckdb.Error:
