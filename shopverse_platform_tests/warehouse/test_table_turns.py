@@ -19,38 +19,8 @@ from shopverse_platform.lib.warehouse import lake, read_groups, write_turns
 from shopverse_platform.lib.warehouse.transactions import transaction
 from shopverse_platform_tests.automation.test_celery_workers import lake_catalogued_in_postgres  # noqa: F401 (fixture)
 
-# One writer process: connects to the lake ($SHOPVERSE_WAREHOUSE), stages its rows, says so
-# (<start>.<name>), waits for the start file, then replaces day after day of its table through
-# in_transaction naming the table (as replace_date_range does), counting the attempts; prints
-# commits, attempts, failed.
-WRITER = """
-import json, os, sys, time
-from pathlib import Path
-from shopverse_platform.lib.warehouse import lake
-from shopverse_platform.lib.warehouse.transactions import in_transaction
-table, commits_wanted, start, name = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
-location = lake.parse_location(os.environ["SHOPVERSE_WAREHOUSE"], os.environ["SHOPVERSE_WAREHOUSE_DATA_PATH"])
-con = lake.connect(location, "shopverse", read_only=False, config={"threads": 1})
-con.execute("CREATE TEMP TABLE staging AS SELECT i % 5 AS day, i AS v, md5(i::VARCHAR) AS s FROM range(100000) r(i)")
-start.with_name(start.name + "." + name).touch()
-while not start.exists():
-    time.sleep(0.01)
-commits = attempts = 0
-failed = None
-while commits < commits_wanted and failed is None:
-    day = commits % 5
-    def replace():
-        global attempts
-        attempts += 1
-        con.execute(f"DELETE FROM {table} WHERE day = ?", [day])
-        con.execute(f"INSERT INTO {table} SELECT * FROM staging WHERE day = ?", [day])
-    try:
-        in_transaction(con, replace, writes=(table,))
-        commits += 1
-    except Exception as error:  # attempts exhausted
-        failed = str(error)[:200]
-print(json.dumps({"commits": commits, "attempts": attempts, "failed": failed}))
-"""
+# A writer process (turn_writer.py): <lake setting> <table> <commits> <start file> <name>.
+WRITER = [sys.executable, "-m", "shopverse_platform_tests.warehouse.turn_writer"]
 
 
 def _new_tables() -> None:
@@ -65,7 +35,7 @@ def _writers(tmp_path: Path, tables: list[str], commits: int, turns: str = "1") 
     start = tmp_path / f"start-{turns}-{'-'.join(tables)}"
     env = {**os.environ, write_turns.WRITE_TURNS_VARIABLE: turns}
     names = [f"w{i}" for i in range(len(tables))]
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, table, str(commits), str(start), name],
+    writers = [subprocess.Popen([*WRITER, os.environ["SHOPVERSE_WAREHOUSE"], table, str(commits), str(start), name],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
                for table, name in zip(tables, names)]
     deadline = time.monotonic() + 120

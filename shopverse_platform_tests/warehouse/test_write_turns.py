@@ -21,36 +21,8 @@ from shopverse_platform.lib.warehouse import lake, write_turns
 from shopverse_platform.lib.warehouse.tables import create_table_if_missing, table_exists
 from shopverse_platform.lib.warehouse.transactions import in_transaction, transaction
 
-# One writer process: connects and stages its rows, says so (<start>.<table>), waits for the start
-# file (both start together), then replaces day after day of its table through in_transaction,
-# counting the attempts; prints commits, attempts, failed.
-WRITER = """
-import json, os, sys, time
-from pathlib import Path
-from shopverse_platform.lib.warehouse import lake
-from shopverse_platform.lib.warehouse.transactions import in_transaction
-catalog, table, commits_wanted, start = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
-con = lake.connect(lake.parse_location("ducklake:sqlite:" + catalog), "shopverse", read_only=False, config={"threads": 1})
-con.execute("CREATE TEMP TABLE staging AS SELECT i % 5 AS day, i AS v, md5(i::VARCHAR) AS s FROM range(100000) r(i)")
-start.with_name(start.name + "." + table).touch()
-while not start.exists():
-    time.sleep(0.01)
-commits = attempts = 0
-failed = None
-while commits < commits_wanted and failed is None:
-    day = commits % 5
-    def replace():
-        global attempts
-        attempts += 1
-        con.execute(f"DELETE FROM {table} WHERE day = ?", [day])
-        con.execute(f"INSERT INTO {table} SELECT * FROM staging WHERE day = ?", [day])
-    try:
-        in_transaction(con, replace)
-        commits += 1
-    except Exception as error:  # attempts exhausted: the starvation the turns end
-        failed = str(error)[:200]
-print(json.dumps({"commits": commits, "attempts": attempts, "failed": failed}))
-"""
+# A writer process (turn_writer.py): <lake setting> <table> <commits> <start file> <name>.
+WRITER = [sys.executable, "-m", "shopverse_platform_tests.warehouse.turn_writer"]
 
 
 def _new_lake(catalog: Path) -> None:
@@ -64,7 +36,7 @@ def _new_lake(catalog: Path) -> None:
 def _two_writers(catalog: Path, tmp_path: Path, turns: str, commits: int) -> list[dict]:
     start = tmp_path / f"start-{turns}"
     env = {**os.environ, write_turns.WRITE_TURNS_VARIABLE: turns}
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(catalog), table, str(commits), str(start)],
+    writers = [subprocess.Popen([*WRITER, f"ducklake:sqlite:{catalog}", table, str(commits), str(start), table],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
                for table in ("a", "b")]
     deadline = time.monotonic() + 120
@@ -158,7 +130,7 @@ def test_another_process_waits_for_the_turn_and_commits_after_it_is_given_back(t
     start.touch()
     with Warehouse(path=f"ducklake:sqlite:{catalog}").connect() as con:
         with write_turns.write_turn(con):
-            other = subprocess.Popen([sys.executable, "-c", WRITER, str(catalog), "b", "1", str(start)],
+            other = subprocess.Popen([*WRITER, f"ducklake:sqlite:{catalog}", "b", "1", str(start), "b"],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             time.sleep(3.0)  # ample for it to connect and reach its transaction
             assert other.poll() is None, "it committed while another process held the turn"
