@@ -76,6 +76,11 @@ def test_a_writer_of_a_table_waits_for_its_turn_and_a_writer_of_another_table_do
         assert write_turns.catalog_of(con) == write_turns.PostgresCatalog(conninfo)
         with write_turns.write_turn(con, writes=("a",)) as held:
             assert held
+            # the server ends a vanished machine's session (and its turns) in about a minute
+            with write_turns._lock_connections[(os.getpid(), write_turns.catalog_of(con))].cursor() as cursor:
+                cursor.execute("SELECT current_setting('tcp_keepalives_idle'), current_setting('tcp_keepalives_interval'), "
+                               "current_setting('tcp_keepalives_count')")
+                assert cursor.fetchone() == ("30", "10", "3")
             [(_, mode, application)] = _lock_backends(conninfo)
             assert mode == "ExclusiveLock" and application == f"{write_turns.LOCK_APPLICATION_NAME} {os.getpid()}"
             same_table, other_table = _writers(tmp_path, ["a", "b"], 1)

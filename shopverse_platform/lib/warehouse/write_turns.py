@@ -81,6 +81,12 @@ LOCK_APPLICATION_NAME = "shopverse write turns"
 # A wait for a turn this long or longer is logged as a warning naming who held it: a step that waits
 # shows why it is slow (another process's transaction), not only that it is.
 WAIT_REPORTED_SECONDS = 1.0
+# How soon the catalog's server ends the lock connection of a machine gone without closing it (a
+# worker host powered off, a network partition), which releases its turns: TCP keepalive probes
+# after 30 s idle, every 10 s, 3 unanswered (~60 s), where the server's default waits ~2 hours
+# (the kernel's 7,200 s) while every writer of those tables waits. Per session, so set on the
+# platform's own connection; ignored on a Unix-domain socket (no machine in between).
+LOCK_CONNECTION_KEEPALIVES = {"tcp_keepalives_idle": 30, "tcp_keepalives_interval": 10, "tcp_keepalives_count": 3}
 
 
 @dataclass(frozen=True)
@@ -278,6 +284,9 @@ def _lock_connection(catalog: PostgresCatalog):
     if lock_con is None or lock_con.closed:
         lock_con = psycopg2.connect(catalog.conninfo, application_name=f"{LOCK_APPLICATION_NAME} {os.getpid()}")
         lock_con.autocommit = True
+        with lock_con.cursor() as cursor:
+            for setting, value in LOCK_CONNECTION_KEEPALIVES.items():  # names of this module's own
+                cursor.execute(f"SET {setting} = %s", (value,))
         _lock_connections[key] = lock_con
     return lock_con
 
