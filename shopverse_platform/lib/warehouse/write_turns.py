@@ -31,8 +31,9 @@ commit of theirs that meets another is still retried. Within a process, turns ar
 threads of a process take turns too. ``$SHOPVERSE_LAKE_WRITE_TURNS=0`` turns them off.
 
 On a PostgreSQL catalog the turns are per table. DuckLake there merges the commits of transactions
-that change different tables, but one that deleted from (or altered) a table conflicts with any
-other that wrote to it, and the later is done again whole: two writers replacing days of one table
+that change different tables, but one inserting into a table is refused when another that deleted
+from (or altered) it committed first, so two replacing rows of one table (each a delete and an
+insert) conflict, and the later is done again whole: two writers replacing days of one table
 for 20 s committed 105 and 290 times, 25 transactions redone and one given up, the slowest commit
 3.8 s; and a step whose transaction cannot be redone in place (the cleaning of events) failed and was
 run again by Dagster, its 6.3 s lost (bench/concurrency.py, 2 workers, clean_events and
