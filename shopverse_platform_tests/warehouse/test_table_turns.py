@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from shopverse_platform.cli.warehouse import describe_turns
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.warehouse import lake, read_groups, write_turns
 from shopverse_platform.lib.warehouse.transactions import transaction
@@ -87,9 +88,11 @@ def test_a_writer_of_a_table_waits_for_its_turn_and_a_writer_of_another_table_do
             assert _outcome(other_table, timeout=120) == {"commits": 1, "attempts": 1, "failed": None}
             time.sleep(2.0)  # ample for the other writer to reach its transaction
             assert same_table.poll() is None, "it committed to table a while this process held a's turn"
-            # who holds and who waits, as `shopverse warehouse info` lists them
+            # who holds and who waits, and the line `shopverse warehouse` prints of it
             assert write_turns.turn_holders(write_turns.catalog_of(con), ["a", "b"]) == [
                 write_turns.TurnHolder(os.getpid(), False, "a"), write_turns.TurnHolder(same_table.pid, True, "a")]
+            line = describe_turns(lake.parse_location(lake_catalogued_in_postgres), ["a", "b"])
+            assert line.startswith(f"held by PID {os.getpid()} (a); waiting: PID {same_table.pid} (a)"), line
         assert _outcome(same_table, timeout=120) == {"commits": 1, "attempts": 1, "failed": None}
         assert _lock_backends(conninfo) == []  # given back
         assert write_turns.turn_holders(write_turns.catalog_of(con), ["a", "b"]) == []
