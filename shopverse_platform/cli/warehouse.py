@@ -64,22 +64,21 @@ def cmd_info(args: argparse.Namespace) -> int:
     from shopverse_platform.lib.warehouse.lake import footprint
 
     warehouse = Warehouse()
-    layout = "" if warehouse.lake() is not None else "DuckDB file: "  # a lake's description names it
+    location = warehouse.lake()
+    layout = "" if location is not None else "DuckDB file: "  # a lake's description names it
     if not warehouse.exists():
         print(f"{layout}{warehouse.describe()}  (not created yet)")
         return 0
     print(f"{layout}{warehouse.describe()}")
     with warehouse.connect(read_only=True) as con:
-        tables = con.execute("SELECT count(*), coalesce(sum(estimated_size), 0) FROM duckdb_tables() "
-                             "WHERE database_name = current_database()").fetchall()[0]
-        print(f"  tables        {tables[0]} ({tables[1]:,} rows, estimated)")
-        if warehouse.lake() is not None:
+        tables = con.execute("SELECT table_name, estimated_size FROM duckdb_tables() "
+                             "WHERE database_name = current_database()").fetchall()
+        print(f"  tables        {len(tables)} ({sum(size or 0 for _, size in tables):,} rows, estimated)")
+        if location is not None:
             lake = footprint(con)
             print(f"  snapshots     {lake.snapshots:,} (shopverse warehouse maintain expires the old ones)")
             print(f"  data files    {lake.data_files:,}, {lake.data_bytes / 2**20:,.1f} MB")
-            names = [name for (name,) in con.execute("SELECT table_name FROM duckdb_tables() "
-                                                     "WHERE database_name = current_database()").fetchall()]
-            print(f"  write turns   {describe_turns(warehouse.lake(), names)}")
+            print(f"  write turns   {describe_turns(location, [name for name, _ in tables])}")
         else:
             print(f"  file size     {warehouse.resolved_path().stat().st_size / 2**20:,.1f} MB")
     return 0
@@ -87,10 +86,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def describe_turns(location, tables: list[str]) -> str:
     """Who holds the lake's write turns and who waits (lib/warehouse/write_turns.py), in one line."""
-    from shopverse_platform.lib.warehouse.write_turns import PostgresCatalog, turn_holders
+    from shopverse_platform.lib.warehouse.write_turns import turn_holders
 
-    catalog = location.catalog_file() or PostgresCatalog(location.catalog)
-    holders = turn_holders(catalog, tables)
+    holders = turn_holders(location.turns_catalog(), tables)
     held = [str(holder) for holder in holders if not holder.waiting]
     waiting = [str(holder) for holder in holders if holder.waiting]
     if not holders:

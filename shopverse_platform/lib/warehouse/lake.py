@@ -86,6 +86,11 @@ class LakeLocation:
     def catalog_file(self) -> Path | None:
         return Path(self.catalog) if self.catalog_kind == "sqlite" else None
 
+    def turns_catalog(self) -> Path | write_turns.PostgresCatalog:
+        """What its writers' turns are kept by (lib/warehouse/write_turns.py): the SQLite catalog's
+        file (one turn for the lake), or the PostgreSQL catalog (a turn per table)."""
+        return self.catalog_file() or write_turns.PostgresCatalog(self.catalog)
+
     def exists(self) -> bool:
         """Whether the lake was created: a SQLite catalog's file exists; a PostgreSQL database holds
         DuckLake's catalog tables (asked with a read-only attach, which creates nothing)."""
@@ -463,7 +468,7 @@ def connect(location: LakeLocation, alias: str, *, read_only: bool, config: dict
     $SHOPVERSE_LAKE_READ_GROUPS is 0."""
     config = _instance_config(location, config)
     key = _instance_key(location, alias, read_only, config)
-    catalog = location.catalog_file()  # a SQLite lake's: kept open beside this process, its writers' turns
+    catalog = location.catalog_file()  # a SQLite lake's: kept open beside this process
     with _instances_guard:
         instance = _instances.get(key)
         if instance is None:
@@ -488,7 +493,7 @@ def connect(location: LakeLocation, alias: str, *, read_only: bool, config: dict
         con.close()
         raise
     if not read_only:  # its transactions queue for the catalog (write_turns): all on SQLite, per table on PostgreSQL
-        write_turns.takes_turns(con, catalog if catalog is not None else write_turns.PostgresCatalog(location.catalog))
+        write_turns.takes_turns(con, location.turns_catalog())
     if not read_only and read_groups.read_groups_enabled():
         return read_groups.ReadGroups(con)
     return con

@@ -41,6 +41,7 @@ import functools
 import logging
 import re
 import time
+from collections.abc import Iterator
 
 import duckdb
 
@@ -234,13 +235,20 @@ def quiet_rollback(con: duckdb.DuckDBPyConnection) -> None:
         pass  # no transaction left to roll back
 
 
-def end_read_group(con: object) -> None:
-    """End the read group of ``con``, or of the connection it wraps (a step's statement log names
-    what it wraps ``__wrapped__``), if one is open: what comes next sees the lake as it is now."""
-    for _ in range(8):  # a few wrappers deep at most
-        if isinstance(con, ReadGroups):
-            con.close_group()
-            return
-        con = getattr(con, "__wrapped__", None)
+def unwrapped(con: object) -> Iterator[object]:
+    """``con``, then what it wraps, and so on: wrappers of a connection (a step's statement log, the
+    read groups, a bench's timer) name what they wrap ``__wrapped__``, Python's convention. A few
+    deep at most."""
+    for _ in range(8):
         if con is None:
             return
+        yield con
+        con = getattr(con, "__wrapped__", None)
+
+
+def end_read_group(con: object) -> None:
+    """End the read group of ``con``, or of the connection it wraps, if one is open: what comes
+    next sees the lake as it is now."""
+    groups = next((layer for layer in unwrapped(con) if isinstance(layer, ReadGroups)), None)
+    if groups is not None:
+        groups.close_group()

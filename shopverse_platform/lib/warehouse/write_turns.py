@@ -66,7 +66,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from shopverse_platform.lib.warehouse.read_groups import end_read_group
+from shopverse_platform.lib.warehouse.read_groups import end_read_group, unwrapped
 from shopverse_platform.lib.warehouse.switches import switched_on
 
 log = logging.getLogger(__name__)
@@ -140,17 +140,14 @@ def takes_turns(con: object, catalog: Path | PostgresCatalog) -> None:
 def catalog_of(con: object) -> Path | PostgresCatalog | None:
     """The catalog whose turns ``con``'s transactions take (None: they take none). ``con``
     may wrap the connection ``lake.connect`` returned, as a step's ``StatementLog`` does: wrappers
-    name what they wrap ``__wrapped__`` (Python's convention), and the turn is the wrapped one's."""
-    for _ in range(8):  # a few wrappers deep at most
+    name what they wrap ``__wrapped__`` (``read_groups.unwrapped``), and the turn is the wrapped one's."""
+    for layer in unwrapped(con):
         try:
-            found = _catalog_of.get(con)
+            found = _catalog_of.get(layer)
         except TypeError:  # not weakly referenceable: never recorded
             found = None
         if found is not None:
             return found
-        con = getattr(con, "__wrapped__", None)
-        if con is None:
-            return None
     return None
 
 
