@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
@@ -17,6 +18,8 @@ import pytest
 
 from shopverse_platform.defs.lineage.sql_lineage import StatementLog
 from shopverse_platform.defs.resources import Warehouse
+from shopverse_platform.lib.cleaning import events as event_cleaning
+from shopverse_platform.lib.ingestion import landing
 from shopverse_platform.lib.warehouse import lake, write_turns
 from shopverse_platform.lib.warehouse.tables import create_table_if_missing, table_exists
 from shopverse_platform.lib.warehouse.transactions import in_transaction, transaction
@@ -160,9 +163,10 @@ with write_turns.write_turn(con):
 """
 
 
-def _while_another_process_holds_the_turn(catalog: Path, tmp_path: Path, write) -> None:
+def _while_another_process_holds_the_turn(catalog: Path, tmp_path: Path, write, while_held=None) -> None:
     """Start ``write`` (no arguments) in a thread while another process holds the lake's turn:
-    it must not finish until the turn is given back, and must finish then."""
+    it must not finish until the turn is given back, and must finish then. ``while_held`` (no
+    arguments) runs once the thread has started, the turn still held."""
     ready, stop = tmp_path / "ready", tmp_path / "stop"
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(catalog), str(ready), str(stop)])
     done = threading.Event()
@@ -173,6 +177,8 @@ def _while_another_process_holds_the_turn(catalog: Path, tmp_path: Path, write) 
             time.sleep(0.05)
         writer = threading.Thread(target=lambda: (write(), done.set()), daemon=True)
         writer.start()
+        if while_held:
+            while_held()
         assert not done.wait(2.0), "committed while another process held the turn"
         stop.touch()
         writer.join(timeout=60)
@@ -194,6 +200,46 @@ def test_a_table_created_outside_a_transaction_waits_for_the_turn(tmp_path, monk
         _while_another_process_holds_the_turn(
             catalog, tmp_path, lambda: create_table_if_missing(con, "c", "CREATE TABLE IF NOT EXISTS c (day INTEGER)"))
         assert table_exists(con, "c")
+
+
+def _event_day(landing_dir: Path, day: date, count: int) -> list:
+    """A landing file of ``count`` clean page views on ``day``; its ``landing.LandingFile`` list."""
+    folder = landing_dir / "events" / day.isoformat()
+    folder.mkdir(parents=True)
+    (folder / "views.ndjson").write_text("".join(
+        json.dumps({"event_id": f"{day}-{n}", "event_name": "page_view", "anonymous_id": f"v{n % 7}",
+                    "event_time": f"{day}T10:{n % 60:02d}:00Z"}) + "\n" for n in range(count)))
+    return landing.event_files(landing_dir / "events", landing_dir / "logs", day, day + timedelta(days=1))
+
+
+def test_the_cleaning_of_events_parses_its_lines_before_it_waits_for_the_turn(tmp_path, monkeypatch):
+    """A group's parse, most of the cleaning's work, reads only the landed lines: it runs while another
+    process holds the lake's turn, and only the deduplication against the stored events and the
+    writes wait for it. Before, the parse was inside the transaction, and every other writer of the
+    lake (on PostgreSQL: of the quarantine, the order lines' cleaning) waited for it too."""
+    monkeypatch.delenv("SHOPVERSE_WAREHOUSE_DATA_PATH", raising=False)
+    catalog = tmp_path / "shopverse.sqlite"
+    _new_lake(catalog)
+    # yesterday and the day before: no event is from the future whenever the test runs
+    day = datetime.now(timezone.utc).date() - timedelta(days=1)
+    day_before = day - timedelta(days=1)
+    first, second = _event_day(tmp_path / "landing", day_before, 30), _event_day(tmp_path / "landing", day, 40)
+    parse, parsed = event_cleaning._parse_events, threading.Event()
+    monkeypatch.setattr(event_cleaning, "_parse_events", lambda *args: (parse(*args), parsed.set()))
+    rules = event_cleaning.EventRules()
+    with Warehouse(path=f"ducklake:sqlite:{catalog}").connect() as con:
+        # the first day creates the cleaning's tables (a table created takes the turn too)
+        event_cleaning.clean_event_lines(con, iter([(day_before, day, landing.read_lines(first))]), rules)
+        parsed.clear()
+        outcome: dict = {}
+        _while_another_process_holds_the_turn(
+            catalog, tmp_path,
+            lambda: outcome.update(event_cleaning.clean_event_lines(
+                con, iter([(day, day + timedelta(days=1), landing.read_lines(second))]), rules)),
+            while_held=lambda: parsed.wait(30) or pytest.fail("the parse waited for the turn"))
+        assert outcome == {"clean": 40}
+        assert con.execute("SELECT partition_date, count(*) FROM clean_events GROUP BY ALL ORDER BY 1").fetchall() == [
+            (day_before, 30), (day, 40)]
 
 
 def test_priming_a_never_filled_table_waits_for_the_turn(tmp_path, monkeypatch):

@@ -84,11 +84,14 @@ def clean_event_lines(
         con.register("_landed_lines", lines)
         del lines  # DuckDB holds it until unregistered: one group's lines in memory at a time
         try:
+            # Parsing reads the landed lines only (~60 % of a group's work): before the transaction,
+            # so the tables' write turns are held for the deduplication against the stored history,
+            # the sessions and the writes, not for the parse (lib/warehouse/write_turns.py).
+            _parse_events(con, chunk_start, chunk_end, rules)
             with transaction(con, writes=CLEANING_WRITES):
                 window = {"start": chunk_start, "end": chunk_end}
                 con.execute(load_sql(__file__, "delete_window", target=table("clean_events")), window)
                 con.execute(load_sql(__file__, "delete_quarantine_window"), {**window, "source": "events"})
-                _parse_events(con, chunk_start, chunk_end, rules)
                 _mark_duplicate_events(con, chunk_start, chunk_end, rules)
                 con.unregister("_landed_lines")  # the last use of the lines: free them before the write
                 _sessionise(con, chunk_start)
@@ -260,8 +263,8 @@ def clean_appended_lines(con: duckdb.DuckDBPyConnection, start: date, end: date,
     registered = True
     del lines
     try:
+        _parse_events(con, start, end, rules)  # outside the turns, as in clean_event_lines
         with transaction(con, writes=CLEANING_WRITES):
-            _parse_events(con, start, end, rules)
             # nothing is replaced: the day's clean rows count as earlier deliveries too
             con.execute(load_sql(__file__, "duplicate_lines"), {
                 "replaced_start": start, "replaced_end": start, "history": history_start(start, rules),
