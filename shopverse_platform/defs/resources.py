@@ -29,6 +29,7 @@ from shopverse_platform.lib.warehouse.lock import connect_with_retry, warehouse_
 # machine ran out. With a limit, the joins, aggregates, sorts and windows spill to the temp
 # directory (DuckDB's default for a file database: `<warehouse>.tmp` beside it) instead.
 DEFAULT_MEMORY_LIMIT = "2GB"
+THREADS_VARIABLE = "SHOPVERSE_DUCKDB_THREADS"
 
 # How often a step is run again after its transaction met another process's commit to the same
 # DuckLake table (each time after the transaction's own retries in lib/warehouse/lake.py).
@@ -68,7 +69,9 @@ class Warehouse(dg.ConfigurableResource):
         default=None, description=(f"DuckDB memory_limit, e.g. '4GB' (beyond it DuckDB spills to `<warehouse>.tmp`). "
                      f"Unset: $SHOPVERSE_DUCKDB_MEMORY, else {DEFAULT_MEMORY_LIMIT}.")
     )
-    threads: int | None = Field(default=None, description="DuckDB worker threads. Unset: all cores.")
+    threads: int | None = Field(
+        default=None, description="DuckDB worker threads of every connection. Unset: $SHOPVERSE_DUCKDB_THREADS, else "
+                                  "all cores (`shopverse backfill --workers N` gives each step's process cores / N).")
 
     def setting(self) -> str:
         """The configured warehouse: ``path``, else $SHOPVERSE_WAREHOUSE, else the default DuckDB file."""
@@ -116,8 +119,9 @@ class Warehouse(dg.ConfigurableResource):
     def _config(self) -> dict[str, object]:
         config: dict[str, object] = {}
         config["memory_limit"] = self.memory_limit or os.environ.get("SHOPVERSE_DUCKDB_MEMORY") or DEFAULT_MEMORY_LIMIT
-        if self.threads:
-            config["threads"] = self.threads
+        threads = self.threads or os.environ.get(THREADS_VARIABLE)
+        if threads:
+            config["threads"] = int(threads)
         return config
 
     @contextmanager

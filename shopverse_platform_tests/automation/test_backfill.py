@@ -152,3 +152,29 @@ def test_the_step_processes_forkserver_preloads_the_code_location_and_the_instan
     assert "dagster._core.storage.runs" in loaded  # the run storage Dagster defaults to when the file names none
     assert step_execution(2, celery=False)["multiprocess"]["start_method"] == {
         "forkserver": {"preload_modules": [STEP_PROCESS_PRELOAD]}}
+
+
+def test_step_processes_share_the_cores_among_the_workers(tmp_path, monkeypatch):
+    """With ``--workers N`` each step's DuckDB gets the cores divided among the N processes (at least
+    one): DuckDB starts a thread per core in every process. One worker, Celery's workers (other
+    machines) and threads chosen by $SHOPVERSE_DUCKDB_THREADS are left alone; the variable sets
+    every connection's threads."""
+    import os
+
+    from shopverse_platform.cli.backfill import step_resources
+    from shopverse_platform.defs.resources import THREADS_VARIABLE, Warehouse
+
+    monkeypatch.delenv(THREADS_VARIABLE, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert step_resources(2, celery=False) == {"warehouse": {"config": {"threads": 4}}}
+    assert step_resources(3, celery=False) == {"warehouse": {"config": {"threads": 2}}}
+    assert step_resources(16, celery=False) == {"warehouse": {"config": {"threads": 1}}}
+    assert step_resources(1, celery=False) is None
+    assert step_resources(1, celery=True) is None
+    monkeypatch.setenv(THREADS_VARIABLE, "3")
+    assert step_resources(2, celery=False) is None
+    with Warehouse(path=str(tmp_path / "w.duckdb")).connect() as con:
+        assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 3
+    monkeypatch.delenv(THREADS_VARIABLE)
+    with Warehouse(path=str(tmp_path / "w.duckdb"), threads=1).connect() as con:  # the run config's way
+        assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -379,6 +380,8 @@ def test_a_run_with_its_steps_in_two_processes_builds_the_same_tables(shared_lan
         starts = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_START).records
         pids = {record.event_log_entry.dagster_event.pid for record in starts}
     assert len(pids) == len(starts) > 10  # a process per step
+    # each step's DuckDB shares the machine's cores with the other worker's (cli/backfill.step_resources)
+    assert run.run_config["resources"]["warehouse"]["config"]["threads"] == max(1, (os.cpu_count() or 1) // 2)
     assert_same_tables(snapshot(setting), snapshot(file))
     # the catalog two processes wrote at once is whole (a lost lock once left one damaged: session 24)
     integrity = check_lake(lake.parse_location(setting))
