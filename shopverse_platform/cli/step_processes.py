@@ -7,7 +7,8 @@ Dagster preloads the job's module only when the executor's config names no prelo
 Dagster's executor module alone, and each step's process imported the code location (its asset
 modules, the OpenLineage client, MLflow's, DuckDB's) and the instance's storage classes afresh: in
 a 3-day backfill with 2 workers, 53 of the 97 s its 26 step processes ran went to imports (py-spy).
-Naming this module, imported in the forkserver, makes every fork start with them loaded.
+Naming this module, imported in the forkserver, makes every fork start with them loaded, and with
+the definitions built (``build_definitions``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import os
 import pkgutil
 
 import shopverse_platform.defs as defs_package
-from shopverse_platform import definitions  # noqa: F401  (the code location's module and what it imports)
+from shopverse_platform import definitions  # the code location's module and what it imports
 from shopverse_platform.defs.lineage.dagster_internals import instance_class_modules
 
 
@@ -32,4 +33,19 @@ def preload() -> list[str]:
     return names
 
 
+def build_definitions() -> bool:
+    """Build the code location's definitions here, once, for every step's process forked from this
+    one (``definitions.prebuilt``): reconstructing the run's job, each built them again. A build
+    that fails is left to each step's process, which reports it as its own error. Returns whether
+    they were built."""
+    try:
+        definitions.prebuilt = definitions.build_definitions()
+        definitions.prebuilt.get_repository_def()  # the jobs and the asset graph, resolved once too
+    except Exception:  # noqa: BLE001 (the step processes build them again and fail with the cause)
+        definitions.prebuilt = None
+        return False
+    return True
+
+
 PRELOADED = preload()
+DEFINITIONS_BUILT = build_definitions()
