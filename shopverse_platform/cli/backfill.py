@@ -21,7 +21,7 @@ from datetime import date, timedelta
 import dagster as dg
 
 from shopverse_platform.cli.arguments import REPORT_CHOICES
-from shopverse_platform.defs.automation.run_workers import BUSY, fail_abandoned_runs
+from shopverse_platform.defs.automation.run_workers import BUSY, STEP_PROCESS_START, fail_abandoned_runs
 from shopverse_platform.defs.lineage.dagster_internals import execute_in_code_location
 from shopverse_platform.defs.resources import THREADS_VARIABLE, Warehouse
 from shopverse_platform.lib.automation.alerts import RANGE_END_TAG, RANGE_START_TAG
@@ -33,9 +33,6 @@ from shopverse_platform.lib.warehouse import lake as ducklake
 # dies (kill -9, OOM, a closed laptop lid), the run stays STARTED; the daemon's run monitoring fails
 # it when a daemon runs (defs/automation/run_workers.py), and without one the next command on the
 # same host sees the process is gone and fails it first.
-
-
-STEP_PROCESS_PRELOAD = "shopverse_platform.cli.step_processes"
 
 
 @dataclass(frozen=True)
@@ -92,8 +89,7 @@ def step_execution(workers: int, celery: bool) -> dict:
     # location and the instance's storage classes (cli/step_processes.py) once; spawned afresh, or
     # forked from a server that preloaded Dagster's executor module alone (what an empty preload
     # list gives), each step first spent ~2 s importing them.
-    return {"multiprocess": {"max_concurrent": workers,
-                             "start_method": {"forkserver": {"preload_modules": [STEP_PROCESS_PRELOAD]}}}}
+    return {"multiprocess": {"max_concurrent": workers, "start_method": STEP_PROCESS_START}}
 
 
 def step_resources(workers: int, celery: bool) -> dict | None:

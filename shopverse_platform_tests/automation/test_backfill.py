@@ -134,7 +134,8 @@ def test_the_step_processes_forkserver_preloads_the_code_location_and_the_instan
     import subprocess
     import sys
 
-    from shopverse_platform.cli.backfill import STEP_PROCESS_PRELOAD, step_execution
+    from shopverse_platform.cli.backfill import step_execution
+    from shopverse_platform.defs.automation.run_workers import STEP_PROCESS_PRELOAD
 
     home = tmp_path / "instance_of_the_step_processes"
     home.mkdir()

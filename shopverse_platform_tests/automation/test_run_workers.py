@@ -14,7 +14,7 @@ import dagster as dg
 import pytest
 from dagster._core.launcher import WorkerStatus
 
-from shopverse_platform.defs.automation.run_workers import ShopverseRunLauncher
+from shopverse_platform.defs.automation.run_workers import ShopverseRunLauncher, steps_executor
 from shopverse_platform.lib.automation.processes import RUNNER_TAG, runner_tag
 from shopverse_platform_tests.automation.test_daemon import DaemonStack
 from shopverse_platform_tests.conftest import stop_process_group
@@ -125,3 +125,32 @@ def test_a_run_whose_worker_died_with_the_stack_is_failed_and_the_queue_moves_on
         except ProcessLookupError:
             pass
         log.close()
+
+
+@dg.op
+def _whether_the_definitions_were_built_before_this_step() -> bool:
+    from shopverse_platform import definitions
+
+    return definitions.prebuilt is not None
+
+
+@dg.job(executor_def=steps_executor)
+def _one_step_job():
+    _whether_the_definitions_were_built_before_this_step()
+
+
+def test_a_run_launched_with_steps_in_processes_forks_them_from_the_server_that_built_the_definitions(tmp_path):
+    """A run whose config asks for ``multiprocess`` without naming how to start the processes (the UI's
+    launchpad) forks its steps from the server `shopverse backfill --workers` names
+    (cli/step_processes.py): the step's process finds the code location's definitions built. With
+    Dagster's default (its job's module preloaded) every step's process built them again."""
+    from dagster._core.definitions.reconstruct import reconstructable
+    from dagster._core.execution.api import execute_job
+
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        with execute_job(reconstructable(_one_step_job), instance,
+                         run_config={"execution": {"config": {"multiprocess": {"max_concurrent": 1}}}}) as result:
+            assert result.success
+            assert result.output_for_node("_whether_the_definitions_were_built_before_this_step") is True
+            [pid] = {e.pid for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_START}
+            assert pid != os.getpid()  # the step ran in a process of its own

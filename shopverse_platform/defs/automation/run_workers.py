@@ -25,6 +25,11 @@ from shopverse_platform.defs.lineage.dagster_internals import CheckRunHealthResu
 from shopverse_platform.lib.automation.processes import RUNNER_TAG, runner_gone, runner_tag
 
 # Statuses in which a run has (or is about to have) a live worker.
+# The module a run's step processes are forked from (Dagster's forkserver preload): it imports the
+# code location and builds its definitions once, for every step's process (cli/step_processes.py).
+STEP_PROCESS_PRELOAD = "shopverse_platform.cli.step_processes"
+STEP_PROCESS_START = {"forkserver": {"preload_modules": [STEP_PROCESS_PRELOAD]}}
+
 BUSY = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 
 
@@ -116,6 +121,13 @@ def steps_executor(init_context: dg.InitExecutorContext) -> dg.Executor:
         inner = celery_executor.executor_creation_fn(dg.InitExecutorContext(
             job=init_context.job, executor_def=celery_executor, executor_config=config["celery"],
             instance=init_context.instance))
+    elif "multiprocess" in config and not config["multiprocess"].get("start_method"):
+        # a run launched with steps in processes (the UI's launchpad) forks them from the server
+        # `shopverse backfill --workers` names: each found the code imported and its definitions
+        # built, where Dagster's default preload imports the job's module and each step built them
+        inner = dg.multi_or_in_process_executor.executor_creation_fn(dg.InitExecutorContext(
+            job=init_context.job, executor_def=dg.multi_or_in_process_executor, instance=init_context.instance,
+            executor_config={"multiprocess": {**config["multiprocess"], "start_method": STEP_PROCESS_START}}))
     else:
         inner = dg.multi_or_in_process_executor.executor_creation_fn(init_context)
     return _RunnerTaggingExecutor(inner)
