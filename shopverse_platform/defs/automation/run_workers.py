@@ -24,12 +24,12 @@ from shopverse_platform.defs.lineage.dagster_internals import CheckRunHealthResu
 
 from shopverse_platform.lib.automation.processes import RUNNER_TAG, runner_gone, runner_tag
 
-# Statuses in which a run has (or is about to have) a live worker.
 # The module a run's step processes are forked from (Dagster's forkserver preload): it imports the
 # code location and builds its definitions once, for every step's process (cli/step_processes.py).
 STEP_PROCESS_PRELOAD = "shopverse_platform.cli.step_processes"
 STEP_PROCESS_START = {"forkserver": {"preload_modules": [STEP_PROCESS_PRELOAD]}}
 
+# Statuses in which a run has (or is about to have) a live worker.
 BUSY = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 
 
