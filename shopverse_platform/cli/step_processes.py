@@ -9,6 +9,12 @@ modules, the OpenLineage client, MLflow's, DuckDB's) and the instance's storage 
 a 3-day backfill with 2 workers, 53 of the 97 s its 26 step processes ran went to imports (py-spy).
 Naming this module, imported in the forkserver, makes every fork start with them loaded, and with
 the definitions built (``build_definitions``).
+
+A process has one forkserver (Python's multiprocessing starts it at the first run that needs it),
+and every step's process forked from it has the environment and the definitions of that moment:
+within one `shopverse backfill` (its daily, weekly and report runs) or one run worker they are the
+same. A process that runs several such runs under different settings (a test suite) runs them in
+processes of their own.
 """
 
 from __future__ import annotations

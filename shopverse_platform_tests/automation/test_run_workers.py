@@ -3,10 +3,12 @@ check on hand-made runs, and a real `dagster-daemon` whose run worker dies with 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from dagster._core.launcher import WorkerStatus
 
 from shopverse_platform.defs.automation.run_workers import ShopverseRunLauncher, steps_executor
 from shopverse_platform.lib.automation.processes import RUNNER_TAG, runner_tag
+from shopverse_platform.lib.paths import PROJECT_ROOT
 from shopverse_platform_tests.automation.test_daemon import DaemonStack
 from shopverse_platform_tests.conftest import stop_process_group
 
@@ -143,14 +146,30 @@ def test_a_run_launched_with_steps_in_processes_forks_them_from_the_server_that_
     """A run whose config asks for ``multiprocess`` without naming how to start the processes (the UI's
     launchpad) forks its steps from the server `shopverse backfill --workers` names
     (cli/step_processes.py): the step's process finds the code location's definitions built. With
-    Dagster's default (its job's module preloaded) every step's process built them again."""
-    from dagster._core.definitions.reconstruct import reconstructable
-    from dagster._core.execution.api import execute_job
+    Dagster's default (its job's module preloaded) every step's process built them again.
 
-    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        with execute_job(reconstructable(_one_step_job), instance,
-                         run_config={"execution": {"config": {"multiprocess": {"max_concurrent": 1}}}}) as result:
-            assert result.success
-            assert result.output_for_node("_whether_the_definitions_were_built_before_this_step") is True
-            [pid] = {e.pid for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_START}
-            assert pid != os.getpid()  # the step ran in a process of its own
+    The run is executed in a process of its own: a process has one forkserver, which keeps the
+    environment it started with, so one started here would serve later tests' runs with this test's
+    (their warehouse, their DAGSTER_HOME)."""
+    code = textwrap.dedent("""
+        import json, os, sys
+        import dagster as dg
+        from dagster._core.definitions.reconstruct import reconstructable
+        from dagster._core.execution.api import execute_job
+        from shopverse_platform_tests.automation.test_run_workers import _one_step_job
+        with dg.instance_for_test(temp_dir=sys.argv[1]) as instance:
+            with execute_job(reconstructable(_one_step_job), instance, run_config={
+                    "execution": {"config": {"multiprocess": {"max_concurrent": 1}}}}) as result:
+                print(json.dumps({
+                    "success": result.success, "pid": os.getpid(),
+                    "built": result.output_for_node("_whether_the_definitions_were_built_before_this_step"),
+                    "step_pids": sorted({e.pid for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_START}),
+                }))
+    """)
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcome["success"] and outcome["built"] is True
+    [step_pid] = outcome["step_pids"]
+    assert step_pid != outcome["pid"]  # the step ran in a process of its own
