@@ -10,7 +10,6 @@ backfill's own run is in progress the queue counts it and holds its runs back.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -23,7 +22,7 @@ import dagster as dg
 from shopverse_platform.cli.arguments import REPORT_CHOICES
 from shopverse_platform.defs.automation.run_workers import BUSY, STEP_PROCESS_START, fail_abandoned_runs
 from shopverse_platform.defs.lineage.dagster_internals import execute_in_code_location
-from shopverse_platform.defs.resources import THREADS_VARIABLE, Warehouse
+from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.automation.alerts import RANGE_END_TAG, RANGE_START_TAG
 from shopverse_platform.lib.automation.processes import RUNNER_TAG, runner_tag
 from shopverse_platform.lib.paths import PROJECT_ROOT
@@ -92,28 +91,16 @@ def step_execution(workers: int, celery: bool) -> dict:
     return {"multiprocess": {"max_concurrent": workers, "start_method": STEP_PROCESS_START}}
 
 
-def step_resources(workers: int, celery: bool) -> dict | None:
-    """The run config's resources for ``workers`` steps at once: each step's DuckDB gets the
-    machine's cores divided among the workers (at least one), unless its threads were chosen
-    ($SHOPVERSE_DUCKDB_THREADS). DuckDB starts a thread per core in every process; two step
-    processes on two cores ran four, and the 30-day backfill with 2 workers took 59.2 / 59.4 s
-    against 54.8 / 57.3 s with one thread each (bench/concurrency.py's 2-worker case, alternated;
-    docs/scaling.md, session 28). Celery's workers are on other machines: their cores are theirs."""
-    if celery or workers <= 1 or os.environ.get(THREADS_VARIABLE):
-        return None
-    return {"warehouse": {"config": {"threads": max(1, (os.cpu_count() or 1) // workers)}}}
-
-
 def run_range(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str, first: date, last: date,
               trigger: str, log_level: str = "INFO",
               assets: set[dg.AssetKey] | None = None,
               label: str | None = None,
-              echo: Callable[[str], None] = print, execution: dict | None = None,
-              resources: dict | None = None) -> tuple[BackfillStage, dg.JobExecutionResult]:
+              echo: Callable[[str], None] = print,
+              execution: dict | None = None) -> tuple[BackfillStage, dg.JobExecutionResult]:
     """One run of ``job_name`` over [first, last] (``assets``: a subset of the job's assets, their
     checks included; ``label``: how the stage is named in the summary), its steps' progress told
-    through ``echo`` as they finish. ``execution``, ``resources``: the run config's executor and
-    resources (``step_execution``, ``step_resources``)."""
+    through ``echo`` as they finish. ``execution``: the run config's executor (``step_execution``;
+    with steps in processes, the warehouse resource divides the cores among them)."""
     started = time.perf_counter()
     job = defs.resolve_job_def(job_name)
     if assets is not None:
@@ -122,8 +109,7 @@ def run_range(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str,
     progress = StepProgress(instance, run_id, total=len(job.graph.nodes), echo=echo)
     progress.start()
     try:
-        result = _execute(defs, job_name, assets, instance, run_id, first, last, trigger, log_level, execution,
-                          resources)
+        result = _execute(defs, job_name, assets, instance, run_id, first, last, trigger, log_level, execution)
     finally:
         progress.finish()
     stage = BackfillStage(job_name if label is None else label,
@@ -134,7 +120,7 @@ def run_range(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str,
 
 def _execute(defs: dg.Definitions, job_name: str, assets: set[dg.AssetKey] | None, instance: dg.DagsterInstance,
              run_id: str, first: date, last: date, trigger: str, log_level: str,
-             execution: dict | None = None, resources: dict | None = None) -> dg.JobExecutionResult:
+             execution: dict | None = None) -> dg.JobExecutionResult:
     """Run ``job_name`` (``assets`` of it) in this process, recorded under the workspace's code
     location like a run launched from the UI, so the Overview timeline and the run list show it."""
     return execute_in_code_location(
@@ -144,8 +130,7 @@ def _execute(defs: dg.Definitions, job_name: str, assets: set[dg.AssetKey] | Non
         # "Materialized value X." once per partition); every event, DEBUG included, is still in the
         # run's event log: the run's page in the Dagster UI shows it. -v shows DEBUG here too.
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}},
-                    **({"execution": {"config": execution}} if execution else {}),
-                    **({"resources": resources} if resources else {})},
+                    **({"execution": {"config": execution}} if execution else {})},
         step_processes=execution is not None and "in_process" not in execution,
         tags={RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat(), "shopverse/trigger": trigger,
               RUNNER_TAG: runner_tag()},
@@ -245,7 +230,7 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date
     if (workers > 1 or celery) and Warehouse().lake() is None:
         raise ValueError(f"{'--celery' if celery else '--workers'} needs a DuckLake warehouse (a DuckDB file admits one "
                          "writing process): `shopverse warehouse migrate`, then SHOPVERSE_WAREHOUSE=ducklake:...")
-    execution, resources = step_execution(workers, celery), step_resources(workers, celery)
+    execution = step_execution(workers, celery)
     from shopverse_platform.defs.automation.selections import DAILY_SCOPE  # the daily job's selection
 
     graph = defs.resolve_asset_graph()
@@ -266,7 +251,7 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date
         wait_until_idle(instance, wait_timeout, echo)
         echo(f"{what} {first}..{last}: running")
         stage, result = run_range(defs, instance, job_name, first, last, "cli_backfill", log_level, assets, what, echo,
-                                  execution=execution, resources=resources)
+                                  execution=execution)
         stages.append(stage)
         # With one worker the run's steps ran in this process, on its DuckLake instance, which gave
         # the never-filled tables their statistics when it was made: the tables this run created and

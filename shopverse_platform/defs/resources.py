@@ -16,7 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from shopverse_platform.lib import paths
 from shopverse_platform.lib.lineage.naming import lineage_namespace
@@ -29,11 +29,32 @@ from shopverse_platform.lib.warehouse.lock import connect_with_retry, warehouse_
 # machine ran out. With a limit, the joins, aggregates, sorts and windows spill to the temp
 # directory (DuckDB's default for a file database: `<warehouse>.tmp` beside it) instead.
 DEFAULT_MEMORY_LIMIT = "2GB"
+MEMORY_VARIABLE = "SHOPVERSE_DUCKDB_MEMORY"
 THREADS_VARIABLE = "SHOPVERSE_DUCKDB_THREADS"
 
 # How often a step is run again after its transaction met another process's commit to the same
 # DuckLake table (each time after the transaction's own retries in lib/warehouse/lake.py).
 LAKE_STEP_RETRIES = 5
+
+
+def steps_at_once(run_config: dict | None) -> int | None:
+    """How many step processes a run's executor runs at once on this machine: the ``multiprocess``
+    executor's ``max_concurrent`` (unset or 0: one per core, as Dagster does). None when the steps
+    run in the run's own process (``in_process``, the default) or as Celery tasks, whose workers'
+    cores are their machines'."""
+    execution = ((run_config or {}).get("execution") or {}).get("config") or {}
+    if "multiprocess" not in execution:
+        return None
+    return (execution["multiprocess"] or {}).get("max_concurrent") or os.cpu_count() or 1
+
+
+def threads_per_step(steps: int) -> int:
+    """DuckDB threads for each of ``steps`` step processes running at once: the machine's cores
+    divided among them, at least one. DuckDB starts a thread per core in every process; two step
+    processes on two cores ran four, and the 30-day backfill with 2 workers took 59.2 / 59.4 s
+    against 54.8 / 57.3 s with one thread each (bench/concurrency.py's 2-worker case, alternated;
+    docs/scaling.md, session 28)."""
+    return max(1, (os.cpu_count() or 1) // steps)
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -71,7 +92,22 @@ class Warehouse(dg.ConfigurableResource):
     )
     threads: int | None = Field(
         default=None, description="DuckDB worker threads of every connection. Unset: $SHOPVERSE_DUCKDB_THREADS, else "
-                                  "all cores (`shopverse backfill --workers N` gives each step's process cores / N).")
+                                  "all cores, divided among the step processes of a run whose executor runs N at once "
+                                  "(`multiprocess`, `shopverse backfill --workers N`: cores / N each).")
+    # the steps a run's executor runs at once in processes of this machine (setup_for_execution)
+    _steps_at_once: int | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """In a run, note how many step processes share this machine's cores (``steps_at_once``):
+        unless the threads were chosen (``threads``, $SHOPVERSE_DUCKDB_THREADS), each step's DuckDB
+        gets its share, whether the run came from `shopverse backfill --workers` or the UI's
+        launchpad; the step's log says so."""
+        run = context.dagster_run
+        self._steps_at_once = steps_at_once(run.run_config) if run is not None else None
+        if self._steps_at_once and not self._chosen_threads() and context.log is not None:
+            context.log.info(f"warehouse: DuckDB runs {threads_per_step(self._steps_at_once)} thread(s) in this step's "
+                             f"process ({os.cpu_count()} cores shared by up to {self._steps_at_once} step processes at once; "
+                             f"${THREADS_VARIABLE} or the resource's `threads` choose instead)")
 
     def setting(self) -> str:
         """The configured warehouse: ``path``, else $SHOPVERSE_WAREHOUSE, else the default DuckDB file."""
@@ -118,11 +154,14 @@ class Warehouse(dg.ConfigurableResource):
 
     def _config(self) -> dict[str, object]:
         config: dict[str, object] = {}
-        config["memory_limit"] = self.memory_limit or os.environ.get("SHOPVERSE_DUCKDB_MEMORY") or DEFAULT_MEMORY_LIMIT
-        threads = self.threads or os.environ.get(THREADS_VARIABLE)
+        config["memory_limit"] = self.memory_limit or os.environ.get(MEMORY_VARIABLE) or DEFAULT_MEMORY_LIMIT
+        threads = self._chosen_threads() or (threads_per_step(self._steps_at_once) if self._steps_at_once else None)
         if threads:
             config["threads"] = int(threads)
         return config
+
+    def _chosen_threads(self) -> int | str | None:
+        return self.threads or os.environ.get(THREADS_VARIABLE)
 
     @contextmanager
     def connect(self, read_only: bool = False, wait_seconds: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -166,26 +166,40 @@ def test_the_step_processes_forkserver_preloads_the_code_location_and_the_instan
 
 
 def test_step_processes_share_the_cores_among_the_workers(tmp_path, monkeypatch):
-    """With ``--workers N`` each step's DuckDB gets the cores divided among the N processes (at least
-    one): DuckDB starts a thread per core in every process. One worker, Celery's workers (other
-    machines) and threads chosen by $SHOPVERSE_DUCKDB_THREADS are left alone; the variable sets
-    every connection's threads."""
+    """A run whose executor runs N steps at once in processes (``multiprocess``: `--workers N`, or the
+    UI's launchpad) gives each step's DuckDB the cores divided among the N (at least one; Dagster's
+    default N is a process per core): DuckDB starts a thread per core in every process. Steps in the
+    run's own process, Celery's workers (other machines) and threads chosen by
+    $SHOPVERSE_DUCKDB_THREADS or the resource's config are left alone; the variable sets every
+    connection's threads. (A real run's steps: test_run_workers.py.)"""
     import os
+    from types import SimpleNamespace
 
-    from shopverse_platform.cli.backfill import step_resources
-    from shopverse_platform.defs.resources import THREADS_VARIABLE, Warehouse
+    from shopverse_platform.defs.resources import THREADS_VARIABLE, Warehouse, steps_at_once
+
+    def threads(warehouse: Warehouse, execution: dict | None) -> int:
+        run = SimpleNamespace(run_config={"execution": {"config": execution}} if execution else {})
+        warehouse.setup_for_execution(SimpleNamespace(dagster_run=run, log=None))
+        with warehouse.connect() as con:
+            return con.execute("SELECT current_setting('threads')").fetchone()[0]
 
     monkeypatch.delenv(THREADS_VARIABLE, raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
-    assert step_resources(2, celery=False) == {"warehouse": {"config": {"threads": 4}}}
-    assert step_resources(3, celery=False) == {"warehouse": {"config": {"threads": 2}}}
-    assert step_resources(16, celery=False) == {"warehouse": {"config": {"threads": 1}}}
-    assert step_resources(1, celery=False) is None
-    assert step_resources(1, celery=True) is None
+    assert [steps_at_once({"execution": {"config": {"multiprocess": {"max_concurrent": n}}}}) for n in (2, 3, 0)] == [2, 3, 8]
+    assert steps_at_once({"execution": {"config": {"multiprocess": {}}}}) == 8
+    assert steps_at_once({"execution": {"config": {"in_process": {}}}}) is None
+    assert steps_at_once({"execution": {"config": {"celery": {"broker": "redis://x"}}}}) is None
+    assert steps_at_once({}) is None and steps_at_once(None) is None
+    file = str(tmp_path / "w.duckdb")
+    assert threads(Warehouse(path=file), {"multiprocess": {"max_concurrent": 2}}) == 4
+    assert threads(Warehouse(path=file), {"multiprocess": {"max_concurrent": 3}}) == 2
+    assert threads(Warehouse(path=file), {"multiprocess": {"max_concurrent": 16}}) == 1
+    assert threads(Warehouse(path=file), {"multiprocess": {}}) == 1  # a process per core: one thread each
+    # DuckDB's own default (a thread per core it sees) where nothing is divided
+    default = threads(Warehouse(path=file), None)
+    assert threads(Warehouse(path=file), {"in_process": {}}) == default
+    assert threads(Warehouse(path=file, threads=3), {"multiprocess": {"max_concurrent": 2}}) == 3  # the run config's choice
     monkeypatch.setenv(THREADS_VARIABLE, "3")
-    assert step_resources(2, celery=False) is None
-    with Warehouse(path=str(tmp_path / "w.duckdb")).connect() as con:
+    assert threads(Warehouse(path=file), {"multiprocess": {"max_concurrent": 2}}) == 3
+    with Warehouse(path=file).connect() as con:
         assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 3
-    monkeypatch.delenv(THREADS_VARIABLE)
-    with Warehouse(path=str(tmp_path / "w.duckdb"), threads=1).connect() as con:  # the run config's way
-        assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 1

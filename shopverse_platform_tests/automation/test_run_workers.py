@@ -17,6 +17,7 @@ import pytest
 from dagster._core.launcher import WorkerStatus
 
 from shopverse_platform.defs.automation.run_workers import ShopverseRunLauncher, steps_executor
+from shopverse_platform.defs.resources import THREADS_VARIABLE, Warehouse
 from shopverse_platform.lib.automation.processes import RUNNER_TAG, runner_tag
 from shopverse_platform.lib.paths import PROJECT_ROOT
 from shopverse_platform_tests.automation.test_daemon import DaemonStack
@@ -137,16 +138,25 @@ def _whether_the_definitions_were_built_before_this_step() -> bool:
     return definitions.prebuilt is not None
 
 
-@dg.job(executor_def=steps_executor)
-def _one_step_job():
+@dg.op
+def _this_steps_duckdb_threads(warehouse: Warehouse) -> int:
+    with warehouse.connect() as con:
+        return con.execute("SELECT current_setting('threads')").fetchone()[0]
+
+
+@dg.job(executor_def=steps_executor, resource_defs={"warehouse": Warehouse()})
+def _two_step_job():
     _whether_the_definitions_were_built_before_this_step()
+    _this_steps_duckdb_threads()
 
 
 def test_a_run_launched_with_steps_in_processes_forks_them_from_the_server_that_built_the_definitions(tmp_path):
     """A run whose config asks for ``multiprocess`` without naming how to start the processes (the UI's
     launchpad) forks its steps from the server `shopverse backfill --workers` names
     (cli/step_processes.py): the step's process finds the code location's definitions built. With
-    Dagster's default (its job's module preloaded) every step's process built them again.
+    Dagster's default (its job's module preloaded) every step's process built them again. And each
+    step's DuckDB gets the machine's cores divided among the steps the run's config lets run at once
+    (here 2), as `--workers 2` gives them; the step's log says so.
 
     The run is executed in a process of its own: a process has one forkserver, which keeps the
     environment it started with, so one started here would serve later tests' runs with this test's
@@ -156,20 +166,26 @@ def test_a_run_launched_with_steps_in_processes_forks_them_from_the_server_that_
         import dagster as dg
         from dagster._core.definitions.reconstruct import reconstructable
         from dagster._core.execution.api import execute_job
-        from shopverse_platform_tests.automation.test_run_workers import _one_step_job
+        from shopverse_platform_tests.automation.test_run_workers import _two_step_job
         with dg.instance_for_test(temp_dir=sys.argv[1]) as instance:
-            with execute_job(reconstructable(_one_step_job), instance, run_config={
-                    "execution": {"config": {"multiprocess": {"max_concurrent": 1}}}}) as result:
+            with execute_job(reconstructable(_two_step_job), instance, run_config={
+                    "execution": {"config": {"multiprocess": {"max_concurrent": 2}}}}) as result:
                 print(json.dumps({
                     "success": result.success, "pid": os.getpid(),
                     "built": result.output_for_node("_whether_the_definitions_were_built_before_this_step"),
+                    "threads": result.output_for_node("_this_steps_duckdb_threads"),
                     "step_pids": sorted({e.pid for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_START}),
+                    "messages": [e.user_message for e in instance.all_logs(result.run_id)],
                 }))
     """)
+    env = {**os.environ, "SHOPVERSE_WAREHOUSE": str(tmp_path / "shopverse.duckdb")}
+    env.pop(THREADS_VARIABLE, None)
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     outcome = json.loads(done.stdout.strip().splitlines()[-1])
     assert outcome["success"] and outcome["built"] is True
-    [step_pid] = outcome["step_pids"]
-    assert step_pid != outcome["pid"]  # the step ran in a process of its own
+    assert len(outcome["step_pids"]) == 2 and outcome["pid"] not in outcome["step_pids"]  # each step in a process of its own
+    shared = max(1, (os.cpu_count() or 1) // 2)
+    assert outcome["threads"] == shared
+    assert any(f"DuckDB runs {shared} thread(s) in this step's process" in m for m in outcome["messages"]), outcome["messages"]
