@@ -39,19 +39,16 @@ def preload() -> list[str]:
     return names
 
 
-def build_definitions() -> bool:
+def build_definitions() -> None:
     """Build the code location's definitions here, once, for every step's process forked from this
     one (``definitions.prebuilt``): reconstructing the run's job, each built them again. A build
-    that fails is left to each step's process, which reports it as its own error. Returns whether
-    they were built."""
+    that fails is left to each step's process, which reports it as its own error."""
     try:
         definitions.prebuilt = definitions.build_definitions()
         definitions.prebuilt.get_repository_def()  # the jobs and the asset graph, resolved once too
     except Exception:  # noqa: BLE001 (the step processes build them again and fail with the cause)
         definitions.prebuilt = None
-        return False
-    return True
 
 
-PRELOADED = preload()
-DEFINITIONS_BUILT = build_definitions()
+preload()
+build_definitions()
