@@ -7,7 +7,8 @@
 A run whose executor is ``celery`` (every run, when the code location has $SHOPVERSE_CELERY_BROKER
 set) puts each step on the broker's ``dagster`` queue; a worker takes one at a time, loads the
 code and executes it against the run's instance, as dagster-celery's own `dagster-celery worker
-start` does. This command is that worker with the broker taken from the environment, and it
+start` does; its pool's processes start with the code location imported and its definitions built
+(``cli/celery_app.py``). This command is that worker with the broker taken from the environment, and it
 becomes the Celery process (exec): its PID is the worker's, so it is stopped by that PID.
 """
 
@@ -42,7 +43,7 @@ def write_config_module(folder: Path, broker: str, backend: str) -> Path:
 
 def worker_command(name: str, concurrency: int, loglevel: str) -> list[str]:
     celery = Path(sys.executable).parent / "celery"  # the venv's, as `shopverse ui` runs its dagster
-    return [str(celery), "-A", "dagster_celery.app", "worker", "--prefetch-multiplier=1", "-Q", "dagster",
+    return [str(celery), "-A", "shopverse_platform.cli.celery_app", "worker", "--prefetch-multiplier=1", "-Q", "dagster",
             "--concurrency", str(concurrency), "--loglevel", loglevel, "-n", name]
 
 

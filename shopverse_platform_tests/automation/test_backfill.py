@@ -165,6 +165,38 @@ def test_the_step_processes_forkserver_preloads_the_code_location_and_the_instan
         "forkserver": {"preload_modules": [STEP_PROCESS_PRELOAD]}}
 
 
+def test_celery_workers_fork_their_pool_from_a_process_that_built_the_definitions(tmp_path):
+    """`shopverse celery-worker` runs Celery on cli/celery_app.py: dagster-celery's app and tasks, with
+    the code location imported and its definitions built in the worker's main process, which Celery's
+    pool processes are forked from (each pool process imported and built them on its first task:
+    4.7-4.8 s before the first step on each worker of the Celery test's backfill, 0.5-0.8 s since).
+    A task reconstructing the run's job then finds them built: doing it again would fail here."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from shopverse_platform.cli.celery_worker import worker_command
+
+    command = worker_command("w1@test", 1, "INFO")
+    app_module = command[command.index("-A") + 1]
+    probe = ("import json, os, importlib; "
+             f"app = importlib.import_module({app_module!r}).app; "
+             "import dagster; dagster.load_from_defs_folder = None; "
+             "from dagster._core.definitions.reconstruct import ReconstructableRepository; "
+             "job = ReconstructableRepository.for_module('shopverse_platform.definitions', 'defs', os.getcwd())"
+             ".get_reconstructable_job('daily_job').get_definition(); "
+             "print(json.dumps({'tasks': sorted(t for t in app.tasks if not t.startswith('celery.')), 'job': job.name}))")
+    home = tmp_path / "instance"
+    home.mkdir()
+    done = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "DAGSTER_HOME": str(home)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    probed = json.loads(done.stdout.strip().splitlines()[-1])
+    assert probed["job"] == "daily_job"
+    assert {"execute_plan", "execute_job", "resume_job"} <= set(probed["tasks"]), probed["tasks"]  # dagster-celery's, by name
+
+
 def test_step_processes_share_the_cores_among_the_workers(tmp_path, monkeypatch):
     """A run whose executor runs N steps at once in processes (``multiprocess``: `--workers N`, or the
     UI's launchpad) gives each step's DuckDB the cores divided among the N (at least one; Dagster's
