@@ -102,7 +102,7 @@ class Warehouse(dg.ConfigurableResource):
         unless the threads were chosen (``threads``, $SHOPVERSE_DUCKDB_THREADS), each step's DuckDB
         gets its share, whether the run came from `shopverse backfill --workers` or the UI's
         launchpad; the step's log says so."""
-        run = context.dagster_run
+        run = context.run
         self._steps_at_once = steps_at_once(run.run_config) if run is not None else None
         if self._steps_at_once and not self._chosen_threads() and context.log is not None:
             context.log.info(f"warehouse: DuckDB runs {threads_per_step(self._steps_at_once)} thread(s) in this step's "

@@ -211,7 +211,7 @@ def test_step_processes_share_the_cores_among_the_workers(tmp_path, monkeypatch)
 
     def threads(warehouse: Warehouse, execution: dict | None) -> int:
         run = SimpleNamespace(run_config={"execution": {"config": execution}} if execution else {})
-        warehouse.setup_for_execution(SimpleNamespace(dagster_run=run, log=None))
+        warehouse.setup_for_execution(SimpleNamespace(run=run, log=None))
         with warehouse.connect() as con:
             return con.execute("SELECT current_setting('threads')").fetchone()[0]
 
