@@ -28,6 +28,7 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -275,6 +276,7 @@ def main() -> None:
     parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit of the warehouse ('' for DuckDB's default)")
     parser.add_argument("--seeds", type=int, default=8, help="small simulations for precision/recall (0 to skip)")
     parser.add_argument("--child", nargs=2, metavar=("STEP", "KWARGS"))
+    parser.add_argument("--runs", type=int, default=1, help="--compare-lake: rounds of the file and the lake, alternated (medians)")
     parser.add_argument("--compare-lake", action="store_true",
                         help="instead: the same runs on the DuckDB file and on a DuckLake migrated from it "
                              "(section 'Metrics: DuckLake against the DuckDB file, N visitors over D days')")
@@ -369,33 +371,50 @@ simulator injects no traffic or revenue drop, so any such row is a false positiv
 def compare_lake(args, landing: Path, upstream: Path, setup: dict, memory: str | None) -> None:
     """The metric layer's runs on a copy of the upstream DuckDB file and on a DuckLake (SQLite
     catalog, Parquet beside it) migrated from the same upstream, alternated, each in its own process:
-    the storage's cost single-process (issue 16's target: at most 1.2x the file)."""
+    the storage's cost single-process (issue 16's target: at most 1.2x the file). ``--runs N``: N
+    rounds, each on a fresh copy and a fresh migration, the layouts' order reversed every other
+    round; the section gives each run's median and every run's seconds (one run moves 10-20 % from
+    the next on this shared machine)."""
     load_before = os.getloadavg()[0]
     root = upstream.parent / "lake_comparison"
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir()
-    file_setting = str(root / "file.duckdb")
-    shutil.copy(upstream, file_setting)
-    lake_setting = f"ducklake:sqlite:{root / 'lake' / 'shopverse.sqlite'}"
-    migrated = run_child("migrate", source=str(upstream), lake=lake_setting)
-    print(f"migrated {migrated['tables']} tables into the lake in {migrated['seconds']:.1f}s")
-    results: dict[str, dict[str, dict]] = {"file": {}, "lake": {}}
-    for step in ("full", "day", "whole"):
-        for layout, setting in (("file", file_setting), ("lake", lake_setting)):
-            results[layout][step] = run_child(step, warehouse=setting, landing=str(landing), days=args.days, memory=memory)
-            print(f"{layout} {step}: {results[layout][step]['seconds']:.2f}s, peak {results[layout][step]['peak_rss_mb']:,.0f} MB")
-    same = results["file"]["full"]["fingerprints"] == results["lake"]["full"]["fingerprints"]
+    steps = ("full", "day", "whole")
+    results: dict[str, dict[str, list[dict]]] = {"file": {s: [] for s in steps}, "lake": {s: [] for s in steps}}
+    same = True
+    for round_number in range(args.runs):
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir()
+        file_setting = str(root / "file.duckdb")
+        shutil.copy(upstream, file_setting)
+        lake_setting = f"ducklake:sqlite:{root / 'lake' / 'shopverse.sqlite'}"
+        migrated = run_child("migrate", source=str(upstream), lake=lake_setting)
+        print(f"round {round_number + 1}: migrated {migrated['tables']} tables into the lake in {migrated['seconds']:.1f}s")
+        layouts = [("file", file_setting), ("lake", lake_setting)]
+        for step in steps:
+            for layout, setting in (layouts if round_number % 2 == 0 else layouts[::-1]):
+                run = run_child(step, warehouse=setting, landing=str(landing), days=args.days, memory=memory)
+                results[layout][step].append(run)
+                print(f"{layout} {step}: {run['seconds']:.2f}s, peak {run['peak_rss_mb']:,.0f} MB")
+        same = same and results["file"]["full"][-1]["fingerprints"] == results["lake"]["full"][-1]["fingerprints"]
+
+    def median(layout: str, step: str, key: str = "seconds") -> float:
+        return statistics.median(run[key] for run in results[layout][step])
 
     labels = {"full": f"full rebuild ({args.days} daily partitions + whole-history + {args.days // 7} weeks)",
               "day": "one incremental daily partition", "whole": "whole-history refresh after a day"}
     rows = "\n".join(
-        f"| {labels[step]} | {results['file'][step]['seconds']:.2f} | {results['lake'][step]['seconds']:.2f} | "
-        f"×{results['lake'][step]['seconds'] / results['file'][step]['seconds']:.2f} | "
-        f"{results['file'][step]['peak_rss_mb']:,.0f} | {results['lake'][step]['peak_rss_mb']:,.0f} |"
-        for step in ("full", "day", "whole"))
+        f"| {labels[step]} | {median('file', step):.2f} | {median('lake', step):.2f} | "
+        f"×{median('lake', step) / median('file', step):.2f} | "
+        f"{median('file', step, 'peak_rss_mb'):,.0f} | {median('lake', step, 'peak_rss_mb'):,.0f} | "
+        + ", ".join(f"{run['seconds']:.2f}" for run in results["file"][step]) + " | "
+        + ", ".join(f"{run['seconds']:.2f}" for run in results["lake"][step]) + " |"
+        for step in steps)
 
     def by_step(step: str) -> str:
-        file_steps, lake_steps = results["file"][step]["steps"], results["lake"][step]["steps"]
+        def medians(layout: str) -> dict[str, float]:
+            names = results[layout][step][0]["steps"]
+            return {name: statistics.median(run["steps"].get(name, float("nan")) for run in results[layout][step])
+                    for name in names}
+        file_steps, lake_steps = medians("file"), medians("lake")
         return " · ".join(f"{name} {file_steps[name]:.2f} → {lake_steps.get(name, float('nan')):.2f} s"
                           for name in sorted(file_steps, key=lambda n: -file_steps[n]))
 
@@ -404,18 +423,20 @@ def compare_lake(args, landing: Path, upstream: Path, setup: dict, memory: str |
     section = f"Metrics: DuckLake against the DuckDB file, {args.users:,} visitors over {args.days} days"
     body = f"""## {section}
 
-`python bench/metrics.py --compare-lake --users {args.users} --days {args.days}` — {time.strftime('%Y-%m-%d')},
+`python bench/metrics.py --compare-lake --users {args.users} --days {args.days} --runs {args.runs}` — {time.strftime('%Y-%m-%d')},
 {os.cpu_count()} cores, load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after; DuckDB memory_limit
 {memory or 'default'}. The metric layer on {setup['events']:,} simulated events ({setup['events'] / args.days:,.0f} a day), on a copy of the upstream DuckDB
-file and on a DuckLake with a SQLite catalog migrated from it ({migrated['seconds']:.1f} s, {migrated['tables']} tables),
-the two alternated, each run in its own process through Dagster (`dg.materialize`, warm: the seconds of the call).
+file and on a DuckLake with a SQLite catalog migrated from it ({migrated['seconds']:.1f} s, {migrated['tables']} tables, the last round),
+the two alternated, each run in its own process through Dagster (`dg.materialize`, warm: the seconds of the call);
+{args.runs} round(s), each on a fresh copy and a fresh migration, the order of the layouts reversed every other round:
+medians, then every run.
 
-| run | file (s) | lake (s) | lake / file | file peak MB | lake peak MB |
-|---|---:|---:|---:|---:|---:|
+| run | file (s) | lake (s) | lake / file | file peak MB | lake peak MB | file runs (s) | lake runs (s) |
+|---|---:|---:|---:|---:|---:|---|---|
 {rows}
 
-The full rebuild wrote the same rows on both (order_lines, orders, daily_sales, product_performance,
-funnel_daily, customer_metrics, weekly_kpis hashed): **{'yes' if same else 'NO'}**.
+The full rebuild wrote the same rows on both, in every round (order_lines, orders, daily_sales,
+product_performance, funnel_daily, customer_metrics, weekly_kpis hashed): **{'yes' if same else 'NO'}**.
 Target (issue 16): the lake at most 1.2× the file single-process.
 
 - Full rebuild by step, file → lake: {by_step('full')}.
