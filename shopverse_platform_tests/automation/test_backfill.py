@@ -123,37 +123,45 @@ def test_backfill_select_builds_only_the_selected_assets(tmp_path, monkeypatch, 
     assert sales_days == 3 and orders == expected_orders
 
 
+def _reconstruct_daily_job_after(importing: str, recorded: str, home) -> dict:
+    """In a fresh interpreter (``DAGSTER_HOME``: ``home``), run ``importing`` (Python statements), then
+    reconstruct ``daily_job`` as a step's process or a Celery task does, with the definitions' build
+    made to fail: it succeeds only if the import built them. Returns the job's name (``job``) and the
+    value of the expression ``recorded`` (``recorded``)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    probe = (f"import json, os, sys, importlib; {importing}; "
+             "import dagster; dagster.load_from_defs_folder = None; "
+             "from dagster._core.definitions.reconstruct import ReconstructableRepository; "
+             "job = ReconstructableRepository.for_module('shopverse_platform.definitions', 'defs', os.getcwd())"
+             ".get_reconstructable_job('daily_job').get_definition(); "
+             f"print(json.dumps({{'job': job.name, 'recorded': {recorded}}}))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "DAGSTER_HOME": str(home)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def test_the_step_processes_forkserver_preloads_the_code_location_and_the_instance(tmp_path):
     """`--workers N` forks each step's process from a server that imported the code location (every
     module of defs/) and the classes the instance's dagster.yaml names, once (cli/step_processes.py):
     importing it in a fresh interpreter loads them, and the executor config names it. It builds the
     definitions too: a step's process reconstructs the run's job from them without building them
     again (where each step rebuilt them, ~0.35 s)."""
-    import json
-    import os
-    import subprocess
-    import sys
-
     from shopverse_platform.cli.backfill import step_execution
     from shopverse_platform.defs.automation.run_workers import STEP_PROCESS_PRELOAD
 
     home = tmp_path / "instance_of_the_step_processes"
     home.mkdir()
     (home / "dagster.yaml").write_text((PROJECT_ROOT / "dagster.yaml").read_text())
-    probe = ("import json, os, sys; before = set(sys.modules); import importlib; "
-             f"importlib.import_module({STEP_PROCESS_PRELOAD!r}); loaded = sorted(set(sys.modules) - before); "
-             # what a step's process does first; building the definitions again would fail here
-             "import dagster; dagster.load_from_defs_folder = None; "
-             "from dagster._core.definitions.reconstruct import ReconstructableRepository; "
-             "job = ReconstructableRepository.for_module('shopverse_platform.definitions', 'defs', os.getcwd())"
-             ".get_reconstructable_job('daily_job').get_definition(); "
-             "print(json.dumps({'loaded': loaded, 'job': job.name}))")
-    done = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "DAGSTER_HOME": str(home)})
-    assert done.returncode == 0, done.stderr[-2000:]
-    probed = json.loads(done.stdout.strip().splitlines()[-1])
+    probed = _reconstruct_daily_job_after(
+        f"before = set(sys.modules); importlib.import_module({STEP_PROCESS_PRELOAD!r}); "
+        "loaded = sorted(set(sys.modules) - before)", "loaded", home)
     assert probed["job"] == "daily_job"
-    loaded = set(probed["loaded"])
+    loaded = set(probed["recorded"])
     defs_folder = PROJECT_ROOT / "shopverse_platform" / "defs"
     on_disk = {".".join(("shopverse_platform", "defs", *path.relative_to(defs_folder).with_suffix("").parts)).removesuffix(".__init__")
                for path in defs_folder.rglob("*.py")}
@@ -171,30 +179,17 @@ def test_celery_workers_fork_their_pool_from_a_process_that_built_the_definition
     pool processes are forked from (each pool process imported and built them on its first task:
     4.7-4.8 s before the first step on each worker of the Celery test's backfill, 0.5-0.8 s since).
     A task reconstructing the run's job then finds them built: doing it again would fail here."""
-    import json
-    import os
-    import subprocess
-    import sys
-
     from shopverse_platform.cli.celery_worker import worker_command
 
     command = worker_command("w1@test", 1, "INFO")
     app_module = command[command.index("-A") + 1]
-    probe = ("import json, os, importlib; "
-             f"app = importlib.import_module({app_module!r}).app; "
-             "import dagster; dagster.load_from_defs_folder = None; "
-             "from dagster._core.definitions.reconstruct import ReconstructableRepository; "
-             "job = ReconstructableRepository.for_module('shopverse_platform.definitions', 'defs', os.getcwd())"
-             ".get_reconstructable_job('daily_job').get_definition(); "
-             "print(json.dumps({'tasks': sorted(t for t in app.tasks if not t.startswith('celery.')), 'job': job.name}))")
     home = tmp_path / "instance"
     home.mkdir()
-    done = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "DAGSTER_HOME": str(home)})
-    assert done.returncode == 0, done.stderr[-2000:]
-    probed = json.loads(done.stdout.strip().splitlines()[-1])
+    probed = _reconstruct_daily_job_after(f"app = importlib.import_module({app_module!r}).app",
+                                          "sorted(t for t in app.tasks if not t.startswith('celery.'))", home)
     assert probed["job"] == "daily_job"
-    assert {"execute_plan", "execute_job", "resume_job"} <= set(probed["tasks"]), probed["tasks"]  # dagster-celery's, by name
+    tasks = set(probed["recorded"])
+    assert {"execute_plan", "execute_job", "resume_job"} <= tasks, tasks  # dagster-celery's, by name
 
 
 def test_step_processes_share_the_cores_among_the_workers(tmp_path, monkeypatch):
