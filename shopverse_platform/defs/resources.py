@@ -94,19 +94,19 @@ class Warehouse(dg.ConfigurableResource):
         default=None, description="DuckDB worker threads of every connection. Unset: $SHOPVERSE_DUCKDB_THREADS, else "
                                   "all cores, divided among the step processes of a run whose executor runs N at once "
                                   "(`multiprocess`, `shopverse backfill --workers N`: cores / N each).")
-    # the steps a run's executor runs at once in processes of this machine (setup_for_execution)
-    _steps_at_once: int | None = PrivateAttr(default=None)
+    # this step's share of the machine's cores, in a run whose steps run in processes (setup_for_execution)
+    _shared_threads: int | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """In a run, note how many step processes share this machine's cores (``steps_at_once``):
         unless the threads were chosen (``threads``, $SHOPVERSE_DUCKDB_THREADS), each step's DuckDB
         gets its share, whether the run came from `shopverse backfill --workers` or the UI's
         launchpad; the step's log says so."""
-        run = context.run
-        self._steps_at_once = steps_at_once(run.run_config) if run is not None else None
-        if self._steps_at_once and not self._chosen_threads() and context.log is not None:
-            context.log.info(f"warehouse: DuckDB runs {threads_per_step(self._steps_at_once)} thread(s) in this step's "
-                             f"process ({os.cpu_count()} cores shared by up to {self._steps_at_once} step processes at once; "
+        steps = steps_at_once(context.run.run_config) if context.run is not None else None
+        self._shared_threads = threads_per_step(steps) if steps else None
+        if steps and not self._chosen_threads() and context.log is not None:
+            context.log.info(f"warehouse: DuckDB runs {self._shared_threads} thread(s) in this step's "
+                             f"process ({os.cpu_count()} cores shared by up to {steps} step processes at once; "
                              f"${THREADS_VARIABLE} or the resource's `threads` choose instead)")
 
     def setting(self) -> str:
@@ -155,7 +155,7 @@ class Warehouse(dg.ConfigurableResource):
     def _config(self) -> dict[str, object]:
         config: dict[str, object] = {}
         config["memory_limit"] = self.memory_limit or os.environ.get(MEMORY_VARIABLE) or DEFAULT_MEMORY_LIMIT
-        threads = self._chosen_threads() or (threads_per_step(self._steps_at_once) if self._steps_at_once else None)
+        threads = self._chosen_threads() or self._shared_threads
         if threads:
             config["threads"] = int(threads)
         return config
