@@ -96,11 +96,13 @@ def run_range(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str,
               assets: set[dg.AssetKey] | None = None,
               label: str | None = None,
               echo: Callable[[str], None] = print,
-              execution: dict | None = None) -> tuple[BackfillStage, dg.JobExecutionResult]:
+              execution: dict | None = None,
+              ops: dict | None = None) -> tuple[BackfillStage, dg.JobExecutionResult]:
     """One run of ``job_name`` over [first, last] (``assets``: a subset of the job's assets, their
     checks included; ``label``: how the stage is named in the summary), its steps' progress told
     through ``echo`` as they finish. ``execution``: the run config's executor (``step_execution``;
-    with steps in processes, the warehouse resource divides the cores among them)."""
+    with steps in processes, the warehouse resource divides the cores among them). ``ops``: the run
+    config of the job's assets (``{"raw_orders": {"config": {...}}}``)."""
     started = time.perf_counter()
     job = defs.resolve_job_def(job_name)
     if assets is not None:
@@ -109,7 +111,7 @@ def run_range(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str,
     progress = StepProgress(instance, run_id, total=len(job.graph.nodes), echo=echo)
     progress.start()
     try:
-        result = _execute(defs, job_name, assets, instance, run_id, first, last, trigger, log_level, execution)
+        result = _execute(defs, job_name, assets, instance, run_id, first, last, trigger, log_level, execution, ops)
     finally:
         progress.finish()
     stage = BackfillStage(job_name if label is None else label,
@@ -120,7 +122,7 @@ def run_range(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str,
 
 def _execute(defs: dg.Definitions, job_name: str, assets: set[dg.AssetKey] | None, instance: dg.DagsterInstance,
              run_id: str, first: date, last: date, trigger: str, log_level: str,
-             execution: dict | None = None) -> dg.JobExecutionResult:
+             execution: dict | None = None, ops: dict | None = None) -> dg.JobExecutionResult:
     """Run ``job_name`` (``assets`` of it) in this process, recorded under the workspace's code
     location like a run launched from the UI, so the Overview timeline and the run list show it."""
     return execute_in_code_location(
@@ -130,7 +132,8 @@ def _execute(defs: dg.Definitions, job_name: str, assets: set[dg.AssetKey] | Non
         # "Materialized value X." once per partition); every event, DEBUG included, is still in the
         # run's event log: the run's page in the Dagster UI shows it. -v shows DEBUG here too.
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}},
-                    **({"execution": {"config": execution}} if execution else {})},
+                    **({"execution": {"config": execution}} if execution else {}),
+                    **({"ops": ops} if ops else {})},
         step_processes=execution is not None and "in_process" not in execution,
         tags={RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat(), "shopverse/trigger": trigger,
               RUNNER_TAG: runner_tag()},
@@ -201,13 +204,15 @@ class StepProgress(threading.Thread):
 
 
 DAILY_REPORT = dg.AssetKey("daily_report")
+RAW_ORDERS = dg.AssetKey("raw_orders")
 
 
 def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date, last_day: date, *,
              weekly: bool = True, reports: str = "latest", select: str | None = None,
              wait_timeout: float = 3600, echo: Callable[[str], None] = print,
              on_failure: Callable[[dg.JobExecutionResult], None] | None = None,
-             log_level: str = "INFO", workers: int = 1, celery: bool = False) -> list[BackfillStage]:
+             log_level: str = "INFO", workers: int = 1, celery: bool = False,
+             drop_missing_exports: bool = False) -> list[BackfillStage]:
     """The daily job over [first_day, last_day] in one run (its daily report left out), the weekly
     job over its complete weeks, and only then the daily reports (``reports``: the last day's, all,
     or none): a report written before the weekly job would say "segments not available yet" about
@@ -217,6 +222,8 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date
     ``workers``: steps of a run executed at once, each in a process of its own (Dagster's
     multiprocess executor); a DuckLake warehouse only, as a DuckDB file admits one writing process.
     ``celery``: every step a task for the Celery workers of $SHOPVERSE_CELERY_BROKER instead.
+    ``drop_missing_exports``: raw_orders rebuilds days whose order exports are gone, dropping their
+    lines (its config; without it such a run fails before changing anything).
 
     Why steps and not days in parallel: the daily assets read the days before the ones they build
     (new against returning customers, duplicates across deliveries, sessions across midnight), so
@@ -250,8 +257,12 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date
     for job_name, what, first, last, assets in plan:
         wait_until_idle(instance, wait_timeout, echo)
         echo(f"{what} {first}..{last}: running")
+        # raw_orders' config where the run materializes it (a run config naming an op outside the
+        # run's selection is refused)
+        ops = ({"raw_orders": {"config": {"drop_missing_exports": True}}}
+               if drop_missing_exports and job_name == "daily_job" and RAW_ORDERS in (assets or daily_assets) else None)
         stage, result = run_range(defs, instance, job_name, first, last, "cli_backfill", log_level, assets, what, echo,
-                                  execution=execution)
+                                  execution=execution, ops=ops)
         stages.append(stage)
         # With one worker the run's steps ran in this process, on its DuckLake instance, which gave
         # the never-filled tables their statistics when it was made: the tables this run created and

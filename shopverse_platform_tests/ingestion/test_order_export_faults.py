@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import os
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from shopverse_platform.defs.cleaning.assets import clean_order_lines
 from shopverse_platform.defs.ingestion.assets import raw_orders
 from shopverse_platform.defs.resources import LandingZone
 from shopverse_platform.lib.cleaning.event_schema import ORDER_QUARANTINE_REASONS
-from shopverse_platform_tests.conftest import materialize_range
+from shopverse_platform_tests.conftest import RANGE_END, RANGE_START, materialize_range
 
 HEADER = '"InvoiceNo","StockCode","Description","Quantity","InvoiceDate","UnitPrice","CustomerID","Country"\n'
 ASSETS = [raw_orders, clean_order_lines]
@@ -337,3 +339,119 @@ def test_an_exact_repeat_is_the_copy_in_the_export_that_arrived_later(landing_di
         ("late_export.csv", 2, "duplicate_line")]
     assert sorted((name(f), n) for f, n in query("SELECT source_file, line_number FROM clean_order_lines")) == [
         ("online_retail.csv", 2), ("online_retail.csv", 3)]
+
+
+def _raw_orders_failure(result) -> str:
+    """The message raw_orders failed with (the run must have failed in that step)."""
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE" and e.step_key == "raw_orders")
+    return failure.event_specific_data.error.cause.message
+
+
+def _raw_orders_rows(query) -> list:
+    return [(day, name(f), n) for day, f, n in query(
+        "SELECT partition_date, source_file, line_number FROM raw_orders ORDER BY ALL")]
+
+
+def test_a_rerun_without_an_export_it_loaded_fails_and_changes_nothing(landing_dir, resources, query):
+    """Found using the platform: the UCI year backfilled, then June rerun from a shell that had not
+    set SHOPVERSE_ORDER_EXPORTS: raw_orders read "0 lines from 0 of 0 exports", replaced June with
+    nothing, and the run was green: 36,611 order lines and 2,014 orders (1,535 sales) gone from every table
+    built on them. An export the window's lines came from that is no longer under the path now fails
+    the run before anything changes; dropping its lines takes the run's word for it."""
+    orders = landing_dir / "orders"
+    orders.mkdir()
+    (orders / "a.csv").write_text(HEADER + line("1", "A", "1", "2010-12-01 09:00:00", "1.5")
+                                  + line("2", "B", "2", "2010-12-02 09:00:00", "2.5"))
+    (orders / "b.csv").write_text(HEADER + line("3", "C", "3", "2010-12-01 10:00:00", "3.5")
+                                  + line("4", "D", "4", "2010-12-01 10:05:00", "4.5"))
+    assert materialize_range([raw_orders], resources, "2010-12-01", "2010-12-02").success
+    loaded = _raw_orders_rows(query)
+    assert len(loaded) == 4
+    (orders / "b.csv").unlink()
+
+    message = _raw_orders_failure(materialize_range([raw_orders], resources, "2010-12-01", "2010-12-02",
+                                                    raise_on_error=False))
+    assert (f"1 order export(s) these days were loaded from is not under the order-exports path {orders} any more: "
+            f"{orders / 'b.csv'} (2 lines). Rebuilding the days without them would drop 2 order lines, so nothing "
+            "was changed.") in message
+    assert "--drop-missing-exports" in message
+    assert _raw_orders_rows(query) == loaded
+    # a day b.csv never reached is rebuilt as ever
+    assert materialize_range([raw_orders], resources, "2010-12-02", "2010-12-02").success
+    assert _raw_orders_rows(query) == loaded
+
+    dropping = {"ops": {"raw_orders": {"config": {"drop_missing_exports": True}}}}
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize([raw_orders], resources=resources, run_config=dropping, instance=instance,
+                                tags={RANGE_START: "2010-12-01", RANGE_END: "2010-12-01"})
+        assert result.success
+        warnings = [entry.user_message for entry in instance.all_logs(result.run_id) if entry.level == logging.WARNING]
+    assert _raw_orders_rows(query) == [(date(2010, 12, 1), "a.csv", 2), (date(2010, 12, 2), "a.csv", 3)]
+    assert warnings == [f"raw_orders 2010-12-01..2010-12-02: {orders / 'b.csv'} is gone from {orders}; "
+                        "its 2 lines of these days are dropped (drop_missing_exports)"]
+    # dropped: nothing of it is left to lose, so the next rerun needs no word
+    assert materialize_range([raw_orders], resources, "2010-12-01", "2010-12-02").success
+    assert len(_raw_orders_rows(query)) == 2
+
+
+def test_the_exports_path_set_wrong_on_a_rerun_fails(landing_dir, warehouse, tmp_path, query, monkeypatch):
+    """The case met: the exports configured for the first run, the default (absent) for the rerun."""
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "year.csv").write_text(HEADER + line("1", "A", "1", "2010-12-01 09:00:00", "1.5"))
+    monkeypatch.setenv("SHOPVERSE_ORDER_EXPORTS", str(exports))
+    zone = LandingZone(path=str(landing_dir))
+    assert materialize_range([raw_orders], {"warehouse": warehouse, "landing_zone": zone}, "2010-12-01", "2010-12-01").success
+    monkeypatch.delenv("SHOPVERSE_ORDER_EXPORTS")
+    message = _raw_orders_failure(materialize_range([raw_orders], {"warehouse": warehouse, "landing_zone": zone},
+                                                    "2010-12-01", "2010-12-01", raise_on_error=False))
+    assert f"not under the order-exports path {landing_dir / 'orders'} any more: {exports / 'year.csv'} (1 lines)" in message
+    assert query("SELECT count(*) FROM raw_orders") == [(1,)]
+
+
+def test_an_export_moved_or_renamed_is_not_missing(landing_dir, warehouse, tmp_path, query):
+    """Moved to another folder (the path pointed there) or renamed in place: the same file, whose
+    lines come back from its new path; the rerun is green and the window holds them once."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    (first / "a.csv").write_text(HEADER + line("1", "A", "1", "2010-12-01 09:00:00", "1.5")
+                                 + line("2", "B", "2", "2010-12-01 09:05:00", "2.5"))
+    def run(folder):
+        zone = LandingZone(path=str(landing_dir), order_exports=str(folder))
+        return materialize_range([raw_orders], {"warehouse": warehouse, "landing_zone": zone}, "2010-12-01", "2010-12-01")
+    assert run(first).success
+    first.rename(second)  # the folder moved: same names and sizes
+    assert run(second).success
+    assert _raw_orders_rows(query) == [(date(2010, 12, 1), "a.csv", 2), (date(2010, 12, 1), "a.csv", 3)]
+    (second / "a.csv").rename(second / "renamed.csv")  # renamed in place: same size and modification time
+    assert run(second).success
+    assert _raw_orders_rows(query) == [(date(2010, 12, 1), "renamed.csv", 2), (date(2010, 12, 1), "renamed.csv", 3)]
+
+
+def test_backfill_passes_the_drop_to_raw_orders_in_a_config_the_daily_job_accepts(monkeypatch):
+    """`shopverse backfill --drop-missing-exports`: the daily run, and only it, gets raw_orders' config,
+    in a run config the daily job accepts (an op name or field spelt wrong is refused by Dagster here,
+    not at a user's run)."""
+    from shopverse_platform.cli import backfill as cli_backfill
+    from shopverse_platform.cli.main import build_parser
+    from shopverse_platform.definitions import defs
+
+    args = build_parser().parse_args(["backfill", "--start", "2010-12-01", "--end", "2010-12-14", "--drop-missing-exports"])
+    assert args.drop_missing_exports
+    given = []
+
+    def run_range(defs, instance, job_name, first, last, trigger, log_level, assets, what, echo, execution, ops):
+        given.append((what, ops))
+        return cli_backfill.BackfillStage(what, str(first), str(last), "run", True, 0.0), None
+
+    monkeypatch.setattr(cli_backfill, "run_range", run_range)
+    monkeypatch.setattr(cli_backfill, "wait_until_idle", lambda *a, **k: None)
+    definitions = defs()
+    for drop in (True, False):
+        given.clear()
+        cli_backfill.backfill(definitions, None, args.start, args.end, echo=lambda line: None, drop_missing_exports=drop)
+        ops = {"raw_orders": {"config": {"drop_missing_exports": True}}} if drop else None
+        assert given == [("daily_job", ops), ("weekly_job", None), ("daily reports", None)]
+    assert dg.validate_run_config(definitions.resolve_job_def("daily_job"),
+                                  {"ops": {"raw_orders": {"config": {"drop_missing_exports": True}}}})

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import dagster as dg
+from pydantic import Field
 
 from shopverse_platform.defs.asset_helpers import is_freshness_run, table_metadata
 from shopverse_platform.defs.asset_shapes import PLATFORM, window, window_params
@@ -104,8 +105,16 @@ def _append_raw_events(context: dg.AssetExecutionContext, warehouse: Warehouse, 
     )
 
 
+class RawOrdersConfig(dg.Config):
+    drop_missing_exports: bool = Field(
+        default=False,
+        description=("Rebuild the days even when exports they were loaded from are gone from the order-exports "
+                     "path, dropping those exports' lines. Off: such a run fails and changes nothing."))
+
+
 @dg.asset(**PLATFORM.daily("partition_date", kinds={"duckdb", "csv"}))
-def raw_orders(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_zone: LandingZone) -> dg.MaterializeResult:
+def raw_orders(context: dg.AssetExecutionContext, config: RawOrdersConfig, warehouse: Warehouse,
+               landing_zone: LandingZone) -> dg.MaterializeResult:
     """Order lines from CSV exports in the UCI Online Retail layout, verbatim as text, by invoice day.
 
     Exports live under the order-exports path, one or many (the real Online Retail file is a year
@@ -118,11 +127,21 @@ def raw_orders(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_
     exports beside them still load. A file that is not UTF-8 is decoded as Latin-1 (recorded in
     `order_export_files.encoding`). A file with the wrong header fails the run with the expected
     columns named, and so does a configured order-exports path that does not exist.
+    An export these days were loaded from that is no longer under the path (deleted, or the path
+    set wrong) fails the run before anything changes, naming the exports and the lines the days
+    would lose; config `drop_missing_exports` rebuilds them without it on purpose.
     """
     params = window_params(context)
     start, end = params["start"], params["end"]
-    files = order_exports.order_export_files(landing_zone.order_exports_path(), landing_zone.order_exports_configured())
+    exports_path = landing_zone.order_exports_path()
+    files = order_exports.order_export_files(exports_path, landing_zone.order_exports_configured())
     with warehouse.connect() as con:
+        missing = order_exports.missing_exports(con, files, start, end)
+        if missing and not config.drop_missing_exports:
+            raise order_exports.MissingOrderExports(missing, exports_path, start, end)
+        for path, lines in sorted(missing.items()):
+            context.log.warning(f"raw_orders {start}..{end}: {path} is gone from {exports_path}; "
+                                f"its {lines:,} lines of these days are dropped (drop_missing_exports)")
         needed = order_exports.exports_to_read(con, files, start, end)
         fingerprints = {str(path): order_exports.fingerprint(path) for path in needed}
         exports = [order_exports.read_order_export(path) for path in needed]
