@@ -204,7 +204,8 @@ class StepProgress(threading.Thread):
 
 
 DAILY_REPORT = dg.AssetKey("daily_report")
-RAW_ORDERS = dg.AssetKey("raw_orders")
+# the raw assets rebuilding days from input files (config drop_missing_inputs)
+RAW_INPUTS = (dg.AssetKey("raw_events"), dg.AssetKey("raw_orders"))
 
 
 def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date, last_day: date, *,
@@ -212,7 +213,7 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date
              wait_timeout: float = 3600, echo: Callable[[str], None] = print,
              on_failure: Callable[[dg.JobExecutionResult], None] | None = None,
              log_level: str = "INFO", workers: int = 1, celery: bool = False,
-             drop_missing_exports: bool = False) -> list[BackfillStage]:
+             drop_missing_inputs: bool = False) -> list[BackfillStage]:
     """The daily job over [first_day, last_day] in one run (its daily report left out), the weekly
     job over its complete weeks, and only then the daily reports (``reports``: the last day's, all,
     or none): a report written before the weekly job would say "segments not available yet" about
@@ -222,8 +223,8 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date
     ``workers``: steps of a run executed at once, each in a process of its own (Dagster's
     multiprocess executor); a DuckLake warehouse only, as a DuckDB file admits one writing process.
     ``celery``: every step a task for the Celery workers of $SHOPVERSE_CELERY_BROKER instead.
-    ``drop_missing_exports``: raw_orders rebuilds days whose order exports are gone, dropping their
-    lines (its config; without it such a run fails before changing anything).
+    ``drop_missing_inputs``: raw_events and raw_orders rebuild days whose input files are gone,
+    dropping what came from them (their config; without it such a run fails before changing anything).
 
     Why steps and not days in parallel: the daily assets read the days before the ones they build
     (new against returning customers, duplicates across deliveries, sessions across midnight), so
@@ -257,10 +258,10 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date
     for job_name, what, first, last, assets in plan:
         wait_until_idle(instance, wait_timeout, echo)
         echo(f"{what} {first}..{last}: running")
-        # raw_orders' config where the run materializes it (a run config naming an op outside the
-        # run's selection is refused)
-        ops = ({"raw_orders": {"config": {"drop_missing_exports": True}}}
-               if drop_missing_exports and job_name == "daily_job" and RAW_ORDERS in (assets or daily_assets) else None)
+        # the raw assets' config where the run materializes them (a run config naming an op outside
+        # the run's selection is refused)
+        ops = {key.path[-1]: {"config": {"drop_missing_inputs": True}} for key in RAW_INPUTS
+               if drop_missing_inputs and job_name == "daily_job" and key in (assets or daily_assets)} or None
         stage, result = run_range(defs, instance, job_name, first, last, "cli_backfill", log_level, assets, what, echo,
                                   execution=execution, ops=ops)
         stages.append(stage)

@@ -101,9 +101,9 @@ def add_report_commands(subparsers: argparse._SubParsersAction) -> None:
     backfill.add_argument("--celery", action="store_true",
                           help="every step a task for the Celery workers of $SHOPVERSE_CELERY_BROKER "
                                "(`shopverse celery-worker`; a DuckLake warehouse)")
-    backfill.add_argument("--drop-missing-exports", action="store_true",
-                          help="rebuild days whose order exports are gone from the order-exports path, dropping "
-                               "those exports' lines (without it, such a run fails and changes nothing)")
+    backfill.add_argument("--drop-missing-inputs", action="store_true",
+                          help="rebuild days whose landing files or order exports are gone (deleted, or the path "
+                               "set wrong), dropping what came from them (without it, such a run fails and changes nothing)")
     backfill.add_argument("-v", "--verbose", action="store_true", help="show Dagster's DEBUG events too (always in the UI's run page)")
     backfill.set_defaults(func=cmd_backfill, check=_check_backfill)
 
@@ -188,7 +188,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         stages = backfill(defs(), instance, args.start, args.end, weekly=args.weekly and not args.select,
                           reports=args.reports, select=args.select, on_failure=alert_failed_run,
                           log_level="DEBUG" if args.verbose else "INFO", workers=args.workers,
-                          celery=args.celery, drop_missing_exports=args.drop_missing_exports)
+                          celery=args.celery, drop_missing_inputs=args.drop_missing_inputs)
     ok = bool(stages) and all(s.success for s in stages)
     print(f"\n{'backfilled' if ok else 'FAILED'}: {args.start}..{args.end} in {time.perf_counter() - started:.1f}s"
           f"\n  reports:  shopverse report --date {args.end}   (runs in the UI: shopverse ui)")

@@ -15,6 +15,7 @@ import pytest
 
 from shopverse_platform.defs.cleaning.assets import clean_events
 from shopverse_platform.defs.ingestion.assets import raw_events, raw_orders
+from shopverse_platform.defs.resources import LandingZone
 from shopverse_platform.lib.ingestion import landing, order_exports
 from shopverse_platform_tests.conftest import Built, materialize_range
 from shopverse_platform_tests.ml.warehouses import retail_orders
@@ -127,6 +128,53 @@ def test_clean_events_refuses_a_landing_file_changed_after_registration(landing_
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     message = failure.event_specific_data.error.cause.message  # the asset's own error, under Dagster's
     assert "batch-0001.ndjson" in message and "Re-materialize raw_events for 2024-03-05" in message
+
+
+def _registered(query) -> list[tuple[str, int]]:
+    return [(path.rsplit("/", 1)[-1], lines) for path, lines in
+            query("SELECT source_file, line_count FROM raw_events ORDER BY source_file")]
+
+
+def test_a_rerun_without_landing_files_it_registered_fails_and_changes_nothing(landing_dir, warehouse, tmp_path, query):
+    """As raw_orders' exports (found rerunning the UCI year's June from a shell without
+    SHOPVERSE_ORDER_EXPORTS): before, a rerun of a day whose landing files were deleted, or with
+    the landing path set wrong, registered what it found (nothing) and cleaning then emptied the
+    day's events, in a green run. Now it fails naming the files; moved, the files are the same
+    files; dropped only on the run's word."""
+    _write_mixed_landing(landing_dir)
+    zone = LandingZone(path=str(landing_dir))
+    assert materialize_range([raw_events], {"warehouse": warehouse, "landing_zone": zone}, "2024-03-05", "2024-03-05").success
+    registered = _registered(query)
+    assert len(registered) == 7
+
+    def rerun(root, **kwargs):
+        resources = {"warehouse": warehouse, "landing_zone": LandingZone(path=str(root))}
+        return materialize_range([raw_events], resources, "2024-03-05", "2024-03-05", **kwargs)
+
+    def failure(result) -> str:
+        assert not result.success
+        return next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE").event_specific_data.error.cause.message
+
+    elsewhere = tmp_path / "wrong_landing"
+    elsewhere.mkdir()
+    message = failure(rerun(elsewhere, raise_on_error=False))
+    assert f"7 landing file(s) these days were built from are not in the landing zone {elsewhere} any more" in message
+    assert "would drop 8 lines, so nothing was changed" in message  # 2 + 2 + 1 + 1 + 1 + 1 + 0
+    assert _registered(query) == registered
+
+    moved = tmp_path / "moved_landing"
+    landing_dir.rename(moved)  # the landing zone moved: the same files, read from their new paths
+    assert rerun(moved).success
+    assert _registered(query) == registered
+    assert all(path.startswith(str(moved)) for (path,) in query("SELECT source_file FROM raw_events"))
+
+    (moved / "events" / "2024-03-05" / "batch-0001.ndjson").unlink()
+    message = failure(rerun(moved, raise_on_error=False))
+    assert f"1 landing file(s) these days were built from is not in the landing zone {moved} any more: " \
+           f"{moved / 'events' / '2024-03-05' / 'batch-0001.ndjson'} (2 lines)" in message
+    assert _registered(query) == registered
+    assert rerun(moved, run_config={"ops": {"raw_events": {"config": {"drop_missing_inputs": True}}}}).success
+    assert _registered(query) == [r for r in registered if r[0] != "batch-0001.ndjson"]
 
 
 @pytest.fixture(scope="module")

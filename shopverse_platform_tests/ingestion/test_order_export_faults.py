@@ -375,13 +375,13 @@ def test_a_rerun_without_an_export_it_loaded_fails_and_changes_nothing(landing_d
     assert (f"1 order export(s) these days were loaded from is not under the order-exports path {orders} any more: "
             f"{orders / 'b.csv'} (2 lines). Rebuilding the days without them would drop 2 order lines, so nothing "
             "was changed.") in message
-    assert "--drop-missing-exports" in message
+    assert "--drop-missing-inputs" in message
     assert _raw_orders_rows(query) == loaded
     # a day b.csv never reached is rebuilt as ever
     assert materialize_range([raw_orders], resources, "2010-12-02", "2010-12-02").success
     assert _raw_orders_rows(query) == loaded
 
-    dropping = {"ops": {"raw_orders": {"config": {"drop_missing_exports": True}}}}
+    dropping = {"ops": {"raw_orders": {"config": {"drop_missing_inputs": True}}}}
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize([raw_orders], resources=resources, run_config=dropping, instance=instance,
                                 tags={RANGE_START: "2010-12-01", RANGE_END: "2010-12-01"})
@@ -389,7 +389,7 @@ def test_a_rerun_without_an_export_it_loaded_fails_and_changes_nothing(landing_d
         warnings = [entry.user_message for entry in instance.all_logs(result.run_id) if entry.level == logging.WARNING]
     assert _raw_orders_rows(query) == [(date(2010, 12, 1), "a.csv", 2), (date(2010, 12, 2), "a.csv", 3)]
     assert warnings == [f"raw_orders 2010-12-01..2010-12-02: {orders / 'b.csv'} is gone from {orders}; "
-                        "its 2 lines of these days are dropped (drop_missing_exports)"]
+                        "its 2 lines of these days are dropped (drop_missing_inputs)"]
     # dropped: nothing of it is left to lose, so the next rerun needs no word
     assert materialize_range([raw_orders], resources, "2010-12-01", "2010-12-02").success
     assert len(_raw_orders_rows(query)) == 2
@@ -429,16 +429,16 @@ def test_an_export_moved_or_renamed_is_not_missing(landing_dir, warehouse, tmp_p
     assert _raw_orders_rows(query) == [(date(2010, 12, 1), "renamed.csv", 2), (date(2010, 12, 1), "renamed.csv", 3)]
 
 
-def test_backfill_passes_the_drop_to_raw_orders_in_a_config_the_daily_job_accepts(monkeypatch):
-    """`shopverse backfill --drop-missing-exports`: the daily run, and only it, gets raw_orders' config,
+def test_backfill_passes_the_drop_to_the_raw_assets_in_a_config_the_daily_job_accepts(monkeypatch):
+    """`shopverse backfill --drop-missing-inputs`: the daily run, and only it, gets the raw assets' config,
     in a run config the daily job accepts (an op name or field spelt wrong is refused by Dagster here,
     not at a user's run)."""
     from shopverse_platform.cli import backfill as cli_backfill
     from shopverse_platform.cli.main import build_parser
     from shopverse_platform.definitions import defs
 
-    args = build_parser().parse_args(["backfill", "--start", "2010-12-01", "--end", "2010-12-14", "--drop-missing-exports"])
-    assert args.drop_missing_exports
+    args = build_parser().parse_args(["backfill", "--start", "2010-12-01", "--end", "2010-12-14", "--drop-missing-inputs"])
+    assert args.drop_missing_inputs
     given = []
 
     def run_range(defs, instance, job_name, first, last, trigger, log_level, assets, what, echo, execution, ops):
@@ -448,10 +448,9 @@ def test_backfill_passes_the_drop_to_raw_orders_in_a_config_the_daily_job_accept
     monkeypatch.setattr(cli_backfill, "run_range", run_range)
     monkeypatch.setattr(cli_backfill, "wait_until_idle", lambda *a, **k: None)
     definitions = defs()
+    dropping = {name: {"config": {"drop_missing_inputs": True}} for name in ("raw_events", "raw_orders")}
     for drop in (True, False):
         given.clear()
-        cli_backfill.backfill(definitions, None, args.start, args.end, echo=lambda line: None, drop_missing_exports=drop)
-        ops = {"raw_orders": {"config": {"drop_missing_exports": True}}} if drop else None
-        assert given == [("daily_job", ops), ("weekly_job", None), ("daily reports", None)]
-    assert dg.validate_run_config(definitions.resolve_job_def("daily_job"),
-                                  {"ops": {"raw_orders": {"config": {"drop_missing_exports": True}}}})
+        cli_backfill.backfill(definitions, None, args.start, args.end, echo=lambda line: None, drop_missing_inputs=drop)
+        assert given == [("daily_job", dropping if drop else None), ("weekly_job", None), ("daily reports", None)]
+    assert dg.validate_run_config(definitions.resolve_job_def("daily_job"), {"ops": dropping})

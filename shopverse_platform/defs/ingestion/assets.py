@@ -14,8 +14,16 @@ from shopverse_platform.lib.warehouse.column_docs import comment_columns
 from shopverse_platform.lib.warehouse.tables import replace_date_range
 
 
+class RawInputsConfig(dg.Config):
+    drop_missing_inputs: bool = Field(
+        default=False,
+        description=("Rebuild the days even when input files they were built from are gone (landing files, order "
+                     "exports: deleted, or the path set wrong), dropping what came from them. Off: such a run fails "
+                     "and changes nothing."))
+
+
 @dg.asset(**PLATFORM.daily("partition_date", kinds={"duckdb", "json"}))
-def raw_events(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_zone: LandingZone) -> dg.MaterializeResult:
+def raw_events(context: dg.AssetExecutionContext, config: RawInputsConfig, warehouse: Warehouse, landing_zone: LandingZone) -> dg.MaterializeResult:
     """The event files delivered to the landing zone for the day: one row per file, with its size
     and modification time (the fingerprint cleaning checks) and its line counts.
 
@@ -33,6 +41,9 @@ def raw_events(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_
     freshness run of the day in progress (docs/operations.md) when the day only grew: every file
     registered for it is unchanged and every new file sorts after them by name; then only the new
     files are counted and appended (metadata `mode`: `incremental (N new files)`, else `full`).
+    A file registered for these days that the landing zone no longer has (deleted, or the landing
+    path set wrong) fails the run before anything changes, naming the files and their lines; config
+    `drop_missing_inputs` rebuilds the days without them on purpose.
     """
     params = window_params(context)
     start, end = params["start"], params["end"]
@@ -49,6 +60,12 @@ def raw_events(context: dg.AssetExecutionContext, warehouse: Warehouse, landing_
                 f"raw_events held verbatim lines (the layout before the file registry): replaced by the "
                 f"registry of {migrated} days' landing files; the lines remain in the landing zone"
             )
+        gone = landing.gone_files(con, files, start, end)
+        if gone and not config.drop_missing_inputs:
+            raise landing.LandingFilesGone(gone, landing_zone.root(), start, end)
+        for path, lines in sorted(gone.items()):
+            context.log.warning(f"raw_events {start}..{end}: {path} is gone from the landing zone; "
+                                f"its {lines:,} lines are dropped (drop_missing_inputs)")
         con.register("_landed_files", registered)
         try:
             replace_date_range(
@@ -105,15 +122,8 @@ def _append_raw_events(context: dg.AssetExecutionContext, warehouse: Warehouse, 
     )
 
 
-class RawOrdersConfig(dg.Config):
-    drop_missing_exports: bool = Field(
-        default=False,
-        description=("Rebuild the days even when exports they were loaded from are gone from the order-exports "
-                     "path, dropping those exports' lines. Off: such a run fails and changes nothing."))
-
-
 @dg.asset(**PLATFORM.daily("partition_date", kinds={"duckdb", "csv"}))
-def raw_orders(context: dg.AssetExecutionContext, config: RawOrdersConfig, warehouse: Warehouse,
+def raw_orders(context: dg.AssetExecutionContext, config: RawInputsConfig, warehouse: Warehouse,
                landing_zone: LandingZone) -> dg.MaterializeResult:
     """Order lines from CSV exports in the UCI Online Retail layout, verbatim as text, by invoice day.
 
@@ -129,7 +139,8 @@ def raw_orders(context: dg.AssetExecutionContext, config: RawOrdersConfig, wareh
     columns named, and so does a configured order-exports path that does not exist.
     An export these days were loaded from that is no longer under the path (deleted, or the path
     set wrong) fails the run before anything changes, naming the exports and the lines the days
-    would lose; config `drop_missing_exports` rebuilds them without it on purpose.
+    would lose; config `drop_missing_inputs` rebuilds them without it on purpose (an export moved
+    or renamed is the same export).
     """
     params = window_params(context)
     start, end = params["start"], params["end"]
@@ -137,11 +148,11 @@ def raw_orders(context: dg.AssetExecutionContext, config: RawOrdersConfig, wareh
     files = order_exports.order_export_files(exports_path, landing_zone.order_exports_configured())
     with warehouse.connect() as con:
         missing = order_exports.missing_exports(con, files, start, end)
-        if missing and not config.drop_missing_exports:
+        if missing and not config.drop_missing_inputs:
             raise order_exports.MissingOrderExports(missing, exports_path, start, end)
         for path, lines in sorted(missing.items()):
             context.log.warning(f"raw_orders {start}..{end}: {path} is gone from {exports_path}; "
-                                f"its {lines:,} lines of these days are dropped (drop_missing_exports)")
+                                f"its {lines:,} lines of these days are dropped (drop_missing_inputs)")
         needed = order_exports.exports_to_read(con, files, start, end)
         fingerprints = {str(path): order_exports.fingerprint(path) for path in needed}
         exports = [order_exports.read_order_export(path) for path in needed]

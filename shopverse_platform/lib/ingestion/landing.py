@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from shopverse_platform.lib.ingestion import gone_inputs
 from shopverse_platform.lib.ingestion.adapters import landing_files as imports
 from shopverse_platform.lib.ingestion.adapters.registry import Rejection, UnknownSource, convert, load_sources
 from shopverse_platform.lib.warehouse.sql import load_sql  # no DuckDB import: this module stays free of it
@@ -413,8 +414,40 @@ class LandingFileChanged(RuntimeError):
         examples = ", ".join(sorted(f.path for f in files)[:3])
         super().__init__(
             f"{len(files)} landing file(s) changed or disappeared since raw_events registered them "
-            f"(e.g. {examples}). Re-materialize raw_events for {days_text}, then clean_events."
+            f"(e.g. {examples}). Re-materialize raw_events for {days_text}, then clean_events (a file "
+            "gone on purpose: raw_events with config drop_missing_inputs: true, or shopverse backfill "
+            "--drop-missing-inputs)."
         )
+
+
+class LandingFilesGone(RuntimeError):
+    """Landing files raw_events registered for a run's window that the landing zone no longer has."""
+
+    def __init__(self, gone: dict[str, int], landing_root: Path, start: date, end: date):
+        self.gone = dict(gone)
+        super().__init__(
+            f"raw_events {start}..{end}: {len(self.gone)} landing file(s) these days were built from "
+            f"{'are' if len(self.gone) > 1 else 'is'} not in the landing zone {landing_root} any more: "
+            f"{gone_inputs.described(self.gone)}. Rebuilding the days without them would drop "
+            f"{sum(self.gone.values()):,} lines, so nothing was changed. Put the files back, or point "
+            "$SHOPVERSE_LANDING_DIR (or the landing_zone resource's path) at where they are now; to drop them on "
+            "purpose, rerun the days with raw_events' config drop_missing_inputs: true (shopverse backfill "
+            "--drop-missing-inputs, or the Launchpad).")
+
+
+def gone_files(con, files: list[LandingFile], start: date, end: date) -> dict[str, int]:
+    """The landing files raw_events registered for [start, end) that are not among ``files`` (nor
+    moved or renamed to one of them: ``gone_inputs``): {path: lines registered}. Re-registering the
+    window from ``files`` would drop them, and cleaning the events they held."""
+    from shopverse_platform.lib.warehouse.tables import table_exists, table_schema  # local: no DuckDB import here
+
+    if not table_exists(con, "raw_events") or "size_bytes" not in {name for name, _ in table_schema(con, "raw_events")}:
+        return {}  # nothing registered yet, or the verbatim layout before the registry (migrated first)
+    rows = con.execute(load_sql(__file__, "raw_events_registered"), {"start": start, "end": end}).fetchall()
+    absent = gone_inputs.gone({path: (size, modified_ns) for path, size, modified_ns, _ in rows},
+                              [f.path for f in files])
+    lines = {path: count for path, _, _, count in rows}
+    return {path: lines[path] for path in absent}
 
 
 class LandingFileUnreadable(RuntimeError):

@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from shopverse_platform.lib.ingestion import gone_inputs
 from shopverse_platform.lib.warehouse.sql import load_sql  # no DuckDB import: this module stays free of it
 
 ORDER_EXPORT_COLUMNS = (
@@ -220,40 +221,33 @@ class MissingOrderExports(RuntimeError):
 
     def __init__(self, missing: Mapping[str, int], exports_path: Path, start: date, end: date):
         self.missing = dict(missing)
-        listed = ", ".join(f"{path} ({lines:,} lines)" for path, lines in sorted(self.missing.items())[:5])
-        more = f" and {len(self.missing) - 5} more" if len(self.missing) > 5 else ""
         super().__init__(
             f"raw_orders {start}..{end}: {len(self.missing)} order export(s) these days were loaded from "
             f"{'are' if len(self.missing) > 1 else 'is'} not under the order-exports path {exports_path} any "
-            f"more: {listed}{more}. Rebuilding the days without them would drop {sum(self.missing.values()):,} "
-            "order lines, so nothing was changed. Put the exports back, or point $SHOPVERSE_ORDER_EXPORTS (or "
-            "the landing_zone resource's order_exports) at where they are now; to drop their lines on purpose, "
-            "rerun the days with raw_orders' config drop_missing_exports: true (shopverse backfill "
-            "--drop-missing-exports, or the Launchpad).")
+            f"more: {gone_inputs.described(self.missing)}. Rebuilding the days without them would drop "
+            f"{sum(self.missing.values()):,} order lines, so nothing was changed. Put the exports back, or point "
+            "$SHOPVERSE_ORDER_EXPORTS (or the landing_zone resource's order_exports) at where they are now; to "
+            "drop their lines on purpose, rerun the days with raw_orders' config drop_missing_inputs: true "
+            "(shopverse backfill --drop-missing-inputs, or the Launchpad).")
 
 
 def missing_exports(con, files: list[Path], start: date, end: date) -> dict[str, int]:
-    """The exports read before that are not among ``files`` and whose lines ``raw_orders`` holds in
-    [start, end): {path: lines in the window}. Replacing the window from ``files`` alone would drop
-    those lines; an empty result means it drops nothing. An export moved or renamed is not missing:
-    a file among ``files`` with its name and size, or with its size and modification time, is taken
-    for it (its lines come back from the new path). Costs nothing beyond the exports' register
-    unless a recorded export reaching into the window is gone."""
+    """The exports read before that are not among ``files`` (nor moved or renamed to one of them:
+    ``gone_inputs``) and whose lines ``raw_orders`` holds in [start, end): {path: lines in the
+    window}. Replacing the window from ``files`` alone would drop those lines; an empty result means
+    it drops nothing. Reads only the exports' register unless a recorded export reaching into the
+    window is gone."""
     from shopverse_platform.lib.warehouse.tables import table_exists  # local: keeps this module DuckDB-free at import
 
     if not table_exists(con, "order_export_files"):
         return {}
-    present = {str(path) for path in files}
-    prints = [fingerprint(path) for path in files]
-    by_name = {(path.name, size) for path, (size, _) in zip(files, prints)}
-    by_print = set(prints)
-    gone = [source for source, (size, modified_ns, first_day, last_day) in recorded_exports(con).items()
-            if source not in present and (first_day is None or (first_day < end and last_day >= start))
-            and (Path(source).name, size) not in by_name and (size, modified_ns) not in by_print]
-    if not gone:
+    reaching = {source: (size, modified_ns) for source, (size, modified_ns, first_day, last_day)
+                in recorded_exports(con).items() if first_day is None or (first_day < end and last_day >= start)}
+    absent = gone_inputs.gone(reaching, [str(path) for path in files])
+    if not absent:
         return {}
     return dict(con.execute(load_sql(__file__, "missing_export_lines"),
-                            {"start": start, "end": end, "exports": gone}).fetchall())
+                            {"start": start, "end": end, "exports": absent}).fetchall())
 
 
 def write_raw_orders(con, exports: list[pa.Table], start: date, end: date, fingerprints: dict[str, tuple[int, int]]) -> int:

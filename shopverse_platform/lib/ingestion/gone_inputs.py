@@ -1,0 +1,44 @@
+"""Inputs the raw layer recorded that a rerun no longer finds: what rebuilding their days would drop.
+
+A raw asset rebuilds its window from the input files present now (landing files, order exports).
+A file deleted, or a path set wrong for one run (a shell without ``$SHOPVERSE_ORDER_EXPORTS`` or
+``$SHOPVERSE_LANDING_DIR``), would otherwise turn days of data into none, in a green run. The raw
+assets ask this module first and fail naming what is gone, unless the run says to drop it.
+
+A file moved to another folder (the path pointed there) or renamed in place is the same input,
+read again from its new path: one present with the recorded name and size, or with the recorded
+size and modification time, stands for it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+
+def gone(recorded: Mapping[str, tuple[int, int]], present: Iterable[str]) -> list[str]:
+    """The recorded inputs (path -> (size in bytes, modification time in ns)) that no present path
+    is or stands for, sorted. The present files are looked at (stat) only when a recorded path is
+    not among them."""
+    present = list(present)
+    absent = sorted(set(recorded) - set(present))
+    if not absent:
+        return []
+    prints = {}
+    for path in present:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            continue
+        prints[path] = (stat.st_size, stat.st_mtime_ns)
+    by_name = {(Path(path).name, size) for path, (size, _) in prints.items()}
+    by_print = set(prints.values())
+    return [path for path in absent
+            if (Path(path).name, recorded[path][0]) not in by_name and tuple(recorded[path]) not in by_print]
+
+
+def described(lines: Mapping[str, int], shown: int = 5) -> str:
+    """``path (N lines), ...`` for the first ``shown`` inputs, and how many more."""
+    listed = ", ".join(f"{path} ({count:,} lines)" for path, count in sorted(lines.items())[:shown])
+    return listed + (f" and {len(lines) - shown} more" if len(lines) > shown else "")
