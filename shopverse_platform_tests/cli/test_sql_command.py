@@ -75,3 +75,20 @@ def test_the_prompts_dot_commands_work_as_the_one_query(tmp_path, capsys):
     assert "daily_sales" in capsys.readouterr().out
     assert main(["sql", ".nonsense"]) == 1
     assert ".tables | .schema TABLE" in capsys.readouterr().out
+
+
+def test_output_cut_short_by_its_reader_ends_quietly(tmp_path):
+    """Found using the platform: `shopverse sql ... | head` printed a BrokenPipeError traceback once
+    head had its lines. A reader that goes away ends the command as SIGPIPE ends one: status 141,
+    nothing on stderr."""
+    _warehouse(tmp_path)
+    command = subprocess.Popen(
+        [sys.executable, "-m", "shopverse_platform.cli.main", "sql", "SELECT * FROM range(200000)", "--max-rows", "200000"],
+        cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "SHOPVERSE_DATA_DIR": str(tmp_path / "data")},
+    )
+    assert command.stdout.readline().split() == [b"range"]
+    command.stdout.close()  # as head does once it has its lines
+    err = command.stderr.read().decode()
+    assert command.wait(timeout=120) == 141, err
+    assert err == ""
