@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -205,7 +205,7 @@ class StepProgress(threading.Thread):
 
 DAILY_REPORT = dg.AssetKey("daily_report")
 # the raw assets rebuilding days from input files (config drop_missing_inputs)
-RAW_INPUTS = (dg.AssetKey("raw_events"), dg.AssetKey("raw_orders"))
+RAW_INPUTS = ("raw_events", "raw_orders")
 
 
 def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date, last_day: date, *,
@@ -213,7 +213,7 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date
              wait_timeout: float = 3600, echo: Callable[[str], None] = print,
              on_failure: Callable[[dg.JobExecutionResult], None] | None = None,
              log_level: str = "INFO", workers: int = 1, celery: bool = False,
-             drop_missing_inputs: bool = False) -> list[BackfillStage]:
+             drop_missing_inputs: Collection[str] = ()) -> list[BackfillStage]:
     """The daily job over [first_day, last_day] in one run (its daily report left out), the weekly
     job over its complete weeks, and only then the daily reports (``reports``: the last day's, all,
     or none): a report written before the weekly job would say "segments not available yet" about
@@ -223,8 +223,9 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date
     ``workers``: steps of a run executed at once, each in a process of its own (Dagster's
     multiprocess executor); a DuckLake warehouse only, as a DuckDB file admits one writing process.
     ``celery``: every step a task for the Celery workers of $SHOPVERSE_CELERY_BROKER instead.
-    ``drop_missing_inputs``: raw_events and raw_orders rebuild days whose input files are gone,
-    dropping what came from them (their config; without it such a run fails before changing anything).
+    ``drop_missing_inputs``: the raw assets of ``RAW_INPUTS`` that rebuild days whose input files are
+    gone, dropping what came from them (their config; without it such a run fails before changing
+    anything).
 
     Why steps and not days in parallel: the daily assets read the days before the ones they build
     (new against returning customers, duplicates across deliveries, sessions across midnight), so
@@ -260,8 +261,8 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date
         echo(f"{what} {first}..{last}: running")
         # the raw assets' config where the run materializes them (a run config naming an op outside
         # the run's selection is refused)
-        ops = {key.path[-1]: {"config": {"drop_missing_inputs": True}} for key in RAW_INPUTS
-               if drop_missing_inputs and job_name == "daily_job" and key in (assets or daily_assets)} or None
+        ops = {name: {"config": {"drop_missing_inputs": True}} for name in drop_missing_inputs
+               if job_name == "daily_job" and dg.AssetKey(name) in (assets or daily_assets)} or None
         stage, result = run_range(defs, instance, job_name, first, last, "cli_backfill", log_level, assets, what, echo,
                                   execution=execution, ops=ops)
         stages.append(stage)

@@ -86,7 +86,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     landing = LandingZone().root()
     warehouse = Warehouse()
     first_day, last_day = _run_range(args)
-    if args.simulate == "always" or (args.simulate == "if-empty" and not any((landing / "events").glob("*/*"))):
+    simulating = args.simulate == "always" or (args.simulate == "if-empty" and not any((landing / "events").glob("*/*")))
+    if simulating:
         sim = argparse.Namespace(
             landing_dir=str(landing), users=args.users, days=args.days, start=first_day, seed=args.seed,
             gzip=False, layout="ndjson", faults=0.002, quiet=False,
@@ -107,8 +108,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     with dg.DagsterInstance.get() as instance:
         # The same path as `shopverse backfill`: the daily job over the range in one run, then the
         # weekly job (rollups, segment snapshots, models, weekly report) over its complete weeks.
+        # A simulation starts its days' landing folders afresh: files of an earlier simulation it
+        # did not write again (a smaller one: fewer batches a day) are gone on purpose.
         stages = backfill(defs(), instance, first_day, last_day, reports=args.reports, on_failure=alert_failed_run,
-                          log_level="DEBUG" if args.verbose else "INFO")
+                          log_level="DEBUG" if args.verbose else "INFO",
+                          drop_missing_inputs=("raw_events",) if simulating else ())
     seconds = time.perf_counter() - started
     ok = bool(stages) and all(s.success for s in stages)
     print(f"\n{'built' if ok else 'FAILED'}: {first_day}..{last_day} in {seconds:.1f}s")
