@@ -147,13 +147,14 @@ def raw_orders(context: dg.AssetExecutionContext, config: RawInputsConfig, wareh
     exports_path = landing_zone.order_exports_path()
     files = order_exports.order_export_files(exports_path, landing_zone.order_exports_configured())
     with warehouse.connect() as con:
-        missing = order_exports.missing_exports(con, files, start, end)
+        known = order_exports.recorded_exports(con)
+        missing = order_exports.missing_exports(con, known, files, start, end)
         if missing and not config.drop_missing_inputs:
             raise order_exports.MissingOrderExports(missing, exports_path, start, end)
         for path, lines in sorted(missing.items()):
             context.log.warning(f"raw_orders {start}..{end}: {path} is gone from {exports_path}; "
                                 f"its {lines:,} lines of these days are dropped (drop_missing_inputs)")
-        needed = order_exports.exports_to_read(con, files, start, end)
+        needed = order_exports.exports_to_read(known, files, start, end)
         fingerprints = {str(path): order_exports.fingerprint(path) for path in needed}
         exports = [order_exports.read_order_export(path) for path in needed]
         log = StatementLog(con)  # the SQL that really ran, for lineage (its source is the exports, no table)

@@ -180,7 +180,12 @@ def read_warnings(exports: list[pa.Table], first_days: Mapping[str, date], start
 
 
 def recorded_exports(con) -> dict[str, tuple[int, int, date | None, date | None]]:
-    """What ``order_export_files`` records of each export read: (size, mtime_ns, first day, last day)."""
+    """What ``order_export_files`` records of each export read: (size, mtime_ns, first day, last day);
+    empty before the first export is read."""
+    from shopverse_platform.lib.warehouse.tables import table_exists  # local: keeps this module DuckDB-free at import
+
+    if not table_exists(con, "order_export_files"):
+        return {}
     return {source_file: (size, modified_ns, first_day, last_day) for source_file, size, modified_ns, first_day, last_day
             in con.execute(load_sql(__file__, "known_order_exports")).fetchall()}
 
@@ -196,17 +201,10 @@ def fingerprint(path: Path) -> tuple[int, int]:
     return stat.st_size, stat.st_mtime_ns
 
 
-def exports_to_read(con, files: list[Path], start: date, end: date) -> list[Path]:
+def exports_to_read(known: Mapping[str, tuple], files: list[Path], start: date, end: date) -> list[Path]:
     """The order exports a run over [start, end) must read: new or changed files, and unchanged
-    files whose invoice days (as recorded in ``order_export_files`` when last read) reach into the
-    window. With one export per day, a daily run reads one file instead of the whole history."""
-    from shopverse_platform.lib.warehouse.tables import (
-        table_exists,  # local: keeps this module DuckDB-free at import
-    )
-
-    if not table_exists(con, "order_export_files"):
-        return list(files)
-    known = recorded_exports(con)
+    files whose invoice days (``known``: ``recorded_exports``, as recorded when last read) reach
+    into the window. With one export per day, a daily run reads one file instead of the whole history."""
     needed = []
     for path in files:
         record = known.get(str(path))
@@ -231,18 +229,14 @@ class MissingOrderExports(RuntimeError):
             "(shopverse backfill --drop-missing-inputs, or the Launchpad).")
 
 
-def missing_exports(con, files: list[Path], start: date, end: date) -> dict[str, int]:
-    """The exports read before that are not among ``files`` (nor moved or renamed to one of them:
-    ``gone_inputs``) and whose lines ``raw_orders`` holds in [start, end): {path: lines in the
-    window}. Replacing the window from ``files`` alone would drop those lines; an empty result means
-    it drops nothing. Reads only the exports' register unless a recorded export reaching into the
-    window is gone."""
-    from shopverse_platform.lib.warehouse.tables import table_exists  # local: keeps this module DuckDB-free at import
-
-    if not table_exists(con, "order_export_files"):
-        return {}
+def missing_exports(con, known: Mapping[str, tuple], files: list[Path], start: date, end: date) -> dict[str, int]:
+    """The exports read before (``known``: ``recorded_exports``) that are not among ``files`` (nor
+    moved or renamed to one of them: ``gone_inputs``) and whose lines ``raw_orders`` holds in
+    [start, end): {path: lines in the window}. Replacing the window from ``files`` alone would drop
+    those lines; an empty result means it drops nothing. Queries ``raw_orders`` only when a recorded
+    export reaching into the window is gone."""
     reaching = {source: (size, modified_ns) for source, (size, modified_ns, first_day, last_day)
-                in recorded_exports(con).items() if first_day is None or (first_day < end and last_day >= start)}
+                in known.items() if first_day is None or (first_day < end and last_day >= start)}
     absent = gone_inputs.gone(reaching, [str(path) for path in files])
     if not absent:
         return {}
