@@ -188,8 +188,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         stages = backfill(defs(), instance, args.start, args.end, weekly=args.weekly and not args.select,
                           reports=args.reports, select=args.select, on_failure=alert_failed_run,
                           log_level="DEBUG" if args.verbose else "INFO", workers=args.workers,
-                          celery=args.celery, 
-                          drop_missing_inputs=RAW_INPUTS if args.drop_missing_inputs else ())
+                          celery=args.celery, drop_missing_inputs=RAW_INPUTS if args.drop_missing_inputs else ())
     ok = bool(stages) and all(s.success for s in stages)
     print(f"\n{'backfilled' if ok else 'FAILED'}: {args.start}..{args.end} in {time.perf_counter() - started:.1f}s"
           f"\n  reports:  shopverse report --date {args.end}   (runs in the UI: shopverse ui)")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -175,6 +177,26 @@ def test_a_rerun_without_landing_files_it_registered_fails_and_changes_nothing(l
     assert _registered(query) == registered
     assert rerun(moved, run_config={"ops": {"raw_events": {"config": {"drop_missing_inputs": True}}}}).success
     assert _registered(query) == [r for r in registered if r[0] != "batch-0001.ndjson"]
+
+
+def test_a_file_of_the_same_name_in_another_day_does_not_stand_for_a_gone_one(tmp_path):
+    """Every day folder has a batch-0001.ndjson, often of one size (one-event files: evt-1.json):
+    a landing file is named by its day folder too, or a deleted day's file would pass for moved."""
+    from shopverse_platform.lib.ingestion import gone_inputs
+
+    def landed(root, day):
+        path = root / "events" / day / "batch-0001.ndjson"
+        path.parent.mkdir(parents=True)
+        path.write_text('{"a": 1}\n')
+        return str(path)
+
+    first, second = landed(tmp_path / "landing", "2024-03-05"), landed(tmp_path / "landing", "2024-03-06")
+    recorded = {path: (os.stat(path).st_size, 0) for path in (first, second)}  # mtimes that match nothing
+    Path(first).unlink()
+    assert gone_inputs.gone(recorded, [second], name_parts=3) == [first]
+    assert gone_inputs.gone(recorded, [second], name_parts=1) == []  # a file name alone would hide it
+    moved = [landed(tmp_path / "moved", day) for day in ("2024-03-05", "2024-03-06")]  # the zone elsewhere
+    assert gone_inputs.gone(recorded, moved, name_parts=3) == []
 
 
 @pytest.fixture(scope="module")

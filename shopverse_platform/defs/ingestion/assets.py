@@ -23,7 +23,8 @@ class RawInputsConfig(dg.Config):
 
 
 @dg.asset(**PLATFORM.daily("partition_date", kinds={"duckdb", "json"}))
-def raw_events(context: dg.AssetExecutionContext, config: RawInputsConfig, warehouse: Warehouse, landing_zone: LandingZone) -> dg.MaterializeResult:
+def raw_events(context: dg.AssetExecutionContext, config: RawInputsConfig, warehouse: Warehouse,
+               landing_zone: LandingZone) -> dg.MaterializeResult:
     """The event files delivered to the landing zone for the day: one row per file, with its size
     and modification time (the fingerprint cleaning checks) and its line counts.
 

@@ -7,7 +7,9 @@ assets ask this module first and fail naming what is gone, unless the run says t
 
 A file moved to another folder (the path pointed there) or renamed in place is the same input,
 read again from its new path: one present with the recorded name and size, or with the recorded
-size and modification time, stands for it.
+size and modification time, stands for it. "Name" is as many trailing parts of the path as identify
+a file where it lives: a landing file's day folder is part of it (``events/2024-03-05/batch-0001.ndjson``:
+every day has a ``batch-0001.ndjson``), an export's name is its file name.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 
-def gone(recorded: Mapping[str, tuple[int, int]], present: Iterable[str]) -> list[str]:
+def gone(recorded: Mapping[str, tuple[int, int]], present: Iterable[str], name_parts: int = 1) -> list[str]:
     """The recorded inputs (path -> (size in bytes, modification time in ns)) that no present path
-    is or stands for, sorted. The present files are looked at (stat) only when a recorded path is
-    not among them."""
+    is or stands for, sorted; ``name_parts``: the trailing parts of a path that name the file. The
+    present files are looked at (stat) only when a recorded path is not among them."""
     present = list(present)
     absent = sorted(set(recorded) - set(present))
     if not absent:
@@ -32,10 +34,13 @@ def gone(recorded: Mapping[str, tuple[int, int]], present: Iterable[str]) -> lis
         except OSError:
             continue
         prints[path] = (stat.st_size, stat.st_mtime_ns)
-    by_name = {(Path(path).name, size) for path, (size, _) in prints.items()}
+    def name(path: str) -> tuple[str, ...]:
+        return Path(path).parts[-name_parts:]
+
+    by_name = {(name(path), size) for path, (size, _) in prints.items()}
     by_print = set(prints.values())
     return [path for path in absent
-            if (Path(path).name, recorded[path][0]) not in by_name and tuple(recorded[path]) not in by_print]
+            if (name(path), recorded[path][0]) not in by_name and tuple(recorded[path]) not in by_print]
 
 
 def described(lines: Mapping[str, int], shown: int = 5) -> str:

@@ -444,8 +444,9 @@ def gone_files(con, files: list[LandingFile], start: date, end: date) -> dict[st
     if not table_exists(con, "raw_events") or "size_bytes" not in {name for name, _ in table_schema(con, "raw_events")}:
         return {}  # nothing registered yet, or the verbatim layout before the registry (migrated first)
     rows = con.execute(load_sql(__file__, "raw_events_registered"), {"start": start, "end": end}).fetchall()
+    # a landing file is named by its layout folder, day folder and file name: every day has a batch-0001.ndjson
     absent = gone_inputs.gone({path: (size, modified_ns) for path, size, modified_ns, _ in rows},
-                              [f.path for f in files])
+                              [f.path for f in files], name_parts=3)
     lines = {path: count for path, _, _, count in rows}
     return {path: lines[path] for path in absent}
 
