@@ -372,7 +372,7 @@ def test_a_rerun_without_an_export_it_loaded_fails_and_changes_nothing(landing_d
 
     message = _raw_orders_failure(materialize_range([raw_orders], resources, "2010-12-01", "2010-12-02",
                                                     raise_on_error=False))
-    assert (f"1 order export(s) these days were loaded from is not under the order-exports path {orders} any more: "
+    assert (f"1 order export(s) these days were built from is not in the order-exports path {orders} any more: "
             f"{orders / 'b.csv'} (2 lines). Rebuilding the days without them would drop 2 order lines, so nothing "
             "was changed.") in message
     assert "--drop-missing-inputs" in message
@@ -406,7 +406,7 @@ def test_the_exports_path_set_wrong_on_a_rerun_fails(landing_dir, warehouse, tmp
     monkeypatch.delenv("SHOPVERSE_ORDER_EXPORTS")
     message = _raw_orders_failure(materialize_range([raw_orders], {"warehouse": warehouse, "landing_zone": zone},
                                                     "2010-12-01", "2010-12-01", raise_on_error=False))
-    assert f"not under the order-exports path {landing_dir / 'orders'} any more: {exports / 'year.csv'} (1 lines)" in message
+    assert f"not in the order-exports path {landing_dir / 'orders'} any more: {exports / 'year.csv'} (1 lines)" in message
     assert query("SELECT count(*) FROM raw_orders") == [(1,)]
 
 

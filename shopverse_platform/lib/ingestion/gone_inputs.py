@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from datetime import date
 from pathlib import Path
 
 
@@ -47,3 +48,18 @@ def described(lines: Mapping[str, int], shown: int = 5) -> str:
     """``path (N lines), ...`` for the first ``shown`` inputs, and how many more."""
     listed = ", ".join(f"{path} ({count:,} lines)" for path, count in sorted(lines.items())[:shown])
     return listed + (f" and {len(lines) - shown} more" if len(lines) > shown else "")
+
+
+class InputsGone(RuntimeError):
+    """Input files a raw asset built a run's days from that are not where it reads them any more."""
+
+    def __init__(self, asset: str, kind: str, location: str, setting: str, unit: str,
+                 gone: Mapping[str, int], start: date, end: date):
+        self.gone = dict(gone)
+        super().__init__(
+            f"{asset} {start}..{end}: {len(self.gone)} {kind}(s) these days were built from "
+            f"{'are' if len(self.gone) > 1 else 'is'} not in {location} any more: {described(self.gone)}. "
+            f"Rebuilding the days without them would drop {sum(self.gone.values()):,} {unit}, so nothing was "
+            f"changed. Put them back, or point {setting} at where they are now; to drop them on purpose, rerun "
+            f"the days with {asset}'s config drop_missing_inputs: true (shopverse backfill --drop-missing-inputs, "
+            "or the Launchpad).")

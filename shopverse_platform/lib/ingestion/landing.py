@@ -420,19 +420,12 @@ class LandingFileChanged(RuntimeError):
         )
 
 
-class LandingFilesGone(RuntimeError):
+class LandingFilesGone(gone_inputs.InputsGone):
     """Landing files raw_events registered for a run's window that the landing zone no longer has."""
 
     def __init__(self, gone: dict[str, int], landing_root: Path, start: date, end: date):
-        self.gone = dict(gone)
-        super().__init__(
-            f"raw_events {start}..{end}: {len(self.gone)} landing file(s) these days were built from "
-            f"{'are' if len(self.gone) > 1 else 'is'} not in the landing zone {landing_root} any more: "
-            f"{gone_inputs.described(self.gone)}. Rebuilding the days without them would drop "
-            f"{sum(self.gone.values()):,} lines, so nothing was changed. Put the files back, or point "
-            "$SHOPVERSE_LANDING_DIR (or the landing_zone resource's path) at where they are now; to drop them on "
-            "purpose, rerun the days with raw_events' config drop_missing_inputs: true (shopverse backfill "
-            "--drop-missing-inputs, or the Launchpad).")
+        super().__init__("raw_events", "landing file", f"the landing zone {landing_root}",
+                         "$SHOPVERSE_LANDING_DIR (or the landing_zone resource's path)", "lines", gone, start, end)
 
 
 def gone_files(con, files: list[LandingFile], start: date, end: date) -> dict[str, int]:

@@ -214,19 +214,13 @@ def exports_to_read(known: Mapping[str, tuple], files: list[Path], start: date, 
     return needed
 
 
-class MissingOrderExports(RuntimeError):
+class MissingOrderExports(gone_inputs.InputsGone):
     """Exports raw_orders holds lines of in a run's window that the order-exports path no longer has."""
 
     def __init__(self, missing: Mapping[str, int], exports_path: Path, start: date, end: date):
-        self.missing = dict(missing)
-        super().__init__(
-            f"raw_orders {start}..{end}: {len(self.missing)} order export(s) these days were loaded from "
-            f"{'are' if len(self.missing) > 1 else 'is'} not under the order-exports path {exports_path} any "
-            f"more: {gone_inputs.described(self.missing)}. Rebuilding the days without them would drop "
-            f"{sum(self.missing.values()):,} order lines, so nothing was changed. Put the exports back, or point "
-            "$SHOPVERSE_ORDER_EXPORTS (or the landing_zone resource's order_exports) at where they are now; to "
-            "drop their lines on purpose, rerun the days with raw_orders' config drop_missing_inputs: true "
-            "(shopverse backfill --drop-missing-inputs, or the Launchpad).")
+        super().__init__("raw_orders", "order export", f"the order-exports path {exports_path}",
+                         "$SHOPVERSE_ORDER_EXPORTS (or the landing_zone resource's order_exports)", "order lines",
+                         missing, start, end)
 
 
 def missing_exports(con, known: Mapping[str, tuple], files: list[Path], start: date, end: date) -> dict[str, int]:
