@@ -32,8 +32,8 @@ from shopverse_platform.lib.warehouse.sql import SqlText, TableName, load_sql, t
 from shopverse_platform.lib.warehouse.tables import (
     create_table_if_missing,
     replace_date_range,
+    schema_if_exists,
     table_exists,
-    table_schema,
     transaction,
 )
 
@@ -72,7 +72,7 @@ def clean_event_lines(
     create_table_if_missing(con, "quarantine", load_sql(__file__, "quarantine_ddl"))
     con.execute(load_sql(__file__, "quarantine_migrate"))  # a warehouse from before raw_bytes
     # a registry written before rejected_reason existed registered no rejected file
-    rejected_files = table_exists(con, "raw_events") and "rejected_reason" in dict(table_schema(con, "raw_events"))
+    rejected_files = "rejected_reason" in dict(schema_if_exists(con, "raw_events") or ())
     # outside the transaction: see lib/warehouse.replace_date_range. ITEMS_TYPE is a type written
     # in lib/warehouse/shapes.py (no value in it), which is why it may be spliced as SqlText.
     create_table_if_missing(con, "clean_events", load_sql(__file__, "clean_events_ddl", items_type=SqlText(ITEMS_TYPE)))

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from shopverse_platform.lib.ingestion import landing
 from shopverse_platform.lib.warehouse.sql import load_sql
-from shopverse_platform.lib.warehouse.tables import add_new_columns, table_exists, table_schema, transaction
+from shopverse_platform.lib.warehouse.tables import add_new_columns, schema_if_exists, transaction
 
 REGISTRY_COLUMNS = ("source_file", "size_bytes", "modified_ns", "rejected_reason")
 
@@ -25,10 +25,10 @@ def new_files_of_day(con: duckdb.DuckDBPyConnection, files: list[landing.Landing
     """The files to append for the one-day window [start, end), or None to rebuild it (a window of
     several days, no registry of the current layout, nothing registered for the day yet, or a day
     that did not only grow: see ``landing.appended_files``)."""
-    if end - start != timedelta(days=1) or not table_exists(con, "raw_events"):
+    if end - start != timedelta(days=1):
         return None
-    if not set(REGISTRY_COLUMNS) <= {name for name, _ in table_schema(con, "raw_events")}:
-        return None  # the verbatim layout, or a registry from before rejected_reason: rebuilt
+    if not set(REGISTRY_COLUMNS) <= dict(schema_if_exists(con, "raw_events") or ()).keys():
+        return None  # no registry yet, the verbatim layout, or a registry from before rejected_reason: rebuilt
     rows = con.execute(load_sql(__file__, "raw_events_day_files"), {"start": start, "end": end}).fetchall()
     return landing.appended_files(files, rows)
 

@@ -432,9 +432,9 @@ def gone_files(con, files: list[LandingFile], start: date, end: date) -> dict[st
     """The landing files raw_events registered for [start, end) that are not among ``files`` (nor
     moved or renamed to one of them: ``gone_inputs``): {path: lines registered}. Re-registering the
     window from ``files`` would drop them, and cleaning the events they held."""
-    from shopverse_platform.lib.warehouse.tables import table_exists, table_schema  # local: no DuckDB import here
+    from shopverse_platform.lib.warehouse.tables import schema_if_exists  # local: no DuckDB import here
 
-    if not table_exists(con, "raw_events") or "size_bytes" not in {name for name, _ in table_schema(con, "raw_events")}:
+    if "size_bytes" not in dict(schema_if_exists(con, "raw_events") or ()):
         return {}  # nothing registered yet, or the verbatim layout before the registry (migrated first)
     rows = con.execute(load_sql(__file__, "raw_events_registered"), {"start": start, "end": end}).fetchall()
     # a landing file is named by its layout folder, day folder and file name: every day has a batch-0001.ndjson
@@ -596,12 +596,11 @@ def migrate_verbatim_raw_events(con, events_dir: Path, logs_dir: Path) -> int:
     (0 when there was nothing to migrate). Done once, on the first run after an upgrade, so that
     cleaning can still re-run every day ingested before."""
     from shopverse_platform.lib.warehouse.tables import (  # local: keeps this module DuckDB-free at import
-        table_exists,
-        table_schema,
+        schema_if_exists,
         transaction,
     )
 
-    if not table_exists(con, "raw_events") or "raw_line" not in dict(table_schema(con, "raw_events")):
+    if "raw_line" not in dict(schema_if_exists(con, "raw_events") or ()):
         return 0
     held = [day for (day,) in con.execute(load_sql(__file__, "raw_events_days")).fetchall()]
     files = [f for day in held for f in event_files(events_dir, logs_dir, day, day + timedelta(days=1))]

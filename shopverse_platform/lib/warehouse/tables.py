@@ -144,7 +144,7 @@ def rebuild_table(con: duckdb.DuckDBPyConnection, table: str, select_sql: str,
     when created anew), and on a large table it was the faster there (23 against 38 ms)."""
     bound = _bound(params)
     probe = getattr(con, "con", con)  # the connection itself, under a statement log
-    if _on_lake(probe) and (current := _schema_if_exists(probe, table)) is not None:
+    if _on_lake(probe) and (current := schema_if_exists(probe, table)) is not None:
         shape = probe.execute(f"SELECT * FROM ({select_sql}) LIMIT 0", bound)
         columns = [(column[0], str(column[1])) for column in shape.description]
         shape.fetchall()  # drained: DuckDB 2 keeps an open result, which blocks the next statement's plan
@@ -156,7 +156,7 @@ def rebuild_table(con: duckdb.DuckDBPyConnection, table: str, select_sql: str,
     return rows
 
 
-def _schema_if_exists(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]] | None:
+def schema_if_exists(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]] | None:
     """:func:`table_schema`, or None when there is no such table: one binding of the name, not two."""
     try:
         return table_schema(con, table)
