@@ -9,6 +9,7 @@ outside 1-65535, an unwritable data directory, a configured source path that doe
 from __future__ import annotations
 
 import argparse
+import textwrap
 import os
 import sys
 from collections.abc import Callable
@@ -30,10 +31,21 @@ class CommandLine(argparse.ArgumentParser):
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Every option's default after its help; an option whose default depends on the environment or
-    the date says it in its own words ("default: yesterday, UTC") and gets no "(default: None)". A
-    flag (no argument: ``--no-weekly``) has no default worth showing: "(default: True)" after
-    "skip the weekly job" read as if it were skipped by default."""
+    """A command's description with its examples one per line, and every option's default after its
+    help; an option whose default depends on the environment or the date says it in its own words
+    ("default: yesterday, UTC") and gets no "(default: None)". A flag (no argument: ``--no-weekly``)
+    has no default worth showing: "(default: True)" after "skip the weekly job" read as if it were
+    skipped by default."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        """Prose paragraphs wrapped to the terminal's width; a paragraph with indented lines (the
+        docstrings' examples) kept line by line: argparse's own filling ran them into one."""
+        paragraphs = textwrap.dedent(text).strip().split("\n\n")
+        return "\n\n".join(
+            "\n".join(indent + line for line in paragraph.splitlines())
+            if any(line.startswith(" ") for line in paragraph.splitlines())
+            else textwrap.fill(" ".join(paragraph.split()), width, initial_indent=indent, subsequent_indent=indent)
+            for paragraph in paragraphs)
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         if action.default in (None, False) or action.nargs == 0 or "default:" in (action.help or ""):

@@ -3,9 +3,10 @@
     shopverse warehouse                  # which layout and where (the same as `shopverse warehouse info`)
     shopverse warehouse migrate          # the DuckDB file into a DuckLake beside it (data/warehouse/shopverse.sqlite)
     shopverse warehouse migrate --to ducklake:postgres:"dbname=shopverse host=db" --data-path s3://bucket/lake/
-    shopverse warehouse migrate --from ducklake:sqlite:data/warehouse/shopverse.sqlite \
+    shopverse warehouse migrate --from ducklake:sqlite:data/warehouse/shopverse.sqlite \\
         --to ducklake:postgres:"dbname=shopverse host=db" --data-path s3://bucket/lake/   # a lake into another
     shopverse warehouse check            # a lake's catalog passes SQLite's integrity check, its files are there
+    shopverse warehouse reader-sql       # the SQL a notebook, the DuckDB CLI or a BI tool runs to read it, read-only
     shopverse warehouse keep-catalog-open  # a SQLite lake's catalog held open (`shopverse up` runs it)
     shopverse warehouse maintain         # a lake's old snapshots expired, small files merged (weekly, e.g. from cron)
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
 from shopverse_platform.cli.arguments import add_command
@@ -48,6 +50,10 @@ def add_warehouse_commands(subparsers: argparse._SubParsersAction) -> None:
     check = add_command(actions, "check", "whether a DuckLake is whole: its SQLite catalog passes SQLite's integrity "
                                           "check, and every file its current snapshot names is there")
     check.set_defaults(func=cmd_check)
+    reader = add_command(actions, "reader-sql",
+                         "print the SQL with which a DuckDB client (a notebook, the DuckDB CLI, a BI tool) reads the "
+                         "warehouse, read-only", READER_SQL_HELP)
+    reader.set_defaults(func=cmd_reader_sql)
     keeper = add_command(actions, "keep-catalog-open",
                          "hold a SQLite lake's catalog open until stopped, so that no run's connection is its last "
                          "(readers otherwise stall a second now and then; `shopverse up` runs it)")
@@ -176,6 +182,54 @@ def cmd_check(args: argparse.Namespace) -> int:
     for path in result.files_missing[:20]:
         print(f"    missing: {path}")
     return 0 if result.whole else 1
+
+
+READER_SQL_HELP = """Prints SQL statements that attach the warehouse read-only in a DuckDB client of the
+platform's DuckDB version, for reading it outside the platform's commands:
+
+    shopverse warehouse reader-sql > reader.sql && duckdb -init reader.sql      # the DuckDB CLI
+    con = duckdb.connect(); con.execute(open("reader.sql").read())               # a notebook
+    (a BI tool: the statements as its DuckDB connection's init SQL)
+
+On a DuckLake the reader never blocks a run and sees whole commits only. Nothing secret is printed: a
+PostgreSQL catalog's password comes from the client's PGPASSWORD or ~/.pgpass, object storage's keys from
+the client's AWS credential chain (its AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile or a role).
+On a DuckDB file, a client holding the file attached makes every run wait for it (and fail after a
+minute): query and DETACH, or read with `shopverse sql`, or move to a lake (`shopverse warehouse migrate`)."""
+
+
+def cmd_reader_sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from shopverse_platform.defs.resources import Warehouse
+    from shopverse_platform.lib.warehouse.lake import CATALOG_EXTENSIONS, quoted_identifier, reader_statements, string_literal
+
+    warehouse = Warehouse()
+    if not warehouse.exists():
+        print(f"no warehouse at {warehouse.describe()} yet: build one with `shopverse run`", file=sys.stderr)
+        return 1
+    location, alias = warehouse.lake(), warehouse.lineage_name()
+    header = [f"-- {warehouse.describe() if location is not None else f'the DuckDB file {warehouse.describe()}'}, "
+              f"read-only, in a DuckDB {duckdb.__version__} client"]
+    if location is None:
+        header.append("-- a DuckDB file admits no run beside a client holding it: detach it when done "
+                      f"(USE memory; DETACH {quoted_identifier(alias)};), or runs wait for it and fail after a minute")
+        statements = [f"ATTACH {string_literal(str(warehouse.resolved_path()))} AS {quoted_identifier(alias)} (READ_ONLY)",
+                      f"USE {quoted_identifier(alias)}"]
+    else:
+        data_path = location.stored_data_path()
+        extensions = ["ducklake", CATALOG_EXTENSIONS[location.catalog_kind]]
+        header.append("-- a reader never blocks a run and sees whole commits only; the extensions are this install's files "
+                      "(a client elsewhere, with network access: "
+                      + " ".join(f"INSTALL {name}; LOAD {name};" for name in extensions) + " instead)")
+        if location.catalog_kind == "postgres":
+            header.append("-- the catalog's password: the client's PGPASSWORD or ~/.pgpass")
+        if data_path.startswith("s3://"):
+            header.append("-- object storage: the client's AWS credential chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+                          "a profile or a role)")
+        statements = reader_statements(location, alias, data_path)
+    print("\n".join(header + [f"{statement};" for statement in statements]))
+    return 0
 
 
 def cmd_keep_catalog_open(args: argparse.Namespace) -> int:

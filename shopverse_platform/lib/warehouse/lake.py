@@ -117,11 +117,23 @@ class LakeLocation:
         finally:
             probe.close()
 
+    def shown_catalog(self) -> str:
+        """The catalog without a PostgreSQL password (a conninfo's ``password=`` or a URI's
+        ``user:password@``), for messages and for SQL handed to other tools, whose libpq takes it
+        from ``PGPASSWORD`` or ``~/.pgpass`` instead."""
+        if self.catalog_kind == "sqlite":
+            return self.catalog
+        if "://" in self.catalog:
+            uri = urlparse(self.catalog)
+            if uri.password is None:
+                return self.catalog
+            host = uri.netloc.rsplit("@", 1)[1]
+            return uri._replace(netloc=f"{uri.username}@{host}" if uri.username else host).geturl()
+        return " ".join(part for part in self.catalog.split() if not part.startswith("password="))
+
     def describe(self) -> str:
         """For messages: the catalog (a PostgreSQL password left out) and the data path."""
-        catalog = self.catalog if self.catalog_kind == "sqlite" else " ".join(
-            part for part in self.catalog.split() if not part.startswith("password="))
-        return f"DuckLake {self.catalog_kind}:{catalog} (data {self.data_path or 'where its catalog says'})"
+        return f"DuckLake {self.catalog_kind}:{self.shown_catalog()} (data {self.data_path or 'where its catalog says'})"
 
     def stem(self) -> str:
         """A short name: the SQLite file's name without suffix, else the PostgreSQL database's name."""
@@ -322,6 +334,34 @@ def use_object_store(con: duckdb.DuckDBPyConnection, location: LakeLocation,
             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE / AWS_SHARED_CREDENTIALS_FILE, or run "
             f"with an instance or pod role (and AWS_REGION; AWS_ENDPOINT_URL for MinIO and the like): {error}") from error
     return True
+
+
+# The variables of an S3 key pair: never written into SQL handed to another tool (``reader_statements``).
+KEY_PAIR_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+def reader_statements(location: LakeLocation, alias: str, data_path: str,
+                      environ: Mapping[str, str] | None = None) -> list[str]:
+    """The statements with which a DuckDB client of this DuckDB version (the extension files are
+    its build) reads the lake as ``alias``, read-only: a notebook's ``duckdb.connect()``, the
+    DuckDB CLI, a BI tool's init SQL. ``data_path``: the lake's own, as its catalog records it.
+
+    Nothing secret is written into them: a PostgreSQL password is left out (the client's libpq
+    reads ``PGPASSWORD`` or ``~/.pgpass``), and object storage is reached through the AWS credential
+    chain of the client (its own ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, a profile, or a
+    role), with this environment's region and endpoint. A reader never blocks a run and sees
+    whole commits only; writing through such a client would bypass the runs' write turns, so the
+    lake is attached ``READ_ONLY``."""
+    env = os.environ if environ is None else environ
+    extensions = ["ducklake", CATALOG_EXTENSIONS[location.catalog_kind]]
+    secret = []
+    if data_path.startswith("s3://"):
+        extensions += ["httpfs", "aws"]
+        secret = [object_store_secret({name: value for name, value in env.items() if name not in KEY_PAIR_VARIABLES})]
+    target = f"{LAKE_PREFIX}{location.catalog_kind}:{location.shown_catalog()}"
+    return ([f"LOAD {string_literal(extension_path(name))}" for name in extensions] + secret
+            + [f"ATTACH {string_literal(target)} AS {quoted_identifier(alias)} (READ_ONLY)",
+               f"USE {quoted_identifier(alias)}"])
 
 
 def attach(con: duckdb.DuckDBPyConnection, location: LakeLocation, alias: str, *, read_only: bool) -> None:
