@@ -16,6 +16,7 @@ from shopverse_platform.cli.main import build_parser, main
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.warehouse import lake
 from shopverse_platform_tests.automation.test_celery_workers import lake_catalogued_in_postgres  # noqa: F401 (fixture)
+from shopverse_platform_tests.warehouse.test_object_storage import BUCKET, s3_bucket  # noqa: F401 (fixture)
 
 # A client that knows nothing of the platform: plain duckdb, the printed SQL, then one line of JSON
 # per query read from stdin, answered on stdout.
@@ -117,6 +118,33 @@ def test_a_client_reads_a_lake_catalogued_in_postgresql_with_its_own_password(la
         client.close()
     with pytest.raises(AssertionError, match="password"):  # without it, libpq has none to give
         Client(tmp_path / "reader.sql", env={k: v for k, v in os.environ.items() if k != "PGPASSWORD"})
+
+
+@pytest.mark.services
+def test_a_client_reads_a_lake_on_object_storage_with_its_own_keys(s3_bucket, tmp_path, monkeypatch, capsys):
+    """The printed SQL holds no key: the client's AWS credential chain (here its key variables) signs."""
+    setting = f"ducklake:sqlite:{tmp_path / 'lake' / 'shopverse.sqlite'}"
+    monkeypatch.setenv("SHOPVERSE_WAREHOUSE", setting)
+    monkeypatch.setenv("SHOPVERSE_WAREHOUSE_DATA_PATH", f"s3://{BUCKET}/reader/")
+    monkeypatch.delenv("SHOPVERSE_WAREHOUSE_NAME", raising=False)
+    with Warehouse(path=setting).connect() as con:
+        con.execute("CREATE TABLE days AS SELECT range AS day FROM range(10000)")
+    sql = _reader_sql(capsys)
+    statements = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+    assert os.environ["AWS_SECRET_ACCESS_KEY"] not in sql and "KEY_ID" not in statements
+    assert "httpfs.duckdb_extension" in sql and "PROVIDER credential_chain" in sql
+    (tmp_path / "reader.sql").write_text(sql)
+    client = Client(tmp_path / "reader.sql", env={**os.environ, "AWS_EC2_METADATA_DISABLED": "true"})
+    try:
+        assert client.ask("SELECT count(*), sum(day) FROM days") == [[10000, 9999 * 10000 // 2]]
+    finally:
+        client.close()
+    # a client without keys of its own is refused by the store
+    keyless = {k: v for k, v in os.environ.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    keyless.update({"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_CONFIG_FILE": str(tmp_path / "none"),
+                    "AWS_EC2_METADATA_DISABLED": "true"})
+    with pytest.raises(AssertionError):
+        Client(tmp_path / "reader.sql", env=keyless).ask("SELECT count(*) FROM days")
 
 
 def test_a_client_reads_a_duckdb_file_and_is_told_to_let_it_go(tmp_path, monkeypatch, capsys):
