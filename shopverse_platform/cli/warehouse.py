@@ -87,6 +87,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(f"  write turns   {describe_turns(location, [name for name, _ in tables])}")
         else:
             print(f"  file size     {warehouse.resolved_path().stat().st_size / 2**20:,.1f} MB")
+    print("  readers       shopverse warehouse reader-sql: the SQL with which a notebook, the DuckDB CLI or a BI tool reads it")
     return 0
 
 

@@ -152,6 +152,8 @@ def test_a_client_reads_a_duckdb_file_and_is_told_to_let_it_go(tmp_path, monkeyp
     monkeypatch.setenv("SHOPVERSE_WAREHOUSE", setting)
     monkeypatch.delenv("SHOPVERSE_WAREHOUSE_NAME", raising=False)
     _write_days(setting, [("2026-11-01", 3)])
+    assert main(["warehouse", "info"]) == 0
+    assert "readers       shopverse warehouse reader-sql" in capsys.readouterr().out  # where a user finds it
     sql = _reader_sql(capsys)
     assert "USE memory; DETACH \"shopverse\";" in sql  # a default database is detached only after USE
     (tmp_path / "reader.sql").write_text(sql)
