@@ -9,9 +9,9 @@ outside 1-65535, an unwritable data directory, a configured source path that doe
 from __future__ import annotations
 
 import argparse
-import textwrap
 import os
 import sys
+import textwrap
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path

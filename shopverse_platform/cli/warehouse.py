@@ -203,7 +203,12 @@ def cmd_reader_sql(args: argparse.Namespace) -> int:
     import duckdb
 
     from shopverse_platform.defs.resources import Warehouse
-    from shopverse_platform.lib.warehouse.lake import CATALOG_EXTENSIONS, quoted_identifier, reader_statements, string_literal
+    from shopverse_platform.lib.warehouse.lake import (
+        quoted_identifier,
+        reader_extensions,
+        reader_statements,
+        string_literal,
+    )
 
     warehouse = Warehouse()
     if not warehouse.exists():
@@ -219,10 +224,9 @@ def cmd_reader_sql(args: argparse.Namespace) -> int:
                       f"USE {quoted_identifier(alias)}"]
     else:
         data_path = location.stored_data_path()
-        extensions = ["ducklake", CATALOG_EXTENSIONS[location.catalog_kind]]
         header.append("-- a reader never blocks a run and sees whole commits only; the extensions are this install's files "
                       "(a client elsewhere, with network access: "
-                      + " ".join(f"INSTALL {name}; LOAD {name};" for name in extensions) + " instead)")
+                      + " ".join(f"INSTALL {name}; LOAD {name};" for name in reader_extensions(location, data_path)) + " instead)")
         if location.catalog_kind == "postgres":
             header.append("-- the catalog's password: the client's PGPASSWORD or ~/.pgpass")
         if data_path.startswith("s3://"):

@@ -238,8 +238,13 @@ def quoted_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def lake_extensions(catalog_kind: str) -> tuple[str, str]:
+    """The DuckDB extensions a lake with this kind of catalog needs: DuckLake and the catalog's scanner."""
+    return "ducklake", CATALOG_EXTENSIONS[catalog_kind]
+
+
 def load_extensions(con: duckdb.DuckDBPyConnection, catalog_kind: str) -> None:
-    for name in ("ducklake", CATALOG_EXTENSIONS[catalog_kind]):
+    for name in lake_extensions(catalog_kind):
         con.execute(f"LOAD {string_literal(extension_path(name))}")
 
 
@@ -340,6 +345,11 @@ def use_object_store(con: duckdb.DuckDBPyConnection, location: LakeLocation,
 KEY_PAIR_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
+def reader_extensions(location: LakeLocation, data_path: str) -> list[str]:
+    """The extensions a client reading the lake loads: the lake's, and httpfs and aws for object storage."""
+    return [*lake_extensions(location.catalog_kind), *(("httpfs", "aws") if data_path.startswith("s3://") else ())]
+
+
 def reader_statements(location: LakeLocation, alias: str, data_path: str,
                       environ: Mapping[str, str] | None = None) -> list[str]:
     """The statements with which a DuckDB client of this DuckDB version (the extension files are
@@ -353,13 +363,10 @@ def reader_statements(location: LakeLocation, alias: str, data_path: str,
     whole commits only; writing through such a client would bypass the runs' write turns, so the
     lake is attached ``READ_ONLY``."""
     env = os.environ if environ is None else environ
-    extensions = ["ducklake", CATALOG_EXTENSIONS[location.catalog_kind]]
-    secret = []
-    if data_path.startswith("s3://"):
-        extensions += ["httpfs", "aws"]
-        secret = [object_store_secret({name: value for name, value in env.items() if name not in KEY_PAIR_VARIABLES})]
+    secret = [object_store_secret({name: value for name, value in env.items() if name not in KEY_PAIR_VARIABLES})
+              ] if data_path.startswith("s3://") else []
     target = f"{LAKE_PREFIX}{location.catalog_kind}:{location.shown_catalog()}"
-    return ([f"LOAD {string_literal(extension_path(name))}" for name in extensions] + secret
+    return ([f"LOAD {string_literal(extension_path(name))}" for name in reader_extensions(location, data_path)] + secret
             + [f"ATTACH {string_literal(target)} AS {quoted_identifier(alias)} (READ_ONLY)",
                f"USE {quoted_identifier(alias)}"])
 
