@@ -148,6 +148,15 @@ def run_checked(command: Callable[[argparse.Namespace], int], args: argparse.Nam
     except UsageError as error:
         print(f"shopverse {args.command}: {error}", file=sys.stderr)
         return 2
+    except ValueError as error:
+        # imported here, on the error only: parsing arguments (and --help) stays free of DuckDB
+        from shopverse_platform.lib.warehouse.lake import LakeConfigurationError
+
+        if not isinstance(error, LakeConfigurationError):
+            raise
+        # the warehouse setting names a lake that cannot be opened as it is: the environment's mistake
+        print(f"shopverse {args.command}: {error}", file=sys.stderr)
+        return 2
 
 
 # Which daily reports `run` and `backfill` write: the last day's (default), every day's, or none.

@@ -108,3 +108,24 @@ def test_the_installed_command_exits_2_with_one_line():
                          cwd=PROJECT_ROOT, capture_output=True, text=True, env={**os.environ}, timeout=120)
     assert out.returncode == 2
     assert out.stderr.strip() == "shopverse run: argument --days: must be 1 or more, got 0 (see shopverse run --help)"
+
+
+@pytest.mark.parametrize("argv", [["sql", "SELECT 1"], ["warehouse", "info"], ["warehouse", "reader-sql"],
+                                  ["backfill", "--start", "2026-11-01", "--end", "2026-11-01"]], ids=" ".join)
+def test_a_lake_catalog_that_cannot_be_reached_is_one_line_naming_it(argv, tmp_path, monkeypatch, capsys):
+    """A PostgreSQL catalog nobody listens for (a wrong port, the server down): libpq's reason and the
+    settings to look at, not an IOException's traceback; the password is never shown."""
+    from shopverse_platform.lib.warehouse import lake
+    from shopverse_platform_tests.conftest import free_port
+
+    monkeypatch.setenv("SHOPVERSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SHOPVERSE_WAREHOUSE", f"ducklake:postgres:dbname=lake host=127.0.0.1 port={free_port()} "
+                                              "user=shop password=hunter2")
+    monkeypatch.setenv("SHOPVERSE_WAREHOUSE_DATA_PATH", str(tmp_path / "lake"))
+    try:
+        code, err = _run(argv, capsys)
+    finally:
+        lake.release_instances()
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"shopverse {argv[0]}: the lake's catalog cannot be reached: PostgreSQL dbname=lake host=127.0.0.1")
+    assert "Connection refused" in err and "$PGPASSWORD" in err and "hunter2" not in err

@@ -121,6 +121,25 @@ def test_a_client_reads_a_lake_catalogued_in_postgresql_with_its_own_password(la
 
 
 @pytest.mark.services
+def test_a_shell_without_the_catalogs_password_gets_one_line_saying_so(lake_catalogued_in_postgres, monkeypatch, capsys):
+    """The production stack passes the password as PGPASSWORD; a shell without it gets libpq's reason
+    and where the password comes from, exit 2, not an IOException's traceback."""
+    _write_days(lake_catalogued_in_postgres, [("2026-11-01", 3)])
+    lake.release_instances()
+    without_password = " ".join(part for part in lake_catalogued_in_postgres.split() if not part.startswith("password="))
+    monkeypatch.setenv("SHOPVERSE_WAREHOUSE", without_password)
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSFILE", "/nonexistent")
+    assert main(["sql", "SELECT sum(orders) FROM daily_orders"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("shopverse sql: the lake's catalog cannot be reached: PostgreSQL dbname=shopverse_lake")
+    assert "no password supplied" in err and "$PGPASSWORD or ~/.pgpass" in err and err.count("\n") == 1
+    monkeypatch.setenv("PGPASSWORD", "shopverse")
+    assert main(["sql", "SELECT sum(orders) FROM daily_orders"]) == 0
+    assert "3" in capsys.readouterr().out
+
+
+@pytest.mark.services
 def test_a_client_reads_a_lake_on_object_storage_with_its_own_keys(s3_bucket, tmp_path, monkeypatch, capsys):
     """The printed SQL holds no key: the client's AWS credential chain (here its key variables) signs."""
     setting = f"ducklake:sqlite:{tmp_path / 'lake' / 'shopverse.sqlite'}"

@@ -57,7 +57,26 @@ log = logging.getLogger(__name__)
 
 
 class LakeConfigurationError(ValueError):
-    """A warehouse setting that names a DuckLake DuckLake cannot open (unknown catalog, no data path)."""
+    """A warehouse setting that names a DuckLake DuckLake cannot open (unknown catalog, no data path,
+    a catalog that cannot be reached)."""
+
+
+class CatalogUnreachable(LakeConfigurationError):
+    """The lake's PostgreSQL catalog refused the connection or did not answer (no password in this
+    environment, a wrong host or port, the server down)."""
+
+
+# What the postgres extension's ATTACH error starts with when libpq could not connect.
+POSTGRES_CONNECT_FAILURE = "Unable to connect to Postgres"
+
+
+def catalog_unreachable(location: "LakeLocation", error: duckdb.Error) -> CatalogUnreachable:
+    """The connection failure ``error`` of a PostgreSQL catalog, in one line: the catalog (its
+    password left out), libpq's own reason, and what sets each part."""
+    reason = " ".join(str(error).rsplit(" failed: ", 1)[-1].split())
+    return CatalogUnreachable(
+        f"the lake's catalog cannot be reached: PostgreSQL {location.shown_catalog()}: {reason} "
+        "(the password: $PGPASSWORD or ~/.pgpass; the rest: $SHOPVERSE_WAREHOUSE)")
 
 
 @dataclass(frozen=True)
@@ -398,6 +417,8 @@ def attach(con: duckdb.DuckDBPyConnection, location: LakeLocation, alias: str, *
             raise LakeConfigurationError(
                 f"{location.describe()} is new: set $SHOPVERSE_WAREHOUSE_DATA_PATH to where its Parquet files go "
                 "(a folder every worker sees, or s3://bucket/prefix/)") from error
+        if location.catalog_kind == "postgres" and POSTGRES_CONNECT_FAILURE in str(error):
+            raise catalog_unreachable(location, error) from error
         raise
     if not read_only:
         keep_rows_out_of_catalog(con, alias, location.catalog_file())
