@@ -175,7 +175,8 @@ class _Simulator(_PopulationMixin):
         cols = {k: v[order] for k, v in cols.items()}
         bought = cols["purchase"].astype(np.int64)
         before = np.cumsum(bought) - bought
-        group_start = np.r_[0, np.flatnonzero(np.diff(cols["user"])) + 1]
+        # each user's first session (none at all: a tiny shop's window can hold no session)
+        group_start = np.r_[0, np.flatnonzero(np.diff(cols["user"])) + 1] if len(bought) else np.empty(0, np.int64)
         before -= np.repeat(before[group_start], np.diff(np.r_[group_start, len(bought)]))
         cols = {k: v[before < self.max_orders[cols["user"]]] for k, v in cols.items()}
         cols["large"] = np.zeros(len(cols["start"]), bool)
