@@ -74,7 +74,12 @@ def wait_until_idle(instance: dg.DagsterInstance, timeout: float, echo: Callable
 def step_execution(workers: int, celery: bool) -> dict:
     """The run config's executor choice (defs/automation/run_workers.py): ``workers`` steps at once,
     the Celery workers, or one step after another in this process. Always explicit: a code location
-    whose default is Celery ($SHOPVERSE_CELERY_BROKER) still runs a plain `shopverse backfill` here."""
+    whose default is Celery ($SHOPVERSE_CELERY_BROKER) still runs a plain `shopverse backfill` here.
+    ValueError for a choice the environment cannot take: steps at once on a DuckDB file, Celery
+    without a broker."""
+    if (workers > 1 or celery) and Warehouse().lake() is None:
+        raise ValueError(f"{'--celery' if celery else '--workers'} needs a DuckLake warehouse (a DuckDB file admits one "
+                         "writing process): `shopverse warehouse migrate`, then SHOPVERSE_WAREHOUSE=ducklake:...")
     if celery:
         from shopverse_platform.defs.automation.run_workers import celery_settings
 
@@ -236,9 +241,6 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date
         raise ValueError(f"the range ends ({last_day}) before it starts ({first_day})")
     if reports not in REPORT_CHOICES:
         raise ValueError(f"reports must be one of {REPORT_CHOICES}, got {reports!r}")
-    if (workers > 1 or celery) and Warehouse().lake() is None:
-        raise ValueError(f"{'--celery' if celery else '--workers'} needs a DuckLake warehouse (a DuckDB file admits one "
-                         "writing process): `shopverse warehouse migrate`, then SHOPVERSE_WAREHOUSE=ducklake:...")
     execution = step_execution(workers, celery)
     from shopverse_platform.defs.automation.selections import DAILY_SCOPE  # the daily job's selection
 

@@ -20,6 +20,7 @@ from shopverse_platform.cli.arguments import (
     check_configured_path,
     check_currency_settings,
     check_data_dir_writable,
+    check_step_workers,
     check_range,
     iso_date,
     positive_int,
@@ -38,6 +39,7 @@ def _check_backfill(args: argparse.Namespace) -> None:
     check_data_dir_writable()
     check_configured_path("SHOPVERSE_ORDER_EXPORTS", "the order exports")
     check_currency_settings()
+    check_step_workers(args.workers, args.celery)
 
 
 def _check_report(args: argparse.Namespace) -> None:

@@ -122,3 +122,70 @@ def test_a_run_on_two_celery_workers_builds_the_same_tables_as_one_process(broke
     _command(monkeypatch, capsys, file, "backfill", "--start", FIRST.isoformat(), "--end", LAST.isoformat(),
              "--select", "*", "--reports", "none")
     assert_same_tables(snapshot(setting), snapshot(file))
+
+
+@pytest.fixture
+def broker_without_workers(tmp_path, monkeypatch):
+    """Redis on a free port, and no Celery worker listening on it."""
+    redis = shutil.which("redis-server")
+    if redis is None:
+        pytest.skip("redis-server is not installed (scripts/services/install.sh redis)")
+    port = free_port()
+    log = tmp_path / "redis.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [redis, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_for(lambda: "Ready to accept connections" in log.read_text(), 30, "redis-server", [log])
+        monkeypatch.setenv("SHOPVERSE_CELERY_BROKER", f"redis://127.0.0.1:{port}/0")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        stop_process_group(process, timeout=30)
+
+
+def test_a_run_for_celery_workers_that_are_not_there_fails_at_once_instead_of_waiting_for_ever(
+        broker_without_workers, tmp_path, monkeypatch, capsys):
+    """No worker listens on the broker: `backfill --celery` says so in one line, and a run launched
+    with the Celery executor anyway (from the UI, or a deployment whose default it is) fails at its
+    start naming the broker. Before, the run waited for ever for tasks nobody took, at 60 % of a
+    core, and ignored SIGTERM and SIGINT (its executor then waits for the revoked tasks too)."""
+    from shopverse_platform.cli.backfill import backfill
+    from shopverse_platform.cli.main import main
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+    from dagster._core.execution.api import execute_run
+
+    from shopverse_platform.lib.paths import PROJECT_ROOT
+
+    from shopverse_platform.defs.automation.run_workers import celery_settings
+    from shopverse_platform.definitions import defs
+
+    monkeypatch.setenv("SHOPVERSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SHOPVERSE_WAREHOUSE", f"ducklake:sqlite:{tmp_path / 'lake' / 'shopverse.sqlite'}")
+    monkeypatch.setenv("SHOPVERSE_LANDING_DIR", str(tmp_path / "landing"))
+    simulate(tmp_path / "landing", users=20, days=1, start=FIRST, seed=11)
+    assert main(["backfill", "--start", FIRST.isoformat(), "--end", FIRST.isoformat(), "--celery"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"shopverse backfill: no Celery worker answered on {broker_without_workers}") and err.count("\n") == 1
+
+    started = time.monotonic()
+    with dg.DagsterInstance.local_temp(tempdir=str(tmp_path / "dagster_home")) as instance:  # runs in processes
+        # in this process (the shopverse command's own runs, the check before it skipped): failed at its start
+        [stage] = backfill(defs(), instance, FIRST, FIRST, weekly=False, reports="none", celery=True)
+        [own] = instance.get_runs()
+        assert not stage.success and own.status == dg.DagsterRunStatus.FAILURE
+        failures = instance.get_records_for_run(own.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
+        # as a run worker executes a run the daemon launched (errors recorded, not raised): a failed run
+        job = defs().resolve_job_def("daily_job")
+        run = instance.create_run_for_job(job_def=job, run_config={"execution": {"config": {"celery": celery_settings()}}},
+                                          tags={"dagster/partition": FIRST.isoformat()})
+        reconstructable = ReconstructableRepository.for_module(
+            "shopverse_platform.definitions", "defs", str(PROJECT_ROOT)).get_reconstructable_job("daily_job")
+        execute_run(reconstructable, run, instance, raise_on_error=False)
+        failed = instance.get_run_by_id(run.run_id)
+        failure = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
+    assert failed.status == dg.DagsterRunStatus.FAILURE
+    assert time.monotonic() - started < 120  # they ended: no worker's result is waited for
+    for record in (*failures, *failure):
+        assert "no Celery worker answered on" in str(record.event_log_entry.dagster_event.event_specific_data.error)
+    lake.release_instances()

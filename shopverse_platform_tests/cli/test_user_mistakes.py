@@ -129,3 +129,24 @@ def test_a_lake_catalog_that_cannot_be_reached_is_one_line_naming_it(argv, tmp_p
     assert code == 2 and err.count("\n") == 1, err
     assert err.startswith(f"shopverse {argv[0]}: the lake's catalog cannot be reached: PostgreSQL dbname=lake host=127.0.0.1")
     assert "Connection refused" in err and "$PGPASSWORD" in err and "hunter2" not in err
+
+
+def test_steps_at_once_need_a_lake_and_celery_a_broker_that_answers(tmp_path, monkeypatch, capsys):
+    """`backfill --workers N` on a DuckDB file, `--celery` without a broker or with one nobody listens
+    on: one line each, exit 2, before a run starts (they were a traceback, and a broker down a run
+    that failed after 22 s of Celery's reconnecting)."""
+    from shopverse_platform_tests.conftest import free_port
+
+    monkeypatch.setenv("SHOPVERSE_DATA_DIR", str(tmp_path / "data"))
+    days = ["backfill", "--start", "2026-11-01", "--end", "2026-11-01"]
+    monkeypatch.setenv("SHOPVERSE_WAREHOUSE", str(tmp_path / "shopverse.duckdb"))
+    code, err = _run([*days, "--workers", "2"], capsys)
+    assert code == 2 and err.startswith("shopverse backfill: --workers needs a DuckLake warehouse") and err.count("\n") == 1
+    monkeypatch.setenv("SHOPVERSE_WAREHOUSE", f"ducklake:sqlite:{tmp_path / 'lake.sqlite'}")
+    monkeypatch.delenv("SHOPVERSE_CELERY_BROKER", raising=False)
+    code, err = _run([*days, "--celery"], capsys)
+    assert (code, err) == (2, "shopverse backfill: --celery needs SHOPVERSE_CELERY_BROKER, the broker the workers listen to\n")
+    monkeypatch.setenv("SHOPVERSE_CELERY_BROKER", f"redis://:hunter2@127.0.0.1:{free_port()}/0")
+    code, err = _run([*days, "--celery"], capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith("shopverse backfill: the Celery broker redis://:**@127.0.0.1:") and "Connection refused" in err

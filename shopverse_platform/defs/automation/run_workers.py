@@ -23,6 +23,7 @@ from dagster_celery import celery_executor
 from shopverse_platform.defs.lineage.dagster_internals import CheckRunHealthResult, DefaultRunLauncher, WorkerStatus
 
 from shopverse_platform.lib.automation.processes import RUNNER_TAG, runner_gone, runner_tag
+from shopverse_platform.lib.warehouse.switches import switched_on
 
 # The module a run's step processes are forked from (Dagster's forkserver preload): it imports the
 # code location and builds its definitions once, for every step's process (cli/step_processes.py).
@@ -91,6 +92,54 @@ def celery_settings(environ: dict | None = None) -> dict | None:
     return {"broker": broker, "backend": env.get("SHOPVERSE_CELERY_BACKEND") or broker} if broker else None
 
 
+WORKER_CHECK_VARIABLE = "SHOPVERSE_CELERY_WORKER_CHECK"
+WORKER_PING_SECONDS = 3.0
+
+
+class CeleryWorkersMissing(dg.DagsterUnmetExecutorRequirementsError):
+    """No Celery worker answers on the broker, or the broker cannot be reached: the run's steps would
+    be queued for workers that never take them, and the run would wait for ever (its executor waits
+    for every task's result, and on a termination request for revoked tasks nobody reports). A
+    Dagster error, so that a run whose executor meets it is recorded failed with this message."""
+
+
+def listening_workers(settings: dict, timeout: float = WORKER_PING_SECONDS) -> list[str]:
+    """The names of the Celery workers that answer a ping on the broker of ``settings`` (the Celery
+    executor's config: ``celery_settings``) within ``timeout`` seconds: the first answer ends the
+    wait, and none makes it last ``timeout``. CeleryWorkersMissing when the broker cannot be reached."""
+    from celery import Celery
+    from kombu.exceptions import OperationalError
+    from kombu.utils.url import maybe_sanitize_url
+
+    app = Celery(broker=settings["broker"])
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1)
+            replies = app.control.ping(timeout=timeout, limit=1, connection=connection)
+    except OperationalError as error:
+        raise CeleryWorkersMissing(f"the Celery broker {maybe_sanitize_url(settings['broker'])} ($SHOPVERSE_CELERY_BROKER) "
+                                   f"cannot be reached: {error}") from error
+    return sorted(name for reply in replies for name in reply)
+
+
+def require_celery_workers(settings: dict, environ: dict | None = None) -> list[str]:
+    """The workers answering on the broker of ``settings``; CeleryWorkersMissing, naming the broker
+    and what to start, when none does. ${WORKER_CHECK_VARIABLE}=0 skips the question (a pool that
+    starts its workers when tasks are queued, e.g. scaled from zero on the queue's length)."""
+    from kombu.utils.url import maybe_sanitize_url
+
+    if not switched_on(WORKER_CHECK_VARIABLE, True, environ):
+        return []
+    workers = listening_workers(settings)
+    if not workers:
+        raise CeleryWorkersMissing(
+            f"no Celery worker answered on {maybe_sanitize_url(settings['broker'])} ($SHOPVERSE_CELERY_BROKER) within "
+            f"{WORKER_PING_SECONDS:.0f} s: the run's steps would wait for one for ever. Start `shopverse celery-worker` "
+            f"on a machine that sees the lake (or set {WORKER_CHECK_VARIABLE}=0 for a pool that starts its workers "
+            "when tasks are queued)")
+    return workers
+
+
 def default_execution(environ: dict | None = None) -> dict:
     """Steps on Celery workers when a broker is configured (a deployment sets it for the code
     location: every run, scheduled or launched, then fans out), else one after another."""
@@ -118,6 +167,7 @@ def steps_executor(init_context: dg.InitExecutorContext) -> dg.Executor:
     first tags the run with the run worker's host, PID and start time."""
     config = init_context.executor_config
     if "celery" in config:
+        require_celery_workers(config["celery"])  # else the run waits for ever for tasks nobody takes
         inner = celery_executor.executor_creation_fn(dg.InitExecutorContext(
             job=init_context.job, executor_def=celery_executor, executor_config=config["celery"],
             instance=init_context.instance))
