@@ -26,6 +26,7 @@ from pathlib import Path
 from shopverse_platform.cli.arguments import (
     REPORT_CHOICES,
     CommandLine,
+    UsageError,
     OverviewFormatter,
     add_command,
     check_configured_path,
@@ -174,6 +175,16 @@ def _check_simulate(args: argparse.Namespace) -> None:
     check_data_dir_writable()
 
 
+def _check_ui(args: argparse.Namespace) -> None:
+    """The data directory takes files, and the port is free: with another program on it, dagster
+    dev logged the failed bind and went on, its daemon running and its UI nowhere."""
+    from shopverse_platform.cli.readiness import port_free
+
+    check_data_dir_writable()
+    if not port_free(args.port, args.host):
+        raise UsageError(f"port {args.port} on {args.host} is in use by another program: choose another with --port")
+
+
 def _run_range(args: argparse.Namespace) -> tuple[date, date]:
     last_day = args.end or yesterday()
     return last_day - timedelta(days=args.days - 1), last_day
@@ -228,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     ui = add_command(sub, "ui", "start the Dagster UI and daemon on the local instance (dagster dev)")
     ui.add_argument("--host", default="127.0.0.1", help="address to listen on")
     ui.add_argument("--port", type=port, default=3000, help="port to listen on")
-    ui.set_defaults(func=cmd_ui, check=_check_simulate)
+    ui.set_defaults(func=cmd_ui, check=_check_ui)
 
     from shopverse_platform.cli.stack_commands import add_stack_commands
 

@@ -15,6 +15,18 @@ def port_open(port: int, host: str = HOST) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def port_free(port: int, host: str = HOST) -> bool:
+    """Whether a server could listen on ``host:port`` now: nothing else holds it. (Bound with
+    SO_REUSEADDR, as the servers bind, so a port in TIME_WAIT after a stopped server counts free.)"""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def http_ok(url: str, contains: str | None = None) -> bool:
     import requests
 

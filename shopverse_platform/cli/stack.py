@@ -33,6 +33,7 @@ from shopverse_platform.cli.readiness import (
     daemons_healthy,
     dagster_ready,
     http_ok,
+    port_free,
     port_open,
 )
 from shopverse_platform.cli.supervisor import (
@@ -119,7 +120,8 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
 MLFLOW_CLASSIC_VIEW = "workflowType=machine_learning"
 
 
-def _mlflow(env: dict[str, str], port: int, store_env: dict[str, str], artifact_args: list[str]) -> Service:
+def _mlflow(env: dict[str, str], port: int, store_env: dict[str, str], artifact_args: list[str],
+            port_setting: str) -> Service:
     return Service(
         "mlflow", "MLflow UI",
         [str(BIN / "mlflow"), "server", "--host", HOST, "--port", str(port), "--workers", "1", *artifact_args],
@@ -127,7 +129,7 @@ def _mlflow(env: dict[str, str], port: int, store_env: dict[str, str], artifact_
         {**env, **store_env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
         ready=lambda: http_ok(f"http://{HOST}:{port}/health", "OK"),
         # MLflow 3's UI defaults to its GenAI view; the query opens the classic model-training one
-        url=f"http://{HOST}:{port}/#/experiments?{MLFLOW_CLASSIC_VIEW}",
+        url=f"http://{HOST}:{port}/#/experiments?{MLFLOW_CLASSIC_VIEW}", port=port, port_setting=port_setting,
     )
 
 
@@ -161,6 +163,7 @@ def up_stack(dagster_port: int | None = None, mlflow_port: int | None = None, ma
         "dagster", "Dagster UI",
         [str(BIN / "dagster"), "dev", "-w", str(REPO / "workspace.yaml"), "-h", HOST, "-p", str(dagster_port)],
         dagster_env, ready=lambda: dagster_ready(base) and daemons_healthy(base), url=base,
+        port=dagster_port, port_setting="--dagster-port or $SHOPVERSE_DAGSTER_PORT",
     )
     reports_port = _port(os.environ, "SHOPVERSE_REPORTS_PORT", paths.REPORTS_PORT_DEFAULT)
     reports_root = paths.reports_dir()
@@ -171,6 +174,7 @@ def up_stack(dagster_port: int | None = None, mlflow_port: int | None = None, ma
         "reports", "Reports",
         [sys.executable, "-m", "http.server", str(reports_port), "--bind", HOST, "--directory", str(reports_root)],
         env, ready=lambda: http_ok(f"{reports_url}/index.html", "ShopVerse reports"), url=f"{reports_url}/",
+        port=reports_port, port_setting="$SHOPVERSE_REPORTS_PORT",
     )
     dagster_env.setdefault("SHOPVERSE_REPORTS_URL", reports_url)  # links on the report assets' pages
     collector_port = _port(os.environ, "SHOPVERSE_COLLECTOR_PORT", COLLECTOR_DEFAULT_PORT)
@@ -181,6 +185,7 @@ def up_stack(dagster_port: int | None = None, mlflow_port: int | None = None, ma
         "collector", "Collector",
         [sys.executable, "-m", "shopverse_platform.cli.main", "collect", "--host", HOST, "--port", str(collector_port)],
         env, ready=lambda: http_ok(f"{collector_url}/health", '"status":"ok"'), url=f"{collector_url}/v1/events",
+        port=collector_port, port_setting="$SHOPVERSE_COLLECTOR_PORT",
     )
     services = [dagster, reports, collector]
     lake = parse_location(os.environ.get("SHOPVERSE_WAREHOUSE", ""))
@@ -199,7 +204,8 @@ def up_stack(dagster_port: int | None = None, mlflow_port: int | None = None, ma
         # from the Dagster UI show up alike. Artifacts stay plain files (no proxy): experiments
         # created by the assets hold file:// locations that the local store must keep using.
         services.insert(0, _mlflow(env, mlflow_port, {"MLFLOW_BACKEND_STORE_URI": backend},
-                                   ["--default-artifact-root", artifacts.as_uri(), "--no-serve-artifacts"]))
+                                   ["--default-artifact-root", artifacts.as_uri(), "--no-serve-artifacts"],
+                                   "--mlflow-port or $SHOPVERSE_MLFLOW_PORT"))
 
     def prepare() -> None:
         prepare_embedded_home(home)
@@ -254,18 +260,20 @@ def prod_stack(environ: Mapping[str, str] | None = None) -> Stack:
     grpc = Service(
         "grpc", "code location (gRPC)",
         [str(BIN / "dagster"), "api", "grpc", "-m", "shopverse_platform.definitions", "-h", HOST, "-p", str(grpc_port)],
-        common, ready=lambda: port_open(grpc_port),
+        common, ready=lambda: port_open(grpc_port), port=grpc_port, port_setting="$SHOPVERSE_PROD_GRPC_PORT",
     )
     webserver = Service(
         "webserver", "Dagster UI", [str(BIN / "dagster-webserver"), "-h", HOST, "-p", str(web_port), "-w", workspace],
         common, ready=lambda: dagster_ready(web), url=web, after=("grpc",),
+        port=web_port, port_setting="$SHOPVERSE_PROD_WEBSERVER_PORT",
     )
     daemon = Service("daemon", "Dagster daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace], common,
                      ready=lambda: daemons_healthy(web), after=("grpc",))
     store = {"MLFLOW_BACKEND_STORE_URI": f"postgresql+psycopg2://{pg_user}:{pg_password}@{HOST}:{pg_port}/{mlflow_db}"}
     # As in docker-compose.yml: artifacts proxied through the server (mlflow-artifacts:/), so that
     # clients need no access to the artifact store.
-    mlflow = _mlflow(base, mlflow_port, store, ["--artifacts-destination", str(home / "mlflow-artifacts")])
+    mlflow = _mlflow(base, mlflow_port, store, ["--artifacts-destination", str(home / "mlflow-artifacts")],
+                     "$SHOPVERSE_PROD_MLFLOW_PORT")
 
     def prepare() -> None:
         dagster_home.mkdir(parents=True, exist_ok=True)
@@ -338,6 +346,12 @@ def start(stack: Stack, log: Callable[[str], None] = print) -> dict:
     running = [s.name for s in stack.services if supervisor.record(s.name)]
     if running:
         raise StackError(f"already running: {', '.join(running)} (state in {stack.home}); stop it first")
+    # Before anything starts: a server that cannot listen logged it and went on (dagster dev kept
+    # its daemon running and its UI nowhere), or left another program answering in its place.
+    taken = [f"port {s.port} for the {s.label} is in use by another program ({s.port_setting} chooses another)"
+             for s in stack.services if s.port is not None and not port_free(s.port)]
+    if taken:
+        raise StackError("; ".join(taken))
     state = {"mode": stack.mode, "supervisor": None, "services": [], "started_postgres": False,
              "started_marquez": False, "script_settings": script_settings(stack.script_env),
              "urls": stack.urls()}

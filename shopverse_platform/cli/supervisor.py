@@ -35,6 +35,8 @@ class Service:
     url: str | None = None
     after: tuple[str, ...] = ()  # services that must be ready before this one starts
     timeout: float = 240.0
+    port: int | None = None  # the port it listens on, checked free before anything starts
+    port_setting: str = ""  # what chooses another port (an option, a variable)
 
 
 

@@ -150,3 +150,29 @@ def test_steps_at_once_need_a_lake_and_celery_a_broker_that_answers(tmp_path, mo
     code, err = _run([*days, "--celery"], capsys)
     assert code == 2 and err.count("\n") == 1, err
     assert err.startswith("shopverse backfill: the Celery broker redis://:**@127.0.0.1:") and "Connection refused" in err
+
+
+def test_a_port_another_program_holds_is_named_before_anything_starts(tmp_path, monkeypatch, capsys):
+    """`shopverse ui` and `shopverse up` on a port in use (a web app's dev server on 3000, say): dagster
+    dev logged the failed bind and kept its daemon running with no UI, and `up` said it had started."""
+    import socket
+
+    from shopverse_platform_tests.conftest import free_ports
+
+    monkeypatch.setenv("SHOPVERSE_DATA_DIR", str(tmp_path / "data"))
+    taken, mlflow, reports, collector = free_ports(4)
+    for name, value in (("SHOPVERSE_MLFLOW_PORT", mlflow), ("SHOPVERSE_REPORTS_PORT", reports),
+                        ("SHOPVERSE_COLLECTOR_PORT", collector)):
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", taken))
+        other.listen()
+        code, err = _run(["ui", "--port", str(taken)], capsys)
+        assert (code, err) == (2, f"shopverse ui: port {taken} on 127.0.0.1 is in use by another program: "
+                                  "choose another with --port\n")
+        assert main(["up", "--dagster-port", str(taken), "--no-marquez"]) == 1
+        err = capsys.readouterr().err
+        assert err == (f"error: port {taken} for the Dagster UI is in use by another program "
+                       "(--dagster-port or $SHOPVERSE_DAGSTER_PORT chooses another)\n")
+    assert not (tmp_path / "data" / "stack" / "logs").exists() or not any((tmp_path / "data" / "stack" / "logs").iterdir())
