@@ -26,8 +26,8 @@ from pathlib import Path
 from shopverse_platform.cli.arguments import (
     REPORT_CHOICES,
     CommandLine,
-    UsageError,
     OverviewFormatter,
+    UsageError,
     add_command,
     check_configured_path,
     check_currency_settings,
@@ -121,7 +121,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"  {stage.job_name} [{stage.first}..{stage.last}]: {'ok' if stage.success else 'FAILED'}  run {stage.run_id}")
     _print_tables(warehouse)
     print(
-        f"\nwhere to look:\n  warehouse:   {warehouse.describe()}  (shopverse sql 'SELECT ...', or shopverse sql for a prompt; a notebook or BI tool: shopverse warehouse reader-sql)\n"
+        f"\nwhere to look:\n  warehouse:   {warehouse.describe()}  (shopverse sql 'SELECT ...', or shopverse sql for a prompt; "
+        "a notebook or BI tool: shopverse warehouse reader-sql)\n"
         f"  landing:     {landing}\n  reports:     {paths.data_dir() / 'reports'}  (shopverse report --date YYYY-MM-DD)\n"
         f"  quarantine:  table quarantine (every rejected line, with its reason: shopverse sql 'SELECT * FROM quarantine')\n"
         f"  UIs:         shopverse up  → Dagster http://127.0.0.1:3000, "

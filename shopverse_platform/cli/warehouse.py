@@ -87,7 +87,8 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(f"  write turns   {describe_turns(location, [name for name, _ in tables])}")
         else:
             print(f"  file size     {warehouse.resolved_path().stat().st_size / 2**20:,.1f} MB")
-    print("  readers       shopverse warehouse reader-sql: the SQL with which a notebook, the DuckDB CLI or a BI tool reads it")
+    print("  readers       shopverse warehouse reader-sql: the SQL with which a notebook, the DuckDB CLI or a BI tool "
+          "reads it")
     return 0
 
 
@@ -226,7 +227,8 @@ def cmd_reader_sql(args: argparse.Namespace) -> int:
         data_path = location.stored_data_path()
         header.append("-- a reader never blocks a run and sees whole commits only; the extensions are this install's files "
                       "(a client elsewhere, with network access: "
-                      + " ".join(f"INSTALL {name}; LOAD {name};" for name in reader_extensions(location, data_path)) + " instead)")
+                      + " ".join(f"INSTALL {name}; LOAD {name};" for name in reader_extensions(location, data_path))
+                      + " instead)")
         if location.catalog_kind == "postgres":
             header.append("-- the catalog's password: the client's PGPASSWORD or ~/.pgpass")
         if data_path.startswith("s3://"):

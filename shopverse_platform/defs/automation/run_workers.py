@@ -124,7 +124,7 @@ def listening_workers(settings: dict, timeout: float = WORKER_PING_SECONDS) -> l
 
 def require_celery_workers(settings: dict, environ: dict | None = None) -> list[str]:
     """The workers answering on the broker of ``settings``; CeleryWorkersMissing, naming the broker
-    and what to start, when none does. ${WORKER_CHECK_VARIABLE}=0 skips the question (a pool that
+    and what to start, when none does. $SHOPVERSE_CELERY_WORKER_CHECK=0 skips the question (a pool that
     starts its workers when tasks are queued, e.g. scaled from zero on the queue's length)."""
     from kombu.utils.url import maybe_sanitize_url
 

@@ -356,7 +356,8 @@ def use_object_store(con: duckdb.DuckDBPyConnection, location: LakeLocation,
         raise LakeConfigurationError(
             "the lake's data path is on object storage and the AWS credential chain found no credentials: set "
             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE / AWS_SHARED_CREDENTIALS_FILE, or run "
-            f"with an instance or pod role (and AWS_REGION; AWS_ENDPOINT_URL for MinIO and the like): {' '.join(str(error).split())}") from error
+            "with an instance or pod role (and AWS_REGION; AWS_ENDPOINT_URL for MinIO and the like): "
+            + " ".join(str(error).split())) from error  # DuckDB's message spans lines: one line here
     return True
 
 
