@@ -138,6 +138,15 @@ def check_currency_settings() -> None:
         raise UsageError(str(error)) from None
 
 
+def check_port_free(host: str, port_number: int, choice: str) -> None:
+    """No other program listens on ``host:port_number`` (a server started on it anyway logged the
+    failed bind and went on, or exited with a traceback); ``choice``: what picks another port."""
+    from shopverse_platform.cli.readiness import port_free
+
+    if not port_free(port_number, host):
+        raise UsageError(f"port {port_number} on {host} is in use by another program: choose another with {choice}")
+
+
 def check_step_workers(workers: int, celery: bool) -> None:
     """Steps at once (``--workers N``, ``--celery``) need a lake; Celery needs a broker and a worker
     answering on it: without one the run's steps wait for ever (and Ctrl-C with them)."""

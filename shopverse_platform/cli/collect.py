@@ -13,7 +13,7 @@ import argparse
 import logging
 import sys
 
-from shopverse_platform.cli.arguments import HelpFormatter, UsageError, add_command, port
+from shopverse_platform.cli.arguments import HelpFormatter, UsageError, add_command, check_port_free, port
 from shopverse_platform.lib.ingestion.collector.settings import DEFAULT_PORT, VARIABLES, CollectorSettings, SettingsError
 
 
@@ -26,6 +26,7 @@ def _settings(args: argparse.Namespace) -> CollectorSettings:
 
 def _check(args: argparse.Namespace) -> None:
     settings = _settings(args)
+    check_port_free(settings.host, settings.port, "--port or $SHOPVERSE_COLLECTOR_PORT")
     try:
         settings.events_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:

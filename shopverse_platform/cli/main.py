@@ -27,11 +27,11 @@ from shopverse_platform.cli.arguments import (
     REPORT_CHOICES,
     CommandLine,
     OverviewFormatter,
-    UsageError,
     add_command,
     check_configured_path,
     check_currency_settings,
     check_data_dir_writable,
+    check_port_free,
     fraction,
     iso_date,
     port,
@@ -179,11 +179,8 @@ def _check_simulate(args: argparse.Namespace) -> None:
 def _check_ui(args: argparse.Namespace) -> None:
     """The data directory takes files, and the port is free: with another program on it, dagster
     dev logged the failed bind and went on, its daemon running and its UI nowhere."""
-    from shopverse_platform.cli.readiness import port_free
-
     check_data_dir_writable()
-    if not port_free(args.port, args.host):
-        raise UsageError(f"port {args.port} on {args.host} is in use by another program: choose another with --port")
+    check_port_free(args.host, args.port, "--port")
 
 
 def _run_range(args: argparse.Namespace) -> tuple[date, date]:
