@@ -147,22 +147,6 @@ def check_port_free(host: str, port_number: int, choice: str) -> None:
         raise UsageError(f"port {port_number} on {host} is in use by another program: choose another with {choice}")
 
 
-def check_step_workers(workers: int, celery: bool) -> None:
-    """Steps at once (``--workers N``, ``--celery``) need a lake; Celery needs a broker and a worker
-    answering on it: without one the run's steps wait for ever (and Ctrl-C with them)."""
-    if workers <= 1 and not celery:
-        return
-    from shopverse_platform.cli.backfill import step_execution
-    from shopverse_platform.defs.automation.run_workers import CeleryWorkersMissing, require_celery_workers
-
-    try:
-        execution = step_execution(workers, celery)
-        if celery:
-            require_celery_workers(execution["celery"])
-    except (ValueError, CeleryWorkersMissing) as error:
-        raise UsageError(str(error)) from None
-
-
 def run_checked(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Run a subcommand's checks (``args.check``), then the command; a UsageError is one line, exit 2."""
     try:

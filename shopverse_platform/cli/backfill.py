@@ -19,8 +19,14 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from shopverse_platform.cli.arguments import REPORT_CHOICES
-from shopverse_platform.defs.automation.run_workers import BUSY, STEP_PROCESS_START, fail_abandoned_runs
+from shopverse_platform.cli.arguments import REPORT_CHOICES, UsageError
+from shopverse_platform.defs.automation.run_workers import (
+    BUSY,
+    STEP_PROCESS_START,
+    CeleryWorkersMissing,
+    fail_abandoned_runs,
+    require_celery_workers,
+)
 from shopverse_platform.defs.lineage.dagster_internals import execute_in_code_location
 from shopverse_platform.defs.resources import Warehouse
 from shopverse_platform.lib.automation.alerts import RANGE_END_TAG, RANGE_START_TAG
@@ -71,15 +77,19 @@ def wait_until_idle(instance: dg.DagsterInstance, timeout: float, echo: Callable
         time.sleep(poll)
 
 
+def require_lake_for_steps_at_once(workers: int, celery: bool) -> None:
+    """Steps at once (``workers`` > 1, ``celery``) write from several processes: ValueError unless the
+    warehouse is a DuckLake."""
+    if (workers > 1 or celery) and Warehouse().lake() is None:
+        raise ValueError(f"{'--celery' if celery else '--workers'} needs a DuckLake warehouse (a DuckDB file admits one "
+                         "writing process): `shopverse warehouse migrate`, then SHOPVERSE_WAREHOUSE=ducklake:...")
+
+
 def step_execution(workers: int, celery: bool) -> dict:
     """The run config's executor choice (defs/automation/run_workers.py): ``workers`` steps at once,
     the Celery workers, or one step after another in this process. Always explicit: a code location
     whose default is Celery ($SHOPVERSE_CELERY_BROKER) still runs a plain `shopverse backfill` here.
-    ValueError for a choice the environment cannot take: steps at once on a DuckDB file, Celery
-    without a broker."""
-    if (workers > 1 or celery) and Warehouse().lake() is None:
-        raise ValueError(f"{'--celery' if celery else '--workers'} needs a DuckLake warehouse (a DuckDB file admits one "
-                         "writing process): `shopverse warehouse migrate`, then SHOPVERSE_WAREHOUSE=ducklake:...")
+    ValueError for Celery without a broker."""
     if celery:
         from shopverse_platform.defs.automation.run_workers import celery_settings
 
@@ -94,6 +104,20 @@ def step_execution(workers: int, celery: bool) -> dict:
     # forked from a server that preloaded Dagster's executor module alone (what an empty preload
     # list gives), each step first spent ~2 s importing them.
     return {"multiprocess": {"max_concurrent": workers, "start_method": STEP_PROCESS_START}}
+
+
+def check_step_workers(workers: int, celery: bool) -> None:
+    """Steps at once (``--workers N``, ``--celery``) need a lake; Celery needs a broker and a worker
+    answering on it: without one the run's steps wait for ever (and Ctrl-C with them)."""
+    if workers <= 1 and not celery:
+        return
+    try:
+        require_lake_for_steps_at_once(workers, celery)
+        execution = step_execution(workers, celery)
+        if celery:
+            require_celery_workers(execution["celery"])
+    except (ValueError, CeleryWorkersMissing) as error:
+        raise UsageError(str(error)) from None
 
 
 def run_range(defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str, first: date, last: date,
@@ -241,6 +265,7 @@ def backfill(defs: dg.Definitions, instance: dg.DagsterInstance, first_day: date
         raise ValueError(f"the range ends ({last_day}) before it starts ({first_day})")
     if reports not in REPORT_CHOICES:
         raise ValueError(f"reports must be one of {REPORT_CHOICES}, got {reports!r}")
+    require_lake_for_steps_at_once(workers, celery)
     execution = step_execution(workers, celery)
     from shopverse_platform.defs.automation.selections import DAILY_SCOPE  # the daily job's selection
 

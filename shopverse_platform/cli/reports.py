@@ -21,7 +21,6 @@ from shopverse_platform.cli.arguments import (
     check_currency_settings,
     check_data_dir_writable,
     check_range,
-    check_step_workers,
     iso_date,
     positive_int,
     yesterday,
@@ -32,6 +31,7 @@ from shopverse_platform.lib.automation.settings import week_start
 
 
 def _check_backfill(args: argparse.Namespace) -> None:
+    from shopverse_platform.cli.backfill import check_step_workers  # Dagster's import, for this command only
     from shopverse_platform.cli.first_day import check_first_day
 
     check_range(args.start, args.end, "--start", "--end")
