@@ -111,7 +111,7 @@ def listening_workers(settings: dict, timeout: float = WORKER_PING_SECONDS) -> l
     from kombu.exceptions import OperationalError
     from kombu.utils.url import maybe_sanitize_url
 
-    app = Celery(broker=settings["broker"])
+    app = Celery(broker=settings["broker"], set_as_current=False)  # a probe: dagster-celery's app stays the current one
     try:
         with app.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1)
