@@ -50,7 +50,10 @@ def serve(stack: Stack, detach: bool = False) -> int:
     Ctrl-C, SIGTERM (`shopverse down`) or a service dying, and stop everything it started."""
     if not stack.marquez.url:
         print(f"Marquez: not started ({stack.marquez.reason})")
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    # Restored on the way out: ignored signals are inherited by every process started after, and a
+    # caller that goes on (a test calling main) left SIGTERM ignored in the lake keepers it started.
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    for sig in previous:
         signal.signal(sig, _raise_stop)
     try:
         state = start(stack)
@@ -76,9 +79,11 @@ def serve(stack: Stack, detach: bool = False) -> int:
         return 1
     finally:
         if not detach:
-            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # a second Ctrl-C must not abort the clean-up
+            for sig in previous:  # a second Ctrl-C must not abort the clean-up
                 signal.signal(sig, signal.SIG_IGN)
             stop(stack.home)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def cmd_up(args: argparse.Namespace) -> int:

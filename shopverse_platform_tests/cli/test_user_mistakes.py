@@ -155,6 +155,7 @@ def test_steps_at_once_need_a_lake_and_celery_a_broker_that_answers(tmp_path, mo
 def test_a_port_another_program_holds_is_named_before_anything_starts(tmp_path, monkeypatch, capsys):
     """`shopverse ui`, `collect` and `up` on a port in use (a web app's dev server on 3000, say): dagster
     dev logged the failed bind and kept its daemon running with no UI, and `up` said it had started."""
+    import signal
     import socket
 
     from shopverse_platform_tests.conftest import free_ports
@@ -174,7 +175,11 @@ def test_a_port_another_program_holds_is_named_before_anything_starts(tmp_path, 
         code, err = _run(["collect", "--port", str(taken)], capsys)  # uvicorn logged the bind's error in 3 lines
         assert (code, err) == (2, f"shopverse collect: port {taken} on 127.0.0.1 is in use by another program: "
                                   "choose another with --port or $SHOPVERSE_COLLECTOR_PORT\n")
+        handlers = [signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)]
         assert main(["up", "--dagster-port", str(taken), "--no-marquez"]) == 1
+        # its signal handlers undone: left ignored, SIGTERM stayed ignored in every process started
+        # after (a lake's catalog keeper then outlived its lake process, and the log with it)
+        assert [signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)] == handlers
         err = capsys.readouterr().err
         assert err == (f"error: port {taken} for the Dagster UI is in use by another program "
                        "(--dagster-port or $SHOPVERSE_DAGSTER_PORT chooses another)\n")
