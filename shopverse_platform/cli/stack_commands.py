@@ -83,7 +83,7 @@ def serve(stack: Stack, detach: bool = False) -> int:
                 signal.signal(sig, signal.SIG_IGN)
             stop(stack.home)
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # None: one set outside Python
 
 
 def cmd_up(args: argparse.Namespace) -> int:
