@@ -212,10 +212,16 @@ def cmd_reader_sql(args: argparse.Namespace) -> int:
     )
 
     warehouse = Warehouse()
-    if not warehouse.exists():
+    location, alias = warehouse.lake(), warehouse.lineage_name()
+    if location is not None:
+        # read from the catalog, it also says whether the lake exists: one probe attach (exists() is another)
+        data_path = location.stored_data_path()
+        missing = data_path is None
+    else:
+        missing = not warehouse.resolved_path().exists()
+    if missing:
         print(f"no warehouse at {warehouse.describe()} yet: build one with `shopverse run`", file=sys.stderr)
         return 1
-    location, alias = warehouse.lake(), warehouse.lineage_name()
     header = [f"-- {warehouse.describe() if location is not None else f'the DuckDB file {warehouse.describe()}'}, "
               f"read-only, in a DuckDB {duckdb.__version__} client"]
     if location is None:
@@ -224,7 +230,6 @@ def cmd_reader_sql(args: argparse.Namespace) -> int:
         statements = [f"ATTACH {string_literal(str(warehouse.resolved_path()))} AS {quoted_identifier(alias)} (READ_ONLY)",
                       f"USE {quoted_identifier(alias)}"]
     else:
-        data_path = location.stored_data_path()
         header.append("-- a reader never blocks a run and sees whole commits only; the extensions are this install's files "
                       "(a client elsewhere, with network access: "
                       + " ".join(f"INSTALL {name}; LOAD {name};" for name in reader_extensions(location, data_path))
