@@ -23,6 +23,7 @@ from pathlib import Path
 from shopverse_platform.cli.arguments import add_command, positive_int
 
 CONFIG_MODULE = "dagster_celery_config"  # the module dagster_celery.app reads its settings from
+UNSTARTED_TASK_RETURNS_AFTER_SECONDS = 300
 
 
 def add_celery_worker_command(subparsers: argparse._SubParsersAction) -> None:
@@ -34,16 +35,27 @@ def add_celery_worker_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 def write_config_module(folder: Path, broker: str, backend: str) -> Path:
-    """The settings module dagster_celery's app imports when present: the broker and the backend."""
+    """The settings module dagster_celery's app imports when present: the broker and the backend;
+    ``task_track_started``: the worker stores a task's start with its name, which the run watches
+    (defs/automation/celery_steps.py: a step whose worker stops answering is taken again); and a
+    Redis broker's ``visibility_timeout``: a task a worker received but died before starting (it is
+    acknowledged when it starts) goes back to the queue after that long, not after Redis's hour."""
+    from dagster_celery.defaults import broker_transport_options
+
     folder.mkdir(parents=True, exist_ok=True)
     module = folder / f"{CONFIG_MODULE}.py"
-    module.write_text(f"broker_url = {broker!r}\nresult_backend = {backend!r}\n")
+    transport = {**broker_transport_options, "visibility_timeout": UNSTARTED_TASK_RETURNS_AFTER_SECONDS}
+    module.write_text(f"broker_url = {broker!r}\nresult_backend = {backend!r}\ntask_track_started = True\n"
+                      f"broker_transport_options = {transport!r}\n")
     return module
 
 
 def worker_command(name: str, concurrency: int, loglevel: str) -> list[str]:
     celery = Path(sys.executable).parent / "celery"  # the venv's, as `shopverse ui` runs its dagster
-    return [str(celery), "-A", "shopverse_platform.cli.celery_app", "worker", "--prefetch-multiplier=1", "-Q", "dagster",
+    # --disable-prefetch: a task is taken only by a worker with a free process (Redis brokers), so a busy
+    # worker never holds a queued step an idle one could start, nor takes it along when it dies
+    return [str(celery), "-A", "shopverse_platform.cli.celery_app", "worker", "--prefetch-multiplier=1",
+            "--disable-prefetch", "-Q", "dagster",
             "--concurrency", str(concurrency), "--loglevel", loglevel, "-n", name]
 
 

@@ -5,10 +5,13 @@ the Dagster instance; the tables equal the ones a single process builds on a Duc
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -60,10 +63,10 @@ def lake_catalogued_in_postgres(tmp_path, monkeypatch):
                 print(f"cleanup: {error}")
 
 
-@pytest.fixture
-def broker_and_two_workers(lake_catalogued_in_postgres, tmp_path, monkeypatch):
-    """Redis (Debian's redis-server) on a free port and two Celery workers, each started in a
-    session of its own and stopped by its PID's process group."""
+def _broker_and_workers(tmp_path, monkeypatch, names: tuple[str, ...]):
+    """Redis (Debian's redis-server) on a free port and a Celery worker of each name, each started
+    in a session of its own and stopped by its PID's process group: yields the broker's URL, the
+    logs, and the workers' processes by name."""
     redis = shutil.which("redis-server")
     if redis is None:
         pytest.skip("redis-server is not installed (scripts/services/install.sh redis)")
@@ -72,28 +75,34 @@ def broker_and_two_workers(lake_catalogued_in_postgres, tmp_path, monkeypatch):
     monkeypatch.setenv("SHOPVERSE_CELERY_BROKER", broker)
     monkeypatch.setenv("SHOPVERSE_LANDING_DIR", str(tmp_path / "landing"))
     processes: list[subprocess.Popen] = []
-    logs = [tmp_path / "redis.log", tmp_path / "w1.log", tmp_path / "w2.log"]
+    logs = [tmp_path / "redis.log", *(tmp_path / f"{name}.log" for name in names)]
     try:
         with logs[0].open("w") as out:
             processes.append(subprocess.Popen(
                 [redis, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                  "--dir", str(tmp_path)], stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
         _wait_for(lambda: "Ready to accept connections" in logs[0].read_text(), 30, "redis-server", logs)
-        for name, log in (("w1", logs[1]), ("w2", logs[2])):
+        for name, log in zip(names, logs[1:]):
             with log.open("w") as out:
                 processes.append(subprocess.Popen(
                     [sys.executable, "-m", "shopverse_platform.cli.main", "celery-worker", "--name", f"{name}@shopverse-test"],
                     stdout=out, stderr=subprocess.STDOUT, env={**os.environ}, start_new_session=True))
         for log in logs[1:]:
             _wait_for(lambda log=log: " ready." in log.read_text(), 90, log.stem, logs)
-        yield broker, logs
+        yield broker, logs, dict(zip(names, processes[1:]))
     finally:
         for process in reversed(processes):
             stop_process_group(process, timeout=30)
 
 
+@pytest.fixture
+def broker_and_two_workers(lake_catalogued_in_postgres, tmp_path, monkeypatch):
+    """Redis on a free port and two Celery workers, w1 and w2 (``_broker_and_workers``)."""
+    yield from _broker_and_workers(tmp_path, monkeypatch, ("w1", "w2"))
+
+
 def test_a_run_on_two_celery_workers_builds_the_same_tables_as_one_process(broker_and_two_workers, tmp_path, monkeypatch, capsys):
-    broker, logs = broker_and_two_workers
+    broker, logs, _ = broker_and_two_workers
     simulate(tmp_path / "landing", users=60, days=(LAST - FIRST).days + 1, start=FIRST, seed=11, faults=0.002)
     monkeypatch.chdir(tmp_path)
     setting = os.environ["SHOPVERSE_WAREHOUSE"]
@@ -189,3 +198,114 @@ def test_a_run_for_celery_workers_that_are_not_there_fails_at_once_instead_of_wa
     for record in (*failures, *failure):
         assert "no Celery worker answered on" in str(record.event_log_entry.dagster_event.event_specific_data.error)
     lake.release_instances()
+
+
+def _kill_when_it_executes_a_step(broker: str, worker: str, process: subprocess.Popen, killed: dict) -> threading.Thread:
+    """A thread that kills ``process``'s whole group (the worker and its pool: its machine lost) with
+    SIGKILL as soon as the result backend shows ``worker`` executing a step; ``killed`` gets the task."""
+    import redis as redis_client
+
+    def watch() -> None:
+        client = redis_client.Redis.from_url(broker)
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and "task" not in killed:
+            for key in client.scan_iter("celery-task-meta-*"):
+                meta = json.loads(client.get(key) or "{}")
+                if meta.get("status") == "STARTED" and (meta.get("result") or {}).get("hostname") == worker:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    killed["task"] = meta["task_id"]
+                    return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def _run_messages(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    return [record.event_log_entry.message or "" for record in instance.get_records_for_run(run_id).records]
+
+
+def test_a_step_whose_celery_worker_dies_is_taken_by_the_other_worker(broker_and_two_workers, tmp_path, monkeypatch, capsys):
+    """w1 is killed with its pool (SIGKILL to its process group: its machine lost) while it executes
+    a step. Before, the run waited for that step's result for ever (the task was acknowledged when
+    w1 started it, so the broker never gives it to w2). Now the run sees w1 stop answering, submits
+    the step again, w2 executes it, the run succeeds, and the tables equal one process's build."""
+    broker, logs, workers = broker_and_two_workers
+    last = FIRST + timedelta(days=1)
+    simulate(tmp_path / "landing", users=60, days=2, start=FIRST, seed=11, faults=0.002)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SHOPVERSE_CELERY_WORKER_LOST_SECONDS", "6")
+    setting = os.environ["SHOPVERSE_WAREHOUSE"]
+    killed: dict = {}
+    watcher = _kill_when_it_executes_a_step(broker, "w1@shopverse-test", workers["w1"], killed)
+    out = _command(monkeypatch, capsys, setting, "backfill", "--start", FIRST.isoformat(), "--end", last.isoformat(),
+                   "--select", "*", "--reports", "none", "--celery")
+    watcher.join(timeout=5)
+    assert "task" in killed, "w1 was never seen executing a step"
+    assert workers["w1"].poll() is not None
+    assert f"daily_job {FIRST}..{last}: ok" in out, out
+
+    with dg.DagsterInstance.get() as instance:
+        [run] = [r for r in instance.get_runs() if r.job_name == "daily_job"]
+        messages = _run_messages(instance, run.run_id)
+        [taken_again] = [m for m in messages if "submitted again for another worker" in m]
+        assert taken_again.startswith("Celery worker w1@shopverse-test, which was executing step "), taken_again
+        step = taken_again.split("executing step ")[1].split(",")[0]
+        executed_by = [entry.event_log_entry.dagster_event.engine_event_data.metadata["Celery worker"].value
+                       for entry in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT).records
+                       if entry.event_log_entry.step_key == step
+                       and "in celery worker" in (entry.event_log_entry.dagster_event.message or "")]
+        successes = {r.event_log_entry.step_key for r in
+                     instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_SUCCESS).records}
+    assert executed_by[-1] == "w2@shopverse-test", executed_by  # the dead worker's result never came
+    assert step in successes
+
+    file = str(tmp_path / "file" / "shopverse.duckdb")
+    monkeypatch.delenv("SHOPVERSE_CELERY_BROKER")
+    _command(monkeypatch, capsys, file, "backfill", "--start", FIRST.isoformat(), "--end", last.isoformat(),
+             "--select", "*", "--reports", "none")
+    assert_same_tables(snapshot(setting), snapshot(file))
+
+
+@pytest.fixture
+def broker_and_one_worker(tmp_path, monkeypatch):
+    """A DuckLake catalogued in SQLite under tmp_path, Redis on a free port and one Celery worker, w1."""
+    monkeypatch.setenv("SHOPVERSE_WAREHOUSE", f"ducklake:sqlite:{tmp_path / 'lake' / 'shopverse.sqlite'}")
+    try:
+        yield from _broker_and_workers(tmp_path, monkeypatch, ("w1",))
+    finally:
+        lake.release_instances()
+
+
+def test_a_run_whose_only_celery_worker_dies_fails_naming_it_instead_of_waiting_for_ever(
+        broker_and_one_worker, tmp_path, monkeypatch, capsys):
+    """The only worker is killed while it executes a step: the step is submitted again, nobody takes
+    it, and the run fails, its failure naming the dead worker's step and what to start, once no worker
+    has answered for $SHOPVERSE_CELERY_WORKER_LOST_SECONDS. Before, it waited for ever."""
+    from shopverse_platform.cli.main import main
+
+    broker, logs, workers = broker_and_one_worker
+    simulate(tmp_path / "landing", users=30, days=1, start=FIRST, seed=11)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SHOPVERSE_CELERY_WORKER_LOST_SECONDS", "4")
+    killed: dict = {}
+    watcher = _kill_when_it_executes_a_step(broker, "w1@shopverse-test", workers["w1"], killed)
+    started = time.monotonic()
+    code = main(["backfill", "--start", FIRST.isoformat(), "--end", FIRST.isoformat(), "--reports", "none", "--celery"])
+    ended = time.monotonic() - started
+    watcher.join(timeout=5)
+    assert "task" in killed, "w1 was never seen executing a step"
+    assert code != 0, capsys.readouterr()
+    assert ended < 180  # it ended: the step's result was not waited for
+
+    with dg.DagsterInstance.get() as instance:
+        [run] = [r for r in instance.get_runs() if r.job_name == "daily_job"]
+        assert run.status == dg.DagsterRunStatus.FAILURE
+        messages = _run_messages(instance, run.run_id)
+        failure = "\n".join(str(r.event_log_entry.dagster_event.event_specific_data.error) for r in
+                            instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records)
+    [taken_again] = [m for m in messages if "submitted again for another worker" in m]
+    step = taken_again.split("executing step ")[1].split(",")[0]
+    assert f"step {step} waited" in failure and "in the queue while no Celery worker answered" in failure, failure
+    assert "Start `shopverse celery-worker`" in failure

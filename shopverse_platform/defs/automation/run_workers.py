@@ -20,8 +20,11 @@ from collections.abc import Callable
 
 import dagster as dg
 from dagster_celery import celery_executor
-from shopverse_platform.defs.lineage.dagster_internals import CheckRunHealthResult, DefaultRunLauncher, WorkerStatus
+from shopverse_platform.defs.lineage.dagster_internals import (
+    CheckRunHealthResult, DefaultRunLauncher, RetryMode, WorkerStatus,
+)
 
+from shopverse_platform.defs.automation.celery_steps import WatchedCeleryExecutor
 from shopverse_platform.lib.automation.processes import RUNNER_TAG, runner_gone, runner_tag
 from shopverse_platform.lib.warehouse.switches import switched_on
 
@@ -167,10 +170,13 @@ def steps_executor(init_context: dg.InitExecutorContext) -> dg.Executor:
     first tags the run with the run worker's host, PID and start time."""
     config = init_context.executor_config
     if "celery" in config:
-        require_celery_workers(config["celery"])  # else the run waits for ever for tasks nobody takes
-        inner = celery_executor.executor_creation_fn(dg.InitExecutorContext(
-            job=init_context.job, executor_def=celery_executor, executor_config=config["celery"],
-            instance=init_context.instance))
+        celery = config["celery"]
+        require_celery_workers(celery)  # else the run waits for ever for tasks nobody takes
+        # dagster-celery's executor (what its executor_creation_fn makes), its tasks watched for lost workers
+        inner = WatchedCeleryExecutor(
+            broker=celery.get("broker"), backend=celery.get("backend"), config_source=celery.get("config_source"),
+            include=celery.get("include"), retries=RetryMode.from_config(celery["retries"]),
+            queued_may_wait=not switched_on(WORKER_CHECK_VARIABLE, True))
     elif "multiprocess" in config and not config["multiprocess"].get("start_method"):
         # a run launched with steps in processes (the UI's launchpad) forks them from the server
         # `shopverse backfill --workers` names: each found the code imported and its definitions

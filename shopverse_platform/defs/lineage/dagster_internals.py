@@ -26,6 +26,7 @@ import dagster as dg
 from dagster._core.definitions.decorators.op_decorator import DecoratedOpFunction
 from dagster._core.execution.plan.compute_generator import create_op_compute_wrapper
 from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, EVENT_TYPE_TO_PIPELINE_RUN_STATUS
+from dagster._core.execution.retries import RetryMode
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.launcher import CheckRunHealthResult, DefaultRunLauncher, WorkerStatus
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
@@ -76,6 +77,9 @@ INTERNALS = {
     "dagster._core.instance.ref.InstanceRef.from_dir(base_dir) (fields of ConfigurableClassData: .module_name)":
         "the classes an instance's dagster.yaml names, read without opening them: the forkserver of "
         "`shopverse backfill --workers` imports their modules once for every step's process (cli/step_processes.py)",
+    "dagster._core.execution.retries.RetryMode.from_config":
+        "the Celery executor's retries from its config, as dagster-celery's executor_creation_fn reads them, for the "
+        "watched executor made in its place (defs/automation/run_workers.py, celery_steps.py)",
 }
 
 __all__ = ["ASSET_CHECK_EVENTS", "ASSET_EVENTS", "EVENT_TYPE_TO_PIPELINE_RUN_STATUS", "AssetCheckExecutionRecordStatus",

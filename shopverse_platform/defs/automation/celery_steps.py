@@ -1,0 +1,166 @@
+"""Celery steps whose worker died: taken again by another worker, or failed, never waited for for ever.
+
+dagster-celery's executor submits each step as a task and polls its result every second until it is
+ready. A worker that dies while it executes a step (its machine lost, the process group killed, an
+OOM kill of the whole worker) never stores that task's result, and the run waited for it for ever,
+also after a termination request (the executor then waits for the revoked tasks too). The task was
+acknowledged when the worker started it, so the broker never hands it to another worker.
+
+Here the executor's tasks are watched. Workers store a task's start with their name
+(``task_track_started``, set by ``shopverse celery-worker``), and every ``CHECK_SECONDS`` the run asks
+the broker which workers answer a ping (one broadcast for all the run's tasks). A started task whose
+worker has not answered for ``$SHOPVERSE_CELERY_WORKER_LOST_SECONDS`` (60) is lost: the step is
+submitted again, once, for another worker to take (a step's writes are all-or-nothing and a rerun
+replaces what it wrote, so a step the dead worker left half done is safe to execute again), and the
+run's log says which worker and which step. Lost a second time, or queued while no worker at all
+answers for as long, the step fails with that message, and so does the run: loudly, not for ever.
+
+Workers started by ``shopverse celery-worker`` take a task only when they have a free process
+(``--disable-prefetch``): a worker never holds a queued step it has not started, which a dead worker
+would take with it and a busy one would keep from an idle one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+
+from celery import Celery
+from dagster_celery.core_execution_loop import core_celery_execution_loop
+from dagster_celery.executor import CeleryExecutor, _submit_task
+
+log = logging.getLogger(__name__)
+
+LOST_VARIABLE = "SHOPVERSE_CELERY_WORKER_LOST_SECONDS"
+DEFAULT_LOST_SECONDS = 60.0
+CHECK_SECONDS = 10.0  # how often the run asks which workers answer (at most; less when LOST_SECONDS is short)
+PING_SECONDS = 1.0  # how long one broadcast ping waits for the workers' answers
+RESUBMISSIONS = 1  # a step whose worker is lost is submitted again this many times, then it fails
+
+
+class CeleryWorkerLost(RuntimeError):
+    """A step's Celery worker stopped answering while it executed the step (or no worker answered
+    while the step was queued), and the step was not taken again."""
+
+
+def lost_after_seconds(environ: dict | None = None) -> float:
+    """How long a worker may leave pings unanswered before its started steps count as lost."""
+    value = (os.environ if environ is None else environ).get(LOST_VARIABLE, "")
+    try:
+        seconds = float(value) if value else DEFAULT_LOST_SECONDS
+    except ValueError:
+        raise ValueError(f"${LOST_VARIABLE} must be a number of seconds, not {value!r}") from None
+    if seconds <= 0:
+        raise ValueError(f"${LOST_VARIABLE} must be a number of seconds above 0, not {value!r}")
+    return seconds
+
+
+class WorkerRollCall:
+    """The Celery workers that answer a ping on the run's broker, asked at most every ``every``
+    seconds (one broadcast, its answers collected for ``PING_SECONDS``), shared by the run's tasks."""
+
+    def __init__(self, app: Celery, every: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._app, self._every, self._clock = app, every, clock
+        self._asked_at: float | None = None
+        self._answering: frozenset[str] = frozenset()
+
+    def answering(self) -> tuple[frozenset[str], float]:
+        """The workers that answered the latest ping, and when it was asked (``clock``'s time)."""
+        now = self._clock()
+        if self._asked_at is None or now - self._asked_at >= self._every:
+            try:
+                replies = self._app.control.ping(timeout=PING_SECONDS)
+                self._answering = frozenset(name for reply in replies for name in reply)
+            except Exception as error:  # noqa: BLE001 - a broker that cannot be reached: nobody answers
+                log.warning("the Celery broker did not take the run's ping: %s", error)
+                self._answering = frozenset()
+            self._asked_at = now
+        return self._answering, self._asked_at
+
+
+class WatchedStepTask:
+    """A step's Celery task as dagster-celery's execution loop uses it (``ready``, ``get``,
+    ``revoke``), watched: when the worker that started it has not answered for ``lost_after``
+    seconds, it is submitted again (``resubmissions`` times) and then reported ready, its ``get``
+    raising ``CeleryWorkerLost``; so is a queued task while no worker at all answers for as long
+    (unless ``queued_may_wait``: a pool that starts its workers when tasks are queued)."""
+
+    def __init__(self, step_key: str, submit: Callable[[], object], roll_call: WorkerRollCall, lost_after: float,
+                 warn: Callable[[str], None], *, resubmissions: int = RESUBMISSIONS, queued_may_wait: bool = False) -> None:
+        self._step_key, self._submit, self._roll_call, self._lost_after = step_key, submit, roll_call, lost_after
+        self._warn, self._resubmissions, self._queued_may_wait = warn, resubmissions, queued_may_wait
+        self._result = submit()
+        self._seen_ask: float | None = None  # the roll call this task was last compared with
+        self._silent_since: float | None = None  # the first roll call its worker (queued: every worker) missed
+        self._lost: str | None = None
+        self._revoked = False
+
+    def _worker(self) -> str | None:
+        """The worker that started the task (its start stored by the worker), or None while it is queued."""
+        meta = self._result.backend.get_task_meta(self._result.id)
+        info = meta.get("result")
+        return info.get("hostname") if meta.get("status") == "STARTED" and isinstance(info, dict) else None
+
+    def ready(self) -> bool:
+        if self._lost is not None or self._result.ready():
+            return True
+        answering, asked_at = self._roll_call.answering()
+        if asked_at == self._seen_ask:
+            return False  # nothing new since this task was last compared with the answers
+        self._seen_ask = asked_at
+        worker = self._worker()
+        if (worker in answering) if worker else (bool(answering) or self._queued_may_wait):
+            self._silent_since = None
+            return False
+        if self._silent_since is None:
+            self._silent_since = asked_at
+        silent = asked_at - self._silent_since
+        if silent < self._lost_after:
+            return False
+        if worker is None:
+            self._lost = (f"step {self._step_key} waited {silent:.0f} s in the queue while no Celery worker answered on "
+                          f"the broker (${LOST_VARIABLE}). Start `shopverse celery-worker` and re-execute the run's failed steps")
+            return True
+        what = f"Celery worker {worker}, which was executing step {self._step_key}, has not answered for {silent:.0f} s"
+        if self._resubmissions > 0 and not self._revoked:
+            self._resubmissions -= 1
+            self._warn(f"{what} (${LOST_VARIABLE}): the step is submitted again for another worker to take")
+            self._result, self._silent_since = self._submit(), None
+            return False
+        self._lost = (f"{what} (${LOST_VARIABLE}), and the step was not taken again. Start `shopverse celery-worker` "
+                      "and re-execute the run's failed steps")
+        return True
+
+    def get(self):
+        if self._lost is not None:
+            raise CeleryWorkerLost(self._lost)
+        return self._result.get()
+
+    def revoke(self) -> None:
+        self._revoked = True
+        self._result.revoke()
+
+
+class WatchedCeleryExecutor(CeleryExecutor):
+    """dagster-celery's executor, its tasks watched (``WatchedStepTask``) so that a step whose worker
+    died is taken again or fails the run, where the run waited for it for ever. ``queued_may_wait``:
+    the workers are started when tasks are queued, so a queued step waits for one however long."""
+
+    def __init__(self, *, queued_may_wait: bool = False, **celery_executor_args) -> None:
+        super().__init__(**celery_executor_args)
+        self._queued_may_wait = queued_may_wait
+
+    def execute(self, plan_context, execution_plan):
+        lost_after = lost_after_seconds()
+        queued_may_wait = self._queued_may_wait
+        roll_call: list[WorkerRollCall] = []  # one for the run's tasks, on the app the loop makes (once a run)
+
+        def submit(app, context, step, queue, priority, known_state) -> WatchedStepTask:
+            if not roll_call:
+                roll_call.append(WorkerRollCall(app, min(CHECK_SECONDS, lost_after / 3)))
+            return WatchedStepTask(step.key, lambda: _submit_task(app, context, step, queue, priority, known_state),
+                                   roll_call[0], lost_after, context.log.warning, queued_may_wait=queued_may_wait)
+
+        return core_celery_execution_loop(plan_context, execution_plan, step_execution_fn=submit)

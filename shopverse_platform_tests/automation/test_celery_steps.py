@@ -1,0 +1,153 @@
+"""The watch on a run's Celery tasks (defs/automation/celery_steps.py) on its own: fake tasks and a
+fake clock, so each rule is seen apart; test_celery_workers.py kills real workers."""
+
+from __future__ import annotations
+
+import pytest
+
+from shopverse_platform.defs.automation.celery_steps import (
+    CeleryWorkerLost, WatchedStepTask, WorkerRollCall, lost_after_seconds,
+)
+
+
+class FakeResult:
+    """What the watch reads of a Celery AsyncResult: ready(), get(), revoke() and its stored meta."""
+
+    def __init__(self, task_id: str) -> None:
+        self.id, self.done, self.meta, self.revoked = task_id, False, {"status": "PENDING", "result": None}, False
+        self.backend = self
+
+    def get_task_meta(self, task_id: str) -> dict:
+        assert task_id == self.id
+        return self.meta
+
+    def ready(self) -> bool:
+        return self.done
+
+    def get(self):
+        return ["events"]
+
+    def revoke(self) -> None:
+        self.revoked = True
+
+
+class FakeControl:
+    def __init__(self) -> None:
+        self.answering: list[str] = []
+        self.pings = 0
+
+    def ping(self, timeout: float):
+        self.pings += 1
+        return [{name: {"ok": "pong"}} for name in self.answering]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def world():
+    control, clock = FakeControl(), Clock()
+    app = type("App", (), {"control": control})()
+    submitted: list[FakeResult] = []
+    warnings: list[str] = []
+
+    def submit() -> FakeResult:
+        submitted.append(FakeResult(f"task-{len(submitted)}"))
+        return submitted[-1]
+
+    roll_call = WorkerRollCall(app, every=2, clock=clock)  # one for the run's tasks, as the executor makes it
+
+    def task(**kwargs) -> WatchedStepTask:
+        return WatchedStepTask("orders", submit, roll_call, 6, warnings.append, **kwargs)
+
+    return control, clock, submitted, warnings, task
+
+
+def _tick(task: WatchedStepTask, clock: Clock, seconds: float) -> bool:
+    """The execution loop's one-second ticks for ``seconds``: whether the task was ready at the end."""
+    ready = False
+    for _ in range(int(seconds)):
+        clock.now += 1
+        ready = task.ready()
+    return ready
+
+
+def test_a_started_step_whose_worker_stops_answering_is_submitted_again_then_fails(world):
+    control, clock, submitted, warnings, make = world
+    control.answering = ["w1@a", "w2@b"]
+    task = make()
+    submitted[0].meta = {"status": "STARTED", "result": {"hostname": "w1@a", "pid": 7}}
+    assert not _tick(task, clock, 30)  # w1 answers: however long the step takes
+    assert len(submitted) == 1 and not warnings
+    control.answering = ["w2@b"]  # w1 gone
+    assert not _tick(task, clock, 5)
+    assert len(submitted) == 1
+    assert not _tick(task, clock, 4)  # 6 s unanswered (the roll call every 2 s): submitted again
+    assert len(submitted) == 2 and warnings == [
+        "Celery worker w1@a, which was executing step orders, has not answered for 6 s "
+        "($SHOPVERSE_CELERY_WORKER_LOST_SECONDS): the step is submitted again for another worker to take"]
+    submitted[1].meta = {"status": "STARTED", "result": {"hostname": "w2@b", "pid": 8}}
+    assert not _tick(task, clock, 20)
+    control.answering = []  # w2 gone too: not submitted a second time
+    assert _tick(task, clock, 10)
+    assert len(submitted) == 2
+    with pytest.raises(CeleryWorkerLost, match=r"^Celery worker w2@b, which was executing step orders, has not answered "
+                                               r"for \d+ s .*and the step was not taken again. Start `shopverse celery-worker`"):
+        task.get()
+
+
+def test_a_step_that_finishes_is_read_from_its_own_result(world):
+    control, clock, submitted, warnings, make = world
+    control.answering = ["w1@a"]
+    task = make()
+    submitted[0].meta = {"status": "STARTED", "result": {"hostname": "w1@a", "pid": 7}}
+    assert not _tick(task, clock, 3)
+    submitted[0].done = True
+    assert task.ready() and task.get() == ["events"]
+    task.revoke()
+    assert submitted[0].revoked
+
+
+def test_a_queued_step_fails_only_when_no_worker_answers(world):
+    control, clock, submitted, warnings, make = world
+    control.answering = ["w1@a"]  # busy with other steps: a queued step waits for it
+    task = make()
+    assert not _tick(task, clock, 60)
+    control.answering = []
+    assert not _tick(task, clock, 5)
+    assert _tick(task, clock, 4)
+    assert len(submitted) == 1 and not warnings  # nothing to take it: not submitted again
+    with pytest.raises(CeleryWorkerLost, match="^step orders waited 6 s in the queue while no Celery worker answered"):
+        task.get()
+
+
+def test_a_queued_step_waits_for_workers_started_on_demand(world):
+    control, clock, submitted, warnings, make = world
+    task = make(queued_may_wait=True)  # $SHOPVERSE_CELERY_WORKER_CHECK=0: workers started when tasks are queued
+    assert not _tick(task, clock, 120)
+    assert len(submitted) == 1
+
+
+def test_the_workers_are_asked_once_per_roll_call_for_all_tasks(world):
+    control, clock, submitted, warnings, make = world
+    control.answering = ["w1@a"]
+    tasks = [make() for _ in range(5)]
+    pings = control.pings
+    for _ in range(10):  # 10 s of the loop's ticks over 5 tasks: one roll call every 2 s for them all
+        clock.now += 1
+        for task in tasks:
+            task.ready()
+    assert control.pings - pings == 5
+
+
+def test_the_lost_after_setting_is_read_and_checked():
+    assert lost_after_seconds({}) == 60
+    assert lost_after_seconds({"SHOPVERSE_CELERY_WORKER_LOST_SECONDS": "4.5"}) == 4.5
+    for wrong in ("soon", "0", "-3"):
+        with pytest.raises(ValueError, match="SHOPVERSE_CELERY_WORKER_LOST_SECONDS must be a number of seconds"):
+            lost_after_seconds({"SHOPVERSE_CELERY_WORKER_LOST_SECONDS": wrong})
