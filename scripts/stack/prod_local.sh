@@ -15,6 +15,8 @@
 #   SHOPVERSE_PROD_MLFLOW_PORT         MLflow server (5055)
 #   SHOPVERSE_PROD_MARQUEZ_PORT / _ADMIN_PORT   Marquez API and admin (5100 / 5101)
 #   DAGSTER_MAX_CONCURRENT_RUNS        run queue limit (4: the DuckLake warehouse admits concurrent runs)
+#   SHOPVERSE_PROD_CELERY_WORKERS      compose's celery profile: a Redis broker and this many Celery step workers (0)
+#   SHOPVERSE_PROD_REDIS_PORT          the broker's port (6390; redis-server from scripts/services/install.sh redis)
 #   DAGSTER_PG_DB / MLFLOW_PG_DB       database names (dagster / mlflow; Marquez: MARQUEZ_DB, marquez)
 #   MARQUEZ_URL                        use this Marquez instead of starting one
 #   SHOPVERSE_PG_PORT, SHOPVERSE_PG_USER, SHOPVERSE_PG_PASSWORD, SHOPVERSE_SERVICES_HOME, MARQUEZ_LIB_DIR

@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -275,13 +276,59 @@ def prod_stack(environ: Mapping[str, str] | None = None) -> Stack:
     mlflow = _mlflow(base, mlflow_port, store, ["--artifacts-destination", str(home / "mlflow-artifacts")],
                      "$SHOPVERSE_PROD_MLFLOW_PORT")
 
+    step_workers = celery_step_workers(src, home, common)  # sets the broker in common when asked for
+
     def prepare() -> None:
         dagster_home.mkdir(parents=True, exist_ok=True)
         (home / "mlflow-artifacts").mkdir(parents=True, exist_ok=True)
+        (home / "redis").mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REPO / "deploy" / "dagster.yaml", dagster_home / "dagster.yaml")
 
-    return Stack("prod", home, [grpc, mlflow, webserver, daemon], script_env,
+    return Stack("prod", home, [*step_workers[:1], grpc, mlflow, webserver, daemon, *step_workers[1:]], script_env,
                  databases=[dagster_db, mlflow_db, lake_db], marquez=choice, prepare=prepare)
+
+
+def celery_step_workers(src: Mapping[str, str], home: Path, common: dict[str, str]) -> list[Service]:
+    """docker-compose.yml's ``celery`` profile as processes: with $SHOPVERSE_PROD_CELERY_WORKERS=N
+    (N > 0), a Redis broker (Debian's redis-server, its queue kept in an append-only file under the
+    stack's home, so a restart loses no queued step) and N `shopverse celery-worker` processes, and
+    $SHOPVERSE_CELERY_BROKER set for the code location, the daemon and the webserver: every run's
+    steps go to the workers. The broker comes first (the code location's runs need it), the workers
+    last (they load the code location's definitions, as its server does). None by default."""
+    value = src.get("SHOPVERSE_PROD_CELERY_WORKERS") or "0"
+    if not value.isdigit():
+        raise StackError(f"SHOPVERSE_PROD_CELERY_WORKERS must be a number of workers, got {value!r}")
+    if int(value) == 0:
+        return []
+    redis = shutil.which("redis-server")
+    if redis is None:
+        raise StackError("SHOPVERSE_PROD_CELERY_WORKERS needs redis-server, the broker: bash scripts/services/install.sh redis")
+    port = _port(src, "SHOPVERSE_PROD_REDIS_PORT", 6390)
+    broker = f"redis://{HOST}:{port}/0"
+    common["SHOPVERSE_CELERY_BROKER"] = broker
+    services = [Service(
+        "redis", "Celery broker",
+        [redis, "--port", str(port), "--bind", HOST, "--dir", str(home / "redis"), "--appendonly", "yes", "--save", ""],
+        _base_env(src), ready=lambda: port_open(port), url=broker, port=port, port_setting="$SHOPVERSE_PROD_REDIS_PORT",
+    )]
+    host = socket.gethostname()
+    for number in range(1, int(value) + 1):
+        name = f"w{number}@{host}"
+        services.append(Service(
+            f"celery-worker-{number}", f"Celery worker {name}",
+            [sys.executable, "-m", "shopverse_platform.cli.main", "celery-worker", "--name", name],
+            common, ready=lambda name=name: celery_worker_answers(broker, name), after=("redis", "grpc"),
+        ))
+    return services
+
+
+def celery_worker_answers(broker: str, name: str) -> bool:
+    """Whether the Celery worker ``name`` answers a ping on ``broker`` (within a second)."""
+    from celery import Celery
+
+    app = Celery(broker=broker, set_as_current=False)
+    with app.connection_for_write() as connection:
+        return bool(app.control.ping(destination=[name], timeout=1.0, limit=1, connection=connection))
 
 
 def lake_warehouse_env(src: Mapping[str, str], lake_db: str, pg_port: int, pg_user: str, pg_password: str) -> dict[str, str]:

@@ -198,3 +198,30 @@ def test_the_state_file_holds_no_secret_and_only_its_owner_reads_it(tmp_path, mo
         assert stack.read_state(tmp_path)["script_settings"] == {"SHOPVERSE_PG_PORT": "55432", "MARQUEZ_PORT": "5999"}
     finally:
         stack.stop(tmp_path, log=lambda line: None)
+
+
+def test_the_production_stack_runs_celery_workers_only_when_asked(tmp_path, monkeypatch):
+    """$SHOPVERSE_PROD_CELERY_WORKERS=N: a Redis broker first, N workers after it and the code
+    location, and the broker set for the services that launch and execute runs; none by default."""
+    env = {"PATH": os.environ["PATH"], "MARQUEZ_LIB_DIR": str(tmp_path), "SHOPVERSE_PROD_HOME": str(tmp_path / "home")}
+    plain = stack.prod_stack(env)
+    assert [s.name for s in plain.services] == ["grpc", "mlflow", "webserver", "daemon"]
+    assert all("SHOPVERSE_CELERY_BROKER" not in s.env for s in plain.services)
+
+    monkeypatch.setattr(stack.shutil, "which", lambda name: f"/usr/bin/{name}")
+    prod = stack.prod_stack({**env, "SHOPVERSE_PROD_CELERY_WORKERS": "2", "SHOPVERSE_PROD_REDIS_PORT": "16390"})
+    names = [s.name for s in prod.services]
+    assert names == ["redis", "grpc", "mlflow", "webserver", "daemon", "celery-worker-1", "celery-worker-2"]
+    services = {s.name: s for s in prod.services}
+    assert services["redis"].argv[:3] == ["/usr/bin/redis-server", "--port", "16390"] and services["redis"].port == 16390
+    assert services["celery-worker-2"].after == ("redis", "grpc")
+    assert services["celery-worker-2"].argv[-2:] == ["--name", f"w2@{stack.socket.gethostname()}"]
+    for name in ("grpc", "webserver", "daemon", "celery-worker-1"):
+        assert services[name].env["SHOPVERSE_CELERY_BROKER"] == "redis://127.0.0.1:16390/0", name
+    assert prod.urls()["Celery broker"] == "redis://127.0.0.1:16390/0"
+
+    with pytest.raises(StackError, match="SHOPVERSE_PROD_CELERY_WORKERS must be a number of workers, got 'two'"):
+        stack.prod_stack({**env, "SHOPVERSE_PROD_CELERY_WORKERS": "two"})
+    monkeypatch.setattr(stack.shutil, "which", lambda name: None)
+    with pytest.raises(StackError, match="needs redis-server, the broker: bash scripts/services/install.sh redis"):
+        stack.prod_stack({**env, "SHOPVERSE_PROD_CELERY_WORKERS": "1"})
