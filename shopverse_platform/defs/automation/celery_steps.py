@@ -161,6 +161,7 @@ class WatchedCeleryExecutor(CeleryExecutor):
             if not roll_call:
                 roll_call.append(WorkerRollCall(app, min(CHECK_SECONDS, lost_after / 3)))
             return WatchedStepTask(step.key, lambda: _submit_task(app, context, step, queue, priority, known_state),
-                                   roll_call[0], lost_after, context.log.warning, queued_may_wait=queued_may_wait)
+                                   roll_call[0], lost_after, context.for_step(step).log.warning,
+                                   queued_may_wait=queued_may_wait)  # the warning under the step, in the UI
 
         return core_celery_execution_loop(plan_context, execution_plan, step_execution_fn=submit)
