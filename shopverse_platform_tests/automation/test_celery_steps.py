@@ -32,13 +32,22 @@ class FakeResult:
 
 
 class FakeControl:
+    """A broker's workers as a roll call sees them: ``answering`` names each live worker with the
+    tasks it is executing (``inspect().active()``)."""
+
     def __init__(self) -> None:
-        self.answering: list[str] = []
+        self.answering: dict[str, list] = {}
         self.pings = 0
 
-    def ping(self, timeout: float):
-        self.pings += 1
-        return [{name: {"ok": "pong"}} for name in self.answering]
+    def inspect(self, timeout: float):
+        control = self
+
+        class Inspect:
+            def active(self):
+                control.pings += 1
+                return {name: list(tasks) for name, tasks in control.answering.items()} or None
+
+        return Inspect()
 
 
 class Clock:
@@ -79,21 +88,21 @@ def _tick(task: WatchedStepTask, clock: Clock, seconds: float) -> bool:
 
 def test_a_started_step_whose_worker_stops_answering_is_submitted_again_then_fails(world):
     control, clock, submitted, warnings, make = world
-    control.answering = ["w1@a", "w2@b"]
+    control.answering = {"w1@a": ["orders"], "w2@b": []}
     task = make()
     submitted[0].meta = {"status": "STARTED", "result": {"hostname": "w1@a", "pid": 7}}
     assert not _tick(task, clock, 30)  # w1 answers: however long the step takes
     assert len(submitted) == 1 and not warnings
-    control.answering = ["w2@b"]  # w1 gone
+    control.answering = {"w2@b": []}  # w1 gone
     assert not _tick(task, clock, 5)
     assert len(submitted) == 1
     assert not _tick(task, clock, 4)  # 6 s unanswered (the roll call every 2 s): submitted again
-    assert len(submitted) == 2 and warnings == [
+    assert len(submitted) == 2 and submitted[0].revoked and warnings == [
         "Celery worker w1@a, which was executing step orders, has not answered for 6 s "
         "($SHOPVERSE_CELERY_WORKER_LOST_SECONDS): the step is submitted again for another worker to take"]
     submitted[1].meta = {"status": "STARTED", "result": {"hostname": "w2@b", "pid": 8}}
     assert not _tick(task, clock, 20)
-    control.answering = []  # w2 gone too: not submitted a second time
+    control.answering = {}  # w2 gone too: not submitted a second time
     assert _tick(task, clock, 10)
     assert len(submitted) == 2
     with pytest.raises(CeleryWorkerLost, match=r"^Celery worker w2@b, which was executing step orders, has not answered "
@@ -103,7 +112,7 @@ def test_a_started_step_whose_worker_stops_answering_is_submitted_again_then_fai
 
 def test_a_step_that_finishes_is_read_from_its_own_result(world):
     control, clock, submitted, warnings, make = world
-    control.answering = ["w1@a"]
+    control.answering = {"w1@a": ["orders"]}
     task = make()
     submitted[0].meta = {"status": "STARTED", "result": {"hostname": "w1@a", "pid": 7}}
     assert not _tick(task, clock, 3)
@@ -115,14 +124,33 @@ def test_a_step_that_finishes_is_read_from_its_own_result(world):
 
 def test_a_queued_step_fails_only_when_no_worker_answers(world):
     control, clock, submitted, warnings, make = world
-    control.answering = ["w1@a"]  # busy with other steps: a queued step waits for it
+    control.answering = {"w1@a": ["sessions"]}  # busy with another step: a queued step waits for it
     task = make()
     assert not _tick(task, clock, 60)
-    control.answering = []
+    control.answering = {}
     assert not _tick(task, clock, 5)
     assert _tick(task, clock, 4)
     assert len(submitted) == 1 and not warnings  # nothing to take it: not submitted again
     with pytest.raises(CeleryWorkerLost, match="^step orders waited 6 s in the queue while no Celery worker answered"):
+        task.get()
+
+
+def test_a_queued_step_that_idle_workers_do_not_take_is_submitted_again_then_fails(world):
+    """Every worker answers idle while the step stays queued: it is not in the broker's queue any
+    more (an idle worker takes a queued task at once). Revoked, submitted again; then it fails."""
+    control, clock, submitted, warnings, make = world
+    control.answering = {"w1@a": [], "w2@b": ["sessions"]}
+    task = make()
+    assert not _tick(task, clock, 30)  # w2 busy: the step may be queued behind it
+    control.answering = {"w1@a": [], "w2@b": []}
+    assert not _tick(task, clock, 9)
+    assert len(submitted) == 2 and submitted[0].revoked
+    assert warnings == ["step orders has not been taken for 6 s while every Celery worker (w1@a, w2@b) was idle: it is "
+                        "not in the broker's queue any more (a broker restarted without its data, or a worker that "
+                        "received it and died before starting it) ($SHOPVERSE_CELERY_WORKER_LOST_SECONDS): the step is "
+                        "submitted again for another worker to take"]
+    assert _tick(task, clock, 10)
+    with pytest.raises(CeleryWorkerLost, match="^step orders has not been taken for 6 s while every Celery worker"):
         task.get()
 
 
@@ -135,7 +163,7 @@ def test_a_queued_step_waits_for_workers_started_on_demand(world):
 
 def test_the_workers_are_asked_once_per_roll_call_for_all_tasks(world):
     control, clock, submitted, warnings, make = world
-    control.answering = ["w1@a"]
+    control.answering = {"w1@a": ["sessions"]}
     tasks = [make() for _ in range(5)]
     pings = control.pings
     for _ in range(10):  # 10 s of the loop's ticks over 5 tasks: one roll call every 2 s for them all

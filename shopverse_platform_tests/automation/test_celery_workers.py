@@ -309,3 +309,46 @@ def test_a_run_whose_only_celery_worker_dies_fails_naming_it_instead_of_waiting_
     step = taken_again.split("executing step ")[1].split(",")[0]
     assert f"step {step} waited" in failure and "in the queue while no Celery worker answered" in failure, failure
     assert "Start `shopverse celery-worker`" in failure
+
+
+def test_steps_lost_from_the_brokers_queue_are_submitted_again_once_the_workers_are_idle(
+        broker_and_one_worker, tmp_path, monkeypatch, capsys):
+    """While w1 executes a step and others wait in the broker's queue, the queue is emptied (what a
+    broker restarted without its data does). Before, the run waited for the lost steps for ever, its
+    worker idle. Now, every worker idle and the steps still queued for
+    $SHOPVERSE_CELERY_WORKER_LOST_SECONDS, they are submitted again, and the run succeeds."""
+    import redis as redis_client
+
+    from shopverse_platform.cli.main import main
+
+    broker, logs, workers = broker_and_one_worker
+    simulate(tmp_path / "landing", users=30, days=1, start=FIRST, seed=11)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SHOPVERSE_CELERY_WORKER_LOST_SECONDS", "4")
+    client = redis_client.Redis.from_url(broker)
+    emptied: list[bytes] = []
+
+    def empty_the_queue_while_steps_wait() -> None:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            queues = [key for key in client.scan_iter("dagster*") if client.type(key) == b"list" and client.llen(key)]
+            if queues:
+                emptied.extend(queues)
+                client.delete(*queues)
+                return
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=empty_the_queue_while_steps_wait, daemon=True)
+    thread.start()
+    code = main(["backfill", "--start", FIRST.isoformat(), "--end", FIRST.isoformat(), "--reports", "none", "--celery"])
+    thread.join(timeout=5)
+    out = capsys.readouterr().out
+    assert emptied, "no step was ever seen waiting in the broker's queue"
+    assert code == 0, out
+
+    with dg.DagsterInstance.get() as instance:
+        [run] = [r for r in instance.get_runs() if r.job_name == "daily_job"]
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+        taken_again = [m for m in _run_messages(instance, run.run_id) if "submitted again for another worker" in m]
+    assert taken_again and all("while every Celery worker (w1@shopverse-test) was idle: it is not in the broker's queue"
+                               in m for m in taken_again), taken_again

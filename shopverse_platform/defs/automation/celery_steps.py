@@ -8,12 +8,14 @@ acknowledged when the worker started it, so the broker never hands it to another
 
 Here the executor's tasks are watched. Workers store a task's start with their name
 (``task_track_started``, set by ``shopverse celery-worker``), and every ``CHECK_SECONDS`` the run asks
-the broker which workers answer a ping (one broadcast for all the run's tasks). A started task whose
-worker has not answered for ``$SHOPVERSE_CELERY_WORKER_LOST_SECONDS`` (60) is lost: the step is
-submitted again, once, for another worker to take (a step's writes are all-or-nothing and a rerun
-replaces what it wrote, so a step the dead worker left half done is safe to execute again), and the
-run's log says which worker and which step. Lost a second time, or queued while no worker at all
-answers for as long, the step fails with that message, and so does the run: loudly, not for ever.
+the broker which workers answer and what each is executing (one broadcast for all the run's tasks).
+A started task whose worker has not answered for ``$SHOPVERSE_CELERY_WORKER_LOST_SECONDS`` (60) is
+lost, and so is a queued one while every worker answers idle for as long (an idle worker takes a
+queued task at once, so it is no longer in the queue): the step is submitted again, once, for
+another worker to take (a step's writes are all-or-nothing and a rerun replaces what it wrote, so a
+step the dead worker left half done is safe to execute again), and the run's log says which worker
+and which step, under that step. Lost a second time, or queued while no worker at all answers for
+as long, the step fails with that message, and so does the run: loudly, not for ever.
 
 Workers started by ``shopverse celery-worker`` take a task only when they have a free process
 (``--disable-prefetch``): a worker never holds a queued step it has not started, which a dead worker
@@ -36,7 +38,7 @@ log = logging.getLogger(__name__)
 LOST_VARIABLE = "SHOPVERSE_CELERY_WORKER_LOST_SECONDS"
 DEFAULT_LOST_SECONDS = 60.0
 CHECK_SECONDS = 10.0  # how often the run asks which workers answer (at most; less when LOST_SECONDS is short)
-PING_SECONDS = 1.0  # how long one broadcast ping waits for the workers' answers
+ANSWER_SECONDS = 1.0  # how long one roll call waits for the workers' answers
 RESUBMISSIONS = 1  # a step whose worker is lost is submitted again this many times, then it fails
 
 
@@ -58,34 +60,39 @@ def lost_after_seconds(environ: dict | None = None) -> float:
 
 
 class WorkerRollCall:
-    """The Celery workers that answer a ping on the run's broker, asked at most every ``every``
-    seconds (one broadcast, its answers collected for ``PING_SECONDS``), shared by the run's tasks."""
+    """The Celery workers that answer on the run's broker, each with the number of tasks it is
+    executing: asked at most every ``every`` seconds (one broadcast, ``inspect().active()``, its
+    answers collected for ``ANSWER_SECONDS``), shared by the run's tasks."""
 
     def __init__(self, app: Celery, every: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._app, self._every, self._clock = app, every, clock
         self._asked_at: float | None = None
-        self._answering: frozenset[str] = frozenset()
+        self._answering: dict[str, int] = {}
 
-    def answering(self) -> tuple[frozenset[str], float]:
-        """The workers that answered the latest ping, and when it was asked (``clock``'s time)."""
+    def answering(self) -> tuple[dict[str, int], float]:
+        """The workers that answered the latest roll call with how many tasks each was executing,
+        and when it was asked (``clock``'s time)."""
         now = self._clock()
         if self._asked_at is None or now - self._asked_at >= self._every:
             try:
-                replies = self._app.control.ping(timeout=PING_SECONDS)
-                self._answering = frozenset(name for reply in replies for name in reply)
+                replies = self._app.control.inspect(timeout=ANSWER_SECONDS).active() or {}
+                self._answering = {name: len(tasks or []) for name, tasks in replies.items()}
             except Exception as error:  # noqa: BLE001 - a broker that cannot be reached: nobody answers
-                log.warning("the Celery broker did not take the run's ping: %s", error)
-                self._answering = frozenset()
+                log.warning("the Celery broker did not take the run's roll call: %s", error)
+                self._answering = {}
             self._asked_at = now
         return self._answering, self._asked_at
 
 
 class WatchedStepTask:
     """A step's Celery task as dagster-celery's execution loop uses it (``ready``, ``get``,
-    ``revoke``), watched: when the worker that started it has not answered for ``lost_after``
-    seconds, it is submitted again (``resubmissions`` times) and then reported ready, its ``get``
-    raising ``CeleryWorkerLost``; so is a queued task while no worker at all answers for as long
-    (unless ``queued_may_wait``: a pool that starts its workers when tasks are queued)."""
+    ``revoke``), watched over ``lost_after`` seconds of roll calls. Started, and its worker does not
+    answer: lost with the worker. Queued, and every worker answers idle: lost from the queue (with
+    ``--disable-prefetch`` an idle worker takes a queued task at once; a broker restarted without
+    its data, or a worker that received the task and died before starting it). Either way it is
+    revoked and submitted again (``resubmissions`` times), then reported ready, its ``get`` raising
+    ``CeleryWorkerLost``. Queued while no worker at all answers: it fails at once (unless
+    ``queued_may_wait``: a pool that starts its workers when tasks are queued)."""
 
     def __init__(self, step_key: str, submit: Callable[[], object], roll_call: WorkerRollCall, lost_after: float,
                  warn: Callable[[str], None], *, resubmissions: int = RESUBMISSIONS, queued_may_wait: bool = False) -> None:
@@ -93,7 +100,7 @@ class WatchedStepTask:
         self._warn, self._resubmissions, self._queued_may_wait = warn, resubmissions, queued_may_wait
         self._result = submit()
         self._seen_ask: float | None = None  # the roll call this task was last compared with
-        self._silent_since: float | None = None  # the first roll call its worker (queued: every worker) missed
+        self._silent_since: float | None = None  # the first roll call since which it has looked lost
         self._lost: str | None = None
         self._revoked = False
 
@@ -103,6 +110,13 @@ class WatchedStepTask:
         info = meta.get("result")
         return info.get("hostname") if meta.get("status") == "STARTED" and isinstance(info, dict) else None
 
+    def _looks_lost(self, worker: str | None, answering: dict[str, int]) -> bool:
+        if worker is not None:
+            return worker not in answering
+        if not answering:
+            return not self._queued_may_wait
+        return not any(answering.values())  # queued, yet every worker is idle
+
     def ready(self) -> bool:
         if self._lost is not None or self._result.ready():
             return True
@@ -111,7 +125,7 @@ class WatchedStepTask:
             return False  # nothing new since this task was last compared with the answers
         self._seen_ask = asked_at
         worker = self._worker()
-        if (worker in answering) if worker else (bool(answering) or self._queued_may_wait):
+        if not self._looks_lost(worker, answering):
             self._silent_since = None
             return False
         if self._silent_since is None:
@@ -119,18 +133,24 @@ class WatchedStepTask:
         silent = asked_at - self._silent_since
         if silent < self._lost_after:
             return False
-        if worker is None:
+        what_next = "Start `shopverse celery-worker` and re-execute the run's failed steps"
+        if worker is None and not answering:
             self._lost = (f"step {self._step_key} waited {silent:.0f} s in the queue while no Celery worker answered on "
-                          f"the broker (${LOST_VARIABLE}). Start `shopverse celery-worker` and re-execute the run's failed steps")
+                          f"the broker (${LOST_VARIABLE}). {what_next}")
             return True
-        what = f"Celery worker {worker}, which was executing step {self._step_key}, has not answered for {silent:.0f} s"
+        if worker is not None:
+            what = f"Celery worker {worker}, which was executing step {self._step_key}, has not answered for {silent:.0f} s"
+        else:
+            what = (f"step {self._step_key} has not been taken for {silent:.0f} s while every Celery worker "
+                    f"({', '.join(sorted(answering))}) was idle: it is not in the broker's queue any more (a broker "
+                    "restarted without its data, or a worker that received it and died before starting it)")
         if self._resubmissions > 0 and not self._revoked:
             self._resubmissions -= 1
             self._warn(f"{what} (${LOST_VARIABLE}): the step is submitted again for another worker to take")
+            self._result.revoke()  # should the lost task come back (Redis's visibility timeout), it is not executed
             self._result, self._silent_since = self._submit(), None
             return False
-        self._lost = (f"{what} (${LOST_VARIABLE}), and the step was not taken again. Start `shopverse celery-worker` "
-                      "and re-execute the run's failed steps")
+        self._lost = f"{what} (${LOST_VARIABLE}), and the step was not taken again. {what_next}"
         return True
 
     def get(self):
