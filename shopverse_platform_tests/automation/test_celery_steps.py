@@ -146,9 +146,9 @@ def test_a_queued_step_that_idle_workers_do_not_take_is_submitted_again_then_fai
     assert not _tick(task, clock, 9)
     assert len(submitted) == 2 and submitted[0].revoked
     assert warnings == ["step orders has not been taken for 6 s while every Celery worker (w1@a, w2@b) was idle: it is "
-                        "not in the broker's queue any more (a broker restarted without its data, or a worker that "
-                        "received it and died before starting it) ($SHOPVERSE_CELERY_WORKER_LOST_SECONDS): the step is "
-                        "submitted again for another worker to take"]
+                        "not in a queue they take from (a broker restarted without its data, a worker that received it "
+                        "and died before starting it, or a queue no worker serves) ($SHOPVERSE_CELERY_WORKER_LOST_SECONDS): "
+                        "the step is submitted again for another worker to take"]
     assert _tick(task, clock, 10)
     with pytest.raises(CeleryWorkerLost, match="^step orders has not been taken for 6 s while every Celery worker"):
         task.get()

@@ -142,8 +142,8 @@ class WatchedStepTask:
             what = f"Celery worker {worker}, which was executing step {self._step_key}, has not answered for {silent:.0f} s"
         else:
             what = (f"step {self._step_key} has not been taken for {silent:.0f} s while every Celery worker "
-                    f"({', '.join(sorted(answering))}) was idle: it is not in the broker's queue any more (a broker "
-                    "restarted without its data, or a worker that received it and died before starting it)")
+                    f"({', '.join(sorted(answering))}) was idle: it is not in a queue they take from (a broker restarted "
+                    "without its data, a worker that received it and died before starting it, or a queue no worker serves)")
         if self._resubmissions > 0 and not self._revoked:
             self._resubmissions -= 1
             self._warn(f"{what} (${LOST_VARIABLE}): the step is submitted again for another worker to take")
