@@ -13,6 +13,10 @@ Not a test: run `python bench/concurrency.py [--users N] [--days D]`; results go
    started for the benchmark by scripts/services/postgres.sh (a free port, a temporary folder,
    stopped and deleted after), where two commits at once do not queue on one SQLite file
    (skipped when no PostgreSQL is installed: scripts/services/install.sh postgres).
+6. lake on PostgreSQL, 2 Celery workers: the same production layout, `--celery`: every step a task on
+   a Redis broker (Debian's redis-server on a free port) executed by two `shopverse celery-worker`
+   processes, started for the case and stopped after it (skipped without redis-server:
+   scripts/services/install.sh redis). Their memory is added to the case's summed peak.
 
 What it reports: wall time and peak RSS of each (the command's own, os.wait4; and the largest sum
 of RSS over the command and all its descendants, sampled every 0.1 s, as under --workers the step
@@ -114,7 +118,7 @@ def ensure_landing(users: int, days: int, seed: int, start: date) -> Path:
 
 
 def run_case(name: str, setting: str, landing: Path, first: date, last: date, workers: int, reader_layout: str | None,
-             work: Path, data_path: str | None = None) -> dict:
+             work: Path, data_path: str | None = None, celery: bool = False) -> dict:
     case_dir = work / name
     shutil.rmtree(case_dir, ignore_errors=True)
     (case_dir / "dagster_home").mkdir(parents=True)
@@ -130,17 +134,24 @@ def run_case(name: str, setting: str, landing: Path, first: date, last: date, wo
         reader = subprocess.Popen([sys.executable, "-c", READER, setting, str(stop), reader_layout], cwd=PROJECT,
                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     argv = SHOPVERSE + ["backfill", "--start", first.isoformat(), "--end", last.isoformat(), "--select", "*",
-                        "--reports", "none", "--workers", str(workers)]
+                        "--reports", "none", *(["--celery"] if celery else ["--workers", str(workers)])]
     log = case_dir / "backfill.log"
-    started = time.perf_counter()
-    with log.open("w") as out:
-        child = subprocess.Popen(argv, cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        tree_peak = TreeMemory(child.pid)
-        tree_peak.start()
-        _, status, usage = os.wait4(child.pid, 0)
-        tree_peak.done.set()
-        tree_peak.join()
-    seconds = time.perf_counter() - started
+    step_workers = CeleryWorkers(case_dir, env, workers) if celery else None
+    try:
+        if step_workers is not None:
+            step_workers.start()  # env now names the broker
+        started = time.perf_counter()
+        with log.open("w") as out:
+            child = subprocess.Popen(argv, cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            tree_peak = TreeMemory(child.pid, *(step_workers.pids() if step_workers else ()))
+            tree_peak.start()
+            _, status, usage = os.wait4(child.pid, 0)
+            tree_peak.done.set()
+            tree_peak.join()
+        seconds = time.perf_counter() - started
+    finally:
+        if step_workers is not None:
+            step_workers.stop()
     stop.touch()
     retried = log.read_text().count(" up for retry after ")  # steps run again after meeting another commit
     outcome = {"case": name, "seconds": round(seconds, 1), "retried": retried, "peak_rss_mb": round(usage.ru_maxrss / 1024),
@@ -204,32 +215,93 @@ class PostgresCluster:
             self.started = False
 
 
+class CeleryWorkers:
+    """A Redis broker (Debian's redis-server) on a free port and ``count`` `shopverse celery-worker`
+    processes with a case's environment, each in a session of its own, stopped by process group.
+    ``start`` sets $SHOPVERSE_CELERY_BROKER in that environment and returns once every worker answers."""
+
+    def __init__(self, case_dir: Path, env: dict, count: int):
+        self.case_dir, self.env, self.count, self.processes = case_dir, env, count, []
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("redis-server") is not None
+
+    def start(self) -> None:
+        import socket
+
+        from shopverse_platform.cli.stack import celery_worker_answers
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        broker = f"redis://127.0.0.1:{port}/0"
+        self.env["SHOPVERSE_CELERY_BROKER"] = broker
+        with (self.case_dir / "redis.log").open("w") as out:
+            self.processes.append(subprocess.Popen(
+                ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                 "--dir", str(self.case_dir)], stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
+        names = [f"w{number}@bench" for number in range(1, self.count + 1)]
+        for name in names:
+            with (self.case_dir / f"{name.split('@')[0]}.log").open("w") as out:
+                self.processes.append(subprocess.Popen(SHOPVERSE + ["celery-worker", "--name", name], cwd=PROJECT, env=self.env,
+                                                       stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
+        deadline = time.monotonic() + 120
+        waiting = list(names)
+        while waiting:
+            if time.monotonic() > deadline:
+                self.stop()
+                raise SystemExit(f"Celery workers {waiting} did not answer within 120 s: see {self.case_dir}")
+            try:
+                waiting = [name for name in waiting if not celery_worker_answers(broker, name)]
+            except Exception:  # noqa: BLE001 - the broker is still starting
+                time.sleep(0.5)
+
+    def pids(self) -> list[int]:
+        return [process.pid for process in self.processes[1:]]
+
+    def stop(self) -> None:
+        import signal
+
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait(timeout=10)
+        self.processes = []
+
+
 class TreeMemory(threading.Thread):
     """The largest sum of resident memory of a process and all its descendants, sampled every
     0.1 s: under --workers the steps run in processes forked from Dagster's forkserver, which
     os.wait4's figure for the command does not include."""
 
-    def __init__(self, pid: int):
+    def __init__(self, pid: int, *others: int):
         super().__init__(daemon=True)
-        self.pid, self.peak, self.done = pid, 0, threading.Event()
+        self.pids, self.peak, self.done = (pid, *others), 0, threading.Event()  # others: Celery workers, say
 
     def run(self) -> None:
         import psutil
 
         try:
-            root = psutil.Process(self.pid)
+            roots = [psutil.Process(pid) for pid in self.pids]
         except psutil.Error:
             return
         while not self.done.is_set():
             total = 0
-            try:
-                for process in [root, *root.children(recursive=True)]:
-                    try:
-                        total += process.memory_info().rss
-                    except psutil.Error:
-                        pass
-            except psutil.Error:
-                return
+            for root in roots:
+                try:
+                    for process in [root, *root.children(recursive=True)]:
+                        try:
+                            total += process.memory_info().rss
+                        except psutil.Error:
+                            pass
+                except psutil.Error:
+                    if root is roots[0]:
+                        return
             self.peak = max(self.peak, total)
             self.done.wait(0.1)
 
@@ -278,23 +350,26 @@ def main() -> None:
 
     # The layouts' costs are timed without a reader: a lake's reader answers every 0.2 s and takes
     # its share of the two cores (the file's fails at once), so the reader gets runs of its own.
-    cases = [  # (name, folder, setting, workers, reader, data path)
-        ("file", "file", file_setting, 1, "file", None),
-        ("lake", "lake", sqlite_lake("lake"), 1, None, None),
-        ("lake, a reader beside it", "lake_read", sqlite_lake("lake_read"), 1, "lake", None),
-        ("lake, 2 workers", "lake2", sqlite_lake("lake2"), 2, None, None),
+    cases = [  # (name, folder, setting, workers, reader, data path, celery)
+        ("file", "file", file_setting, 1, "file", None, False),
+        ("lake", "lake", sqlite_lake("lake"), 1, None, None, False),
+        ("lake, a reader beside it", "lake_read", sqlite_lake("lake_read"), 1, "lake", None, False),
+        ("lake, 2 workers", "lake2", sqlite_lake("lake2"), 2, None, None, False),
     ]
     postgres = PostgresCluster(work / "services")
     if postgres.available():
         postgres.start()
-        for name, folder, workers, reader in (("lake on PostgreSQL", "lakepg1", 1, None),
-                                              ("lake on PostgreSQL, a reader beside it", "lakepg_read", 1, "lake"),
-                                              ("lake on PostgreSQL, 2 workers", "lakepg2", 2, None)):
-            cases.append((name, folder, postgres.lake(folder), workers, reader, str(work / folder / "data" / "lake")))
+        variants = [("lake on PostgreSQL", "lakepg1", 1, None, False),
+                    ("lake on PostgreSQL, a reader beside it", "lakepg_read", 1, "lake", False),
+                    ("lake on PostgreSQL, 2 workers", "lakepg2", 2, None, False)]
+        if CeleryWorkers.available():
+            variants.append(("lake on PostgreSQL, 2 Celery workers", "lakepg_celery", 2, None, True))
+        for name, folder, workers, reader, celery in variants:
+            cases.append((name, folder, postgres.lake(folder), workers, reader, str(work / folder / "data" / "lake"), celery))
     results, digests = [], {}
     try:
-        for name, folder, setting, workers, reader, data_path in cases:
-            outcome = run_case(folder, setting, landing, first, last, workers, reader, work, data_path)
+        for name, folder, setting, workers, reader, data_path, celery in cases:
+            outcome = run_case(folder, setting, landing, first, last, workers, reader, work, data_path, celery)
             outcome["case"] = name
             digests[name] = table_digest(setting)
             print(json.dumps({k: v for k, v in outcome.items() if k != "steps"}), flush=True)

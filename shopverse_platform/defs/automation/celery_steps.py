@@ -20,6 +20,11 @@ as long, the step fails with that message, and so does the run: loudly, not for 
 Workers started by ``shopverse celery-worker`` take a task only when they have a free process
 (``--disable-prefetch``): a worker never holds a queued step it has not started, which a dead worker
 would take with it and a busy one would keep from an idle one.
+
+What is used of dagster-celery (its version pinned by uv.lock): its executor's loop
+(``core_celery_execution_loop``), which calls ``step_execution_fn(app, context, step, queue,
+priority, known_state)`` for each step and then only ``ready``, ``get`` and ``revoke`` of what it
+returned, and its own submission of a step (``_submit_task``), called here unchanged.
 """
 
 from __future__ import annotations
@@ -48,7 +53,8 @@ class CeleryWorkerLost(RuntimeError):
 
 
 def lost_after_seconds(environ: dict | None = None) -> float:
-    """How long a worker may leave pings unanswered before its started steps count as lost."""
+    """How long a step may look lost (its worker not answering the roll calls, or queued while every
+    worker is idle) before it is submitted again, or fails."""
     value = (os.environ if environ is None else environ).get(LOST_VARIABLE, "")
     try:
         seconds = float(value) if value else DEFAULT_LOST_SECONDS
@@ -91,8 +97,8 @@ class WatchedStepTask:
     ``--disable-prefetch`` an idle worker takes a queued task at once; a broker restarted without
     its data, or a worker that received the task and died before starting it). Either way it is
     revoked and submitted again (``resubmissions`` times), then reported ready, its ``get`` raising
-    ``CeleryWorkerLost``. Queued while no worker at all answers: it fails at once (unless
-    ``queued_may_wait``: a pool that starts its workers when tasks are queued)."""
+    ``CeleryWorkerLost``. Queued while no worker at all answers for as long: it fails without being
+    submitted again (unless ``queued_may_wait``: a pool that starts its workers when tasks are queued)."""
 
     def __init__(self, step_key: str, submit: Callable[[], object], roll_call: WorkerRollCall, lost_after: float,
                  warn: Callable[[str], None], *, resubmissions: int = RESUBMISSIONS, queued_may_wait: bool = False) -> None:
