@@ -9,7 +9,10 @@ set) puts each step on the broker's ``dagster`` queue; a worker takes one at a t
 code and executes it against the run's instance, as dagster-celery's own `dagster-celery worker
 start` does; its pool's processes start with the code location imported and its definitions built
 (``cli/celery_app.py``). This command is that worker with the broker taken from the environment, and it
-becomes the Celery process (exec): its PID is the worker's, so it is stopped by that PID.
+becomes the Celery process (exec): its PID is the worker's, so it is stopped by that PID
+(SIGTERM lets it finish its step). A worker that dies mid-step (its machine lost) is noticed by
+the run, which submits the step again for another worker ($SHOPVERSE_CELERY_WORKER_LOST_SECONDS,
+defs/automation/celery_steps.py).
 """
 
 from __future__ import annotations
