@@ -125,10 +125,15 @@ def test_a_run_on_two_celery_workers_builds_the_same_tables_as_one_process(broke
     assert workers == {"w1@shopverse-test", "w2@shopverse-test"}, workers
     assert all(record.event_log_entry.dagster_event.pid != os.getpid() for record in starts)
 
-    # the same days, one process, a DuckDB file: the same tables
+    _assert_one_process_builds_the_same_tables(monkeypatch, capsys, tmp_path, setting, FIRST, LAST)
+
+
+def _assert_one_process_builds_the_same_tables(monkeypatch, capsys, tmp_path: Path, setting: str, first: date,
+                                                last: date) -> None:
+    """The same days built by one process on a DuckDB file give the tables ``setting`` holds."""
     file = str(tmp_path / "file" / "shopverse.duckdb")
     monkeypatch.delenv("SHOPVERSE_CELERY_BROKER")
-    _command(monkeypatch, capsys, file, "backfill", "--start", FIRST.isoformat(), "--end", LAST.isoformat(),
+    _command(monkeypatch, capsys, file, "backfill", "--start", first.isoformat(), "--end", last.isoformat(),
              "--select", "*", "--reports", "none")
     assert_same_tables(snapshot(setting), snapshot(file))
 
@@ -136,21 +141,8 @@ def test_a_run_on_two_celery_workers_builds_the_same_tables_as_one_process(broke
 @pytest.fixture
 def broker_without_workers(tmp_path, monkeypatch):
     """Redis on a free port, and no Celery worker listening on it."""
-    redis = shutil.which("redis-server")
-    if redis is None:
-        pytest.skip("redis-server is not installed (scripts/services/install.sh redis)")
-    port = free_port()
-    log = tmp_path / "redis.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [redis, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        _wait_for(lambda: "Ready to accept connections" in log.read_text(), 30, "redis-server", [log])
-        monkeypatch.setenv("SHOPVERSE_CELERY_BROKER", f"redis://127.0.0.1:{port}/0")
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        stop_process_group(process, timeout=30)
+    for broker, _, _ in _broker_and_workers(tmp_path, monkeypatch, ()):  # stopped when the loop resumes
+        yield broker
 
 
 def test_a_run_for_celery_workers_that_are_not_there_fails_at_once_instead_of_waiting_for_ever(
@@ -260,12 +252,7 @@ def test_a_step_whose_celery_worker_dies_is_taken_by_the_other_worker(broker_and
                      instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_SUCCESS).records}
     assert executed_by[-1] == "w2@shopverse-test", executed_by  # the dead worker's result never came
     assert step in successes
-
-    file = str(tmp_path / "file" / "shopverse.duckdb")
-    monkeypatch.delenv("SHOPVERSE_CELERY_BROKER")
-    _command(monkeypatch, capsys, file, "backfill", "--start", FIRST.isoformat(), "--end", last.isoformat(),
-             "--select", "*", "--reports", "none")
-    assert_same_tables(snapshot(setting), snapshot(file))
+    _assert_one_process_builds_the_same_tables(monkeypatch, capsys, tmp_path, setting, FIRST, last)
 
 
 @pytest.fixture
