@@ -226,10 +226,15 @@ def up_stack(dagster_port: int | None = None, mlflow_port: int | None = None, ma
     return stack
 
 
+def prod_home(src: Mapping[str, str]) -> Path:
+    """Where the production stack keeps its state, logs and PID files: all that stop and status need."""
+    return Path(src.get("SHOPVERSE_PROD_HOME") or REPO / ".services" / "prod-local").resolve()
+
+
 def prod_stack(environ: Mapping[str, str] | None = None) -> Stack:
     """The production configuration (docker-compose.yml) as processes on 127.0.0.1."""
     src = dict(os.environ if environ is None else environ)
-    home = Path(src.get("SHOPVERSE_PROD_HOME") or REPO / ".services" / "prod-local").resolve()
+    home = prod_home(src)
     grpc_port = _port(src, "SHOPVERSE_PROD_GRPC_PORT", 4266)
     web_port = _port(src, "SHOPVERSE_PROD_WEBSERVER_PORT", 3300)
     mlflow_port = _port(src, "SHOPVERSE_PROD_MLFLOW_PORT", 5055)
@@ -323,12 +328,17 @@ def celery_step_workers(src: Mapping[str, str], home: Path, common: dict[str, st
 
 
 def celery_worker_answers(broker: str, name: str) -> bool:
-    """Whether the Celery worker ``name`` answers a ping on ``broker`` (within a second)."""
+    """Whether the Celery worker ``name`` answers a ping on ``broker`` (within a second); not while
+    the broker cannot be reached."""
     from celery import Celery
+    from kombu.exceptions import OperationalError
 
     app = Celery(broker=broker, set_as_current=False)
-    with app.connection_for_write() as connection:
-        return bool(app.control.ping(destination=[name], timeout=1.0, limit=1, connection=connection))
+    try:
+        with app.connection_for_write() as connection:
+            return bool(app.control.ping(destination=[name], timeout=1.0, limit=1, connection=connection))
+    except OperationalError:
+        return False
 
 
 def lake_warehouse_env(src: Mapping[str, str], lake_db: str, pg_port: int, pg_user: str, pg_password: str) -> dict[str, str]:

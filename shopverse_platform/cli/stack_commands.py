@@ -15,6 +15,7 @@ import time
 from shopverse_platform.cli.arguments import add_command, check_data_dir_writable, port
 from shopverse_platform.cli.stack import (
     Stack,
+    prod_home,
     prod_stack,
     start,
     status,
@@ -111,17 +112,22 @@ def add_stack_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_prod(args: argparse.Namespace) -> int:
-    stack = prod_stack()
+    home = prod_home(os.environ)  # stop and status need nothing else: not even settings start would refuse
     if args.action == "stop":
-        stop(stack.home)
+        stop(home)
         return 0
     if args.action == "status":
-        pids = status(stack.home)
+        pids = status(home)
         if not pids:
-            print(f"not started (no state in {stack.home})")
+            print(f"not started (no state in {home})")
         for name, pid in pids.items():
-            print(f"{name:<10} {'running, pid %d, rss %.0f MiB' % (pid, rss_mib(pid)) if pid else 'stopped'}")
+            print(f"{name:<16} {'running, pid %d, rss %.0f MiB' % (pid, rss_mib(pid)) if pid else 'stopped'}")
         return 0 if pids and all(pids.values()) else 3
+    try:
+        stack = prod_stack()
+    except StackError as error:
+        print(f"prod_local: {error}", file=sys.stderr)
+        return 1
     if not stack.marquez.url:
         print(f"Marquez: not started ({stack.marquez.reason})")
     try:

@@ -225,3 +225,17 @@ def test_the_production_stack_runs_celery_workers_only_when_asked(tmp_path, monk
     monkeypatch.setattr(stack.shutil, "which", lambda name: None)
     with pytest.raises(StackError, match="needs redis-server, the broker: bash scripts/services/install.sh redis"):
         stack.prod_stack({**env, "SHOPVERSE_PROD_CELERY_WORKERS": "1"})
+
+
+def test_prod_local_refuses_celery_workers_it_cannot_start_in_one_line_and_still_stops(tmp_path, monkeypatch, capsys):
+    """A setting start refuses (no redis-server for the workers asked for) is one line and exit 1, not
+    a traceback; stop and status need only the stack's home, so they work whatever it says."""
+    monkeypatch.setenv("SHOPVERSE_PROD_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SHOPVERSE_PROD_CELERY_WORKERS", "2")
+    monkeypatch.setattr(stack.shutil, "which", lambda name: None)
+    assert stack_commands.cmd_prod(argparse.Namespace(action="start")) == 1
+    assert capsys.readouterr().err == ("prod_local: SHOPVERSE_PROD_CELERY_WORKERS needs redis-server, the broker: "
+                                       "bash scripts/services/install.sh redis\n")
+    monkeypatch.setenv("SHOPVERSE_PROD_CELERY_WORKERS", "two")
+    assert stack_commands.cmd_prod(argparse.Namespace(action="stop")) == 0
+    assert stack_commands.cmd_prod(argparse.Namespace(action="status")) == 3

@@ -84,7 +84,7 @@ INTERNALS = {
 
 __all__ = ["ASSET_CHECK_EVENTS", "ASSET_EVENTS", "EVENT_TYPE_TO_PIPELINE_RUN_STATUS", "AssetCheckExecutionRecordStatus",
            "AssetCheckExecutionsTable", "CheckRunHealthResult", "SqlEventLogStorageTable",
-           "DefaultRunLauncher", "SqliteEventLogStorage", "WorkerStatus", "compute_core",
+           "DefaultRunLauncher", "RetryMode", "SqliteEventLogStorage", "WorkerStatus", "compute_core",
            "execute_in_code_location", "instance_class_modules", "user_function"]
 
 
