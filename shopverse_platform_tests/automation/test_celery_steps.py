@@ -3,11 +3,11 @@ fake clock, so each rule is seen apart; test_celery_workers.py kills real worker
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from shopverse_platform.defs.automation.celery_steps import (
-    CeleryWorkerLost, WatchedStepTask, WorkerRollCall, lost_after_seconds,
-)
+from shopverse_platform.defs.automation.celery_steps import WatchedStepTask, WorkerRollCall, lost_after_seconds
 
 
 class FakeResult:
@@ -15,6 +15,7 @@ class FakeResult:
 
     def __init__(self, task_id: str) -> None:
         self.id, self.done, self.meta, self.revoked = task_id, False, {"status": "PENDING", "result": None}, False
+        self.error: Exception | None = None
         self.backend = self
 
     def get_task_meta(self, task_id: str) -> dict:
@@ -25,6 +26,8 @@ class FakeResult:
         return self.done
 
     def get(self):
+        if self.error is not None:
+            raise self.error
         return ["events"]
 
     def revoke(self) -> None:
@@ -72,7 +75,8 @@ def world():
     roll_call = WorkerRollCall(app, every=2, clock=clock)  # one for the run's tasks, as the executor makes it
 
     def task(**kwargs) -> WatchedStepTask:
-        return WatchedStepTask("orders", submit, roll_call, 6, warnings.append, **kwargs)
+        # the step's failure as the executor records it (a STEP_FAILURE event), here its error as is
+        return WatchedStepTask("orders", submit, roll_call, 6, warnings.append, lambda error: ["failed", error], **kwargs)
 
     return control, clock, submitted, warnings, task
 
@@ -105,9 +109,10 @@ def test_a_started_step_whose_worker_stops_answering_is_submitted_again_then_fai
     control.answering = {}  # w2 gone too: not submitted a second time
     assert _tick(task, clock, 10)
     assert len(submitted) == 2
-    with pytest.raises(CeleryWorkerLost, match=r"^Celery worker w2@b, which was executing step orders, has not answered "
-                                               r"for \d+ s .*and the step was not taken again. Start `shopverse celery-worker`"):
-        task.get()
+    failed, error = task.get()
+    assert failed == "failed" and error.cls_name == "CeleryWorkerLost"
+    assert re.match(r"^Celery worker w2@b, which was executing step orders, has not answered for \d+ s .*and the step "
+                    r"was not taken again. Start `shopverse celery-worker`", error.message), error.message
 
 
 def test_a_step_that_finishes_is_read_from_its_own_result(world):
@@ -131,8 +136,7 @@ def test_a_queued_step_fails_only_when_no_worker_answers(world):
     assert not _tick(task, clock, 5)
     assert _tick(task, clock, 4)
     assert len(submitted) == 1 and not warnings  # nothing to take it: not submitted again
-    with pytest.raises(CeleryWorkerLost, match="^step orders waited 6 s in the queue while no Celery worker answered"):
-        task.get()
+    assert task.get()[1].message.startswith("step orders waited 6 s in the queue while no Celery worker answered")
 
 
 def test_a_queued_step_that_idle_workers_do_not_take_is_submitted_again_then_fails(world):
@@ -150,8 +154,7 @@ def test_a_queued_step_that_idle_workers_do_not_take_is_submitted_again_then_fai
                         "and died before starting it, or a queue no worker serves) ($SHOPVERSE_CELERY_WORKER_LOST_SECONDS): "
                         "the step is submitted again for another worker to take"]
     assert _tick(task, clock, 10)
-    with pytest.raises(CeleryWorkerLost, match="^step orders has not been taken for 6 s while every Celery worker"):
-        task.get()
+    assert task.get()[1].message.startswith("step orders has not been taken for 6 s while every Celery worker")
 
 
 def test_a_queued_step_waits_for_workers_started_on_demand(world):
@@ -179,3 +182,22 @@ def test_the_lost_after_setting_is_read_and_checked():
     for wrong in ("soon", "0", "-3"):
         with pytest.raises(ValueError, match="SHOPVERSE_CELERY_WORKER_LOST_SECONDS must be a number of seconds"):
             lost_after_seconds({"SHOPVERSE_CELERY_WORKER_LOST_SECONDS": wrong})
+
+
+def test_a_task_that_failed_outside_its_step_is_the_steps_failure(world):
+    """A task Celery records failed (its process killed: WorkerLostError) is the step's failure, for
+    the run to go on with the steps that do not depend on it; a revoked one stays the loop's own."""
+    from billiard.exceptions import WorkerLostError
+    from celery.exceptions import TaskRevokedError
+
+    control, clock, submitted, warnings, make = world
+    control.answering = {"w1@a": []}
+    task = make()
+    submitted[0].done, submitted[0].error = True, WorkerLostError("Worker exited prematurely: signal 9 (SIGKILL) Job: 0.")
+    assert task.ready()
+    failed, error = task.get()
+    assert failed == "failed" and error.cls_name == "WorkerLostError" and "signal 9" in error.message
+    revoked = make()
+    submitted[1].done, submitted[1].error = True, TaskRevokedError("revoked")
+    with pytest.raises(TaskRevokedError):
+        revoked.get()

@@ -218,6 +218,12 @@ def _run_messages(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     return [record.event_log_entry.message or "" for record in instance.get_records_for_run(run_id).records]
 
 
+def _step_failures(instance: dg.DagsterInstance, run_id: str) -> dict[str, str]:
+    """Each failed step's error message, as the run's STEP_FAILURE events record it."""
+    return {record.event_log_entry.step_key: record.event_log_entry.dagster_event.event_specific_data.error.message
+            for record in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records}
+
+
 def test_a_step_whose_celery_worker_dies_is_taken_by_the_other_worker(broker_and_two_workers, tmp_path, monkeypatch, capsys):
     """w1 is killed with its pool (SIGKILL to its process group: its machine lost) while it executes
     a step. Before, the run waited for that step's result for ever (the task was acknowledged when
@@ -290,12 +296,12 @@ def test_a_run_whose_only_celery_worker_dies_fails_naming_it_instead_of_waiting_
         [run] = [r for r in instance.get_runs() if r.job_name == "daily_job"]
         assert run.status == dg.DagsterRunStatus.FAILURE
         messages = _run_messages(instance, run.run_id)
-        failure = "\n".join(str(r.event_log_entry.dagster_event.event_specific_data.error) for r in
-                            instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records)
+        failures = _step_failures(instance, run.run_id)
     [taken_again] = [m for m in messages if "submitted again for another worker" in m]
     step = taken_again.split("executing step ")[1].split(",")[0]
-    assert f"step {step} waited" in failure and "in the queue while no Celery worker answered" in failure, failure
-    assert "Start `shopverse celery-worker`" in failure
+    assert step in failures, failures
+    assert failures[step].startswith(f"step {step} waited") and "in the queue while no Celery worker answered" in failures[step]
+    assert "Start `shopverse celery-worker`" in failures[step]
 
 
 def test_steps_lost_from_the_brokers_queue_are_submitted_again_once_the_workers_are_idle(
@@ -339,3 +345,50 @@ def test_steps_lost_from_the_brokers_queue_are_submitted_again_once_the_workers_
         taken_again = [m for m in _run_messages(instance, run.run_id) if "submitted again for another worker" in m]
     assert taken_again and all("while every Celery worker (w1@shopverse-test) was idle: it is not in a queue they take"
                                in m for m in taken_again), taken_again
+
+
+def test_a_step_whose_pool_process_is_killed_fails_the_run_at_once(broker_and_one_worker, tmp_path, monkeypatch, capsys):
+    """The process executing a step is killed (the kernel's OOM killer, say) while its worker lives
+    on: Celery records the task failed (WorkerLostError), and that is the step's failure: the steps
+    that do not depend on it go on, and the run fails, neither waiting nor submitting the step again
+    (a step that exhausted memory would do it again). Before, dagster-celery's loop stopped
+    submitting steps but waited for the ones it had not submitted: the run hung (past 300 s)."""
+    import redis as redis_client
+
+    from shopverse_platform.cli.main import main
+
+    broker, logs, workers = broker_and_one_worker
+    simulate(tmp_path / "landing", users=30, days=1, start=FIRST, seed=11)
+    monkeypatch.chdir(tmp_path)
+    client = redis_client.Redis.from_url(broker)
+    killed: dict = {}
+
+    def kill_the_step_process() -> None:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            for key in client.scan_iter("celery-task-meta-*"):
+                meta = json.loads(client.get(key) or "{}")
+                if meta.get("status") == "STARTED":
+                    os.kill(meta["result"]["pid"], signal.SIGKILL)
+                    killed.update(meta["result"])
+                    return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=kill_the_step_process, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    code = main(["backfill", "--start", FIRST.isoformat(), "--end", FIRST.isoformat(), "--reports", "none", "--celery"])
+    ended = time.monotonic() - started
+    thread.join(timeout=5)
+    assert killed and killed["pid"] != workers["w1"].pid, killed
+    assert code != 0 and workers["w1"].poll() is None  # the worker lives on
+    assert ended < 120
+    with dg.DagsterInstance.get() as instance:
+        [run] = [r for r in instance.get_runs() if r.job_name == "daily_job"]
+        assert run.status == dg.DagsterRunStatus.FAILURE
+        failures = _step_failures(instance, run.run_id)
+        successes = {r.event_log_entry.step_key for r in
+                     instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_SUCCESS).records}
+        assert not [m for m in _run_messages(instance, run.run_id) if "submitted again" in m]
+    assert len(failures) == 1 and "signal 9 (SIGKILL)" in next(iter(failures.values())), failures
+    assert successes  # the steps that do not depend on it went on

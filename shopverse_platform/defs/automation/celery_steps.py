@@ -31,12 +31,16 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 
 from celery import Celery
+from celery.exceptions import TaskRevokedError
 from dagster_celery.core_execution_loop import core_celery_execution_loop
 from dagster_celery.executor import CeleryExecutor, _submit_task
+from dagster_shared.serdes import serialize_value
+from shopverse_platform.defs.lineage.dagster_internals import SerializableErrorInfo, serializable_error_info_from_exc_info
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +53,7 @@ RESUBMISSIONS = 1  # a step whose worker is lost is submitted again this many ti
 
 class CeleryWorkerLost(RuntimeError):
     """A step's Celery worker stopped answering while it executed the step (or no worker answered
-    while the step was queued), and the step was not taken again."""
+    while the step was queued), and the step was not taken again: the name its failure carries."""
 
 
 def lost_after_seconds(environ: dict | None = None) -> float:
@@ -101,9 +105,10 @@ class WatchedStepTask:
     submitted again (unless ``queued_may_wait``: a pool that starts its workers when tasks are queued)."""
 
     def __init__(self, step_key: str, submit: Callable[[], object], roll_call: WorkerRollCall, lost_after: float,
-                 warn: Callable[[str], None], *, resubmissions: int = RESUBMISSIONS, queued_may_wait: bool = False) -> None:
+                 warn: Callable[[str], None], fail: Callable[[SerializableErrorInfo], list], *,
+                 resubmissions: int = RESUBMISSIONS, queued_may_wait: bool = False) -> None:
         self._step_key, self._submit, self._roll_call, self._lost_after = step_key, submit, roll_call, lost_after
-        self._warn, self._resubmissions, self._queued_may_wait = warn, resubmissions, queued_may_wait
+        self._warn, self._fail, self._resubmissions, self._queued_may_wait = warn, fail, resubmissions, queued_may_wait
         self._result = submit()
         self._seen_ask: float | None = None  # the roll call this task was last compared with
         self._silent_since: float | None = None  # the first roll call since which it has looked lost
@@ -160,9 +165,21 @@ class WatchedStepTask:
         return True
 
     def get(self):
+        """The step's events: its task's result; or, when the task failed outside the step's own
+        handling (its process killed: Celery's WorkerLostError) or was lost, the step's failure (or
+        retry, as its policy says), recorded by ``fail`` as Dagster's multiprocess executor records a
+        crashed step process. Raised instead, dagster-celery's loop stopped submitting steps but
+        waited for the ones it had not submitted, and the run hung."""
         if self._lost is not None:
-            raise CeleryWorkerLost(self._lost)
-        return self._result.get()
+            error = SerializableErrorInfo(self._lost, [], CeleryWorkerLost.__name__)
+        else:
+            try:
+                return self._result.get()
+            except TaskRevokedError:
+                raise  # revoked on a termination request: the loop's own case
+            except Exception:  # noqa: BLE001 - whatever ended the task, the step failed with it
+                error = serializable_error_info_from_exc_info(sys.exc_info())
+        return self._fail(error)
 
     def revoke(self) -> None:
         self._revoked = True
@@ -186,8 +203,13 @@ class WatchedCeleryExecutor(CeleryExecutor):
         def submit(app, context, step, queue, priority, known_state) -> WatchedStepTask:
             if not roll_call:
                 roll_call.append(WorkerRollCall(app, min(CHECK_SECONDS, lost_after / 3)))
+            step_context = context.for_step(step)  # the warning and the failure under the step, in the UI
+
+            def fail(error: SerializableErrorInfo) -> list:
+                return [serialize_value(self.log_failure_or_retry_event_after_error(step_context, error, known_state))]
+
             return WatchedStepTask(step.key, lambda: _submit_task(app, context, step, queue, priority, known_state),
-                                   roll_call[0], lost_after, context.for_step(step).log.warning,
-                                   queued_may_wait=queued_may_wait)  # the warning under the step, in the UI
+                                   roll_call[0], lost_after, step_context.log.warning, fail,
+                                   queued_may_wait=queued_may_wait)
 
         return core_celery_execution_loop(plan_context, execution_plan, step_execution_fn=submit)

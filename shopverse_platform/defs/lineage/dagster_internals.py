@@ -33,6 +33,7 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._record import copy as copy_record
+from dagster._utils.error import SerializableErrorInfo, serializable_error_info_from_exc_info
 
 # The Dagster release every function below was read against and the lineage tests pass with.
 VERIFIED_DAGSTER_VERSION = "1.13.27"
@@ -80,11 +81,16 @@ INTERNALS = {
     "dagster._core.execution.retries.RetryMode.from_config":
         "the Celery executor's retries from its config, as dagster-celery's executor_creation_fn reads them, for the "
         "watched executor made in its place (defs/automation/run_workers.py, celery_steps.py)",
+    "dagster._utils.error.SerializableErrorInfo(message, stack, cls_name) / serializable_error_info_from_exc_info":
+        "the error a Celery step's failure carries when its task failed outside the step (its process killed) or was "
+        "lost, recorded with Executor.log_failure_or_retry_event_after_error as the multiprocess executor does "
+        "(defs/automation/celery_steps.py)",
 }
 
 __all__ = ["ASSET_CHECK_EVENTS", "ASSET_EVENTS", "EVENT_TYPE_TO_PIPELINE_RUN_STATUS", "AssetCheckExecutionRecordStatus",
            "AssetCheckExecutionsTable", "CheckRunHealthResult", "SqlEventLogStorageTable",
-           "DefaultRunLauncher", "RetryMode", "SqliteEventLogStorage", "WorkerStatus", "compute_core",
+           "DefaultRunLauncher", "RetryMode", "SerializableErrorInfo", "SqliteEventLogStorage", "WorkerStatus",
+           "compute_core", "serializable_error_info_from_exc_info",
            "execute_in_code_location", "instance_class_modules", "user_function"]
 
 
