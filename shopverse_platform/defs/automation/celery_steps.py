@@ -15,7 +15,10 @@ queued task at once, so it is no longer in the queue): the step is submitted aga
 another worker to take (a step's writes are all-or-nothing and a rerun replaces what it wrote, so a
 step the dead worker left half done is safe to execute again), and the run's log says which worker
 and which step, under that step. Lost a second time, or queued while no worker at all answers for
-as long, the step fails with that message, and so does the run: loudly, not for ever.
+as long, the step fails with that message (the steps that do not depend on it go on), and so does
+the run: loudly, not for ever. So does a step whose task Celery records failed outside the step (its
+process killed while the worker lives on: ``WorkerLostError``), where dagster-celery's loop, handed
+the error, stopped submitting steps and waited for ever for those it had not submitted.
 
 Workers started by ``shopverse celery-worker`` take a task only when they have a free process
 (``--disable-prefetch``): a worker never holds a queued step it has not started, which a dead worker
@@ -100,8 +103,8 @@ class WatchedStepTask:
     answer: lost with the worker. Queued, and every worker answers idle: lost from the queue (with
     ``--disable-prefetch`` an idle worker takes a queued task at once; a broker restarted without
     its data, or a worker that received the task and died before starting it). Either way it is
-    revoked and submitted again (``resubmissions`` times), then reported ready, its ``get`` raising
-    ``CeleryWorkerLost``. Queued while no worker at all answers for as long: it fails without being
+    revoked and submitted again (``resubmissions`` times), then reported ready, its ``get`` the
+    step's failure (``fail``, the error named ``CeleryWorkerLost``). Queued while no worker at all answers for as long: it fails without being
     submitted again (unless ``queued_may_wait``: a pool that starts its workers when tasks are queued)."""
 
     def __init__(self, step_key: str, submit: Callable[[], object], roll_call: WorkerRollCall, lost_after: float,
