@@ -286,7 +286,8 @@ def prod_stack(environ: Mapping[str, str] | None = None) -> Stack:
     def prepare() -> None:
         dagster_home.mkdir(parents=True, exist_ok=True)
         (home / "mlflow-artifacts").mkdir(parents=True, exist_ok=True)
-        (home / "redis").mkdir(parents=True, exist_ok=True)
+        if step_workers:
+            (home / "redis").mkdir(parents=True, exist_ok=True)  # the broker's append-only file
         shutil.copyfile(REPO / "deploy" / "dagster.yaml", dagster_home / "dagster.yaml")
 
     return Stack("prod", home, [*step_workers[:1], grpc, mlflow, webserver, daemon, *step_workers[1:]], script_env,
@@ -330,14 +331,11 @@ def celery_step_workers(src: Mapping[str, str], home: Path, common: dict[str, st
 def celery_worker_answers(broker: str, name: str) -> bool:
     """Whether the Celery worker ``name`` answers a ping on ``broker`` (within a second); not while
     the broker cannot be reached."""
-    from celery import Celery
-    from kombu.exceptions import OperationalError
+    from shopverse_platform.defs.automation.run_workers import CeleryWorkersMissing, listening_workers
 
-    app = Celery(broker=broker, set_as_current=False)
     try:
-        with app.connection_for_write() as connection:
-            return bool(app.control.ping(destination=[name], timeout=1.0, limit=1, connection=connection))
-    except OperationalError:
+        return bool(listening_workers({"broker": broker}, timeout=1.0, names=(name,)))
+    except CeleryWorkersMissing:  # the broker cannot be reached (yet)
         return False
 
 

@@ -106,10 +106,11 @@ class CeleryWorkersMissing(dg.DagsterUnmetExecutorRequirementsError):
     Dagster error, so that a run whose executor meets it is recorded failed with this message."""
 
 
-def listening_workers(settings: dict, timeout: float = WORKER_PING_SECONDS) -> list[str]:
+def listening_workers(settings: dict, timeout: float = WORKER_PING_SECONDS, names: tuple[str, ...] = ()) -> list[str]:
     """The names of the Celery workers that answer a ping on the broker of ``settings`` (the Celery
-    executor's config: ``celery_settings``) within ``timeout`` seconds: the first answer ends the
-    wait, and none makes it last ``timeout``. CeleryWorkersMissing when the broker cannot be reached."""
+    executor's config: ``celery_settings``) within ``timeout`` seconds, only those of ``names`` when
+    given: the first answer (with ``names``, all of theirs) ends the wait, and none makes it last
+    ``timeout``. CeleryWorkersMissing when the broker cannot be reached."""
     from celery import Celery
     from kombu.exceptions import OperationalError
     from kombu.utils.url import maybe_sanitize_url
@@ -118,7 +119,8 @@ def listening_workers(settings: dict, timeout: float = WORKER_PING_SECONDS) -> l
     try:
         with app.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1)
-            replies = app.control.ping(timeout=timeout, limit=1, connection=connection)
+            replies = app.control.ping(destination=list(names) or None, timeout=timeout, limit=len(names) or 1,
+                                       connection=connection)
     except OperationalError as error:
         raise CeleryWorkersMissing(f"the Celery broker {maybe_sanitize_url(settings['broker'])} ($SHOPVERSE_CELERY_BROKER) "
                                    f"cannot be reached: {error}") from error
