@@ -43,6 +43,7 @@ import sys
 import textwrap
 import threading
 import time
+from contextlib import ExitStack
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -136,22 +137,24 @@ def run_case(name: str, setting: str, landing: Path, first: date, last: date, wo
     argv = SHOPVERSE + ["backfill", "--start", first.isoformat(), "--end", last.isoformat(), "--select", "*",
                         "--reports", "none", *(["--celery"] if celery else ["--workers", str(workers)])]
     log = case_dir / "backfill.log"
-    step_workers = CeleryWorkers(case_dir, env, workers) if celery else None
-    try:
-        if step_workers is not None:
-            step_workers.start()  # env now names the broker
+    with ExitStack() as services:
+        step_workers: list[int] = []
+        if celery:  # Redis and the workers (shopverse_platform_tests/celery_broker.py), stopped when the case ends
+            from shopverse_platform_tests import celery_broker
+
+            broker, _, processes = services.enter_context(celery_broker.redis_and_workers(
+                case_dir, tuple(f"w{number}@bench" for number in range(1, workers + 1)), env, cwd=PROJECT))
+            env["SHOPVERSE_CELERY_BROKER"] = broker
+            step_workers = [process.pid for process in processes.values()]
         started = time.perf_counter()
         with log.open("w") as out:
             child = subprocess.Popen(argv, cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT)
-            tree_peak = TreeMemory(child.pid, *(step_workers.pids() if step_workers else ()))
+            tree_peak = TreeMemory(child.pid, *step_workers)
             tree_peak.start()
             _, status, usage = os.wait4(child.pid, 0)
             tree_peak.done.set()
             tree_peak.join()
         seconds = time.perf_counter() - started
-    finally:
-        if step_workers is not None:
-            step_workers.stop()
     stop.touch()
     retried = log.read_text().count(" up for retry after ")  # steps run again after meeting another commit
     outcome = {"case": name, "seconds": round(seconds, 1), "retried": retried, "peak_rss_mb": round(usage.ru_maxrss / 1024),
@@ -213,65 +216,6 @@ class PostgresCluster:
             self._script("stop")
             self._script("destroy")
             self.started = False
-
-
-class CeleryWorkers:
-    """A Redis broker (Debian's redis-server) on a free port and ``count`` `shopverse celery-worker`
-    processes with a case's environment, each in a session of its own, stopped by process group.
-    ``start`` sets $SHOPVERSE_CELERY_BROKER in that environment and returns once every worker answers."""
-
-    def __init__(self, case_dir: Path, env: dict, count: int):
-        self.case_dir, self.env, self.count, self.processes = case_dir, env, count, []
-
-    @staticmethod
-    def available() -> bool:
-        return shutil.which("redis-server") is not None
-
-    def start(self) -> None:
-        import socket
-
-        from shopverse_platform.cli.stack import celery_worker_answers
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        broker = f"redis://127.0.0.1:{port}/0"
-        self.env["SHOPVERSE_CELERY_BROKER"] = broker
-        with (self.case_dir / "redis.log").open("w") as out:
-            self.processes.append(subprocess.Popen(
-                ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--dir", str(self.case_dir)], stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
-        names = [f"w{number}@bench" for number in range(1, self.count + 1)]
-        for name in names:
-            with (self.case_dir / f"{name.split('@')[0]}.log").open("w") as out:
-                self.processes.append(subprocess.Popen(SHOPVERSE + ["celery-worker", "--name", name], cwd=PROJECT, env=self.env,
-                                                       stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
-        deadline = time.monotonic() + 120
-        waiting = list(names)
-        while waiting:
-            if time.monotonic() > deadline:
-                self.stop()
-                raise SystemExit(f"Celery workers {waiting} did not answer within 120 s: see {self.case_dir}")
-            try:
-                waiting = [name for name in waiting if not celery_worker_answers(broker, name)]
-            except Exception:  # noqa: BLE001 - the broker is still starting
-                time.sleep(0.5)
-
-    def pids(self) -> list[int]:
-        return [process.pid for process in self.processes[1:]]
-
-    def stop(self) -> None:
-        import signal
-
-        for process in reversed(self.processes):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(timeout=10)
-        self.processes = []
 
 
 class TreeMemory(threading.Thread):
@@ -362,7 +306,9 @@ def main() -> None:
         variants = [("lake on PostgreSQL", "lakepg1", 1, None, False),
                     ("lake on PostgreSQL, a reader beside it", "lakepg_read", 1, "lake", False),
                     ("lake on PostgreSQL, 2 workers", "lakepg2", 2, None, False)]
-        if CeleryWorkers.available():
+        from shopverse_platform_tests import celery_broker
+
+        if celery_broker.redis_available():
             variants.append(("lake on PostgreSQL, 2 Celery workers", "lakepg_celery", 2, None, True))
         for name, folder, workers, reader, celery in variants:
             cases.append((name, folder, postgres.lake(folder), workers, reader, str(work / folder / "data" / "lake"), celery))

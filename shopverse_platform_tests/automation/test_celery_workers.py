@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from datetime import date, timedelta
@@ -21,7 +19,8 @@ import pytest
 
 from shopverse_platform.lib.simulator.traffic import simulate
 from shopverse_platform.lib.warehouse import lake
-from shopverse_platform_tests.conftest import free_port, free_ports, stop_process_group
+from shopverse_platform_tests import celery_broker
+from shopverse_platform_tests.conftest import free_ports
 from shopverse_platform_tests.lineage.conftest import _script
 from shopverse_platform_tests.warehouse.test_ducklake import _command, assert_same_tables, snapshot
 
@@ -29,16 +28,6 @@ pytestmark = pytest.mark.services
 
 FIRST = date(2026, 11, 9)
 LAST = FIRST + timedelta(days=3)
-
-
-def _wait_for(predicate, timeout: float, what: str, logs: list[Path]) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"{what} not ready in {timeout:.0f}s:\n" + "\n".join(
-        f"--- {log}\n{log.read_text()[-2000:]}" for log in logs if log.exists()))
 
 
 @pytest.fixture
@@ -64,35 +53,16 @@ def lake_catalogued_in_postgres(tmp_path, monkeypatch):
 
 
 def _broker_and_workers(tmp_path, monkeypatch, names: tuple[str, ...]):
-    """Redis (Debian's redis-server) on a free port and a Celery worker of each name, each started
-    in a session of its own and stopped by its PID's process group: yields the broker's URL, the
-    logs, and the workers' processes by name."""
-    redis = shutil.which("redis-server")
-    if redis is None:
+    """Redis on a free port and a Celery worker of each name (``w1`` runs as ``w1@shopverse-test``),
+    shopverse_platform_tests/celery_broker.py's: yields the broker's URL, the logs, and the workers'
+    processes by name; the broker is this process's $SHOPVERSE_CELERY_BROKER meanwhile."""
+    if not celery_broker.redis_available():
         pytest.skip("redis-server is not installed (scripts/services/install.sh redis)")
-    port = free_port()
-    broker = f"redis://127.0.0.1:{port}/0"
-    monkeypatch.setenv("SHOPVERSE_CELERY_BROKER", broker)
     monkeypatch.setenv("SHOPVERSE_LANDING_DIR", str(tmp_path / "landing"))
-    processes: list[subprocess.Popen] = []
-    logs = [tmp_path / "redis.log", *(tmp_path / f"{name}.log" for name in names)]
-    try:
-        with logs[0].open("w") as out:
-            processes.append(subprocess.Popen(
-                [redis, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--dir", str(tmp_path)], stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
-        _wait_for(lambda: "Ready to accept connections" in logs[0].read_text(), 30, "redis-server", logs)
-        for name, log in zip(names, logs[1:]):
-            with log.open("w") as out:
-                processes.append(subprocess.Popen(
-                    [sys.executable, "-m", "shopverse_platform.cli.main", "celery-worker", "--name", f"{name}@shopverse-test"],
-                    stdout=out, stderr=subprocess.STDOUT, env={**os.environ}, start_new_session=True))
-        for log in logs[1:]:
-            _wait_for(lambda log=log: " ready." in log.read_text(), 90, log.stem, logs)
-        yield broker, logs, dict(zip(names, processes[1:]))
-    finally:
-        for process in reversed(processes):
-            stop_process_group(process, timeout=30)
+    with celery_broker.redis_and_workers(tmp_path, tuple(f"{name}@shopverse-test" for name in names),
+                                         os.environ) as (broker, logs, workers):
+        monkeypatch.setenv("SHOPVERSE_CELERY_BROKER", broker)
+        yield broker, logs, {name.split("@")[0]: process for name, process in workers.items()}
 
 
 @pytest.fixture
