@@ -11,19 +11,23 @@ from shopverse_platform.defs.automation.celery_steps import WatchedStepTask, Wor
 
 
 class FakeResult:
-    """What the watch reads of a Celery AsyncResult: ready(), get(), revoke() and its stored meta."""
+    """What the watch reads of a Celery AsyncResult: its backend's meta, get() and revoke().
+    ``read_once``: each state is read once, as an ``rpc://`` backend hands its state messages out
+    (a poll that reads the queue consumes them); then the task looks pending again."""
 
-    def __init__(self, task_id: str) -> None:
+    def __init__(self, task_id: str, read_once: bool = False) -> None:
         self.id, self.done, self.meta, self.revoked = task_id, False, {"status": "PENDING", "result": None}, False
         self.error: Exception | None = None
-        self.backend = self
+        self.backend, self.read_once = self, read_once
 
     def get_task_meta(self, task_id: str) -> dict:
         assert task_id == self.id
-        return self.meta
-
-    def ready(self) -> bool:
-        return self.done
+        if self.done:
+            return {"status": "FAILURE" if self.error is not None else "SUCCESS", "result": None}
+        meta = self.meta
+        if self.read_once:
+            self.meta = {"status": "PENDING", "result": None}
+        return meta
 
     def get(self):
         if self.error is not None:
@@ -62,14 +66,15 @@ class Clock:
 
 
 @pytest.fixture
-def world():
+def world(request):
     control, clock = FakeControl(), Clock()
     app = type("App", (), {"control": control})()
     submitted: list[FakeResult] = []
     warnings: list[str] = []
+    read_once = getattr(request, "param", False)  # the results' states read once, as from an rpc:// backend
 
     def submit() -> FakeResult:
-        submitted.append(FakeResult(f"task-{len(submitted)}"))
+        submitted.append(FakeResult(f"task-{len(submitted)}", read_once=read_once))
         return submitted[-1]
 
     roll_call = WorkerRollCall(app, every=2, clock=clock)  # one for the run's tasks, as the executor makes it
@@ -113,6 +118,25 @@ def test_a_started_step_whose_worker_stops_answering_is_submitted_again_then_fai
     assert failed == "failed" and error.cls_name == "CeleryWorkerLost"
     assert re.match(r"^Celery worker w2@b, which was executing step orders, has not answered for \d+ s .*and the step "
                     r"was not taken again. Start `shopverse celery-worker`", error.message), error.message
+
+
+@pytest.mark.parametrize("world", [True], indirect=True, ids=["rpc"])
+def test_a_worker_seen_starting_a_step_once_is_remembered(world):
+    """An ``rpc://`` backend sends a task's start to the run as a message that one read consumes:
+    the next poll reads the task as pending. The worker that started it is remembered, so its death
+    is a lost worker's (the step submitted again at once, named as its), not a step left queued
+    while the other worker works (which waited for that one to go idle, and was named wrongly)."""
+    control, clock, submitted, warnings, make = world
+    control.answering = {"w1@a": ["orders"], "w2@b": ["sessions"]}
+    task = make()
+    submitted[0].meta = {"status": "STARTED", "result": {"hostname": "w1@a", "pid": 7}}
+    assert not _tick(task, clock, 3)
+    assert submitted[0].meta["status"] == "PENDING"  # its start was read, and is gone from the backend
+    control.answering = {"w2@b": ["sessions"]}  # w1 gone; w2 busy with another step
+    assert not _tick(task, clock, 9)
+    assert len(submitted) == 2 and warnings[0].startswith("Celery worker w1@a, which was executing step orders, ")
+    assert not _tick(task, clock, 20)  # the new task, queued while w2 works: it waits for w2
+    assert len(submitted) == 2
 
 
 def test_a_step_that_finishes_is_read_from_its_own_result(world):

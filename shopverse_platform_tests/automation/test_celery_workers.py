@@ -162,23 +162,40 @@ def test_a_run_for_celery_workers_that_are_not_there_fails_at_once_instead_of_wa
     lake.release_instances()
 
 
-def _kill_when_it_executes_a_step(broker: str, worker: str, process: subprocess.Popen, killed: dict) -> threading.Thread:
+def _kill_when_it_executes_a_step(broker: str, worker: str, process: subprocess.Popen, killed: dict, *,
+                                  states_in_redis: bool = True) -> threading.Thread:
     """A thread that kills ``process``'s whole group (the worker and its pool: its machine lost) with
-    SIGKILL as soon as the result backend shows ``worker`` executing a step; ``killed`` gets the task."""
+    SIGKILL as soon as ``worker`` executes a step; ``killed`` gets the task's id. Seen in the task
+    states the workers store in Redis (the result backend), or, with ``states_in_redis`` False (an
+    ``rpc://`` backend sends them to the run as messages), in the worker's own answer to ``inspect
+    active``: a task its pool process has begun (``time_start``), given 0.2 s to send its start."""
     import redis as redis_client
+    from celery import Celery
 
-    def watch() -> None:
-        client = redis_client.Redis.from_url(broker)
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and "task" not in killed:
+    def started_step() -> str | None:
+        if states_in_redis:
             for key in client.scan_iter("celery-task-meta-*"):
                 meta = json.loads(client.get(key) or "{}")
                 if meta.get("status") == "STARTED" and (meta.get("result") or {}).get("hostname") == worker:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    killed["task"] = meta["task_id"]
-                    return
+                    return meta["task_id"]
+            return None
+        active = app.control.inspect(destination=[worker], timeout=0.5, limit=1).active() or {}
+        begun = [task for task in active.get(worker) or [] if task.get("time_start")]
+        if begun:
+            time.sleep(0.2)
+        return begun[0]["id"] if begun else None
+
+    def watch() -> None:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            task = started_step()
+            if task is not None:
+                os.killpg(process.pid, signal.SIGKILL)
+                killed["task"] = task
+                return
             time.sleep(0.05)
 
+    client, app = redis_client.Redis.from_url(broker), Celery(broker=broker)
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
     return thread
@@ -272,6 +289,56 @@ def test_a_run_whose_only_celery_worker_dies_fails_naming_it_instead_of_waiting_
     assert step in failures, failures
     assert failures[step].startswith(f"step {step} waited") and "in the queue while no Celery worker answered" in failures[step]
     assert "Start `shopverse celery-worker`" in failures[step]
+
+
+@pytest.fixture
+def two_workers_answering_over_rpc(tmp_path, monkeypatch):
+    """A DuckLake catalogued in SQLite under tmp_path, Redis as the broker, ``rpc://`` as the result
+    backend (dagster-celery's own default: each task's states and result sent back to the run as
+    messages, nothing stored in Redis) for the run and the workers, and two workers, w1 and w2."""
+    monkeypatch.setenv("SHOPVERSE_WAREHOUSE", f"ducklake:sqlite:{tmp_path / 'lake' / 'shopverse.sqlite'}")
+    monkeypatch.setenv("SHOPVERSE_CELERY_BACKEND", "rpc://")
+    try:
+        yield from _broker_and_workers(tmp_path, monkeypatch, ("w1", "w2"))
+    finally:
+        lake.release_instances()
+
+
+def test_a_lost_worker_is_seen_with_the_rpc_result_backend_too(two_workers_answering_over_rpc, tmp_path, monkeypatch, capsys):
+    """The run learns which worker started a step from the result backend; with ``rpc://`` that is a
+    message to the run, not a stored record. w1 killed while it executes a step: the step is
+    submitted again and w2 executes it, as with Redis as the backend."""
+    from shopverse_platform.cli.main import main
+
+    broker, logs, workers = two_workers_answering_over_rpc
+    simulate(tmp_path / "landing", users=30, days=1, start=FIRST, seed=11)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SHOPVERSE_CELERY_WORKER_LOST_SECONDS", "4")
+    killed: dict = {}
+    watcher = _kill_when_it_executes_a_step(broker, "w1@shopverse-test", workers["w1"], killed, states_in_redis=False)
+    code = main(["backfill", "--start", FIRST.isoformat(), "--end", FIRST.isoformat(), "--reports", "none", "--celery"])
+    watcher.join(timeout=5)
+    assert "task" in killed, "w1 was never seen executing a step"
+    assert code == 0, capsys.readouterr()
+
+    with dg.DagsterInstance.get() as instance:
+        [run] = [r for r in instance.get_runs() if r.job_name == "daily_job"]
+        assert run.run_config["execution"]["config"]["celery"]["backend"] == "rpc://"
+        [taken_again] = [m for m in _run_messages(instance, run.run_id) if "submitted again for another worker" in m]
+        step = taken_again.split("executing step ")[1].split(",")[0]
+        executed_by = [entry.event_log_entry.dagster_event.engine_event_data.metadata["Celery worker"].value
+                       for entry in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT).records
+                       if entry.event_log_entry.step_key == step
+                       and "in celery worker" in (entry.event_log_entry.dagster_event.message or "")]
+    assert taken_again.startswith("Celery worker w1@shopverse-test, which was executing step "), taken_again
+    assert executed_by[-1] == "w2@shopverse-test", executed_by
+    assert not list(redis_keys(broker, "celery-task-meta-*")), "rpc:// stores no task state in Redis"
+
+
+def redis_keys(broker: str, pattern: str) -> list[bytes]:
+    import redis as redis_client
+
+    return list(redis_client.Redis.from_url(broker).scan_iter(pattern))
 
 
 def test_steps_lost_from_the_brokers_queue_are_submitted_again_once_the_workers_are_idle(

@@ -38,7 +38,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from celery import Celery
+from celery import Celery, states
 from celery.exceptions import TaskRevokedError
 from dagster_celery.core_execution_loop import core_celery_execution_loop
 from dagster_celery.executor import CeleryExecutor, _submit_task
@@ -116,13 +116,20 @@ class WatchedStepTask:
         self._seen_ask: float | None = None  # the roll call this task was last compared with
         self._silent_since: float | None = None  # the first roll call since which it has looked lost
         self._lost: str | None = None
+        self._started_by: str | None = None  # the worker that started the task (None: queued)
         self._revoked = False
 
-    def _worker(self) -> str | None:
-        """The worker that started the task (its start stored by the worker), or None while it is queued."""
+    def _status(self) -> str:
+        """The task's state as the result backend tells it, read once a poll; the worker that started
+        it (the start the worker reports, ``task_track_started``) kept until the task is submitted
+        again. Kept, because an ``rpc://`` backend sends each state to the run as a message that one
+        read consumes: the start was seen once, by whichever poll read the queue first, then the
+        task looked queued again (a worker killed mid-step was taken for a lost queued step)."""
         meta = self._result.backend.get_task_meta(self._result.id)
         info = meta.get("result")
-        return info.get("hostname") if meta.get("status") == "STARTED" and isinstance(info, dict) else None
+        if meta.get("status") == states.STARTED and isinstance(info, dict) and info.get("hostname"):
+            self._started_by = info["hostname"]
+        return meta.get("status")
 
     def _looks_lost(self, worker: str | None, answering: dict[str, int]) -> bool:
         if worker is not None:
@@ -132,13 +139,13 @@ class WatchedStepTask:
         return not any(answering.values())  # queued, yet every worker is idle
 
     def ready(self) -> bool:
-        if self._lost is not None or self._result.ready():
+        if self._lost is not None or self._status() in states.READY_STATES:
             return True
         answering, asked_at = self._roll_call.answering()
         if asked_at == self._seen_ask:
             return False  # nothing new since this task was last compared with the answers
         self._seen_ask = asked_at
-        worker = self._worker()
+        worker = self._started_by
         if not self._looks_lost(worker, answering):
             self._silent_since = None
             return False
@@ -162,7 +169,7 @@ class WatchedStepTask:
             self._resubmissions -= 1
             self._warn(f"{what} (${LOST_VARIABLE}): the step is submitted again for another worker to take")
             self._result.revoke()  # should the lost task come back (Redis's visibility timeout), it is not executed
-            self._result, self._silent_since = self._submit(), None
+            self._result, self._silent_since, self._started_by = self._submit(), None, None
             return False
         self._lost = f"{what} (${LOST_VARIABLE}), and the step was not taken again. {what_next}"
         return True
