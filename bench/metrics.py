@@ -210,14 +210,14 @@ def step_seed(workdir: str, seed: int, users: int, days: int) -> dict:
     return {"seed": seed, "events": simulated["events"], **step_evaluate(warehouse, simulated["ground_truth"])}
 
 
-def step_migrate(source: str, lake: str) -> dict:
-    """The upstream DuckDB file copied into a new DuckLake (SQLite catalog), as
-    `shopverse warehouse migrate` does it."""
+def step_migrate(source: str, lake: str, data_path: str | None = None) -> dict:
+    """The upstream DuckDB file copied into a new DuckLake (its Parquet in ``data_path``, else beside
+    a SQLite catalog), as `shopverse warehouse migrate` does it."""
     from shopverse_platform.defs.resources import Warehouse
     from shopverse_platform.lib.warehouse.migrate import migrate_file_to_lake
 
     started = time.perf_counter()
-    with Warehouse(path=lake).connect() as con:
+    with Warehouse(path=lake, data_path=data_path).connect() as con:
         tables = migrate_file_to_lake(Path(source), con, echo=lambda line: None)
     return {"seconds": time.perf_counter() - started, "tables": len(tables)}
 
@@ -277,6 +277,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=8, help="small simulations for precision/recall (0 to skip)")
     parser.add_argument("--child", nargs=2, metavar=("STEP", "KWARGS"))
     parser.add_argument("--runs", type=int, default=1, help="--compare-lake: rounds of the file and the lake, alternated (medians)")
+    parser.add_argument("--postgres", action="store_true",
+                        help="--compare-lake: also a lake catalogued in PostgreSQL (a cluster started for the bench)")
     parser.add_argument("--compare-lake", action="store_true",
                         help="instead: the same runs on the DuckDB file and on a DuckLake migrated from it "
                              "(section 'Metrics: DuckLake against the DuckDB file, N visitors over D days')")
@@ -368,80 +370,114 @@ simulator injects no traffic or revenue drop, so any such row is a false positiv
     print(f"\nwritten to {BENCH_DIR / 'RESULTS.md'}")
 
 
+POSTGRES_LAKE = "lake on PostgreSQL"  # --postgres: the production layout's catalog
+
+
 def compare_lake(args, landing: Path, upstream: Path, setup: dict, memory: str | None) -> None:
     """The metric layer's runs on a copy of the upstream DuckDB file and on a DuckLake (SQLite
     catalog, Parquet beside it) migrated from the same upstream, alternated, each in its own process:
     the storage's cost single-process (issue 16's target: at most 1.2x the file). ``--runs N``: N
     rounds, each on a fresh copy and a fresh migration, the layouts' order reversed every other
     round; the section gives each run's median and every run's seconds (one run moves 10-20 % from
-    the next on this shared machine)."""
+    the next on this shared machine). ``--postgres``: a third layout, the lake catalogued in a
+    PostgreSQL cluster started for the bench (bench/concurrency.py's), as the production stacks run it."""
+    from concurrency import PostgresCluster  # bench/concurrency.py
+
     load_before = os.getloadavg()[0]
     root = upstream.parent / "lake_comparison"
     steps = ("full", "day", "whole")
-    results: dict[str, dict[str, list[dict]]] = {"file": {s: [] for s in steps}, "lake": {s: [] for s in steps}}
+    names = ["file", "lake", *([POSTGRES_LAKE] if args.postgres else [])]
+    results: dict[str, dict[str, list[dict]]] = {name: {s: [] for s in steps} for name in names}
     same = True
-    for round_number in range(args.runs):
-        shutil.rmtree(root, ignore_errors=True)
-        root.mkdir()
-        file_setting = str(root / "file.duckdb")
-        shutil.copy(upstream, file_setting)
-        lake_setting = f"ducklake:sqlite:{root / 'lake' / 'shopverse.sqlite'}"
-        migrated = run_child("migrate", source=str(upstream), lake=lake_setting)
-        print(f"round {round_number + 1}: migrated {migrated['tables']} tables into the lake in {migrated['seconds']:.1f}s")
-        layouts = [("file", file_setting), ("lake", lake_setting)]
-        for step in steps:
-            for layout, setting in (layouts if round_number % 2 == 0 else layouts[::-1]):
-                run = run_child(step, warehouse=setting, landing=str(landing), days=args.days, memory=memory)
-                results[layout][step].append(run)
-                print(f"{layout} {step}: {run['seconds']:.2f}s, peak {run['peak_rss_mb']:,.0f} MB")
-        same = same and results["file"]["full"][-1]["fingerprints"] == results["lake"]["full"][-1]["fingerprints"]
+    migrations: dict[str, dict] = {}  # each lake's migration, the last round's
+    postgres = PostgresCluster(root.with_name("lake_comparison_postgres")) if args.postgres else None
+    if postgres is not None:
+        if not postgres.available():
+            raise SystemExit("--postgres: no PostgreSQL here (scripts/services/install.sh postgres)")
+        postgres.start()
+    try:
+        for round_number in range(args.runs):
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir()
+            file_setting = str(root / "file.duckdb")
+            shutil.copy(upstream, file_setting)
+            layouts = [("file", file_setting), ("lake", f"ducklake:sqlite:{root / 'lake' / 'shopverse.sqlite'}")]
+            if postgres is not None:
+                layouts.append((POSTGRES_LAKE, postgres.lake(f"metrics_round_{round_number + 1}")))
+            for name, setting in layouts[1:]:
+                migrated = migrations[name] = run_child(
+                    "migrate", source=str(upstream), lake=setting,
+                    data_path=str(root / "lake_pg_data") if name == POSTGRES_LAKE else None)
+                print(f"round {round_number + 1}: migrated {migrated['tables']} tables into the {name} "
+                      f"in {migrated['seconds']:.1f}s")
+            for step in steps:
+                for layout, setting in (layouts if round_number % 2 == 0 else layouts[::-1]):
+                    run = run_child(step, warehouse=setting, landing=str(landing), days=args.days, memory=memory)
+                    results[layout][step].append(run)
+                    print(f"{layout} {step}: {run['seconds']:.2f}s, peak {run['peak_rss_mb']:,.0f} MB")
+            same = same and all(results["file"]["full"][-1]["fingerprints"] == results[name]["full"][-1]["fingerprints"]
+                                for name in names[1:])
+    finally:
+        if postgres is not None:
+            postgres.stop()
 
     def median(layout: str, step: str, key: str = "seconds") -> float:
         return statistics.median(run[key] for run in results[layout][step])
 
     labels = {"full": f"full rebuild ({args.days} daily partitions + whole-history + {args.days // 7} weeks)",
               "day": "one incremental daily partition", "whole": "whole-history refresh after a day"}
-    rows = "\n".join(
-        f"| {labels[step]} | {median('file', step):.2f} | {median('lake', step):.2f} | "
-        f"×{median('lake', step) / median('file', step):.2f} | "
-        f"{median('file', step, 'peak_rss_mb'):,.0f} | {median('lake', step, 'peak_rss_mb'):,.0f} | "
-        + ", ".join(f"{run['seconds']:.2f}" for run in results["file"][step]) + " | "
-        + ", ".join(f"{run['seconds']:.2f}" for run in results["lake"][step]) + " |"
-        for step in steps)
 
-    def by_step(step: str) -> str:
+    def table(lake: str) -> str:
+        """The file against ``lake``, run by run."""
+        rows = "\n".join(
+            f"| {labels[step]} | {median('file', step):.2f} | {median(lake, step):.2f} | "
+            f"×{median(lake, step) / median('file', step):.2f} | "
+            f"{median('file', step, 'peak_rss_mb'):,.0f} | {median(lake, step, 'peak_rss_mb'):,.0f} | "
+            + ", ".join(f"{run['seconds']:.2f}" for run in results["file"][step]) + " | "
+            + ", ".join(f"{run['seconds']:.2f}" for run in results[lake][step]) + " |"
+            for step in steps)
+        return ("| run | file (s) | lake (s) | lake / file | file peak MB | lake peak MB | file runs (s) | lake runs (s) |\n"
+                "|---|---:|---:|---:|---:|---:|---|---|\n" + rows)
+
+    def by_step(step: str, lake: str = "lake") -> str:
         def medians(layout: str) -> dict[str, float]:
             names = results[layout][step][0]["steps"]
             return {name: statistics.median(run["steps"].get(name, float("nan")) for run in results[layout][step])
                     for name in names}
-        file_steps, lake_steps = medians("file"), medians("lake")
+        file_steps, lake_steps = medians("file"), medians(lake)
         return " · ".join(f"{name} {file_steps[name]:.2f} → {lake_steps.get(name, float('nan')):.2f} s"
                           for name in sorted(file_steps, key=lambda n: -file_steps[n]))
 
+    on_postgres = "" if postgres is None else f"""
+The same rounds on the lake catalogued in PostgreSQL (a cluster of scripts/services/postgres.sh on
+loopback, a database a round, the Parquet in a folder beside it), as the production stacks run it:
+
+{table(POSTGRES_LAKE)}
+
+- One day by step, file → lake on PostgreSQL: {by_step('day', POSTGRES_LAKE)}.
+"""
     # one section per size: the lake's extra per statement is fixed and its Parquet reads grow with
     # the day, so the ratio depends on the size and each size keeps its own figures
     section = f"Metrics: DuckLake against the DuckDB file, {args.users:,} visitors over {args.days} days"
     body = f"""## {section}
 
-`python bench/metrics.py --compare-lake --users {args.users} --days {args.days} --runs {args.runs}` — {time.strftime('%Y-%m-%d')},
+`python bench/metrics.py --compare-lake --users {args.users} --days {args.days} --runs {args.runs}{' --postgres' if postgres else ''}` — {time.strftime('%Y-%m-%d')},
 {os.cpu_count()} cores, load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after; DuckDB memory_limit
 {memory or 'default'}. The metric layer on {setup['events']:,} simulated events ({setup['events'] / args.days:,.0f} a day), on a copy of the upstream DuckDB
-file and on a DuckLake with a SQLite catalog migrated from it ({migrated['seconds']:.1f} s, {migrated['tables']} tables, the last round),
-the two alternated, each run in its own process through Dagster (`dg.materialize`, warm: the seconds of the call);
+file and on a DuckLake with a SQLite catalog migrated from it ({migrations['lake']['seconds']:.1f} s, {migrations['lake']['tables']} tables, the last round),
+the layouts alternated, each run in its own process through Dagster (`dg.materialize`, warm: the seconds of the call);
 {args.runs} round(s), each on a fresh copy and a fresh migration, the order of the layouts reversed every other round:
 medians, then every run.
 
-| run | file (s) | lake (s) | lake / file | file peak MB | lake peak MB | file runs (s) | lake runs (s) |
-|---|---:|---:|---:|---:|---:|---|---|
-{rows}
+{table("lake")}
 
-The full rebuild wrote the same rows on both, in every round (order_lines, orders, daily_sales,
+The full rebuild wrote the same rows on {'every layout' if postgres else 'both'}, in every round (order_lines, orders, daily_sales,
 product_performance, funnel_daily, customer_metrics, weekly_kpis hashed): **{'yes' if same else 'NO'}**.
 Target (issue 16): the lake at most 1.2× the file single-process.
 
 - Full rebuild by step, file → lake: {by_step('full')}.
 - One day by step, file → lake: {by_step('day')}.
-"""
+{on_postgres}"""
     write_section(section, body)
     print(body)
 
