@@ -2,7 +2,8 @@
 
 Not a test: run `python bench/metrics.py [--users N] [--days D] [--seeds K]`; results go to the
 `## Metrics` section of bench/RESULTS.md (other sections are left alone). With `--compare-lake`:
-the same runs on the DuckDB file and on a DuckLake migrated from it, in a section of their own per size.
+the same runs on the DuckDB file and on a DuckLake migrated from it, in a section of their own per size;
+`--postgres` adds a lake catalogued in a PostgreSQL cluster started for the bench (the production layout).
 
 Setup, cached under bench/output/ (git-ignored) and reused by later runs:
 - the simulated landing zone (seed 11), written by a child process;
