@@ -332,13 +332,10 @@ def test_a_lost_worker_is_seen_with_the_rpc_result_backend_too(two_workers_answe
                        and "in celery worker" in (entry.event_log_entry.dagster_event.message or "")]
     assert taken_again.startswith("Celery worker w1@shopverse-test, which was executing step "), taken_again
     assert executed_by[-1] == "w2@shopverse-test", executed_by
-    assert not list(redis_keys(broker, "celery-task-meta-*")), "rpc:// stores no task state in Redis"
-
-
-def redis_keys(broker: str, pattern: str) -> list[bytes]:
     import redis as redis_client
 
-    return list(redis_client.Redis.from_url(broker).scan_iter(pattern))
+    stored = list(redis_client.Redis.from_url(broker).scan_iter("celery-task-meta-*"))
+    assert not stored, "rpc:// stores no task state in Redis"
 
 
 def test_steps_lost_from_the_brokers_queue_are_submitted_again_once_the_workers_are_idle(
