@@ -168,7 +168,8 @@ def _kill_when_it_executes_a_step(broker: str, worker: str, process: subprocess.
     SIGKILL as soon as ``worker`` executes a step; ``killed`` gets the task's id. Seen in the task
     states the workers store in Redis (the result backend), or, with ``states_in_redis`` False (an
     ``rpc://`` backend sends them to the run as messages), in the worker's own answer to ``inspect
-    active``: a task its pool process has begun (``time_start``), given 0.2 s to send its start."""
+    active``: a task its pool process has begun (``time_start``) and still executes 0.2 s later, time
+    for its start to reach the run (a step done by then is let go: w1 killed idle loses no step)."""
     import redis as redis_client
     from celery import Celery
 
@@ -179,11 +180,16 @@ def _kill_when_it_executes_a_step(broker: str, worker: str, process: subprocess.
                 if meta.get("status") == "STARTED" and (meta.get("result") or {}).get("hostname") == worker:
                     return meta["task_id"]
             return None
-        active = app.control.inspect(destination=[worker], timeout=0.5, limit=1).active() or {}
-        begun = [task for task in active.get(worker) or [] if task.get("time_start")]
-        if begun:
-            time.sleep(0.2)
-        return begun[0]["id"] if begun else None
+        def begun() -> set[str]:
+            active = app.control.inspect(destination=[worker], timeout=0.5, limit=1).active() or {}
+            return {task["id"] for task in active.get(worker) or [] if task.get("time_start")}
+
+        first = begun()
+        if not first:
+            return None
+        time.sleep(0.2)
+        still = first & begun()
+        return next(iter(still)) if still else None
 
     def watch() -> None:
         deadline = time.monotonic() + 240
