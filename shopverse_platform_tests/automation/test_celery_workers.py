@@ -175,11 +175,8 @@ def _kill_when_it_executes_a_step(broker: str, worker: str, process: subprocess.
 
     def started_step() -> str | None:
         if states_in_redis:
-            for key in client.scan_iter("celery-task-meta-*"):
-                meta = json.loads(client.get(key) or "{}")
-                if meta.get("status") == "STARTED" and (meta.get("result") or {}).get("hostname") == worker:
-                    return meta["task_id"]
-            return None
+            meta = _started_task(client, worker)
+            return meta["task_id"] if meta else None
         def begun() -> set[str]:
             active = app.control.inspect(destination=[worker], timeout=0.5, limit=1).active() or {}
             return {task["id"] for task in active.get(worker) or [] if task.get("time_start")}
@@ -205,6 +202,24 @@ def _kill_when_it_executes_a_step(broker: str, worker: str, process: subprocess.
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
     return thread
+
+
+def _started_task(client, worker: str | None = None) -> dict | None:
+    """A task the result backend (Redis, ``client``) stores as started, by ``worker`` when given:
+    its stored state, whose ``result`` names the worker (``hostname``) and its pool process (``pid``)."""
+    for key in client.scan_iter("celery-task-meta-*"):
+        meta = json.loads(client.get(key) or "{}")
+        if meta.get("status") == "STARTED" and (worker is None or (meta.get("result") or {}).get("hostname") == worker):
+            return meta
+    return None
+
+
+def _executed_by(instance: dg.DagsterInstance, run_id: str, step: str) -> list[str]:
+    """The Celery workers that took ``step`` of the run, in order (dagster-celery's engine events)."""
+    return [entry.event_log_entry.dagster_event.engine_event_data.metadata["Celery worker"].value
+            for entry in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT).records
+            if entry.event_log_entry.step_key == step
+            and "in celery worker" in (entry.event_log_entry.dagster_event.message or "")]
 
 
 def _run_messages(instance: dg.DagsterInstance, run_id: str) -> list[str]:
@@ -243,10 +258,7 @@ def test_a_step_whose_celery_worker_dies_is_taken_by_the_other_worker(broker_and
         [taken_again] = [m for m in messages if "submitted again for another worker" in m]
         assert taken_again.startswith("Celery worker w1@shopverse-test, which was executing step "), taken_again
         step = taken_again.split("executing step ")[1].split(",")[0]
-        executed_by = [entry.event_log_entry.dagster_event.engine_event_data.metadata["Celery worker"].value
-                       for entry in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT).records
-                       if entry.event_log_entry.step_key == step
-                       and "in celery worker" in (entry.event_log_entry.dagster_event.message or "")]
+        executed_by = _executed_by(instance, run.run_id, step)
         successes = {r.event_log_entry.step_key for r in
                      instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_SUCCESS).records}
     assert executed_by[-1] == "w2@shopverse-test", executed_by  # the dead worker's result never came
@@ -332,10 +344,7 @@ def test_a_lost_worker_is_seen_with_the_rpc_result_backend_too(two_workers_answe
         assert run.run_config["execution"]["config"]["celery"]["backend"] == "rpc://"
         [taken_again] = [m for m in _run_messages(instance, run.run_id) if "submitted again for another worker" in m]
         step = taken_again.split("executing step ")[1].split(",")[0]
-        executed_by = [entry.event_log_entry.dagster_event.engine_event_data.metadata["Celery worker"].value
-                       for entry in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT).records
-                       if entry.event_log_entry.step_key == step
-                       and "in celery worker" in (entry.event_log_entry.dagster_event.message or "")]
+        executed_by = _executed_by(instance, run.run_id, step)
     assert taken_again.startswith("Celery worker w1@shopverse-test, which was executing step "), taken_again
     assert executed_by[-1] == "w2@shopverse-test", executed_by
     import redis as redis_client
@@ -406,12 +415,11 @@ def test_a_step_whose_pool_process_is_killed_fails_the_run_at_once(broker_and_on
     def kill_the_step_process() -> None:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
-            for key in client.scan_iter("celery-task-meta-*"):
-                meta = json.loads(client.get(key) or "{}")
-                if meta.get("status") == "STARTED":
-                    os.kill(meta["result"]["pid"], signal.SIGKILL)
-                    killed.update(meta["result"])
-                    return
+            meta = _started_task(client)
+            if meta:
+                os.kill(meta["result"]["pid"], signal.SIGKILL)
+                killed.update(meta["result"])
+                return
             time.sleep(0.05)
 
     thread = threading.Thread(target=kill_the_step_process, daemon=True)
