@@ -104,8 +104,9 @@ class WatchedStepTask:
     ``--disable-prefetch`` an idle worker takes a queued task at once; a broker restarted without
     its data, or a worker that received the task and died before starting it). Either way it is
     revoked and submitted again (``resubmissions`` times), then reported ready, its ``get`` the
-    step's failure (``fail``, the error named ``CeleryWorkerLost``). Queued while no worker at all answers for as long: it fails without being
-    submitted again (unless ``queued_may_wait``: a pool that starts its workers when tasks are queued)."""
+    step's failure (``fail``, the error named ``CeleryWorkerLost``). Queued while no worker at all
+    answers for as long: it fails without being submitted again (unless ``queued_may_wait``: a pool
+    that starts its workers when tasks are queued)."""
 
     def __init__(self, step_key: str, submit: Callable[[], object], roll_call: WorkerRollCall, lost_after: float,
                  warn: Callable[[str], None], fail: Callable[[SerializableErrorInfo], list], *,
@@ -119,7 +120,7 @@ class WatchedStepTask:
         self._started_by: str | None = None  # the worker that started the task (None: queued)
         self._revoked = False
 
-    def _status(self) -> str:
+    def _status(self) -> str | None:
         """The task's state as the result backend tells it, read once a poll; the worker that started
         it (the start the worker reports, ``task_track_started``) kept until the task is submitted
         again. Kept, because an ``rpc://`` backend sends each state to the run as a message that one
